@@ -1,0 +1,56 @@
+// swift-tools-version: 6.2
+// Duet: an end-to-end encrypted, offline-first journal for couples.
+// The module list is the architecture (DESIGN.md §3): imports only go down the layers.
+import PackageDescription
+
+/// Settings every Duet target shares: Swift 6 strict concurrency, no warnings, explicit re-exports.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("ExistentialAny"),
+    .treatAllWarnings(as: .error),
+]
+
+let package = Package(
+    name: "Duet",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "duet", targets: ["duet"]),
+        .library(name: "DuetCrypto", targets: ["DuetCrypto"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Layer 0: libsodium from the system. Only DuetCrypto may import it.
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        // Layer 1: every cryptographic primitive Duet uses, and nothing else.
+        .target(
+            name: "DuetCrypto",
+            dependencies: ["CSodium"],
+            swiftSettings: strict
+        ),
+        // Layer 4: the command-line client.
+        .executableTarget(
+            name: "duet",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "DuetCryptoTests",
+            dependencies: ["DuetCrypto"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "DuetArchitectureTests",
+            dependencies: ["duet"],
+            swiftSettings: strict
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

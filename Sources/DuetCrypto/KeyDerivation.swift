@@ -1,0 +1,60 @@
+// Touches C: crypto_kdf_derive_from_key.
+internal import CSodium
+
+/// Subkeys from a master key with a distinct context per purpose (`crypto_kdf`, BLAKE2b), so
+/// that a key derived for one purpose can never be used, or reproduced, for another.
+public enum KeyDerivation {
+    /// An 8-byte purpose label. The set is closed: every purpose Duet has is listed here, which is
+    /// what lets a test check that no two purposes share a context.
+    public struct Context: Hashable, Sendable, CaseIterable, CustomStringConvertible {
+        public let label: String
+
+        private init(_ label: StaticString) {
+            precondition(label.utf8CodeUnitCount == Int(crypto_kdf_CONTEXTBYTES))
+            self.label = label.description
+        }
+
+        /// Seals the local materialised view (DuetStore, §6).
+        public static let storage = Context("duetstor")
+        /// Content keys of a space, per key epoch.
+        public static let spaceContent = Context("duetspce")
+        /// The relay mailbox key derived from a pairing or linking code.
+        public static let mailbox = Context("duetmbox")
+        /// The key sealing the recovery blob, derived from the recovery code.
+        public static let recovery = Context("duetrcvr")
+        /// Per-space device pseudonyms shown to the relay.
+        public static let pseudonym = Context("duetpsdo")
+
+        public static let allCases: [Context] = [.storage, .spaceContent, .mailbox, .recovery, .pseudonym]
+
+        public var description: String { label }
+    }
+
+    /// Derives subkey number `subkeyID` of `master` for `context`.
+    public static func deriveKey(
+        from master: SymmetricKey, subkeyID: UInt64, context: Context
+    ) -> SymmetricKey {
+        // 32 bytes is within crypto_kdf's 16…64 range, so derivation cannot fail.
+        SymmetricKey(unchecked: deriveBytes(
+            count: SymmetricKey.byteCount, from: master, subkeyID: subkeyID, context: context.label))
+    }
+
+    /// Raw derivation with any 8-byte context, for known-answer vectors.
+    package static func deriveBytes(
+        count: Int, from master: SymmetricKey, subkeyID: UInt64, context: String
+    ) -> SecretBytes {
+        Sodium.ready()
+        let contextBytes = Array(context.utf8)
+        precondition(contextBytes.count == Int(crypto_kdf_CONTEXTBYTES), "a KDF context is 8 bytes")
+        precondition(count >= Int(crypto_kdf_BYTES_MIN) && count <= Int(crypto_kdf_BYTES_MAX))
+        return SecretBytes(count: count) { output in
+            master.bytes.withUnsafeBytes { masterBytes in
+                contextBytes.withUnsafeBytes { label in
+                    let result = crypto_kdf_derive_from_key(
+                        output.cBytes, count, subkeyID, label.cChars, masterBytes.cBytes)
+                    precondition(result == 0, "crypto_kdf_derive_from_key cannot fail for valid sizes")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+
+/// DESIGN §3: imports go only down the layers. The compiler cannot stop a module from importing
+/// a system library it can see, so the rules are checked here on the sources themselves.
+@Suite("Import rules")
+struct ImportRulesTests {
+    /// Who may import whom, for Duet's own modules and the C door. A module absent from the map
+    /// is a new module: add it here, with its layer, before it lands.
+    static let allowed: [String: Set<String>] = [
+        "CSodium": [],
+        "DuetCrypto": ["CSodium"],
+        "duet": [],
+    ]
+    static let ownModules: Set<String> = Set(allowed.keys)
+
+    @Test("Only DuetCrypto imports CSodium, and every module imports only what its layer allows")
+    func importsFollowTheLayers() throws {
+        let sources = RepositoryLayout.root.appendingPathComponent("Sources")
+        let modules = try FileManager.default.contentsOfDirectory(atPath: sources.path).sorted()
+        #expect(!modules.isEmpty)
+        for module in modules {
+            let permitted = try #require(
+                Self.allowed[module], "module \(module) is not in ImportRulesTests.allowed")
+            for (file, imported) in try Self.imports(in: sources.appendingPathComponent(module)) {
+                let own = imported.intersection(Self.ownModules)
+                let forbidden = own.subtracting(permitted)
+                #expect(forbidden.isEmpty, "\(module)/\(file) imports \(forbidden.sorted()), which its layer may not")
+            }
+        }
+    }
+
+    @Test("The check itself sees imports written in every form")
+    func parserSeesEveryImportForm() {
+        let text = """
+            import CSodium
+            internal import CSodium
+            @preconcurrency import Foundation
+            @_implementationOnly import CSodium
+            public import struct DuetCrypto.SymmetricKey
+            // import Commented
+            let notAnImport = "import Quoted"
+            """
+        #expect(Self.importedModules(in: text) == ["CSodium", "CSodium", "Foundation", "CSodium", "DuetCrypto"])
+    }
+
+    /// Every `.swift` file under `folder` with the modules it imports.
+    static func imports(in folder: URL) throws -> [(String, Set<String>)] {
+        guard let walker = FileManager.default.enumerator(atPath: folder.path) else { return [] }
+        var result: [(String, Set<String>)] = []
+        for case let path as String in walker where path.hasSuffix(".swift") {
+            let text = try String(contentsOf: folder.appendingPathComponent(path), encoding: .utf8)
+            result.append((path, Set(importedModules(in: text))))
+        }
+        return result
+    }
+
+    /// Module names from `import` declarations, in order, whatever attributes and access level
+    /// precede them and whether a single symbol is imported.
+    static func importedModules(in text: String) -> [String] {
+        let modifiers: Set<String> = ["public", "package", "internal", "fileprivate", "private"]
+        let kinds: Set<String> = ["struct", "class", "enum", "protocol", "typealias", "func", "var", "let"]
+        var modules: [String] = []
+        for line in text.split(separator: "\n") {
+            var words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            while let first = words.first, first.hasPrefix("@") || modifiers.contains(first) {
+                words.removeFirst()
+            }
+            guard words.first == "import", words.count >= 2 else { continue }
+            var target = words[1]
+            if kinds.contains(target), words.count >= 3 { target = words[2] }
+            if let module = target.split(separator: ".").first { modules.append(String(module)) }
+        }
+        return modules
+    }
+}
