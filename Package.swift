@@ -15,6 +15,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "duet", targets: ["duet"]),
+        .library(name: "DuetCore", targets: ["DuetCore"]),
         .library(name: "DuetCrypto", targets: ["DuetCrypto"]),
     ],
     dependencies: [
@@ -26,6 +27,11 @@ let package = Package(
             name: "CSodium",
             pkgConfig: "libsodium",
             providers: [.apt(["libsodium-dev"])]
+        ),
+        // Layer 1: the CRDTs and their encoding. Pure: no I/O, no clock, no randomness.
+        .target(
+            name: "DuetCore",
+            swiftSettings: strict
         ),
         // Layer 1: every cryptographic primitive Duet uses, and nothing else.
         .target(
@@ -39,6 +45,11 @@ let package = Package(
             dependencies: [
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "DuetCoreTests",
+            dependencies: ["DuetCore"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -10,6 +10,7 @@ struct ImportRulesTests {
     static let allowed: [String: Set<String>] = [
         "CSodium": [],
         "DuetCrypto": ["CSodium"],
+        "DuetCore": [],
         "duet": [],
     ]
     static let ownModules: Set<String> = Set(allowed.keys)

@@ -1,0 +1,61 @@
+/// For one agent: which chunk holds each of its scalars, as runs of counters.
+///
+/// Entry i covers counters `starts[i] ..< starts[i + 1]` (the last one up to the agent's count),
+/// all held by `chunks[i]`. New scalars always get the agent's next counter, so the common
+/// update is an append; chunk splits reassign ranges in the middle.
+struct IDIndex {
+    private(set) var starts: [UInt32] = []
+    private(set) var chunks: [Chunk] = []
+
+    /// The chunk holding `counter`, which must be below the agent's count.
+    func chunk(for counter: UInt32) -> Chunk? {
+        // Last entry whose start ≤ counter.
+        var low = 0, high = starts.count
+        while low < high {
+            let mid = (low + high) / 2
+            if starts[mid] <= counter { low = mid + 1 } else { high = mid }
+        }
+        return low == 0 ? nil : chunks[low - 1]
+    }
+
+    /// Records that the agent's next scalars, from `counter` on, live in `chunk`.
+    mutating func append(from counter: UInt32, in chunk: Chunk) {
+        if let last = chunks.last, last === chunk { return }
+        starts.append(counter)
+        chunks.append(chunk)
+    }
+
+    /// Records that counters `range` now live in `chunk`. `count` is the agent's number of scalars.
+    mutating func assign(_ range: Range<UInt32>, to chunk: Chunk, count: UInt32) {
+        guard !range.isEmpty else { return }
+        let after: Chunk? = range.upperBound < count ? self.chunk(for: range.upperBound) : nil
+        let low = firstIndex(atLeast: range.lowerBound)
+        let high = firstIndex(atLeast: range.upperBound + 1)
+        var newStarts: [UInt32] = [], newChunks: [Chunk] = []
+        if low == 0 || chunks[low - 1] !== chunk {
+            newStarts.append(range.lowerBound)
+            newChunks.append(chunk)
+        }
+        if let after, after !== chunk {
+            newStarts.append(range.upperBound)
+            newChunks.append(after)
+        }
+        starts.replaceSubrange(low..<high, with: newStarts)
+        chunks.replaceSubrange(low..<high, with: newChunks)
+        // Drop an entry made redundant by an equal neighbour after the replacement.
+        let end = low + newStarts.count
+        if end < chunks.count, end > 0, chunks[end] === chunks[end - 1] {
+            starts.remove(at: end)
+            chunks.remove(at: end)
+        }
+    }
+
+    private func firstIndex(atLeast value: UInt32) -> Int {
+        var low = 0, high = starts.count
+        while low < high {
+            let mid = (low + high) / 2
+            if starts[mid] < value { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+}

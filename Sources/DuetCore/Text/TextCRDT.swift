@@ -1,0 +1,448 @@
+/// The body of an entry: a sequence CRDT over Unicode scalars with FugueMax's non-interleaving
+/// order (see INTERNALS.md for the algorithm and why it is FugueMax).
+///
+/// Storage: the document order is a list of ``Span``s cut into ``Chunk``s of at most
+/// ``maximumSpansPerChunk``. Scalars themselves live once, per agent, in typing order
+/// (`content[agent][counter]`), so a span is 32 bytes whatever its length and deleted text stays
+/// available as history. An ``IDIndex`` per agent finds the chunk of any id; a cursor cache makes
+/// the next edit near the last one cost O(1), which is how real editing behaves.
+///
+/// A reference type for speed; ``Body`` wraps it with value semantics (copy on write).
+final class TextCRDT {
+    static let maximumSpansPerChunk = 64
+
+    /// Devices that typed into this body, in order of first appearance (document-local).
+    private(set) var agents: [DeviceID] = []
+    private var agentIndex: [DeviceID: UInt32] = [:]
+    /// Every scalar ever inserted, per agent, indexed by counter.
+    private(set) var content: [[Unicode.Scalar]] = []
+    private var index: [IDIndex] = []
+
+    private(set) var chunks: [Chunk]
+    private(set) var visibleCount = 0
+    private(set) var totalCount = 0
+
+    /// The chunk the last visible lookup ended in and the visible position where it starts.
+    private var cursorChunk = 0
+    private var cursorVisibleStart = 0
+
+    init() {
+        chunks = [Chunk(spans: [], position: 0)]
+    }
+
+    // MARK: - Agents and ids
+
+    func agent(for device: DeviceID) -> UInt32 {
+        if let existing = agentIndex[device] { return existing }
+        let new = UInt32(agents.count)
+        agents.append(device)
+        agentIndex[device] = new
+        content.append([])
+        index.append(IDIndex())
+        return new
+    }
+
+    func existingAgent(for device: DeviceID) -> UInt32? { agentIndex[device] }
+
+    /// The counter the next scalar typed by `device` gets.
+    func nextCounter(for device: DeviceID) -> UInt32 {
+        guard let agent = agentIndex[device] else { return 0 }
+        return UInt32(content[Int(agent)].count)
+    }
+
+    func charID(_ ref: ItemRef) -> CharID? {
+        ref.isNone ? nil : CharID(device: agents[Int(ref.agent)], counter: ref.counter)
+    }
+
+    /// The local reference for a remote id, if this replica has that scalar.
+    func ref(for id: CharID?) throws(TextError) -> ItemRef {
+        guard let id else { return .none }
+        guard let agent = agentIndex[id.device], id.counter < UInt32(content[Int(agent)].count) else {
+            throw .unknownCharacter(id)
+        }
+        return ItemRef(agent: agent, counter: id.counter)
+    }
+
+    // MARK: - Reading
+
+    var scalars: [Unicode.Scalar] {
+        var out: [Unicode.Scalar] = []
+        out.reserveCapacity(visibleCount)
+        for chunk in chunks {
+            for span in chunk.spans where !span.deleted {
+                let start = Int(span.counter)
+                out.append(contentsOf: content[Int(span.agent)][start..<start + Int(span.length)])
+            }
+        }
+        return out
+    }
+
+    var string: String {
+        var view = String.UnicodeScalarView()
+        view.append(contentsOf: scalars)
+        return String(view)
+    }
+
+    // MARK: - Local edits
+
+    /// Inserts `scalars` so that they start at visible position `position`, typed by `device`.
+    /// Returns the operation to send to other replicas.
+    func localInsert(at position: Int, _ scalars: [Unicode.Scalar], by device: DeviceID) -> TextInsert {
+        precondition(position >= 0 && position <= visibleCount, "insert position out of range")
+        precondition(!scalars.isEmpty)
+        let agent = agent(for: device)
+        let counter = UInt32(content[Int(agent)].count)
+        var point: Point
+        let originLeft: ItemRef
+        if position == 0 {
+            point = Point(chunk: 0, span: 0, offset: 0)
+            originLeft = .none
+        } else {
+            // Right after the visible scalar before the position, ahead of any tombstones.
+            let (chunk, span, offset) = findVisible(position - 1)
+            originLeft = chunks[chunk].spans[span].ref(at: offset)
+            point = Point(chunk: chunk, span: span, offset: offset + 1)
+        }
+        point = normalised(point)
+        let originRight = item(at: point)
+        let span = Span(
+            agent: agent, counter: counter, length: UInt32(scalars.count), deleted: false,
+            originLeft: originLeft, originRight: originRight)
+        content[Int(agent)].append(contentsOf: scalars)
+        insert(span, at: point)
+        return TextInsert(
+            id: CharID(device: device, counter: counter), originLeft: charID(originLeft),
+            originRight: charID(originRight), scalars: scalars)
+    }
+
+    /// Deletes `count` visible scalars from visible position `position`. Returns the operations.
+    func localDelete(at position: Int, count: Int) -> [TextDelete] {
+        precondition(position >= 0 && count >= 0 && position + count <= visibleCount, "delete range out of bounds")
+        var deletes: [TextDelete] = []
+        var remaining = count
+        while remaining > 0 {
+            let (chunk, spanIndex, offset) = findVisible(position)
+            let span = chunks[chunk].spans[spanIndex]
+            let taken = min(UInt32(remaining), span.length - offset)
+            let start = CharID(device: agents[Int(span.agent)], counter: span.counter + offset)
+            if let last = deletes.last, last.start.device == start.device,
+               last.start.counter + last.count == start.counter {
+                deletes[deletes.count - 1] = TextDelete(start: last.start, count: last.count + taken)
+            } else {
+                deletes.append(TextDelete(start: start, count: taken))
+            }
+            markDeleted(chunk: chunk, span: spanIndex, offset: offset, count: taken)
+            remaining -= Int(taken)
+        }
+        return deletes
+    }
+
+    // MARK: - Remote operations
+
+    /// Integrates an insert made elsewhere. Its origins must already be here (causal delivery).
+    func apply(_ op: TextInsert) throws(TextError) {
+        guard !op.scalars.isEmpty else { throw .emptyOperation }
+        let left = try ref(for: op.originLeft)
+        let right = try ref(for: op.originRight)
+        let agent = agent(for: op.id.device)
+        let expected = UInt32(content[Int(agent)].count)
+        if op.id.counter < expected {
+            // Already integrated (a duplicate delivery): applying twice must change nothing.
+            return
+        }
+        guard op.id.counter == expected else {
+            throw .counterOutOfSequence(expected: expected, got: op.id.counter)
+        }
+        let point = integrationPoint(device: op.id.device, left: left, right: right)
+        let span = Span(
+            agent: agent, counter: expected, length: UInt32(op.scalars.count), deleted: false,
+            originLeft: left, originRight: right)
+        content[Int(agent)].append(contentsOf: op.scalars)
+        insert(span, at: point)
+    }
+
+    /// Marks the scalars of a remote delete as deleted (idempotent).
+    func apply(_ op: TextDelete) throws(TextError) {
+        guard op.count > 0 else { throw .emptyOperation }
+        let first = try ref(for: op.start)
+        _ = try ref(for: CharID(device: op.start.device, counter: op.start.counter + op.count - 1))
+        var counter = first.counter
+        let end = first.counter + op.count
+        while counter < end {
+            let target = ItemRef(agent: first.agent, counter: counter)
+            let (chunk, spanIndex) = locate(target)
+            let span = chunks[chunk].spans[spanIndex]
+            let offset = counter - span.counter
+            let taken = min(end - counter, span.length - offset)
+            if !span.deleted {
+                markDeleted(chunk: chunk, span: spanIndex, offset: offset, count: taken)
+            }
+            counter += taken
+        }
+    }
+
+    // MARK: - Integration (FugueMax)
+
+    /// Where a remote run with these origins goes. This is the YjsMod/FugueMax scan: between the
+    /// left and right origins, concurrent runs are ordered so that a run never lands inside
+    /// another run typed concurrently at the same place (INTERNALS.md, "Integration").
+    private func integrationPoint(device: DeviceID, left: ItemRef, right: ItemRef) -> Point {
+        var cursor: Point
+        if left.isNone {
+            cursor = Point(chunk: 0, span: 0, offset: 0)
+        } else {
+            let (chunk, span) = locate(left)
+            cursor = Point(chunk: chunk, span: span, offset: left.counter - chunks[chunk].spans[span].counter + 1)
+        }
+        cursor = normalised(cursor)
+        var destination = cursor
+        var scanning = false
+        // Ids passed over during the scan, as runs: an item whose left origin is among them was
+        // inserted after our left origin (the "bottom row" of the YjsMod table).
+        var scanned: [(agent: UInt32, from: UInt32, to: UInt32)] = []
+        func wasScanned(_ ref: ItemRef) -> Bool {
+            scanned.contains { $0.agent == ref.agent && ref.counter >= $0.from && ref.counter < $0.to }
+        }
+        var rightPosition: Int?  // computed lazily, only for true siblings
+
+        while true {
+            if !scanning { destination = cursor }
+            guard cursor.chunk < chunks.count, cursor.span < chunks[cursor.chunk].spans.count else { break }
+            let span = chunks[cursor.chunk].spans[cursor.span]
+            let here = span.ref(at: cursor.offset)
+            if here == right { break }
+            let otherLeft = span.originLeft(at: cursor.offset)
+            if otherLeft == left {
+                // Middle row: the same left origin; order by right origin, then by device.
+                let otherRight = span.originRight
+                if otherRight == right {
+                    if device < agents[Int(span.agent)] { break }
+                    scanning = false
+                } else {
+                    if rightPosition == nil { rightPosition = rawPosition(of: right) }
+                    let otherRightPosition = rawPosition(of: otherRight)
+                    scanning = otherRightPosition < (rightPosition ?? Int.max)
+                }
+            } else if !wasScanned(otherLeft) {
+                // Top row: the other item's left origin is before ours.
+                break
+            }
+            // Advance by one scalar; the rest of this span all have an in-span left origin
+            // (bottom row), so skip them at once unless our right origin is among them.
+            let spanEnd = span.length
+            var next = cursor.offset + 1
+            if next < spanEnd {
+                if !right.isNone, span.contains(right), right.counter > span.counter + cursor.offset {
+                    next = right.counter - span.counter
+                } else {
+                    next = spanEnd
+                }
+            }
+            scanned.append((span.agent, span.counter + cursor.offset, span.counter + next))
+            cursor = normalised(Point(chunk: cursor.chunk, span: cursor.span, offset: next))
+        }
+        return destination
+    }
+
+    /// The index of `ref` in document order counting every scalar, deleted or not;
+    /// `Int.max` for the end of the document.
+    private func rawPosition(of ref: ItemRef) -> Int {
+        if ref.isNone { return Int.max }
+        let (chunk, spanIndex) = locate(ref)
+        var position = 0
+        for index in 0..<chunk { position += chunks[index].total }
+        let spans = chunks[chunk].spans
+        for index in 0..<spanIndex { position += Int(spans[index].length) }
+        return position + Int(ref.counter - spans[spanIndex].counter)
+    }
+
+    // MARK: - Points and lookups
+
+    /// A place between scalars: before the scalar at `offset` of span `span` of chunk `chunk`.
+    struct Point: Equatable {
+        var chunk: Int
+        var span: Int
+        var offset: UInt32
+    }
+
+    /// Moves a point past span and chunk ends so it names an existing scalar, or the very end.
+    private func normalised(_ point: Point) -> Point {
+        var point = point
+        while point.chunk < chunks.count {
+            let spans = chunks[point.chunk].spans
+            if point.span < spans.count {
+                if point.offset < spans[point.span].length { return point }
+                point.span += 1
+                point.offset = 0
+            } else if point.chunk + 1 < chunks.count {
+                point = Point(chunk: point.chunk + 1, span: 0, offset: 0)
+            } else {
+                return point
+            }
+        }
+        return point
+    }
+
+    /// The scalar just after a normalised point, or `.none` at the end.
+    private func item(at point: Point) -> ItemRef {
+        let spans = chunks[point.chunk].spans
+        guard point.span < spans.count else { return .none }
+        return spans[point.span].ref(at: point.offset)
+    }
+
+    /// The chunk and span holding `ref`, which must exist.
+    private func locate(_ ref: ItemRef) -> (chunk: Int, span: Int) {
+        guard let chunk = index[Int(ref.agent)].chunk(for: ref.counter),
+              let spanIndex = chunk.spans.firstIndex(where: { $0.contains(ref) }) else {
+            preconditionFailure("id index out of step with the spans")
+        }
+        return (chunk.position, spanIndex)
+    }
+
+    /// The chunk, span and offset of the visible scalar at `position` (< visibleCount).
+    private func findVisible(_ position: Int) -> (Int, Int, UInt32) {
+        var chunk = min(cursorChunk, chunks.count - 1)
+        var start = chunk == cursorChunk ? cursorVisibleStart : 0
+        if chunk != cursorChunk { chunk = 0 }
+        while position < start {
+            chunk -= 1
+            start -= chunks[chunk].visible
+        }
+        while position >= start + chunks[chunk].visible {
+            start += chunks[chunk].visible
+            chunk += 1
+        }
+        cursorChunk = chunk
+        cursorVisibleStart = start
+        var remaining = position - start
+        for (spanIndex, span) in chunks[chunk].spans.enumerated() where !span.deleted {
+            if remaining < Int(span.length) { return (chunk, spanIndex, UInt32(remaining)) }
+            remaining -= Int(span.length)
+        }
+        preconditionFailure("chunk visible count out of step with its spans")
+    }
+
+    // MARK: - Structural edits
+
+    /// Inserts a fresh (visible) span at a normalised point, extending the run before the point
+    /// when the new span continues it.
+    private func insert(_ span: Span, at point: Point) {
+        var chunkIndex = point.chunk
+        var spanIndex = point.span
+        if point.offset > 0 {
+            let tail = chunks[chunkIndex].spans[spanIndex].split(at: point.offset)
+            chunks[chunkIndex].spans.insert(tail, at: spanIndex + 1)
+            spanIndex += 1
+        } else if let (previousChunk, previousSpan) = spanBefore(chunk: chunkIndex, span: spanIndex),
+                  chunks[previousChunk].spans[previousSpan].canAppend(span) {
+            chunks[previousChunk].spans[previousSpan].length += span.length
+            index[Int(span.agent)].append(from: span.counter, in: chunks[previousChunk])
+            adjustCounts(chunk: previousChunk, visible: span.visibleLength, total: Int(span.length))
+            return
+        }
+        if spanIndex == 0, chunkIndex > 0, chunks[chunkIndex].spans.count >= Self.maximumSpansPerChunk,
+           chunks[chunkIndex - 1].spans.count < Self.maximumSpansPerChunk {
+            // At the front of a full chunk: append to the previous chunk instead.
+            chunkIndex -= 1
+            spanIndex = chunks[chunkIndex].spans.count
+        }
+        let chunk = chunks[chunkIndex]
+        chunk.spans.insert(span, at: spanIndex)
+        index[Int(span.agent)].append(from: span.counter, in: chunk)
+        adjustCounts(chunk: chunkIndex, visible: span.visibleLength, total: Int(span.length))
+        if chunk.spans.count > Self.maximumSpansPerChunk { splitChunk(chunkIndex) }
+    }
+
+    private func spanBefore(chunk: Int, span: Int) -> (Int, Int)? {
+        if span > 0 { return (chunk, span - 1) }
+        var chunk = chunk - 1
+        while chunk >= 0 {
+            if !chunks[chunk].spans.isEmpty { return (chunk, chunks[chunk].spans.count - 1) }
+            chunk -= 1
+        }
+        return nil
+    }
+
+    /// Marks `count` scalars from `offset` of a visible span deleted, merging the new tombstone
+    /// with neighbouring tombstones it continues.
+    private func markDeleted(chunk chunkIndex: Int, span spanIndex: Int, offset: UInt32, count: UInt32) {
+        let chunk = chunks[chunkIndex]
+        var target = spanIndex
+        if offset > 0 {
+            let tail = chunk.spans[target].split(at: offset)
+            chunk.spans.insert(tail, at: target + 1)
+            target += 1
+        }
+        if count < chunk.spans[target].length {
+            let tail = chunk.spans[target].split(at: count)
+            chunk.spans.insert(tail, at: target + 1)
+        }
+        chunk.spans[target].deleted = true
+        if target + 1 < chunk.spans.count, chunk.spans[target].canAppend(chunk.spans[target + 1]) {
+            chunk.spans[target].length += chunk.spans[target + 1].length
+            chunk.spans.remove(at: target + 1)
+        }
+        if target > 0, chunk.spans[target - 1].canAppend(chunk.spans[target]) {
+            chunk.spans[target - 1].length += chunk.spans[target].length
+            chunk.spans.remove(at: target)
+        }
+        adjustCounts(chunk: chunkIndex, visible: -Int(count), total: 0)
+        if chunk.spans.count > Self.maximumSpansPerChunk { splitChunk(chunkIndex) }
+    }
+
+    private func adjustCounts(chunk: Int, visible: Int, total: Int) {
+        chunks[chunk].visible += visible
+        chunks[chunk].total += total
+        visibleCount += visible
+        totalCount += total
+        if chunk < cursorChunk { cursorVisibleStart += visible }
+    }
+
+    private func splitChunk(_ chunkIndex: Int) {
+        let chunk = chunks[chunkIndex]
+        let half = chunk.spans.count / 2
+        let moved = Array(chunk.spans[half...])
+        chunk.spans.removeSubrange(half...)
+        let newChunk = Chunk(spans: moved, position: chunkIndex + 1)
+        chunk.visible -= newChunk.visible
+        chunk.total -= newChunk.total
+        chunks.insert(newChunk, at: chunkIndex + 1)
+        for position in (chunkIndex + 2)..<chunks.count { chunks[position].position = position }
+        for span in moved {
+            let agent = Int(span.agent)
+            index[agent].assign(span.counter..<span.end, to: newChunk, count: UInt32(content[agent].count))
+        }
+        if cursorChunk > chunkIndex { cursorChunk += 1 }
+    }
+}
+
+// MARK: - Invariants (tests)
+
+extension TextCRDT {
+    /// Checks every structural invariant; a description of the first violation, or nil.
+    func invariantViolation() -> String? {
+        var visible = 0, total = 0
+        for (position, chunk) in chunks.enumerated() {
+            if chunk.position != position { return "chunk \(position) thinks it is at \(chunk.position)" }
+            if chunk.spans.count > Self.maximumSpansPerChunk { return "chunk \(position) overfull" }
+            let chunkVisible = chunk.spans.reduce(0) { $0 + $1.visibleLength }
+            let chunkTotal = chunk.spans.reduce(0) { $0 + Int($1.length) }
+            if chunkVisible != chunk.visible || chunkTotal != chunk.total { return "chunk \(position) counts stale" }
+            for span in chunk.spans {
+                if span.length == 0 { return "empty span in chunk \(position)" }
+                if span.end > UInt32(content[Int(span.agent)].count) { return "span past its agent's content" }
+                for counter in [span.counter, span.end - 1] {
+                    if index[Int(span.agent)].chunk(for: counter) !== chunk {
+                        return "index does not point at chunk \(position) for \(span.agent)@\(counter)"
+                    }
+                }
+            }
+            visible += chunkVisible
+            total += chunkTotal
+        }
+        if visible != visibleCount || total != totalCount { return "document counts stale" }
+        let typed = content.reduce(0) { $0 + $1.count }
+        if typed != totalCount { return "\(typed) scalars typed but \(totalCount) placed" }
+        return nil
+    }
+}
