@@ -39,6 +39,17 @@ let package = Package(
             dependencies: ["CSodium"],
             swiftSettings: strict
         ),
+        // Beside the layers: deterministic doubles and trace replay for tests, examples, benchmarks.
+        .target(
+            name: "DuetTesting",
+            dependencies: ["DuetCore"],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "duet-bench",
+            dependencies: ["DuetCore", "DuetTesting"],
+            swiftSettings: strict
+        ),
         // Layer 4: the command-line client.
         .executableTarget(
             name: "duet",

@@ -41,7 +41,7 @@ public struct TextDelete: Hashable, Sendable {
 
 /// Why a remote text operation cannot be applied. Every replica refuses the same operations,
 /// because the checks depend only on the operation's causal past.
-public enum TextError: Error, Equatable, Sendable {
+public enum TextError: Error, Hashable, Sendable {
     /// An origin or delete target this replica has never seen.
     case unknownCharacter(CharID)
     /// A device's scalars must be numbered 0, 1, 2, … with no gap or reuse.

@@ -12,19 +12,19 @@ final class TextCRDT {
     static let maximumSpansPerChunk = 64
 
     /// Devices that typed into this body, in order of first appearance (document-local).
-    private(set) var agents: [DeviceID] = []
-    private var agentIndex: [DeviceID: UInt32] = [:]
+    fileprivate(set) var agents: [DeviceID] = []
+    fileprivate var agentIndex: [DeviceID: UInt32] = [:]
     /// Every scalar ever inserted, per agent, indexed by counter.
-    private(set) var content: [[Unicode.Scalar]] = []
-    private var index: [IDIndex] = []
+    fileprivate(set) var content: [[Unicode.Scalar]] = []
+    fileprivate var index: [IDIndex] = []
 
-    private(set) var chunks: [Chunk]
-    private(set) var visibleCount = 0
-    private(set) var totalCount = 0
+    fileprivate(set) var chunks: [Chunk]
+    fileprivate(set) var visibleCount = 0
+    fileprivate(set) var totalCount = 0
 
     /// The chunk the last visible lookup ended in and the visible position where it starts.
-    private var cursorChunk = 0
-    private var cursorVisibleStart = 0
+    fileprivate var cursorChunk = 0
+    fileprivate var cursorVisibleStart = 0
 
     init() {
         chunks = [Chunk(spans: [], position: 0)]
@@ -444,5 +444,30 @@ extension TextCRDT {
         let typed = content.reduce(0) { $0 + $1.count }
         if typed != totalCount { return "\(typed) scalars typed but \(totalCount) placed" }
         return nil
+    }
+}
+
+// MARK: - Copying
+
+extension TextCRDT {
+    /// A deep copy (chunks are reference types and must not be shared between copies).
+    func copy() -> TextCRDT {
+        let copy = TextCRDT()
+        copy.agents = agents
+        copy.agentIndex = agentIndex
+        copy.content = content
+        copy.chunks = chunks.map { Chunk(spans: $0.spans, position: $0.position) }
+        copy.index = Array(repeating: IDIndex(), count: agents.count)
+        for chunk in copy.chunks {
+            for span in chunk.spans {
+                let agent = Int(span.agent)
+                copy.index[agent].assign(span.counter..<span.end, to: chunk, count: UInt32(content[agent].count))
+            }
+        }
+        copy.visibleCount = visibleCount
+        copy.totalCount = totalCount
+        copy.cursorChunk = cursorChunk
+        copy.cursorVisibleStart = cursorVisibleStart
+        return copy
     }
 }

@@ -1,0 +1,60 @@
+/// Makes one local change to one entry: each call updates the entry at once (so later calls see
+/// earlier ones, as a person editing would) and records the operation for other replicas.
+public struct EntryEditor: Sendable {
+    public private(set) var entry: Entry
+    public let dot: Dot
+    public let stamp: Stamp
+    public private(set) var operations: [Operation] = []
+
+    init(entry: Entry, dot: Dot, stamp: Stamp) {
+        self.entry = entry
+        self.dot = dot
+        self.stamp = stamp
+    }
+
+    private var device: DeviceID { dot.device }
+
+    private mutating func record(_ operation: Operation) {
+        entry.applyMetadata(operation, dot: dot, stamp: stamp)
+        operations.append(operation)
+    }
+
+    public mutating func create() { record(.create) }
+    public mutating func setTitle(_ title: String) { record(.setTitle(title, supersedes: entry.title.headDots)) }
+    public mutating func setMood(_ mood: UInt8?) { record(.setMood(mood, supersedes: entry.mood.headDots)) }
+    public mutating func setDeleted(_ deleted: Bool) { record(.setDeleted(deleted, supersedes: entry.deleted.headDots)) }
+    public mutating func setKind(_ kind: String) { record(.setKind(kind, supersedes: entry.kind.headDots)) }
+    public mutating func setReplyTo(_ id: EntryID?) { record(.setReplyTo(id, supersedes: entry.replyTo.headDots)) }
+    public mutating func addFactor(_ factor: Factor) { record(.addFactor(factor)) }
+    public mutating func removeFactor(_ factor: Factor) {
+        record(.removeFactor(factor, observed: entry.factors.liveDots(of: factor)))
+    }
+    public mutating func addTag(_ tag: String) { record(.addTag(tag)) }
+    public mutating func removeTag(_ tag: String) { record(.removeTag(tag, observed: entry.tags.liveDots(of: tag))) }
+    public mutating func acknowledge() { record(.acknowledge) }
+
+    /// Inserts `scalars` at visible position `position` of the body.
+    public mutating func insertText(_ scalars: [Unicode.Scalar], at position: Int) {
+        guard !scalars.isEmpty else { return }
+        let device = device
+        let insert = entry.withBody { $0.insert(scalars, at: position, by: device) }
+        operations.append(.insertText(insert))
+    }
+
+    /// Deletes `count` visible scalars of the body from `position`.
+    public mutating func deleteText(at position: Int, count: Int) {
+        guard count > 0 else { return }
+        let deletes = entry.withBody { $0.delete(at: position, count: count) }
+        operations.append(contentsOf: deletes.map(Operation.deleteText))
+    }
+
+    /// Replaces the body with `text`, turning only the differing scalars into operations.
+    public mutating func replaceBody(with text: [Unicode.Scalar]) {
+        let old = entry.body.scalars
+        for edit in TextDiff.edits(from: old, to: text).reversed() {
+            // Applied from the end so earlier positions stay valid.
+            deleteText(at: edit.position, count: edit.deleteCount)
+            insertText(Array(text[edit.insertRange]), at: edit.position)
+        }
+    }
+}

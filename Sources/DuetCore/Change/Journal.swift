@@ -1,0 +1,117 @@
+/// One replica of a space: its entries, the vector of what it has applied, and the changes that
+/// arrived before their causal past (held until it arrives).
+///
+/// Changes are applied in causal order: a change waits until its author's previous change and
+/// every change in its `dependencies` are here. Given that, every replica that has applied the
+/// same set of changes has the same entries, whatever the order and duplication of arrival.
+public struct Journal: Sendable {
+    public private(set) var entries: [EntryID: Entry] = [:]
+    /// Per device, the highest seq applied (applied or refused: both are final).
+    public private(set) var vector: [DeviceID: UInt64] = [:]
+    private var pending: [Dot: Change] = [:]
+    /// Changes refused as invalid, with the reason. Every replica refuses the same ones.
+    public private(set) var refused: [Dot: Entry.InvalidOperation] = [:]
+
+    public init() {}
+
+    /// Changes received whose causal past has not arrived yet.
+    public var pendingCount: Int { pending.count }
+
+    /// The author's view to put in a new change: the vector without the author itself.
+    public func dependencies(excluding device: DeviceID) -> [Dot] {
+        vector.filter { $0.key != device }.map { Dot(device: $0.key, seq: $0.value) }.sorted()
+    }
+
+    /// What became of a received change.
+    public enum Outcome: Equatable, Sendable {
+        case applied
+        /// Already applied (or refused) earlier: nothing changed.
+        case duplicate
+        /// Waiting for its causal past.
+        case pending
+        case refused(Entry.InvalidOperation)
+    }
+
+    /// Receives a change from another replica (or a re-delivery of our own), applies it if its
+    /// causal past is here, then applies every held change that became ready. Returns the
+    /// outcome for `change` and the dots of all changes applied by this call, in order.
+    @discardableResult
+    public mutating func receive(_ change: Change) -> (outcome: Outcome, applied: [Dot]) {
+        if change.seq <= vector[change.device, default: 0] { return (.duplicate, []) }
+        guard isReady(change) else {
+            // A second, different change for a held dot is a forked device; the relay refuses
+            // forks, and the first one held stays (SPEC: the relay keeps the evidence).
+            if pending[change.dot] == nil { pending[change.dot] = change }
+            return (.pending, [])
+        }
+        var applied: [Dot] = []
+        let outcome = integrate(change, into: &applied)
+        drainPending(into: &applied)
+        return (outcome, applied)
+    }
+
+    /// Makes a local change to `entry` (created if new) by `device` at clock reading `hlc`,
+    /// applies it and returns it for sending. The editor's calls shape the change.
+    public mutating func commit(
+        entry id: EntryID, by device: DeviceID, at hlc: HLC, _ edit: (inout EntryEditor) -> Void
+    ) -> Change {
+        let seq = vector[device, default: 0] + 1
+        let dependencies = dependencies(excluding: device)
+        // Take the entry out of the table so its body is uniquely referenced while edited
+        // (otherwise copy-on-write would copy the whole body on every keystroke).
+        let entry = entries.removeValue(forKey: id) ?? Entry(id: id)
+        var editor = EntryEditor(entry: entry, dot: Dot(device: device, seq: seq), stamp: Stamp(hlc: hlc, device: device))
+        edit(&editor)
+        var edited = editor.entry
+        edited.noteChange(editor.stamp)
+        entries[id] = edited
+        vector[device] = seq
+        return Change(device: device, seq: seq, hlc: hlc, dependencies: dependencies, entry: id, operations: editor.operations)
+    }
+
+    private func isReady(_ change: Change) -> Bool {
+        guard vector[change.device, default: 0] == change.seq - 1 else { return false }
+        return change.dependencies.allSatisfy { vector[$0.device, default: 0] >= $0.seq }
+    }
+
+    private mutating func integrate(_ change: Change, into applied: inout [Dot]) -> Outcome {
+        vector[change.device] = change.seq
+        applied.append(change.dot)
+        var entry = entries.removeValue(forKey: change.entry) ?? Entry(id: change.entry)
+        defer { entries[change.entry] = entry.isEmpty ? nil : entry }
+        do {
+            try entry.validate(change)
+        } catch {
+            refused[change.dot] = error
+            return .refused(error)
+        }
+        entry.apply(change)
+        return .applied
+    }
+
+    private mutating func drainPending(into applied: inout [Dot]) {
+        var progress = true
+        while progress, !pending.isEmpty {
+            progress = false
+            for (device, seq) in vector {
+                let next = Dot(device: device, seq: seq + 1)
+                if let change = pending[next], isReady(change) {
+                    pending[next] = nil
+                    _ = integrate(change, into: &applied)
+                    progress = true
+                }
+            }
+            // A device's first change (seq 1) is not keyed by any vector entry yet.
+            for (dot, change) in pending where dot.seq == 1 && isReady(change) {
+                pending[dot] = nil
+                _ = integrate(change, into: &applied)
+                progress = true
+            }
+        }
+    }
+}
+
+extension Entry {
+    /// True for an entry no change has touched (a refused first change leaves nothing behind).
+    var isEmpty: Bool { lastChange == nil && creation == nil }
+}

@@ -1,0 +1,64 @@
+/// One step of a change. Register writes name the writes they supersede; set removals name the
+/// additions they observed; text operations carry their own ids and origins.
+public enum Operation: Hashable, Sendable {
+    /// Creates the entry. Its author and creation time come from the change that carries it
+    /// (whose device the edges verified from the envelope signature), never from a payload.
+    case create
+    case setTitle(String, supersedes: [Dot])
+    /// 1–5, or nil to clear.
+    case setMood(UInt8?, supersedes: [Dot])
+    case setDeleted(Bool, supersedes: [Dot])
+    case setKind(String, supersedes: [Dot])
+    case setReplyTo(EntryID?, supersedes: [Dot])
+    case addFactor(Factor)
+    case removeFactor(Factor, observed: [Dot])
+    case addTag(String)
+    case removeTag(String, observed: [Dot])
+    /// "I have read / heard this": the author of the change acknowledges the entry.
+    case acknowledge
+    case insertText(TextInsert)
+    case deleteText(TextDelete)
+}
+
+/// What one local action produced (one `write`, one `edit`): operations on one entry, stamped
+/// with the author's `(device, seq)` and clock, and the author's vector at the time, which is
+/// what makes causal delivery possible.
+public struct Change: Hashable, Sendable {
+    public let device: DeviceID
+    /// 1, 2, 3, … per device and space, no gaps, never reused.
+    public let seq: UInt64
+    public let hlc: HLC
+    /// The author's vector when it made this change, without its own entry: for each other
+    /// device, the highest seq applied. Sorted by device.
+    public let dependencies: [Dot]
+    public let entry: EntryID
+    public let operations: [Operation]
+
+    public init(device: DeviceID, seq: UInt64, hlc: HLC, dependencies: [Dot], entry: EntryID, operations: [Operation]) {
+        self.device = device
+        self.seq = seq
+        self.hlc = hlc
+        self.dependencies = dependencies
+        self.entry = entry
+        self.operations = operations
+    }
+
+    public var dot: Dot { Dot(device: device, seq: seq) }
+    public var stamp: Stamp { Stamp(hlc: hlc, device: device) }
+}
+
+/// Limits every replica enforces on what a change may hold; the decoder checks them before it
+/// allocates (Protocol/SPEC.md, § operations).
+public enum ChangeLimits {
+    /// A body may hold at most this many visible scalars (about 250 pages).
+    public static let maximumBodyScalars = 1 << 20
+    public static let maximumTitleBytes = 1024
+    public static let maximumTagBytes = 64
+    public static let maximumTags = 64
+    public static let maximumKindBytes = 32
+    public static let maximumOperations = 1 << 16
+    public static let maximumDevices = 256
+    public static let maximumSupersededDots = 256
+    /// One change's inserted text, in UTF-8 bytes.
+    public static let maximumInsertBytes = 4 << 20
+}

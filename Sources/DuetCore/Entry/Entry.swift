@@ -1,0 +1,161 @@
+/// One journal document (DESIGN §4): registers, sets, acknowledgements and the body, each
+/// keeping its full history.
+public struct Entry: Sendable {
+    public let id: EntryID
+    /// The change that created the entry: its author and time. Nil until a `create` arrives.
+    public private(set) var creation: Stamp?
+    public private(set) var title = Register<String>()
+    public private(set) var mood = Register<UInt8?>()
+    public private(set) var deleted = Register<Bool>()
+    public private(set) var kind = Register<String>()
+    public private(set) var replyTo = Register<EntryID?>()
+    public private(set) var factors = ObservedRemoveSet<Factor>()
+    public private(set) var tags = ObservedRemoveSet<String>()
+    /// Who acknowledged the entry and when (grow-only).
+    public private(set) var acknowledgements: Set<Stamp> = []
+    public private(set) var body = Body()
+    /// The latest change applied to this entry (`updatedAt`).
+    public private(set) var lastChange: Stamp?
+
+    public init(id: EntryID) { self.id = id }
+
+    public var author: DeviceID? { creation?.device }
+    public var isDeleted: Bool { deleted.value ?? false }
+
+    /// Why an operation is refused. Refusal may depend only on the operation itself and its
+    /// causal past — never on what happens to have arrived concurrently — so every replica
+    /// refuses the same changes. Limits that depend on the whole state (body length, number of
+    /// tags) are therefore enforced where a change is made, not where it is applied.
+    public enum InvalidOperation: Error, Hashable, Sendable {
+        case text(TextError)
+        case moodOutOfRange(UInt8)
+        case tooLong(field: String, limit: Int)
+        case emptyTag
+        /// A text insert under another device's id.
+        case foreignAuthor
+    }
+
+    /// Checks every operation of a remote change before any is applied, so a change is taken
+    /// whole or not at all. Text operations are checked against the body plus what earlier
+    /// operations of the same change insert.
+    func validate(_ change: Change) throws(InvalidOperation) {
+        var typed: [(device: DeviceID, count: UInt32)] = []
+        func count(of device: DeviceID) -> UInt32 {
+            typed.first { $0.device == device }?.count ?? body.nextCounter(for: device)
+        }
+        func requireExists(_ id: CharID?) throws(InvalidOperation) {
+            guard let id else { return }
+            guard id.counter < count(of: id.device) else { throw .text(.unknownCharacter(id)) }
+        }
+        for operation in change.operations {
+            try validate(operation)
+            switch operation {
+            case .insertText(let insert):
+                // Authorship comes from the change, which the edges verified: a device can only
+                // insert scalars under its own id, and only its next ones.
+                guard insert.id.device == change.device else { throw .foreignAuthor }
+                let expected = count(of: change.device)
+                guard insert.id.counter == expected else {
+                    throw .text(.counterOutOfSequence(expected: expected, got: insert.id.counter))
+                }
+                guard !insert.scalars.isEmpty else { throw .text(.emptyOperation) }
+                try requireExists(insert.originLeft)
+                try requireExists(insert.originRight)
+                let next = expected + UInt32(insert.scalars.count)
+                if let index = typed.firstIndex(where: { $0.device == change.device }) {
+                    typed[index].count = next
+                } else {
+                    typed.append((change.device, next))
+                }
+            case .deleteText(let delete):
+                guard delete.count > 0 else { throw .text(.emptyOperation) }
+                let end = UInt64(delete.start.counter) + UInt64(delete.count)
+                guard end <= UInt64(count(of: delete.start.device)) else {
+                    throw .text(.unknownCharacter(delete.start))
+                }
+            default:
+                break
+            }
+        }
+    }
+
+    /// Checks what a single operation carries, whatever the state.
+    func validate(_ operation: Operation) throws(InvalidOperation) {
+        switch operation {
+        case .setTitle(let title, _):
+            if title.utf8.count > ChangeLimits.maximumTitleBytes {
+                throw .tooLong(field: "title", limit: ChangeLimits.maximumTitleBytes)
+            }
+        case .setMood(let mood, _):
+            if let mood, !(1...5).contains(mood) { throw .moodOutOfRange(mood) }
+        case .setKind(let kind, _):
+            if kind.utf8.count > ChangeLimits.maximumKindBytes {
+                throw .tooLong(field: "kind", limit: ChangeLimits.maximumKindBytes)
+            }
+        case .addTag(let tag), .removeTag(let tag, _):
+            if tag.isEmpty { throw .emptyTag }
+            if tag.utf8.count > ChangeLimits.maximumTagBytes {
+                throw .tooLong(field: "tag", limit: ChangeLimits.maximumTagBytes)
+            }
+        default:
+            break
+        }
+    }
+
+    /// Applies a change that ``validate(_:)`` accepted.
+    mutating func apply(_ change: Change) {
+        for operation in change.operations {
+            switch operation {
+            case .insertText(let insert):
+                // Validated above; a failure here would be a bug in validation, not bad input.
+                do { try body.apply(insert) } catch { preconditionFailure("validated insert refused: \(error)") }
+            case .deleteText(let delete):
+                do { try body.apply(delete) } catch { preconditionFailure("validated delete refused: \(error)") }
+            default:
+                applyMetadata(operation, dot: change.dot, stamp: change.stamp)
+            }
+        }
+        noteChange(change.stamp)
+    }
+
+    /// Applies a non-text operation (text operations are applied through ``withBody(_:)``
+    /// locally, or ``apply(_:)`` remotely).
+    mutating func applyMetadata(_ operation: Operation, dot: Dot, stamp: Stamp) {
+        switch operation {
+        case .create:
+            // One create is normal; should a faulty device send two, the earliest wins everywhere.
+            if creation.map({ stamp < $0 }) ?? true { creation = stamp }
+        case .setTitle(let value, let supersedes):
+            title.apply(.init(dot: dot, stamp: stamp, value: value, supersedes: supersedes))
+        case .setMood(let value, let supersedes):
+            mood.apply(.init(dot: dot, stamp: stamp, value: value, supersedes: supersedes))
+        case .setDeleted(let value, let supersedes):
+            deleted.apply(.init(dot: dot, stamp: stamp, value: value, supersedes: supersedes))
+        case .setKind(let value, let supersedes):
+            kind.apply(.init(dot: dot, stamp: stamp, value: value, supersedes: supersedes))
+        case .setReplyTo(let value, let supersedes):
+            replyTo.apply(.init(dot: dot, stamp: stamp, value: value, supersedes: supersedes))
+        case .addFactor(let factor):
+            factors.add(factor, dot: dot, stamp: stamp)
+        case .removeFactor(let factor, let observed):
+            factors.remove(factor, observed: observed, stamp: stamp)
+        case .addTag(let tag):
+            tags.add(tag, dot: dot, stamp: stamp)
+        case .removeTag(let tag, let observed):
+            tags.remove(tag, observed: observed, stamp: stamp)
+        case .acknowledge:
+            acknowledgements.insert(stamp)
+        case .insertText, .deleteText:
+            preconditionFailure("text operations are applied to the body")
+        }
+    }
+
+    mutating func noteChange(_ stamp: Stamp) {
+        if lastChange.map({ $0 < stamp }) ?? true { lastChange = stamp }
+    }
+
+    /// Local body edits: the body changes at once and the caller records the operations.
+    mutating func withBody<Result>(_ edit: (inout Body) -> Result) -> Result {
+        edit(&body)
+    }
+}
