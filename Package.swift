@@ -60,7 +60,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DuetCoreTests",
-            dependencies: ["DuetCore"],
+            dependencies: ["DuetCore", "DuetTesting"],
             swiftSettings: strict
         ),
         .testTarget(

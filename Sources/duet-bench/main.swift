@@ -4,17 +4,22 @@ import Foundation
 
 let path = CommandLine.arguments[1]
 let trace = try EditingTrace.load(path: path)
-let device = DeviceID(high: 7, low: 7)
-for run in 0..<5 {
-    let clock = ContinuousClock()
+let clock = ContinuousClock()
+if trace.isConcurrent {
     let start = clock.now
-    var text = Body()
-    for txn in trace.transactions {
-        for patch in txn.patches {
-            if patch.deleteCount > 0 { _ = text.delete(at: patch.position, count: patch.deleteCount) }
-            if !patch.insert.isEmpty { _ = text.insert(patch.insert, at: patch.position, by: device) }
-        }
+    let journals = TraceReplay.concurrent(trace)
+    print("concurrent", clock.now - start, journals.map { $0.entries[TraceReplay.entry]?.body.string == trace.endContent })
+} else {
+    for mode in TraceReplay.Mode.allCases {
+        let start = clock.now
+        let journal = TraceReplay.sequential(trace, mode: mode)
+        let elapsed = clock.now - start
+        let entry = journal.entries[TraceReplay.entry]!
+        let t1 = clock.now
+        let snapshot = EntrySnapshot.encode(entry)
+        let t2 = clock.now
+        let decoded = try EntrySnapshot.decode(snapshot)
+        let t3 = clock.now
+        print(mode, elapsed, entry.body.string == trace.endContent, "snapshot", snapshot.count, "encode", t2 - t1, "decode", t3 - t2, decoded.body.count)
     }
-    let elapsed = clock.now - start
-    print(run, elapsed, text.string == trace.endContent, text.shape)
 }

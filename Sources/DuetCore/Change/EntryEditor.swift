@@ -14,6 +14,13 @@ public struct EntryEditor: Sendable {
 
     private var device: DeviceID { dot.device }
 
+    /// The edited entry, stamped with this change.
+    consuming func finish() -> Entry {
+        var entry = self.entry
+        entry.noteChange(stamp)
+        return entry
+    }
+
     private mutating func record(_ operation: Operation) {
         entry.applyMetadata(operation, dot: dot, stamp: stamp)
         operations.append(operation)

@@ -52,6 +52,7 @@ public struct Journal: Sendable {
 
     /// Makes a local change to `entry` (created if new) by `device` at clock reading `hlc`,
     /// applies it and returns it for sending. The editor's calls shape the change.
+    @discardableResult
     public mutating func commit(
         entry id: EntryID, by device: DeviceID, at hlc: HLC, _ edit: (inout EntryEditor) -> Void
     ) -> Change {
@@ -59,12 +60,13 @@ public struct Journal: Sendable {
         let dependencies = dependencies(excluding: device)
         // Take the entry out of the table so its body is uniquely referenced while edited
         // (otherwise copy-on-write would copy the whole body on every keystroke).
-        let entry = entries.removeValue(forKey: id) ?? Entry(id: id)
-        var editor = EntryEditor(entry: entry, dot: Dot(device: device, seq: seq), stamp: Stamp(hlc: hlc, device: device))
+        // No other variable may hold the entry meanwhile: one extra reference and the first
+        // keystroke would copy the whole body.
+        var editor = EntryEditor(
+            entry: entries.removeValue(forKey: id) ?? Entry(id: id),
+            dot: Dot(device: device, seq: seq), stamp: Stamp(hlc: hlc, device: device))
         edit(&editor)
-        var edited = editor.entry
-        edited.noteChange(editor.stamp)
-        entries[id] = edited
+        entries[id] = editor.finish()
         vector[device] = seq
         return Change(device: device, seq: seq, hlc: hlc, dependencies: dependencies, entry: id, operations: editor.operations)
     }
@@ -114,4 +116,20 @@ public struct Journal: Sendable {
 extension Entry {
     /// True for an entry no change has touched (a refused first change leaves nothing behind).
     var isEmpty: Bool { lastChange == nil && creation == nil }
+}
+
+extension Journal {
+    /// Every entry's canonical snapshot in id order, then the vector: equal bytes mean equal
+    /// replicas (the convergence tests compare these).
+    public var canonicalState: [UInt8] {
+        var writer = ByteWriter()
+        for id in entries.keys.sorted() {
+            if let entry = entries[id] { writer.lengthPrefixed(EntrySnapshot.encode(entry)) }
+        }
+        for (device, seq) in vector.sorted(by: { $0.key < $1.key }) {
+            writer.raw(device.bytes)
+            writer.varint(seq)
+        }
+        return writer.bytes
+    }
 }

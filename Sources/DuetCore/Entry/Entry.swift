@@ -3,19 +3,19 @@
 public struct Entry: Sendable {
     public let id: EntryID
     /// The change that created the entry: its author and time. Nil until a `create` arrives.
-    public private(set) var creation: Stamp?
-    public private(set) var title = Register<String>()
-    public private(set) var mood = Register<UInt8?>()
-    public private(set) var deleted = Register<Bool>()
-    public private(set) var kind = Register<String>()
-    public private(set) var replyTo = Register<EntryID?>()
-    public private(set) var factors = ObservedRemoveSet<Factor>()
-    public private(set) var tags = ObservedRemoveSet<String>()
+    public internal(set) var creation: Stamp?
+    public internal(set) var title = Register<String>()
+    public internal(set) var mood = Register<UInt8?>()
+    public internal(set) var deleted = Register<Bool>()
+    public internal(set) var kind = Register<String>()
+    public internal(set) var replyTo = Register<EntryID?>()
+    public internal(set) var factors = ObservedRemoveSet<Factor>()
+    public internal(set) var tags = ObservedRemoveSet<String>()
     /// Who acknowledged the entry and when (grow-only).
-    public private(set) var acknowledgements: Set<Stamp> = []
-    public private(set) var body = Body()
+    public internal(set) var acknowledgements: Set<Stamp> = []
+    public internal(set) var body = Body()
     /// The latest change applied to this entry (`updatedAt`).
-    public private(set) var lastChange: Stamp?
+    public internal(set) var lastChange: Stamp?
 
     public init(id: EntryID) { self.id = id }
 

@@ -19,6 +19,10 @@ public struct Register<Value: Hashable & Sendable>: Hashable, Sendable {
 
     public init() {}
 
+    init(history: [Write]) {
+        for write in history { apply(write) }
+    }
+
     /// The writes nothing supersedes (more than one while concurrent writes are unresolved).
     public var heads: [Write] { history.filter { !superseded.contains($0.dot) } }
 
@@ -31,7 +35,8 @@ public struct Register<Value: Hashable & Sendable>: Hashable, Sendable {
     /// Applies a write; applying the same write twice changes nothing.
     mutating func apply(_ write: Write) {
         guard !history.contains(where: { $0.dot == write.dot }) else { return }
-        let position = history.firstIndex { write.stamp < $0.stamp } ?? history.endIndex
+        // Stamp order; a faulty device could repeat a stamp, so the dot settles ties.
+        let position = history.firstIndex { (write.stamp, write.dot) < ($0.stamp, $0.dot) } ?? history.endIndex
         history.insert(write, at: position)
         superseded.formUnion(write.supersedes)
     }
@@ -47,10 +52,28 @@ public struct ObservedRemoveSet<Element: Hashable & Comparable & Sendable>: Hash
     /// Every operation in arrival-independent order, for `show --history`.
     public private(set) var history: Set<HistoryItem> = []
 
-    public struct HistoryItem: Hashable, Sendable {
+    public struct HistoryItem: Hashable, Comparable, Sendable {
         public let element: Element
         public let added: Bool
         public let stamp: Stamp
+
+        public static func < (lhs: HistoryItem, rhs: HistoryItem) -> Bool {
+            (lhs.stamp, lhs.element, lhs.added ? 1 : 0) < (rhs.stamp, rhs.element, rhs.added ? 1 : 0)
+        }
+    }
+
+    /// The history in a replica-independent order.
+    public var orderedHistory: [HistoryItem] { history.sorted() }
+
+    /// Additions per element and removed dots, for the snapshot encoding.
+    var parts: (additions: [(Element, [Dot])], removed: [Dot]) {
+        (additions.keys.sorted().map { ($0, additions[$0, default: []].sorted()) }, removed.sorted())
+    }
+
+    init(additions: [Element: Set<Dot>], removed: Set<Dot>, history: Set<HistoryItem>) {
+        self.additions = additions
+        self.removed = removed
+        self.history = history
     }
 
     public init() {}

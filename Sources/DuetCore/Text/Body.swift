@@ -5,9 +5,11 @@
 public struct Body: @unchecked Sendable {
     // @unchecked: the storage is only mutated after `isKnownUniquelyReferenced` proves no other
     // value (on any thread) can see it, the same discipline as the standard library's buffers.
-    private var storage: TextCRDT
+    private(set) var storage: TextCRDT
 
     public init() { storage = TextCRDT() }
+
+    init(storage: TextCRDT) { self.storage = storage }
 
     private mutating func unique() -> TextCRDT {
         if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }

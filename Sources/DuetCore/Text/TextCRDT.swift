@@ -471,3 +471,99 @@ extension TextCRDT {
         return copy
     }
 }
+
+// MARK: - Canonical form
+
+/// A span in replica-independent terms, for the snapshot encoding.
+struct CanonicalSpan: Equatable {
+    var device: DeviceID
+    var counter: UInt32
+    var length: UInt32
+    var deleted: Bool
+    var originLeft: CharID?
+    var originRight: CharID?
+}
+
+extension TextCRDT {
+    /// The document order as maximal runs: however a replica happened to split its spans, the
+    /// same set of operations gives the same list.
+    func canonicalSpans() -> [CanonicalSpan] {
+        var result: [CanonicalSpan] = []
+        var previous: Span?
+        for chunk in chunks {
+            for span in chunk.spans {
+                if var merged = previous, merged.canAppend(span) {
+                    merged.length += span.length
+                    previous = merged
+                } else {
+                    if let done = previous { result.append(canonical(done)) }
+                    previous = span
+                }
+            }
+        }
+        if let done = previous { result.append(canonical(done)) }
+        return result
+    }
+
+    private func canonical(_ span: Span) -> CanonicalSpan {
+        CanonicalSpan(
+            device: agents[Int(span.agent)], counter: span.counter, length: span.length, deleted: span.deleted,
+            originLeft: charID(span.originLeft), originRight: charID(span.originRight))
+    }
+
+    /// Rebuilds a body from its canonical parts; nil if they are inconsistent (a span naming
+    /// text that is not there, an origin that does not exist, text no span places).
+    static func rebuild(content: [(DeviceID, [Unicode.Scalar])], spans: [CanonicalSpan]) -> TextCRDT? {
+        let text = TextCRDT()
+        for (device, scalars) in content {
+            let agent = text.agent(for: device)
+            text.content[Int(agent)] = scalars
+        }
+        var placed: [[Range<UInt32>]] = Array(repeating: [], count: text.agents.count)
+        var chunkSpans: [Span] = []
+        let fill = maximumSpansPerChunk * 3 / 4
+        func flush() {
+            let chunk = Chunk(spans: chunkSpans, position: text.chunks.count)
+            text.chunks.append(chunk)
+            chunkSpans = []
+        }
+        text.chunks = []
+        for canonical in spans {
+            guard let agent = text.existingAgent(for: canonical.device), canonical.length > 0,
+                  UInt64(canonical.counter) + UInt64(canonical.length) <= UInt64(text.content[Int(agent)].count)
+            else { return nil }
+            func localRef(_ id: CharID?) -> ItemRef? {
+                guard let id else { return ItemRef.none }
+                guard let agent = text.existingAgent(for: id.device),
+                      id.counter < UInt32(text.content[Int(agent)].count) else { return nil }
+                return ItemRef(agent: agent, counter: id.counter)
+            }
+            guard let left = localRef(canonical.originLeft), let right = localRef(canonical.originRight) else { return nil }
+            placed[Int(agent)].append(canonical.counter..<(canonical.counter + canonical.length))
+            chunkSpans.append(Span(
+                agent: agent, counter: canonical.counter, length: canonical.length, deleted: canonical.deleted,
+                originLeft: left, originRight: right))
+            if chunkSpans.count == fill { flush() }
+        }
+        if !chunkSpans.isEmpty || text.chunks.isEmpty { flush() }
+        // Every scalar typed must be placed exactly once.
+        for (agent, scalars) in text.content.enumerated() {
+            var next: UInt32 = 0
+            for range in placed[agent].sorted(by: { $0.lowerBound < $1.lowerBound }) {
+                guard range.lowerBound == next else { return nil }
+                next = range.upperBound
+            }
+            guard next == UInt32(scalars.count) else { return nil }
+        }
+        for chunk in text.chunks {
+            text.visibleCount += chunk.visible
+            text.totalCount += chunk.total
+            for span in chunk.spans {
+                let agent = Int(span.agent)
+                text.index[agent].assign(span.counter..<span.end, to: chunk, count: UInt32(text.content[agent].count))
+            }
+        }
+        guard text.invariantViolation() == nil else { return nil }
+        return text
+    }
+}

@@ -1,0 +1,248 @@
+/// The canonical binary form of an ``Entry`` with its full history: every value each register
+/// ever had, every set addition and removal, every acknowledgement, and every scalar ever typed
+/// into the body with its id, origins and whether it is deleted.
+///
+/// Canonical: every replica that applied the same changes produces the same bytes, whatever the
+/// order they arrived in — which is how the convergence tests compare replicas. It is also the
+/// form the store keeps (sealed) so that opening an entry does not replay its changes.
+public enum EntrySnapshot {
+    public static let version: UInt64 = 1
+
+    public static func encode(_ entry: Entry) -> [UInt8] {
+        // Every device named anywhere, ascending, so indices do not depend on arrival order.
+        var devices = Set<DeviceID>()
+        let body = entry.body.storage
+        let spans = body.canonicalSpans()
+        func note(_ stamp: Stamp) { devices.insert(stamp.device) }
+        func noteWrites<Value>(_ register: Register<Value>) {
+            for write in register.history {
+                devices.insert(write.dot.device); note(write.stamp)
+                write.supersedes.forEach { devices.insert($0.device) }
+            }
+        }
+        entry.creation.map(note)
+        entry.lastChange.map(note)
+        noteWrites(entry.title); noteWrites(entry.mood); noteWrites(entry.deleted)
+        noteWrites(entry.kind); noteWrites(entry.replyTo)
+        for (_, dots) in entry.factors.parts.additions { dots.forEach { devices.insert($0.device) } }
+        entry.factors.parts.removed.forEach { devices.insert($0.device) }
+        entry.factors.orderedHistory.forEach { note($0.stamp) }
+        for (_, dots) in entry.tags.parts.additions { dots.forEach { devices.insert($0.device) } }
+        entry.tags.parts.removed.forEach { devices.insert($0.device) }
+        entry.tags.orderedHistory.forEach { note($0.stamp) }
+        entry.acknowledgements.forEach(note)
+        body.agents.forEach { devices.insert($0) }
+        let table = devices.sorted()
+        var index: [DeviceID: UInt64] = [:]
+        for (position, device) in table.enumerated() { index[device] = UInt64(position) }
+
+        var writer = ByteWriter(capacity: 1024)
+        func stamp(_ stamp: Stamp) { writer.varint(index[stamp.device, default: 0]); writer.varint(stamp.hlc.raw) }
+        func optionalStamp(_ value: Stamp?) {
+            if let value { writer.byte(1); stamp(value) } else { writer.byte(0) }
+        }
+        func dots(_ dots: [Dot]) {
+            writer.varint(dots.count)
+            for dot in dots { writer.varint(index[dot.device, default: 0]); writer.varint(dot.seq) }
+        }
+        func register<Value>(_ register: Register<Value>, _ value: (Value) -> Void) {
+            writer.varint(register.history.count)
+            for write in register.history {
+                dots([write.dot]); writer.varint(write.stamp.hlc.raw)
+                value(write.value)
+                dots(Set(write.supersedes).sorted())
+            }
+        }
+        func set<Element>(_ set: ObservedRemoveSet<Element>, _ element: (Element) -> Void) {
+            let parts = set.parts
+            writer.varint(parts.additions.count)
+            for (value, valueDots) in parts.additions { element(value); dots(valueDots) }
+            dots(parts.removed)
+            let history = set.orderedHistory
+            writer.varint(history.count)
+            for item in history { element(item.element); writer.byte(item.added ? 1 : 0); stamp(item.stamp) }
+        }
+        func ref(_ id: CharID?) {
+            guard let id else { return writer.varint(0) }
+            writer.varint(index[id.device, default: 0] + 1)
+            writer.varint(id.counter)
+        }
+
+        writer.varint(version)
+        writer.raw(entry.id.bytes)
+        writer.varint(table.count)
+        for device in table { writer.raw(device.bytes) }
+        optionalStamp(entry.creation)
+        optionalStamp(entry.lastChange)
+        register(entry.title) { writer.string($0) }
+        register(entry.mood) { writer.byte($0 ?? 0) }
+        register(entry.deleted) { writer.byte($0 ? 1 : 0) }
+        register(entry.kind) { writer.string($0) }
+        register(entry.replyTo) { target in
+            if let target { writer.byte(1); writer.raw(target.bytes) } else { writer.byte(0) }
+        }
+        set(entry.factors) { writer.byte($0.code) }
+        set(entry.tags) { writer.string($0) }
+        let acknowledgements = entry.acknowledgements.sorted()
+        writer.varint(acknowledgements.count)
+        acknowledgements.forEach(stamp)
+        // Body: each device's typed text (in table order), then the document order.
+        let typed = body.agents.map { ($0, body.content[Int(body.agent(for: $0))]) }.sorted { $0.0 < $1.0 }
+        writer.varint(typed.count)
+        for (device, scalars) in typed {
+            writer.varint(index[device, default: 0])
+            var view = String.UnicodeScalarView()
+            view.append(contentsOf: scalars)
+            writer.string(String(view))
+        }
+        writer.varint(spans.count)
+        for span in spans {
+            writer.varint(index[span.device, default: 0])
+            writer.varint(span.counter)
+            // Length and deletion share one varint: length << 1 | deleted.
+            writer.varint(UInt64(span.length) << 1 | (span.deleted ? 1 : 0))
+            ref(span.originLeft)
+            ref(span.originRight)
+        }
+        return writer.bytes
+    }
+
+    /// Limits for decoding a stored snapshot (larger than a change's: an entry accumulates).
+    public static let maximumDevices = 4096
+    public static let maximumHistory = 1 << 20
+    public static let maximumSpans = 1 << 24
+    public static let maximumTextBytes = 64 << 20
+
+    public static func decode(_ bytes: [UInt8]) throws(DecodingError) -> Entry {
+        var reader = ByteReader(bytes)
+        let version = try reader.varint()
+        guard version == Self.version else { throw .unknownVersion(version) }
+        let id = try entryID(&reader)
+        let deviceCount = try reader.count(max: maximumDevices, "device table")
+        guard deviceCount * 16 <= reader.remaining else { throw .truncated }
+        var table: [DeviceID] = []
+        for _ in 0..<deviceCount {
+            guard let device = DeviceID(bytes: try reader.raw(16)) else { throw .truncated }
+            if let last = table.last, !(last < device) { throw .nonCanonical("device table order") }
+            table.append(device)
+        }
+        func device(_ index: UInt64) throws(DecodingError) -> DeviceID {
+            guard index < UInt64(table.count) else { throw .invalidValue("device index out of range") }
+            return table[Int(index)]
+        }
+        func stamp() throws(DecodingError) -> Stamp {
+            let device = try device(try reader.varint())
+            return Stamp(hlc: HLC(raw: try reader.varint()), device: device)
+        }
+        func optionalStamp() throws(DecodingError) -> Stamp? {
+            switch try reader.byte() {
+            case 0: return nil
+            case 1: return try stamp()
+            default: throw .nonCanonical("optional flag")
+            }
+        }
+        func dots() throws(DecodingError) -> [Dot] {
+            let count = try reader.count(max: maximumHistory, "dot list")
+            var result: [Dot] = []
+            for _ in 0..<count { result.append(Dot(device: try device(try reader.varint()), seq: try reader.varint())) }
+            return result
+        }
+        func register<Value>(_ value: () throws(DecodingError) -> Value) throws(DecodingError) -> Register<Value> {
+            let count = try reader.count(max: maximumHistory, "register history")
+            var writes: [Register<Value>.Write] = []
+            for _ in 0..<count {
+                guard let dot = try dots().first else { throw .invalidValue("register write without a dot") }
+                let hlc = HLC(raw: try reader.varint())
+                let decoded = try value()
+                writes.append(.init(dot: dot, stamp: Stamp(hlc: hlc, device: dot.device), value: decoded, supersedes: try dots()))
+            }
+            return Register(history: writes)
+        }
+        func set<Element>(_ element: () throws(DecodingError) -> Element) throws(DecodingError) -> ObservedRemoveSet<Element> {
+            let additionCount = try reader.count(max: maximumHistory, "set additions")
+            var additions: [Element: Set<Dot>] = [:]
+            for _ in 0..<additionCount { additions[try element()] = Set(try dots()) }
+            let removed = Set(try dots())
+            let historyCount = try reader.count(max: maximumHistory, "set history")
+            var history = Set<ObservedRemoveSet<Element>.HistoryItem>()
+            for _ in 0..<historyCount {
+                let value = try element()
+                let added = try reader.byte()
+                guard added <= 1 else { throw .nonCanonical("boolean") }
+                history.insert(.init(element: value, added: added == 1, stamp: try stamp()))
+            }
+            return ObservedRemoveSet(additions: additions, removed: removed, history: history)
+        }
+        func ref() throws(DecodingError) -> CharID? {
+            let index = try reader.varint()
+            if index == 0 { return nil }
+            let counter = try reader.varint(max: UInt64(UInt32.max), "character counter")
+            return CharID(device: try device(index - 1), counter: UInt32(counter))
+        }
+        func optionalEntryID() throws(DecodingError) -> EntryID? {
+            switch try reader.byte() {
+            case 0: return nil
+            case 1: return try entryID(&reader)
+            default: throw .nonCanonical("optional flag")
+            }
+        }
+
+        var entry = Entry(id: id)
+        entry.creation = try optionalStamp()
+        entry.lastChange = try optionalStamp()
+        entry.title = try register { () throws(DecodingError) in try reader.string(max: ChangeLimits.maximumTitleBytes, "title") }
+        entry.mood = try register { () throws(DecodingError) -> UInt8? in
+            let mood = try reader.byte()
+            guard mood <= 5 else { throw .invalidValue("mood") }
+            return mood == 0 ? nil : mood
+        }
+        entry.deleted = try register { () throws(DecodingError) -> Bool in
+            let flag = try reader.byte()
+            guard flag <= 1 else { throw .nonCanonical("boolean") }
+            return flag == 1
+        }
+        entry.kind = try register { () throws(DecodingError) in try reader.string(max: ChangeLimits.maximumKindBytes, "kind") }
+        entry.replyTo = try register(optionalEntryID)
+        entry.factors = try set { () throws(DecodingError) -> Factor in
+            guard let factor = Factor(code: try reader.byte()) else { throw .invalidValue("factor") }
+            return factor
+        }
+        entry.tags = try set { () throws(DecodingError) in try reader.string(max: ChangeLimits.maximumTagBytes, "tag") }
+        let acknowledgementCount = try reader.count(max: maximumHistory, "acknowledgements")
+        for _ in 0..<acknowledgementCount { entry.acknowledgements.insert(try stamp()) }
+
+        let typedCount = try reader.count(max: deviceCount, "body authors")
+        var content: [(DeviceID, [Unicode.Scalar])] = []
+        for _ in 0..<typedCount {
+            let author = try device(try reader.varint())
+            let text = try reader.string(max: maximumTextBytes, "body text")
+            content.append((author, Array(text.unicodeScalars)))
+        }
+        let spanCount = try reader.count(max: maximumSpans, "spans")
+        // Every span takes at least five bytes: refuse counts the input cannot hold.
+        guard spanCount <= reader.remaining / 5 else { throw .truncated }
+        var spans: [CanonicalSpan] = []
+        spans.reserveCapacity(spanCount)
+        for _ in 0..<spanCount {
+            let author = try device(try reader.varint())
+            let counter = try reader.varint(max: UInt64(UInt32.max), "counter")
+            let lengthAndFlag = try reader.varint(max: UInt64(UInt32.max) << 1 | 1, "span length")
+            spans.append(CanonicalSpan(
+                device: author, counter: UInt32(counter), length: UInt32(lengthAndFlag >> 1),
+                deleted: lengthAndFlag & 1 == 1, originLeft: try ref(), originRight: try ref()))
+        }
+        try reader.expectEnd()
+        guard let body = TextCRDT.rebuild(content: content, spans: spans) else {
+            throw .invalidValue("body spans do not match the body text")
+        }
+        entry.body = Body(storage: body)
+        return entry
+    }
+
+    private static func entryID(_ reader: inout ByteReader) throws(DecodingError) -> EntryID {
+        let bytes = try reader.raw(16)
+        return EntryID(
+            high: bytes.prefix(8).reduce(0) { $0 << 8 | UInt64($1) },
+            low: bytes.suffix(8).reduce(0) { $0 << 8 | UInt64($1) })
+    }
+}
