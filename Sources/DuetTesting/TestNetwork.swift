@@ -111,6 +111,10 @@ public struct TestNetwork: CustomStringConvertible {
         }
     }
 
+    /// Delivers a change to one replica at once, bypassing the network (for tests that shape
+    /// histories by hand).
+    public mutating func deliverNow(_ change: Change, to index: Int) { deliver(change, to: index) }
+
     private mutating func deliver(_ change: Change, to index: Int) {
         delivered += 1
         replicas[index].wallClock.advance(by: UInt64(random.below(50)))
