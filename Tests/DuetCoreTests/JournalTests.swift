@@ -62,7 +62,7 @@ struct JournalTests {
     func invalidValues() {
         var journal = Journal()
         let base = journal.commit(entry: Self.id, by: Self.alice, at: HLC(milliseconds: Self.t0, counter: 0)) { $0.create() }
-        func change(_ seq: UInt64, _ operation: Operation) -> Change {
+        func change(_ seq: UInt64, _ operation: EntryOperation) -> Change {
             Change(device: Self.sam, seq: seq, hlc: HLC(milliseconds: Self.t0, counter: UInt16(seq)),
                    dependencies: [base.dot], entry: Self.id, operations: [operation])
         }

@@ -57,7 +57,7 @@ public enum ChangeCodec {
         return writer.bytes
     }
 
-    private static func encode(_ operation: Operation, index: [DeviceID: UInt64], into writer: inout ByteWriter) {
+    private static func encode(_ operation: EntryOperation, index: [DeviceID: UInt64], into writer: inout ByteWriter) {
         func dots(_ dots: [Dot]) {
             let sorted = Set(dots).sorted()
             writer.varint(sorted.count)
@@ -159,7 +159,7 @@ public enum ChangeCodec {
         // Each operation takes at least one byte: refuse a count the bytes cannot hold before
         // reserving space for it.
         guard operationCount <= reader.remaining else { throw .truncated }
-        var operations: [Operation] = []
+        var operations: [EntryOperation] = []
         operations.reserveCapacity(operationCount)
         let author = table[0]
         for _ in 0..<operationCount {
@@ -176,7 +176,7 @@ public enum ChangeCodec {
     private static func decodeOperation(
         _ reader: inout ByteReader, author: DeviceID,
         device: (UInt64) throws(DecodingError) -> DeviceID
-    ) throws(DecodingError) -> Operation {
+    ) throws(DecodingError) -> EntryOperation {
         func dots() throws(DecodingError) -> [Dot] {
             let count = try reader.count(max: ChangeLimits.maximumSupersededDots, "dot list")
             var result: [Dot] = []
@@ -254,7 +254,7 @@ public enum ChangeCodec {
     }
 }
 
-extension Operation {
+extension EntryOperation {
     /// Every device an operation names (other than through its change's author).
     func forEachDevice(_ body: (DeviceID) -> Void) {
         switch self {

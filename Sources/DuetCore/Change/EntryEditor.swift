@@ -4,7 +4,7 @@ public struct EntryEditor: Sendable {
     public private(set) var entry: Entry
     public let dot: Dot
     public let stamp: Stamp
-    public private(set) var operations: [Operation] = []
+    public private(set) var operations: [EntryOperation] = []
 
     init(entry: Entry, dot: Dot, stamp: Stamp) {
         self.entry = entry
@@ -21,7 +21,7 @@ public struct EntryEditor: Sendable {
         return entry
     }
 
-    private mutating func record(_ operation: Operation) {
+    private mutating func record(_ operation: EntryOperation) {
         entry.applyMetadata(operation, dot: dot, stamp: stamp)
         operations.append(operation)
     }
@@ -52,7 +52,7 @@ public struct EntryEditor: Sendable {
     public mutating func deleteText(at position: Int, count: Int) {
         guard count > 0 else { return }
         let deletes = entry.withBody { $0.delete(at: position, count: count) }
-        operations.append(contentsOf: deletes.map(Operation.deleteText))
+        operations.append(contentsOf: deletes.map(EntryOperation.deleteText))
     }
 
     /// Replaces the body with `text`, turning only the differing scalars into operations.

@@ -80,7 +80,7 @@ public struct Entry: Sendable {
     }
 
     /// Checks what a single operation carries, whatever the state.
-    func validate(_ operation: Operation) throws(InvalidOperation) {
+    func validate(_ operation: EntryOperation) throws(InvalidOperation) {
         switch operation {
         case .setTitle(let title, _):
             if title.utf8.count > ChangeLimits.maximumTitleBytes {
@@ -120,7 +120,7 @@ public struct Entry: Sendable {
 
     /// Applies a non-text operation (text operations are applied through ``withBody(_:)``
     /// locally, or ``apply(_:)`` remotely).
-    mutating func applyMetadata(_ operation: Operation, dot: Dot, stamp: Stamp) {
+    mutating func applyMetadata(_ operation: EntryOperation, dot: Dot, stamp: Stamp) {
         switch operation {
         case .create:
             // One create is normal; should a faulty device send two, the earliest wins everywhere.

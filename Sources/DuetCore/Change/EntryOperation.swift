@@ -1,6 +1,6 @@
 /// One step of a change. Register writes name the writes they supersede; set removals name the
 /// additions they observed; text operations carry their own ids and origins.
-public enum Operation: Hashable, Sendable {
+public enum EntryOperation: Hashable, Sendable {
     /// Creates the entry. Its author and creation time come from the change that carries it
     /// (whose device the edges verified from the envelope signature), never from a payload.
     case create
@@ -32,9 +32,9 @@ public struct Change: Hashable, Sendable {
     /// device, the highest seq applied. Sorted by device.
     public let dependencies: [Dot]
     public let entry: EntryID
-    public let operations: [Operation]
+    public let operations: [EntryOperation]
 
-    public init(device: DeviceID, seq: UInt64, hlc: HLC, dependencies: [Dot], entry: EntryID, operations: [Operation]) {
+    public init(device: DeviceID, seq: UInt64, hlc: HLC, dependencies: [Dot], entry: EntryID, operations: [EntryOperation]) {
         self.device = device
         self.seq = seq
         self.hlc = hlc

@@ -1,0 +1,134 @@
+import Foundation
+import Testing
+@testable import DuetCore
+import DuetTesting
+
+@Suite("Change encoding")
+struct ChangeCodecTests {
+    /// Changes of every kind, from random histories.
+    static func sampleChanges(count: Int, seed: UInt64) -> [Change] {
+        var random = SeededRandom(seed: seed)
+        var network = TestNetwork(replicaCount: 3, seed: seed)
+        var changes: [Change] = []
+        for _ in 0..<count {
+            changes.append(network.edit(random.below(3), entry: random.pick(RandomEdits.entries)) { RandomEdits.edit(&$0, &random) })
+            if random.chance(50) { network.step() }
+        }
+        return changes
+    }
+
+    @Test("decode(encode(c)) == c and encode(decode(b)) == b for 2,000 generated changes")
+    func roundTrip() throws {
+        for change in Self.sampleChanges(count: 2_000, seed: 5) {
+            let bytes = ChangeCodec.encode(change)
+            let decoded = try ChangeCodec.decode(bytes)
+            #expect(decoded == change)
+            #expect(ChangeCodec.encode(decoded) == bytes)
+        }
+    }
+
+    @Test("Every truncation and every appended byte is refused")
+    func truncationsAndTrailing() throws {
+        for change in Self.sampleChanges(count: 50, seed: 6) {
+            let bytes = ChangeCodec.encode(change)
+            for length in 0..<bytes.count {
+                #expect(throws: DecodingError.self) { try ChangeCodec.decode(Array(bytes.prefix(length))) }
+            }
+            #expect(throws: DecodingError.trailingBytes) { try ChangeCodec.decode(bytes + [0]) }
+        }
+    }
+
+    @Test("Mutated bytes never trap, and whatever decodes is canonical (200,000 mutations)")
+    func mutationFuzz() {
+        var random = SeededRandom(seed: 7)
+        let samples = Self.sampleChanges(count: 200, seed: 8).map(ChangeCodec.encode)
+        var accepted = 0
+        for _ in 0..<200_000 {
+            var bytes = random.pick(samples)
+            for _ in 0..<(1 + random.below(3)) {
+                switch random.below(3) {
+                case 0: bytes[random.below(bytes.count)] ^= UInt8(1 << random.below(8))
+                case 1: bytes[random.below(bytes.count)] = UInt8(random.below(256))
+                default: if bytes.count > 1 { bytes.remove(at: random.below(bytes.count)) }
+                }
+            }
+            if let decoded = try? ChangeCodec.decode(bytes) {
+                accepted += 1
+                #expect(ChangeCodec.encode(decoded) == bytes, "a second encoding of one change was accepted")
+            }
+        }
+        #expect(accepted > 0, "some mutations are valid changes (e.g. a different letter)")
+    }
+
+    @Test("Random bytes never trap the decoder")
+    func randomBytes() {
+        var random = SeededRandom(seed: 9)
+        for _ in 0..<50_000 {
+            let bytes = (0..<random.below(80)).map { _ in UInt8(random.below(256)) }
+            _ = try? ChangeCodec.decode(bytes)
+        }
+    }
+
+    @Test("Protocol/vectors/operations.json: every case has its expected outcome")
+    func vectors() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Protocol/vectors/operations.json")
+        let root = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        #expect(Set(root.keys) == ["kind", "format", "source", "notes", "tests"])
+        let cases = try #require(root["tests"] as? [[String: Any]])
+        #expect(cases.count >= 20)
+        for test in cases {
+            let known: Set<String> = ["id", "comment", "hex", "seq", "hlc", "operations", "result"]
+            #expect(Set(test.keys).isSubset(of: known), "unknown keys in \(test["id"] ?? "?")")
+            let id = test["id"] as? Int ?? -1
+            let bytes = try #require(Hex.decode(test["hex"] as? String ?? "x"), "case \(id): hex")
+            let expected = try #require(test["result"] as? String)
+            do {
+                let change = try ChangeCodec.decode(bytes)
+                #expect(expected == "success", "case \(id) decoded but expected \(expected)")
+                #expect(change.seq == UInt64(test["seq"] as? Int ?? -1), "case \(id)")
+                #expect(change.hlc.raw == UInt64(test["hlc"] as? Int ?? -1), "case \(id)")
+                #expect(change.operations.map(\.kindName) == test["operations"] as? [String], "case \(id)")
+                #expect(ChangeCodec.encode(change) == bytes, "case \(id): canonical")
+            } catch {
+                #expect(error.name == expected, "case \(id): \(error)")
+            }
+        }
+    }
+}
+
+extension EntryOperation {
+    var kindName: String {
+        switch self {
+        case .create: "create"
+        case .setTitle: "setTitle"
+        case .setMood: "setMood"
+        case .setDeleted: "setDeleted"
+        case .setKind: "setKind"
+        case .setReplyTo: "setReplyTo"
+        case .addFactor: "addFactor"
+        case .removeFactor: "removeFactor"
+        case .addTag: "addTag"
+        case .removeTag: "removeTag"
+        case .acknowledge: "acknowledge"
+        case .insertText: "insertText"
+        case .deleteText: "deleteText"
+        }
+    }
+}
+
+/// Hex for the vector runner (DuetCore has no dependency on DuetCrypto's).
+enum Hex {
+    static func decode(_ text: String) -> [UInt8]? {
+        let utf8 = Array(text.utf8)
+        guard utf8.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        var index = 0
+        while index < utf8.count {
+            guard let byte = UInt8(String(decoding: utf8[index..<index + 2], as: UTF8.self), radix: 16) else { return nil }
+            out.append(byte)
+            index += 2
+        }
+        return out
+    }
+}
