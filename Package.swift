@@ -45,9 +45,13 @@ let package = Package(
             dependencies: ["DuetCore"],
             swiftSettings: strict
         ),
+        .target(name: "CHeapStatistics"),
         .executableTarget(
             name: "duet-bench",
-            dependencies: ["DuetCore", "DuetTesting"],
+            dependencies: [
+                "DuetCore", "DuetTesting", "CHeapStatistics",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict
         ),
         // Layer 4: the command-line client.

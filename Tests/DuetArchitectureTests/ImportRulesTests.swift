@@ -12,6 +12,9 @@ struct ImportRulesTests {
         "DuetCrypto": ["CSodium"],
         "DuetCore": [],
         "duet": [],
+        "DuetTesting": ["DuetCore"],
+        "duet-bench": ["DuetCore", "DuetTesting", "CHeapStatistics"],
+        "CHeapStatistics": [],
     ]
     static let ownModules: Set<String> = Set(allowed.keys)
 

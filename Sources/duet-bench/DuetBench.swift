@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// `duet-bench`: Duet's benchmarks, run as release builds (`swift run -c release duet-bench …`).
+/// Every figure is the median of several fresh runs in one process, with min and max beside it.
+@main
+struct DuetBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "duet-bench",
+        abstract: "Measure Duet on real editing traces.",
+        subcommands: [TraceCommand.self, ConcurrentCommand.self]
+    )
+}
