@@ -30,6 +30,7 @@ struct TraceCommand: ParsableCommand {
 
     struct Run: Encodable {
         let milliseconds: Double
+        let cpuMilliseconds: Double
         let retainedBytes: Int
         let encodedBytes: Int
         let decodeMilliseconds: Double
@@ -44,6 +45,7 @@ struct TraceCommand: ParsableCommand {
         let contentMatched: Bool
         let runs: [Run]
         let milliseconds: Summary
+        let cpuMilliseconds: Summary
         let decodeMilliseconds: Summary
         let encodedBytes: Int
         let retainedBytes: Int
@@ -59,7 +61,10 @@ struct TraceCommand: ParsableCommand {
         for _ in 0..<runs {
             let heapBefore = Measure.heapInUse()
             var journal = Journal()
-            let elapsed = Measure.milliseconds { journal = TraceReplay.sequential(trace, mode: mode) }
+            var cpu = 0.0
+            let elapsed = Measure.milliseconds {
+                cpu = Measure.threadCPUMilliseconds { journal = TraceReplay.sequential(trace, mode: mode) }
+            }
             let retained = Measure.heapInUse() - heapBefore
             guard let entry = journal.entries[TraceReplay.entry] else { throw ValidationError("the trace made no entry") }
             let encoded = EntrySnapshot.encode(entry)
@@ -68,13 +73,14 @@ struct TraceCommand: ParsableCommand {
             let matched = entry.body.string == trace.endContent && decoded?.body.string == trace.endContent
             finalLength = entry.body.count
             spans = entry.body.shape.spans
-            results.append(Run(milliseconds: elapsed, retainedBytes: retained, encodedBytes: encoded.count,
+            results.append(Run(milliseconds: elapsed, cpuMilliseconds: cpu, retainedBytes: retained, encodedBytes: encoded.count,
                                decodeMilliseconds: decodeTime, contentMatched: matched))
         }
         let report = Report(
             trace: URL(fileURLWithPath: path).lastPathComponent, mode: mode.rawValue, operations: trace.patchCount,
             finalLength: finalLength, contentMatched: results.allSatisfy(\.contentMatched), runs: results,
-            milliseconds: Summary(results.map(\.milliseconds)), decodeMilliseconds: Summary(results.map(\.decodeMilliseconds)),
+            milliseconds: Summary(results.map(\.milliseconds)), cpuMilliseconds: Summary(results.map(\.cpuMilliseconds)),
+            decodeMilliseconds: Summary(results.map(\.decodeMilliseconds)),
             encodedBytes: results.last?.encodedBytes ?? 0,
             retainedBytes: Int(Summary(results.map { Double($0.retainedBytes) }).median), spans: spans,
             peakResidentBytes: Measure.peakResident())
@@ -83,10 +89,11 @@ struct TraceCommand: ParsableCommand {
         } else {
             print("\(report.trace) [\(report.mode)]: \(report.operations) operations, final length \(report.finalLength), content \(report.contentMatched ? "matched" : "DID NOT MATCH")")
             for (index, run) in results.enumerated() {
-                print(String(format: "  run %d: %.2f ms, retained %.2f MB, decode %.2f ms", index + 1, run.milliseconds,
+                print(String(format: "  run %d: %.2f ms (CPU %.2f ms), retained %.2f MB, decode %.2f ms", index + 1, run.milliseconds, run.cpuMilliseconds,
                              Double(run.retainedBytes) / 1_048_576, run.decodeMilliseconds))
             }
             print("  replay ms: \(report.milliseconds.text)")
+            print("  replay CPU ms: \(report.cpuMilliseconds.text)")
             print("  decode ms: \(report.decodeMilliseconds.text)")
             print(String(format: "  encoded with full history: %d bytes; spans: %d; retained %.2f MB; peak RSS %.1f MB",
                          report.encodedBytes, report.spans, Double(report.retainedBytes) / 1_048_576,
