@@ -34,6 +34,27 @@ struct ImportRulesTests {
         }
     }
 
+    @Test("DuetCore is pure: it imports nothing and reads no clock and no random source")
+    func coreIsPure() throws {
+        let core = RepositoryLayout.root.appendingPathComponent("Sources/DuetCore")
+        let files = try Self.imports(in: core)
+        #expect(files.count > 10)
+        for (file, imported) in files {
+            #expect(imported.isEmpty, "DuetCore/\(file) imports \(imported.sorted())")
+        }
+        // Time and randomness are passed in; these would draw them from the system.
+        let forbidden = ["Date(", "ContinuousClock", "SuspendingClock", "SystemRandomNumberGenerator",
+                         ".random(in:", "Int.random", "UInt64.random", "arc4random", "time(nil)", "gettimeofday",
+                         ".shuffled()", ".shuffle()", "FileManager", "fopen("]
+        guard let walker = FileManager.default.enumerator(atPath: core.path) else { return }
+        for case let path as String in walker where path.hasSuffix(".swift") {
+            let text = try String(contentsOf: core.appendingPathComponent(path), encoding: .utf8)
+            for token in forbidden {
+                #expect(!text.contains(token), "DuetCore/\(path) uses \(token)")
+            }
+        }
+    }
+
     @Test("The check itself sees imports written in every form")
     func parserSeesEveryImportForm() {
         let text = """
