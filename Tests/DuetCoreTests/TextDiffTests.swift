@@ -55,3 +55,19 @@ struct TextDiffTests {
         #expect(edits.map(\.position) == [0, 4])
     }
 }
+
+@Suite("Text diff, large")
+struct LargeTextDiffTests {
+    @Test("A long body with a few scattered edits diffs minimally; a total rewrite stays correct")
+    func longBodies() {
+        var random = SeededRandom(seed: 3)
+        let old = RandomEdits.scalars(&random, count: 50_000)
+        var new = old
+        for _ in 0..<40 { new.insert(contentsOf: RandomEdits.scalars(&random, count: 3), at: random.below(new.count)) }
+        let edits = TextDiff.edits(from: old, to: new)
+        #expect(TextDiffTests.apply(edits, old: old, new: new) == new)
+        #expect(edits.reduce(0) { $0 + $1.deleteCount + $1.insertRange.count } <= 120)
+        let rewrite = RandomEdits.scalars(&random, count: 20_000)
+        #expect(TextDiffTests.apply(TextDiff.edits(from: old, to: rewrite), old: old, new: rewrite) == rewrite)
+    }
+}

@@ -42,14 +42,23 @@ public enum TextDiff {
 
     enum Step: Equatable { case keep, delete, insert }
 
-    /// Myers' greedy shortest edit script, keeping each round's frontier to trace back.
+    /// Differences larger than this many scalars are not worth a minimal script: the trace of
+    /// Myers' algorithm grows with its square. Past it the differing middle is replaced whole
+    /// (still correct; a rewrite that large keeps little identity anyway).
+    static let maximumMinimalDistance = 2_000
+
+    /// Myers' greedy shortest edit script. Round d keeps only the 2d + 1 diagonals it can reach,
+    /// so the trace to walk back through holds O(D²) integers, not O(D·(N+M)).
     static func myers(_ a: [Unicode.Scalar], _ b: [Unicode.Scalar]) -> [Step] {
-        let n = a.count, m = b.count, offset = n + m + 1
+        let n = a.count, m = b.count
+        let limit = min(n + m, maximumMinimalDistance)
+        // frontier[k + limit + 1] is the furthest x reached on diagonal k.
+        let offset = limit + 1
         var frontier = [Int](repeating: 0, count: 2 * offset + 1)
         var trace: [[Int]] = []
         var found = false
-        for d in 0...(n + m) {
-            trace.append(frontier)
+        roundLoop: for d in 0...limit {
+            trace.append(Array(frontier[(offset - d)...(offset + d)]))
             var k = -d
             while k <= d {
                 var x: Int
@@ -61,26 +70,28 @@ public enum TextDiff {
                 var y = x - k
                 while x < n, y < m, a[x] == b[y] { x += 1; y += 1 }
                 frontier[offset + k] = x
-                if x >= n && y >= m { found = true; break }
+                if x >= n && y >= m { found = true; break roundLoop }
                 k += 2
             }
-            if found { break }
         }
-        // Walk back through the saved frontiers.
+        guard found else {
+            return Array(repeating: .delete, count: n) + Array(repeating: .insert, count: m)
+        }
+        // Walk back: trace[d] holds diagonals -d…d of the frontier before round d.
+        func reached(_ d: Int, _ k: Int) -> Int { trace[d][k + d] }
         var steps: [Step] = []
         var x = n, y = m
         for d in stride(from: trace.count - 1, through: 0, by: -1) where x > 0 || y > 0 {
-            let v = trace[d]
             let k = x - y
             let previousK: Int
             if d == 0 {
                 previousK = k
-            } else if k == -d || (k != d && v[offset + k - 1] < v[offset + k + 1]) {
+            } else if k == -d || (k != d && reached(d, k - 1) < reached(d, k + 1)) {
                 previousK = k + 1
             } else {
                 previousK = k - 1
             }
-            let previousX = d == 0 ? 0 : v[offset + previousK]
+            let previousX = d == 0 ? 0 : reached(d, previousK)
             let previousY = previousX - previousK
             while x > previousX && y > previousY {
                 steps.append(.keep); x -= 1; y -= 1
