@@ -123,10 +123,8 @@ public enum ChangeCodec {
         table.reserveCapacity(deviceCount)
         for position in 0..<deviceCount {
             guard let device = DeviceID(bytes: try reader.raw(16)) else { throw .truncated }
+            if position >= 1, device == table[0] { throw .nonCanonical("author listed twice") }
             if position >= 2, !(table[position - 1] < device) { throw .nonCanonical("device table order") }
-            if position == 1 || position >= 2 {
-                if device == table[0] { throw .nonCanonical("author listed twice") }
-            }
             table.append(device)
         }
         var used = [Bool](repeating: false, count: deviceCount)
@@ -151,9 +149,7 @@ public enum ChangeCodec {
             guard dependencySeq >= 1 else { throw .nonCanonical("zero dependency") }
             dependencies.append(Dot(device: try device(index), seq: dependencySeq))
         }
-        let entryBytes = try reader.raw(16)
-        let entryHigh = entryBytes.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        let entryLow = entryBytes.suffix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        guard let entry = EntryID(bytes: try reader.raw(16)) else { throw .truncated }
         let operationCount = try reader.count(max: ChangeLimits.maximumOperations, "operations")
         guard operationCount >= 1 else { throw .invalidValue("a change has at least one operation") }
         // Each operation takes at least one byte: refuse a count the bytes cannot hold before
@@ -169,7 +165,7 @@ public enum ChangeCodec {
         guard used.allSatisfy({ $0 }) else { throw .nonCanonical("device table names an unused device") }
         let change = Change(
             device: author, seq: seq, hlc: hlc, dependencies: dependencies,
-            entry: EntryID(high: entryHigh, low: entryLow), operations: operations)
+            entry: entry, operations: operations)
         return change
     }
 
@@ -215,10 +211,8 @@ public enum ChangeCodec {
             guard flag <= 1 else { throw .nonCanonical("optional flag") }
             var target: EntryID?
             if flag == 1 {
-                let bytes = try reader.raw(16)
-                target = EntryID(
-                    high: bytes.prefix(8).reduce(0) { $0 << 8 | UInt64($1) },
-                    low: bytes.suffix(8).reduce(0) { $0 << 8 | UInt64($1) })
+                guard let id = EntryID(bytes: try reader.raw(16)) else { throw .truncated }
+                target = id
             }
             return .setReplyTo(target, supersedes: try dots())
         case .addFactor, .removeFactor:

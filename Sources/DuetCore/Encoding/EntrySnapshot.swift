@@ -240,9 +240,7 @@ public enum EntrySnapshot {
     }
 
     private static func entryID(_ reader: inout ByteReader) throws(DecodingError) -> EntryID {
-        let bytes = try reader.raw(16)
-        return EntryID(
-            high: bytes.prefix(8).reduce(0) { $0 << 8 | UInt64($1) },
-            low: bytes.suffix(8).reduce(0) { $0 << 8 | UInt64($1) })
+        guard let id = EntryID(bytes: try reader.raw(16)) else { throw .truncated }
+        return id
     }
 }
