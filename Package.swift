@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "duet", targets: ["duet"]),
         .library(name: "DuetCore", targets: ["DuetCore"]),
         .library(name: "DuetCrypto", targets: ["DuetCrypto"]),
+        .library(name: "DuetWire", targets: ["DuetWire"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -37,6 +38,12 @@ let package = Package(
         .target(
             name: "DuetCrypto",
             dependencies: ["CSodium"],
+            swiftSettings: strict
+        ),
+        // Layer 2: what the relay may see: envelopes and (later) relay messages.
+        .target(
+            name: "DuetWire",
+            dependencies: ["DuetCrypto"],
             swiftSettings: strict
         ),
         // Beside the layers: deterministic doubles and trace replay for tests, examples, benchmarks.
@@ -65,6 +72,11 @@ let package = Package(
         .testTarget(
             name: "DuetCoreTests",
             dependencies: ["DuetCore", "DuetTesting"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "DuetWireTests",
+            dependencies: ["DuetWire", "DuetCrypto"],
             swiftSettings: strict
         ),
         .testTarget(

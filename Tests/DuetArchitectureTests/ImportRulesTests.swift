@@ -11,6 +11,7 @@ struct ImportRulesTests {
         "CSodium": [],
         "DuetCrypto": ["CSodium"],
         "DuetCore": [],
+        "DuetWire": ["DuetCrypto"],
         "duet": [],
         "DuetTesting": ["DuetCore"],
         "duet-bench": ["DuetCore", "DuetTesting", "CHeapStatistics"],

@@ -50,8 +50,9 @@ public struct Change: Hashable, Sendable {
 /// Limits every replica enforces on what a change may hold; the decoder checks them before it
 /// allocates (Protocol/SPEC.md, § operations).
 public enum ChangeLimits {
-    /// A body may hold at most this many visible scalars (about 250 pages).
-    public static let maximumBodyScalars = 1 << 20
+    /// A body may hold at most this many visible scalars (about 100 pages), enforced where a
+    /// change is made.
+    public static let maximumBodyScalars = 1 << 18
     public static let maximumTitleBytes = 1024
     public static let maximumTagBytes = 64
     public static let maximumTags = 64
@@ -59,6 +60,6 @@ public enum ChangeLimits {
     public static let maximumOperations = 1 << 16
     public static let maximumDevices = 256
     public static let maximumSupersededDots = 256
-    /// One change's inserted text, in UTF-8 bytes.
-    public static let maximumInsertBytes = 4 << 20
+    /// One change's inserted text, in UTF-8 bytes (an envelope seals at most 2 MiB).
+    public static let maximumInsertBytes = 1 << 20
 }
