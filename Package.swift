@@ -21,6 +21,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Layer 0: libsodium from the system. Only DuetCrypto may import it.
@@ -46,6 +47,12 @@ let package = Package(
             dependencies: ["DuetCrypto"],
             swiftSettings: strict
         ),
+        // Layer 2: the device's SQLite store (envelopes, vectors, sealed keystore, sealed view).
+        .target(
+            name: "DuetStore",
+            dependencies: ["DuetCore", "DuetWire", "DuetCrypto", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
         // Beside the layers: deterministic doubles and trace replay for tests, examples, benchmarks.
         .target(
             name: "DuetTesting",
@@ -61,17 +68,29 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Layer 3: the commands of `duet`, thin over the store.
+        .target(
+            name: "DuetCLI",
+            dependencies: [
+                "DuetStore", "DuetCore", "DuetCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
         // Layer 4: the command-line client.
         .executableTarget(
             name: "duet",
-            dependencies: [
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
+            dependencies: ["DuetCLI"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "DuetCoreTests",
             dependencies: ["DuetCore", "DuetTesting"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "DuetCLITests",
+            dependencies: ["duet", "DuetTesting"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -86,7 +105,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DuetArchitectureTests",
-            dependencies: ["duet"],
+            dependencies: ["duet", "DuetTesting"],
             swiftSettings: strict
         ),
     ],

@@ -133,3 +133,13 @@ extension Journal {
         return writer.bytes
     }
 }
+
+extension Journal {
+    /// A journal rebuilt from stored state: the vector and the entries about to be read or
+    /// edited (a store does not need every entry in memory to make a change to one).
+    public init(restoring vector: [DeviceID: UInt64], entries: [Entry]) {
+        self.init()
+        self.vector = vector
+        for entry in entries { self.entries[entry.id] = entry }
+    }
+}

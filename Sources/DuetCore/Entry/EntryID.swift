@@ -51,6 +51,17 @@ public struct EntryID: Hashable, Comparable, Sendable, CustomStringConvertible {
         self.init(high: high, low: low)
     }
 
+    /// Whether `character` may appear in an id as typed (Crockford's letters and aliases).
+    public static func isCrockfordCharacter(_ character: Character) -> Bool {
+        guard let ascii = character.asciiValue else { return false }
+        return crockfordValue(ascii) != nil
+    }
+
+    /// An id or prefix as typed, in the canonical alphabet (upper case, `O`→0, `I`/`L`→1).
+    public static func normalisedCrockford(_ text: String) -> String {
+        String(decoding: text.utf8.map { alphabet[Int(crockfordValue($0) ?? 0)] }, as: UTF8.self)
+    }
+
     static func crockfordValue(_ character: UInt8) -> UInt8? {
         var c = character
         if c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z") { c -= 32 }

@@ -45,3 +45,21 @@ public struct Body: @unchecked Sendable {
         (storage.chunks.reduce(0) { $0 + $1.spans.count }, storage.chunks.count)
     }
 }
+
+extension Body {
+    /// Every deleted scalar, in document order: what was written and later removed.
+    public var deletedScalars: [Unicode.Scalar] { storage.deletedScalars }
+}
+
+extension TextCRDT {
+    var deletedScalars: [Unicode.Scalar] {
+        var out: [Unicode.Scalar] = []
+        for chunk in chunks {
+            for span in chunk.spans where span.deleted {
+                let start = Int(span.counter)
+                out.append(contentsOf: content[Int(span.agent)][start..<start + Int(span.length)])
+            }
+        }
+        return out
+    }
+}

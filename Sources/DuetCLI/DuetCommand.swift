@@ -1,10 +1,9 @@
-import ArgumentParser
+public import ArgumentParser
 
-/// `duet`: the journal's command-line client. Commands arrive with the issues that build them
-/// (see README.md, "Status"); each is a thin layer over the library.
-@main
-struct Duet: ParsableCommand {
-    static let configuration = CommandConfiguration(
+/// `duet`: the journal's command-line client (CLI.md). Each command is thin: it checks its
+/// input, calls DuetStore, and prints.
+public struct DuetCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "duet",
         abstract: "An end-to-end encrypted journal for two partners.",
         discussion: """
@@ -12,8 +11,15 @@ struct Duet: ParsableCommand {
             readable and editable by both partners. Everything is encrypted on the device before \
             it is stored or synced.
             """,
-        version: DuetVersion.description
+        version: DuetVersion.description,
+        subcommands: [
+            InitCommand.self, WriteCommand.self, EditCommand.self, ListCommand.self, ShowCommand.self,
+            SearchCommand.self, DeleteCommand.self, RestoreCommand.self, PromptCommand.self,
+            PassphraseCommand.self, StatusCommand.self,
+        ]
     )
+
+    public init() {}
 }
 
 /// The version `duet --version` prints: the release and the protocol it speaks.

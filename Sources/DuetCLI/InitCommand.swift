@@ -1,0 +1,89 @@
+import ArgumentParser
+import DuetCrypto
+import DuetStore
+import Foundation
+
+struct InitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Create your identity, this device and your private space.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Your name, as your partner will see it.")
+    var name: String
+
+    @Option(help: "The relay to sync through (used once sync exists).")
+    var relay: String?
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    func validate() throws {
+        let trimmed = name.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty, trimmed.utf8.count <= 64 else { throw ValidationError("--name must be 1 to 64 bytes") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let home = common.resolvedHome
+            if home.exists {
+                throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal; nothing was changed")
+            }
+            let passphrase = try PassphraseSource.readNew(file: common.passphraseFile)
+            let (_, unlocked) = try Store.create(home: home, name: name, passphrase: passphrase, parameters: Self.parameters())
+            if json {
+                try printJSON(["device": unlocked.keystore.deviceID.description, "home": home.path, "name": name])
+            } else {
+                print("Created \(Sanitise.line(name))'s journal in \(home.path) (device \(unlocked.keystore.deviceID)).")
+            }
+        }
+    }
+
+    /// Duet's default passphrase hashing (about 0.4 s here). `DUET_KDF=minimum` selects the
+    /// pinned minimum instead, for test suites that create many journals; nothing weaker is
+    /// possible.
+    static func parameters() -> PassphraseKDFParameters {
+        let defaults = PassphraseKDFParameters.makeDefault()
+        guard ProcessInfo.processInfo.environment["DUET_KDF"] == "minimum",
+              let minimum = try? PassphraseKDFParameters(
+                opsLimit: PassphraseKDFParameters.minimumOpsLimit,
+                memoryBytes: PassphraseKDFParameters.minimumMemoryBytes, salt: defaults.salt) else { return defaults }
+        return minimum
+    }
+}
+
+struct PassphraseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "passphrase",
+        abstract: "Change the passphrase (re-seals the keystore only).")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Read the new passphrase from this file (for scripts).")
+    var newPassphraseFile: String?
+
+    func run() throws {
+        try reportingErrors {
+            let store = try Store.open(home: common.resolvedHome)
+            let unlocked = try store.unlock(passphrase: try PassphraseSource.read(file: common.passphraseFile, prompt: "Current passphrase: "))
+            let new: SecretBytes
+            if let newPassphraseFile {
+                guard let data = FileManager.default.contents(atPath: newPassphraseFile),
+                      let text = String(data: data, encoding: .utf8) else { throw InputError("cannot read \(newPassphraseFile)") }
+                new = SecretBytes(utf8: String(text.trimmingSuffix { $0 == "\n" || $0 == "\r" }).precomposedStringWithCanonicalMapping)
+                guard new.count >= 8 else { throw InputError("the passphrase must be at least 8 characters") }
+            } else if ProcessInfo.processInfo.environment["DUET_NEW_PASSPHRASE"] != nil, Terminal.open() == nil {
+                new = SecretBytes(utf8: (ProcessInfo.processInfo.environment["DUET_NEW_PASSPHRASE"] ?? "").precomposedStringWithCanonicalMapping)
+                guard new.count >= 8 else { throw InputError("the passphrase must be at least 8 characters") }
+            } else {
+                guard Terminal.open() != nil else {
+                    throw InputError("no new passphrase: run in a terminal, or pass --new-passphrase-file PATH, or set DUET_NEW_PASSPHRASE")
+                }
+                new = try PassphraseSource.readNew(file: nil)
+            }
+            try store.changePassphrase(unlocked, to: new, parameters: InitCommand.parameters())
+            print("Passphrase changed.")
+        }
+    }
+}

@@ -1,0 +1,97 @@
+import DuetCrypto
+import DuetStore
+import Foundation
+
+/// Where the passphrase comes from (CLI.md): a no-echo prompt on the terminal, else
+/// `DUET_PASSPHRASE`, else `--passphrase-file`. With none of them and no terminal: an error,
+/// never a hang.
+enum PassphraseSource {
+    static func read(file: String?, prompt: String = "Passphrase: ") throws -> SecretBytes {
+        if let terminal = Terminal.open() {
+            return normalised(try terminal.readSecret(prompt: prompt))
+        }
+        if let value = ProcessInfo.processInfo.environment["DUET_PASSPHRASE"] {
+            return normalised(value)
+        }
+        if let file {
+            guard let data = FileManager.default.contents(atPath: file),
+                  let text = String(data: data, encoding: .utf8) else {
+                throw StoreError(.invalidInput, "cannot read the passphrase file \(file)")
+            }
+            // A trailing newline from `echo` is not part of the passphrase.
+            return normalised(String(text.trimmingSuffix { $0 == "\n" || $0 == "\r" }))
+        }
+        throw StoreError(.noPassphrase, "no passphrase: run in a terminal, or set DUET_PASSPHRASE, or pass --passphrase-file PATH")
+    }
+
+    /// A new passphrase: asked twice on a terminal; taken once from the environment or a file.
+    static func readNew(file: String?) throws -> SecretBytes {
+        if let terminal = Terminal.open() {
+            let first = try terminal.readSecret(prompt: "New passphrase: ")
+            let second = try terminal.readSecret(prompt: "Repeat it: ")
+            guard first == second else { throw StoreError(.passphraseMismatch, "the two passphrases differ; nothing was changed") }
+            return try checked(normalised(first))
+        }
+        return try checked(read(file: file))
+    }
+
+    private static func checked(_ passphrase: SecretBytes) throws -> SecretBytes {
+        guard passphrase.count >= 8 else {
+            throw StoreError(.invalidInput, "the passphrase must be at least 8 characters; a few words make a good one")
+        }
+        return passphrase
+    }
+
+    /// The same passphrase typed on different keyboards can arrive composed or decomposed:
+    /// NFC makes them one.
+    private static func normalised(_ text: String) -> SecretBytes {
+        SecretBytes(utf8: text.precomposedStringWithCanonicalMapping)
+    }
+}
+
+extension StringProtocol {
+    func trimmingSuffix(while predicate: (Character) -> Bool) -> SubSequence {
+        var end = endIndex
+        while end > startIndex, predicate(self[index(before: end)]) { end = index(before: end) }
+        return self[startIndex..<end]
+    }
+}
+
+/// The controlling terminal, for prompts that must not come from (or echo to) pipes.
+struct Terminal {
+    let descriptor: Int32
+
+    static func open() -> Terminal? {
+        let descriptor = Glibc.open("/dev/tty", O_RDWR | O_NOCTTY)
+        guard descriptor >= 0 else { return nil }
+        return Terminal(descriptor: descriptor)
+    }
+
+    func readSecret(prompt: String) throws -> String {
+        write(prompt)
+        var original = termios()
+        let hasAttributes = tcgetattr(descriptor, &original) == 0
+        if hasAttributes {
+            var silent = original
+            silent.c_lflag &= ~tcflag_t(ECHO)
+            tcsetattr(descriptor, TCSAFLUSH, &silent)
+        }
+        defer {
+            if hasAttributes { var restore = original; tcsetattr(descriptor, TCSAFLUSH, &restore) }
+            write("\n")
+        }
+        var bytes: [UInt8] = []
+        var byte: UInt8 = 0
+        while Glibc.read(descriptor, &byte, 1) == 1, byte != 10 { bytes.append(byte) }
+        defer { for index in bytes.indices { bytes[index] = 0 } }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw StoreError(.invalidInput, "the passphrase is not valid UTF-8")
+        }
+        return text
+    }
+
+    func write(_ text: String) {
+        var bytes = Array(text.utf8)
+        _ = Glibc.write(descriptor, &bytes, bytes.count)
+    }
+}

@@ -1,0 +1,229 @@
+import ArgumentParser
+import DuetCore
+import DuetCrypto
+import DuetStore
+import Foundation
+
+struct ListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List entries, newest first.")
+
+    @OptionGroup var common: CommonOptions
+    @Flag(help: "Only private entries.") var `private` = false
+    @Flag(help: "Only shared entries.") var shared = false
+    @Flag(help: "Private and shared entries (the default).") var all = false
+    @Option(help: "Only entries with this factor.") var factor: String?
+    @Option(help: "Only entries with this tag.") var tag: String?
+    @Option(help: "me or partner.") var author: String?
+    @Option(help: "Only entries created on or after this date (YYYY-MM-DD or RFC 3339).") var since: String?
+    @Option(help: "Only entries created before this date.") var until: String?
+    @Flag(help: "Show deleted entries instead.") var deleted = false
+    @Option(help: "At most this many entries.") var limit: Int?
+    @Flag(help: "Print one JSON array.") var json = false
+
+    func validate() throws {
+        if [`private`, shared, all].filter({ $0 }).count > 1 { throw ValidationError("choose one of --private, --shared, --all") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if let author, author != "me", author != "partner" { throw ValidationError("--author is me or partner") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let factor = try self.factor.map(parseFactor)
+            let since = try self.since.map(parseDate), until = try self.until.map(parseDate)
+            let unlocked = try common.unlock()
+            var views: [EntryView] = []
+            try unlocked.forEachEntry { entry in
+                let created = entry.creation?.hlc.milliseconds ?? 0
+                guard entry.isDeleted == deleted,
+                      !shared, author != "partner",
+                      factor.map({ entry.factors.contains($0) }) ?? true,
+                      tag.map({ entry.tags.contains($0) }) ?? true,
+                      since.map({ created >= $0 }) ?? true,
+                      until.map({ created < $0 }) ?? true else { return true }
+                views.append(EntryView(entry, store: unlocked))
+                return limit.map { views.count < $0 } ?? true
+            }
+            if json { return try printJSON(views) }
+            if views.isEmpty { print(deleted ? "No deleted entries." : "No entries yet. Write one with `duet write`.") }
+            for view in views {
+                let title = view.title.isEmpty ? view.firstLine : view.title
+                let factors = view.factors.isEmpty ? "" : "  [\(view.factors.joined(separator: ", "))]"
+                let mood = view.mood.map { "  mood \($0)" } ?? ""
+                print("\(view.id.prefix(8))  \(view.createdAt.prefix(16).replacingOccurrences(of: "T", with: " "))  \(Sanitise.line(title))\(factors)\(mood)")
+            }
+        }
+    }
+}
+
+struct ShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one entry, whole.")
+
+    @OptionGroup var common: CommonOptions
+    @Argument(help: "The entry's id or a unique prefix of 4+ characters.") var id: String
+    @Flag(help: "Also every value each field ever had.") var history = false
+    @Flag(help: "Print one JSON object.") var json = false
+
+    struct HistoryView: Encodable {
+        struct Value: Encodable { let value: String; let at: String; let by: String; let current: Bool }
+        struct SetChange: Encodable { let value: String; let change: String; let at: String; let by: String }
+        let title: [Value], mood: [Value], deleted: [Value], factors: [SetChange], tags: [SetChange]
+        let deletedText: String
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let unlocked = try common.unlock()
+            let id = try unlocked.resolve(self.id)
+            guard let entry = try unlocked.entry(id) else { throw StoreError(.unknownEntry, "entry \(id) is gone") }
+            let view = EntryView(entry, store: unlocked)
+            let past = history ? Self.history(of: entry, store: unlocked) : nil
+            if json {
+                if let past {
+                    struct WithHistory: Encodable { let entry: EntryView; let history: HistoryView }
+                    return try printJSON(WithHistory(entry: view, history: past))
+                }
+                return try printJSON(view)
+            }
+            print("id:      \(view.id)")
+            print("author:  \(Sanitise.line(view.author))")
+            print("created: \(view.createdAt)")
+            if view.updatedAt != view.createdAt { print("updated: \(view.updatedAt)") }
+            if !view.title.isEmpty { print("title:   \(Sanitise.line(view.title))") }
+            if let mood = view.mood { print("mood:    \(mood)") }
+            if !view.factors.isEmpty { print("factors: \(view.factors.joined(separator: ", "))") }
+            if !view.tags.isEmpty { print("tags:    \(view.tags.map(Sanitise.line).joined(separator: ", "))") }
+            if view.deleted { print("deleted: yes (`duet restore \(view.id.prefix(8))` brings it back)") }
+            print("")
+            print(Sanitise.text(view.body))
+            if let past {
+                print("")
+                print("history:")
+                for (name, values) in [("title", past.title), ("mood", past.mood), ("deleted", past.deleted)] where !values.isEmpty {
+                    for value in values {
+                        print("  \(name) = \(Sanitise.line(value.value))  (\(value.at), \(Sanitise.line(value.by)))\(value.current ? "  ← current" : "")")
+                    }
+                }
+                for (name, changes) in [("factor", past.factors), ("tag", past.tags)] {
+                    for change in changes { print("  \(change.change) \(name) \(Sanitise.line(change.value))  (\(change.at), \(Sanitise.line(change.by)))") }
+                }
+                if !past.deletedText.isEmpty { print("  text deleted over time: \(Sanitise.line(past.deletedText))") }
+            }
+        }
+    }
+
+    static func history(of entry: Entry, store: UnlockedStore) -> HistoryView {
+        let name = { (device: DeviceID) -> String in device == store.device ? store.keystore.name : "device \(device)" }
+        func values<V>(_ register: Register<V>, _ text: (V) -> String) -> [HistoryView.Value] {
+            let current = register.heads.last?.dot
+            return register.history.map {
+                HistoryView.Value(value: text($0.value), at: rfc3339($0.stamp.hlc.milliseconds), by: name($0.stamp.device), current: $0.dot == current)
+            }
+        }
+        func changes<E>(_ set: ObservedRemoveSet<E>, _ text: (E) -> String) -> [HistoryView.SetChange] {
+            set.orderedHistory.map {
+                HistoryView.SetChange(value: text($0.element), change: $0.added ? "added" : "removed",
+                                      at: rfc3339($0.stamp.hlc.milliseconds), by: name($0.stamp.device))
+            }
+        }
+        var deletedText = String.UnicodeScalarView()
+        deletedText.append(contentsOf: entry.body.deletedScalars)
+        return HistoryView(
+            title: values(entry.title) { $0 }, mood: values(entry.mood) { $0.map(String.init) ?? "none" },
+            deleted: values(entry.deleted) { $0 ? "yes" : "no" },
+            factors: changes(entry.factors) { $0.rawValue }, tags: changes(entry.tags) { $0 },
+            deletedText: String(deletedText))
+    }
+}
+
+struct SearchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "search",
+        abstract: "Search titles and bodies (case-insensitive; decrypted in memory, no index on disk).")
+
+    @OptionGroup var common: CommonOptions
+    @Argument(help: "The text to look for.") var text: String
+    @Flag(help: "Print one JSON array.") var json = false
+
+    func run() throws {
+        try reportingErrors {
+            guard !text.isEmpty else { throw InputError("search for at least one character") }
+            let unlocked = try common.unlock()
+            let needle = text.lowercased()
+            var views: [EntryView] = []
+            try unlocked.forEachEntry { entry in
+                if !entry.isDeleted,
+                   (entry.title.value ?? "").lowercased().contains(needle) || entry.body.string.lowercased().contains(needle) {
+                    views.append(EntryView(entry, store: unlocked))
+                }
+                return true
+            }
+            if json { return try printJSON(views) }
+            if views.isEmpty { print("Nothing matches.") }
+            for view in views {
+                let title = view.title.isEmpty ? view.firstLine : view.title
+                print("\(view.id.prefix(8))  \(view.createdAt.prefix(10))  \(Sanitise.line(title))")
+            }
+        }
+    }
+}
+
+struct PromptCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "prompt", abstract: "A reflection prompt for one of the five factors.")
+
+    @OptionGroup var common: CommonOptions
+    @Option(help: "safety, attunement, comfort, delight or exploration.") var factor: String?
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() throws {
+        try reportingErrors {
+            let factor = try self.factor.map(parseFactor)
+            var random = SystemRandomSource()
+            let (chosen, prompt) = Prompts.pick(factor: factor, using: &random)
+            if json { return try printJSON(["factor": chosen.rawValue, "prompt": prompt]) }
+            print("\(chosen.rawValue): \(prompt)")
+        }
+    }
+}
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "The relay, sync state and any integrity warning.")
+
+    @OptionGroup var common: CommonOptions
+    @Flag(help: "Print one JSON object.") var json = false
+
+    struct Report: Encodable {
+        let relay: String?
+        let lastSync: String?
+        let pendingOut: Int
+        let pendingIn: Int
+        let daemon: Bool
+        let warnings: [String]
+        let entries: Int
+
+        enum CodingKeys: String, CodingKey { case relay, lastSync, pendingOut, pendingIn, daemon, warnings, entries }
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(relay, forKey: .relay)
+            try container.encode(lastSync, forKey: .lastSync)
+            try container.encode(pendingOut, forKey: .pendingOut)
+            try container.encode(pendingIn, forKey: .pendingIn)
+            try container.encode(daemon, forKey: .daemon)
+            try container.encode(warnings, forKey: .warnings)
+            try container.encode(entries, forKey: .entries)
+        }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let store = try Store.open(home: common.resolvedHome)
+            let counts = try store.counts()
+            let report = Report(relay: nil, lastSync: nil, pendingOut: counts.unpushed, pendingIn: 0, daemon: false,
+                                warnings: [], entries: counts.entries)
+            if json { return try printJSON(report) }
+            print("home:     \(store.home.path)")
+            print("entries:  \(report.entries)")
+            print("relay:    none (sync arrives in a later version)")
+            print("pending:  \(report.pendingOut) change(s) waiting to be sent")
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import DuetCore
+public import DuetCrypto
+public import DuetWire
+
+/// The device's secrets (DESIGN §6), kept only sealed at rest under a key derived from the
+/// passphrase. Unlocked, it lives in memory in zeroing storage.
+public struct Keystore: Sendable {
+    public static let version: UInt8 = 1
+
+    public let name: String
+    public let identity: SigningKey
+    public let device: SigningKey
+    /// Seals the materialised view (never leaves this device).
+    public let storageKey: SymmetricKey
+    public let personalSpace: SpaceID
+    /// Content keys of the personal space by epoch.
+    public let personalKeys: [UInt64: SymmetricKey]
+
+    public var deviceID: WireDeviceID { WireDeviceID(verifyingKey: device.verifyingKey) }
+
+    public static func create(name: String) -> Keystore {
+        Keystore(name: name, identity: .generate(), device: .generate(), storageKey: .random(),
+                 personalSpace: .random(), personalKeys: [1: .random()])
+    }
+
+    private static let associatedData = Array("duet keystore v1".utf8)
+
+    /// Seals under a key derived from `passphrase` with fresh `parameters`.
+    func seal(passphrase: SecretBytes, parameters: PassphraseKDFParameters) throws(StoreError) -> [UInt8] {
+        let key: SymmetricKey
+        do { key = try PassphraseKDF.deriveKey(passphrase: passphrase, parameters: parameters) } catch {
+            throw StoreError(.io, "could not derive the key: \(error)")
+        }
+        return AEAD.seal(encoded(), using: key, associatedData: Self.associatedData + parameters.encoded)
+    }
+
+    /// Opens a sealed keystore. A wrong passphrase and a damaged keystore look the same.
+    static func open(sealed: [UInt8], parameters: PassphraseKDFParameters, passphrase: SecretBytes) throws(StoreError) -> Keystore {
+        let key: SymmetricKey
+        do { key = try PassphraseKDF.deriveKey(passphrase: passphrase, parameters: parameters) } catch {
+            throw StoreError(.io, "could not derive the key: \(error)")
+        }
+        let plain: SecretBytes
+        do {
+            plain = try AEAD.openSecret(sealed, using: key, associatedData: associatedData + parameters.encoded)
+        } catch {
+            throw StoreError.wrongPassphrase
+        }
+        guard let keystore = decode(plain) else { throw StoreError.corrupt("keystore contents") }
+        return keystore
+    }
+
+    /// version ‖ identity seed(32) ‖ device seed(32) ‖ storage key(32) ‖ space(16) ‖
+    /// count ‖ (epoch u64be ‖ key(32))* ‖ name length u16be ‖ name
+    private func encoded() -> SecretBytes {
+        var parts: [SecretBytes] = [identity.seed, device.seed, storageKey.bytes]
+        for epoch in personalKeys.keys.sorted() { parts.append(personalKeys[epoch]?.bytes ?? SecretBytes(copying: [])) }
+        let nameBytes = Array(name.utf8)
+        let epochs = personalKeys.keys.sorted()
+        let total = 1 + 96 + 16 + 1 + epochs.count * 40 + 2 + nameBytes.count
+        return SecretBytes(count: total) { out in
+            var index = 0
+            func put(_ bytes: some Collection<UInt8>) { for byte in bytes { out[index] = byte; index += 1 } }
+            put([Keystore.version])
+            for secret in parts.prefix(3) { secret.withUnsafeBytes { put($0) } }
+            put(personalSpace.bytes)
+            put([UInt8(epochs.count)])
+            for epoch in epochs {
+                put((0..<8).map { UInt8(truncatingIfNeeded: epoch >> (56 - 8 * UInt64($0))) })
+                personalKeys[epoch]?.bytes.withUnsafeBytes { put($0) }
+            }
+            put([UInt8(nameBytes.count >> 8), UInt8(nameBytes.count & 0xff)])
+            put(nameBytes)
+        }
+    }
+
+    private static func decode(_ secret: SecretBytes) -> Keystore? {
+        // Read in place: copying the plaintext into an ordinary array would leave key material
+        // in memory nobody zeroes.
+        secret.withUnsafeBytes { bytes -> Keystore? in
+            var index = 0
+            func take(_ count: Int) -> Slice<UnsafeRawBufferPointer>? {
+                guard count >= 0, index + count <= bytes.count else { return nil }
+                defer { index += count }
+                return bytes[index..<index + count]
+            }
+            guard take(1)?.first == Keystore.version,
+                  let identitySeed = take(32), let deviceSeed = take(32), let storage = take(32),
+                  let space = take(16), let epochCount = take(1)?.first else { return nil }
+            var keys: [UInt64: SymmetricKey] = [:]
+            for _ in 0..<epochCount {
+                guard let epochBytes = take(8), let keyBytes = take(32),
+                      let key = try? SymmetricKey(bytes: SecretBytes(copying: keyBytes)) else { return nil }
+                keys[epochBytes.reduce(0) { $0 << 8 | UInt64($1) }] = key
+            }
+            guard let lengthBytes = take(2), let nameBytes = take(Int(lengthBytes[lengthBytes.startIndex]) << 8 | Int(lengthBytes[lengthBytes.startIndex + 1])),
+                  index == bytes.count, let name = String(validating: nameBytes, as: UTF8.self),
+                  let identity = try? SigningKey(seed: SecretBytes(copying: identitySeed)),
+                  let device = try? SigningKey(seed: SecretBytes(copying: deviceSeed)),
+                  let storageKey = try? SymmetricKey(bytes: SecretBytes(copying: storage)),
+                  let spaceID = try? SpaceID(bytes: Array(space)) else { return nil }
+            _ = lengthBytes
+            return Keystore(name: name, identity: identity, device: device, storageKey: storageKey,
+                            personalSpace: spaceID, personalKeys: keys)
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import GRDB
+
+/// The store's schema, as SQL. Migrations are history: once shipped, one is never edited; a
+/// change to the schema is a new migration appended here.
+enum Migrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                -- Facts about this device and store: format, device id, personal space, clock.
+                CREATE TABLE store_meta (
+                    key   TEXT PRIMARY KEY NOT NULL,
+                    value BLOB NOT NULL
+                ) STRICT;
+
+                -- The device's secrets, sealed with a key derived from the passphrase (Argon2id,
+                -- parameters stored beside them). One row.
+                CREATE TABLE keystore (
+                    id             INTEGER PRIMARY KEY CHECK (id = 1),
+                    kdf_parameters BLOB NOT NULL,
+                    sealed         BLOB NOT NULL
+                ) STRICT;
+
+                -- Spaces this device is a member of, and their current key epoch.
+                CREATE TABLE spaces (
+                    space BLOB PRIMARY KEY NOT NULL,
+                    kind  TEXT NOT NULL CHECK (kind IN ('personal', 'couple')),
+                    epoch INTEGER NOT NULL
+                ) STRICT;
+
+                -- Signed envelopes exactly as produced or received; the daemon pushes these bytes.
+                CREATE TABLE envelopes (
+                    space  BLOB NOT NULL,
+                    device BLOB NOT NULL,
+                    seq    INTEGER NOT NULL CHECK (seq >= 1),
+                    hash   BLOB NOT NULL,
+                    bytes  BLOB NOT NULL,
+                    pushed INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (space, device, seq)
+                ) STRICT, WITHOUT ROWID;
+
+                -- Per space and device, the highest seq applied.
+                CREATE TABLE vectors (
+                    space  BLOB NOT NULL,
+                    device BLOB NOT NULL,
+                    seq    INTEGER NOT NULL,
+                    PRIMARY KEY (space, device)
+                ) STRICT, WITHOUT ROWID;
+
+                -- The materialised view: each entry's snapshot with full history, sealed with the
+                -- storage key (associated data: id and space). Only times are in the clear, for
+                -- ordering; no journal text is.
+                CREATE TABLE entries (
+                    id       BLOB PRIMARY KEY NOT NULL,
+                    space    BLOB NOT NULL,
+                    created  INTEGER NOT NULL,
+                    updated  INTEGER NOT NULL,
+                    snapshot BLOB NOT NULL
+                ) STRICT, WITHOUT ROWID;
+                CREATE INDEX entries_by_created ON entries (created DESC, id);
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,34 @@
+/// Text that came from a journal (and later from the partner, so attacker-controlled) is made
+/// safe to print to a terminal: escape sequences and other control characters cannot move the
+/// cursor, rewrite earlier lines, set the window title or hide text.
+public enum Sanitise {
+    /// Keeps newlines and tabs; replaces other C0/C1 controls, DEL, and bidirectional overrides
+    /// with U+FFFD.
+    public static func text(_ text: String) -> String {
+        var view = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            view.append(isDangerous(scalar) && scalar != "\n" && scalar != "\t" ? "\u{FFFD}" : scalar)
+        }
+        return String(view)
+    }
+
+    /// One line: like ``text(_:)`` but newlines and tabs become spaces.
+    public static func line(_ text: String) -> String {
+        var view = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            if scalar == "\n" || scalar == "\t" || scalar == "\r" { view.append(" ") } else {
+                view.append(isDangerous(scalar) ? "\u{FFFD}" : scalar)
+            }
+        }
+        return String(view)
+    }
+
+    static func isDangerous(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x00...0x1F, 0x7F...0x9F: true
+        // Bidirectional embeddings, overrides and isolates can reorder what is shown.
+        case 0x202A...0x202E, 0x2066...0x2069: true
+        default: false
+        }
+    }
+}

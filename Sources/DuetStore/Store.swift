@@ -1,0 +1,156 @@
+import DuetCore
+public import DuetCrypto
+import DuetWire
+import Foundation
+import GRDB
+
+/// A device's store: one SQLite file in the home folder (WAL, `synchronous=FULL`), shared by the
+/// CLI and the daemon. Locked, it gives access to envelopes and public facts; unlocked with the
+/// passphrase (``unlock(passphrase:)``), it reads and writes the journal.
+public final class Store {
+    public let home: Home
+    let database: DatabasePool
+
+    private init(home: Home, database: DatabasePool) {
+        self.home = home
+        self.database = database
+    }
+
+    // MARK: - Creating and opening
+
+    /// Creates a new store for `name`, sealing fresh keys under `passphrase`.
+    public static func create(
+        home: Home, name: String, passphrase: SecretBytes, parameters: PassphraseKDFParameters
+    ) throws(StoreError) -> (Store, UnlockedStore) {
+        guard !home.exists else {
+            throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal; nothing was changed")
+        }
+        try home.create()
+        let keystore = Keystore.create(name: name)
+        let sealed = try keystore.seal(passphrase: passphrase, parameters: parameters)
+        let store = try openPool(home: home)
+        do {
+            try store.database.write { db in
+                try db.execute(sql: "INSERT INTO keystore (id, kdf_parameters, sealed) VALUES (1, ?, ?)",
+                               arguments: [Data(parameters.encoded), Data(sealed)])
+                try db.execute(sql: "INSERT INTO spaces (space, kind, epoch) VALUES (?, 'personal', 1)",
+                               arguments: [Data(keystore.personalSpace.bytes)])
+                try db.execute(sql: "INSERT INTO store_meta (key, value) VALUES ('device', ?), ('personal_space', ?), ('hlc', ?)",
+                               arguments: [Data(keystore.deviceID.bytes), Data(keystore.personalSpace.bytes), Data(count: 8)])
+            }
+        } catch {
+            // A half-made store must not be mistaken for a journal: remove it.
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: home.databasePath + suffix) }
+            throw classify(error, doing: "create the store")
+        }
+        home.tightenFiles()
+        return (store, UnlockedStore(store: store, keystore: keystore))
+    }
+
+    /// Opens an existing store. A missing, damaged or newer-format file is an error, and the
+    /// file is never written in that case.
+    public static func open(home: Home) throws(StoreError) -> Store {
+        guard home.exists else { throw StoreError.notInitialised(home.path) }
+        try checkHeader(home.databasePath)
+        return try openPool(home: home)
+    }
+
+    private static func checkHeader(_ path: String) throws(StoreError) {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw StoreError(.readOnly, "cannot read \(path): check its permissions")
+        }
+        defer { try? handle.close() }
+        let header = (try? handle.read(upToCount: 16)) ?? Data()
+        guard header == Data("SQLite format 3\0".utf8) else { throw StoreError.corrupt("not a database") }
+    }
+
+    private static func openPool(home: Home) throws(StoreError) -> Store {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            // An acknowledged write must survive a power cut: fsync the WAL on every commit.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        // Files the store creates are for this user only, whatever the umask.
+        let previousMask = umask(0o077)
+        defer { umask(previousMask) }
+        do {
+            let pool = try DatabasePool(path: home.databasePath, configuration: configuration)
+            let migrator = Migrations.migrator
+            try pool.write { db in
+                if try migrator.hasBeenSuperseded(db) { throw StoreError.newerVersion }
+            }
+            try migrator.migrate(pool)
+            let store = Store(home: home, database: pool)
+            home.tightenFiles()
+            return store
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw classify(error, doing: "open the store")
+        }
+    }
+
+    static func classify(_ error: any Error, doing action: String) -> StoreError {
+        if let error = error as? StoreError { return error }
+        if let error = error as? DatabaseError {
+            switch error.resultCode {
+            case .SQLITE_NOTADB, .SQLITE_CORRUPT: return StoreError.corrupt("SQLite reports corruption")
+            case .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM:
+                return StoreError(.readOnly, "cannot \(action): the home folder is read-only or not yours; choose another --home")
+            case .SQLITE_FULL: return StoreError(.diskFull, "cannot \(action): the disk is full; free some space and try again (nothing was written)")
+            case .SQLITE_IOERR: return StoreError(.io, "cannot \(action): an input/output error occurred; check the disk")
+            default: return StoreError(.io, "cannot \(action): database error \(error.resultCode.rawValue)")
+            }
+        }
+        return Home.classify(error, doing: action)
+    }
+
+    // MARK: - Unlocking
+
+    /// Derives the key from the passphrase (Argon2id, the slow part) and opens the keystore.
+    public func unlock(passphrase: SecretBytes) throws(StoreError) -> UnlockedStore {
+        let row: (parameters: [UInt8], sealed: [UInt8])
+        do {
+            guard let fetched = try database.read({ db in
+                try Row.fetchOne(db, sql: "SELECT kdf_parameters, sealed FROM keystore WHERE id = 1")
+            }) else { throw StoreError.corrupt("no keystore") }
+            let parameters: Data = fetched["kdf_parameters"]
+            let sealed: Data = fetched["sealed"]
+            row = ([UInt8](parameters), [UInt8](sealed))
+        } catch {
+            throw Store.classify(error, doing: "read the keystore")
+        }
+        let parameters: PassphraseKDFParameters
+        do { parameters = try PassphraseKDFParameters(encoded: row.parameters) } catch {
+            throw StoreError(.corrupt, "the keystore's passphrase parameters were refused (\(error)); the file may have been tampered with")
+        }
+        let keystore = try Keystore.open(sealed: row.sealed, parameters: parameters, passphrase: passphrase)
+        return UnlockedStore(store: self, keystore: keystore)
+    }
+
+    /// Re-seals the keystore under a new passphrase (and fresh salt), in one transaction.
+    public func changePassphrase(_ unlocked: UnlockedStore, to passphrase: SecretBytes, parameters: PassphraseKDFParameters) throws(StoreError) {
+        let sealed = try unlocked.keystore.seal(passphrase: passphrase, parameters: parameters)
+        do {
+            try database.write { db in
+                try db.execute(sql: "UPDATE keystore SET kdf_parameters = ?, sealed = ? WHERE id = 1",
+                               arguments: [Data(parameters.encoded), Data(sealed)])
+            }
+        } catch {
+            throw Store.classify(error, doing: "save the new passphrase")
+        }
+    }
+
+    /// Counts for `duet status` (no passphrase needed: nothing is decrypted).
+    public func counts() throws(StoreError) -> (entries: Int, envelopes: Int, unpushed: Int) {
+        do {
+            return try database.read { db in
+                (try Int.fetchOne(db, sql: "SELECT count(*) FROM entries") ?? 0,
+                 try Int.fetchOne(db, sql: "SELECT count(*) FROM envelopes") ?? 0,
+                 try Int.fetchOne(db, sql: "SELECT count(*) FROM envelopes WHERE pushed = 0") ?? 0)
+            }
+        } catch {
+            throw Store.classify(error, doing: "read the store")
+        }
+    }
+}

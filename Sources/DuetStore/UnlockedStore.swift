@@ -1,0 +1,162 @@
+public import DuetCore
+import DuetCrypto
+import DuetWire
+import Foundation
+import GRDB
+
+/// A store with its keystore open: reads and writes the journal.
+public struct UnlockedStore {
+    let store: Store
+    public let keystore: Keystore
+
+    init(store: Store, keystore: Keystore) {
+        self.store = store
+        self.keystore = keystore
+    }
+
+    /// This device as DuetCore knows it.
+    public var device: DeviceID {
+        // A WireDeviceID is always 16 bytes.
+        DeviceID(bytes: keystore.deviceID.bytes) ?? DeviceID(high: 0, low: 0)
+    }
+
+    // MARK: - Writing
+
+    /// Makes one change to entry `id` (a new one when it does not exist), seals and signs it as
+    /// an envelope, and stores envelope, vector, clock and the sealed entry in one transaction.
+    /// Returns the change. Throws without writing anything if `edit` makes no operation.
+    @discardableResult
+    public func commit(entry id: EntryID, now: UInt64, _ edit: (inout EntryEditor) throws -> Void) throws -> Change {
+        let space = keystore.personalSpace
+        let device = self.device
+        let wireDevice = keystore.deviceID
+        guard let contentKey = keystore.personalKeys[1] else { throw StoreError.corrupt("no personal space key") }
+        do {
+            return try store.database.write { db in
+                let seq = try Int64.fetchOne(db, sql: "SELECT seq FROM vectors WHERE space = ? AND device = ?",
+                                             arguments: [Data(space.bytes), Data(wireDevice.bytes)]) ?? 0
+                let previous: Digest
+                if seq == 0 {
+                    previous = .zero
+                } else {
+                    let hash = try Data.fetchOne(db, sql: "SELECT hash FROM envelopes WHERE space = ? AND device = ? AND seq = ?",
+                                                 arguments: [Data(space.bytes), Data(wireDevice.bytes), seq])
+                    guard let hash, let digest = try? Digest(bytes: [UInt8](hash)) else {
+                        throw StoreError.corrupt("the previous envelope of this device is missing")
+                    }
+                    previous = digest
+                }
+                let lastClock = try Data.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'hlc'") ?? Data(count: 8)
+                var clock = HybridLogicalClock(last: HLC(raw: lastClock.reduce(0) { $0 << 8 | UInt64($1) }))
+                let hlc = clock.tick(now: now)
+                let existing = try loadEntry(db, id: id)
+                var journal = Journal(restoring: [device: UInt64(seq)], entries: existing.map { [$0] } ?? [])
+                var failure: (any Error)?
+                let change = journal.commit(entry: id, by: device, at: hlc) { editor in
+                    do { try edit(&editor) } catch { failure = error }
+                }
+                if let failure { throw failure }
+                guard !change.operations.isEmpty else {
+                    throw StoreError(.invalidInput, "nothing to change; the entry was left as it was")
+                }
+                guard let entry = journal.entries[id] else { throw StoreError.corrupt("the change made no entry") }
+                let envelope = Envelope.seal(
+                    ChangeCodec.encode(change),
+                    header: Envelope.Header(space: space, epoch: 1, device: wireDevice, seq: change.seq, previous: previous),
+                    contentKey: contentKey, signingKey: keystore.device)
+                try db.execute(sql: "INSERT INTO envelopes (space, device, seq, hash, bytes) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [Data(space.bytes), Data(wireDevice.bytes), Int64(change.seq),
+                                           Data(envelope.hash.bytes), Data(envelope.bytes)])
+                try db.execute(sql: "INSERT INTO vectors (space, device, seq) VALUES (?, ?, ?) ON CONFLICT (space, device) DO UPDATE SET seq = excluded.seq",
+                               arguments: [Data(space.bytes), Data(wireDevice.bytes), Int64(change.seq)])
+                try db.execute(sql: "UPDATE store_meta SET value = ? WHERE key = 'hlc'",
+                               arguments: [Data((0..<8).map { UInt8(truncatingIfNeeded: hlc.raw >> (56 - 8 * UInt64($0))) })])
+                try saveEntry(db, entry, space: space)
+                return change
+            }
+        } catch {
+            throw Store.classify(error, doing: "save the change")
+        }
+    }
+
+    private func sealedSnapshot(_ entry: Entry, space: SpaceID) -> [UInt8] {
+        AEAD.seal(EntrySnapshot.encode(entry), using: keystore.storageKey, associatedData: entry.id.bytes + space.bytes)
+    }
+
+    private func saveEntry(_ db: GRDB.Database, _ entry: Entry, space: SpaceID) throws {
+        let created = Int64(entry.creation?.hlc.milliseconds ?? 0)
+        let updated = Int64(entry.lastChange?.hlc.milliseconds ?? 0)
+        try db.execute(sql: """
+            INSERT INTO entries (id, space, created, updated, snapshot) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (id) DO UPDATE SET updated = excluded.updated, snapshot = excluded.snapshot
+            """, arguments: [Data(entry.id.bytes), Data(space.bytes), created, updated, Data(sealedSnapshot(entry, space: space))])
+    }
+
+    // MARK: - Reading
+
+    private func openSnapshot(id: [UInt8], space: [UInt8], sealed: [UInt8]) throws(StoreError) -> Entry {
+        do {
+            let plain = try AEAD.open(sealed, using: keystore.storageKey, associatedData: id + space)
+            return try EntrySnapshot.decode(plain)
+        } catch {
+            throw StoreError.corrupt("an entry could not be opened")
+        }
+    }
+
+    func loadEntry(_ db: GRDB.Database, id: EntryID) throws -> Entry? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT space, snapshot FROM entries WHERE id = ?", arguments: [Data(id.bytes)]) else {
+            return nil
+        }
+        let space: Data = row["space"], snapshot: Data = row["snapshot"]
+        return try openSnapshot(id: id.bytes, space: [UInt8](space), sealed: [UInt8](snapshot))
+    }
+
+    /// One entry by id.
+    public func entry(_ id: EntryID) throws(StoreError) -> Entry? {
+        do { return try store.database.read { db in try loadEntry(db, id: id) } } catch {
+            throw Store.classify(error, doing: "read the entry")
+        }
+    }
+
+    /// Entries newest first (by creation), decrypted one by one; `body` returns false to stop.
+    public func forEachEntry(_ body: (Entry) throws -> Bool) throws {
+        let rows: [(Data, Data, Data)]
+        do {
+            rows = try store.database.read { db in
+                try Row.fetchAll(db, sql: "SELECT id, space, snapshot FROM entries ORDER BY created DESC, id")
+                    .map { ($0["id"], $0["space"], $0["snapshot"]) }
+            }
+        } catch {
+            throw Store.classify(error, doing: "read the journal")
+        }
+        for (id, space, snapshot) in rows {
+            let entry = try openSnapshot(id: [UInt8](id), space: [UInt8](space), sealed: [UInt8](snapshot))
+            if try !body(entry) { return }
+        }
+    }
+
+    /// The entry an id or unique prefix (4+ Crockford characters, any case) names.
+    public func resolve(_ text: String) throws(StoreError) -> EntryID {
+        let prefix = text.uppercased()
+        guard prefix.count >= 4, prefix.count <= 26, prefix.allSatisfy({ EntryID.isCrockfordCharacter($0) }) else {
+            throw StoreError(.invalidInput, "'\(Sanitise.line(text))' is not an entry id: use 4 to 26 characters of the id `duet list` shows")
+        }
+        let ids: [EntryID]
+        do {
+            ids = try store.database.read { db in
+                try Data.fetchAll(db, sql: "SELECT id FROM entries").compactMap { EntryID(bytes: [UInt8]($0)) }
+            }
+        } catch {
+            throw Store.classify(error, doing: "read the journal")
+        }
+        let normalised = EntryID.normalisedCrockford(prefix)
+        let matches = ids.filter { $0.description.hasPrefix(normalised) }.sorted()
+        switch matches.count {
+        case 1: return matches[0]
+        case 0: throw StoreError(.unknownEntry, "no entry has an id starting with \(normalised); `duet list` shows the ids")
+        default:
+            let shown = matches.prefix(5).map(\.description).joined(separator: ", ")
+            throw StoreError(.ambiguousEntry, "\(normalised) matches \(matches.count) entries (\(shown)\(matches.count > 5 ? ", …" : "")); type more characters")
+        }
+    }
+}

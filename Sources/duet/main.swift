@@ -1,0 +1,3 @@
+import DuetCLI
+
+DuetCommand.main()
