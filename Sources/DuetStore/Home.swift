@@ -41,6 +41,13 @@ public struct Home: Sendable {
         }
     }
 
+    /// Bytes an unprivileged writer may still use on the filesystem holding `path`.
+    static func freeBytes(at path: String) -> UInt64? {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { return nil }
+        return UInt64(info.f_bavail) * UInt64(info.f_frsize)
+    }
+
     static func classify(_ error: any Error, doing action: String) -> StoreError {
         let nsError = error as NSError
         let posix = (nsError.userInfo[NSUnderlyingErrorKey] as? NSError)?.code ?? nsError.code

@@ -5,13 +5,17 @@ import Foundation
 import GRDB
 
 /// A device's store: one SQLite file in the home folder (WAL, `synchronous=FULL`), shared by the
-/// CLI and the daemon. Locked, it gives access to envelopes and public facts; unlocked with the
+/// CLI and the daemon.
+///
+/// One connection per process (a `DatabaseQueue`), with WAL switched on by hand: GRDB's pool sets
+/// `synchronous=NORMAL` and writes a throwaway table on every open when the WAL file is absent,
+/// and a command that fails must leave the file byte for byte as it was. Locked, it gives access to envelopes and public facts; unlocked with the
 /// passphrase (``unlock(passphrase:)``), it reads and writes the journal.
 public final class Store {
     public let home: Home
-    let database: DatabasePool
+    let database: DatabaseQueue
 
-    private init(home: Home, database: DatabasePool) {
+    private init(home: Home, database: DatabaseQueue) {
         self.home = home
         self.database = database
     }
@@ -66,7 +70,14 @@ public final class Store {
 
     private static func openPool(home: Home) throws(StoreError) -> Store {
         var configuration = Configuration()
+        // The daemon and the CLI share the file: wait for each other's short transactions.
+        configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
+            // WAL lets a reader and a writer (daemon and CLI) work at once. Switching is a no-op
+            // when the file is already in WAL mode.
+            guard try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") == "wal" else {
+                throw StoreError(.io, "the store could not switch to WAL mode")
+            }
             // An acknowledged write must survive a power cut: fsync the WAL on every commit.
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
@@ -74,23 +85,27 @@ public final class Store {
         let previousMask = umask(0o077)
         defer { umask(previousMask) }
         do {
-            let pool = try DatabasePool(path: home.databasePath, configuration: configuration)
+            let pool = try DatabaseQueue(path: home.databasePath, configuration: configuration)
             let migrator = Migrations.migrator
-            try pool.write { db in
+            // Read first: a store from a newer Duet is reported and never written to.
+            let current = try pool.read { db in
                 if try migrator.hasBeenSuperseded(db) { throw StoreError.newerVersion }
+                return try migrator.hasCompletedMigrations(db)
             }
-            try migrator.migrate(pool)
+            // Migrate only when needed: even a no-op migration pass writes to the file, and a
+            // failed command must leave the store byte for byte as it was.
+            if !current { try migrator.migrate(pool) }
             let store = Store(home: home, database: pool)
             home.tightenFiles()
             return store
         } catch let error as StoreError {
             throw error
         } catch {
-            throw classify(error, doing: "open the store")
+            throw classify(error, doing: "open the store", home: home)
         }
     }
 
-    static func classify(_ error: any Error, doing action: String) -> StoreError {
+    static func classify(_ error: any Error, doing action: String, home: Home? = nil) -> StoreError {
         if let error = error as? StoreError { return error }
         if let error = error as? DatabaseError {
             switch error.resultCode {
@@ -98,7 +113,13 @@ public final class Store {
             case .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM:
                 return StoreError(.readOnly, "cannot \(action): the home folder is read-only or not yours; choose another --home")
             case .SQLITE_FULL: return StoreError(.diskFull, "cannot \(action): the disk is full; free some space and try again (nothing was written)")
-            case .SQLITE_IOERR: return StoreError(.io, "cannot \(action): an input/output error occurred; check the disk")
+            case .SQLITE_IOERR:
+                // SQLite reports a full disk while growing its shared-memory file as an I/O
+                // error; say what it really is when the disk has next to no room left.
+                if let home, Home.freeBytes(at: home.path).map({ $0 < 1 << 20 }) == true {
+                    return StoreError(.diskFull, "cannot \(action): the disk is full; free some space and try again (nothing was written)")
+                }
+                return StoreError(.io, "cannot \(action): an input/output error occurred; check the disk")
             default: return StoreError(.io, "cannot \(action): database error \(error.resultCode.rawValue)")
             }
         }

@@ -75,7 +75,7 @@ public struct UnlockedStore {
                 return change
             }
         } catch {
-            throw Store.classify(error, doing: "save the change")
+            throw Store.classify(error, doing: "save the change", home: store.home)
         }
     }
 
