@@ -113,6 +113,8 @@ extension EntryOperation {
         case .acknowledge: "acknowledge"
         case .insertText: "insertText"
         case .deleteText: "deleteText"
+        case .setDate: "setDate"
+        case .adoptSnapshot: "adoptSnapshot"
         }
     }
 }

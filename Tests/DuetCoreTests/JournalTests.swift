@@ -121,3 +121,45 @@ struct JournalTests {
         #expect(a.canonicalState == b.canonicalState)
     }
 }
+
+@Suite("Adopting snapshots (import)")
+struct AdoptionTests {
+    @Test("An entry adopted elsewhere arrives whole, with its history, and edits continue from it")
+    func adoptionTravels() throws {
+        let now: UInt64 = 1_767_225_600_000
+        let old = DeviceID(high: 7, low: 7), alex = DeviceID(high: 1, low: 1), sam = DeviceID(high: 2, low: 2)
+        let id = EntryID(high: 42, low: 42)
+        // An entry with history on an old device, exported as a snapshot.
+        var original = Journal()
+        original.commit(entry: id, by: old, at: HLC(milliseconds: now - 10_000, counter: 0)) {
+            $0.create(); $0.setTitle("first"); $0.insertText(Array("hello".unicodeScalars), at: 0)
+        }
+        original.commit(entry: id, by: old, at: HLC(milliseconds: now - 5_000, counter: 0)) { $0.setTitle("second") }
+        let snapshot = EntrySnapshot.encode(try #require(original.entries[id]))
+        // Imported on a new device; the change travels to a second replica.
+        var a = Journal(), b = Journal()
+        let adoption = a.commit(entry: id, by: alex, at: HLC(milliseconds: now, counter: 0)) { try? $0.adopt(snapshot: snapshot) }
+        #expect(adoption.operations.count == 1)
+        #expect(try ChangeCodec.decode(ChangeCodec.encode(adoption)) == adoption)
+        b.receive(adoption)
+        #expect(EntrySnapshot.encode(try #require(b.entries[id])) == snapshot, "adopted byte for byte")
+        #expect(b.entries[id]?.title.history.map(\.value) == ["first", "second"])
+        let edit = b.commit(entry: id, by: sam, at: HLC(milliseconds: now + 1, counter: 0)) { $0.insertText(Array(" you".unicodeScalars), at: 5) }
+        a.receive(edit)
+        #expect(a.entries[id]?.body.string == "hello you")
+        #expect(a.canonicalState == b.canonicalState)
+        // Adopting over an entry that has state is refused locally…
+        var c = a
+        c.commit(entry: id, by: alex, at: HLC(milliseconds: now + 2, counter: 0)) { editor in
+            #expect(throws: Entry.InvalidOperation.invalidSnapshot) { try editor.adopt(snapshot: snapshot) }
+        }
+        #expect(c.entries[id]?.body.string == "hello you")
+        // …and a remote one (a concurrent import elsewhere) changes nothing here.
+        let late = Change(device: sam, seq: 2, hlc: HLC(milliseconds: now + 3, counter: 0), dependencies: [],
+                          entry: id, operations: [.adoptSnapshot(snapshot)])
+        let state = a.canonicalState
+        #expect(a.receive(late).outcome == .applied)
+        #expect(a.entries[id]?.body.string == "hello you")
+        #expect(a.canonicalState != state, "only the vector moved")
+    }
+}

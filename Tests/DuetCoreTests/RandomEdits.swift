@@ -18,7 +18,8 @@ enum RandomEdits {
         case 4: random.chance(50) ? editor.addFactor(random.pick(Factor.allCases)) : editor.removeFactor(random.pick(Factor.allCases))
         case 5: random.chance(50) ? editor.addTag(random.pick(tags)) : editor.removeTag(random.pick(tags))
         case 6: editor.acknowledge()
-        case 7: editor.setReplyTo(random.chance(30) ? nil : EntryID(high: 1, low: UInt64(random.below(3))))
+        case 7 where random.chance(50): editor.setReplyTo(random.chance(30) ? nil : EntryID(high: 1, low: UInt64(random.below(3))))
+        case 7: editor.setDate(random.chance(20) ? nil : 1_700_000_000_000 + UInt64(random.below(1_000_000)))
         case 8 where length > 0:
             let position = random.below(length)
             editor.deleteText(at: position, count: 1 + random.below(min(4, length - position)))

@@ -18,6 +18,7 @@ public enum ChangeCodec {
         case setDeleted = 0x04
         case setKind = 0x05
         case setReplyTo = 0x06
+        case setDate = 0x07
         case addFactor = 0x10
         case removeFactor = 0x11
         case addTag = 0x12
@@ -25,6 +26,7 @@ public enum ChangeCodec {
         case acknowledge = 0x20
         case insertText = 0x30
         case deleteText = 0x31
+        case adoptSnapshot = 0x40
     }
 
     // MARK: Encoding
@@ -86,6 +88,12 @@ public enum ChangeCodec {
             writer.byte(Tag.setReplyTo.rawValue)
             if let target { writer.byte(1); writer.raw(target.bytes) } else { writer.byte(0) }
             dots(supersedes)
+        case .setDate(let date, let supersedes):
+            writer.byte(Tag.setDate.rawValue)
+            if let date { writer.byte(1); writer.varint(date) } else { writer.byte(0) }
+            dots(supersedes)
+        case .adoptSnapshot(let bytes):
+            writer.byte(Tag.adoptSnapshot.rawValue); writer.lengthPrefixed(bytes)
         case .addFactor(let factor):
             writer.byte(Tag.addFactor.rawValue); writer.byte(factor.code)
         case .removeFactor(let factor, let observed):
@@ -215,6 +223,13 @@ public enum ChangeCodec {
                 target = id
             }
             return .setReplyTo(target, supersedes: try dots())
+        case .setDate:
+            let flag = try reader.byte()
+            guard flag <= 1 else { throw .nonCanonical("optional flag") }
+            let date: UInt64? = flag == 1 ? try reader.varint(max: HLC.maxMilliseconds, "date") : nil
+            return .setDate(date, supersedes: try dots())
+        case .adoptSnapshot:
+            return .adoptSnapshot(Array(try reader.lengthPrefixed(max: ChangeLimits.maximumSnapshotBytes, "snapshot")))
         case .addFactor, .removeFactor:
             let code = try reader.byte()
             guard let factor = Factor(code: code) else { throw .invalidValue("unknown factor") }
@@ -253,14 +268,14 @@ extension EntryOperation {
     func forEachDevice(_ body: (DeviceID) -> Void) {
         switch self {
         case .setTitle(_, let dots), .setMood(_, let dots), .setDeleted(_, let dots), .setKind(_, let dots),
-             .setReplyTo(_, let dots), .removeFactor(_, let dots), .removeTag(_, let dots):
+             .setReplyTo(_, let dots), .setDate(_, let dots), .removeFactor(_, let dots), .removeTag(_, let dots):
             dots.forEach { body($0.device) }
         case .insertText(let insert):
             if let left = insert.originLeft { body(left.device) }
             if let right = insert.originRight { body(right.device) }
         case .deleteText(let delete):
             body(delete.start.device)
-        case .create, .addFactor, .addTag, .acknowledge:
+        case .create, .addFactor, .addTag, .acknowledge, .adoptSnapshot:
             break
         }
     }

@@ -17,7 +17,7 @@ public struct EntryEditor: Sendable {
     /// The edited entry, stamped with this change.
     consuming func finish() -> Entry {
         var entry = self.entry
-        entry.noteChange(stamp)
+        if !operations.allSatisfy(\.isAdoption) { entry.noteChange(stamp) }
         return entry
     }
 
@@ -32,6 +32,15 @@ public struct EntryEditor: Sendable {
     public mutating func setDeleted(_ deleted: Bool) { record(.setDeleted(deleted, supersedes: entry.deleted.headDots)) }
     public mutating func setKind(_ kind: String) { record(.setKind(kind, supersedes: entry.kind.headDots)) }
     public mutating func setReplyTo(_ id: EntryID?) { record(.setReplyTo(id, supersedes: entry.replyTo.headDots)) }
+    public mutating func setDate(_ milliseconds: UInt64?) { record(.setDate(milliseconds, supersedes: entry.date.headDots)) }
+
+    /// Adopts a snapshot of this entry (import). Throws if it is not a valid snapshot of this
+    /// entry or the entry already has state here.
+    public mutating func adopt(snapshot bytes: [UInt8]) throws(Entry.InvalidOperation) {
+        try entry.validateAdoption(bytes)
+        entry.applyMetadata(.adoptSnapshot(bytes), dot: dot, stamp: stamp)
+        operations.append(.adoptSnapshot(bytes))
+    }
     public mutating func addFactor(_ factor: Factor) { record(.addFactor(factor)) }
     public mutating func removeFactor(_ factor: Factor) {
         record(.removeFactor(factor, observed: entry.factors.liveDots(of: factor)))

@@ -10,6 +10,9 @@ public enum EntryOperation: Hashable, Sendable {
     case setDeleted(Bool, supersedes: [Dot])
     case setKind(String, supersedes: [Dot])
     case setReplyTo(EntryID?, supersedes: [Dot])
+    /// When the reflection was written, in ms since the epoch, if not when it was created here
+    /// (imports from other journals keep their dates); nil clears it.
+    case setDate(UInt64?, supersedes: [Dot])
     case addFactor(Factor)
     case removeFactor(Factor, observed: [Dot])
     case addTag(String)
@@ -18,6 +21,9 @@ public enum EntryOperation: Hashable, Sendable {
     case acknowledge
     case insertText(TextInsert)
     case deleteText(TextDelete)
+    /// Adopts a whole entry with its history (an ``EntrySnapshot``), as `duet import --from duet`
+    /// does. Applies only to an entry nothing has touched yet; otherwise it changes nothing.
+    case adoptSnapshot([UInt8])
 }
 
 /// What one local action produced (one `write`, one `edit`): operations on one entry, stamped
@@ -62,4 +68,6 @@ public enum ChangeLimits {
     public static let maximumSupersededDots = 256
     /// One change's inserted text, in UTF-8 bytes (an envelope seals at most 2 MiB).
     public static let maximumInsertBytes = 1 << 20
+    /// An adopted snapshot, in bytes (an envelope seals at most 2 MiB).
+    public static let maximumSnapshotBytes = (2 << 20) - 4096
 }

@@ -23,7 +23,7 @@ public enum EntrySnapshot {
         entry.creation.map(note)
         entry.lastChange.map(note)
         noteWrites(entry.title); noteWrites(entry.mood); noteWrites(entry.deleted)
-        noteWrites(entry.kind); noteWrites(entry.replyTo)
+        noteWrites(entry.kind); noteWrites(entry.replyTo); noteWrites(entry.date)
         for (_, dots) in entry.factors.parts.additions { dots.forEach { devices.insert($0.device) } }
         entry.factors.parts.removed.forEach { devices.insert($0.device) }
         entry.factors.orderedHistory.forEach { note($0.stamp) }
@@ -80,6 +80,9 @@ public enum EntrySnapshot {
         register(entry.kind) { writer.string($0) }
         register(entry.replyTo) { target in
             if let target { writer.byte(1); writer.raw(target.bytes) } else { writer.byte(0) }
+        }
+        register(entry.date) { date in
+            if let date { writer.byte(1); writer.varint(date) } else { writer.byte(0) }
         }
         set(entry.factors) { writer.byte($0.code) }
         set(entry.tags) { writer.string($0) }
@@ -203,6 +206,13 @@ public enum EntrySnapshot {
         }
         entry.kind = try register { () throws(DecodingError) in try reader.string(max: ChangeLimits.maximumKindBytes, "kind") }
         entry.replyTo = try register(optionalEntryID)
+        entry.date = try register { () throws(DecodingError) -> UInt64? in
+            switch try reader.byte() {
+            case 0: return nil
+            case 1: return try reader.varint(max: HLC.maxMilliseconds, "date")
+            default: throw .nonCanonical("optional flag")
+            }
+        }
         entry.factors = try set { () throws(DecodingError) -> Factor in
             guard let factor = Factor(code: try reader.byte()) else { throw .invalidValue("factor") }
             return factor

@@ -9,6 +9,8 @@ public struct Entry: Sendable {
     public internal(set) var deleted = Register<Bool>()
     public internal(set) var kind = Register<String>()
     public internal(set) var replyTo = Register<EntryID?>()
+    /// When the reflection was written, if set (imports keep their original dates).
+    public internal(set) var date = Register<UInt64?>()
     public internal(set) var factors = ObservedRemoveSet<Factor>()
     public internal(set) var tags = ObservedRemoveSet<String>()
     /// Who acknowledged the entry and when (grow-only).
@@ -33,6 +35,9 @@ public struct Entry: Sendable {
         case emptyTag
         /// A text insert under another device's id.
         case foreignAuthor
+        /// A snapshot that does not decode, names another entry, or arrives for an entry that
+        /// already has state.
+        case invalidSnapshot
     }
 
     /// Checks every operation of a remote change before any is applied, so a change is taken
@@ -97,15 +102,26 @@ public struct Entry: Sendable {
             if tag.utf8.count > ChangeLimits.maximumTagBytes {
                 throw .tooLong(field: "tag", limit: ChangeLimits.maximumTagBytes)
             }
+        case .adoptSnapshot(let bytes):
+            if bytes.count > ChangeLimits.maximumSnapshotBytes { throw .invalidSnapshot }
         default:
             break
         }
+    }
+
+    /// Whether `bytes` may be adopted by this entry: a valid snapshot of it, and nothing here yet.
+    func validateAdoption(_ bytes: [UInt8]) throws(InvalidOperation) {
+        guard isEmpty, let adopted = try? EntrySnapshot.decode(bytes), adopted.id == id else { throw .invalidSnapshot }
     }
 
     /// Applies a change that ``validate(_:)`` accepted.
     mutating func apply(_ change: Change) {
         for operation in change.operations {
             switch operation {
+            case .adoptSnapshot(let bytes):
+                // Ignored when the entry already has state, identically everywhere: causal
+                // delivery puts everything that depends on the adoption after it.
+                if isEmpty, let adopted = try? EntrySnapshot.decode(bytes), adopted.id == id { self = adopted }
             case .insertText(let insert):
                 // Validated above; a failure here would be a bug in validation, not bad input.
                 do { try body.apply(insert) } catch { preconditionFailure("validated insert refused: \(error)") }
@@ -115,7 +131,7 @@ public struct Entry: Sendable {
                 applyMetadata(operation, dot: change.dot, stamp: change.stamp)
             }
         }
-        noteChange(change.stamp)
+        if !change.operations.allSatisfy(\.isAdoption) { noteChange(change.stamp) }
     }
 
     /// Applies a non-text operation (text operations are applied through ``withBody(_:)``
@@ -135,6 +151,10 @@ public struct Entry: Sendable {
             kind.apply(.init(dot: dot, stamp: stamp, value: value, supersedes: supersedes))
         case .setReplyTo(let value, let supersedes):
             replyTo.apply(.init(dot: dot, stamp: stamp, value: value, supersedes: supersedes))
+        case .setDate(let value, let supersedes):
+            date.apply(.init(dot: dot, stamp: stamp, value: value, supersedes: supersedes))
+        case .adoptSnapshot(let bytes):
+            if isEmpty, let adopted = try? EntrySnapshot.decode(bytes), adopted.id == id { self = adopted }
         case .addFactor(let factor):
             factors.add(factor, dot: dot, stamp: stamp)
         case .removeFactor(let factor, let observed):
@@ -157,5 +177,12 @@ public struct Entry: Sendable {
     /// Local body edits: the body changes at once and the caller records the operations.
     mutating func withBody<Result>(_ edit: (inout Body) -> Result) -> Result {
         edit(&body)
+    }
+}
+
+extension EntryOperation {
+    var isAdoption: Bool {
+        if case .adoptSnapshot = self { return true }
+        return false
     }
 }
