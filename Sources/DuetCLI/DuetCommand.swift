@@ -15,6 +15,7 @@ public struct DuetCommand: ParsableCommand {
         subcommands: [
             InitCommand.self, WriteCommand.self, EditCommand.self, ListCommand.self, ShowCommand.self,
             SearchCommand.self, DeleteCommand.self, RestoreCommand.self, PromptCommand.self,
+            ExportCommand.self, ImportCommand.self,
             PassphraseCommand.self, StatusCommand.self,
         ]
     )

@@ -53,8 +53,9 @@ struct EntryView: Encodable {
         space = "private"
         author = entry.author.map(names) ?? "unknown"
         authorDevice = entry.author.map { $0.bytes.map { String(format: "%02x", $0) }.joined() } ?? ""
-        createdAt = rfc3339(entry.creation?.hlc.milliseconds ?? 0)
-        updatedAt = rfc3339(entry.lastChange?.hlc.milliseconds ?? 0)
+        let written = (entry.date.value ?? nil) ?? entry.creation?.hlc.milliseconds ?? 0
+        createdAt = rfc3339(written)
+        updatedAt = rfc3339(max(written, entry.lastChange?.hlc.milliseconds ?? 0))
         title = entry.title.value ?? ""
         body = entry.body.string
         mood = (entry.mood.value ?? nil).map(Int.init)

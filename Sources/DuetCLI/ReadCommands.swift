@@ -33,7 +33,7 @@ struct ListCommand: ParsableCommand {
             let unlocked = try common.unlock()
             var views: [EntryView] = []
             try unlocked.forEachEntry { entry in
-                let created = entry.creation?.hlc.milliseconds ?? 0
+                let created = (entry.date.value ?? nil) ?? entry.creation?.hlc.milliseconds ?? 0
                 guard entry.isDeleted == deleted,
                       !shared, author != "partner",
                       factor.map({ entry.factors.contains($0) }) ?? true,

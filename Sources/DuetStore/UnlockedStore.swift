@@ -27,56 +27,68 @@ public struct UnlockedStore {
     /// Returns the change. Throws without writing anything if `edit` makes no operation.
     @discardableResult
     public func commit(entry id: EntryID, now: UInt64, _ edit: (inout EntryEditor) throws -> Void) throws -> Change {
-        let space = keystore.personalSpace
-        let device = self.device
-        let wireDevice = keystore.deviceID
-        guard let contentKey = keystore.personalKeys[1] else { throw StoreError.corrupt("no personal space key") }
+        try withoutActuallyEscaping(edit) { edit in try commitAll([(id, edit)], now: now)[0] }
+    }
+
+    /// Makes one change per entry, all in one transaction: every one is stored, or none is
+    /// (imports use this, so a failure half-way leaves nothing behind).
+    @discardableResult
+    public func commitAll(_ edits: [(EntryID, (inout EntryEditor) throws -> Void)], now: UInt64) throws -> [Change] {
+        guard keystore.personalKeys[1] != nil else { throw StoreError.corrupt("no personal space key") }
         do {
             return try store.database.write { db in
-                let seq = try Int64.fetchOne(db, sql: "SELECT seq FROM vectors WHERE space = ? AND device = ?",
-                                             arguments: [Data(space.bytes), Data(wireDevice.bytes)]) ?? 0
-                let previous: Digest
-                if seq == 0 {
-                    previous = .zero
-                } else {
-                    let hash = try Data.fetchOne(db, sql: "SELECT hash FROM envelopes WHERE space = ? AND device = ? AND seq = ?",
-                                                 arguments: [Data(space.bytes), Data(wireDevice.bytes), seq])
-                    guard let hash, let digest = try? Digest(bytes: [UInt8](hash)) else {
-                        throw StoreError.corrupt("the previous envelope of this device is missing")
-                    }
-                    previous = digest
-                }
-                let lastClock = try Data.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'hlc'") ?? Data(count: 8)
-                var clock = HybridLogicalClock(last: HLC(raw: lastClock.reduce(0) { $0 << 8 | UInt64($1) }))
-                let hlc = clock.tick(now: now)
-                let existing = try loadEntry(db, id: id)
-                var journal = Journal(restoring: [device: UInt64(seq)], entries: existing.map { [$0] } ?? [])
-                var failure: (any Error)?
-                let change = journal.commit(entry: id, by: device, at: hlc) { editor in
-                    do { try edit(&editor) } catch { failure = error }
-                }
-                if let failure { throw failure }
-                guard !change.operations.isEmpty else {
-                    throw StoreError(.invalidInput, "nothing to change; the entry was left as it was")
-                }
-                guard let entry = journal.entries[id] else { throw StoreError.corrupt("the change made no entry") }
-                let envelope = Envelope.seal(
-                    ChangeCodec.encode(change),
-                    header: Envelope.Header(space: space, epoch: 1, device: wireDevice, seq: change.seq, previous: previous),
-                    contentKey: contentKey, signingKey: keystore.device)
-                try db.execute(sql: "INSERT INTO envelopes (space, device, seq, hash, bytes) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [Data(space.bytes), Data(wireDevice.bytes), Int64(change.seq),
-                                           Data(envelope.hash.bytes), Data(envelope.bytes)])
-                try db.execute(sql: "INSERT INTO vectors (space, device, seq) VALUES (?, ?, ?) ON CONFLICT (space, device) DO UPDATE SET seq = excluded.seq",
-                               arguments: [Data(space.bytes), Data(wireDevice.bytes), Int64(change.seq)])
-                try db.execute(sql: "UPDATE store_meta SET value = ? WHERE key = 'hlc'",
-                               arguments: [Data((0..<8).map { UInt8(truncatingIfNeeded: hlc.raw >> (56 - 8 * UInt64($0))) })])
-                try saveEntry(db, entry, space: space)
-                return change
+                try edits.map { id, edit in try commit(db, entry: id, now: now, edit) }
             }
         } catch {
             throw Store.classify(error, doing: "save the change", home: store.home)
         }
+    }
+
+    private func commit(_ db: GRDB.Database, entry id: EntryID, now: UInt64, _ edit: (inout EntryEditor) throws -> Void) throws -> Change {
+        let space = keystore.personalSpace
+        let device = self.device
+        let wireDevice = keystore.deviceID
+        guard let contentKey = keystore.personalKeys[1] else { throw StoreError.corrupt("no personal space key") }
+        let seq = try Int64.fetchOne(db, sql: "SELECT seq FROM vectors WHERE space = ? AND device = ?",
+                                     arguments: [Data(space.bytes), Data(wireDevice.bytes)]) ?? 0
+        let previous: Digest
+        if seq == 0 {
+            previous = .zero
+        } else {
+            let hash = try Data.fetchOne(db, sql: "SELECT hash FROM envelopes WHERE space = ? AND device = ? AND seq = ?",
+                                         arguments: [Data(space.bytes), Data(wireDevice.bytes), seq])
+            guard let hash, let digest = try? Digest(bytes: [UInt8](hash)) else {
+                throw StoreError.corrupt("the previous envelope of this device is missing")
+            }
+            previous = digest
+        }
+        let lastClock = try Data.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'hlc'") ?? Data(count: 8)
+        var clock = HybridLogicalClock(last: HLC(raw: lastClock.reduce(0) { $0 << 8 | UInt64($1) }))
+        let hlc = clock.tick(now: now)
+        let existing = try loadEntry(db, id: id)
+        var journal = Journal(restoring: [device: UInt64(seq)], entries: existing.map { [$0] } ?? [])
+        var failure: (any Error)?
+        let change = journal.commit(entry: id, by: device, at: hlc) { editor in
+            do { try edit(&editor) } catch { failure = error }
+        }
+        if let failure { throw failure }
+        guard !change.operations.isEmpty else {
+            throw StoreError(.invalidInput, "nothing to change; the entry was left as it was")
+        }
+        guard let entry = journal.entries[id] else { throw StoreError.corrupt("the change made no entry") }
+        let envelope = Envelope.seal(
+            ChangeCodec.encode(change),
+            header: Envelope.Header(space: space, epoch: 1, device: wireDevice, seq: change.seq, previous: previous),
+            contentKey: contentKey, signingKey: keystore.device)
+        try db.execute(sql: "INSERT INTO envelopes (space, device, seq, hash, bytes) VALUES (?, ?, ?, ?, ?)",
+                       arguments: [Data(space.bytes), Data(wireDevice.bytes), Int64(change.seq),
+                                   Data(envelope.hash.bytes), Data(envelope.bytes)])
+        try db.execute(sql: "INSERT INTO vectors (space, device, seq) VALUES (?, ?, ?) ON CONFLICT (space, device) DO UPDATE SET seq = excluded.seq",
+                       arguments: [Data(space.bytes), Data(wireDevice.bytes), Int64(change.seq)])
+        try db.execute(sql: "UPDATE store_meta SET value = ? WHERE key = 'hlc'",
+                       arguments: [Data((0..<8).map { UInt8(truncatingIfNeeded: hlc.raw >> (56 - 8 * UInt64($0))) })])
+        try saveEntry(db, entry, space: space)
+        return change
     }
 
     private func sealedSnapshot(_ entry: Entry, space: SpaceID) -> [UInt8] {
@@ -84,11 +96,12 @@ public struct UnlockedStore {
     }
 
     private func saveEntry(_ db: GRDB.Database, _ entry: Entry, space: SpaceID) throws {
-        let created = Int64(entry.creation?.hlc.milliseconds ?? 0)
+        // Ordered by when the reflection was written: an imported date, else its creation.
+        let created = Int64((entry.date.value ?? nil) ?? entry.creation?.hlc.milliseconds ?? 0)
         let updated = Int64(entry.lastChange?.hlc.milliseconds ?? 0)
         try db.execute(sql: """
             INSERT INTO entries (id, space, created, updated, snapshot) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT (id) DO UPDATE SET updated = excluded.updated, snapshot = excluded.snapshot
+            ON CONFLICT (id) DO UPDATE SET created = excluded.created, updated = excluded.updated, snapshot = excluded.snapshot
             """, arguments: [Data(entry.id.bytes), Data(space.bytes), created, updated, Data(sealedSnapshot(entry, space: space))])
     }
 
@@ -109,6 +122,17 @@ public struct UnlockedStore {
         }
         let space: Data = row["space"], snapshot: Data = row["snapshot"]
         return try openSnapshot(id: id.bytes, space: [UInt8](space), sealed: [UInt8](snapshot))
+    }
+
+    /// Whether an entry with this id exists here.
+    public func contains(_ id: EntryID) throws(StoreError) -> Bool {
+        do {
+            return try store.database.read { db in
+                try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM entries WHERE id = ?)", arguments: [Data(id.bytes)]) ?? false
+            }
+        } catch {
+            throw Store.classify(error, doing: "read the journal")
+        }
     }
 
     /// One entry by id.

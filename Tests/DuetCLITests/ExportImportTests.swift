@@ -1,0 +1,93 @@
+import DuetTesting
+import Foundation
+import Testing
+
+@Suite("duet export and import")
+struct ExportImportTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/import")
+
+    @Test("Duet JSON round-trips losslessly, history included, into another journal")
+    func duetRoundTrip() throws {
+        let first = try TemporaryJournal()
+        let id = try first.write("We argued. We repaired.", ["--title", "Sunday", "--factor", "comfort", "--tag", "repair", "--mood", "3"])
+        #expect(try first.duet(["edit", id, "--title", "Sunday, later", "-m", "We argued. Then we repaired, slowly."]).status == 0)
+        _ = try first.write("A second one")
+        #expect(try first.duet(["delete", id]).status == 0)
+        let exportFile = first.root + "/export.json"
+        #expect(try first.duet(["export", "--out", exportFile]).status == 0)
+        #expect(try first.permissions(exportFile) == 0o600)
+
+        let second = try TemporaryJournal(name: "Alex on a new laptop")
+        let imported = try second.duet(["import", "--from", "duet", exportFile])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(imported.stdout.contains("Imported 2 entries"))
+        let again = try second.duet(["import", "--from", "duet", exportFile])
+        #expect(again.stdout.contains("skipped 2"), "importing twice adds nothing: \(again.stdout)")
+        // Same entries, same snapshots (every value each field ever had), same history text.
+        let a = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: exportFile))) as? [String: Any])
+        let b = try #require(try second.duet(["export"]).json as? [String: Any])
+        let snapshotsA = (a["entries"] as? [[String: Any]])?.map { $0["snapshot"] as? String }
+        let snapshotsB = (b["entries"] as? [[String: Any]])?.map { $0["snapshot"] as? String }
+        #expect(snapshotsA != nil && snapshotsA == snapshotsB)
+        let history = try second.duet(["show", id, "--history"])
+        #expect(history.stdout.contains("title = Sunday") && history.stdout.contains("title = Sunday, later"))
+        #expect((try second.duet(["list", "--deleted", "--json"]).json as? [[String: Any]])?.count == 1)
+        // Imported entries are editable.
+        #expect(try second.duet(["restore", id]).status == 0)
+    }
+
+    @Test("Markdown export is one readable document with titles, dates, factors and mood")
+    func markdown() throws {
+        let journal = try TemporaryJournal()
+        _ = try journal.write("You made tea.", ["--title", "Tea", "--factor", "attunement", "--mood", "4"])
+        let run = try journal.duet(["export", "--format", "markdown"])
+        #expect(run.status == 0)
+        #expect(run.stdout.hasPrefix("# Alex's journal"))
+        #expect(run.stdout.contains("## Tea") && run.stdout.contains("attunement") && run.stdout.contains("mood 4/5") && run.stdout.contains("You made tea."))
+    }
+
+    @Test("jrnl's JSON export imports with titles, bodies, original dates and tags")
+    func jrnl() throws {
+        let journal = try TemporaryJournal()
+        let run = try journal.duet(["import", "--from", "jrnl", Self.fixtures.appendingPathComponent("jrnl.json").path])
+        #expect(run.status == 0, "\(run.stderr)")
+        let entries = try #require(try journal.duet(["list", "--json"]).json as? [[String: Any]])
+        #expect(entries.count == 3)
+        let phone = try #require(entries.first { ($0["title"] as? String) == "Hard conversation about the phone." })
+        #expect(phone["createdAt"] as? String == "2024-03-05T22:10:00Z")
+        #expect(phone["tags"] as? [String] == ["repair"])
+        #expect((phone["body"] as? String)?.contains("I want to stop asking one day.") == true)
+        #expect(entries.first?["title"] as? String == "Café mornings ☕", "newest (by original date) first")
+        #expect((try journal.duet(["list", "--since", "2024-03-03", "--json"]).json as? [[String: Any]])?.count == 2)
+    }
+
+    @Test("Day One's JSON export imports, taking a leading heading as the title")
+    func dayOne() throws {
+        let journal = try TemporaryJournal()
+        let run = try journal.duet(["import", "--from", "dayone", Self.fixtures.appendingPathComponent("dayone.json").path])
+        #expect(run.status == 0, "\(run.stderr)")
+        let entries = try #require(try journal.duet(["list", "--json"]).json as? [[String: Any]])
+        #expect(entries.count == 2)
+        let valentine = try #require(entries.first { ($0["title"] as? String) == "Valentine's" })
+        #expect(valentine["body"] as? String == "We cooked together and burned the rice. You laughed first.")
+        #expect(valentine["createdAt"] as? String == "2024-02-14T20:31:00Z")
+        #expect(valentine["tags"] as? [String] == ["cooking", "delight"])
+    }
+
+    @Test("A damaged or foreign file imports nothing")
+    func badImports() throws {
+        let journal = try TemporaryJournal()
+        _ = try journal.write("already here")
+        let bad = journal.root + "/bad.json"
+        try #"{"format": "duet", "version": 1, "exportedAt": "x", "entries": [{"id": "0000000000000000000000000A", "snapshot": "bm90IGEgc25hcHNob3Q="}]}"#
+            .write(toFile: bad, atomically: true, encoding: .utf8)
+        try BadInputTests.refuses(journal, ["import", "--from", "duet", bad], containing: "damaged")
+        try "not json".write(toFile: bad, atomically: true, encoding: .utf8)
+        try BadInputTests.refuses(journal, ["import", "--from", "jrnl", bad], containing: "not a JSON object")
+        try BadInputTests.refuses(journal, ["import", "--from", "dayone", Self.fixtures.appendingPathComponent("jrnl.json").path],
+                                  containing: "creationDate")
+        try BadInputTests.refuses(journal, ["import", "--from", "duet", Self.fixtures.appendingPathComponent("jrnl.json").path],
+                                  containing: "not a Duet export")
+    }
+}
