@@ -63,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "duet-bench",
             dependencies: [
-                "DuetCore", "DuetTesting", "CHeapStatistics",
+                "DuetCore", "DuetTesting", "DuetStore", "DuetCrypto", "CHeapStatistics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

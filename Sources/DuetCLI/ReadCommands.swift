@@ -148,15 +148,7 @@ struct SearchCommand: ParsableCommand {
         try reportingErrors {
             guard !text.isEmpty else { throw InputError("search for at least one character") }
             let unlocked = try common.unlock()
-            let needle = text.lowercased()
-            var views: [EntryView] = []
-            try unlocked.forEachEntry { entry in
-                if !entry.isDeleted,
-                   (entry.title.value ?? "").lowercased().contains(needle) || entry.body.string.lowercased().contains(needle) {
-                    views.append(EntryView(entry, store: unlocked))
-                }
-                return true
-            }
+            let views = try unlocked.search(text).map { EntryView($0, store: unlocked) }
             if json { return try printJSON(views) }
             if views.isEmpty { print("Nothing matches.") }
             for view in views {

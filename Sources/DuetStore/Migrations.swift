@@ -29,6 +29,7 @@ enum Migrations {
                 ) STRICT;
 
                 -- Signed envelopes exactly as produced or received; the daemon pushes these bytes.
+                -- (Rowid tables: rows of a kilobyte or more are what WITHOUT ROWID handles badly.)
                 CREATE TABLE envelopes (
                     space  BLOB NOT NULL,
                     device BLOB NOT NULL,
@@ -36,8 +37,8 @@ enum Migrations {
                     hash   BLOB NOT NULL,
                     bytes  BLOB NOT NULL,
                     pushed INTEGER NOT NULL DEFAULT 0,
-                    PRIMARY KEY (space, device, seq)
-                ) STRICT, WITHOUT ROWID;
+                    UNIQUE (space, device, seq)
+                ) STRICT;
 
                 -- Per space and device, the highest seq applied.
                 CREATE TABLE vectors (
@@ -48,15 +49,16 @@ enum Migrations {
                 ) STRICT, WITHOUT ROWID;
 
                 -- The materialised view: each entry's snapshot with full history, sealed with the
-                -- storage key (associated data: id and space). Only times are in the clear, for
-                -- ordering; no journal text is.
+                -- storage key (associated data: id and space). Only the random id and times are in
+                -- the clear, for lookup and ordering; no journal text is.
                 CREATE TABLE entries (
-                    id       BLOB PRIMARY KEY NOT NULL,
+                    id       BLOB NOT NULL UNIQUE,
+                    code     TEXT NOT NULL UNIQUE,   -- the id as shown (Crockford base32), for prefixes
                     space    BLOB NOT NULL,
                     created  INTEGER NOT NULL,
                     updated  INTEGER NOT NULL,
                     snapshot BLOB NOT NULL
-                ) STRICT, WITHOUT ROWID;
+                ) STRICT;
                 CREATE INDEX entries_by_created ON entries (created DESC, id);
                 """)
         }

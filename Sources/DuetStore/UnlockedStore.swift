@@ -100,9 +100,10 @@ public struct UnlockedStore {
         let created = Int64((entry.date.value ?? nil) ?? entry.creation?.hlc.milliseconds ?? 0)
         let updated = Int64(entry.lastChange?.hlc.milliseconds ?? 0)
         try db.execute(sql: """
-            INSERT INTO entries (id, space, created, updated, snapshot) VALUES (?, ?, ?, ?, ?)
+            INSERT INTO entries (id, code, space, created, updated, snapshot) VALUES (?, ?, ?, ?, ?, ?)
             ON CONFLICT (id) DO UPDATE SET created = excluded.created, updated = excluded.updated, snapshot = excluded.snapshot
-            """, arguments: [Data(entry.id.bytes), Data(space.bytes), created, updated, Data(sealedSnapshot(entry, space: space))])
+            """, arguments: [Data(entry.id.bytes), entry.id.description, Data(space.bytes), created, updated,
+                             Data(sealedSnapshot(entry, space: space))])
     }
 
     // MARK: - Reading
@@ -142,20 +143,31 @@ public struct UnlockedStore {
         }
     }
 
-    /// Entries newest first (by creation), decrypted one by one; `body` returns false to stop.
+    /// Entries newest first (by when they were written), decrypted one by one; `body` returns
+    /// false to stop. Rows are read a page at a time, so listing the newest few of twenty
+    /// thousand entries reads and decrypts only those.
     public func forEachEntry(_ body: (Entry) throws -> Bool) throws {
-        let rows: [(Data, Data, Data)]
-        do {
-            rows = try store.database.read { db in
-                try Row.fetchAll(db, sql: "SELECT id, space, snapshot FROM entries ORDER BY created DESC, id")
-                    .map { ($0["id"], $0["space"], $0["snapshot"]) }
+        let pageSize = 64
+        var after: (created: Int64, id: Data)?
+        while true {
+            let rows: [(Int64, Data, Data, Data)]
+            do {
+                rows = try store.database.read { db in
+                    let sql = after == nil
+                        ? "SELECT created, id, space, snapshot FROM entries ORDER BY created DESC, id LIMIT ?"
+                        : "SELECT created, id, space, snapshot FROM entries WHERE created <= ? AND (created < ? OR id > ?) ORDER BY created DESC, id LIMIT ?"
+                    let arguments: StatementArguments = after.map { [$0.created, $0.created, $0.id, pageSize] } ?? [pageSize]
+                    return try Row.fetchAll(db, sql: sql, arguments: arguments).map { ($0["created"], $0["id"], $0["space"], $0["snapshot"]) }
+                }
+            } catch {
+                throw Store.classify(error, doing: "read the journal")
             }
-        } catch {
-            throw Store.classify(error, doing: "read the journal")
-        }
-        for (id, space, snapshot) in rows {
-            let entry = try openSnapshot(id: [UInt8](id), space: [UInt8](space), sealed: [UInt8](snapshot))
-            if try !body(entry) { return }
+            for (created, id, space, snapshot) in rows {
+                let entry = try openSnapshot(id: [UInt8](id), space: [UInt8](space), sealed: [UInt8](snapshot))
+                if try !body(entry) { return }
+                after = (created, id)
+            }
+            if rows.count < pageSize { return }
         }
     }
 
@@ -165,22 +177,24 @@ public struct UnlockedStore {
         guard prefix.count >= 4, prefix.count <= 26, prefix.allSatisfy({ EntryID.isCrockfordCharacter($0) }) else {
             throw StoreError(.invalidInput, "'\(Sanitise.line(text))' is not an entry id: use 4 to 26 characters of the id `duet list` shows")
         }
-        let ids: [EntryID]
+        let normalised = EntryID.normalisedCrockford(prefix)
+        let matches: [EntryID]
         do {
-            ids = try store.database.read { db in
-                try Data.fetchAll(db, sql: "SELECT id FROM entries").compactMap { EntryID(bytes: [UInt8]($0)) }
+            // A range scan of the code index: every code starting with the prefix sorts between
+            // the prefix and the prefix followed by a character above the alphabet.
+            matches = try store.database.read { db in
+                try String.fetchAll(db, sql: "SELECT code FROM entries WHERE code >= ? AND code < ? ORDER BY code LIMIT 6",
+                                    arguments: [normalised, normalised + "~"]).compactMap { EntryID($0) }
             }
         } catch {
             throw Store.classify(error, doing: "read the journal")
         }
-        let normalised = EntryID.normalisedCrockford(prefix)
-        let matches = ids.filter { $0.description.hasPrefix(normalised) }.sorted()
         switch matches.count {
         case 1: return matches[0]
         case 0: throw StoreError(.unknownEntry, "no entry has an id starting with \(normalised); `duet list` shows the ids")
         default:
             let shown = matches.prefix(5).map(\.description).joined(separator: ", ")
-            throw StoreError(.ambiguousEntry, "\(normalised) matches \(matches.count) entries (\(shown)\(matches.count > 5 ? ", …" : "")); type more characters")
+            throw StoreError(.ambiguousEntry, "\(normalised) matches several entries (\(shown)\(matches.count > 5 ? ", …" : "")); type more characters")
         }
     }
 }

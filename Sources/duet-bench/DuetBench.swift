@@ -6,7 +6,7 @@ import ArgumentParser
 struct DuetBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "duet-bench",
-        abstract: "Measure Duet on real editing traces.",
-        subcommands: [TraceCommand.self, ConcurrentCommand.self]
+        abstract: "Measure Duet: editing traces, the store.",
+        subcommands: [TraceCommand.self, ConcurrentCommand.self, StoreCommand.self]
     )
 }

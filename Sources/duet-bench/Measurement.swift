@@ -27,6 +27,12 @@ enum Measure {
         Int(duet_heap_bytes_in_use())
     }
 
+    /// Resets the kernel's peak-RSS mark (`VmHWM`) to the current RSS, so that a phase's peak can
+    /// be read on its own (Linux: writing 5 to /proc/self/clear_refs).
+    static func resetPeakResident() {
+        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+    }
+
     /// The process's peak resident set size in bytes (`VmHWM`).
     static func peakResident() -> Int {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }

@@ -16,7 +16,7 @@ struct ImportRulesTests {
         "duet": ["DuetCLI"],
         "DuetCLI": ["DuetStore", "DuetCore", "DuetCrypto"],
         "DuetTesting": ["DuetCore"],
-        "duet-bench": ["DuetCore", "DuetTesting", "CHeapStatistics"],
+        "duet-bench": ["DuetCore", "DuetTesting", "DuetStore", "DuetCrypto", "CHeapStatistics"],
         "CHeapStatistics": [],
     ]
     static let ownModules: Set<String> = Set(allowed.keys)

@@ -136,3 +136,26 @@ struct JournalCommandTests {
         #expect((shown.json as? [String: Any])?["body"] as? String == "kept across the change")
     }
 }
+
+@Suite("duet list, many entries")
+struct ManyEntriesTests {
+    @Test("Listing pages through more entries than one page, newest first, none lost or repeated")
+    func paging() throws {
+        let journal = try TemporaryJournal()
+        // Imported entries with chosen dates: several share a second, so paging must break ties.
+        var entries: [[String: Any]] = []
+        for index in 0..<150 {
+            entries.append(["title": "entry \(index)", "body": "text \(index)", "date": "2024-01-\(String(format: "%02d", 1 + index / 6))",
+                            "time": "10:00", "tags": [], "starred": false])
+        }
+        let file = journal.root + "/many.json"
+        try JSONSerialization.data(withJSONObject: ["tags": [:], "entries": entries]).write(to: URL(fileURLWithPath: file))
+        #expect(try journal.duet(["import", "--from", "jrnl", file]).status == 0)
+        let listed = try #require(try journal.duet(["list", "--json"]).json as? [[String: Any]])
+        #expect(listed.count == 150)
+        #expect(Set(listed.compactMap { $0["id"] as? String }).count == 150)
+        let dates = listed.compactMap { $0["createdAt"] as? String }
+        #expect(dates == dates.sorted(by: >))
+        #expect((try journal.duet(["list", "--limit", "70", "--json"]).json as? [[String: Any]])?.count == 70)
+    }
+}
