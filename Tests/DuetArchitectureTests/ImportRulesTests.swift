@@ -53,7 +53,10 @@ struct ImportRulesTests {
         for case let path as String in walker where path.hasSuffix(".swift") {
             let text = try String(contentsOf: core.appendingPathComponent(path), encoding: .utf8)
             for token in forbidden {
-                #expect(!text.contains(token), "DuetCore/\(path) uses \(token)")
+                // Whole identifiers only: `setDate(` is not `Date(`.
+                let pattern = "(?<![A-Za-z0-9_])" + NSRegularExpression.escapedPattern(for: token)
+                let found = text.range(of: pattern, options: .regularExpression) != nil
+                #expect(!found, "DuetCore/\(path) uses \(token)")
             }
         }
     }
