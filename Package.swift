@@ -90,7 +90,12 @@ let package = Package(
         ),
         .testTarget(
             name: "DuetCLITests",
-            dependencies: ["duet", "DuetTesting"],
+            dependencies: ["duet", "DuetTesting", "DuetCore"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "DuetStoreTests",
+            dependencies: ["DuetStore", "DuetCore", "DuetCrypto", "DuetWire", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,3 +1,4 @@
+import DuetCore
 import DuetTesting
 import Foundation
 import Testing
@@ -164,5 +165,34 @@ struct DiskTests {
             #expect(run.status != 0)
             #expect(run.errorLine.hasPrefix("error: ") && run.errorLine.contains("read-only"), "\(run.stderr)")
         }
+    }
+}
+
+@Suite("duet and ambiguous ids")
+struct AmbiguousIDTests {
+    @Test("A prefix shared by several entries is refused with the candidates listed")
+    func ambiguousPrefix() throws {
+        let journal = try TemporaryJournal()
+        // Two entries whose ids share their first 12 characters, brought in by a Duet export.
+        let ids = [EntryID(high: 0x1234_5678_9ABC_DEF0, low: 1), EntryID(high: 0x1234_5678_9ABC_DEF0, low: 2)]
+        var source = Journal()
+        var items: [[String: Any]] = []
+        for (index, id) in ids.enumerated() {
+            source.commit(entry: id, by: DeviceID(high: 9, low: 9), at: HLC(milliseconds: 1_700_000_000_000 + UInt64(index), counter: 0)) {
+                $0.create(); $0.insertText(Array("entry \(index)".unicodeScalars), at: 0)
+            }
+            let snapshot = EntrySnapshot.encode(try #require(source.entries[id]))
+            items.append(["id": id.description, "title": "", "body": "entry \(index)", "createdAt": "", "factors": [String](),
+                          "tags": [String](), "deleted": false, "snapshot": Data(snapshot).base64EncodedString()])
+        }
+        let file = journal.root + "/twins.json"
+        try JSONSerialization.data(withJSONObject: ["format": "duet", "version": 1, "exportedAt": "", "entries": items])
+            .write(to: URL(fileURLWithPath: file))
+        #expect(try journal.duet(["import", "--from", "duet", file]).status == 0)
+        let prefix = String(ids[0].description.prefix(6))
+        try BadInputTests.refuses(journal, ["show", prefix], containing: "matches several entries")
+        let run = try journal.duet(["edit", prefix.lowercased(), "-m", "x"])
+        #expect(run.errorLine.contains(ids[0].description) && run.errorLine.contains(ids[1].description))
+        #expect(try journal.duet(["show", ids[1].description]).stdout.contains("entry 1"))
     }
 }
