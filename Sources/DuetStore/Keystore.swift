@@ -53,8 +53,7 @@ public struct Keystore: Sendable {
     /// version ‖ identity seed(32) ‖ device seed(32) ‖ storage key(32) ‖ space(16) ‖
     /// count ‖ (epoch u64be ‖ key(32))* ‖ name length u16be ‖ name
     private func encoded() -> SecretBytes {
-        var parts: [SecretBytes] = [identity.seed, device.seed, storageKey.bytes]
-        for epoch in personalKeys.keys.sorted() { parts.append(personalKeys[epoch]?.bytes ?? SecretBytes(copying: [])) }
+        let fixed: [SecretBytes] = [identity.seed, device.seed, storageKey.bytes]
         let nameBytes = Array(name.utf8)
         let epochs = personalKeys.keys.sorted()
         let total = 1 + 96 + 16 + 1 + epochs.count * 40 + 2 + nameBytes.count
@@ -62,7 +61,7 @@ public struct Keystore: Sendable {
             var index = 0
             func put(_ bytes: some Collection<UInt8>) { for byte in bytes { out[index] = byte; index += 1 } }
             put([Keystore.version])
-            for secret in parts.prefix(3) { secret.withUnsafeBytes { put($0) } }
+            for secret in fixed { secret.withUnsafeBytes { put($0) } }
             put(personalSpace.bytes)
             put([UInt8(epochs.count)])
             for epoch in epochs {
