@@ -53,6 +53,12 @@ let package = Package(
             dependencies: ["DuetCore", "DuetWire", "DuetCrypto", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
+        // Layer 3: the relay: verifies and stores ciphertext it cannot read.
+        .target(
+            name: "DuetRelay",
+            dependencies: ["DuetWire", "DuetCrypto", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
         // Beside the layers: deterministic doubles and trace replay for tests, examples, benchmarks.
         .target(
             name: "DuetTesting",
@@ -96,6 +102,11 @@ let package = Package(
         .testTarget(
             name: "DuetStoreTests",
             dependencies: ["DuetStore", "DuetCore", "DuetCrypto", "DuetWire", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "DuetRelayTests",
+            dependencies: ["DuetRelay", "DuetWire", "DuetCrypto"],
             swiftSettings: strict
         ),
         .testTarget(

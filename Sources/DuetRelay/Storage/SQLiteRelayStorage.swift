@@ -1,0 +1,194 @@
+public import DuetWire
+import DuetCrypto
+import Foundation
+import GRDB
+
+/// The embedded backend: one SQLite file (`DIR/relay.sqlite`), WAL, `synchronous=FULL`.
+///
+/// Durable acknowledgements cost an fsync each (about 2 ms here), so appends are group-committed:
+/// whatever arrives while one transaction commits is written by the next, in one transaction and
+/// one fsync, and every caller in the group is answered after that commit.
+public final class SQLiteRelayStorage: RelayStorage {
+    private let database: DatabaseQueue
+    private let committer: GroupCommitter
+
+    public init(directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            guard try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") == "wal" else {
+                throw DatabaseError(message: "the relay store could not switch to WAL mode")
+            }
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        database = try DatabaseQueue(path: directory + "/relay.sqlite", configuration: configuration)
+        try Self.migrator.migrate(database)
+        committer = GroupCommitter(database: database)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                -- Every envelope held, exactly as received. position: arrival order per space.
+                CREATE TABLE envelopes (
+                    space    BLOB NOT NULL,
+                    device   BLOB NOT NULL,
+                    seq      INTEGER NOT NULL CHECK (seq >= 1),
+                    position INTEGER NOT NULL,
+                    hash     BLOB NOT NULL,
+                    bytes    BLOB NOT NULL,
+                    UNIQUE (space, device, seq),
+                    UNIQUE (space, position)
+                ) STRICT;
+
+                -- Per space and device, the highest seq held (what heads and fetch start from).
+                CREATE TABLE heads (
+                    space  BLOB NOT NULL,
+                    device BLOB NOT NULL,
+                    seq    INTEGER NOT NULL,
+                    hash   BLOB NOT NULL,
+                    PRIMARY KEY (space, device)
+                ) STRICT, WITHOUT ROWID;
+
+                -- Per space, the last arrival position given.
+                CREATE TABLE spaces (
+                    space    BLOB PRIMARY KEY NOT NULL,
+                    position INTEGER NOT NULL
+                ) STRICT, WITHOUT ROWID;
+
+                -- A device that signed two different envelopes for one seq: both kept as evidence.
+                CREATE TABLE forks (
+                    space   BLOB NOT NULL,
+                    device  BLOB NOT NULL,
+                    seq     INTEGER NOT NULL,
+                    offered BLOB NOT NULL,
+                    UNIQUE (space, device, seq, offered)
+                ) STRICT;
+                """)
+        }
+        return migrator
+    }
+
+    public func append(_ envelopes: [Envelope]) async throws -> [AppendOutcome] {
+        try await committer.submit(envelopes)
+    }
+
+    public func fetch(space: SpaceID, after vector: [WireDeviceID: UInt64], limit: Int) async throws -> (envelopes: [[UInt8]], complete: Bool) {
+        try await database.read { db in
+            let heads = try Self.heads(db, space: space)
+            var result: [[UInt8]] = []
+            for (device, head) in heads.sorted(by: { $0.key < $1.key }) {
+                let have = vector[device] ?? 0
+                guard head > have else { continue }
+                let remaining = limit - result.count
+                if remaining <= 0 { return (result, false) }
+                let rows = try Data.fetchAll(db, sql: """
+                    SELECT bytes FROM envelopes WHERE space = ? AND device = ? AND seq > ? ORDER BY seq LIMIT ?
+                    """, arguments: [Data(space.bytes), Data(device.bytes), Int64(have), remaining])
+                result += rows.map { [UInt8]($0) }
+                if UInt64(rows.count) < head - have { return (result, false) }
+            }
+            return (result, true)
+        }
+    }
+
+    public func heads(space: SpaceID) async throws -> [WireDeviceID: UInt64] {
+        try await database.read { db in try Self.heads(db, space: space) }
+    }
+
+    public func forks(space: SpaceID) async throws -> [ForkEvidence] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT f.device, f.seq, e.bytes AS held, f.offered FROM forks f
+                JOIN envelopes e ON e.space = f.space AND e.device = f.device AND e.seq = f.seq
+                WHERE f.space = ? ORDER BY f.device, f.seq
+                """, arguments: [Data(space.bytes)]).compactMap { row in
+                let device: Data = row["device"], held: Data = row["held"], offered: Data = row["offered"]
+                guard let id = try? WireDeviceID(bytes: [UInt8](device)) else { return nil }
+                return ForkEvidence(device: id, seq: UInt64(row["seq"] as Int64), held: [UInt8](held), offered: [UInt8](offered))
+            }
+        }
+    }
+
+    static func heads(_ db: GRDB.Database, space: SpaceID) throws -> [WireDeviceID: UInt64] {
+        var heads: [WireDeviceID: UInt64] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT device, seq FROM heads WHERE space = ?", arguments: [Data(space.bytes)]) {
+            let device: Data = row["device"]
+            if let id = try? WireDeviceID(bytes: [UInt8](device)) { heads[id] = UInt64(row["seq"] as Int64) }
+        }
+        return heads
+    }
+
+    /// Judges and stores one envelope inside the caller's transaction.
+    static func append(_ envelope: Envelope, in db: GRDB.Database) throws -> AppendOutcome {
+        let header = envelope.header
+        let space = Data(header.space.bytes), device = Data(header.device.bytes)
+        let head = try Row.fetchOne(db, sql: "SELECT seq, hash FROM heads WHERE space = ? AND device = ?", arguments: [space, device])
+        let current = UInt64((head?["seq"] as Int64?) ?? 0)
+        if header.seq <= current {
+            let held = try Data.fetchOne(db, sql: "SELECT bytes FROM envelopes WHERE space = ? AND device = ? AND seq = ?",
+                                         arguments: [space, device, Int64(header.seq)])
+            if let held, [UInt8](held) == envelope.bytes { return .duplicate }
+            try db.execute(sql: "INSERT OR IGNORE INTO forks (space, device, seq, offered) VALUES (?, ?, ?, ?)",
+                           arguments: [space, device, Int64(header.seq), Data(envelope.bytes)])
+            return .refused(.fork)
+        }
+        guard header.seq == current + 1 else { return .refused(.gap) }
+        let expectedPrevious = (head?["hash"] as Data?).map { [UInt8]($0) } ?? Digest.zero.bytes
+        guard header.previous.bytes == expectedPrevious else { return .refused(.brokenChain) }
+        let position = (try Int64.fetchOne(db, sql: "SELECT position FROM spaces WHERE space = ?", arguments: [space]) ?? 0) + 1
+        let hash = Data(envelope.hash.bytes)
+        try db.execute(sql: "INSERT INTO envelopes (space, device, seq, position, hash, bytes) VALUES (?, ?, ?, ?, ?, ?)",
+                       arguments: [space, device, Int64(header.seq), position, hash, Data(envelope.bytes)])
+        try db.execute(sql: """
+            INSERT INTO heads (space, device, seq, hash) VALUES (?, ?, ?, ?)
+            ON CONFLICT (space, device) DO UPDATE SET seq = excluded.seq, hash = excluded.hash
+            """, arguments: [space, device, Int64(header.seq), hash])
+        try db.execute(sql: """
+            INSERT INTO spaces (space, position) VALUES (?, ?)
+            ON CONFLICT (space) DO UPDATE SET position = excluded.position
+            """, arguments: [space, position])
+        return .stored(position: UInt64(position))
+    }
+}
+
+/// Collects appends that arrive while a commit is in flight and writes them in the next
+/// transaction: one fsync for the whole group, every caller answered after it.
+actor GroupCommitter {
+    private let database: DatabaseQueue
+    private var waiting: [(envelopes: [Envelope], continuation: CheckedContinuation<[AppendOutcome], any Error>)] = []
+    private var committing = false
+
+    init(database: DatabaseQueue) { self.database = database }
+
+    func submit(_ envelopes: [Envelope]) async throws -> [AppendOutcome] {
+        try await withCheckedThrowingContinuation { continuation in
+            waiting.append((envelopes, continuation))
+            if !committing {
+                committing = true
+                Task { await self.drain() }
+            }
+        }
+    }
+
+    private func drain() async {
+        while !waiting.isEmpty {
+            let group = waiting
+            waiting = []
+            do {
+                // Judged in arrival order inside one transaction, so two appends for the same
+                // device in one group see each other.
+                let outcomes = try await database.write { db in
+                    try group.map { item in try item.envelopes.map { try SQLiteRelayStorage.append($0, in: db) } }
+                }
+                for (item, outcome) in zip(group, outcomes) { item.continuation.resume(returning: outcome) }
+            } catch {
+                for item in group { item.continuation.resume(throwing: error) }
+            }
+        }
+        committing = false
+    }
+}
