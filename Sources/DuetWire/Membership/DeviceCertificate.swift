@@ -1,0 +1,80 @@
+public import DuetCrypto
+
+/// A person's identity key vouching for one of their devices (SPEC § 6.2).
+public struct DeviceCertificate: Hashable, Sendable {
+    public static let version: UInt8 = 1
+    static let context = Array("duet device certificate v1".utf8)
+
+    public let identity: VerifyingKey
+    public let device: VerifyingKey
+    public let created: UInt64
+    /// 0 means the certificate does not expire.
+    public let expires: UInt64
+    public let name: String
+    public let signature: Signature
+
+    /// Issues a certificate for `device`, signed by `identity`.
+    public static func issue(identity: SigningKey, device: VerifyingKey, name: String, created: UInt64, expires: UInt64 = 0) -> DeviceCertificate {
+        let body = encodeBody(identity: identity.verifyingKey, device: device, created: created, expires: expires, name: name)
+        return DeviceCertificate(identity: identity.verifyingKey, device: device, created: created, expires: expires, name: name,
+                                 signature: identity.signature(for: context + body))
+    }
+
+    private init(identity: VerifyingKey, device: VerifyingKey, created: UInt64, expires: UInt64, name: String, signature: Signature) {
+        self.identity = identity
+        self.device = device
+        self.created = created
+        self.expires = expires
+        self.name = name
+        self.signature = signature
+    }
+
+    static func encodeBody(identity: VerifyingKey, device: VerifyingKey, created: UInt64, expires: UInt64, name: String) -> [UInt8] {
+        var writer = WireWriter()
+        writer.byte(version)
+        writer.raw(identity.bytes)
+        writer.raw(device.bytes)
+        writer.varint(created)
+        writer.varint(expires)
+        let nameBytes = Array(name.utf8)
+        writer.varint(UInt64(nameBytes.count))
+        writer.raw(nameBytes)
+        return writer.bytes
+    }
+
+    public var encoded: [UInt8] {
+        Self.encodeBody(identity: identity, device: device, created: created, expires: expires, name: name) + signature.bytes
+    }
+
+    /// Parses a certificate from `reader` (structure only; see ``verify()``).
+    static func read(_ reader: inout WireReader) throws(WireError) -> DeviceCertificate {
+        let version = try reader.byte()
+        guard version == Self.version else { throw .unsupportedVersion(version) }
+        let identity = try key(try reader.raw(32)), device = try key(try reader.raw(32))
+        let created = try reader.varint(), expires = try reader.varint()
+        let nameLength = try reader.varint()
+        guard nameLength <= 64 else { throw .malformed("a device name is at most 64 bytes") }
+        guard let name = String(validating: try reader.raw(Int(nameLength)), as: UTF8.self) else { throw .malformed("device name is not UTF-8") }
+        let signature: Signature
+        do { signature = try Signature(bytes: try reader.raw(Signature.byteCount)) } catch { throw .malformed("signature") }
+        return DeviceCertificate(identity: identity, device: device, created: created, expires: expires, name: name, signature: signature)
+    }
+
+    public init(bytes: [UInt8]) throws(WireError) {
+        var reader = WireReader(bytes)
+        self = try Self.read(&reader)
+        try reader.expectEnd()
+    }
+
+    /// Checks the identity's signature. Any failure is the one opaque authentication failure.
+    public func verify() throws(CryptoError) {
+        let body = Self.encodeBody(identity: identity, device: device, created: created, expires: expires, name: name)
+        try identity.verify(signature, for: Self.context + body)
+    }
+
+    public func isValid(at time: UInt64) -> Bool { expires == 0 || time < expires }
+}
+
+func key(_ bytes: [UInt8]) throws(WireError) -> VerifyingKey {
+    do { return try VerifyingKey(bytes: bytes) } catch { throw .malformed("a public key is 32 bytes") }
+}

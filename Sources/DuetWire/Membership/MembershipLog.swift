@@ -1,0 +1,63 @@
+public import DuetCrypto
+
+/// A space's membership, replayed from its log. The relay uses it to accept envelopes only from
+/// member devices; clients use the same replay, so neither trusts the other's word.
+public struct MembershipLog: Sendable {
+    public let space: SpaceID
+    public private(set) var records: [MembershipRecord] = []
+    /// Member identities, and for each its member devices with their certificates.
+    public private(set) var identities: Set<VerifyingKey> = []
+    public private(set) var devices: [VerifyingKey: DeviceCertificate] = [:]
+    public private(set) var epoch: UInt64 = 1
+
+    public init(space: SpaceID) { self.space = space }
+
+    /// Why a record is refused. Applying nothing on refusal keeps the log as it was.
+    public enum Refusal: String, Error, Hashable, Sendable {
+        case wrongSpace = "wrong-space"
+        case outOfOrder = "out-of-order"
+        case brokenChain = "broken-chain"
+        case badSignature = "bad-signature"
+        case notAMember = "not-a-member"
+        case invalidAction = "invalid-action"
+    }
+
+    /// The device ids of current members, as envelopes name them.
+    public var memberDeviceIDs: Set<WireDeviceID> { Set(devices.keys.map { WireDeviceID(verifyingKey: $0) }) }
+
+    /// The verifying key of member device `id`, if it is one.
+    public func deviceKey(for id: WireDeviceID) -> VerifyingKey? {
+        devices.keys.first { WireDeviceID(verifyingKey: $0) == id }
+    }
+
+    /// Applies the next record after checking everything about it.
+    public mutating func append(_ record: MembershipRecord) throws(Refusal) {
+        guard record.space == space else { throw .wrongSpace }
+        guard record.index == UInt64(records.count) + 1 else { throw .outOfOrder }
+        guard record.previous == (records.last?.hash ?? .zero) else { throw .brokenChain }
+        do { try record.verifySignature() } catch { throw .badSignature }
+        switch record.action {
+        case .create(let identity):
+            guard records.isEmpty, record.signer == identity else { throw .invalidAction }
+            identities.insert(identity)
+        case .addIdentity(let identity):
+            guard identities.contains(record.signer) else { throw .notAMember }
+            guard !identities.contains(identity) else { throw .invalidAction }
+            identities.insert(identity)
+        case .addDevice(let certificate):
+            guard identities.contains(record.signer) else { throw .notAMember }
+            guard certificate.identity == record.signer else { throw .invalidAction }
+            do { try certificate.verify() } catch { throw .badSignature }
+            devices[certificate.device] = certificate
+        case .removeDevice(let device):
+            guard identities.contains(record.signer) else { throw .notAMember }
+            guard let certificate = devices[device], certificate.identity == record.signer else { throw .invalidAction }
+            devices[device] = nil
+        case .rotateKey(let next):
+            guard identities.contains(record.signer) else { throw .notAMember }
+            guard next == epoch + 1 else { throw .invalidAction }
+            epoch = next
+        }
+        records.append(record)
+    }
+}

@@ -1,0 +1,105 @@
+public import DuetCrypto
+
+/// One record of a space's membership log (SPEC § 6.2): hash-chained, signed by an identity
+/// that is a member when it applies.
+public struct MembershipRecord: Hashable, Sendable {
+    public static let version: UInt8 = 1
+    static let context = Array("duet membership v1".utf8)
+
+    public enum Action: Hashable, Sendable {
+        case create(identity: VerifyingKey)
+        case addIdentity(VerifyingKey)
+        case addDevice(DeviceCertificate)
+        case removeDevice(VerifyingKey)
+        case rotateKey(epoch: UInt64)
+
+        var code: UInt8 {
+            switch self {
+            case .create: 1
+            case .addIdentity: 2
+            case .addDevice: 3
+            case .removeDevice: 4
+            case .rotateKey: 5
+            }
+        }
+    }
+
+    public let space: SpaceID
+    public let index: UInt64
+    public let previous: Digest
+    public let action: Action
+    public let signer: VerifyingKey
+    public let signature: Signature
+
+    /// Signs a record as `signer` (an identity key).
+    public static func sign(space: SpaceID, index: UInt64, previous: Digest, action: Action, signer: SigningKey) -> MembershipRecord {
+        let body = encodeBody(space: space, index: index, previous: previous, action: action, signer: signer.verifyingKey)
+        return MembershipRecord(space: space, index: index, previous: previous, action: action, signer: signer.verifyingKey,
+                                signature: signer.signature(for: context + body))
+    }
+
+    private init(space: SpaceID, index: UInt64, previous: Digest, action: Action, signer: VerifyingKey, signature: Signature) {
+        self.space = space
+        self.index = index
+        self.previous = previous
+        self.action = action
+        self.signer = signer
+        self.signature = signature
+    }
+
+    static func encodeBody(space: SpaceID, index: UInt64, previous: Digest, action: Action, signer: VerifyingKey) -> [UInt8] {
+        var writer = WireWriter()
+        writer.byte(version)
+        writer.raw(space.bytes)
+        writer.varint(index)
+        writer.raw(previous.bytes)
+        writer.byte(action.code)
+        switch action {
+        case .create(let identity): writer.raw(identity.bytes)
+        case .addIdentity(let identity): writer.raw(identity.bytes)
+        case .addDevice(let certificate): writer.raw(certificate.encoded)
+        case .removeDevice(let device): writer.raw(device.bytes)
+        case .rotateKey(let epoch): writer.varint(epoch)
+        }
+        writer.raw(signer.bytes)
+        return writer.bytes
+    }
+
+    public var encoded: [UInt8] {
+        Self.encodeBody(space: space, index: index, previous: previous, action: action, signer: signer) + signature.bytes
+    }
+
+    /// What the next record names as `previous`.
+    public var hash: Digest { Hash.digest(encoded) }
+
+    public init(bytes: [UInt8]) throws(WireError) {
+        guard bytes.count <= 4096 else { throw .tooLarge(limit: 4096) }
+        var reader = WireReader(bytes)
+        let version = try reader.byte()
+        guard version == Self.version else { throw .unsupportedVersion(version) }
+        let space = try SpaceID(bytes: try reader.raw(SpaceID.byteCount))
+        let index = try reader.varint()
+        guard index >= 1 else { throw .malformed("records are numbered from 1") }
+        let previous: Digest
+        do { previous = try Digest(bytes: try reader.raw(Digest.byteCount)) } catch { throw .malformed("previous hash") }
+        let action: Action
+        switch try reader.byte() {
+        case 1: action = .create(identity: try key(try reader.raw(32)))
+        case 2: action = .addIdentity(try key(try reader.raw(32)))
+        case 3: action = .addDevice(try DeviceCertificate.read(&reader))
+        case 4: action = .removeDevice(try key(try reader.raw(32)))
+        case 5: action = .rotateKey(epoch: try reader.varint())
+        default: throw .malformed("unknown membership action")
+        }
+        let signer = try key(try reader.raw(32))
+        let signature: Signature
+        do { signature = try Signature(bytes: try reader.raw(Signature.byteCount)) } catch { throw .malformed("signature") }
+        try reader.expectEnd()
+        self.init(space: space, index: index, previous: previous, action: action, signer: signer, signature: signature)
+    }
+
+    func verifySignature() throws(CryptoError) {
+        let body = Self.encodeBody(space: space, index: index, previous: previous, action: action, signer: signer)
+        try signer.verify(signature, for: Self.context + body)
+    }
+}

@@ -1,0 +1,114 @@
+import DuetCrypto
+import DuetWire
+import Testing
+
+@Suite("Membership records")
+struct MembershipTests {
+    struct Person {
+        let identity = SigningKey.generate()
+        let device = SigningKey.generate()
+        func certificate(name: String) -> DeviceCertificate {
+            .issue(identity: identity, device: device.verifyingKey, name: name, created: 1_767_225_600_000)
+        }
+    }
+
+    /// Alex creates a couple space, adds a laptop, adds Sam, and Sam adds a phone.
+    static func coupleSpace() throws -> (MembershipLog, Person, Person) {
+        let alex = Person(), sam = Person()
+        let space = SpaceID.random()
+        var log = MembershipLog(space: space)
+        func next(_ action: MembershipRecord.Action, by signer: SigningKey) throws {
+            try log.append(.sign(space: space, index: UInt64(log.records.count + 1), previous: log.records.last?.hash ?? .zero,
+                                 action: action, signer: signer))
+        }
+        try next(.create(identity: alex.identity.verifyingKey), by: alex.identity)
+        try next(.addDevice(alex.certificate(name: "Alex's laptop")), by: alex.identity)
+        try next(.addIdentity(sam.identity.verifyingKey), by: alex.identity)
+        try next(.addDevice(sam.certificate(name: "Sam's phone")), by: sam.identity)
+        return (log, alex, sam)
+    }
+
+    static func nextRecord(_ log: MembershipLog, _ action: MembershipRecord.Action, by signer: SigningKey) -> MembershipRecord {
+        .sign(space: log.space, index: UInt64(log.records.count + 1), previous: log.records.last?.hash ?? .zero, action: action, signer: signer)
+    }
+
+    @Test("Replaying the log gives both partners and their devices; records round-trip byte for byte")
+    func replay() throws {
+        let (log, alex, sam) = try Self.coupleSpace()
+        #expect(log.identities == [alex.identity.verifyingKey, sam.identity.verifyingKey])
+        #expect(Set(log.devices.keys) == [alex.device.verifyingKey, sam.device.verifyingKey])
+        #expect(log.memberDeviceIDs.contains(WireDeviceID(verifyingKey: sam.device.verifyingKey)))
+        #expect(log.deviceKey(for: WireDeviceID(verifyingKey: alex.device.verifyingKey)) == alex.device.verifyingKey)
+        var replayed = MembershipLog(space: log.space)
+        for record in log.records {
+            let parsed = try MembershipRecord(bytes: record.encoded)
+            #expect(parsed == record && parsed.encoded == record.encoded)
+            try replayed.append(parsed)
+        }
+        #expect(replayed.devices == log.devices)
+    }
+
+    @Test("No one can add a device under another identity, remove another's device, or act without being a member")
+    func authority() throws {
+        let (log, alex, sam) = try Self.coupleSpace()
+        let stranger = Person()
+        let cases: [(MembershipRecord, MembershipLog.Refusal)] = [
+            // Sam signs a certificate-bearing record for a device under Alex's identity.
+            (Self.nextRecord(log, .addDevice(Person().certificate(name: "x")), by: sam.identity), .invalidAction),
+            // Sam removes Alex's laptop.
+            (Self.nextRecord(log, .removeDevice(alex.device.verifyingKey), by: sam.identity), .invalidAction),
+            // A stranger adds themselves.
+            (Self.nextRecord(log, .addIdentity(stranger.identity.verifyingKey), by: stranger.identity), .notAMember),
+            // A second create.
+            (Self.nextRecord(log, .create(identity: sam.identity.verifyingKey), by: sam.identity), .invalidAction),
+            // Skipping an epoch.
+            (Self.nextRecord(log, .rotateKey(epoch: 3), by: alex.identity), .invalidAction),
+        ]
+        for (record, refusal) in cases {
+            var copy = log
+            #expect(throws: refusal) { try copy.append(record) }
+            #expect(copy.records.count == log.records.count, "a refused record changes nothing")
+        }
+        var copy = log
+        try copy.append(Self.nextRecord(log, .removeDevice(sam.device.verifyingKey), by: sam.identity))
+        #expect(copy.devices[sam.device.verifyingKey] == nil, "a person removes their own device")
+    }
+
+    @Test("Order, chain, space and signature are all checked")
+    func integrity() throws {
+        let (log, alex, _) = try Self.coupleSpace()
+        let good = Self.nextRecord(log, .rotateKey(epoch: 2), by: alex.identity)
+        var copy = log
+        #expect(throws: MembershipLog.Refusal.outOfOrder) {
+            try copy.append(.sign(space: log.space, index: 9, previous: log.records.last?.hash ?? .zero, action: .rotateKey(epoch: 2), signer: alex.identity))
+        }
+        #expect(throws: MembershipLog.Refusal.brokenChain) {
+            try copy.append(.sign(space: log.space, index: 5, previous: log.records[0].hash, action: .rotateKey(epoch: 2), signer: alex.identity))
+        }
+        #expect(throws: MembershipLog.Refusal.wrongSpace) {
+            try copy.append(.sign(space: SpaceID.random(), index: 5, previous: log.records.last?.hash ?? .zero, action: .rotateKey(epoch: 2), signer: alex.identity))
+        }
+        // Every single-bit change of a valid record is refused (or no longer parses).
+        for bit in 0..<(good.encoded.count * 8) {
+            var bytes = good.encoded
+            bytes[bit / 8] ^= 1 << UInt8(bit % 8)
+            guard let tampered = try? MembershipRecord(bytes: bytes) else { continue }
+            var attempt = log
+            #expect(throws: MembershipLog.Refusal.self, "bit \(bit)") { try attempt.append(tampered) }
+        }
+        try copy.append(good)
+        #expect(copy.epoch == 2)
+    }
+
+    @Test("Truncated or oversized records never trap the parser")
+    func parser() throws {
+        let (log, _, _) = try Self.coupleSpace()
+        for record in log.records {
+            for length in 0..<record.encoded.count {
+                #expect(throws: WireError.self) { try MembershipRecord(bytes: Array(record.encoded.prefix(length))) }
+            }
+            #expect(throws: WireError.self) { try MembershipRecord(bytes: record.encoded + [0]) }
+        }
+        #expect(throws: WireError.self) { try MembershipRecord(bytes: [UInt8](repeating: 1, count: 5000)) }
+    }
+}
