@@ -26,6 +26,13 @@ public protocol RelayStorage: Sendable {
 
     /// Forks reported so far for `space` (both envelopes), for audit.
     func forks(space: SpaceID) async throws -> [ForkEvidence]
+
+    /// Stores membership record `index` of `space` if it is the next one; false if another
+    /// record already holds that index (the caller verified the record against the log).
+    func appendMembership(space: SpaceID, index: UInt64, record: [UInt8]) async throws -> Bool
+
+    /// The space's membership records from `index` on, in order.
+    func membership(space: SpaceID, from index: UInt64) async throws -> [[UInt8]]
 }
 
 public enum AppendOutcome: Hashable, Sendable {

@@ -59,6 +59,14 @@ public final class SQLiteRelayStorage: RelayStorage {
                     position INTEGER NOT NULL
                 ) STRICT, WITHOUT ROWID;
 
+                -- Each space's membership log (SPEC § 6.2), verified before it is stored.
+                CREATE TABLE membership (
+                    space  BLOB NOT NULL,
+                    idx    INTEGER NOT NULL CHECK (idx >= 1),
+                    record BLOB NOT NULL,
+                    PRIMARY KEY (space, idx)
+                ) STRICT, WITHOUT ROWID;
+
                 -- A device that signed two different envelopes for one seq: both kept as evidence.
                 CREATE TABLE forks (
                     space   BLOB NOT NULL,
@@ -110,6 +118,23 @@ public final class SQLiteRelayStorage: RelayStorage {
                 guard let id = try? WireDeviceID(bytes: [UInt8](device)) else { return nil }
                 return ForkEvidence(device: id, seq: UInt64(row["seq"] as Int64), held: [UInt8](held), offered: [UInt8](offered))
             }
+        }
+    }
+
+    public func appendMembership(space: SpaceID, index: UInt64, record: [UInt8]) async throws -> Bool {
+        try await database.write { db in
+            let held = try Int64.fetchOne(db, sql: "SELECT max(idx) FROM membership WHERE space = ?", arguments: [Data(space.bytes)]) ?? 0
+            guard index == UInt64(held) + 1 else { return false }
+            try db.execute(sql: "INSERT INTO membership (space, idx, record) VALUES (?, ?, ?)",
+                           arguments: [Data(space.bytes), Int64(index), Data(record)])
+            return true
+        }
+    }
+
+    public func membership(space: SpaceID, from index: UInt64) async throws -> [[UInt8]] {
+        try await database.read { db in
+            try Data.fetchAll(db, sql: "SELECT record FROM membership WHERE space = ? AND idx >= ? ORDER BY idx",
+                              arguments: [Data(space.bytes), Int64(index)]).map { [UInt8]($0) }
         }
     }
 

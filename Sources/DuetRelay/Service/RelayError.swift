@@ -1,0 +1,24 @@
+/// A refusal the relay sends to a client: a stable code from SPEC § 6.5, its HTTP status, and a
+/// message that says what to do. Never carries a secret or ciphertext.
+public struct RelayError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let code: String
+    public let status: Int
+    public let message: String
+
+    public init(code: String, status: Int, message: String) {
+        self.code = code
+        self.status = status
+        self.message = message
+    }
+
+    public var description: String { "\(status) \(code): \(message)" }
+
+    public static func malformed(_ what: String) -> RelayError { RelayError(code: "malformed", status: 400, message: what) }
+    public static let unauthenticated = RelayError(code: "unauthenticated", status: 401, message: "sign a fresh challenge to get a session")
+    public static let notAMember = RelayError(code: "not-a-member", status: 403, message: "this device is not a member of the space")
+    public static let unknownSpace = RelayError(code: "unknown-space", status: 404, message: "no such space; create it with a membership record")
+    public static func conflict(_ code: String, _ message: String) -> RelayError { RelayError(code: code, status: 409, message: message) }
+    public static func tooLarge(limit: Int) -> RelayError { RelayError(code: "too-large", status: 413, message: "at most \(limit) bytes") }
+    public static let rateLimited = RelayError(code: "rate-limited", status: 429, message: "too many requests; retry after a second")
+    public static let quotaExceeded = RelayError(code: "quota-exceeded", status: 429, message: "the space is full")
+}

@@ -1,0 +1,141 @@
+public import DuetCrypto
+public import DuetWire
+
+/// The relay's logic, free of HTTP (the server is a thin layer over it): sessions from signed
+/// challenges, membership logs verified record by record, envelopes accepted only from member
+/// devices with valid signatures, fetches only by members. Time is passed in.
+public actor RelayService {
+    public struct Limits: Sendable {
+        public var maximumEnvelopeBytes = Envelope.maximumSealedBytes + 256
+        public var maximumBatch = 256
+        public var challengeLifetime: UInt64 = 60_000
+        public var sessionLifetime: UInt64 = 3_600_000
+        public init() {}
+    }
+
+    private let storage: any RelayStorage
+    private let origin: String
+    private let limits: Limits
+    private var challenges: [[UInt8]: (device: VerifyingKey, expires: UInt64)] = [:]
+    private var sessions: [[UInt8]: (device: VerifyingKey, expires: UInt64)] = [:]
+    private var logs: [SpaceID: MembershipLog] = [:]
+
+    static let authContext = Array("duet relay auth v1".utf8)
+
+    public init(storage: any RelayStorage, origin: String, limits: Limits = Limits()) {
+        self.storage = storage
+        self.origin = origin
+        self.limits = limits
+    }
+
+    // MARK: - Authentication
+
+    /// A fresh challenge for `device` to sign.
+    public func challenge(for device: VerifyingKey, now: UInt64) -> [UInt8] {
+        challenges = challenges.filter { $0.value.expires > now }
+        let challenge = RandomBytes.make(count: 32)
+        challenges[challenge] = (device, now + limits.challengeLifetime)
+        return challenge
+    }
+
+    /// What a device signs to prove it holds its key: context, this relay's origin, challenge.
+    public static func authenticationMessage(origin: String, challenge: [UInt8]) -> [UInt8] {
+        authContext + Array(origin.utf8) + [0] + challenge
+    }
+
+    /// Exchanges a signed challenge for a session token. A challenge is good once.
+    public func session(device: VerifyingKey, challenge: [UInt8], signature: Signature, now: UInt64) throws(RelayError) -> [UInt8] {
+        guard let issued = challenges.removeValue(forKey: challenge), issued.device == device, issued.expires > now else {
+            throw .unauthenticated
+        }
+        guard device.isValidSignature(signature, for: Self.authenticationMessage(origin: origin, challenge: challenge)) else {
+            throw .unauthenticated
+        }
+        sessions = sessions.filter { $0.value.expires > now }
+        let token = RandomBytes.make(count: 32)
+        sessions[token] = (device, now + limits.sessionLifetime)
+        return token
+    }
+
+    /// The device a session token belongs to.
+    public func device(for token: [UInt8], now: UInt64) throws(RelayError) -> VerifyingKey {
+        guard let session = sessions[token], session.expires > now else { throw .unauthenticated }
+        return session.device
+    }
+
+    // MARK: - Membership
+
+    private func log(for space: SpaceID) async throws -> MembershipLog? {
+        if let cached = logs[space] { return cached }
+        let records = try await storage.membership(space: space, from: 1)
+        guard !records.isEmpty else { return nil }
+        var log = MembershipLog(space: space)
+        for bytes in records {
+            // Records were verified before they were stored; a failure here means a damaged store.
+            try log.append(try MembershipRecord(bytes: bytes))
+        }
+        logs[space] = log
+        return log
+    }
+
+    /// Appends a membership record. The first record of a space creates it (anyone may create a
+    /// space; only its members may change it). Later records must come from a member device.
+    public func appendMembership(_ bytes: [UInt8], from device: VerifyingKey) async throws -> UInt64 {
+        let record: MembershipRecord
+        do { record = try MembershipRecord(bytes: bytes) } catch { throw RelayError.malformed("\(error)") }
+        var log = try await log(for: record.space) ?? MembershipLog(space: record.space)
+        // The record's signature is the authority; the sender must also be a member device,
+        // except when the record adds the sender itself (a new device joining, certified by
+        // its identity), or creates the space.
+        var addsSender = false
+        if case .addDevice(let certificate) = record.action, certificate.device == device { addsSender = true }
+        if !log.records.isEmpty, log.devices[device] == nil, !addsSender { throw RelayError.notAMember }
+        do { try log.append(record) } catch { throw RelayError.conflict("membership-\(error.rawValue)", "the record does not follow the space's log") }
+        guard try await storage.appendMembership(space: record.space, index: record.index, record: bytes) else {
+            logs[record.space] = nil
+            throw RelayError.conflict("membership-out-of-order", "another record took this index; fetch the log and retry")
+        }
+        logs[record.space] = log
+        return record.index
+    }
+
+    public func membership(space: SpaceID, from index: UInt64, device: VerifyingKey) async throws -> [[UInt8]] {
+        guard let log = try await log(for: space) else { throw RelayError.unknownSpace }
+        guard log.devices[device] != nil else { throw RelayError.notAMember }
+        return try await storage.membership(space: space, from: index)
+    }
+
+    // MARK: - Envelopes
+
+    /// Appends envelopes sent by `device` to `space`: each must parse, be the sender's own, come
+    /// from a current member, and carry a valid signature, before the storage rules judge it.
+    public func append(_ batch: [[UInt8]], to space: SpaceID, from device: VerifyingKey, now: UInt64) async throws -> [AppendOutcome] {
+        guard batch.count <= limits.maximumBatch else { throw RelayError.tooLarge(limit: limits.maximumBatch) }
+        guard let log = try await log(for: space) else { throw RelayError.unknownSpace }
+        guard let certificate = log.devices[device], certificate.isValid(at: now) else { throw RelayError.notAMember }
+        let sender = WireDeviceID(verifyingKey: device)
+        var envelopes: [Envelope] = []
+        for bytes in batch {
+            guard bytes.count <= limits.maximumEnvelopeBytes else { throw RelayError.tooLarge(limit: limits.maximumEnvelopeBytes) }
+            let envelope: Envelope
+            do { envelope = try Envelope(bytes: bytes) } catch { throw RelayError.malformed("\(error)") }
+            guard envelope.header.space == space else { throw RelayError.malformed("an envelope names another space") }
+            guard envelope.header.device == sender else { throw RelayError.malformed("a device appends only its own envelopes") }
+            do { try envelope.verify(signer: device) } catch { throw RelayError.malformed("an envelope's signature does not verify") }
+            envelopes.append(envelope)
+        }
+        return try await storage.append(envelopes)
+    }
+
+    public func fetch(space: SpaceID, after vector: [WireDeviceID: UInt64], limit: Int, device: VerifyingKey) async throws -> (envelopes: [[UInt8]], complete: Bool) {
+        guard let log = try await log(for: space) else { throw RelayError.unknownSpace }
+        guard log.devices[device] != nil else { throw RelayError.notAMember }
+        return try await storage.fetch(space: space, after: vector, limit: max(1, min(limit, 10_000)))
+    }
+
+    public func heads(space: SpaceID, device: VerifyingKey) async throws -> [WireDeviceID: UInt64] {
+        guard let log = try await log(for: space) else { throw RelayError.unknownSpace }
+        guard log.devices[device] != nil else { throw RelayError.notAMember }
+        return try await storage.heads(space: space)
+    }
+}
