@@ -15,6 +15,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "duet", targets: ["duet"]),
+        .executable(name: "duet-relay", targets: ["duet-relay"]),
         .library(name: "DuetCore", targets: ["DuetCore"]),
         .library(name: "DuetCrypto", targets: ["DuetCrypto"]),
         .library(name: "DuetWire", targets: ["DuetWire"]),
@@ -22,6 +23,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // Layer 0: libsodium from the system. Only DuetCrypto may import it.
@@ -56,7 +58,10 @@ let package = Package(
         // Layer 3: the relay: verifies and stores ciphertext it cannot read.
         .target(
             name: "DuetRelay",
-            dependencies: ["DuetWire", "DuetCrypto", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "DuetWire", "DuetCrypto", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
             swiftSettings: strict
         ),
         // Beside the layers: deterministic doubles and trace replay for tests, examples, benchmarks.
@@ -79,6 +84,15 @@ let package = Package(
             name: "DuetCLI",
             dependencies: [
                 "DuetStore", "DuetCore", "DuetCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        // Layer 4: the relay server.
+        .executableTarget(
+            name: "duet-relay",
+            dependencies: [
+                "DuetRelay", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -106,7 +120,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DuetRelayTests",
-            dependencies: ["DuetRelay", "DuetWire", "DuetCrypto"],
+            dependencies: ["DuetRelay", "DuetWire", "DuetCrypto", "DuetTesting", "duet-relay"],
             swiftSettings: strict
         ),
         .testTarget(

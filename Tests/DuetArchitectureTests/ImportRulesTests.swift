@@ -18,6 +18,7 @@ struct ImportRulesTests {
         "duet": ["DuetCLI"],
         "DuetCLI": ["DuetStore", "DuetCore", "DuetCrypto"],
         "DuetTesting": ["DuetCore"],
+        "duet-relay": ["DuetRelay"],
         "duet-bench": ["DuetCore", "DuetTesting", "DuetStore", "DuetCrypto", "CHeapStatistics"],
         "CHeapStatistics": [],
     ]

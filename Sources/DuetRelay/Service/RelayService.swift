@@ -14,7 +14,7 @@ public actor RelayService {
     }
 
     private let storage: any RelayStorage
-    private let origin: String
+    private var origin: String
     private let limits: Limits
     private var challenges: [[UInt8]: (device: VerifyingKey, expires: UInt64)] = [:]
     private var sessions: [[UInt8]: (device: VerifyingKey, expires: UInt64)] = [:]
@@ -29,6 +29,10 @@ public actor RelayService {
     }
 
     // MARK: - Authentication
+
+    /// The origin signatures are bound to: the URL clients use to reach this relay. Set once the
+    /// port is known when listening on port 0.
+    public func setOrigin(_ origin: String) { self.origin = origin }
 
     /// A fresh challenge for `device` to sign.
     public func challenge(for device: VerifyingKey, now: UInt64) -> [UInt8] {

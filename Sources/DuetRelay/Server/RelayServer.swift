@@ -1,0 +1,214 @@
+import DuetCrypto
+import DuetWire
+import Foundation
+public import Hummingbird
+public import Logging
+import NIOCore
+
+/// The relay's HTTP surface (SPEC § 6.5) over ``RelayService``: parse, call, answer. Every
+/// refusal of what a client sent is a 4xx with a code; nothing a client sends can crash it.
+public enum RelayServer {
+    public struct Configuration: Sendable {
+        public var host = "127.0.0.1"
+        public var port = 8479
+        public var dataDirectory = "./duet-relay-data"
+        public var maximumRequestBytes = 8 << 20
+        public init() {}
+    }
+
+    /// Builds the application; `onListening` receives the bound port (useful with port 0).
+    public static func application(
+        configuration: Configuration, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws -> some ApplicationProtocol {
+        let storage = try SQLiteRelayStorage(directory: configuration.dataDirectory)
+        let origin = "http://\(configuration.host):\(configuration.port)"
+        let service = RelayService(storage: storage, origin: origin)
+        let metrics = RelayMetrics()
+        let router = Router()
+        router.middlewares.add(MetricsMiddleware(metrics: metrics))
+        let limit = configuration.maximumRequestBytes
+        let now: @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }
+
+        router.get("/healthz") { _, _ in "ok\n" }
+        router.get("/metrics") { _, _ in await metrics.prometheusText() }
+
+        router.post("/v1/auth/challenge") { request, _ -> Response in
+            try await answer(metrics) {
+                let body = try await bytes(request, limit: 1024)
+                let device = try publicKey(body)
+                return binary(await service.challenge(for: device, now: now()))
+            }
+        }
+        router.post("/v1/auth/session") { request, _ -> Response in
+            try await answer(metrics) {
+                let body = try await bytes(request, limit: 1024)
+                guard body.count == 32 + 32 + 64 else { throw RelayError.malformed("key (32) ‖ challenge (32) ‖ signature (64)") }
+                let device = try publicKey(Array(body[0..<32]))
+                guard let signature = try? Signature(bytes: Array(body[64..<128])) else { throw RelayError.malformed("signature") }
+                return binary(try await service.session(device: device, challenge: Array(body[32..<64]), signature: signature, now: now()))
+            }
+        }
+        router.post("/v1/spaces/:space/membership") { request, context -> Response in
+            try await answer(metrics) {
+                let device = try await authenticated(request, service, now())
+                let body = try await bytes(request, limit: 4096)
+                let index = try await service.appendMembership(body, from: device)
+                return json("{\"index\":\(index)}")
+            }
+        }
+        router.get("/v1/spaces/:space/membership") { request, context -> Response in
+            try await answer(metrics) {
+                let device = try await authenticated(request, service, now())
+                let space = try spaceID(context)
+                let after = UInt64(request.uri.queryParameters.get("after") ?? "0") ?? 0
+                return binary(RelayMessages.encode(batch: try await service.membership(space: space, from: after + 1, device: device)))
+            }
+        }
+        router.post("/v1/spaces/:space/envelopes") { request, context -> Response in
+            try await answer(metrics) {
+                let device = try await authenticated(request, service, now())
+                let space = try spaceID(context)
+                let body = try await bytes(request, limit: limit)
+                let batch: [[UInt8]]
+                do { batch = try RelayMessages.decodeBatch(body, maximumCount: 256, maximumItemBytes: Envelope.maximumSealedBytes + 256) } catch {
+                    throw RelayError.malformed("\(error)")
+                }
+                let outcomes = try await service.append(batch, to: space, from: device, now: now())
+                await metrics.appended(outcomes: outcomes, bytes: body.count)
+                let codes = outcomes.map(code)
+                if let refusal = outcomes.lazy.compactMap(refusalOf).first {
+                    throw RelayError(code: refusal.rawValue, status: 409,
+                                     message: "\(message(for: refusal)); outcomes: \(codes.joined(separator: ","))")
+                }
+                return json("{\"outcomes\":[\(codes.map { "\"\($0)\"" }.joined(separator: ","))]}")
+            }
+        }
+        router.get("/v1/spaces/:space/envelopes") { request, context -> Response in
+            try await answer(metrics) {
+                let device = try await authenticated(request, service, now())
+                let space = try spaceID(context)
+                var vector: [WireDeviceID: UInt64] = [:]
+                if let text = request.uri.queryParameters.get("vector"), !text.isEmpty {
+                    guard let data = base64URL(text) else { throw RelayError.malformed("vector is base64url") }
+                    do { vector = try RelayMessages.decodeVector(data) } catch { throw RelayError.malformed("\(error)") }
+                }
+                let limit = Int(request.uri.queryParameters.get("limit") ?? "1000") ?? 1000
+                let result = try await service.fetch(space: space, after: vector, limit: limit, device: device)
+                return binary([result.complete ? 1 : 0] + RelayMessages.encode(batch: result.envelopes))
+            }
+        }
+        router.get("/v1/spaces/:space/heads") { request, context -> Response in
+            try await answer(metrics) {
+                let device = try await authenticated(request, service, now())
+                return binary(RelayMessages.encode(vector: try await service.heads(space: try spaceID(context), device: device)))
+            }
+        }
+
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "duet-relay"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? configuration.port
+                await service.setOrigin("http://\(configuration.host):\(port)")
+                await onListening(port)
+            },
+            logger: logger)
+    }
+
+    // MARK: - Helpers
+
+    static func answer(_ metrics: RelayMetrics, _ body: () async throws -> Response) async throws -> Response {
+        do {
+            return try await body()
+        } catch let error as RelayError {
+            await metrics.refused(code: error.code)
+            return json("{\"code\":\"\(error.code)\",\"message\":\(jsonString(error.message))}", status: .init(code: error.status))
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            await metrics.refused(code: "too-large")
+            return json("{\"code\":\"too-large\",\"message\":\"the request body is too large\"}", status: .contentTooLarge)
+        }
+    }
+
+    static func bytes(_ request: Request, limit: Int) async throws -> [UInt8] {
+        var request = request
+        do {
+            let buffer = try await request.collectBody(upTo: limit)
+            return Array(buffer.readableBytesView)
+        } catch is NIOTooManyBytesError {
+            // NIO's collector stops at the limit; report it with the spec's code.
+            throw RelayError.tooLarge(limit: limit)
+        }
+    }
+
+    static func publicKey(_ bytes: [UInt8]) throws -> VerifyingKey {
+        guard let key = try? VerifyingKey(bytes: bytes) else { throw RelayError.malformed("a device key is 32 bytes") }
+        return key
+    }
+
+    static func authenticated(_ request: Request, _ service: RelayService, _ now: UInt64) async throws -> VerifyingKey {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+              let token = hex(String(header.dropFirst(7))), token.count == 32 else { throw RelayError.unauthenticated }
+        return try await service.device(for: token, now: now)
+    }
+
+    static func spaceID(_ context: some RequestContext) throws -> SpaceID {
+        guard let text = context.parameters.get("space"), let bytes = hex(text), let space = try? SpaceID(bytes: bytes) else {
+            throw RelayError.malformed("a space id is 32 lowercase hex characters")
+        }
+        return space
+    }
+
+    static func binary(_ bytes: [UInt8]) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    static func json(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text + "\n")))
+    }
+
+    static func jsonString(_ text: String) -> String {
+        let data = (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func code(_ outcome: AppendOutcome) -> String {
+        switch outcome {
+        case .stored: "stored"
+        case .duplicate: "duplicate"
+        case .refused(let refusal): refusal.rawValue
+        }
+    }
+
+    static func refusalOf(_ outcome: AppendOutcome) -> RelayRefusal? {
+        if case .refused(let refusal) = outcome { return refusal }
+        return nil
+    }
+
+    static func message(for refusal: RelayRefusal) -> String {
+        switch refusal {
+        case .gap: "an earlier envelope of this device is missing; send them in seq order"
+        case .brokenChain: "the envelope does not name the hash of the device's previous one"
+        case .fork: "a different envelope holds this seq; the device forked and both are kept"
+        case .quotaExceeded: "the space is full"
+        }
+    }
+
+    static func hex(_ text: String) -> [UInt8]? {
+        let utf8 = Array(text.utf8)
+        guard utf8.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        var index = 0
+        while index < utf8.count {
+            guard let byte = UInt8(String(decoding: utf8[index..<index + 2], as: UTF8.self), radix: 16) else { return nil }
+            out.append(byte)
+            index += 2
+        }
+        return out
+    }
+
+    static func base64URL(_ text: String) -> [UInt8]? {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        return Data(base64Encoded: base64).map { [UInt8]($0) }
+    }
+}

@@ -1,0 +1,34 @@
+import ArgumentParser
+import DuetRelay
+import Foundation
+import Hummingbird
+import Logging
+
+/// `duet-relay`: the untrusted relay (CLI.md). Runs until SIGTERM or SIGINT, then shuts down
+/// gracefully. Prints `listening on HOST:PORT` once ready (port 0 picks a free one).
+@main
+struct DuetRelayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "duet-relay",
+        abstract: "Store and forward Duet envelopes it cannot read.")
+
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on (0 picks a free one).") var port = 8479
+    @Option(help: "Folder for the embedded SQLite store (relay.sqlite).") var data = "./duet-relay-data"
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+
+    func run() async throws {
+        var logger = Logger(label: "duet-relay")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        var configuration = RelayServer.Configuration()
+        configuration.host = host
+        configuration.port = port
+        configuration.dataDirectory = data
+        let host = self.host
+        let app = try RelayServer.application(configuration: configuration, logger: logger) { port in
+            // Written straight to the descriptor (unbuffered): tests and scripts wait for this line.
+            FileHandle.standardOutput.write(Data("listening on \(host):\(port)\n".utf8))
+        }
+        try await app.runService()
+    }
+}

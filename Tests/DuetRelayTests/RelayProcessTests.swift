@@ -1,0 +1,146 @@
+import DuetCrypto
+import DuetWire
+import Foundation
+import Testing
+
+/// The relay as a real process on loopback, driven over HTTP.
+@Suite("duet-relay process")
+struct RelayProcessTests {
+    static let now = UInt64(Date().timeIntervalSince1970 * 1000)
+
+    struct Member {
+        let identity = SigningKey.generate()
+        let device = SigningKey.generate()
+        var seq: UInt64 = 0
+        var previous = Digest.zero
+        var id: WireDeviceID { WireDeviceID(verifyingKey: device.verifyingKey) }
+
+        mutating func envelope(_ space: SpaceID, _ key: SymmetricKey, _ text: String = "sealed") -> Envelope {
+            seq += 1
+            let envelope = Envelope.seal(Array(text.utf8), header: .init(space: space, epoch: 1, device: id, seq: seq, previous: previous),
+                                         contentKey: key, signingKey: device)
+            previous = envelope.hash
+            return envelope
+        }
+    }
+
+    /// Authenticates `member` and creates a personal space for them.
+    static func personalSpace(_ relay: RelayProcess, _ member: Member) async throws -> (RelayClient, SpaceID) {
+        var client = RelayClient(base: relay.base, device: member.device)
+        try await client.authenticate()
+        let space = SpaceID.random()
+        let create = MembershipRecord.sign(space: space, index: 1, previous: .zero, action: .create(identity: member.identity.verifyingKey), signer: member.identity)
+        let certificate = DeviceCertificate.issue(identity: member.identity, device: member.device.verifyingKey, name: "laptop", created: now)
+        let add = MembershipRecord.sign(space: space, index: 2, previous: create.hash, action: .addDevice(certificate), signer: member.identity)
+        for record in [create, add] {
+            let reply = try await client.request("POST", "/v1/spaces/\(RelayClient.hex(space))/membership", body: record.encoded)
+            guard reply.status == 200 else { throw RelayTestFailure("membership: \(reply.status) \(reply.text)") }
+        }
+        return (client, space)
+    }
+
+    @Test("Health, metrics, and graceful shutdown on SIGTERM")
+    func lifecycle() async throws {
+        let relay = try RelayProcess()
+        let client = RelayClient(base: relay.base, device: .generate())
+        let health = try await client.request("GET", "/healthz", authorised: false)
+        #expect(health.status == 200 && health.text == "ok\n")
+        let metrics = try await client.request("GET", "/metrics", authorised: false)
+        #expect(metrics.text.contains("duet_relay_requests_total") && metrics.text.contains("duet_relay_request_seconds_bucket"))
+        #expect(relay.terminate() == 0, "exits cleanly on SIGTERM")
+    }
+
+    @Test("Append, heads, fetch by vector; duplicates, gaps, forks and strangers refused with codes")
+    func envelopes() async throws {
+        let relay = try RelayProcess()
+        var alex = Member()
+        let (client, space) = try await Self.personalSpace(relay, alex)
+        let key = SymmetricKey.random()
+        let path = "/v1/spaces/\(RelayClient.hex(space))"
+        let envelopes = (0..<5).map { _ in alex.envelope(space, key) }
+        let stored = try await client.request("POST", path + "/envelopes", body: RelayMessages.encode(batch: envelopes.prefix(3).map(\.bytes)))
+        #expect(stored.status == 200 && stored.text.contains("\"stored\",\"stored\",\"stored\""), "\(stored.text)")
+        let duplicate = try await client.request("POST", path + "/envelopes", body: RelayMessages.encode(batch: [envelopes[2].bytes]))
+        #expect(duplicate.status == 200 && duplicate.text.contains("duplicate"))
+        let gap = try await client.request("POST", path + "/envelopes", body: RelayMessages.encode(batch: [envelopes[4].bytes]))
+        #expect(gap.status == 409 && gap.code == "gap")
+        var forker = alex
+        forker.seq = 2
+        forker.previous = envelopes[1].hash
+        let fork = try await client.request("POST", path + "/envelopes", body: RelayMessages.encode(batch: [forker.envelope(space, key, "other").bytes]))
+        #expect(fork.status == 409 && fork.code == "fork")
+        let heads = try await client.request("GET", path + "/heads")
+        #expect(try RelayMessages.decodeVector(heads.body) == [alex.id: 3])
+        let vector = Data(RelayMessages.encode(vector: [alex.id: 1])).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let fetched = try await client.request("GET", path + "/envelopes?vector=\(vector)")
+        #expect(fetched.status == 200 && fetched.body.first == 1)
+        #expect(try RelayMessages.decodeBatch(Array(fetched.body.dropFirst()), maximumCount: 100, maximumItemBytes: 1 << 22)
+                == envelopes[1...2].map(\.bytes))
+        // A stranger's device: authenticated, but not a member.
+        var stranger = RelayClient(base: relay.base, device: .generate())
+        try await stranger.authenticate()
+        #expect(try await stranger.request("GET", path + "/heads").code == "not-a-member")
+        #expect(try await stranger.request("GET", path + "/envelopes").status == 403)
+        // No session, a malformed space, an unknown space.
+        #expect(try await client.request("GET", path + "/heads", authorised: false).status == 401)
+        #expect(try await client.request("GET", "/v1/spaces/not-hex/heads").code == "malformed")
+        #expect(try await client.request("GET", "/v1/spaces/\(RelayClient.hex(SpaceID.random()))/heads").code == "unknown-space")
+    }
+
+    @Test("Random and oversized bodies on every route get a 4xx, and the relay stays up")
+    func hostileBodies() async throws {
+        let relay = try RelayProcess()
+        let alex = Member()
+        let (client, space) = try await Self.personalSpace(relay, alex)
+        let path = "/v1/spaces/\(RelayClient.hex(space))"
+        let routes: [(String, String)] = [("POST", "/v1/auth/challenge"), ("POST", "/v1/auth/session"),
+                                          ("POST", path + "/membership"), ("POST", path + "/envelopes")]
+        var state: UInt64 = 7
+        for (method, route) in routes {
+            for size in [0, 1, 31, 33, 200, 5000] {
+                let body = (0..<size).map { _ -> UInt8 in state = state &* 6364136223846793005 &+ 1; return UInt8(truncatingIfNeeded: state >> 33) }
+                let reply = try await client.request(method, route, body: body)
+                #expect((400..<500).contains(reply.status), "\(method) \(route) \(size) bytes → \(reply.status) \(reply.text)")
+            }
+        }
+        let huge = [UInt8](repeating: 0xAB, count: 9 << 20)
+        let tooLarge = try await client.request("POST", path + "/envelopes", body: huge)
+        #expect(tooLarge.status == 413 && tooLarge.code == "too-large", "\(tooLarge.text)")
+        #expect(try await client.request("GET", "/healthz").status == 200, "still up")
+    }
+
+    @Test("Killed with SIGKILL during appends and restarted: nothing acknowledged is missing")
+    func crashDuringAppends() async throws {
+        let relay = try RelayProcess()
+        var alex = Member()
+        let (client, space) = try await Self.personalSpace(relay, alex)
+        let key = SymmetricKey.random()
+        let path = "/v1/spaces/\(RelayClient.hex(space))"
+        let envelopes = (0..<300).map { _ in alex.envelope(space, key) }
+        let acknowledged = AcknowledgedCounter()
+        let sender = Task {
+            for envelope in envelopes {
+                guard let reply = try? await client.request("POST", path + "/envelopes", body: RelayMessages.encode(batch: [envelope.bytes])),
+                      reply.status == 200 else { return }
+                await acknowledged.record(envelope.header.seq)
+            }
+        }
+        // Kill once some appends have been acknowledged (a condition, polled, not a fixed sleep).
+        while await acknowledged.highest < 20 { try await Task.sleep(for: .milliseconds(2)) }
+        relay.kill()
+        await sender.value
+        let highest = await acknowledged.highest
+        try relay.start()
+        var again = RelayClient(base: relay.base, device: alex.device)
+        try await again.authenticate()
+        let heads = try RelayMessages.decodeVector(try await again.request("GET", path + "/heads").body)
+        #expect((heads[alex.id] ?? 0) >= highest, "acknowledged up to \(highest), relay holds \(heads[alex.id] ?? 0)")
+        #expect(highest < 300, "the kill landed during the appends")
+    }
+}
+
+actor AcknowledgedCounter {
+    private(set) var highest: UInt64 = 0
+    func record(_ seq: UInt64) { highest = max(highest, seq) }
+}
