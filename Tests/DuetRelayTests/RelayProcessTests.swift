@@ -9,9 +9,15 @@ struct RelayProcessTests {
     static let now = UInt64(Date().timeIntervalSince1970 * 1000)
 
     struct Member {
-        let identity = SigningKey.generate()
-        let device = SigningKey.generate()
+        let identity: SigningKey
+        let device: SigningKey
         var seq: UInt64 = 0
+
+        init(identity: SigningKey = .generate(), device: SigningKey = .generate()) {
+            self.identity = identity
+            self.device = device
+        }
+
         var previous = Digest.zero
         var id: WireDeviceID { WireDeviceID(verifyingKey: device.verifyingKey) }
 
@@ -143,4 +149,92 @@ struct RelayProcessTests {
 actor AcknowledgedCounter {
     private(set) var highest: UInt64 = 0
     func record(_ seq: UInt64) { highest = max(highest, seq) }
+}
+
+@Suite("duet-relay process, mailboxes and load")
+struct RelayMailboxAndLoadTests {
+    @Test("A mailbox holds one opaque message, read once; sizes and reuse are refused")
+    func mailboxes() async throws {
+        let relay = try RelayProcess()
+        var inviter = RelayClient(base: relay.base, device: .generate())
+        var invitee = RelayClient(base: relay.base, device: .generate())
+        try await inviter.authenticate()
+        try await invitee.authenticate()
+        let id = RandomBytes.make(count: 16).map { String(format: "%02x", $0) }.joined()
+        let message = RandomBytes.make(count: 500)
+        #expect(try await inviter.request("PUT", "/v1/mailboxes/\(id)", body: message).status == 200)
+        #expect(try await inviter.request("PUT", "/v1/mailboxes/\(id)", body: message).code == "mailbox-taken")
+        let read = try await invitee.request("GET", "/v1/mailboxes/\(id)")
+        #expect(read.status == 200 && read.body == message)
+        #expect(try await invitee.request("GET", "/v1/mailboxes/\(id)").code == "unknown-mailbox", "read once")
+        #expect(try await inviter.request("PUT", "/v1/mailboxes/\(id)", body: [UInt8](repeating: 1, count: 70_000)).status == 413)
+        #expect(try await inviter.request("PUT", "/v1/mailboxes/xyz", body: message).code == "malformed")
+        #expect(try await inviter.request("GET", "/v1/mailboxes/\(id)", authorised: false).status == 401)
+    }
+
+    @Test("200 concurrent devices append over HTTP: every envelope stored once, each device in order, fetch exact")
+    func concurrentClients() async throws {
+        let relay = try RelayProcess()
+        let owners = (0..<4).map { _ in SigningKey.generate() }
+        let spaces = (0..<4).map { _ in SpaceID.random() }
+        // Each space: created by its owner identity; 50 devices join it, each certified.
+        var setup = RelayClient(base: relay.base, device: .generate())
+        try await setup.authenticate()
+        for (space, owner) in zip(spaces, owners) {
+            let create = MembershipRecord.sign(space: space, index: 1, previous: .zero, action: .create(identity: owner.verifyingKey), signer: owner)
+            #expect(try await setup.request("POST", "/v1/spaces/\(RelayClient.hex(space))/membership", body: create.encoded).status == 200)
+        }
+        let devices = (0..<200).map { _ in SigningKey.generate() }
+        var previous = [SpaceID: MembershipRecord]()
+        // Joining is sequential per space (each record names the one before).
+        for (index, device) in devices.enumerated() {
+            let space = spaces[index % 4], owner = owners[index % 4]
+            var client = RelayClient(base: relay.base, device: device)
+            try await client.authenticate()
+            let certificate = DeviceCertificate.issue(identity: owner, device: device.verifyingKey, name: "d\(index)", created: RelayProcessTests.now)
+            let last = previous[space]
+            let createHash: Digest
+            if let last { createHash = last.hash } else {
+                createHash = MembershipRecord.sign(space: space, index: 1, previous: .zero, action: .create(identity: owner.verifyingKey), signer: owner).hash
+            }
+            let record = MembershipRecord.sign(space: space, index: (last?.index ?? 1) + 1, previous: createHash, action: .addDevice(certificate), signer: owner)
+            let reply = try await client.request("POST", "/v1/spaces/\(RelayClient.hex(space))/membership", body: record.encoded)
+            try #require(reply.status == 200, "join \(index): \(reply.text)")
+            previous[space] = record
+        }
+        let key = SymmetricKey.random()
+        let perDevice = 5
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, device) in devices.enumerated() {
+                group.addTask {
+                    var client = RelayClient(base: relay.base, device: device)
+                    try await client.authenticate()
+                    let space = spaces[index % 4]
+                    var member = RelayProcessTests.Member(identity: owners[index % 4], device: device)
+                    for _ in 0..<perDevice {
+                        let envelope = member.envelope(space, key)
+                        let reply = try await client.request("POST", "/v1/spaces/\(RelayClient.hex(space))/envelopes",
+                                                             body: RelayMessages.encode(batch: [envelope.bytes, envelope.bytes]))
+                        guard reply.status == 200, reply.text.contains("\"stored\",\"duplicate\"") else {
+                            throw RelayTestFailure("append: \(reply.status) \(reply.text)")
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        var reader = RelayClient(base: relay.base, device: devices[0])
+        try await reader.authenticate()
+        let fetched = try await reader.request("GET", "/v1/spaces/\(RelayClient.hex(spaces[0]))/envelopes?limit=10000")
+        #expect(fetched.body.first == 1, "complete")
+        let envelopes = try RelayMessages.decodeBatch(Array(fetched.body.dropFirst()), maximumCount: 10_000, maximumItemBytes: 1 << 22)
+            .map { try Envelope(bytes: $0) }
+        #expect(envelopes.count == 50 * perDevice)
+        #expect(Set(envelopes.map(\.bytes)).count == envelopes.count)
+        for (_, chain) in Dictionary(grouping: envelopes, by: \.header.device) {
+            #expect(chain.map(\.header.seq) == Array(1...UInt64(perDevice)))
+        }
+        let heads = try RelayMessages.decodeVector(try await reader.request("GET", "/v1/spaces/\(RelayClient.hex(spaces[0]))/heads").body)
+        #expect(heads.count == 50 && heads.values.allSatisfy { $0 == UInt64(perDevice) })
+    }
 }

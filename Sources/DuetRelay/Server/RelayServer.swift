@@ -104,6 +104,22 @@ public enum RelayServer {
             }
         }
 
+        // Mailboxes need a session (any device) but no membership: the invitee is not one yet.
+        router.put("/v1/mailboxes/:id") { request, context -> Response in
+            try await answer(metrics) {
+                _ = try await authenticated(request, service, now())
+                let body = try await bytes(request, limit: Mailboxes.maximumBytes)
+                try await service.putMailbox(try mailboxID(context), body, now: now())
+                return json("{}")
+            }
+        }
+        router.get("/v1/mailboxes/:id") { request, context -> Response in
+            try await answer(metrics) {
+                _ = try await authenticated(request, service, now())
+                return binary(try await service.takeMailbox(try mailboxID(context), now: now()))
+            }
+        }
+
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "duet-relay"),
@@ -156,6 +172,13 @@ public enum RelayServer {
             throw RelayError.malformed("a space id is 32 lowercase hex characters")
         }
         return space
+    }
+
+    static func mailboxID(_ context: some RequestContext) throws -> [UInt8] {
+        guard let text = context.parameters.get("id"), let bytes = hex(text), bytes.count == 16 else {
+            throw RelayError.malformed("a mailbox id is 32 lowercase hex characters")
+        }
+        return bytes
     }
 
     static func binary(_ bytes: [UInt8]) -> Response {

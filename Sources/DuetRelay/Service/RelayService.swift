@@ -19,6 +19,7 @@ public actor RelayService {
     private var challenges: [[UInt8]: (device: VerifyingKey, expires: UInt64)] = [:]
     private var sessions: [[UInt8]: (device: VerifyingKey, expires: UInt64)] = [:]
     private var logs: [SpaceID: MembershipLog] = [:]
+    private var mailboxes = Mailboxes()
 
     static let authContext = Array("duet relay auth v1".utf8)
 
@@ -141,5 +142,15 @@ public actor RelayService {
         guard let log = try await log(for: space) else { throw RelayError.unknownSpace }
         guard log.devices[device] != nil else { throw RelayError.notAMember }
         return try await storage.heads(space: space)
+    }
+
+    // MARK: - Mailboxes
+
+    public func putMailbox(_ id: [UInt8], _ blob: [UInt8], now: UInt64) throws(RelayError) {
+        try mailboxes.put(id, blob, now: now)
+    }
+
+    public func takeMailbox(_ id: [UInt8], now: UInt64) throws(RelayError) -> [UInt8] {
+        try mailboxes.take(id, now: now)
     }
 }
