@@ -238,3 +238,35 @@ struct RelayMailboxAndLoadTests {
         #expect(heads.count == 50 && heads.values.allSatisfy { $0 == UInt64(perDevice) })
     }
 }
+
+@Suite("duet-relay process, live push")
+struct RelayLiveTests {
+    @Test("Every stored envelope is pushed at once to each connected member device; strangers cannot subscribe")
+    func livePush() async throws {
+        let relay = try RelayProcess()
+        var alex = RelayProcessTests.Member()
+        let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
+        let path = "/v1/spaces/\(RelayClient.hex(space))"
+        // The same device's second connection (another window) also receives everything.
+        let first = try #require(TestWebSocket(port: relay.port, path: path + "/live", token: client.token))
+        let second = try #require(TestWebSocket(port: relay.port, path: path + "/live", token: client.token))
+        var stranger = RelayClient(base: relay.base, device: .generate())
+        try await stranger.authenticate()
+        #expect(TestWebSocket(port: relay.port, path: path + "/live", token: stranger.token) == nil, "not a member: no upgrade")
+        #expect(TestWebSocket(port: relay.port, path: path + "/live", token: [UInt8](repeating: 7, count: 32)) == nil, "no session")
+        let key = SymmetricKey.random()
+        let envelopes = (0..<3).map { _ in alex.envelope(space, key) }
+        let reply = try await client.request("POST", path + "/envelopes", body: RelayMessages.encode(batch: envelopes.map(\.bytes)))
+        #expect(reply.status == 200)
+        // A duplicate is not pushed again.
+        _ = try await client.request("POST", path + "/envelopes", body: RelayMessages.encode(batch: [envelopes[0].bytes]))
+        for socket in [first, second] {
+            for envelope in envelopes { #expect(socket.nextBinary() == envelope.bytes) }
+        }
+        let fourth = alex.envelope(space, key)
+        _ = try await client.request("POST", path + "/envelopes", body: RelayMessages.encode(batch: [fourth.bytes]))
+        #expect(first.nextBinary() == fourth.bytes, "the duplicate was skipped; the next push is the fourth")
+        let metrics = try await client.request("GET", "/metrics")
+        #expect(metrics.text.contains("duet_relay_live_connections 2"))
+    }
+}

@@ -30,8 +30,10 @@ actor RelayMetrics {
         appendedBytes += bytes
     }
 
-    func prometheusText() -> String {
+    func prometheusText(liveConnections: Int) -> String {
         var lines: [String] = []
+        lines.append("# TYPE duet_relay_live_connections gauge")
+        lines.append("duet_relay_live_connections \(liveConnections)")
         lines.append("# TYPE duet_relay_requests_total counter")
         for (method, count) in requests.sorted(by: { $0.key < $1.key }) { lines.append("duet_relay_requests_total{method=\"\(method)\"} \(count)") }
         lines.append("# TYPE duet_relay_refusals_total counter")

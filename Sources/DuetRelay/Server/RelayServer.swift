@@ -2,6 +2,7 @@ import DuetCrypto
 import DuetWire
 import Foundation
 public import Hummingbird
+import HummingbirdWebSocket
 public import Logging
 import NIOCore
 
@@ -24,13 +25,14 @@ public enum RelayServer {
         let origin = "http://\(configuration.host):\(configuration.port)"
         let service = RelayService(storage: storage, origin: origin)
         let metrics = RelayMetrics()
+        let live = LiveFanOut()
         let router = Router()
         router.middlewares.add(MetricsMiddleware(metrics: metrics))
         let limit = configuration.maximumRequestBytes
         let now: @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }
 
         router.get("/healthz") { _, _ in "ok\n" }
-        router.get("/metrics") { _, _ in await metrics.prometheusText() }
+        router.get("/metrics") { _, _ in await metrics.prometheusText(liveConnections: await live.connections) }
 
         router.post("/v1/auth/challenge") { request, _ -> Response in
             try await answer(metrics) {
@@ -75,6 +77,11 @@ public enum RelayServer {
                 }
                 let outcomes = try await service.append(batch, to: space, from: device, now: now())
                 await metrics.appended(outcomes: outcomes, bytes: body.count)
+                let stored = zip(batch, outcomes).compactMap { bytes, outcome -> [UInt8]? in
+                    if case .stored = outcome { return bytes }
+                    return nil
+                }
+                if !stored.isEmpty { await live.publish(space: space, envelopes: stored) }
                 let codes = outcomes.map(code)
                 if let refusal = outcomes.lazy.compactMap(refusalOf).first {
                     throw RelayError(code: refusal.rawValue, status: 409,
@@ -122,6 +129,9 @@ public enum RelayServer {
 
         return Application(
             router: router,
+            server: .http1WebSocketUpgrade { request, _, _ in
+                try await upgrade(request, service: service, live: live, now: now())
+            },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "duet-relay"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
@@ -129,6 +139,40 @@ public enum RelayServer {
                 await onListening(port)
             },
             logger: logger)
+    }
+
+    // MARK: - Live push
+
+    /// `GET /v1/spaces/{space}/live` with a session: upgraded for member devices, within the
+    /// per-device connection limit; anything else is answered as plain HTTP (and refused there).
+    static func upgrade(
+        _ request: HTTPRequest, service: RelayService, live: LiveFanOut, now: UInt64
+    ) async throws -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
+        let parts = (request.path ?? "").split(separator: "?").first?.split(separator: "/") ?? []
+        guard parts.count == 4, parts[0] == "v1", parts[1] == "spaces", parts[3] == "live",
+              let bytes = hex(String(parts[2])), let space = try? SpaceID(bytes: bytes),
+              let header = request.headerFields[.authorization], header.hasPrefix("Bearer "),
+              let token = hex(String(header.dropFirst(7))), token.count == 32,
+              let device = try? await service.device(for: token, now: now),
+              (try? await service.heads(space: space, device: device)) != nil else { return .dontUpgrade }
+        let deviceID = WireDeviceID(verifyingKey: device)
+        guard let subscription = await live.subscribe(space: space, device: deviceID) else { return .dontUpgrade }
+        return .upgrade([:]) { inbound, outbound, _ in
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await envelope in subscription.stream {
+                        do { try await outbound.write(.binary(ByteBuffer(bytes: envelope))) } catch { return }
+                    }
+                }
+                group.addTask {
+                    // The client sends nothing that matters; the stream ending means it left.
+                    do { for try await _ in inbound {} } catch {}
+                }
+                await group.next()
+                await live.unsubscribe(space: space, device: deviceID, id: subscription.id)
+                group.cancelAll()
+            }
+        }
     }
 
     // MARK: - Helpers

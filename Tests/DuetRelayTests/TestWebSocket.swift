@@ -1,0 +1,77 @@
+import Foundation
+
+/// A minimal WebSocket client (RFC 6455) over a blocking loopback socket: enough to subscribe to
+/// the relay's live push and read binary frames, written from the RFC so the test does not
+/// depend on the server library's own client.
+final class TestWebSocket {
+    private let socket: Int32
+    private var buffer: [UInt8] = []
+
+    /// Connects and performs the upgrade; nil when the relay refuses it. Reads time out after
+    /// `timeout` seconds so a missing push fails the test instead of hanging it.
+    init?(port: Int, path: String, token: [UInt8], timeout: Int = 10) {
+        socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { return nil }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { close(socket); return nil }
+        var interval = timeval(tv_sec: timeout, tv_usec: 0)
+        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
+        let tokenHex = token.map { String(format: "%02x", $0) }.joined()
+        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer \(tokenHex)\r\n\r\n"
+        guard send(Array(request.utf8)) else { close(socket); return nil }
+        // The response head ends with an empty line; anything after it is frames.
+        while true {
+            if let end = buffer.firstRange(of: Array("\r\n\r\n".utf8)) {
+                let head = String(decoding: buffer[..<end.lowerBound], as: UTF8.self)
+                buffer.removeSubrange(..<end.upperBound)
+                guard head.hasPrefix("HTTP/1.1 101") else { close(socket); return nil }
+                return
+            }
+            guard receive() else { close(socket); return nil }
+        }
+    }
+
+    deinit { close(socket) }
+
+    private func send(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { Foundation.send(socket, $0.baseAddress, $0.count, 0) } == bytes.count
+    }
+
+    private func receive() -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        let count = chunk.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
+        guard count > 0 else { return false }
+        buffer.append(contentsOf: chunk[0..<count])
+        return true
+    }
+
+    private func take(_ count: Int) -> [UInt8]? {
+        while buffer.count < count { guard receive() else { return nil } }
+        defer { buffer.removeFirst(count) }
+        return Array(buffer[0..<count])
+    }
+
+    /// The next binary message's payload, or nil on close, error or timeout.
+    func nextBinary() -> [UInt8]? {
+        while true {
+            guard let head = take(2) else { return nil }
+            let opcode = head[0] & 0x0F
+            var length = Int(head[1] & 0x7F)
+            if length == 126 { guard let bytes = take(2) else { return nil }; length = Int(bytes[0]) << 8 | Int(bytes[1]) }
+            else if length == 127 { guard let bytes = take(8) else { return nil }; length = bytes.reduce(0) { $0 << 8 | Int($1) } }
+            guard let payload = take(length) else { return nil }
+            switch opcode {
+            case 0x2: return payload
+            case 0x8: return nil
+            default: continue  // ping, pong, text: not what the relay sends for envelopes
+            }
+        }
+    }
+}
