@@ -16,6 +16,10 @@ struct DuetRelayCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on (0 picks a free one).") var port = 8479
     @Option(help: "Folder for the embedded SQLite store (relay.sqlite).") var data = "./duet-relay-data"
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+    @Option(help: "Largest request body in bytes.") var maxRequestBytes = 8 << 20
+    @Option(help: "Most envelope bytes one space may hold.") var spaceQuotaBytes = 1 << 30
+    @Option(help: "Appends per second a device may make on average.") var appendsPerSecond = 100.0
+    @Option(help: "Appends a device may burst above that rate.") var appendBurst = 200.0
 
     func run() async throws {
         var logger = Logger(label: "duet-relay")
@@ -24,6 +28,10 @@ struct DuetRelayCommand: AsyncParsableCommand {
         configuration.host = host
         configuration.port = port
         configuration.dataDirectory = data
+        configuration.maximumRequestBytes = maxRequestBytes
+        configuration.spaceQuotaBytes = spaceQuotaBytes
+        configuration.limits.appendsPerSecond = appendsPerSecond
+        configuration.limits.appendBurst = appendBurst
         let host = self.host
         let app = try RelayServer.application(configuration: configuration, logger: logger) { port in
             // Written straight to the descriptor (unbuffered): tests and scripts wait for this line.

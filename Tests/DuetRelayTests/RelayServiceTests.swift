@@ -107,3 +107,51 @@ struct RelayServiceTests {
         await #expect(throws: RelayError.self) { try await service.appendMembership(addSam.encoded, from: alex.device.verifyingKey) }
     }
 }
+
+@Suite("Relay limits")
+struct RelayLimitTests {
+    @Test("A device past its rate is refused with rate-limited, and recovers as time passes")
+    func rateLimit() async throws {
+        let folder = NSTemporaryDirectory() + "duet-relay-limits-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var limits = RelayService.Limits()
+        limits.appendsPerSecond = 10
+        limits.appendBurst = 5
+        let service = RelayService(storage: try SQLiteRelayStorage(directory: folder), origin: "o", limits: limits)
+        let alex = RelayServiceTests.Person()
+        let space = try await RelayServiceTests.createSpace(service, owner: alex)
+        let key = SymmetricKey.random()
+        let id = WireDeviceID(verifyingKey: alex.device.verifyingKey)
+        var previous = Digest.zero
+        var envelopes: [Envelope] = []
+        for seq in 1...8 {
+            let envelope = Envelope.seal([UInt8(seq)], header: .init(space: space, epoch: 1, device: id, seq: UInt64(seq), previous: previous), contentKey: key, signingKey: alex.device)
+            previous = envelope.hash
+            envelopes.append(envelope)
+        }
+        let t = RelayServiceTests.now
+        for envelope in envelopes.prefix(5) {
+            _ = try await service.append([envelope.bytes], to: space, from: alex.device.verifyingKey, now: t)
+        }
+        await #expect(throws: RelayError.rateLimited) {
+            try await service.append([envelopes[5].bytes], to: space, from: alex.device.verifyingKey, now: t)
+        }
+        // 200 ms later two tokens have come back.
+        #expect(try await service.append([envelopes[5].bytes, envelopes[6].bytes], to: space, from: alex.device.verifyingKey, now: t + 200).count == 2)
+    }
+
+    @Test("A space past its quota refuses further envelopes with quota-exceeded")
+    func quota() async throws {
+        let folder = NSTemporaryDirectory() + "duet-relay-quota-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let storage = try SQLiteRelayStorage(directory: folder, spaceQuotaBytes: 1000)
+        let space = SpaceID.random()
+        var device = RelayStorageTests.Device()
+        var outcomes: [AppendOutcome] = []
+        for _ in 0..<10 { outcomes += try await storage.append([device.next(space, String(repeating: "x", count: 100))]) }
+        #expect(outcomes.contains(.refused(.quotaExceeded)))
+        let stored = outcomes.filter { if case .stored = $0 { return true } else { return false } }.count
+        #expect(stored >= 1 && stored < 10)
+        #expect(try await storage.heads(space: space).values.first == UInt64(stored))
+    }
+}

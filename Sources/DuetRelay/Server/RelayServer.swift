@@ -14,6 +14,8 @@ public enum RelayServer {
         public var port = 8479
         public var dataDirectory = "./duet-relay-data"
         public var maximumRequestBytes = 8 << 20
+        public var spaceQuotaBytes = 1 << 30
+        public var limits = RelayService.Limits()
         public init() {}
     }
 
@@ -21,9 +23,9 @@ public enum RelayServer {
     public static func application(
         configuration: Configuration, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
-        let storage = try SQLiteRelayStorage(directory: configuration.dataDirectory)
+        let storage = try SQLiteRelayStorage(directory: configuration.dataDirectory, spaceQuotaBytes: configuration.spaceQuotaBytes)
         let origin = "http://\(configuration.host):\(configuration.port)"
-        let service = RelayService(storage: storage, origin: origin)
+        let service = RelayService(storage: storage, origin: origin, limits: configuration.limits)
         let metrics = RelayMetrics()
         let live = LiveFanOut()
         let router = Router()
@@ -84,7 +86,7 @@ public enum RelayServer {
                 if !stored.isEmpty { await live.publish(space: space, envelopes: stored) }
                 let codes = outcomes.map(code)
                 if let refusal = outcomes.lazy.compactMap(refusalOf).first {
-                    throw RelayError(code: refusal.rawValue, status: 409,
+                    throw RelayError(code: refusal.rawValue, status: refusal == .quotaExceeded ? 429 : 409,
                                      message: "\(message(for: refusal)); outcomes: \(codes.joined(separator: ","))")
                 }
                 return json("{\"outcomes\":[\(codes.map { "\"\($0)\"" }.joined(separator: ","))]}")
@@ -256,7 +258,7 @@ public enum RelayServer {
         case .gap: "an earlier envelope of this device is missing; send them in seq order"
         case .brokenChain: "the envelope does not name the hash of the device's previous one"
         case .fork: "a different envelope holds this seq; the device forked and both are kept"
-        case .quotaExceeded: "the space is full"
+        case .quotaExceeded: "the space has reached its storage quota; ask the relay's operator"
         }
     }
 

@@ -10,6 +10,9 @@ public actor RelayService {
         public var maximumBatch = 256
         public var challengeLifetime: UInt64 = 60_000
         public var sessionLifetime: UInt64 = 3_600_000
+        /// Appends per second a device may make on average, and the burst it may save up.
+        public var appendsPerSecond = 100.0
+        public var appendBurst = 200.0
         public init() {}
     }
 
@@ -20,6 +23,7 @@ public actor RelayService {
     private var sessions: [[UInt8]: (device: VerifyingKey, expires: UInt64)] = [:]
     private var logs: [SpaceID: MembershipLog] = [:]
     private var mailboxes = Mailboxes()
+    private var buckets: [VerifyingKey: (tokens: Double, at: UInt64)] = [:]
 
     static let authContext = Array("duet relay auth v1".utf8)
 
@@ -116,6 +120,7 @@ public actor RelayService {
     /// from a current member, and carry a valid signature, before the storage rules judge it.
     public func append(_ batch: [[UInt8]], to space: SpaceID, from device: VerifyingKey, now: UInt64) async throws -> [AppendOutcome] {
         guard batch.count <= limits.maximumBatch else { throw RelayError.tooLarge(limit: limits.maximumBatch) }
+        try spend(Double(batch.count), by: device, now: now)
         guard let log = try await log(for: space) else { throw RelayError.unknownSpace }
         guard let certificate = log.devices[device], certificate.isValid(at: now) else { throw RelayError.notAMember }
         let sender = WireDeviceID(verifyingKey: device)
@@ -130,6 +135,20 @@ public actor RelayService {
             envelopes.append(envelope)
         }
         return try await storage.append(envelopes)
+    }
+
+    /// A token bucket per device: `appendsPerSecond` refill, `appendBurst` capacity.
+    private func spend(_ cost: Double, by device: VerifyingKey, now: UInt64) throws(RelayError) {
+        var bucket = buckets[device] ?? (limits.appendBurst, now)
+        let elapsed = Double(now >= bucket.at ? now - bucket.at : 0) / 1000
+        bucket.tokens = min(limits.appendBurst, bucket.tokens + elapsed * limits.appendsPerSecond)
+        bucket.at = now
+        guard bucket.tokens >= cost else {
+            buckets[device] = bucket
+            throw .rateLimited
+        }
+        bucket.tokens -= cost
+        buckets[device] = bucket
     }
 
     public func fetch(space: SpaceID, after vector: [WireDeviceID: UInt64], limit: Int, device: VerifyingKey) async throws -> (envelopes: [[UInt8]], complete: Bool) {

@@ -12,7 +12,8 @@ public final class SQLiteRelayStorage: RelayStorage {
     private let database: DatabaseQueue
     private let committer: GroupCommitter
 
-    public init(directory: String) throws {
+    /// - Parameter spaceQuotaBytes: the most envelope bytes one space may hold (default 1 GiB).
+    public init(directory: String, spaceQuotaBytes: Int = 1 << 30) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         var configuration = Configuration()
@@ -25,7 +26,7 @@ public final class SQLiteRelayStorage: RelayStorage {
         }
         database = try DatabaseQueue(path: directory + "/relay.sqlite", configuration: configuration)
         try Self.migrator.migrate(database)
-        committer = GroupCommitter(database: database)
+        committer = GroupCommitter(database: database, spaceQuotaBytes: Int64(spaceQuotaBytes))
     }
 
     static var migrator: DatabaseMigrator {
@@ -53,10 +54,11 @@ public final class SQLiteRelayStorage: RelayStorage {
                     PRIMARY KEY (space, device)
                 ) STRICT, WITHOUT ROWID;
 
-                -- Per space, the last arrival position given.
+                -- Per space, the last arrival position given and the envelope bytes held (quota).
                 CREATE TABLE spaces (
                     space    BLOB PRIMARY KEY NOT NULL,
-                    position INTEGER NOT NULL
+                    position INTEGER NOT NULL,
+                    bytes    INTEGER NOT NULL DEFAULT 0
                 ) STRICT, WITHOUT ROWID;
 
                 -- Each space's membership log (SPEC § 6.2), verified before it is stored.
@@ -148,7 +150,7 @@ public final class SQLiteRelayStorage: RelayStorage {
     }
 
     /// Judges and stores one envelope inside the caller's transaction.
-    static func append(_ envelope: Envelope, in db: GRDB.Database) throws -> AppendOutcome {
+    static func append(_ envelope: Envelope, in db: GRDB.Database, quota: Int64) throws -> AppendOutcome {
         let header = envelope.header
         let space = Data(header.space.bytes), device = Data(header.device.bytes)
         let head = try Row.fetchOne(db, sql: "SELECT seq, hash FROM heads WHERE space = ? AND device = ?", arguments: [space, device])
@@ -164,7 +166,10 @@ public final class SQLiteRelayStorage: RelayStorage {
         guard header.seq == current + 1 else { return .refused(.gap) }
         let expectedPrevious = (head?["hash"] as Data?).map { [UInt8]($0) } ?? Digest.zero.bytes
         guard header.previous.bytes == expectedPrevious else { return .refused(.brokenChain) }
-        let position = (try Int64.fetchOne(db, sql: "SELECT position FROM spaces WHERE space = ?", arguments: [space]) ?? 0) + 1
+        let held = try Row.fetchOne(db, sql: "SELECT position, bytes FROM spaces WHERE space = ?", arguments: [space])
+        let usedBytes = (held?["bytes"] as Int64?) ?? 0
+        guard usedBytes + Int64(envelope.bytes.count) <= quota else { return .refused(.quotaExceeded) }
+        let position = ((held?["position"] as Int64?) ?? 0) + 1
         let hash = Data(envelope.hash.bytes)
         try db.execute(sql: "INSERT INTO envelopes (space, device, seq, position, hash, bytes) VALUES (?, ?, ?, ?, ?, ?)",
                        arguments: [space, device, Int64(header.seq), position, hash, Data(envelope.bytes)])
@@ -173,9 +178,9 @@ public final class SQLiteRelayStorage: RelayStorage {
             ON CONFLICT (space, device) DO UPDATE SET seq = excluded.seq, hash = excluded.hash
             """, arguments: [space, device, Int64(header.seq), hash])
         try db.execute(sql: """
-            INSERT INTO spaces (space, position) VALUES (?, ?)
-            ON CONFLICT (space) DO UPDATE SET position = excluded.position
-            """, arguments: [space, position])
+            INSERT INTO spaces (space, position, bytes) VALUES (?, ?, ?)
+            ON CONFLICT (space) DO UPDATE SET position = excluded.position, bytes = excluded.bytes
+            """, arguments: [space, position, usedBytes + Int64(envelope.bytes.count)])
         return .stored(position: UInt64(position))
     }
 }
@@ -184,10 +189,14 @@ public final class SQLiteRelayStorage: RelayStorage {
 /// transaction: one fsync for the whole group, every caller answered after it.
 actor GroupCommitter {
     private let database: DatabaseQueue
+    private let spaceQuotaBytes: Int64
     private var waiting: [(envelopes: [Envelope], continuation: CheckedContinuation<[AppendOutcome], any Error>)] = []
     private var committing = false
 
-    init(database: DatabaseQueue) { self.database = database }
+    init(database: DatabaseQueue, spaceQuotaBytes: Int64) {
+        self.database = database
+        self.spaceQuotaBytes = spaceQuotaBytes
+    }
 
     func submit(_ envelopes: [Envelope]) async throws -> [AppendOutcome] {
         try await withCheckedThrowingContinuation { continuation in
@@ -206,8 +215,9 @@ actor GroupCommitter {
             do {
                 // Judged in arrival order inside one transaction, so two appends for the same
                 // device in one group see each other.
+                let quota = spaceQuotaBytes
                 let outcomes = try await database.write { db in
-                    try group.map { item in try item.envelopes.map { try SQLiteRelayStorage.append($0, in: db) } }
+                    try group.map { item in try item.envelopes.map { try SQLiteRelayStorage.append($0, in: db, quota: quota) } }
                 }
                 for (item, outcome) in zip(group, outcomes) { item.continuation.resume(returning: outcome) }
             } catch {
