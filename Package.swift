@@ -69,14 +69,14 @@ let package = Package(
         // Beside the layers: deterministic doubles and trace replay for tests, examples, benchmarks.
         .target(
             name: "DuetTesting",
-            dependencies: ["DuetCore"],
+            dependencies: ["DuetCore", "DuetWire", "DuetCrypto"],
             swiftSettings: strict
         ),
         .target(name: "CHeapStatistics"),
         .executableTarget(
             name: "duet-bench",
             dependencies: [
-                "DuetCore", "DuetTesting", "DuetStore", "DuetCrypto", "CHeapStatistics",
+                "DuetCore", "DuetTesting", "DuetStore", "DuetCrypto", "DuetWire", "CHeapStatistics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

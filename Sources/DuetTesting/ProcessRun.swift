@@ -48,12 +48,18 @@ public struct ProcessRun: Sendable {
     }
 }
 
-/// The folder holding the built executables: the test runner is built beside them.
+/// The folder holding the built executables: tests and benchmarks are built beside them.
 public enum BuildProducts {
-    public static var folder: URL {
+    /// The folder of the running executable or the nearest one above it that holds `duet`.
+    public static var folder: URL { folder(holding: "duet") }
+
+    /// The nearest folder, from the running executable's up, that holds `product`.
+    public static func folder(holding product: String) -> URL {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         var folder = executable.deletingLastPathComponent()
-        while folder.path != "/", !FileManager.default.fileExists(atPath: folder.appendingPathComponent("duet").path) {
+        let start = folder
+        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent(product).path) {
+            guard folder.path != "/" else { return start }
             folder = folder.deletingLastPathComponent()
         }
         return folder

@@ -3,10 +3,10 @@ import ArgumentParser
 /// `duet-bench`: Duet's benchmarks, run as release builds (`swift run -c release duet-bench …`).
 /// Every figure is the median of several fresh runs in one process, with min and max beside it.
 @main
-struct DuetBench: ParsableCommand {
+struct DuetBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "duet-bench",
-        abstract: "Measure Duet: editing traces, the store.",
-        subcommands: [TraceCommand.self, ConcurrentCommand.self, StoreCommand.self]
+        abstract: "Measure Duet: editing traces, the store, the relay.",
+        subcommands: [TraceCommand.self, ConcurrentCommand.self, StoreCommand.self, RelayCommand.self]
     )
 }

@@ -17,9 +17,9 @@ struct ImportRulesTests {
         "DuetRelay": ["DuetWire", "DuetCrypto"],
         "duet": ["DuetCLI"],
         "DuetCLI": ["DuetStore", "DuetCore", "DuetCrypto"],
-        "DuetTesting": ["DuetCore"],
+        "DuetTesting": ["DuetCore", "DuetWire", "DuetCrypto"],
         "duet-relay": ["DuetRelay"],
-        "duet-bench": ["DuetCore", "DuetTesting", "DuetStore", "DuetCrypto", "CHeapStatistics"],
+        "duet-bench": ["DuetCore", "DuetTesting", "DuetStore", "DuetCrypto", "DuetWire", "CHeapStatistics"],
         "CHeapStatistics": [],
     ]
     static let ownModules: Set<String> = Set(allowed.keys)

@@ -1,4 +1,5 @@
 import DuetCrypto
+import DuetTesting
 import DuetWire
 import Foundation
 import Testing
@@ -248,12 +249,12 @@ struct RelayLiveTests {
         let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
         let path = "/v1/spaces/\(RelayClient.hex(space))"
         // The same device's second connection (another window) also receives everything.
-        let first = try #require(TestWebSocket(port: relay.port, path: path + "/live", token: client.token))
-        let second = try #require(TestWebSocket(port: relay.port, path: path + "/live", token: client.token))
+        let first = try #require(MinimalWebSocket(port: relay.port, path: path + "/live", token: client.token))
+        let second = try #require(MinimalWebSocket(port: relay.port, path: path + "/live", token: client.token))
         var stranger = RelayClient(base: relay.base, device: .generate())
         try await stranger.authenticate()
-        #expect(TestWebSocket(port: relay.port, path: path + "/live", token: stranger.token) == nil, "not a member: no upgrade")
-        #expect(TestWebSocket(port: relay.port, path: path + "/live", token: [UInt8](repeating: 7, count: 32)) == nil, "no session")
+        #expect(MinimalWebSocket(port: relay.port, path: path + "/live", token: stranger.token) == nil, "not a member: no upgrade")
+        #expect(MinimalWebSocket(port: relay.port, path: path + "/live", token: [UInt8](repeating: 7, count: 32)) == nil, "no session")
         let key = SymmetricKey.random()
         let envelopes = (0..<3).map { _ in alex.envelope(space, key) }
         let reply = try await client.request("POST", path + "/envelopes", body: RelayMessages.encode(batch: envelopes.map(\.bytes)))

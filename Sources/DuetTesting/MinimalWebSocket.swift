@@ -1,15 +1,15 @@
 import Foundation
 
 /// A minimal WebSocket client (RFC 6455) over a blocking loopback socket: enough to subscribe to
-/// the relay's live push and read binary frames, written from the RFC so the test does not
-/// depend on the server library's own client.
-final class TestWebSocket {
+/// the relay's live push and read binary frames, for tests and benchmarks. Written from the RFC so
+/// they do not depend on the server library's own client (which would pull in TLS).
+public final class MinimalWebSocket {
     private let socket: Int32
     private var buffer: [UInt8] = []
 
     /// Connects and performs the upgrade; nil when the relay refuses it. Reads time out after
     /// `timeout` seconds so a missing push fails the test instead of hanging it.
-    init?(port: Int, path: String, token: [UInt8], timeout: Int = 10) {
+    public init?(port: Int, path: String, token: [UInt8], timeout: Int = 10) {
         socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { return nil }
         var address = sockaddr_in()
@@ -59,7 +59,7 @@ final class TestWebSocket {
     }
 
     /// The next binary message's payload, or nil on close, error or timeout.
-    func nextBinary() -> [UInt8]? {
+    public func nextBinary() -> [UInt8]? {
         while true {
             guard let head = take(2) else { return nil }
             let opcode = head[0] & 0x0F

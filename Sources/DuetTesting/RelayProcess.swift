@@ -1,30 +1,36 @@
-import DuetCrypto
-import DuetTesting
-import DuetWire
+public import DuetCrypto
+public import DuetWire
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
 
 /// A real `duet-relay` process on 127.0.0.1 with a free port and a temporary data folder.
-final class RelayProcess: @unchecked Sendable {
-    let data: String
+public final class RelayProcess: @unchecked Sendable {
+    public let data: String
     private(set) var process: Process
-    private(set) var port = 0
-    var base: String { "http://127.0.0.1:\(port)" }
+    public private(set) var port = 0
+    public var base: String { "http://127.0.0.1:\(port)" }
 
-    init(data: String? = nil) throws {
+    /// Extra command-line options (limits) for every start.
+    public let options: [String]
+
+    public init(data: String? = nil, options: [String] = []) throws {
         self.data = data ?? NSTemporaryDirectory() + "duet-relay-process-" + UUID().uuidString
+        self.options = options
         process = Process()
         try start()
     }
 
+    /// The relay's process id (benchmarks read its memory).
+    public var processIdentifier: Int32 { process.processIdentifier }
+
     /// Starts the relay and waits for its `listening on` line (not a sleep: the line is the
     /// readiness signal; 30 s is only a guard against a relay that never starts).
-    func start() throws {
+    public func start() throws {
         process = Process()
-        process.executableURL = BuildProducts.folder.appendingPathComponent("duet-relay")
-        process.arguments = ["--port", "0", "--data", data, "--log-level", "warning"]
+        process.executableURL = BuildProducts.folder(holding: "duet-relay").appendingPathComponent("duet-relay")
+        process.arguments = ["--port", "0", "--data", data, "--log-level", "warning"] + options
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -46,13 +52,13 @@ final class RelayProcess: @unchecked Sendable {
         throw RelayTestFailure("duet-relay did not report a port")
     }
 
-    func terminate() -> Int32 {
+    public func terminate() -> Int32 {
         process.terminate()
         process.waitUntilExit()
         return process.terminationStatus
     }
 
-    func kill() {
+    public func kill() {
         Foundation.kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
@@ -63,28 +69,41 @@ final class RelayProcess: @unchecked Sendable {
     }
 }
 
-struct RelayTestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct RelayTestFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// A minimal HTTP client for the relay's surface, as a second implementation would write it
 /// from SPEC § 6.5.
-struct RelayClient {
-    let base: String
-    let device: SigningKey
-    var token: [UInt8] = []
+public struct RelayClient: Sendable {
+    public let base: String
+    public let device: SigningKey
+    public var token: [UInt8] = []
 
-    struct Reply {
-        let status: Int
-        let body: [UInt8]
-        var text: String { String(decoding: body, as: UTF8.self) }
-        var code: String? {
+    public init(base: String, device: SigningKey) {
+        self.base = base
+        self.device = device
+    }
+
+    /// One session for every client, allowing many connections to the relay at once.
+    static let session: URLSession = {
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.httpMaximumConnectionsPerHost = 512
+        configuration.timeoutIntervalForRequest = 60
+        return URLSession(configuration: configuration)
+    }()
+
+    public struct Reply: Sendable {
+        public let status: Int
+        public let body: [UInt8]
+        public var text: String { String(decoding: body, as: UTF8.self) }
+        public var code: String? {
             (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])?["code"] as? String
         }
     }
 
-    func request(_ method: String, _ path: String, body: [UInt8]? = nil, authorised: Bool = true) async throws -> Reply {
+    public func request(_ method: String, _ path: String, body: [UInt8]? = nil, authorised: Bool = true) async throws -> Reply {
         guard let url = URL(string: base + path) else { throw RelayTestFailure("bad url \(path)") }
         var request = URLRequest(url: url)
         request.httpMethod = method
@@ -92,11 +111,11 @@ struct RelayClient {
         if authorised, !token.isEmpty {
             request.setValue("Bearer " + token.map { String(format: "%02x", $0) }.joined(), forHTTPHeaderField: "Authorization")
         }
-        let (data, response) = try await URLSession.shared.data(for: request)
+        let (data, response) = try await Self.session.data(for: request)
         return Reply(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: [UInt8](data))
     }
 
-    mutating func authenticate() async throws {
+    public mutating func authenticate() async throws {
         let challenge = try await request("POST", "/v1/auth/challenge", body: device.verifyingKey.bytes, authorised: false)
         guard challenge.status == 200 else { throw RelayTestFailure("challenge: \(challenge.status) \(challenge.text)") }
         let message = Array("duet relay auth v1".utf8) + Array(base.utf8) + [0] + challenge.body
@@ -106,5 +125,5 @@ struct RelayClient {
         token = session.body
     }
 
-    static func hex(_ space: SpaceID) -> String { space.bytes.map { String(format: "%02x", $0) }.joined() }
+    public static func hex(_ space: SpaceID) -> String { space.bytes.map { String(format: "%02x", $0) }.joined() }
 }

@@ -1,0 +1,171 @@
+import ArgumentParser
+import DuetCrypto
+import DuetTesting
+import DuetWire
+import Foundation
+
+/// `duet-bench relay`: a real `duet-relay` process (release build beside this one) on loopback,
+/// driven over HTTP like devices would drive it.
+struct RelayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "relay",
+        abstract: "Append throughput and latency with 1, 10 and 100 devices; live fan-out latency; idle WebSocket memory.")
+
+    @Option(help: "Appends each device makes per round.") var appendsPerDevice = 100
+    @Option(help: "Idle WebSocket connections to hold.") var idleConnections = 1_000
+    @Flag(help: "Print one JSON object instead of text.") var json = false
+
+    struct Round: Encodable {
+        let devices: Int
+        let appends: Int
+        let appendsPerSecond: Double
+        let p50Milliseconds: Double
+        let p99Milliseconds: Double
+    }
+
+    struct Report: Encodable {
+        let rounds: [Round]
+        let fanOutP50Milliseconds: Double
+        let fanOutP99Milliseconds: Double
+        let idleConnections: Int
+        let bytesPerIdleConnection: Int
+    }
+
+    func run() async throws {
+        // No rate limit: the benchmark measures the relay's own capacity.
+        let relay = try RelayProcess(options: ["--appends-per-second", "1000000000", "--append-burst", "1000000000"])
+        let key = SymmetricKey.random()
+        var rounds: [Round] = []
+        for deviceCount in [1, 10, 100] {
+            let (members, space) = try await Self.space(relay, devices: deviceCount)
+            let path = "/v1/spaces/\(RelayClient.hex(space))/envelopes"
+            let payload = [UInt8](repeating: 0x5A, count: 1024 - 160)  // ~1 KiB envelopes once sealed
+            let start = Date()
+            let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
+                for member in members {
+                    group.addTask {
+                        var member = member
+                        var latencies: [Double] = []
+                        for _ in 0..<appendsPerDevice {
+                            let envelope = member.next(space, key, payload)
+                            let sent = Date()
+                            let reply = try await member.client.request("POST", path, body: RelayMessages.encode(batch: [envelope.bytes]))
+                            guard reply.status == 200 else { throw RelayTestFailure("append: \(reply.status) \(reply.text)") }
+                            latencies.append(Date().timeIntervalSince(sent) * 1000)
+                        }
+                        return latencies
+                    }
+                }
+                var all: [Double] = []
+                for try await part in group { all += part }
+                return all.sorted()
+            }
+            let seconds = Date().timeIntervalSince(start)
+            rounds.append(Round(devices: deviceCount, appends: latencies.count, appendsPerSecond: Double(latencies.count) / seconds,
+                                p50Milliseconds: Self.percentile(latencies, 0.5), p99Milliseconds: Self.percentile(latencies, 0.99)))
+        }
+        let fanOut = try await Self.fanOut(relay, key: key)
+        let idle = try await Self.idleMemory(relay, connections: idleConnections)
+        let report = Report(rounds: rounds, fanOutP50Milliseconds: Self.percentile(fanOut, 0.5), fanOutP99Milliseconds: Self.percentile(fanOut, 0.99),
+                            idleConnections: idleConnections, bytesPerIdleConnection: idle)
+        _ = relay.terminate()
+        if json { return try printJSON(report) }
+        for round in rounds {
+            print(String(format: "relay: %3d devices, %5d appends of ~1 KiB: %.0f appends/s, acknowledgement p50 %.2f ms, p99 %.2f ms",
+                         round.devices, round.appends, round.appendsPerSecond, round.p50Milliseconds, round.p99Milliseconds))
+        }
+        print(String(format: "relay: live fan-out from append to a subscribed device: p50 %.2f ms, p99 %.2f ms", report.fanOutP50Milliseconds, report.fanOutP99Milliseconds))
+        print("relay: \(idleConnections) idle WebSocket connections: \(idle) bytes of relay memory each")
+    }
+
+    struct Member: Sendable {
+        var client: RelayClient
+        var seq: UInt64 = 0
+        var previous = Digest.zero
+
+        mutating func next(_ space: SpaceID, _ key: SymmetricKey, _ payload: [UInt8]) -> Envelope {
+            seq += 1
+            let id = WireDeviceID(verifyingKey: client.device.verifyingKey)
+            let envelope = Envelope.seal(payload, header: .init(space: space, epoch: 1, device: id, seq: seq, previous: previous),
+                                         contentKey: key, signingKey: client.device)
+            previous = envelope.hash
+            return envelope
+        }
+    }
+
+    /// A space owned by a fresh identity with `devices` member devices, each with a session.
+    static func space(_ relay: RelayProcess, devices: Int) async throws -> ([Member], SpaceID) {
+        let owner = SigningKey.generate()
+        let space = SpaceID.random()
+        var previous = Digest.zero
+        var index: UInt64 = 1
+        var members: [Member] = []
+        for number in 0..<devices {
+            var client = RelayClient(base: relay.base, device: .generate())
+            try await client.authenticate()
+            if number == 0 {
+                let create = MembershipRecord.sign(space: space, index: 1, previous: .zero, action: .create(identity: owner.verifyingKey), signer: owner)
+                _ = try await client.request("POST", "/v1/spaces/\(RelayClient.hex(space))/membership", body: create.encoded)
+                previous = create.hash
+            }
+            index += 1
+            let certificate = DeviceCertificate.issue(identity: owner, device: client.device.verifyingKey, name: "bench", created: 0)
+            let record = MembershipRecord.sign(space: space, index: index, previous: previous, action: .addDevice(certificate), signer: owner)
+            let reply = try await client.request("POST", "/v1/spaces/\(RelayClient.hex(space))/membership", body: record.encoded)
+            guard reply.status == 200 else { throw RelayTestFailure("join: \(reply.text)") }
+            previous = record.hash
+            members.append(Member(client: client))
+        }
+        return (members, space)
+    }
+
+    /// Milliseconds from sending an append to a subscribed device receiving it, 200 times.
+    static func fanOut(_ relay: RelayProcess, key: SymmetricKey) async throws -> [Double] {
+        let (members, space) = try await Self.space(relay, devices: 2)
+        var writer = members[0]
+        let path = "/v1/spaces/\(RelayClient.hex(space))"
+        guard let socket = MinimalWebSocket(port: relay.port, path: path + "/live", token: members[1].client.token) else {
+            throw RelayTestFailure("could not subscribe")
+        }
+        var samples: [Double] = []
+        for _ in 0..<200 {
+            let envelope = writer.next(space, key, [1, 2, 3])
+            let sent = Date()
+            _ = try await writer.client.request("POST", path + "/envelopes", body: RelayMessages.encode(batch: [envelope.bytes]))
+            guard socket.nextBinary() == envelope.bytes else { throw RelayTestFailure("fan-out lost an envelope") }
+            samples.append(Date().timeIntervalSince(sent) * 1000)
+        }
+        return samples.sorted()
+    }
+
+    /// Relay resident memory per idle live connection.
+    static func idleMemory(_ relay: RelayProcess, connections: Int) async throws -> Int {
+        let devices = max(1, connections / 4)
+        let (members, space) = try await Self.space(relay, devices: devices)
+        let path = "/v1/spaces/\(RelayClient.hex(space))/live"
+        let before = residentBytes(relay.processIdentifier)
+        var sockets: [MinimalWebSocket] = []
+        for number in 0..<connections {
+            guard let socket = MinimalWebSocket(port: relay.port, path: path, token: members[number % members.count].client.token) else {
+                throw RelayTestFailure("connection \(number) refused")
+            }
+            sockets.append(socket)
+        }
+        let after = residentBytes(relay.processIdentifier)
+        withExtendedLifetime(sockets) {}
+        return max(0, after - before) / connections
+    }
+
+    static func residentBytes(_ pid: Int32) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return (line.split(separator: " ").compactMap { Int($0) }.first ?? 0) * 1024
+        }
+        return 0
+    }
+
+    static func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
+        guard !sorted.isEmpty else { return 0 }
+        return sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * fraction))]
+    }
+}
