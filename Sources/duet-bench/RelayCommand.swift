@@ -140,7 +140,7 @@ struct RelayCommand: AsyncParsableCommand {
 
     /// Relay resident memory per idle live connection.
     static func idleMemory(_ relay: RelayProcess, connections: Int) async throws -> Int {
-        let devices = max(1, connections / 4)
+        let devices = max(1, (connections + 3) / 4)  // at most four live connections per device
         let (members, space) = try await Self.space(relay, devices: devices)
         let path = "/v1/spaces/\(RelayClient.hex(space))/live"
         let before = residentBytes(relay.processIdentifier)

@@ -34,7 +34,7 @@ public enum RelayServer {
         let now: @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }
 
         router.get("/healthz") { _, _ in "ok\n" }
-        router.get("/metrics") { _, _ in await metrics.prometheusText(liveConnections: await live.connections) }
+        router.get("/metrics") { _, _ in metrics.prometheusText(liveConnections: await live.connections) }
 
         router.post("/v1/auth/challenge") { request, _ -> Response in
             try await answer(metrics) {
@@ -78,7 +78,7 @@ public enum RelayServer {
                     throw RelayError.malformed("\(error)")
                 }
                 let outcomes = try await service.append(batch, to: space, from: device, now: now())
-                await metrics.appended(outcomes: outcomes, bytes: body.count)
+                metrics.appended(outcomes: outcomes, bytes: body.count)
                 let stored = zip(batch, outcomes).compactMap { bytes, outcome -> [UInt8]? in
                     if case .stored = outcome { return bytes }
                     return nil
@@ -183,10 +183,10 @@ public enum RelayServer {
         do {
             return try await body()
         } catch let error as RelayError {
-            await metrics.refused(code: error.code)
+            metrics.refused(code: error.code)
             return json("{\"code\":\"\(error.code)\",\"message\":\(jsonString(error.message))}", status: .init(code: error.status))
         } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
-            await metrics.refused(code: "too-large")
+            metrics.refused(code: "too-large")
             return json("{\"code\":\"too-large\",\"message\":\"the request body is too large\"}", status: .contentTooLarge)
         }
     }

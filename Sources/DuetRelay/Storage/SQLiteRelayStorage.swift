@@ -149,38 +149,41 @@ public final class SQLiteRelayStorage: RelayStorage {
         return heads
     }
 
-    /// Judges and stores one envelope inside the caller's transaction.
+    /// Judges and stores one envelope inside the caller's transaction. Statements are cached:
+    /// this runs thousands of times a second and SQL compilation would dominate it.
     static func append(_ envelope: Envelope, in db: GRDB.Database, quota: Int64) throws -> AppendOutcome {
         let header = envelope.header
         let space = Data(header.space.bytes), device = Data(header.device.bytes)
-        let head = try Row.fetchOne(db, sql: "SELECT seq, hash FROM heads WHERE space = ? AND device = ?", arguments: [space, device])
+        let head = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT seq, hash FROM heads WHERE space = ? AND device = ?"), arguments: [space, device])
         let current = UInt64((head?["seq"] as Int64?) ?? 0)
         if header.seq <= current {
-            let held = try Data.fetchOne(db, sql: "SELECT bytes FROM envelopes WHERE space = ? AND device = ? AND seq = ?",
-                                         arguments: [space, device, Int64(header.seq)])
+            let held = try Data.fetchOne(
+                db.cachedStatement(sql: "SELECT bytes FROM envelopes WHERE space = ? AND device = ? AND seq = ?"),
+                arguments: [space, device, Int64(header.seq)])
             if let held, [UInt8](held) == envelope.bytes { return .duplicate }
-            try db.execute(sql: "INSERT OR IGNORE INTO forks (space, device, seq, offered) VALUES (?, ?, ?, ?)",
-                           arguments: [space, device, Int64(header.seq), Data(envelope.bytes)])
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO forks (space, device, seq, offered) VALUES (?, ?, ?, ?)")
+                .execute(arguments: [space, device, Int64(header.seq), Data(envelope.bytes)])
             return .refused(.fork)
         }
         guard header.seq == current + 1 else { return .refused(.gap) }
         let expectedPrevious = (head?["hash"] as Data?).map { [UInt8]($0) } ?? Digest.zero.bytes
         guard header.previous.bytes == expectedPrevious else { return .refused(.brokenChain) }
-        let held = try Row.fetchOne(db, sql: "SELECT position, bytes FROM spaces WHERE space = ?", arguments: [space])
+        let held = try Row.fetchOne(db.cachedStatement(sql: "SELECT position, bytes FROM spaces WHERE space = ?"), arguments: [space])
         let usedBytes = (held?["bytes"] as Int64?) ?? 0
         guard usedBytes + Int64(envelope.bytes.count) <= quota else { return .refused(.quotaExceeded) }
         let position = ((held?["position"] as Int64?) ?? 0) + 1
         let hash = Data(envelope.hash.bytes)
-        try db.execute(sql: "INSERT INTO envelopes (space, device, seq, position, hash, bytes) VALUES (?, ?, ?, ?, ?, ?)",
-                       arguments: [space, device, Int64(header.seq), position, hash, Data(envelope.bytes)])
-        try db.execute(sql: """
+        try db.cachedStatement(sql: "INSERT INTO envelopes (space, device, seq, position, hash, bytes) VALUES (?, ?, ?, ?, ?, ?)")
+            .execute(arguments: [space, device, Int64(header.seq), position, hash, Data(envelope.bytes)])
+        try db.cachedStatement(sql: """
             INSERT INTO heads (space, device, seq, hash) VALUES (?, ?, ?, ?)
             ON CONFLICT (space, device) DO UPDATE SET seq = excluded.seq, hash = excluded.hash
-            """, arguments: [space, device, Int64(header.seq), hash])
-        try db.execute(sql: """
+            """).execute(arguments: [space, device, Int64(header.seq), hash])
+        try db.cachedStatement(sql: """
             INSERT INTO spaces (space, position, bytes) VALUES (?, ?, ?)
             ON CONFLICT (space) DO UPDATE SET position = excluded.position, bytes = excluded.bytes
-            """, arguments: [space, position, usedBytes + Int64(envelope.bytes.count)])
+            """).execute(arguments: [space, position, usedBytes + Int64(envelope.bytes.count)])
         return .stored(position: UInt64(position))
     }
 }
