@@ -55,8 +55,9 @@ public struct DeviceCertificate: Hashable, Sendable {
         let nameLength = try reader.varint()
         guard nameLength <= 64 else { throw .malformed("a device name is at most 64 bytes") }
         guard let name = String(validating: try reader.raw(Int(nameLength)), as: UTF8.self) else { throw .malformed("device name is not UTF-8") }
+        let signatureBytes = try reader.raw(Signature.byteCount)
         let signature: Signature
-        do { signature = try Signature(bytes: try reader.raw(Signature.byteCount)) } catch { throw .malformed("signature") }
+        do { signature = try Signature(bytes: signatureBytes) } catch { throw .malformed("signature") }
         return DeviceCertificate(identity: identity, device: device, created: created, expires: expires, name: name, signature: signature)
     }
 

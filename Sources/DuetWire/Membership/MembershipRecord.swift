@@ -80,8 +80,9 @@ public struct MembershipRecord: Hashable, Sendable {
         let space = try SpaceID(bytes: try reader.raw(SpaceID.byteCount))
         let index = try reader.varint()
         guard index >= 1 else { throw .malformed("records are numbered from 1") }
+        let previousBytes = try reader.raw(Digest.byteCount)
         let previous: Digest
-        do { previous = try Digest(bytes: try reader.raw(Digest.byteCount)) } catch { throw .malformed("previous hash") }
+        do { previous = try Digest(bytes: previousBytes) } catch { throw .malformed("previous hash") }
         let action: Action
         switch try reader.byte() {
         case 1: action = .create(identity: try key(try reader.raw(32)))
@@ -92,8 +93,9 @@ public struct MembershipRecord: Hashable, Sendable {
         default: throw .malformed("unknown membership action")
         }
         let signer = try key(try reader.raw(32))
+        let signatureBytes = try reader.raw(Signature.byteCount)
         let signature: Signature
-        do { signature = try Signature(bytes: try reader.raw(Signature.byteCount)) } catch { throw .malformed("signature") }
+        do { signature = try Signature(bytes: signatureBytes) } catch { throw .malformed("signature") }
         try reader.expectEnd()
         self.init(space: space, index: index, previous: previous, action: action, signer: signer, signature: signature)
     }
