@@ -9,6 +9,8 @@ import FoundationNetworking
 public final class RelayProcess: @unchecked Sendable {
     public let data: String
     private(set) var process: Process
+    /// Where the relay's log (stderr) goes, for tests that read it.
+    public let logPath: String
     public private(set) var port = 0
     public var base: String { "http://127.0.0.1:\(port)" }
 
@@ -18,6 +20,7 @@ public final class RelayProcess: @unchecked Sendable {
     public init(data: String? = nil, options: [String] = []) throws {
         self.data = data ?? NSTemporaryDirectory() + "duet-relay-process-" + UUID().uuidString
         self.options = options
+        logPath = self.data + ".log"
         process = Process()
         try start()
     }
@@ -33,7 +36,8 @@ public final class RelayProcess: @unchecked Sendable {
         process.arguments = ["--port", "0", "--data", data, "--log-level", "warning"] + options
         let output = Pipe()
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: logPath) ?? FileHandle.nullDevice
         try process.run()
         let handle = output.fileHandleForReading
         var buffer = Data()
@@ -66,6 +70,7 @@ public final class RelayProcess: @unchecked Sendable {
     deinit {
         if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
         try? FileManager.default.removeItem(atPath: data)
+        try? FileManager.default.removeItem(atPath: logPath)
     }
 }
 

@@ -271,3 +271,27 @@ struct RelayLiveTests {
         #expect(metrics.text.contains("duet_relay_live_connections 2"))
     }
 }
+
+@Suite("duet-relay logs")
+struct RelayLogTests {
+    @Test("At trace level the log holds no token, key, id or byte of ciphertext")
+    func logsHoldNoSecrets() async throws {
+        let relay = try RelayProcess(options: ["--log-level", "trace"])
+        var alex = RelayProcessTests.Member()
+        let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
+        let key = SymmetricKey.random()
+        let envelope = alex.envelope(space, key, "a secret sentence")
+        let path = "/v1/spaces/\(RelayClient.hex(space))"
+        #expect(try await client.request("POST", path + "/envelopes", body: RelayMessages.encode(batch: [envelope.bytes])).status == 200)
+        #expect(try await client.request("POST", path + "/envelopes", body: [1, 2, 3]).status == 400)
+        _ = try await client.request("GET", path + "/heads")
+        #expect(relay.terminate() == 0)
+        let log = try String(contentsOfFile: relay.logPath, encoding: .utf8)
+        #expect(log.contains("refused"), "refusals are logged (by code)")
+        let hex = { (bytes: [UInt8]) in bytes.map { String(format: "%02x", $0) }.joined() }
+        for secret in [hex(client.token), hex(Array(envelope.sealed.prefix(24))), hex(alex.device.verifyingKey.bytes),
+                       RelayClient.hex(space), Data(envelope.sealed.prefix(24)).base64EncodedString()] {
+            #expect(!log.contains(secret), "the log contains \(secret.prefix(12))…")
+        }
+    }
+}

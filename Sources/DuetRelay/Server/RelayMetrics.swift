@@ -1,4 +1,5 @@
 import Hummingbird
+import Logging
 import Synchronization
 
 /// Counters for `/metrics`, in Prometheus text format. Never labelled with ids, keys or content.
@@ -14,6 +15,10 @@ final class RelayMetrics: Sendable {
         var latencySum = 0.0
     }
     private let counters = Mutex(Counters())
+    /// Refusals are logged by code only: never a key, token, id or byte of ciphertext.
+    private let logger: Logger
+
+    init(logger: Logger) { self.logger = logger }
     static let bounds: [Double] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1]
 
     func request(method: String, seconds: Double) {
@@ -25,7 +30,10 @@ final class RelayMetrics: Sendable {
         }
     }
 
-    func refused(code: String) { counters.withLock { $0.refusals[code, default: 0] += 1 } }
+    func refused(code: String) {
+        counters.withLock { $0.refusals[code, default: 0] += 1 }
+        logger.notice("refused", metadata: ["code": .string(code)])
+    }
 
     func appended(outcomes: [AppendOutcome], bytes: Int) {
         counters.withLock { c in
@@ -38,6 +46,7 @@ final class RelayMetrics: Sendable {
             }
             c.appendedBytes += bytes
         }
+        logger.debug("appended", metadata: ["envelopes": .stringConvertible(outcomes.count), "bytes": .stringConvertible(bytes)])
     }
 
     func prometheusText(liveConnections: Int) -> String {

@@ -26,7 +26,7 @@ public enum RelayServer {
         let storage = try SQLiteRelayStorage(directory: configuration.dataDirectory, spaceQuotaBytes: configuration.spaceQuotaBytes)
         let origin = "http://\(configuration.host):\(configuration.port)"
         let service = RelayService(storage: storage, origin: origin, limits: configuration.limits)
-        let metrics = RelayMetrics()
+        let metrics = RelayMetrics(logger: logger)
         let live = LiveFanOut()
         let router = Router()
         router.middlewares.add(MetricsMiddleware(metrics: metrics))
