@@ -20,6 +20,7 @@ struct DuetRelayCommand: AsyncParsableCommand {
     @Option(help: "Most envelope bytes one space may hold.") var spaceQuotaBytes = 1 << 30
     @Option(help: "Appends per second a device may make on average.") var appendsPerSecond = 100.0
     @Option(help: "Appends a device may burst above that rate.") var appendBurst = 200.0
+    @Option(help: "Live (WebSocket) connections one device may hold at once.") var liveConnectionsPerDevice = 4
 
     func run() async throws {
         var logger = Logger(label: "duet-relay")
@@ -32,6 +33,7 @@ struct DuetRelayCommand: AsyncParsableCommand {
         configuration.spaceQuotaBytes = spaceQuotaBytes
         configuration.limits.appendsPerSecond = appendsPerSecond
         configuration.limits.appendBurst = appendBurst
+        configuration.liveConnectionsPerDevice = liveConnectionsPerDevice
         let host = self.host
         let app = try RelayServer.application(configuration: configuration, logger: logger) { port in
             // Written straight to the descriptor (unbuffered): tests and scripts wait for this line.

@@ -295,3 +295,21 @@ struct RelayLogTests {
         }
     }
 }
+
+@Suite("duet-relay process, connection limit")
+struct RelayConnectionLimitTests {
+    @Test("A device gets at most the configured number of live connections")
+    func connectionLimit() async throws {
+        let relay = try RelayProcess(options: ["--live-connections-per-device", "2"])
+        let alex = RelayProcessTests.Member()
+        let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
+        let path = "/v1/spaces/\(RelayClient.hex(space))/live"
+        let first = MinimalWebSocket(port: relay.port, path: path, token: client.token)
+        let second = MinimalWebSocket(port: relay.port, path: path, token: client.token)
+        #expect(first != nil && second != nil)
+        #expect(MinimalWebSocket(port: relay.port, path: path, token: client.token) == nil, "the third is refused")
+        let records = try await client.request("GET", "/v1/spaces/\(RelayClient.hex(space))/membership?after=1")
+        #expect(try RelayMessages.decodeBatch(records.body, maximumCount: 10, maximumItemBytes: 4096).count == 1, "records after index 1")
+        withExtendedLifetime((first, second)) {}
+    }
+}

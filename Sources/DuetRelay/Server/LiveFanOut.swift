@@ -3,7 +3,9 @@ import DuetWire
 /// Live push (SPEC § 6.5): every envelope stored in a space is sent at once to each connected
 /// member device of that space. Each connection is an `AsyncStream` the WebSocket handler drains.
 actor LiveFanOut {
-    static let maximumConnectionsPerDevice = 4
+    private let maximumConnectionsPerDevice: Int
+
+    init(maximumConnectionsPerDevice: Int) { self.maximumConnectionsPerDevice = maximumConnectionsPerDevice }
 
     private var subscribers: [SpaceID: [Int: AsyncStream<[UInt8]>.Continuation]] = [:]
     private var perDevice: [WireDeviceID: Int] = [:]
@@ -12,7 +14,7 @@ actor LiveFanOut {
 
     /// Registers a connection; nil when the device already holds the maximum.
     func subscribe(space: SpaceID, device: WireDeviceID) -> (id: Int, stream: AsyncStream<[UInt8]>)? {
-        guard perDevice[device, default: 0] < Self.maximumConnectionsPerDevice else { return nil }
+        guard perDevice[device, default: 0] < maximumConnectionsPerDevice else { return nil }
         perDevice[device, default: 0] += 1
         connections += 1
         nextID += 1

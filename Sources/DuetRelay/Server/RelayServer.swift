@@ -15,6 +15,7 @@ public enum RelayServer {
         public var dataDirectory = "./duet-relay-data"
         public var maximumRequestBytes = 8 << 20
         public var spaceQuotaBytes = 1 << 30
+        public var liveConnectionsPerDevice = 4
         public var limits = RelayService.Limits()
         public init() {}
     }
@@ -27,7 +28,7 @@ public enum RelayServer {
         let origin = "http://\(configuration.host):\(configuration.port)"
         let service = RelayService(storage: storage, origin: origin, limits: configuration.limits)
         let metrics = RelayMetrics(logger: logger)
-        let live = LiveFanOut()
+        let live = LiveFanOut(maximumConnectionsPerDevice: configuration.liveConnectionsPerDevice)
         let router = Router()
         router.middlewares.add(MetricsMiddleware(metrics: metrics))
         let limit = configuration.maximumRequestBytes

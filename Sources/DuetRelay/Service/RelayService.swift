@@ -18,7 +18,7 @@ public actor RelayService {
 
     private let storage: any RelayStorage
     private var origin: String
-    private let limits: Limits
+    private nonisolated let limits: Limits
     private var challenges: [[UInt8]: (device: VerifyingKey, expires: UInt64)] = [:]
     private var sessions: [[UInt8]: (device: VerifyingKey, expires: UInt64)] = [:]
     private var logs: [SpaceID: MembershipLog] = [:]
@@ -118,15 +118,16 @@ public actor RelayService {
 
     /// Appends envelopes sent by `device` to `space`: each must parse, be the sender's own, come
     /// from a current member, and carry a valid signature, before the storage rules judge it.
-    public func append(_ batch: [[UInt8]], to space: SpaceID, from device: VerifyingKey, now: UInt64) async throws -> [AppendOutcome] {
-        guard batch.count <= limits.maximumBatch else { throw RelayError.tooLarge(limit: limits.maximumBatch) }
-        try spend(Double(batch.count), by: device, now: now)
-        guard let log = try await log(for: space) else { throw RelayError.unknownSpace }
-        guard let certificate = log.devices[device], certificate.isValid(at: now) else { throw RelayError.notAMember }
+    /// Parsing and signature checks run outside the actor, so requests verify in parallel; only
+    /// the membership and rate checks are serialised.
+    public nonisolated func append(_ batch: [[UInt8]], to space: SpaceID, from device: VerifyingKey, now: UInt64) async throws -> [AppendOutcome] {
+        try await admit(batchSize: batch.count, to: space, from: device, now: now)
+        let maximumBytes = limits.maximumEnvelopeBytes
         let sender = WireDeviceID(verifyingKey: device)
         var envelopes: [Envelope] = []
+        envelopes.reserveCapacity(batch.count)
         for bytes in batch {
-            guard bytes.count <= limits.maximumEnvelopeBytes else { throw RelayError.tooLarge(limit: limits.maximumEnvelopeBytes) }
+            guard bytes.count <= maximumBytes else { throw RelayError.tooLarge(limit: maximumBytes) }
             let envelope: Envelope
             do { envelope = try Envelope(bytes: bytes) } catch { throw RelayError.malformed("\(error)") }
             guard envelope.header.space == space else { throw RelayError.malformed("an envelope names another space") }
@@ -135,6 +136,14 @@ public actor RelayService {
             envelopes.append(envelope)
         }
         return try await storage.append(envelopes)
+    }
+
+    /// The serialised part of an append: batch size, membership, rate.
+    private func admit(batchSize: Int, to space: SpaceID, from device: VerifyingKey, now: UInt64) async throws {
+        guard batchSize <= limits.maximumBatch else { throw RelayError.tooLarge(limit: limits.maximumBatch) }
+        guard let log = try await log(for: space) else { throw RelayError.unknownSpace }
+        guard let certificate = log.devices[device], certificate.isValid(at: now) else { throw RelayError.notAMember }
+        try spend(Double(batchSize), by: device, now: now)
     }
 
     /// A token bucket per device: `appendsPerSecond` refill, `appendBurst` capacity.
