@@ -76,17 +76,10 @@ public struct EntryID: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     /// From 16 bytes, big-endian; nil for any other length.
     public init?(bytes: some Collection<UInt8>) {
-        guard bytes.count == 16 else { return nil }
-        var high: UInt64 = 0, low: UInt64 = 0
-        for (index, byte) in bytes.enumerated() {
-            if index < 8 { high = high << 8 | UInt64(byte) } else { low = low << 8 | UInt64(byte) }
-        }
+        guard let (high, low) = Bits128.split(bytes) else { return nil }
         self.init(high: high, low: low)
     }
 
     /// The bytes, big-endian.
-    public var bytes: [UInt8] {
-        (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * $0)) }
-            + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * $0)) }
-    }
+    public var bytes: [UInt8] { Bits128.join(high, low) }
 }

@@ -263,18 +263,8 @@ public enum RelayServer {
         }
     }
 
-    static func hex(_ text: String) -> [UInt8]? {
-        let utf8 = Array(text.utf8)
-        guard utf8.count % 2 == 0 else { return nil }
-        var out: [UInt8] = []
-        var index = 0
-        while index < utf8.count {
-            guard let byte = UInt8(String(decoding: utf8[index..<index + 2], as: UTF8.self), radix: 16) else { return nil }
-            out.append(byte)
-            index += 2
-        }
-        return out
-    }
+    /// Lower- or upper-case hex (DuetCrypto's decoder, shared within the package).
+    static func hex(_ text: String) -> [UInt8]? { Hex.decode(text) }
 
     static func base64URL(_ text: String) -> [UInt8]? {
         var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
