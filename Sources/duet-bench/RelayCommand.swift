@@ -40,14 +40,19 @@ struct RelayCommand: AsyncParsableCommand {
             let (members, space) = try await Self.space(relay, devices: deviceCount)
             let path = "/v1/spaces/\(RelayClient.hex(space))/envelopes"
             let payload = [UInt8](repeating: 0x5A, count: 1024 - 160)  // ~1 KiB envelopes once sealed
+            // Devices seal and sign before the clock starts: the figure is the relay's, not the
+            // load generator's, which shares these two cores.
+            var prepared: [(Member, [Envelope])] = []
+            for var member in members {
+                let envelopes = (0..<appendsPerDevice).map { _ in member.next(space, key, payload) }
+                prepared.append((member, envelopes))
+            }
             let start = Date()
             let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
-                for member in members {
+                for (member, envelopes) in prepared {
                     group.addTask {
-                        var member = member
                         var latencies: [Double] = []
-                        for _ in 0..<appendsPerDevice {
-                            let envelope = member.next(space, key, payload)
+                        for envelope in envelopes {
                             let sent = Date()
                             let reply = try await member.client.request("POST", path, body: RelayMessages.encode(batch: [envelope.bytes]))
                             guard reply.status == 200 else { throw RelayTestFailure("append: \(reply.status) \(reply.text)") }
