@@ -14,6 +14,7 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Appends each device makes per round.") var appendsPerDevice = 100
     @Option(help: "Idle WebSocket connections to hold.") var idleConnections = 1_000
     @Flag(help: "Print one JSON object instead of text.") var json = false
+    @Option(help: "Extra options passed to duet-relay (repeatable), e.g. --relay-option=--event-loop-threads=1.") var relayOption: [String] = []
 
     struct Round: Encodable {
         let devices: Int
@@ -33,7 +34,7 @@ struct RelayCommand: AsyncParsableCommand {
 
     func run() async throws {
         // No rate limit: the benchmark measures the relay's own capacity.
-        let relay = try RelayProcess(options: ["--appends-per-second", "1000000000", "--append-burst", "1000000000"])
+        let relay = try RelayProcess(options: ["--appends-per-second", "1000000000", "--append-burst", "1000000000"] + relayOption)
         let key = SymmetricKey.random()
         var rounds: [Round] = []
         for deviceCount in [1, 10, 100] {

@@ -21,6 +21,7 @@ struct DuetRelayCommand: AsyncParsableCommand {
     @Option(help: "Appends per second a device may make on average.") var appendsPerSecond = 100.0
     @Option(help: "Appends a device may burst above that rate.") var appendBurst = 200.0
     @Option(help: "Live (WebSocket) connections one device may hold at once.") var liveConnectionsPerDevice = 4
+    @Option(help: "Network event-loop threads (default: one per core).") var eventLoopThreads: Int?
 
     func run() async throws {
         var logger = Logger(label: "duet-relay")
@@ -34,6 +35,7 @@ struct DuetRelayCommand: AsyncParsableCommand {
         configuration.limits.appendsPerSecond = appendsPerSecond
         configuration.limits.appendBurst = appendBurst
         configuration.liveConnectionsPerDevice = liveConnectionsPerDevice
+        configuration.eventLoopThreads = eventLoopThreads
         let host = self.host
         let app = try RelayServer.application(configuration: configuration, logger: logger) { port in
             // Written straight to the descriptor (unbuffered): tests and scripts wait for this line.

@@ -5,6 +5,7 @@ public import Hummingbird
 import HummingbirdWebSocket
 public import Logging
 import NIOCore
+import NIOPosix
 
 /// The relay's HTTP surface (SPEC § 6.5) over ``RelayService``: parse, call, answer. Every
 /// refusal of what a client sent is a 4xx with a code; nothing a client sends can crash it.
@@ -16,6 +17,8 @@ public enum RelayServer {
         public var maximumRequestBytes = 8 << 20
         public var spaceQuotaBytes = 1 << 30
         public var liveConnectionsPerDevice = 4
+        /// NIO event-loop threads; nil for one per core.
+        public var eventLoopThreads: Int?
         public var limits = RelayService.Limits()
         public init() {}
     }
@@ -141,6 +144,7 @@ public enum RelayServer {
                 await service.setOrigin("http://\(configuration.host):\(port)")
                 await onListening(port)
             },
+            eventLoopGroupProvider: configuration.eventLoopThreads.map { .shared(MultiThreadedEventLoopGroup(numberOfThreads: $0)) } ?? .singleton,
             logger: logger)
     }
 
