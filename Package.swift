@@ -80,6 +80,8 @@ let package = Package(
             dependencies: [
                 "DuetCore", "DuetTesting", "DuetStore", "DuetCrypto", "DuetWire", "CHeapStatistics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

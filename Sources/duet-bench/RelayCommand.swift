@@ -48,19 +48,15 @@ struct RelayCommand: AsyncParsableCommand {
                 let envelopes = (0..<appendsPerDevice).map { _ in member.next(space, key, payload) }
                 prepared.append((member, envelopes))
             }
+            let port = relay.port
+            let requests = prepared.map { member, envelopes in
+                let token = member.client.token.map { String(format: "%02x", $0) }.joined()
+                return envelopes.map { RawHTTPDevice.post(path: path, port: port, token: token, body: RelayMessages.encode(batch: [$0.bytes])) }
+            }
             let start = Date()
             let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
-                for (member, envelopes) in prepared {
-                    group.addTask {
-                        var latencies: [Double] = []
-                        for envelope in envelopes {
-                            let sent = Date()
-                            let reply = try await member.client.request("POST", path, body: RelayMessages.encode(batch: [envelope.bytes]))
-                            guard reply.status == 200 else { throw RelayTestFailure("append: \(reply.status) \(reply.text)") }
-                            latencies.append(Date().timeIntervalSince(sent) * 1000)
-                        }
-                        return latencies
-                    }
+                for deviceRequests in requests {
+                    group.addTask { try await RawHTTPDevice.run(port: port, requests: deviceRequests) }
                 }
                 var all: [Double] = []
                 for try await part in group { all += part }

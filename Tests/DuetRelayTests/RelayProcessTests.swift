@@ -313,3 +313,22 @@ struct RelayConnectionLimitTests {
         withExtendedLifetime((first, second)) {}
     }
 }
+
+@Suite("duet-relay process, more refusals")
+struct RelayRefusalTests {
+    @Test("A session with a wrong signature is 401; a membership record that does not follow the log is 409")
+    func refusals() async throws {
+        let relay = try RelayProcess()
+        let alex = RelayProcessTests.Member()
+        let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
+        let challenge = try await client.request("POST", "/v1/auth/challenge", body: alex.device.verifyingKey.bytes, authorised: false)
+        let wrong = SigningKey.generate().signature(for: challenge.body)
+        let session = try await client.request("POST", "/v1/auth/session", body: alex.device.verifyingKey.bytes + challenge.body + wrong.bytes, authorised: false)
+        #expect(session.status == 401 && session.code == "unauthenticated")
+        let replayed = MembershipRecord.sign(space: space, index: 2, previous: .zero, action: .rotateKey(epoch: 2), signer: alex.identity)
+        let reply = try await client.request("POST", "/v1/spaces/\(RelayClient.hex(space))/membership", body: replayed.encoded)
+        #expect(reply.status == 409 && (reply.code ?? "").hasPrefix("membership-"), "\(reply.text)")
+        let garbage = try await client.request("POST", "/v1/spaces/\(RelayClient.hex(space))/membership", body: [1, 2, 3])
+        #expect(garbage.status == 400 && garbage.code == "malformed")
+    }
+}
