@@ -17,6 +17,7 @@ struct DuetRelayCommand: AsyncParsableCommand {
     @Option(help: "Folder for the embedded SQLite store (relay.sqlite).") var data = "./duet-relay-data"
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
     @Option(help: "Largest request body in bytes.") var maxRequestBytes = 8 << 20
+    @Option(help: "Largest envelope in bytes (at most the protocol's 2 MiB of sealed content).") var maxEnvelopeBytes = (2 << 20) + 256
     @Option(help: "Most envelope bytes one space may hold.") var spaceQuotaBytes = 1 << 30
     @Option(help: "Appends per second a device may make on average.") var appendsPerSecond = 100.0
     @Option(help: "Appends a device may burst above that rate.") var appendBurst = 200.0
@@ -31,6 +32,7 @@ struct DuetRelayCommand: AsyncParsableCommand {
         configuration.port = port
         configuration.dataDirectory = data
         configuration.maximumRequestBytes = maxRequestBytes
+        configuration.limits.maximumEnvelopeBytes = min(maxEnvelopeBytes, (2 << 20) + 256)
         configuration.spaceQuotaBytes = spaceQuotaBytes
         configuration.limits.appendsPerSecond = appendsPerSecond
         configuration.limits.appendBurst = appendBurst

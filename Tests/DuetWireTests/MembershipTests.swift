@@ -112,3 +112,38 @@ struct MembershipTests {
         #expect(throws: WireError.self) { try MembershipRecord(bytes: [UInt8](repeating: 1, count: 5000)) }
     }
 }
+
+@Suite("Wire decoders on random bytes")
+struct WireFuzzTests {
+    @Test("Records, certificates, vectors, batches and envelopes never trap, and what parses is canonical (100,000 inputs each)")
+    func randomAndMutatedInputs() throws {
+        var state: UInt64 = 0x5EED
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            return z ^ (z >> 27)
+        }
+        let (log, _, _) = try MembershipTests.coupleSpace()
+        let seeds = log.records.map(\.encoded) + [RelayMessages.encode(vector: [try WireDeviceID(bytes: [UInt8](repeating: 1, count: 16)): 9])]
+            + [RelayMessages.encode(batch: [[1, 2, 3], []])]
+        for round in 0..<100_000 {
+            var bytes: [UInt8]
+            if round % 2 == 0 {
+                bytes = (0..<Int(next() % 200)).map { _ in UInt8(truncatingIfNeeded: next()) }
+            } else {
+                bytes = seeds[Int(next() % UInt64(seeds.count))]
+                for _ in 0..<(1 + Int(next() % 3)) where !bytes.isEmpty {
+                    bytes[Int(next() % UInt64(bytes.count))] ^= UInt8(truncatingIfNeeded: 1 << (next() % 8))
+                }
+            }
+            if let record = try? MembershipRecord(bytes: bytes) { #expect(record.encoded == bytes) }
+            if let certificate = try? DeviceCertificate(bytes: bytes) { #expect(certificate.encoded == bytes) }
+            if let vector = try? RelayMessages.decodeVector(bytes) { #expect(RelayMessages.encode(vector: vector) == bytes) }
+            if let batch = try? RelayMessages.decodeBatch(bytes, maximumCount: 256, maximumItemBytes: 1 << 20) {
+                #expect(RelayMessages.encode(batch: batch) == bytes)
+            }
+            if let envelope = try? Envelope(bytes: bytes) { #expect(envelope.bytes == bytes) }
+        }
+    }
+}
