@@ -40,7 +40,26 @@ enum Migrations {
                     UNIQUE (space, device, seq)
                 ) STRICT;
 
-                -- Per space and device, the highest seq applied.
+                -- Member devices of each space and their public keys (public: no passphrase needed
+                -- to verify what arrives).
+                CREATE TABLE members (
+                    space      BLOB NOT NULL,
+                    device     BLOB NOT NULL,
+                    public_key BLOB NOT NULL,
+                    PRIMARY KEY (space, device)
+                ) STRICT, WITHOUT ROWID;
+
+                -- Per space and device, the highest seq the relay was ever seen to hold: a relay
+                -- that later answers with less has rolled back.
+                CREATE TABLE relay_seen (
+                    space  BLOB NOT NULL,
+                    device BLOB NOT NULL,
+                    seq    INTEGER NOT NULL,
+                    PRIMARY KEY (space, device)
+                ) STRICT, WITHOUT ROWID;
+
+                -- Per space and device, the highest seq applied to the entries. Envelopes stored
+                -- above it are waiting to be opened (by an unlocked CLI) or for their causal past.
                 CREATE TABLE vectors (
                     space  BLOB NOT NULL,
                     device BLOB NOT NULL,

@@ -41,6 +41,9 @@ public final class Store {
                                arguments: [Data(keystore.personalSpace.bytes)])
                 try db.execute(sql: "INSERT INTO store_meta (key, value) VALUES ('device', ?), ('personal_space', ?), ('hlc', ?)",
                                arguments: [Data(keystore.deviceID.bytes), Data(keystore.personalSpace.bytes), Data(count: 8)])
+                try db.execute(sql: "INSERT INTO members (space, device, public_key) VALUES (?, ?, ?)",
+                               arguments: [Data(keystore.personalSpace.bytes), Data(keystore.deviceID.bytes),
+                                           Data(keystore.device.verifyingKey.bytes)])
             }
         } catch {
             // A half-made store must not be mistaken for a journal: remove it.

@@ -95,7 +95,7 @@ public struct UnlockedStore {
         AEAD.seal(EntrySnapshot.encode(entry), using: keystore.storageKey, associatedData: entry.id.bytes + space.bytes)
     }
 
-    private func saveEntry(_ db: GRDB.Database, _ entry: Entry, space: SpaceID) throws {
+    func saveEntry(_ db: GRDB.Database, _ entry: Entry, space: SpaceID) throws {
         // Ordered by when the reflection was written: an imported date, else its creation.
         let created = Int64((entry.date.value ?? nil) ?? entry.creation?.hlc.milliseconds ?? 0)
         let updated = Int64(entry.lastChange?.hlc.milliseconds ?? 0)

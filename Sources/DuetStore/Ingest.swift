@@ -1,0 +1,164 @@
+public import DuetCore
+import DuetCrypto
+public import DuetWire
+import Foundation
+import GRDB
+
+/// What happened to envelopes received from the relay.
+public struct IngestReport: Hashable, Sendable {
+    public var stored = 0
+    public var duplicates = 0
+    /// Envelopes refused: not from a member, a bad signature, a broken chain, a fork, a gap.
+    /// Never stored, never shown; reported so `duet status` can warn.
+    public var refused: [String] = []
+    public init() {}
+}
+
+extension Store {
+    /// Verifies envelopes from the relay and stores those that hold up — without any content
+    /// key, so the daemon can do it with the journal locked (DESIGN §6). Each must come from a
+    /// member device of its space (public keys kept in the store), carry a valid signature, and
+    /// extend that device's chain; one envelope per `(device, seq)`, ever.
+    public func storeVerified(_ batch: [[UInt8]], space: SpaceID) throws(StoreError) -> IngestReport {
+        do {
+            return try database.write { db in
+                var report = IngestReport()
+                for bytes in batch {
+                    guard let envelope = try? Envelope(bytes: bytes), envelope.header.space == space else {
+                        report.refused.append("malformed envelope"); continue
+                    }
+                    let header = envelope.header
+                    let device = Data(header.device.bytes), spaceBytes = Data(space.bytes)
+                    guard let keyBytes = try Data.fetchOne(db, sql: "SELECT public_key FROM members WHERE space = ? AND device = ?",
+                                                           arguments: [spaceBytes, device]),
+                          let key = try? VerifyingKey(bytes: [UInt8](keyBytes)) else {
+                        report.refused.append("envelope from a device that is not a member"); continue
+                    }
+                    do { try envelope.verify(signer: key) } catch {
+                        report.refused.append("envelope with a bad signature"); continue
+                    }
+                    let held = try Row.fetchOne(db, sql: "SELECT bytes FROM envelopes WHERE space = ? AND device = ? AND seq = ?",
+                                                arguments: [spaceBytes, device, Int64(header.seq)])
+                    if let held {
+                        let heldBytes: Data = held["bytes"]
+                        if [UInt8](heldBytes) == bytes { report.duplicates += 1 } else { report.refused.append("fork: a second envelope for one seq") }
+                        continue
+                    }
+                    let highest = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM envelopes WHERE space = ? AND device = ?",
+                                                     arguments: [spaceBytes, device]) ?? 0
+                    guard UInt64(highest) + 1 == header.seq else { report.refused.append("gap in a device's envelopes"); continue }
+                    let previous = try Data.fetchOne(db, sql: "SELECT hash FROM envelopes WHERE space = ? AND device = ? AND seq = ?",
+                                                     arguments: [spaceBytes, device, highest]).map { [UInt8]($0) } ?? Digest.zero.bytes
+                    guard header.previous.bytes == previous else { report.refused.append("broken chain"); continue }
+                    try db.execute(sql: "INSERT INTO envelopes (space, device, seq, hash, bytes, pushed) VALUES (?, ?, ?, ?, ?, 1)",
+                                   arguments: [spaceBytes, device, Int64(header.seq), Data(envelope.hash.bytes), Data(bytes)])
+                    report.stored += 1
+                }
+                return report
+            }
+        } catch {
+            throw Store.classify(error, doing: "store received envelopes", home: home)
+        }
+    }
+}
+
+extension UnlockedStore {
+    /// Opens every stored envelope not yet applied, in causal order, and applies the changes to
+    /// the entries (one transaction). Changes whose causal past is missing wait for the next
+    /// call. Returns the dots applied.
+    @discardableResult
+    public func materialise() throws -> [Dot] {
+        let space = keystore.personalSpace
+        guard let contentKey = keystore.personalKeys[1] else { throw StoreError.corrupt("no personal space key") }
+        do {
+            return try store.database.write { db in
+                let spaceBytes = Data(space.bytes)
+                var vector: [DeviceID: UInt64] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT device, seq FROM vectors WHERE space = ?", arguments: [spaceBytes]) {
+                    let device: Data = row["device"]
+                    if let id = DeviceID(bytes: [UInt8](device)) { vector[id] = UInt64(row["seq"] as Int64) }
+                }
+                // Every stored envelope above the applied vector, opened and decoded.
+                var changes: [Change] = []
+                for row in try Row.fetchAll(db, sql: "SELECT device, seq, bytes FROM envelopes WHERE space = ? ORDER BY device, seq", arguments: [spaceBytes]) {
+                    let deviceBytes: Data = row["device"], bytes: Data = row["bytes"]
+                    guard let device = DeviceID(bytes: [UInt8](deviceBytes)) else { continue }
+                    let seq = UInt64(row["seq"] as Int64)
+                    guard seq > vector[device, default: 0] else { continue }
+                    // Stored envelopes were verified on arrival; what fails to open here was
+                    // sealed with a key this device lacks, or tampered with on disk.
+                    guard let envelope = try? Envelope(bytes: [UInt8](bytes)),
+                          let plaintext = try? envelope.open(contentKey: contentKey),
+                          let change = try? ChangeCodec.decode(plaintext),
+                          change.device == device, change.seq == seq, change.entry.bytes.count == 16 else {
+                        throw StoreError.corrupt("a stored envelope does not open or does not match its header")
+                    }
+                    changes.append(change)
+                }
+                guard !changes.isEmpty else { return [] }
+                var entries: [Entry] = []
+                for id in Set(changes.map(\.entry)) { if let entry = try loadEntry(db, id: id) { entries.append(entry) } }
+                var journal = Journal(restoring: vector, entries: entries)
+                var applied: [Dot] = []
+                for change in changes.sorted(by: { ($0.hlc, $0.device, $0.seq) < ($1.hlc, $1.device, $1.seq) }) {
+                    applied += journal.receive(change).applied
+                }
+                let touched = Set(changes.filter { change in applied.contains(change.dot) }.map(\.entry))
+                for id in touched { if let entry = journal.entries[id] { try saveEntry(db, entry, space: space) } }
+                for (device, seq) in journal.vector where seq > vector[device, default: 0] {
+                    try db.execute(sql: "INSERT INTO vectors (space, device, seq) VALUES (?, ?, ?) ON CONFLICT (space, device) DO UPDATE SET seq = excluded.seq",
+                                   arguments: [spaceBytes, Data(device.bytes), Int64(seq)])
+                }
+                return applied
+            }
+        } catch {
+            throw Store.classify(error, doing: "apply received changes", home: store.home)
+        }
+    }
+}
+
+extension Store {
+    /// This store's envelopes of `space` that the relay lacks, by its heads: per device, every
+    /// seq above the relay's, in seq order (what a sync pushes).
+    public func envelopes(space: SpaceID, after heads: [WireDeviceID: UInt64]) throws(StoreError) -> [[UInt8]] {
+        do {
+            return try database.read { db in
+                var result: [[UInt8]] = []
+                let rows = try Row.fetchAll(db, sql: "SELECT device, seq, bytes FROM envelopes WHERE space = ? ORDER BY device, seq",
+                                            arguments: [Data(space.bytes)])
+                for row in rows {
+                    let device: Data = row["device"], bytes: Data = row["bytes"]
+                    guard let id = try? WireDeviceID(bytes: [UInt8](device)) else { continue }
+                    if UInt64(row["seq"] as Int64) > heads[id, default: 0] { result.append([UInt8](bytes)) }
+                }
+                return result
+            }
+        } catch {
+            throw Store.classify(error, doing: "read envelopes", home: home)
+        }
+    }
+
+    /// Records the relay's heads for `space` and returns the devices for which the relay now
+    /// holds less than it was once seen to hold: a rollback (DESIGN §7), to be reported loudly.
+    public func noteRelayHeads(_ heads: [WireDeviceID: UInt64], space: SpaceID) throws(StoreError) -> [WireDeviceID] {
+        do {
+            return try database.write { db in
+                var rolledBack: [WireDeviceID] = []
+                let spaceBytes = Data(space.bytes)
+                var seen: [WireDeviceID: UInt64] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT device, seq FROM relay_seen WHERE space = ?", arguments: [spaceBytes]) {
+                    let device: Data = row["device"]
+                    if let id = try? WireDeviceID(bytes: [UInt8](device)) { seen[id] = UInt64(row["seq"] as Int64) }
+                }
+                for (device, highest) in seen where heads[device, default: 0] < highest { rolledBack.append(device) }
+                for (device, seq) in heads where seq > seen[device, default: 0] {
+                    try db.execute(sql: "INSERT INTO relay_seen (space, device, seq) VALUES (?, ?, ?) ON CONFLICT (space, device) DO UPDATE SET seq = excluded.seq",
+                                   arguments: [spaceBytes, Data(device.bytes), Int64(seq)])
+                }
+                return rolledBack.sorted()
+            }
+        } catch {
+            throw Store.classify(error, doing: "record the relay's heads", home: home)
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import DuetCore
+import DuetCrypto
+import DuetWire
+import Foundation
+import Testing
+@testable import DuetStore
+
+/// A second copy of a device's store receiving that device's newer envelopes: verify and store
+/// without a key, then materialise when unlocked.
+@Suite("Receiving envelopes")
+struct IngestTests {
+    static let passphrase = SecretBytes(utf8: "a passphrase")
+
+    static func copyOf(_ home: Home) throws -> Home {
+        let copy = StoreTests.temporaryHome()
+        try FileManager.default.copyItem(atPath: home.path, toPath: copy.path)
+        return copy
+    }
+
+    @Test("Newer envelopes verify and store without a key, then materialise to the same entries")
+    func catchUp() throws {
+        let home = StoreTests.temporaryHome()
+        defer { try? FileManager.default.removeItem(atPath: home.path) }
+        let (store, writer) = try Store.create(home: home, name: "A", passphrase: Self.passphrase, parameters: StoreTests.weakestAllowed)
+        let first = EntryID(high: 1, low: 1), second = EntryID(high: 2, low: 2)
+        try writer.commit(entry: first, now: 1_000) { $0.create(); $0.setTitle("one"); $0.insertText(Array("hello".unicodeScalars), at: 0) }
+        let copy = try Self.copyOf(home)
+        defer { try? FileManager.default.removeItem(atPath: copy.path) }
+        try writer.commit(entry: first, now: 2_000) { $0.insertText(Array(" world".unicodeScalars), at: 5); $0.setTitle("two") }
+        try writer.commit(entry: second, now: 3_000) { $0.create(); $0.addFactor(.delight) }
+        let space = writer.keystore.personalSpace
+        let fresh = try store.envelopes(space: space, after: [writer.keystore.deviceID: 1])
+        #expect(fresh.count == 2)
+
+        let receiver = try Store.open(home: copy)
+        let report = try receiver.storeVerified(fresh, space: space)
+        #expect(report.stored == 2 && report.refused.isEmpty)
+        #expect(try receiver.storeVerified(fresh, space: space).duplicates == 2)
+        let unlocked = try receiver.unlock(passphrase: Self.passphrase)
+        #expect(try unlocked.entry(first)?.body.string == "hello", "stored but not yet applied")
+        #expect(try unlocked.materialise().count == 2)
+        for id in [first, second] {
+            let mine = try #require(try writer.entry(id)), theirs = try #require(try unlocked.entry(id))
+            #expect(EntrySnapshot.encode(mine) == EntrySnapshot.encode(theirs))
+        }
+        #expect(try unlocked.materialise().isEmpty, "nothing left to apply")
+    }
+
+    @Test("Tampered, gapped, forked and foreign envelopes are refused and never stored")
+    func refusals() throws {
+        let home = StoreTests.temporaryHome()
+        defer { try? FileManager.default.removeItem(atPath: home.path) }
+        let (store, writer) = try Store.create(home: home, name: "A", passphrase: Self.passphrase, parameters: StoreTests.weakestAllowed)
+        let id = EntryID(high: 3, low: 3)
+        try writer.commit(entry: id, now: 1_000) { $0.create() }
+        let copy = try Self.copyOf(home)
+        defer { try? FileManager.default.removeItem(atPath: copy.path) }
+        for step in 0..<3 { try writer.commit(entry: id, now: 2_000 + UInt64(step)) { $0.setTitle("v\(step)") } }
+        let space = writer.keystore.personalSpace
+        let newer = try store.envelopes(space: space, after: [writer.keystore.deviceID: 1])
+        let receiver = try Store.open(home: copy)
+        var flipped = newer[0]
+        flipped[flipped.count / 2] ^= 0x04
+        let stranger = SigningKey.generate()
+        let foreign = Envelope.seal([1], header: .init(space: space, epoch: 1, device: WireDeviceID(verifyingKey: stranger.verifyingKey), seq: 1, previous: .zero),
+                                   contentKey: .random(), signingKey: stranger)
+        let fork = Envelope.seal([2], header: .init(space: space, epoch: 1, device: writer.keystore.deviceID, seq: 1, previous: .zero),
+                                 contentKey: .random(), signingKey: writer.keystore.device)
+        let report = try receiver.storeVerified([flipped, newer[1], foreign.bytes, fork.bytes, [1, 2, 3]], space: space)
+        #expect(report.stored == 0)
+        #expect(report.refused.count == 5, "\(report.refused)")
+        #expect(report.refused.contains("envelope with a bad signature") && report.refused.contains("gap in a device's envelopes")
+                && report.refused.contains("envelope from a device that is not a member") && report.refused.contains("fork: a second envelope for one seq"))
+        #expect(try receiver.storeVerified(newer, space: space).stored == 3, "the genuine ones still go in, in order")
+    }
+
+    @Test("A relay that answers with less than it once held is reported as rolled back")
+    func rollback() throws {
+        let home = StoreTests.temporaryHome()
+        defer { try? FileManager.default.removeItem(atPath: home.path) }
+        let (store, writer) = try Store.create(home: home, name: "A", passphrase: Self.passphrase, parameters: StoreTests.weakestAllowed)
+        let space = writer.keystore.personalSpace, device = writer.keystore.deviceID
+        #expect(try store.noteRelayHeads([device: 5], space: space).isEmpty)
+        #expect(try store.noteRelayHeads([device: 7], space: space).isEmpty)
+        #expect(try store.noteRelayHeads([device: 6], space: space) == [device])
+        #expect(try store.noteRelayHeads([:], space: space) == [device])
+    }
+}
