@@ -57,6 +57,12 @@ let package = Package(
             dependencies: ["DuetCore", "DuetWire", "DuetCrypto", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
+        // Layer 3: sync: a sans-I/O session, an engine over the store, a transport to the relay.
+        .target(
+            name: "DuetSync",
+            dependencies: ["DuetStore", "DuetCore", "DuetWire", "DuetCrypto"],
+            swiftSettings: strict
+        ),
         // Layer 3: the relay: verifies and stores ciphertext it cannot read.
         .target(
             name: "DuetRelay",
@@ -127,6 +133,11 @@ let package = Package(
         .testTarget(
             name: "DuetRelayTests",
             dependencies: ["DuetRelay", "DuetWire", "DuetCrypto", "DuetTesting", "duet-relay"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "DuetSyncTests",
+            dependencies: ["DuetSync", "DuetWire"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -13,6 +13,7 @@ struct ImportRulesTests {
         "DuetCore": [],
         "DuetWire": ["DuetCrypto"],
         "DuetStore": ["DuetCore", "DuetWire", "DuetCrypto"],
+        "DuetSync": ["DuetStore", "DuetCore", "DuetWire", "DuetCrypto"],
         // The relay cannot interpret content, by construction: no DuetCore, DuetStore or DuetSync.
         "DuetRelay": ["DuetWire", "DuetCrypto"],
         "duet": ["DuetCLI"],

@@ -1,0 +1,108 @@
+public import DuetWire
+
+/// One sync round for one space, as a value-type state machine with no I/O (sans-I/O, like
+/// automerge's sync protocol): the driver performs each returned action and feeds back what it
+/// got. Order: learn the relay's heads (and detect a rollback), push what the relay lacks of our
+/// own devices' envelopes, fetch what we lack, store it, done.
+public struct SyncSession: Sendable {
+    public enum Action: Equatable, Sendable {
+        /// Ask the relay for its heads of the space.
+        case requestHeads
+        /// Push this store's envelopes of `devices` that the relay lacks (above `heads`).
+        case push(devices: Set<WireDeviceID>, after: [WireDeviceID: UInt64])
+        /// Fetch everything the relay holds above `vector`.
+        case fetch(after: [WireDeviceID: UInt64])
+        /// Verify and store what was fetched.
+        case store([[UInt8]])
+        case finished(Summary)
+        /// The relay holds less than it was once seen to hold for these devices: stop, keep
+        /// local state, warn.
+        case rolledBack([WireDeviceID])
+    }
+
+    public enum Event: Sendable {
+        case heads([WireDeviceID: UInt64], rolledBack: [WireDeviceID])
+        case pushed(count: Int)
+        case fetched([[UInt8]], complete: Bool)
+        case stored(received: Int, refused: Int)
+    }
+
+    public struct Summary: Equatable, Sendable {
+        public var pushed = 0
+        public var received = 0
+        public var refused = 0
+    }
+
+    private enum State: Equatable { case start, awaitingHeads, pushing, fetching, storing(complete: Bool), done }
+
+    private var state = State.start
+    private var local: [WireDeviceID: UInt64]
+    private let ownDevices: Set<WireDeviceID>
+    private var summary = Summary()
+
+    /// - Parameters:
+    ///   - local: per device, the highest seq this store holds for the space;
+    ///   - ownDevices: the devices whose envelopes this one may push (its own).
+    public init(local: [WireDeviceID: UInt64], ownDevices: Set<WireDeviceID>) {
+        self.local = local
+        self.ownDevices = ownDevices
+    }
+
+    public mutating func start() -> Action {
+        precondition(state == .start, "a session runs once")
+        state = .awaitingHeads
+        return .requestHeads
+    }
+
+    public mutating func handle(_ event: Event) -> Action {
+        switch (state, event) {
+        case (.awaitingHeads, .heads(let heads, let rolledBack)):
+            if !rolledBack.isEmpty {
+                state = .done
+                return .rolledBack(rolledBack)
+            }
+            let behind = ownDevices.filter { local[$0, default: 0] > heads[$0, default: 0] }
+            if !behind.isEmpty {
+                state = .pushing
+                return .push(devices: behind, after: heads)
+            }
+            return fetchOrFinish(heads: heads)
+        case (.pushing, .pushed(let count)):
+            summary.pushed += count
+            state = .fetching
+            return .fetch(after: local)
+        case (.fetching, .fetched(let envelopes, let complete)):
+            if envelopes.isEmpty {
+                state = .done
+                return .finished(summary)
+            }
+            state = .storing(complete: complete)
+            return .store(envelopes)
+        case (.storing(let complete), .stored(let received, let refused)):
+            summary.received += received
+            summary.refused += refused
+            if complete || received == 0 {
+                state = .done
+                return .finished(summary)
+            }
+            state = .fetching
+            return .fetch(after: local)
+        default:
+            preconditionFailure("event \(event) in state \(state): the driver broke the protocol")
+        }
+    }
+
+    /// The driver tells the session what the store now holds (after storing a fetch), so the
+    /// next fetch starts above it.
+    public mutating func noteLocal(_ vector: [WireDeviceID: UInt64]) { local = vector }
+
+    private mutating func fetchOrFinish(heads: [WireDeviceID: UInt64]) -> Action {
+        let lacking = heads.contains { device, seq in seq > local[device, default: 0] }
+        guard lacking else {
+            state = .done
+            return .finished(summary)
+        }
+        state = .fetching
+        return .fetch(after: local)
+    }
+}
