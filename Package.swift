@@ -95,7 +95,7 @@ let package = Package(
         .target(
             name: "DuetCLI",
             dependencies: [
-                "DuetStore", "DuetCore", "DuetCrypto",
+                "DuetStore", "DuetSync", "DuetCore", "DuetCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -122,7 +122,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DuetCLITests",
-            dependencies: ["duet", "DuetTesting", "DuetCore"],
+            dependencies: ["duet", "duet-relay", "DuetTesting", "DuetCore"],
             swiftSettings: strict
         ),
         .testTarget(

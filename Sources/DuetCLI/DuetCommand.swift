@@ -2,7 +2,8 @@ public import ArgumentParser
 
 /// `duet`: the journal's command-line client (CLI.md). Each command is thin: it checks its
 /// input, calls DuetStore, and prints.
-public struct DuetCommand: ParsableCommand {
+@available(macOS 10.15, macCatalyst 13, iOS 13, tvOS 13, watchOS 6, *)  // lets ArgumentParser pick the async entry point
+public struct DuetCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "duet",
         abstract: "An end-to-end encrypted journal for two partners.",
@@ -15,7 +16,7 @@ public struct DuetCommand: ParsableCommand {
         subcommands: [
             InitCommand.self, WriteCommand.self, EditCommand.self, ListCommand.self, ShowCommand.self,
             SearchCommand.self, DeleteCommand.self, RestoreCommand.self, PromptCommand.self,
-            ExportCommand.self, ImportCommand.self,
+            ExportCommand.self, ImportCommand.self, SyncCommand.self,
             PassphraseCommand.self, StatusCommand.self,
         ]
     )

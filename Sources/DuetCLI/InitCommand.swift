@@ -31,7 +31,8 @@ struct InitCommand: ParsableCommand {
                 throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal; nothing was changed")
             }
             let passphrase = try PassphraseSource.readNew(file: common.passphraseFile)
-            let (_, unlocked) = try Store.create(home: home, name: name, passphrase: passphrase, parameters: Self.parameters())
+            let (store, unlocked) = try Store.create(home: home, name: name, passphrase: passphrase, parameters: Self.parameters())
+            if let relay { try store.setMeta("relay", relay) }
             if json {
                 try printJSON(["device": unlocked.keystore.deviceID.description, "home": home.path, "name": name])
             } else {

@@ -209,12 +209,12 @@ struct StatusCommand: ParsableCommand {
         try reportingErrors {
             let store = try Store.open(home: common.resolvedHome)
             let counts = try store.counts()
-            let report = Report(relay: nil, lastSync: nil, pendingOut: counts.unpushed, pendingIn: 0, daemon: false,
+            let report = Report(relay: try store.meta("relay"), lastSync: nil, pendingOut: counts.unpushed, pendingIn: 0, daemon: false,
                                 warnings: [], entries: counts.entries)
             if json { return try printJSON(report) }
             print("home:     \(store.home.path)")
             print("entries:  \(report.entries)")
-            print("relay:    none (sync arrives in a later version)")
+            print("relay:    \(report.relay ?? "none (`duet sync --relay URL`)")")
             print("pending:  \(report.pendingOut) change(s) waiting to be sent")
         }
     }

@@ -162,3 +162,58 @@ extension Store {
         }
     }
 }
+
+extension Store {
+    /// Per device, the highest seq stored for `space` (what this device holds, applied or not).
+    public func localHeads(space: SpaceID) throws(StoreError) -> [WireDeviceID: UInt64] {
+        do {
+            return try database.read { db in
+                var heads: [WireDeviceID: UInt64] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT device, max(seq) AS seq FROM envelopes WHERE space = ? GROUP BY device",
+                                            arguments: [Data(space.bytes)]) {
+                    let device: Data = row["device"]
+                    if let id = try? WireDeviceID(bytes: [UInt8](device)) { heads[id] = UInt64(row["seq"] as Int64) }
+                }
+                return heads
+            }
+        } catch {
+            throw Store.classify(error, doing: "read the store", home: home)
+        }
+    }
+
+    /// Marks envelopes the relay acknowledged, so `duet status` stops counting them as pending.
+    public func markPushed(space: SpaceID, upTo heads: [WireDeviceID: UInt64]) throws(StoreError) {
+        do {
+            try database.write { db in
+                for (device, seq) in heads {
+                    try db.execute(sql: "UPDATE envelopes SET pushed = 1 WHERE space = ? AND device = ? AND seq <= ?",
+                                   arguments: [Data(space.bytes), Data(device.bytes), Int64(seq)])
+                }
+            }
+        } catch {
+            throw Store.classify(error, doing: "record what was sent", home: home)
+        }
+    }
+
+    /// A value kept in the store's metadata (the relay URL), or nil.
+    public func meta(_ key: String) throws(StoreError) -> String? {
+        do {
+            return try database.read { db in
+                try Data.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = ?", arguments: [key]).map { String(decoding: $0, as: UTF8.self) }
+            }
+        } catch {
+            throw Store.classify(error, doing: "read the store", home: home)
+        }
+    }
+
+    public func setMeta(_ key: String, _ value: String) throws(StoreError) {
+        do {
+            try database.write { db in
+                try db.execute(sql: "INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                               arguments: [key, Data(value.utf8)])
+            }
+        } catch {
+            throw Store.classify(error, doing: "write the store", home: home)
+        }
+    }
+}

@@ -17,7 +17,7 @@ struct ImportRulesTests {
         // The relay cannot interpret content, by construction: no DuetCore, DuetStore or DuetSync.
         "DuetRelay": ["DuetWire", "DuetCrypto"],
         "duet": ["DuetCLI"],
-        "DuetCLI": ["DuetStore", "DuetCore", "DuetCrypto"],
+        "DuetCLI": ["DuetStore", "DuetSync", "DuetCore", "DuetCrypto"],
         "DuetTesting": ["DuetCore", "DuetWire", "DuetCrypto"],
         "duet-relay": ["DuetRelay"],
         "duet-bench": ["DuetCore", "DuetTesting", "DuetStore", "DuetCrypto", "DuetWire", "CHeapStatistics"],

@@ -1,0 +1,93 @@
+public import DuetCrypto
+public import DuetWire
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The relay's HTTP surface (SPEC § 6.5) from a device's side.
+public struct RelayTransport: Sendable {
+    public let base: String
+    private let device: SigningKey
+    private var token: [UInt8] = []
+
+    /// Why the relay refused, with its code; or a transport failure (relay down: try later).
+    public struct Failure: Error, CustomStringConvertible, Sendable {
+        public let status: Int
+        public let code: String
+        public let message: String
+        public var description: String {
+            status == 0 ? "the relay at \(code) cannot be reached; work is kept and will sync later" : "the relay refused (\(code)): \(message)"
+        }
+    }
+
+    public init(base: String, device: SigningKey) {
+        self.base = base.hasSuffix("/") ? String(base.dropLast()) : base
+        self.device = device
+    }
+
+    private static let session: URLSession = {
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = 30
+        return URLSession(configuration: configuration)
+    }()
+
+    private func request(_ method: String, _ path: String, body: [UInt8]? = nil) async throws -> [UInt8] {
+        guard let url = URL(string: base + path) else { throw Failure(status: 0, code: base, message: "bad relay URL") }
+        var request = URLRequest(url: url)
+        request.httpMethod = method
+        if let body { request.httpBody = Data(body) }
+        if !token.isEmpty {
+            request.setValue("Bearer " + token.map { String(format: "%02x", $0) }.joined(), forHTTPHeaderField: "Authorization")
+        }
+        let data: Data, response: URLResponse
+        do { (data, response) = try await Self.session.data(for: request) } catch {
+            throw Failure(status: 0, code: base, message: "\(error)")
+        }
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        guard status == 200 else {
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+            throw Failure(status: status, code: object?["code"] as? String ?? "http-\(status)", message: object?["message"] as? String ?? "")
+        }
+        return [UInt8](data)
+    }
+
+    /// Proves the device key to the relay and keeps the session token.
+    public mutating func authenticate() async throws {
+        let challenge = try await request("POST", "/v1/auth/challenge", body: device.verifyingKey.bytes)
+        let message = Array("duet relay auth v1".utf8) + Array(base.utf8) + [0] + challenge
+        token = try await request("POST", "/v1/auth/session", body: device.verifyingKey.bytes + challenge + device.signature(for: message).bytes)
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+
+    public func heads(_ space: SpaceID) async throws -> [WireDeviceID: UInt64] {
+        try RelayMessages.decodeVector(try await request("GET", "/v1/spaces/\(Self.hex(space.bytes))/heads"))
+    }
+
+    public func postMembership(_ record: MembershipRecord) async throws {
+        _ = try await request("POST", "/v1/spaces/\(Self.hex(record.space.bytes))/membership", body: record.encoded)
+    }
+
+    /// Appends envelopes (at most 256 per request); returns how many were stored or already held.
+    public func push(_ envelopes: [[UInt8]], to space: SpaceID) async throws -> Int {
+        var count = 0
+        var start = 0
+        while start < envelopes.count {
+            let batch = Array(envelopes[start..<min(envelopes.count, start + 256)])
+            _ = try await request("POST", "/v1/spaces/\(Self.hex(space.bytes))/envelopes", body: RelayMessages.encode(batch: batch))
+            count += batch.count
+            start += batch.count
+        }
+        return count
+    }
+
+    public func fetch(_ space: SpaceID, after vector: [WireDeviceID: UInt64], limit: Int = 1000) async throws -> (envelopes: [[UInt8]], complete: Bool) {
+        let encoded = Data(RelayMessages.encode(vector: vector)).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let body = try await request("GET", "/v1/spaces/\(Self.hex(space.bytes))/envelopes?vector=\(encoded)&limit=\(limit)")
+        guard let flag = body.first else { throw Failure(status: 200, code: "malformed", message: "empty fetch reply") }
+        let envelopes = try RelayMessages.decodeBatch(Array(body.dropFirst()), maximumCount: 10_000, maximumItemBytes: Envelope.maximumSealedBytes + 256)
+        return (envelopes, flag == 1)
+    }
+}

@@ -1,3 +1,0 @@
-import DuetCLI
-
-DuetCommand.main()

@@ -1,0 +1,51 @@
+import DuetTesting
+import Foundation
+import Testing
+
+/// `duet sync` against a real `duet-relay` process on loopback.
+@Suite("duet sync")
+struct SyncTests {
+    @Test("A device pushes its personal space; a restored copy of it pulls and reads the same entries")
+    func personalSpaceRoundTrip() throws {
+        let relay = try RelayProcess()
+        let journal = try TemporaryJournal()
+        // A copy of the device as it was at init (a backup restored elsewhere), before any writing.
+        let copyHome = journal.root + "/copy"
+        try FileManager.default.copyItem(atPath: journal.home, toPath: copyHome)
+        let id = try journal.write("Reflection that travels, sealed.", ["--title", "Walk", "--factor", "safety"])
+        _ = try journal.write("A second one.")
+        let sync = try journal.duet(["sync", "--relay", relay.base])
+        #expect(sync.status == 0, "\(sync.stderr)")
+        #expect(sync.stdout.contains("sent 2"), "\(sync.stdout)")
+        let status = try #require(try journal.duet(["status", "--json"], withoutPassphrase: true).json as? [String: Any])
+        #expect(status["pendingOut"] as? Int == 0, "nothing left to send")
+        #expect(status["relay"] as? String == relay.base)
+        let again = try journal.duet(["sync"])
+        #expect(again.stdout.contains("sent 0, received 0"), "the relay is remembered; nothing moves twice: \(again.stdout)")
+
+        let pulled = try ProcessRun("duet", ["sync", "--home", copyHome, "--relay", relay.base], environment: journal.environment)
+        #expect(pulled.status == 0, "\(pulled.stderr)")
+        #expect(pulled.stdout.contains("received 2"), "\(pulled.stdout)")
+        let shown = try ProcessRun("duet", ["show", "--home", copyHome, id, "--json"], environment: journal.environment)
+        let object = try #require(try? JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any], "\(shown.stderr)")
+        #expect(object["body"] as? String == "Reflection that travels, sealed.")
+        #expect(object["factors"] as? [String] == ["safety"])
+        // The relay's files hold no plaintext.
+        guard let walker = FileManager.default.enumerator(atPath: relay.data) else { return }
+        for case let path as String in walker {
+            let data = (try? Data(contentsOf: URL(fileURLWithPath: relay.data + "/" + path))) ?? Data()
+            #expect(data.range(of: Data("travels".utf8)) == nil, "plaintext in the relay's \(path)")
+        }
+    }
+
+    @Test("With the relay down, sync fails with a clear error and keeps the work for later")
+    func relayDown() throws {
+        let journal = try TemporaryJournal()
+        _ = try journal.write("kept for later")
+        let run = try journal.duet(["sync", "--relay", "http://127.0.0.1:9"])
+        #expect(run.status != 0)
+        #expect(run.errorLine.hasPrefix("error: ") && run.errorLine.contains("cannot be reached"), "\(run.stderr)")
+        let status = try #require(try journal.duet(["status", "--json"], withoutPassphrase: true).json as? [String: Any])
+        #expect(status["pendingOut"] as? Int == 1)
+    }
+}
