@@ -210,12 +210,13 @@ struct StatusCommand: ParsableCommand {
             let store = try Store.open(home: common.resolvedHome)
             let counts = try store.counts()
             let report = Report(relay: try store.meta("relay"), lastSync: nil, pendingOut: counts.unpushed, pendingIn: 0, daemon: false,
-                                warnings: [], entries: counts.entries)
+                                warnings: try store.warnings(), entries: counts.entries)
             if json { return try printJSON(report) }
             print("home:     \(store.home.path)")
             print("entries:  \(report.entries)")
             print("relay:    \(report.relay ?? "none (`duet sync --relay URL`)")")
             print("pending:  \(report.pendingOut) change(s) waiting to be sent")
+            for warning in report.warnings { print("WARNING:  \(Sanitise.line(warning))") }
         }
     }
 }

@@ -217,3 +217,17 @@ extension Store {
         }
     }
 }
+
+extension Store {
+    /// Integrity warnings for `duet status` (rollback, refused envelopes): kept until read.
+    public func addWarning(_ text: String) throws(StoreError) {
+        var warnings = try self.warnings()
+        guard !warnings.contains(text) else { return }
+        warnings.append(text)
+        try setMeta("warnings", warnings.joined(separator: "\n"))
+    }
+
+    public func warnings() throws(StoreError) -> [String] {
+        (try meta("warnings")).map { $0.split(separator: "\n").map(String.init) } ?? []
+    }
+}

@@ -33,6 +33,9 @@ public enum SyncEngine {
             heads = try await transport.heads(space)
         }
         let rolledBack = try store.noteRelayHeads(heads, space: space)
+        if !rolledBack.isEmpty {
+            try store.addWarning("the relay holds fewer changes than it once did (rolled back or replaced); local state was kept")
+        }
         var session = SyncSession(local: try store.localHeads(space: space), ownDevices: [keystore.deviceID])
         var action = session.start()
         while true {
@@ -43,13 +46,17 @@ public enum SyncEngine {
                 let envelopes = try store.envelopes(space: space, after: after.filter { devices.contains($0.key) })
                     .filter { bytes in (try? Envelope(bytes: bytes)).map { devices.contains($0.header.device) } ?? false }
                 let count = try await transport.push(envelopes, to: space)
-                try store.markPushed(space: space, upTo: try store.localHeads(space: space).filter { devices.contains($0.key) })
+                let acknowledged = try store.localHeads(space: space).filter { devices.contains($0.key) }
+                try store.markPushed(space: space, upTo: acknowledged)
+                // The relay acknowledged these durably: it must never answer with less again.
+                _ = try store.noteRelayHeads(heads.merging(acknowledged) { max($0, $1) }, space: space)
                 action = session.handle(.pushed(count: count))
             case .fetch(let after):
                 let (envelopes, complete) = try await transport.fetch(space, after: after)
                 action = session.handle(.fetched(envelopes, complete: complete))
             case .store(let envelopes):
                 let report = try store.storeVerified(envelopes, space: space)
+                for reason in Set(report.refused) { try store.addWarning("refused from the relay: \(reason)") }
                 session.noteLocal(try store.localHeads(space: space))
                 action = session.handle(.stored(received: report.stored, refused: report.refused.count))
             case .finished(let summary):

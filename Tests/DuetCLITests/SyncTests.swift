@@ -49,3 +49,32 @@ struct SyncTests {
         #expect(status["pendingOut"] as? Int == 1)
     }
 }
+
+@Suite("duet sync and a hostile relay")
+struct HostileRelaySyncTests {
+    @Test("A relay rolled back to an older database is detected, reported in status, and changes nothing here")
+    func rolledBackRelay() throws {
+        let relay = try RelayProcess()
+        let journal = try TemporaryJournal()
+        _ = try journal.write("first")
+        #expect(try journal.duet(["sync", "--relay", relay.base]).status == 0)
+        // The operator keeps a copy of the database, lets more arrive, then restores the copy.
+        #expect(relay.terminate() == 0)
+        let backup = relay.data + ".backup"
+        try FileManager.default.copyItem(atPath: relay.data, toPath: backup)
+        try relay.start()
+        _ = try journal.write("second")
+        let client = try journal.duet(["sync", "--relay", relay.base])
+        #expect(client.status == 0, "\(client.stderr)")
+        #expect(relay.terminate() == 0)
+        try FileManager.default.removeItem(atPath: relay.data)
+        try FileManager.default.moveItem(atPath: backup, toPath: relay.data)
+        try relay.start()
+        let run = try journal.duet(["sync", "--relay", relay.base])
+        #expect(run.status != 0)
+        #expect(run.errorLine.contains("rolled back"), "\(run.stderr)")
+        let status = try #require(try journal.duet(["status", "--json"], withoutPassphrase: true).json as? [String: Any])
+        #expect((status["warnings"] as? [String])?.contains { $0.contains("rolled back") } == true)
+        #expect((try journal.duet(["list", "--json"]).json as? [[String: Any]])?.count == 2, "nothing lost here")
+    }
+}
