@@ -209,12 +209,14 @@ struct StatusCommand: ParsableCommand {
         try reportingErrors {
             let store = try Store.open(home: common.resolvedHome)
             let counts = try store.counts()
-            let report = Report(relay: try store.meta("relay"), lastSync: nil, pendingOut: counts.unpushed, pendingIn: 0, daemon: false,
+            let lastSync = try store.meta("last_sync").flatMap(UInt64.init).map(rfc3339)
+            let report = Report(relay: try store.meta("relay"), lastSync: lastSync, pendingOut: counts.unpushed, pendingIn: 0, daemon: false,
                                 warnings: try store.warnings(), entries: counts.entries)
             if json { return try printJSON(report) }
             print("home:     \(store.home.path)")
             print("entries:  \(report.entries)")
             print("relay:    \(report.relay ?? "none (`duet sync --relay URL`)")")
+            print("synced:   \(report.lastSync ?? "never")")
             print("pending:  \(report.pendingOut) change(s) waiting to be sent")
             for warning in report.warnings { print("WARNING:  \(Sanitise.line(warning))") }
         }

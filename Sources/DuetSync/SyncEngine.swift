@@ -61,6 +61,7 @@ public enum SyncEngine {
                 action = session.handle(.stored(received: report.stored, refused: report.refused.count))
             case .finished(let summary):
                 let applied = try unlocked.materialise().count
+                try store.setMeta("last_sync", String(now))
                 return Result(summary: summary, applied: applied, rolledBack: false)
             case .rolledBack:
                 return Result(summary: .init(), applied: 0, rolledBack: true)

@@ -20,6 +20,7 @@ struct SyncTests {
         let status = try #require(try journal.duet(["status", "--json"], withoutPassphrase: true).json as? [String: Any])
         #expect(status["pendingOut"] as? Int == 0, "nothing left to send")
         #expect(status["relay"] as? String == relay.base)
+        #expect((status["lastSync"] as? String)?.hasSuffix("Z") == true, "last sync time in RFC 3339")
         let again = try journal.duet(["sync"])
         #expect(again.stdout.contains("sent 0, received 0"), "the relay is remembered; nothing moves twice: \(again.stdout)")
 
