@@ -53,7 +53,7 @@ struct MembershipTests {
         let (log, alex, sam) = try Self.coupleSpace()
         let stranger = Person()
         let cases: [(MembershipRecord, MembershipLog.Refusal)] = [
-            // Sam signs a certificate-bearing record for a device under Alex's identity.
+            // Sam posts a device certified by an identity that is not a member.
             (Self.nextRecord(log, .addDevice(Person().certificate(name: "x")), by: sam.identity), .invalidAction),
             // Sam removes Alex's laptop.
             (Self.nextRecord(log, .removeDevice(alex.device.verifyingKey), by: sam.identity), .invalidAction),
@@ -144,6 +144,43 @@ struct WireFuzzTests {
                 #expect(RelayMessages.encode(batch: batch) == bytes)
             }
             if let envelope = try? Envelope(bytes: bytes) { #expect(envelope.bytes == bytes) }
+        }
+    }
+}
+
+@Suite("Key wraps")
+struct KeyWrapTests {
+    @Test("The inviter adds the partner's device and wraps the couple key to it; only that device opens it")
+    func wrapForPartner() throws {
+        let alex = MembershipTests.Person(), sam = MembershipTests.Person()
+        let space = SpaceID.random()
+        var log = MembershipLog(space: space)
+        func next(_ action: MembershipRecord.Action, by signer: SigningKey) throws {
+            try log.append(.sign(space: space, index: UInt64(log.records.count + 1), previous: log.records.last?.hash ?? .zero,
+                                 action: action, signer: signer))
+        }
+        try next(.create(identity: alex.identity.verifyingKey), by: alex.identity)
+        try next(.addDevice(alex.certificate(name: "laptop")), by: alex.identity)
+        try next(.addIdentity(sam.identity.verifyingKey), by: alex.identity)
+        // Alex posts Sam's device: allowed, because Sam's identity (now a member) certified it.
+        try next(.addDevice(sam.certificate(name: "phone")), by: alex.identity)
+        let coupleKey = SymmetricKey.random()
+        let box = try SealedBox.seal(coupleKey.bytes, to: try BoxPublicKey(converting: sam.device.verifyingKey))
+        try next(.wrapKey(epoch: 1, device: sam.device.verifyingKey, box: box), by: alex.identity)
+        let wrapped = try #require(log.wrappedKeys[1]?[sam.device.verifyingKey])
+        let opened = try SymmetricKey(bytes: BoxSecretKey(converting: sam.device).openSecret(wrapped))
+        #expect(opened == coupleKey)
+        #expect(throws: CryptoError.authenticationFailure) { try BoxSecretKey(converting: alex.device).openSecret(wrapped) }
+        // The record round-trips, and wraps to non-members or for another epoch are refused.
+        #expect(try MembershipRecord(bytes: log.records.last!.encoded) == log.records.last!)
+        var copy = log
+        #expect(throws: MembershipLog.Refusal.invalidAction) {
+            try copy.append(.sign(space: space, index: 6, previous: log.records.last!.hash,
+                                  action: .wrapKey(epoch: 1, device: SigningKey.generate().verifyingKey, box: box), signer: alex.identity))
+        }
+        #expect(throws: MembershipLog.Refusal.invalidAction) {
+            try copy.append(.sign(space: space, index: 6, previous: log.records.last!.hash,
+                                  action: .wrapKey(epoch: 2, device: sam.device.verifyingKey, box: box), signer: alex.identity))
         }
     }
 }

@@ -9,6 +9,8 @@ public struct MembershipLog: Sendable {
     public private(set) var identities: Set<VerifyingKey> = []
     public private(set) var devices: [VerifyingKey: DeviceCertificate] = [:]
     public private(set) var epoch: UInt64 = 1
+    /// Wrapped content keys: epoch → device → sealed box (SPEC § 7.2).
+    public private(set) var wrappedKeys: [UInt64: [VerifyingKey: [UInt8]]] = [:]
 
     public init(space: SpaceID) { self.space = space }
 
@@ -45,8 +47,10 @@ public struct MembershipLog: Sendable {
             guard !identities.contains(identity) else { throw .invalidAction }
             identities.insert(identity)
         case .addDevice(let certificate):
+            // Any member identity may post it (the inviter adds the partner's device), but the
+            // certificate itself must come from a member identity: that is the authority.
             guard identities.contains(record.signer) else { throw .notAMember }
-            guard certificate.identity == record.signer else { throw .invalidAction }
+            guard identities.contains(certificate.identity) else { throw .invalidAction }
             do { try certificate.verify() } catch { throw .badSignature }
             devices[certificate.device] = certificate
         case .removeDevice(let device):
@@ -57,6 +61,10 @@ public struct MembershipLog: Sendable {
             guard identities.contains(record.signer) else { throw .notAMember }
             guard next == epoch + 1 else { throw .invalidAction }
             epoch = next
+        case .wrapKey(let keyEpoch, let device, let box):
+            guard identities.contains(record.signer) else { throw .notAMember }
+            guard keyEpoch == epoch, devices[device] != nil, box.count >= 48 else { throw .invalidAction }
+            wrappedKeys[keyEpoch, default: [:]][device] = box
         }
         records.append(record)
     }

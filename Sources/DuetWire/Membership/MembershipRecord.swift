@@ -12,6 +12,8 @@ public struct MembershipRecord: Hashable, Sendable {
         case addDevice(DeviceCertificate)
         case removeDevice(VerifyingKey)
         case rotateKey(epoch: UInt64)
+        /// A space content key for `epoch`, sealed (`crypto_box_seal`) to member `device`.
+        case wrapKey(epoch: UInt64, device: VerifyingKey, box: [UInt8])
 
         var code: UInt8 {
             switch self {
@@ -20,6 +22,7 @@ public struct MembershipRecord: Hashable, Sendable {
             case .addDevice: 3
             case .removeDevice: 4
             case .rotateKey: 5
+            case .wrapKey: 6
             }
         }
     }
@@ -60,6 +63,11 @@ public struct MembershipRecord: Hashable, Sendable {
         case .addDevice(let certificate): writer.raw(certificate.encoded)
         case .removeDevice(let device): writer.raw(device.bytes)
         case .rotateKey(let epoch): writer.varint(epoch)
+        case .wrapKey(let epoch, let device, let box):
+            writer.varint(epoch)
+            writer.raw(device.bytes)
+            writer.varint(UInt64(box.count))
+            writer.raw(box)
         }
         writer.raw(signer.bytes)
         return writer.bytes
@@ -90,6 +98,13 @@ public struct MembershipRecord: Hashable, Sendable {
         case 3: action = .addDevice(try DeviceCertificate.read(&reader))
         case 4: action = .removeDevice(try key(try reader.raw(32)))
         case 5: action = .rotateKey(epoch: try reader.varint())
+        case 6:
+            let epoch = try reader.varint()
+            let device = try key(try reader.raw(32))
+            let length = try reader.varint()
+            // A sealed 32-byte key is 80 bytes; room for larger keys, never for more than that.
+            guard length <= 256 else { throw .malformed("a wrapped key is at most 256 bytes") }
+            action = .wrapKey(epoch: epoch, device: device, box: try reader.raw(Int(length)))
         default: throw .malformed("unknown membership action")
         }
         let signer = try key(try reader.raw(32))
