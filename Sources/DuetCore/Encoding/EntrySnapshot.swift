@@ -99,13 +99,25 @@ public enum EntrySnapshot {
             writer.string(String(view))
         }
         writer.varint(spans.count)
-        for span in spans {
-            writer.varint(index[span.device, default: 0])
-            writer.varint(span.counter)
-            // Length and deletion share one varint: length << 1 | deleted.
-            writer.varint(UInt64(span.length) << 1 | (span.deleted ? 1 : 0))
-            ref(span.originLeft)
-            ref(span.originRight)
+        for (position, span) in spans.enumerated() {
+            // Most origins are the neighbours in document order (typing at a cursor): a flag
+            // says so instead of spelling the id out.
+            let previousLast = position > 0 ? spans[position - 1].lastID : nil
+            let nextFirst = position + 1 < spans.count ? spans[position + 1].firstID : nil
+            let leftImplied = span.originLeft == previousLast
+            let rightImplied = span.originRight == nextFirst
+            // And most spans continue the previous one's device and counters (a run cut by a
+            // deletion or by the other partner's insertion).
+            let previous = position > 0 ? spans[position - 1] : nil
+            let sameDevice = previous?.device == span.device
+            let continues = sameDevice && previous.map { $0.counter + $0.length == span.counter } == true
+            // length << 5 | continues << 4 | sameDevice << 3 | rightImplied << 2 | leftImplied << 1 | deleted
+            writer.varint(UInt64(span.length) << 5 | (continues ? 16 : 0) | (sameDevice ? 8 : 0)
+                          | (rightImplied ? 4 : 0) | (leftImplied ? 2 : 0) | (span.deleted ? 1 : 0))
+            if !sameDevice { writer.varint(index[span.device, default: 0]) }
+            if !continues { writer.varint(span.counter) }
+            if !leftImplied { ref(span.originLeft) }
+            if !rightImplied { ref(span.originRight) }
         }
         return writer.bytes
     }
@@ -229,17 +241,40 @@ public enum EntrySnapshot {
             content.append((author, Array(text.unicodeScalars)))
         }
         let spanCount = try reader.count(max: maximumSpans, "spans")
-        // Every span takes at least five bytes: refuse counts the input cannot hold.
-        guard spanCount <= reader.remaining / 5 else { throw .truncated }
+        // Every span takes at least one byte: refuse counts the input cannot hold.
+        guard spanCount <= reader.remaining else { throw .truncated }
         var spans: [CanonicalSpan] = []
+        var rightImplied: [Bool] = []
         spans.reserveCapacity(spanCount)
         for _ in 0..<spanCount {
-            let author = try device(try reader.varint())
-            let counter = try reader.varint(max: UInt64(UInt32.max), "counter")
-            let lengthAndFlag = try reader.varint(max: UInt64(UInt32.max) << 1 | 1, "span length")
+            let packed = try reader.varint(max: UInt64(UInt32.max) << 5 | 31, "span length")
+            let previous = spans.last
+            let author: DeviceID
+            if packed & 8 != 0 {
+                guard let previous else { throw .invalidValue("the first span names its device") }
+                author = previous.device
+            } else {
+                author = try device(try reader.varint())
+            }
+            let counter: UInt64
+            if packed & 16 != 0 {
+                guard let previous, packed & 8 != 0 else { throw .invalidValue("a continued span follows one of its device") }
+                counter = UInt64(previous.counter) + UInt64(previous.length)
+            } else {
+                counter = try reader.varint(max: UInt64(UInt32.max), "counter")
+            }
+            guard counter + (packed >> 5) <= UInt64(UInt32.max), packed >> 5 > 0 else { throw .invalidValue("span length") }
+            let leftImplied = packed & 2 != 0
+            let left = leftImplied ? spans.last?.lastID : try ref()
+            let right = packed & 4 != 0 ? nil : try ref()
+            rightImplied.append(packed & 4 != 0)
             spans.append(CanonicalSpan(
-                device: author, counter: UInt32(counter), length: UInt32(lengthAndFlag >> 1),
-                deleted: lengthAndFlag & 1 == 1, originLeft: try ref(), originRight: try ref()))
+                device: author, counter: UInt32(counter), length: UInt32(packed >> 5),
+                deleted: packed & 1 == 1, originLeft: left, originRight: right))
+        }
+        // A right origin implied by the next span is known only once that span is read.
+        for position in spans.indices where rightImplied[position] {
+            spans[position].originRight = position + 1 < spans.count ? spans[position + 1].firstID : nil
         }
         try reader.expectEnd()
         guard let body = TextCRDT.rebuild(content: content, spans: spans) else {

@@ -482,6 +482,9 @@ struct CanonicalSpan: Equatable {
     var deleted: Bool
     var originLeft: CharID?
     var originRight: CharID?
+
+    var firstID: CharID { CharID(device: device, counter: counter) }
+    var lastID: CharID { CharID(device: device, counter: counter + length - 1) }
 }
 
 extension TextCRDT {
