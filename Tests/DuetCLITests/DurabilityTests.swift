@@ -36,6 +36,11 @@ struct DurabilityTests {
     func killDuringWrites() throws {
         let journal = try TemporaryJournal()
         var random = SeededRandom(seed: 2026)
+        // Kill moments are drawn from the span of one whole write on this machine, so they land
+        // before, during and after the commit however fast or slow the machine is.
+        let timing = Date()
+        _ = try journal.write("timing run")
+        let writeMicroseconds = max(50_000, Int(Date().timeIntervalSince(timing) * 1_000_000))
         var acknowledged: [String] = []
         var killedBeforeAnswer = 0
         let duet = BuildProducts.folder.appendingPathComponent("duet")
@@ -50,7 +55,7 @@ struct DurabilityTests {
             process.standardInput = FileHandle.nullDevice
             try process.run()
             // The kill lands anywhere from start-up through Argon2id, the commit and the print.
-            usleep(useconds_t(random.below(250_000)))
+            usleep(useconds_t(random.below(writeMicroseconds * 3 / 2)))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
