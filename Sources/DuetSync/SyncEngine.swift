@@ -43,8 +43,7 @@ public enum SyncEngine {
             case .requestHeads:
                 action = session.handle(.heads(heads, rolledBack: rolledBack))
             case .push(let devices, let after):
-                let envelopes = try store.envelopes(space: space, after: after.filter { devices.contains($0.key) })
-                    .filter { bytes in (try? Envelope(bytes: bytes)).map { devices.contains($0.header.device) } ?? false }
+                let envelopes = try store.envelopes(space: space, of: devices, after: after)
                 let count = try await transport.push(envelopes, to: space)
                 let acknowledged = try store.localHeads(space: space).filter { devices.contains($0.key) }
                 try store.markPushed(space: space, upTo: acknowledged)

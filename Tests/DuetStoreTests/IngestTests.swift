@@ -29,7 +29,7 @@ struct IngestTests {
         try writer.commit(entry: first, now: 2_000) { $0.insertText(Array(" world".unicodeScalars), at: 5); $0.setTitle("two") }
         try writer.commit(entry: second, now: 3_000) { $0.create(); $0.addFactor(.delight) }
         let space = writer.keystore.personalSpace
-        let fresh = try store.envelopes(space: space, after: [writer.keystore.deviceID: 1])
+        let fresh = try store.envelopes(space: space, of: [writer.keystore.deviceID], after: [writer.keystore.deviceID: 1])
         #expect(fresh.count == 2)
 
         let receiver = try Store.open(home: copy)
@@ -57,7 +57,7 @@ struct IngestTests {
         defer { try? FileManager.default.removeItem(atPath: copy.path) }
         for step in 0..<3 { try writer.commit(entry: id, now: 2_000 + UInt64(step)) { $0.setTitle("v\(step)") } }
         let space = writer.keystore.personalSpace
-        let newer = try store.envelopes(space: space, after: [writer.keystore.deviceID: 1])
+        let newer = try store.envelopes(space: space, of: [writer.keystore.deviceID], after: [writer.keystore.deviceID: 1])
         let receiver = try Store.open(home: copy)
         var flipped = newer[0]
         flipped[flipped.count / 2] ^= 0x04
@@ -66,9 +66,13 @@ struct IngestTests {
                                    contentKey: .random(), signingKey: stranger)
         let fork = Envelope.seal([2], header: .init(space: space, epoch: 1, device: writer.keystore.deviceID, seq: 1, previous: .zero),
                                  contentKey: .random(), signingKey: writer.keystore.device)
-        let report = try receiver.storeVerified([flipped, newer[1], foreign.bytes, fork.bytes, [1, 2, 3]], space: space)
+        // Seq 2 signed by the device but naming the wrong previous envelope.
+        let unchained = Envelope.seal([3], header: .init(space: space, epoch: 1, device: writer.keystore.deviceID, seq: 2, previous: .zero),
+                                      contentKey: .random(), signingKey: writer.keystore.device)
+        let report = try receiver.storeVerified([flipped, newer[1], foreign.bytes, fork.bytes, [1, 2, 3], unchained.bytes], space: space)
         #expect(report.stored == 0)
-        #expect(report.refused.count == 5, "\(report.refused)")
+        #expect(report.refused.count == 6, "\(report.refused)")
+        #expect(report.refused.contains("broken chain"))
         #expect(report.refused.contains("envelope with a bad signature") && report.refused.contains("gap in a device's envelopes")
                 && report.refused.contains("envelope from a device that is not a member") && report.refused.contains("fork: a second envelope for one seq"))
         #expect(try receiver.storeVerified(newer, space: space).stored == 3, "the genuine ones still go in, in order")
