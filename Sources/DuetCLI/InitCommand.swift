@@ -68,21 +68,7 @@ struct PassphraseCommand: ParsableCommand {
         try reportingErrors {
             let store = try Store.open(home: common.resolvedHome)
             let unlocked = try store.unlock(passphrase: try PassphraseSource.read(file: common.passphraseFile, prompt: "Current passphrase: "))
-            let new: SecretBytes
-            if let newPassphraseFile {
-                guard let data = FileManager.default.contents(atPath: newPassphraseFile),
-                      let text = String(data: data, encoding: .utf8) else { throw InputError("cannot read \(newPassphraseFile)") }
-                new = SecretBytes(utf8: String(text.trimmingSuffix { $0 == "\n" || $0 == "\r" }).precomposedStringWithCanonicalMapping)
-                guard new.count >= 8 else { throw InputError("the passphrase must be at least 8 characters") }
-            } else if ProcessInfo.processInfo.environment["DUET_NEW_PASSPHRASE"] != nil, Terminal.open() == nil {
-                new = SecretBytes(utf8: (ProcessInfo.processInfo.environment["DUET_NEW_PASSPHRASE"] ?? "").precomposedStringWithCanonicalMapping)
-                guard new.count >= 8 else { throw InputError("the passphrase must be at least 8 characters") }
-            } else {
-                guard Terminal.open() != nil else {
-                    throw InputError("no new passphrase: run in a terminal, or pass --new-passphrase-file PATH, or set DUET_NEW_PASSPHRASE")
-                }
-                new = try PassphraseSource.readNew(file: nil)
-            }
+            let new = try PassphraseSource.readReplacement(file: newPassphraseFile)
             try store.changePassphrase(unlocked, to: new, parameters: InitCommand.parameters())
             print("Passphrase changed.")
         }

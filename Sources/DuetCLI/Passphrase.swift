@@ -13,15 +13,25 @@ enum PassphraseSource {
         if let value = ProcessInfo.processInfo.environment["DUET_PASSPHRASE"] {
             return normalised(value)
         }
-        if let file {
-            guard let data = FileManager.default.contents(atPath: file),
-                  let text = String(data: data, encoding: .utf8) else {
-                throw StoreError(.invalidInput, "cannot read the passphrase file \(file)")
-            }
-            // A trailing newline from `echo` is not part of the passphrase.
-            return normalised(String(text.trimmingSuffix { $0 == "\n" || $0 == "\r" }))
-        }
+        if let file { return try fromFile(file) }
         throw StoreError(.noPassphrase, "no passphrase: run in a terminal, or set DUET_PASSPHRASE, or pass --passphrase-file PATH")
+    }
+
+    /// A passphrase kept in a file (scripts); a trailing newline from `echo` is not part of it.
+    static func fromFile(_ file: String) throws -> SecretBytes {
+        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
+            throw StoreError(.invalidInput, "cannot read the passphrase file \(file)")
+        }
+        return normalised(String(text.trimmingSuffix { $0 == "\n" || $0 == "\r" }))
+    }
+
+    /// The replacement passphrase for `duet passphrase`: asked twice on a terminal, else from
+    /// `--new-passphrase-file`, else `DUET_NEW_PASSPHRASE`.
+    static func readReplacement(file: String?) throws -> SecretBytes {
+        if Terminal.open() != nil { return try readNew(file: nil) }
+        if let file { return try checked(fromFile(file)) }
+        if let value = ProcessInfo.processInfo.environment["DUET_NEW_PASSPHRASE"] { return try checked(normalised(value)) }
+        throw StoreError(.noPassphrase, "no new passphrase: run in a terminal, or pass --new-passphrase-file PATH, or set DUET_NEW_PASSPHRASE")
     }
 
     /// A new passphrase: asked twice on a terminal; taken once from the environment or a file.

@@ -134,6 +134,14 @@ struct JournalCommandTests {
         #expect(try journal.duet(["list"]).status != 0)
         let shown = try journal.duet(["show", id, "--json"], environment: ["DUET_PASSPHRASE": "a brand new passphrase"])
         #expect((shown.json as? [String: Any])?["body"] as? String == "kept across the change")
+        // From a file, and refused when too short, changing nothing.
+        let file = journal.root + "/new"
+        try "third passphrase here\n".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try journal.duet(["passphrase", "--new-passphrase-file", file], environment: ["DUET_PASSPHRASE": "a brand new passphrase"]).status == 0)
+        try "short\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let refused = try journal.duet(["passphrase", "--new-passphrase-file", file], environment: ["DUET_PASSPHRASE": "third passphrase here"])
+        #expect(refused.status != 0 && refused.errorLine.contains("at least 8"))
+        #expect(try journal.duet(["list"], environment: ["DUET_PASSPHRASE": "third passphrase here"]).status == 0)
     }
 }
 
