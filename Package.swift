@@ -117,7 +117,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DuetCoreTests",
-            dependencies: ["DuetCore", "DuetTesting"],
+            dependencies: ["DuetCore", "DuetTesting", "DuetCrypto"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import DuetCore
+import DuetCrypto
 import DuetStore
 import Foundation
 
@@ -52,7 +53,7 @@ struct EntryView: Encodable {
         id = entry.id.description
         space = "private"
         author = entry.author.map(names) ?? "unknown"
-        authorDevice = entry.author.map { $0.bytes.map { String(format: "%02x", $0) }.joined() } ?? ""
+        authorDevice = entry.author.map { Hex.encode($0.bytes) } ?? ""
         let written = (entry.date.value ?? nil) ?? entry.creation?.hlc.milliseconds ?? 0
         createdAt = rfc3339(written)
         updatedAt = rfc3339(max(written, entry.lastChange?.hlc.milliseconds ?? 0))

@@ -38,7 +38,7 @@ public struct RelayTransport: Sendable {
         request.httpMethod = method
         if let body { request.httpBody = Data(body) }
         if !token.isEmpty {
-            request.setValue("Bearer " + token.map { String(format: "%02x", $0) }.joined(), forHTTPHeaderField: "Authorization")
+            request.setValue("Bearer " + Hex.encode(token), forHTTPHeaderField: "Authorization")
         }
         let data: Data, response: URLResponse
         do { (data, response) = try await Self.session.data(for: request) } catch {
@@ -59,7 +59,7 @@ public struct RelayTransport: Sendable {
         token = try await request("POST", "/v1/auth/session", body: device.verifyingKey.bytes + challenge + device.signature(for: message).bytes)
     }
 
-    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+    static func hex(_ bytes: [UInt8]) -> String { Hex.encode(bytes) }
 
     public func heads(_ space: SpaceID) async throws -> [WireDeviceID: UInt64] {
         try RelayMessages.decodeVector(try await request("GET", "/v1/spaces/\(Self.hex(space.bytes))/heads"))

@@ -1,3 +1,4 @@
+import DuetCrypto
 import Foundation
 
 /// A minimal WebSocket client (RFC 6455) over a blocking loopback socket: enough to subscribe to
@@ -22,7 +23,7 @@ public final class MinimalWebSocket {
         guard connected == 0 else { close(socket); return nil }
         var interval = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
-        let tokenHex = token.map { String(format: "%02x", $0) }.joined()
+        let tokenHex = Hex.encode(token)
         let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer \(tokenHex)\r\n\r\n"
         guard send(Array(request.utf8)) else { close(socket); return nil }

@@ -114,7 +114,7 @@ public struct RelayClient: Sendable {
         request.httpMethod = method
         if let body { request.httpBody = Data(body) }
         if authorised, !token.isEmpty {
-            request.setValue("Bearer " + token.map { String(format: "%02x", $0) }.joined(), forHTTPHeaderField: "Authorization")
+            request.setValue("Bearer " + Hex.encode(token), forHTTPHeaderField: "Authorization")
         }
         let (data, response) = try await Self.session.data(for: request)
         return Reply(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: [UInt8](data))
@@ -130,5 +130,5 @@ public struct RelayClient: Sendable {
         token = session.body
     }
 
-    public static func hex(_ space: SpaceID) -> String { space.bytes.map { String(format: "%02x", $0) }.joined() }
+    public static func hex(_ space: SpaceID) -> String { Hex.encode(space.bytes) }
 }

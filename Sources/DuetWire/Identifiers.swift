@@ -18,7 +18,7 @@ public struct WireDeviceID: Hashable, Comparable, Sendable, CustomStringConverti
 
     public static func < (lhs: WireDeviceID, rhs: WireDeviceID) -> Bool { lhs.bytes.lexicographicallyPrecedes(rhs.bytes) }
 
-    public var description: String { bytes.map { String($0, radix: 16) }.map { $0.count == 1 ? "0" + $0 : $0 }.joined() }
+    public var description: String { Hex.encode(bytes) }
 }
 
 /// A space (a person's personal space, or the couple's): 16 random bytes.
@@ -38,5 +38,5 @@ public struct SpaceID: Hashable, Sendable, CustomStringConvertible {
 
     init(unchecked bytes: [UInt8]) { self.bytes = bytes }
 
-    public var description: String { bytes.map { String($0, radix: 16) }.map { $0.count == 1 ? "0" + $0 : $0 }.joined() }
+    public var description: String { Hex.encode(bytes) }
 }

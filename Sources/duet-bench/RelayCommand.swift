@@ -50,7 +50,7 @@ struct RelayCommand: AsyncParsableCommand {
             }
             let port = relay.port
             let requests = prepared.map { member, envelopes in
-                let token = member.client.token.map { String(format: "%02x", $0) }.joined()
+                let token = Hex.encode(member.client.token)
                 return envelopes.map { RawHTTPDevice.post(path: path, port: port, token: token, body: RelayMessages.encode(batch: [$0.bytes])) }
             }
             let start = Date()

@@ -1,3 +1,4 @@
+import DuetCrypto
 import Foundation
 import Testing
 @testable import DuetCore
@@ -116,22 +117,6 @@ extension EntryOperation {
         case .setDate: "setDate"
         case .adoptSnapshot: "adoptSnapshot"
         }
-    }
-}
-
-/// Hex for the vector runner (DuetCore has no dependency on DuetCrypto's).
-enum Hex {
-    static func decode(_ text: String) -> [UInt8]? {
-        let utf8 = Array(text.utf8)
-        guard utf8.count % 2 == 0 else { return nil }
-        var out: [UInt8] = []
-        var index = 0
-        while index < utf8.count {
-            guard let byte = UInt8(String(decoding: utf8[index..<index + 2], as: UTF8.self), radix: 16) else { return nil }
-            out.append(byte)
-            index += 2
-        }
-        return out
     }
 }
 

@@ -161,7 +161,7 @@ struct RelayMailboxAndLoadTests {
         var invitee = RelayClient(base: relay.base, device: .generate())
         try await inviter.authenticate()
         try await invitee.authenticate()
-        let id = RandomBytes.make(count: 16).map { String(format: "%02x", $0) }.joined()
+        let id = Hex.encode(RandomBytes.make(count: 16))
         let message = RandomBytes.make(count: 500)
         #expect(try await inviter.request("PUT", "/v1/mailboxes/\(id)", body: message).status == 200)
         #expect(try await inviter.request("PUT", "/v1/mailboxes/\(id)", body: message).code == "mailbox-taken")
@@ -288,7 +288,7 @@ struct RelayLogTests {
         #expect(relay.terminate() == 0)
         let log = try String(contentsOfFile: relay.logPath, encoding: .utf8)
         #expect(log.contains("refused"), "refusals are logged (by code)")
-        let hex = { (bytes: [UInt8]) in bytes.map { String(format: "%02x", $0) }.joined() }
+        let hex = Hex.encode
         for secret in [hex(client.token), hex(Array(envelope.sealed.prefix(24))), hex(alex.device.verifyingKey.bytes),
                        RelayClient.hex(space), Data(envelope.sealed.prefix(24)).base64EncodedString()] {
             #expect(!log.contains(secret), "the log contains \(secret.prefix(12))…")

@@ -15,21 +15,16 @@ struct MembershipTests {
     /// Alex creates a couple space, adds a laptop, adds Sam, and Sam adds a phone.
     static func coupleSpace() throws -> (MembershipLog, Person, Person) {
         let alex = Person(), sam = Person()
-        let space = SpaceID.random()
-        var log = MembershipLog(space: space)
-        func next(_ action: MembershipRecord.Action, by signer: SigningKey) throws {
-            try log.append(.sign(space: space, index: UInt64(log.records.count + 1), previous: log.records.last?.hash ?? .zero,
-                                 action: action, signer: signer))
-        }
-        try next(.create(identity: alex.identity.verifyingKey), by: alex.identity)
-        try next(.addDevice(alex.certificate(name: "Alex's laptop")), by: alex.identity)
-        try next(.addIdentity(sam.identity.verifyingKey), by: alex.identity)
-        try next(.addDevice(sam.certificate(name: "Sam's phone")), by: sam.identity)
+        var log = MembershipLog(space: SpaceID.random())
+        try log.appendNext(.create(identity: alex.identity.verifyingKey), by: alex.identity)
+        try log.appendNext(.addDevice(alex.certificate(name: "Alex's laptop")), by: alex.identity)
+        try log.appendNext(.addIdentity(sam.identity.verifyingKey), by: alex.identity)
+        try log.appendNext(.addDevice(sam.certificate(name: "Sam's phone")), by: sam.identity)
         return (log, alex, sam)
     }
 
     static func nextRecord(_ log: MembershipLog, _ action: MembershipRecord.Action, by signer: SigningKey) -> MembershipRecord {
-        .sign(space: log.space, index: UInt64(log.records.count + 1), previous: log.records.last?.hash ?? .zero, action: action, signer: signer)
+        log.nextRecord(action, by: signer)
     }
 
     @Test("Replaying the log gives both partners and their devices; records round-trip byte for byte")
@@ -155,18 +150,14 @@ struct KeyWrapTests {
         let alex = MembershipTests.Person(), sam = MembershipTests.Person()
         let space = SpaceID.random()
         var log = MembershipLog(space: space)
-        func next(_ action: MembershipRecord.Action, by signer: SigningKey) throws {
-            try log.append(.sign(space: space, index: UInt64(log.records.count + 1), previous: log.records.last?.hash ?? .zero,
-                                 action: action, signer: signer))
-        }
-        try next(.create(identity: alex.identity.verifyingKey), by: alex.identity)
-        try next(.addDevice(alex.certificate(name: "laptop")), by: alex.identity)
-        try next(.addIdentity(sam.identity.verifyingKey), by: alex.identity)
+        try log.appendNext(.create(identity: alex.identity.verifyingKey), by: alex.identity)
+        try log.appendNext(.addDevice(alex.certificate(name: "laptop")), by: alex.identity)
+        try log.appendNext(.addIdentity(sam.identity.verifyingKey), by: alex.identity)
         // Alex posts Sam's device: allowed, because Sam's identity (now a member) certified it.
-        try next(.addDevice(sam.certificate(name: "phone")), by: alex.identity)
+        try log.appendNext(.addDevice(sam.certificate(name: "phone")), by: alex.identity)
         let coupleKey = SymmetricKey.random()
         let box = try SealedBox.seal(coupleKey.bytes, to: try BoxPublicKey(converting: sam.device.verifyingKey))
-        try next(.wrapKey(epoch: 1, device: sam.device.verifyingKey, box: box), by: alex.identity)
+        try log.appendNext(.wrapKey(epoch: 1, device: sam.device.verifyingKey, box: box), by: alex.identity)
         let wrapped = try #require(log.wrappedKeys[1]?[sam.device.verifyingKey])
         let opened = try SymmetricKey(bytes: BoxSecretKey(converting: sam.device).openSecret(wrapped))
         #expect(opened == coupleKey)
@@ -182,5 +173,16 @@ struct KeyWrapTests {
             try copy.append(.sign(space: space, index: 6, previous: log.records.last!.hash,
                                   action: .wrapKey(epoch: 2, device: sam.device.verifyingKey, box: box), signer: alex.identity))
         }
+    }
+}
+
+extension MembershipLog {
+    /// The record that would come next, signed by `signer`.
+    func nextRecord(_ action: MembershipRecord.Action, by signer: SigningKey) -> MembershipRecord {
+        .sign(space: space, index: UInt64(records.count + 1), previous: records.last?.hash ?? .zero, action: action, signer: signer)
+    }
+
+    mutating func appendNext(_ action: MembershipRecord.Action, by signer: SigningKey) throws(Refusal) {
+        try append(nextRecord(action, by: signer))
     }
 }

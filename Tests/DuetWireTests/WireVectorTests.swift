@@ -14,18 +14,7 @@ struct WireVectorTests {
         return try #require(root["tests"] as? [[String: Any]])
     }
 
-    static func bytes(_ text: Any?) -> [UInt8]? {
-        guard let text = text as? String, text.count % 2 == 0 else { return nil }
-        var out: [UInt8] = []
-        var index = text.startIndex
-        while index < text.endIndex {
-            let next = text.index(index, offsetBy: 2)
-            guard let byte = UInt8(text[index..<next], radix: 16) else { return nil }
-            out.append(byte)
-            index = next
-        }
-        return out
-    }
+    static func bytes(_ text: Any?) -> [UInt8]? { (text as? String).flatMap(Hex.decode) }
 
     @Test("wire-membership.json: replays give the listed members, or fail with the named refusal")
     func membership() throws {
