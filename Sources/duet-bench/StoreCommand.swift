@@ -26,6 +26,7 @@ struct StoreCommand: ParsableCommand {
         let listAllMilliseconds: Summary
         let searchMilliseconds: Summary
         let showMilliseconds: Summary
+        let materialiseNothingPendingMilliseconds: Summary
         let databaseBytes: Int
         let peakResidentBytesWriting: Int
         let peakResidentBytesReading: Int
@@ -67,7 +68,7 @@ struct StoreCommand: ParsableCommand {
         let peakAfterWriting = Measure.peakResident()
         var peakReading = 0
         let needle = "zzz-not-there"  // a full search reads every body
-        var unlock: [Double] = [], list50: [Double] = [], listAll: [Double] = [], search: [Double] = [], show: [Double] = []
+        var unlock: [Double] = [], list50: [Double] = [], listAll: [Double] = [], search: [Double] = [], show: [Double] = [], settle: [Double] = []
         for run in 0..<runs {
             var opened: UnlockedStore?
             Measure.resetPeakResident()
@@ -85,6 +86,8 @@ struct StoreCommand: ParsableCommand {
             list50.append(openTime + listTime)
             listAll.append(try Measure.milliseconds { try session.forEachEntry { _ in true } })
             search.append(try Measure.milliseconds { _ = try session.search(needle) })
+            // What every sync ends with when everything is already applied.
+            settle.append(try Measure.milliseconds { _ = try session.materialise() })
             peakReading = max(peakReading, Measure.peakResident())
             let target = ids[(run * 7919) % ids.count]
             show.append(try Measure.milliseconds {
@@ -96,7 +99,7 @@ struct StoreCommand: ParsableCommand {
         let report = Report(
             entries: entries, writeSeconds: writeSeconds, entriesPerSecond: Double(entries) / writeSeconds,
             unlockMilliseconds: Summary(unlock), openAndListNewest50Milliseconds: Summary(list50),
-            listAllMilliseconds: Summary(listAll), searchMilliseconds: Summary(search), showMilliseconds: Summary(show),
+            listAllMilliseconds: Summary(listAll), searchMilliseconds: Summary(search), showMilliseconds: Summary(show), materialiseNothingPendingMilliseconds: Summary(settle),
             databaseBytes: size, peakResidentBytesWriting: peakAfterWriting, peakResidentBytesReading: peakReading)
         if json { return try printJSON(report) }
         print("store: \(entries) entries of ~1 KiB written through the import path in \(String(format: "%.2f", writeSeconds)) s (\(Int(report.entriesPerSecond))/s), file \(size / 1_048_576) MiB")
@@ -105,6 +108,7 @@ struct StoreCommand: ParsableCommand {
         print("  list all ms:                              \(report.listAllMilliseconds.text)")
         print("  search every body ms:                     \(report.searchMilliseconds.text)")
         print("  show one (by 8-character prefix) ms:      \(report.showMilliseconds.text)")
+        print("  materialise with nothing pending ms:      \(report.materialiseNothingPendingMilliseconds.text)")
         print(String(format: "  peak RSS: %.1f MiB while writing (Argon2id's 256 MiB included); %.1f MiB opening, listing and searching after unlock",
                      Double(report.peakResidentBytesWriting) / 1_048_576, Double(report.peakResidentBytesReading) / 1_048_576))
     }
