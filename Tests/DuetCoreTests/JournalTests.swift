@@ -22,6 +22,22 @@ struct JournalTests {
         #expect(before != nil && before == after)
     }
 
+    @Test("An edit that changes nothing uses no sequence number and leaves no entry behind")
+    func emptyEditIsNotNumbered() {
+        var alice = Journal(), sam = Journal()
+        let nothing = alice.commit(entry: Self.id, by: Self.alice, at: HLC(milliseconds: Self.t0, counter: 0)) { _ in }
+        #expect(nothing.operations.isEmpty)
+        #expect(alice.entries[Self.id] == nil)
+        #expect(alice.vector[Self.alice, default: 0] == 0)
+        let first = alice.commit(entry: Self.id, by: Self.alice, at: HLC(milliseconds: Self.t0, counter: 1)) {
+            $0.create(); $0.insertText(Array("hi".unicodeScalars), at: 0)
+        }
+        #expect(first.seq == 1)
+        // The peer, which never saw the empty edit, applies the next change at once: no gap.
+        #expect(sam.receive(first).outcome == .applied)
+        #expect(sam.entries[Self.id]?.body.string == "hi")
+    }
+
     @Test("A change whose causal past is missing waits, then applies when it arrives")
     func causalBuffering() {
         var alice = Journal(), sam = Journal()

@@ -52,6 +52,8 @@ public struct Journal: Sendable {
 
     /// Makes a local change to `entry` (created if new) by `device` at clock reading `hlc`,
     /// applies it and returns it for sending. The editor's calls shape the change.
+    /// A change with no operations was not applied and must not be sent: the journal is
+    /// left exactly as it was, its sequence number still free.
     @discardableResult
     public mutating func commit(
         entry id: EntryID, by device: DeviceID, at hlc: HLC, _ edit: (inout EntryEditor) -> Void
@@ -66,8 +68,11 @@ public struct Journal: Sendable {
             entry: entries.removeValue(forKey: id) ?? Entry(id: id),
             dot: Dot(device: device, seq: seq), stamp: Stamp(hlc: hlc, device: device))
         edit(&editor)
-        entries[id] = editor.finish()
-        vector[device] = seq
+        let entry = editor.finish()
+        entries[id] = entry.isEmpty ? nil : entry
+        // An edit that changed nothing uses no sequence number: a gap-free chain per device
+        // is what peers check, so an empty change must never be numbered or sent.
+        if !editor.operations.isEmpty { vector[device] = seq }
         return Change(device: device, seq: seq, hlc: hlc, dependencies: dependencies, entry: id, operations: editor.operations)
     }
 
