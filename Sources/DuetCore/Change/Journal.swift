@@ -68,11 +68,14 @@ public struct Journal: Sendable {
             entry: entries.removeValue(forKey: id) ?? Entry(id: id),
             dot: Dot(device: device, seq: seq), stamp: Stamp(hlc: hlc, device: device))
         edit(&editor)
-        let entry = editor.finish()
-        entries[id] = entry.isEmpty ? nil : entry
-        // An edit that changed nothing uses no sequence number: a gap-free chain per device
-        // is what peers check, so an empty change must never be numbered or sent.
-        if !editor.operations.isEmpty { vector[device] = seq }
+        entries[id] = editor.finish()
+        if editor.operations.isEmpty {
+            // An edit that changed nothing uses no sequence number: peers check a gap-free chain
+            // per device, so an empty change is never numbered or sent (nor leaves an empty entry).
+            if entries[id]?.isEmpty == true { entries[id] = nil }
+        } else {
+            vector[device] = seq
+        }
         return Change(device: device, seq: seq, hlc: hlc, dependencies: dependencies, entry: id, operations: editor.operations)
     }
 
