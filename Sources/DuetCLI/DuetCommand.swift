@@ -16,8 +16,8 @@ public struct DuetCommand: AsyncParsableCommand {
         subcommands: [
             InitCommand.self, WriteCommand.self, EditCommand.self, ListCommand.self, ShowCommand.self,
             SearchCommand.self, DeleteCommand.self, RestoreCommand.self, PromptCommand.self,
-            ExportCommand.self, ImportCommand.self, SyncCommand.self,
-            PassphraseCommand.self, StatusCommand.self,
+            ShareCommand.self, AckCommand.self, ExportCommand.self, ImportCommand.self,
+            PairCommand.self, SyncCommand.self, PassphraseCommand.self, StatusCommand.self,
         ]
     )
 

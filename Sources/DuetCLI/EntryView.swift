@@ -48,12 +48,18 @@ struct EntryView: Encodable {
         try container.encode(deleted, forKey: .deleted)
     }
 
-    init(_ entry: Entry, store: UnlockedStore) {
-        let names = { (device: DeviceID) -> String in device == store.device ? store.keystore.name : "device \(device)" }
+    /// Whether this device's person wrote the entry (for `--author me|partner`).
+    let isMine: Bool
+    let authorDeviceName: String
+
+    init(_ entry: Entry, kind: SpaceKind, authors: Authors) {
+        let names = authors.person
         id = entry.id.description
-        space = "private"
+        space = kind == .couple ? "shared" : "private"
         author = entry.author.map(names) ?? "unknown"
         authorDevice = entry.author.map { Hex.encode($0.bytes) } ?? ""
+        authorDeviceName = entry.author.map(authors.personAndDevice) ?? "unknown"
+        isMine = entry.author.map(authors.isMine) ?? false
         let written = (entry.date.value ?? nil) ?? entry.creation?.hlc.milliseconds ?? 0
         createdAt = rfc3339(written)
         updatedAt = rfc3339(max(written, entry.lastChange?.hlc.milliseconds ?? 0))

@@ -44,13 +44,14 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let unlocked = try common.unlock()
-            var entries: [Entry] = []
-            try unlocked.forEachEntry { entries.append($0); return true }
+            let authors = try Authors(unlocked)
+            var entries: [(Entry, SpaceKind)] = []
+            try unlocked.forEachEntry { entries.append(($0, $1)); return true }
             entries.reverse()  // oldest first reads naturally in a document
             let data: Data
             if format == "json" {
-                let items = entries.map { entry in
-                    let view = EntryView(entry, store: unlocked)
+                let items = entries.map { entry, kind in
+                    let view = EntryView(entry, kind: kind, authors: authors)
                     return DuetExport.Item(
                         id: view.id, title: view.title, body: view.body, createdAt: view.createdAt, factors: view.factors,
                         tags: view.tags, mood: view.mood, deleted: view.deleted,
@@ -62,7 +63,7 @@ struct ExportCommand: ParsableCommand {
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
                 data = try encoder.encode(export) + Data("\n".utf8)
             } else {
-                data = Data(Self.markdown(entries.map { EntryView($0, store: unlocked) }, name: unlocked.keystore.name).utf8)
+                data = Data(Self.markdown(entries.map { EntryView($0, kind: $1, authors: authors) }, name: unlocked.keystore.name).utf8)
             }
             if let out {
                 // The user asked for plaintext on disk here; keep it theirs alone.

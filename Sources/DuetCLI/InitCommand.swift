@@ -13,7 +13,10 @@ struct InitCommand: ParsableCommand {
     @Option(help: "Your name, as your partner will see it.")
     var name: String
 
-    @Option(help: "The relay to sync through (used once sync exists).")
+    @Option(name: .customLong("device"), help: "This device's name, shown beside what it writes (default: NAME's HOSTNAME).")
+    var deviceName: String?
+
+    @Option(help: "The relay to sync through (remembered).")
     var relay: String?
 
     @Flag(help: "Print one JSON object.")
@@ -22,6 +25,19 @@ struct InitCommand: ParsableCommand {
     func validate() throws {
         let trimmed = name.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty, trimmed.utf8.count <= 64 else { throw ValidationError("--name must be 1 to 64 bytes") }
+        if let deviceName {
+            let trimmed = deviceName.trimmingCharacters(in: .whitespaces)
+            guard !trimmed.isEmpty, trimmed.utf8.count <= 64 else { throw ValidationError("--device must be 1 to 64 bytes") }
+        }
+    }
+
+    /// The device's name in its certificate: given, or the person's name and the host's.
+    var resolvedDeviceName: String {
+        if let deviceName { return deviceName.trimmingCharacters(in: .whitespaces) }
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "device"
+        var name = "\(self.name)'s \(host)"
+        while name.utf8.count > 64 { name.removeLast() }
+        return name
     }
 
     func run() throws {
@@ -31,7 +47,8 @@ struct InitCommand: ParsableCommand {
                 throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal; nothing was changed")
             }
             let passphrase = try PassphraseSource.readNew(file: common.passphraseFile)
-            let (store, unlocked) = try Store.create(home: home, name: name, passphrase: passphrase, parameters: Self.parameters())
+            let (store, unlocked) = try Store.create(home: home, name: name, deviceName: resolvedDeviceName, passphrase: passphrase,
+                                                    parameters: Self.parameters(), now: nowMilliseconds)
             if let relay { try store.setMeta("relay", relay) }
             if json {
                 try printJSON(["device": unlocked.keystore.deviceID.description, "home": home.path, "name": name])

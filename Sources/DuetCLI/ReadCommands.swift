@@ -31,16 +31,19 @@ struct ListCommand: ParsableCommand {
             let factor = try self.factor.map(parseFactor)
             let since = try self.since.map(parseDate), until = try self.until.map(parseDate)
             let unlocked = try common.unlock()
+            let authors = try Authors(unlocked)
             var views: [EntryView] = []
-            try unlocked.forEachEntry { entry in
+            try unlocked.forEachEntry { entry, kind in
                 let created = (entry.date.value ?? nil) ?? entry.creation?.hlc.milliseconds ?? 0
+                let mine = entry.author.map(authors.isMine) ?? false
                 guard entry.isDeleted == deleted,
-                      !shared, author != "partner",
+                      !(shared && kind != .couple), !(`private` && kind != .personal),
+                      !(author == "me" && !mine), !(author == "partner" && mine),
                       factor.map({ entry.factors.contains($0) }) ?? true,
                       tag.map({ entry.tags.contains($0) }) ?? true,
                       since.map({ created >= $0 }) ?? true,
                       until.map({ created < $0 }) ?? true else { return true }
-                views.append(EntryView(entry, store: unlocked))
+                views.append(EntryView(entry, kind: kind, authors: authors))
                 return limit.map { views.count < $0 } ?? true
             }
             if json { return try printJSON(views) }
@@ -49,7 +52,8 @@ struct ListCommand: ParsableCommand {
                 let title = view.title.isEmpty ? view.firstLine : view.title
                 let factors = view.factors.isEmpty ? "" : "  [\(view.factors.joined(separator: ", "))]"
                 let mood = view.mood.map { "  mood \($0)" } ?? ""
-                print("\(view.id.prefix(8))  \(view.createdAt.prefix(16).replacingOccurrences(of: "T", with: " "))  \(Sanitise.line(title))\(factors)\(mood)")
+                let whose = view.space == "shared" ? "  shared, by \(Sanitise.line(view.author))" : ""
+                print("\(view.id.prefix(8))  \(view.createdAt.prefix(16).replacingOccurrences(of: "T", with: " "))  \(Sanitise.line(title))\(factors)\(mood)\(whose)")
             }
         }
     }
@@ -75,8 +79,9 @@ struct ShowCommand: ParsableCommand {
             let unlocked = try common.unlock()
             let id = try unlocked.resolve(self.id)
             guard let entry = try unlocked.entry(id) else { throw StoreError(.unknownEntry, "entry \(id) is gone") }
-            let view = EntryView(entry, store: unlocked)
-            let past = history ? Self.history(of: entry, store: unlocked) : nil
+            let authors = try Authors(unlocked)
+            let view = EntryView(entry, kind: try unlocked.spaceKind(of: id) ?? .personal, authors: authors)
+            let past = history ? Self.history(of: entry, authors: authors) : nil
             if json {
                 if let past {
                     struct WithHistory: Encodable { let entry: EntryView; let history: HistoryView }
@@ -85,13 +90,15 @@ struct ShowCommand: ParsableCommand {
                 return try printJSON(view)
             }
             print("id:      \(view.id)")
-            print("author:  \(Sanitise.line(view.author))")
+            print("space:   \(view.space)")
+            print("author:  \(Sanitise.line(view.authorDeviceName))")
             print("created: \(view.createdAt)")
             if view.updatedAt != view.createdAt { print("updated: \(view.updatedAt)") }
             if !view.title.isEmpty { print("title:   \(Sanitise.line(view.title))") }
             if let mood = view.mood { print("mood:    \(mood)") }
             if !view.factors.isEmpty { print("factors: \(view.factors.joined(separator: ", "))") }
             if !view.tags.isEmpty { print("tags:    \(view.tags.map(Sanitise.line).joined(separator: ", "))") }
+            for ack in view.acks { print("read by: \(Sanitise.line(ack.by)) at \(ack.at)") }
             if view.deleted { print("deleted: yes (`duet restore \(view.id.prefix(8))` brings it back)") }
             print("")
             print(Sanitise.text(view.body))
@@ -111,8 +118,8 @@ struct ShowCommand: ParsableCommand {
         }
     }
 
-    static func history(of entry: Entry, store: UnlockedStore) -> HistoryView {
-        let name = { (device: DeviceID) -> String in device == store.device ? store.keystore.name : "device \(device)" }
+    static func history(of entry: Entry, authors: Authors) -> HistoryView {
+        let name = authors.person
         func values<V>(_ register: Register<V>, _ text: (V) -> String) -> [HistoryView.Value] {
             let current = register.heads.last?.dot
             return register.history.map {
@@ -148,7 +155,8 @@ struct SearchCommand: ParsableCommand {
         try reportingErrors {
             guard !text.isEmpty else { throw InputError("search for at least one character") }
             let unlocked = try common.unlock()
-            let views = try unlocked.search(text).map { EntryView($0, store: unlocked) }
+            let authors = try Authors(unlocked)
+            let views = try unlocked.search(text).map { EntryView($0.entry, kind: $0.kind, authors: authors) }
             if json { return try printJSON(views) }
             if views.isEmpty { print("Nothing matches.") }
             for view in views {

@@ -12,24 +12,48 @@ struct SyncCommand: AsyncParsableCommand {
     @Option(help: "The relay (remembered for next time; default: the one given to init).") var relay: String?
 
     func run() async throws {
-        do {
+        try await reportingRelayErrors {
             let store = try Store.open(home: common.resolvedHome)
-            if let relay { try store.setMeta("relay", relay) }
-            guard let url = try relay ?? store.meta("relay") else {
-                throw InputError("no relay: pass --relay URL (it is remembered), or give one to `duet init`")
-            }
+            let url = try relayURL(store, given: relay)
             let unlocked = try store.unlock(passphrase: try PassphraseSource.read(file: common.passphraseFile))
-            let result = try await SyncEngine.syncPersonalSpace(unlocked, store: store, relay: url, now: nowMilliseconds)
-            if result.rolledBack {
-                throw InputError("the relay holds less than it once did (rolled back or replaced); nothing was changed here — check the relay")
+            let result = try await SyncEngine.sync(unlocked, store: store, relay: url, now: nowMilliseconds)
+            if !result.rolledBack.isEmpty {
+                throw InputError("the relay holds less than it once did (rolled back or replaced); nothing was exchanged there and nothing was changed here — check the relay")
             }
-            let summary = result.summary
-            print("Synced with \(url): sent \(summary.pushed), received \(summary.received)\(summary.refused > 0 ? ", refused \(summary.refused) (see `duet status`)" : "").")
-        } catch let failure as RelayTransport.Failure {
-            FileHandle.standardError.write(Data("error: \(Sanitise.line(failure.description))\n".utf8))
-            throw ExitCode(1)
-        } catch {
-            try reportingErrors { throw error }
+            var parts = ["sent \(result.pushed)", "received \(result.received)"]
+            if result.membershipRecords > 0 { parts.append("\(result.membershipRecords) device change(s)") }
+            if result.refused > 0 { parts.append("refused \(result.refused) (see `duet status`)") }
+            print("Synced with \(url): \(parts.joined(separator: ", ")).")
         }
+    }
+}
+
+/// The relay to use: given now (and remembered), else the one remembered.
+func relayURL(_ store: Store, given: String?) throws -> String {
+    if let given {
+        guard let url = URL(string: given), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+            throw InputError("'\(Sanitise.line(given))' is not a relay URL: give one like http://127.0.0.1:8479")
+        }
+        try store.setMeta("relay", given)
+        return given
+    }
+    guard let url = try store.meta("relay") else {
+        throw InputError("no relay: pass --relay URL (it is remembered), or give one to `duet init`")
+    }
+    return url
+}
+
+/// Like ``reportingErrors(_:)`` for commands that talk to the relay.
+func reportingRelayErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let failure as RelayTransport.Failure {
+        FileHandle.standardError.write(Data("error: \(Sanitise.line(failure.description))\n".utf8))
+        throw ExitCode(1)
+    } catch let failure as PairingEngine.Failure {
+        FileHandle.standardError.write(Data("error: \(Sanitise.line(failure.message))\n".utf8))
+        throw ExitCode(1)
+    } catch {
+        try reportingErrors { throw error }
     }
 }

@@ -12,7 +12,7 @@ struct WriteCommand: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    @Flag(help: "Share with your partner (available once you are paired).")
+    @Flag(help: "Share with your partner (once paired): both of you can read, edit and answer it.")
     var shared = false
 
     @Option(help: "A title.")
@@ -42,7 +42,6 @@ struct WriteCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            if shared { throw InputError("shared entries need a partner; pairing arrives with sync (see README)") }
             let factors = try self.factors.map(parseFactor)
             let tags = try self.tags.map(checkTag)
             let mood = try self.mood.map(parseMood)
@@ -52,9 +51,12 @@ struct WriteCommand: ParsableCommand {
             let body = try BodyInput.read(message: m, file: file, home: store.home) ?? []
             let unlocked = try store.unlock(passphrase: try PassphraseSource.read(file: common.passphraseFile))
             let replyTarget = try replyTo.map { try unlocked.resolve($0) }
+            if shared, let replyTarget, try unlocked.spaceKind(of: replyTarget) != .couple {
+                throw InputError("a shared entry can only answer a shared entry: \(replyTarget) is private (`duet share` it first)")
+            }
             var random = SystemRandomSource()
             let id = EntryID.random(using: &random)
-            try unlocked.commit(entry: id, now: nowMilliseconds) { editor in
+            try unlocked.commit(entry: id, in: shared ? .couple : .personal, now: nowMilliseconds) { editor in
                 editor.create()
                 if let title { editor.setTitle(title) }
                 if let mood { editor.setMood(mood) }

@@ -63,63 +63,76 @@ extension Store {
 }
 
 extension UnlockedStore {
-    /// Opens every stored envelope not yet applied, in causal order, and applies the changes to
-    /// the entries (one transaction). Changes whose causal past is missing wait for the next
-    /// call. Returns the dots applied.
+    /// Opens every stored envelope not yet applied, in every space, in causal order, and applies
+    /// the changes to the entries (one transaction). Changes whose causal past is missing, or
+    /// sealed under an epoch whose key has not reached this device yet, wait for the next call.
+    /// Returns the dots applied.
     @discardableResult
     public func materialise() throws -> [Dot] {
-        let space = keystore.personalSpace
-        guard let contentKey = keystore.personalKeys[1] else { throw StoreError.corrupt("no personal space key") }
         do {
             return try store.database.write { db in
-                let spaceBytes = Data(space.bytes)
-                var vector: [DeviceID: UInt64] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT device, seq FROM vectors WHERE space = ?", arguments: [spaceBytes]) {
-                    let device: Data = row["device"]
-                    if let id = DeviceID(bytes: [UInt8](device)) { vector[id] = UInt64(row["seq"] as Int64) }
-                }
-                // Every stored envelope above the applied vector, opened and decoded.
-                var changes: [Change] = []
-                // Only envelopes above the applied vector: the join lets the unique index do
-                // the work, so a store with 100,000 applied changes reads none of them.
-                let pendingRows = try Row.fetchAll(db, sql: """
-                    SELECT e.device, e.seq, e.bytes FROM envelopes e
-                    LEFT JOIN vectors v ON v.space = e.space AND v.device = e.device
-                    WHERE e.space = ? AND e.seq > coalesce(v.seq, 0) ORDER BY e.device, e.seq
-                    """, arguments: [spaceBytes])
-                for row in pendingRows {
-                    let deviceBytes: Data = row["device"], bytes: Data = row["bytes"]
-                    guard let device = DeviceID(bytes: [UInt8](deviceBytes)) else { continue }
-                    let seq = UInt64(row["seq"] as Int64)
-                    // Stored envelopes were verified on arrival; what fails to open here was
-                    // sealed with a key this device lacks, or tampered with on disk.
-                    guard let envelope = try? Envelope(bytes: [UInt8](bytes)),
-                          let plaintext = try? envelope.open(contentKey: contentKey),
-                          let change = try? ChangeCodec.decode(plaintext),
-                          change.device == device, change.seq == seq, change.entry.bytes.count == 16 else {
-                        throw StoreError.corrupt("a stored envelope does not open or does not match its header")
-                    }
-                    changes.append(change)
-                }
-                guard !changes.isEmpty else { return [] }
-                var entries: [Entry] = []
-                for id in Set(changes.map(\.entry)) { if let entry = try loadEntry(db, id: id) { entries.append(entry) } }
-                var journal = Journal(restoring: vector, entries: entries)
                 var applied: [Dot] = []
-                for change in changes.sorted(by: { ($0.hlc, $0.device, $0.seq) < ($1.hlc, $1.device, $1.seq) }) {
-                    applied += journal.receive(change).applied
-                }
-                let touched = Set(changes.filter { change in applied.contains(change.dot) }.map(\.entry))
-                for id in touched { if let entry = journal.entries[id] { try saveEntry(db, entry, space: space) } }
-                for (device, seq) in journal.vector where seq > vector[device, default: 0] {
-                    try db.execute(sql: "INSERT INTO vectors (space, device, seq) VALUES (?, ?, ?) ON CONFLICT (space, device) DO UPDATE SET seq = excluded.seq",
-                                   arguments: [spaceBytes, Data(device.bytes), Int64(seq)])
-                }
+                for space in try Store.spaces(db) { applied += try materialise(db, space: space.id) }
                 return applied
             }
         } catch {
             throw Store.classify(error, doing: "apply received changes", home: store.home)
         }
+    }
+
+    private func materialise(_ db: GRDB.Database, space: SpaceID) throws -> [Dot] {
+        let spaceBytes = Data(space.bytes)
+        let keys = try contentKeys(db, space: space)
+        var vector: [DeviceID: UInt64] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT device, seq FROM vectors WHERE space = ?", arguments: [spaceBytes]) {
+            let device: Data = row["device"]
+            if let id = DeviceID(bytes: [UInt8](device)) { vector[id] = UInt64(row["seq"] as Int64) }
+        }
+        // Only envelopes above the applied vector: the join lets the unique index do the work,
+        // so a store with 100,000 applied changes reads none of them.
+        let pendingRows = try Row.fetchAll(db, sql: """
+            SELECT e.device, e.seq, e.bytes FROM envelopes e
+            LEFT JOIN vectors v ON v.space = e.space AND v.device = e.device
+            WHERE e.space = ? AND e.seq > coalesce(v.seq, 0) ORDER BY e.device, e.seq
+            """, arguments: [spaceBytes])
+        var changes: [Change] = []
+        for row in pendingRows {
+            let deviceBytes: Data = row["device"], bytes: Data = row["bytes"]
+            guard let device = DeviceID(bytes: [UInt8](deviceBytes)) else { continue }
+            let seq = UInt64(row["seq"] as Int64)
+            guard let envelope = try? Envelope(bytes: [UInt8](bytes)) else {
+                throw StoreError.corrupt("a stored envelope does not parse")
+            }
+            // Not our key yet (a rotation whose wrapped key is still on its way): wait.
+            guard let contentKey = keys[envelope.header.epoch] else { continue }
+            // Stored envelopes were verified on arrival; what fails to open here was tampered
+            // with on disk. The change must be the one its signed header announces.
+            guard let plaintext = try? envelope.open(contentKey: contentKey),
+                  let change = try? ChangeCodec.decode(plaintext),
+                  change.device == device, change.seq == seq, change.entry.bytes.count == 16 else {
+                throw StoreError.corrupt("a stored envelope does not open or does not match its header")
+            }
+            changes.append(change)
+        }
+        guard !changes.isEmpty else { return [] }
+        // Entries of this space only: a change can never reach an entry of another space.
+        var entries: [Entry] = []
+        for id in Set(changes.map(\.entry)) {
+            if let stored = try loadStoredEntry(db, id: id), stored.space == space { entries.append(stored.entry) }
+        }
+        var journal = Journal(restoring: vector, entries: entries)
+        var applied: [Dot] = []
+        for change in changes.sorted(by: { ($0.hlc, $0.device, $0.seq) < ($1.hlc, $1.device, $1.seq) }) {
+            applied += journal.receive(change).applied
+        }
+        let appliedSet = Set(applied)
+        let touched = Set(changes.filter { appliedSet.contains($0.dot) }.map(\.entry))
+        for id in touched { if let entry = journal.entries[id] { try saveEntry(db, entry, space: space) } }
+        for (device, seq) in journal.vector where seq > vector[device, default: 0] {
+            try db.execute(sql: "INSERT INTO vectors (space, device, seq) VALUES (?, ?, ?) ON CONFLICT (space, device) DO UPDATE SET seq = excluded.seq",
+                           arguments: [spaceBytes, Data(device.bytes), Int64(seq)])
+        }
+        return applied
     }
 }
 

@@ -81,6 +81,39 @@ enum Migrations {
                 CREATE INDEX entries_by_created ON entries (created DESC, id);
                 """)
         }
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: """
+                -- Each space's membership log (SPEC § 6.2), every record verified in order before
+                -- it is kept. Public: the daemon verifies arrivals against it with no passphrase,
+                -- and the content keys of shared spaces arrive in it, sealed to this device.
+                CREATE TABLE membership (
+                    space BLOB NOT NULL,
+                    idx   INTEGER NOT NULL CHECK (idx >= 1),
+                    bytes BLOB NOT NULL,
+                    PRIMARY KEY (space, idx)
+                ) STRICT, WITHOUT ROWID;
+
+                -- Every device ever certified into a space this device belongs to, kept after
+                -- removal so that what it wrote is still shown under the right name.
+                CREATE TABLE devices (
+                    device     BLOB PRIMARY KEY NOT NULL,
+                    public_key BLOB NOT NULL,
+                    identity   BLOB NOT NULL,
+                    name       TEXT NOT NULL,
+                    created    INTEGER NOT NULL,
+                    removed    INTEGER
+                ) STRICT;
+
+                -- People: this person and, once paired, the partner, with the names they gave.
+                -- Names come from this device's keystore or from the pairing exchange (sealed
+                -- under the code), never from journal content.
+                CREATE TABLE people (
+                    identity BLOB PRIMARY KEY NOT NULL,
+                    name     TEXT NOT NULL,
+                    role     TEXT NOT NULL CHECK (role IN ('me', 'partner'))
+                ) STRICT;
+                """)
+        }
         return migrator
     }
 }

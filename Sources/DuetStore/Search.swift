@@ -42,11 +42,11 @@ public struct TextMatcher: Sendable {
 
 extension UnlockedStore {
     /// Entries (not deleted) whose title or body contains `text`, ignoring case; newest first.
-    public func search(_ text: String) throws -> [Entry] {
+    public func search(_ text: String) throws -> [(entry: Entry, kind: SpaceKind)] {
         let matcher = TextMatcher(text)
-        var found: [Entry] = []
-        try forEachEntry { entry in
-            if !entry.isDeleted, matcher.matches(entry) { found.append(entry) }
+        var found: [(entry: Entry, kind: SpaceKind)] = []
+        try forEachEntry { entry, kind in
+            if !entry.isDeleted, matcher.matches(entry) { found.append((entry, kind)) }
             return true
         }
         return found

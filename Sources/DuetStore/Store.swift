@@ -23,8 +23,10 @@ public final class Store {
     // MARK: - Creating and opening
 
     /// Creates a new store for `name`, sealing fresh keys under `passphrase`.
+    /// The personal space's membership log starts here too (`create`, then this device's
+    /// certificate named `deviceName`), so the space is whole before it ever meets a relay.
     public static func create(
-        home: Home, name: String, passphrase: SecretBytes, parameters: PassphraseKDFParameters
+        home: Home, name: String, deviceName: String, passphrase: SecretBytes, parameters: PassphraseKDFParameters, now: UInt64
     ) throws(StoreError) -> (Store, UnlockedStore) {
         guard !home.exists else {
             throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal; nothing was changed")
@@ -41,9 +43,10 @@ public final class Store {
                                arguments: [Data(keystore.personalSpace.bytes)])
                 try db.execute(sql: "INSERT INTO store_meta (key, value) VALUES ('device', ?), ('personal_space', ?), ('hlc', ?)",
                                arguments: [Data(keystore.deviceID.bytes), Data(keystore.personalSpace.bytes), Data(count: 8)])
-                try db.execute(sql: "INSERT INTO members (space, device, public_key) VALUES (?, ?, ?)",
-                               arguments: [Data(keystore.personalSpace.bytes), Data(keystore.deviceID.bytes),
-                                           Data(keystore.device.verifyingKey.bytes)])
+                try appendMembership(db, Self.personalLog(keystore, deviceName: deviceName, now: now), space: keystore.personalSpace)
+                try db.execute(sql: "INSERT INTO people (identity, name, role) VALUES (?, ?, 'me')",
+                               arguments: [Data(keystore.identity.verifyingKey.bytes), name])
+                try db.execute(sql: "INSERT INTO store_meta (key, value) VALUES ('device_name', ?)", arguments: [Data(deviceName.utf8)])
             }
         } catch {
             // A half-made store must not be mistaken for a journal: remove it.
@@ -52,6 +55,17 @@ public final class Store {
         }
         home.tightenFiles()
         return (store, UnlockedStore(store: store, keystore: keystore))
+    }
+
+    /// The first two records of a personal space: its creation by this identity and this device.
+    static func personalLog(_ keystore: Keystore, deviceName: String, now: UInt64) -> [MembershipRecord] {
+        let create = MembershipRecord.sign(space: keystore.personalSpace, index: 1, previous: .zero,
+                                           action: .create(identity: keystore.identity.verifyingKey), signer: keystore.identity)
+        let certificate = DeviceCertificate.issue(identity: keystore.identity, device: keystore.device.verifyingKey,
+                                                  name: deviceName, created: now)
+        let add = MembershipRecord.sign(space: keystore.personalSpace, index: 2, previous: create.hash,
+                                        action: .addDevice(certificate), signer: keystore.identity)
+        return [create, add]
     }
 
     /// Opens an existing store. A missing, damaged or newer-format file is an error, and the

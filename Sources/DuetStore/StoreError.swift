@@ -4,7 +4,7 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     public enum Code: String, Hashable, Sendable {
         case notInitialised, alreadyInitialised, wrongPassphrase, noPassphrase, passphraseMismatch
         case corrupt, newerVersion, readOnly, diskFull, unknownEntry, ambiguousEntry, invalidInput
-        case insecurePermissions, io
+        case insecurePermissions, io, integrity, notPaired
     }
 
     public let code: Code

@@ -25,30 +25,44 @@ public struct UnlockedStore {
     /// Makes one change to entry `id` (a new one when it does not exist), seals and signs it as
     /// an envelope, and stores envelope, vector, clock and the sealed entry in one transaction.
     /// Returns the change. Throws without writing anything if `edit` makes no operation.
+    /// A new entry goes into the space of `kind`; an existing one stays in its own.
     @discardableResult
-    public func commit(entry id: EntryID, now: UInt64, _ edit: (inout EntryEditor) throws -> Void) throws -> Change {
-        try withoutActuallyEscaping(edit) { edit in try commitAll([(id, edit)], now: now)[0] }
-    }
-
-    /// Makes one change per entry, all in one transaction: every one is stored, or none is
-    /// (imports use this, so a failure half-way leaves nothing behind).
-    @discardableResult
-    public func commitAll(_ edits: [(EntryID, (inout EntryEditor) throws -> Void)], now: UInt64) throws -> [Change] {
-        guard keystore.personalKeys[1] != nil else { throw StoreError.corrupt("no personal space key") }
+    public func commit(entry id: EntryID, in kind: SpaceKind = .personal, now: UInt64, _ edit: (inout EntryEditor) throws -> Void) throws -> Change {
         do {
             return try store.database.write { db in
-                try edits.map { id, edit in try commit(db, entry: id, now: now, edit) }
+                guard let space = try Store.spaces(db).first(where: { $0.kind == kind })?.id else {
+                    throw StoreError(.notPaired, "shared entries need a partner: pair first with `duet pair invite` or `duet pair accept CODE`")
+                }
+                return try commit(db, entry: id, space: space, now: now, edit)
             }
         } catch {
             throw Store.classify(error, doing: "save the change", home: store.home)
         }
     }
 
-    private func commit(_ db: GRDB.Database, entry id: EntryID, now: UInt64, _ edit: (inout EntryEditor) throws -> Void) throws -> Change {
-        let space = keystore.personalSpace
+    /// Makes one change per entry, all in one transaction: every one is stored, or none is
+    /// (imports use this, so a failure half-way leaves nothing behind).
+    @discardableResult
+    public func commitAll(_ edits: [(EntryID, (inout EntryEditor) throws -> Void)], now: UInt64) throws -> [Change] {
+        do {
+            return try store.database.write { db in
+                try edits.map { id, edit in try commit(db, entry: id, space: keystore.personalSpace, now: now, edit) }
+            }
+        } catch {
+            throw Store.classify(error, doing: "save the change", home: store.home)
+        }
+    }
+
+    private func commit(_ db: GRDB.Database, entry id: EntryID, space requested: SpaceID, now: UInt64, _ edit: (inout EntryEditor) throws -> Void) throws -> Change {
         let device = self.device
         let wireDevice = keystore.deviceID
-        guard let contentKey = keystore.personalKeys[1] else { throw StoreError.corrupt("no personal space key") }
+        let existing = try loadStoredEntry(db, id: id)
+        // An entry never changes space: an edit goes where the entry lives.
+        let space = existing?.space ?? requested
+        let epoch = UInt64(try Int64.fetchOne(db, sql: "SELECT epoch FROM spaces WHERE space = ?", arguments: [Data(space.bytes)]) ?? 1)
+        guard let contentKey = try contentKeys(db, space: space)[epoch] else {
+            throw StoreError(.integrity, "this device has no key for the space's current epoch yet; run `duet sync` and try again")
+        }
         let seq = try Int64.fetchOne(db, sql: "SELECT seq FROM vectors WHERE space = ? AND device = ?",
                                      arguments: [Data(space.bytes), Data(wireDevice.bytes)]) ?? 0
         let previous: Digest
@@ -65,8 +79,7 @@ public struct UnlockedStore {
         let lastClock = try Data.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'hlc'") ?? Data(count: 8)
         var clock = HybridLogicalClock(last: HLC(raw: lastClock.reduce(0) { $0 << 8 | UInt64($1) }))
         let hlc = clock.tick(now: now)
-        let existing = try loadEntry(db, id: id)
-        var journal = Journal(restoring: [device: UInt64(seq)], entries: existing.map { [$0] } ?? [])
+        var journal = Journal(restoring: [device: UInt64(seq)], entries: existing.map { [$0.entry] } ?? [])
         var failure: (any Error)?
         let change = journal.commit(entry: id, by: device, at: hlc) { editor in
             do { try edit(&editor) } catch { failure = error }
@@ -78,7 +91,7 @@ public struct UnlockedStore {
         guard let entry = journal.entries[id] else { throw StoreError.corrupt("the change made no entry") }
         let envelope = Envelope.seal(
             ChangeCodec.encode(change),
-            header: Envelope.Header(space: space, epoch: 1, device: wireDevice, seq: change.seq, previous: previous),
+            header: Envelope.Header(space: space, epoch: epoch, device: wireDevice, seq: change.seq, previous: previous),
             contentKey: contentKey, signingKey: keystore.device)
         try db.execute(sql: "INSERT INTO envelopes (space, device, seq, hash, bytes) VALUES (?, ?, ?, ?, ?)",
                        arguments: [Data(space.bytes), Data(wireDevice.bytes), Int64(change.seq),
@@ -102,6 +115,7 @@ public struct UnlockedStore {
         try db.execute(sql: """
             INSERT INTO entries (id, code, space, created, updated, snapshot) VALUES (?, ?, ?, ?, ?, ?)
             ON CONFLICT (id) DO UPDATE SET created = excluded.created, updated = excluded.updated, snapshot = excluded.snapshot
+            WHERE entries.space = excluded.space
             """, arguments: [Data(entry.id.bytes), entry.id.description, Data(space.bytes), created, updated,
                              Data(sealedSnapshot(entry, space: space))])
     }
@@ -118,11 +132,44 @@ public struct UnlockedStore {
     }
 
     func loadEntry(_ db: GRDB.Database, id: EntryID) throws -> Entry? {
+        try loadStoredEntry(db, id: id)?.entry
+    }
+
+    func loadStoredEntry(_ db: GRDB.Database, id: EntryID) throws -> (entry: Entry, space: SpaceID)? {
         guard let row = try Row.fetchOne(db, sql: "SELECT space, snapshot FROM entries WHERE id = ?", arguments: [Data(id.bytes)]) else {
             return nil
         }
         let space: Data = row["space"], snapshot: Data = row["snapshot"]
-        return try openSnapshot(id: id.bytes, space: [UInt8](space), sealed: [UInt8](snapshot))
+        guard let spaceID = try? SpaceID(bytes: [UInt8](space)) else { throw StoreError.corrupt("an entry's space") }
+        return (try openSnapshot(id: id.bytes, space: [UInt8](space), sealed: [UInt8](snapshot)), spaceID)
+    }
+
+    /// The content keys of `space` by epoch: the personal space's from the keystore, and every
+    /// space's from `wrapKey` records of its verified log addressed to this device (opened with
+    /// the device's key; a box that does not open is ignored — it was not meant for us).
+    func contentKeys(_ db: GRDB.Database, space: SpaceID) throws -> [UInt64: SymmetricKey] {
+        var keys = space == keystore.personalSpace ? keystore.personalKeys : [:]
+        let log = try Store.membershipLog(db, space: space)
+        let me = keystore.device.verifyingKey
+        let boxKey = BoxSecretKey(converting: keystore.device)
+        for (epoch, boxes) in log.wrappedKeys where keys[epoch] == nil {
+            guard let box = boxes[me], let secret = try? boxKey.openSecret(box),
+                  let key = try? SymmetricKey(bytes: secret) else { continue }
+            keys[epoch] = key
+        }
+        return keys
+    }
+
+    /// The kind of space entry `id` lives in.
+    public func spaceKind(of id: EntryID) throws(StoreError) -> SpaceKind? {
+        do {
+            return try store.database.read { db in
+                guard let space = try loadStoredEntry(db, id: id)?.space else { return nil }
+                return try Store.spaces(db).first { $0.id == space }?.kind
+            }
+        } catch {
+            throw Store.classify(error, doing: "read the entry")
+        }
     }
 
     /// Whether an entry with this id exists here.
@@ -146,8 +193,9 @@ public struct UnlockedStore {
     /// Entries newest first (by when they were written), decrypted one by one; `body` returns
     /// false to stop. Rows are read a page at a time, so listing the newest few of twenty
     /// thousand entries reads and decrypts only those.
-    public func forEachEntry(_ body: (Entry) throws -> Bool) throws {
+    public func forEachEntry(_ body: (Entry, SpaceKind) throws -> Bool) throws {
         let pageSize = 64
+        let kinds = Dictionary(try store.spaces().map { (Data($0.id.bytes), $0.kind) }) { first, _ in first }
         var after: (created: Int64, id: Data)?
         while true {
             let rows: [(Int64, Data, Data, Data)]
@@ -164,7 +212,7 @@ public struct UnlockedStore {
             }
             for (created, id, space, snapshot) in rows {
                 let entry = try openSnapshot(id: [UInt8](id), space: [UInt8](space), sealed: [UInt8](snapshot))
-                if try !body(entry) { return }
+                if try !body(entry, kinds[space] ?? .personal) { return }
                 after = (created, id)
             }
             if rows.count < pageSize { return }

@@ -69,6 +69,27 @@ public struct RelayTransport: Sendable {
         _ = try await request("POST", "/v1/spaces/\(Self.hex(record.space.bytes))/membership", body: record.encoded)
     }
 
+    /// The space's membership records after index `after` (verify them before use: the relay's
+    /// word is not trusted).
+    public func membership(_ space: SpaceID, after: UInt64 = 0) async throws -> [MembershipRecord] {
+        let body = try await request("GET", "/v1/spaces/\(Self.hex(space.bytes))/membership?after=\(after)")
+        return try RelayMessages.decodeBatch(body, maximumCount: 10_000, maximumItemBytes: 4096).map { try MembershipRecord(bytes: $0) }
+    }
+
+    /// Leaves a blob in a mailbox (pairing and linking; SPEC § 7.2).
+    public func putMailbox(_ id: [UInt8], _ blob: [UInt8]) async throws {
+        _ = try await request("PUT", "/v1/mailboxes/\(Self.hex(id))", body: blob)
+    }
+
+    /// Takes the blob from a mailbox (it is then gone), or nil when the mailbox is empty.
+    public func takeMailbox(_ id: [UInt8]) async throws -> [UInt8]? {
+        do {
+            return try await request("GET", "/v1/mailboxes/\(Self.hex(id))")
+        } catch let failure as Failure where failure.code == "unknown-mailbox" {
+            return nil
+        }
+    }
+
     /// Appends envelopes (at most 256 per request); returns how many were stored or already held.
     public func push(_ envelopes: [[UInt8]], to space: SpaceID) async throws -> Int {
         var count = 0

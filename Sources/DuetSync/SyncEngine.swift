@@ -3,40 +3,80 @@ import DuetCrypto
 import DuetWire
 import Foundation
 
-/// Drives a ``SyncSession`` with a store and a relay transport.
+/// Drives a ``SyncSession`` per space with a store and a relay transport.
 public enum SyncEngine {
+    /// What one round moved, over every space.
     public struct Result: Sendable {
-        public let summary: SyncSession.Summary
-        public let applied: Int
-        public let rolledBack: Bool
+        public var pushed = 0
+        public var received = 0
+        public var refused = 0
+        public var applied = 0
+        /// Membership records learnt from the relay (a partner's new device, a revocation).
+        public var membershipRecords = 0
+        /// Spaces where the relay held less than it once did: nothing was exchanged there.
+        public var rolledBack: [SpaceKind] = []
     }
 
-    /// One full round for this device's personal space: registers the space at the relay the
-    /// first time (its membership log: create, then this device), pushes, fetches, verifies,
-    /// stores, and materialises.
-    public static func syncPersonalSpace(_ unlocked: UnlockedStore, store: Store, relay: String, now: UInt64) async throws -> Result {
-        let keystore = unlocked.keystore
-        let space = keystore.personalSpace
-        var transport = RelayTransport(base: relay, device: keystore.device)
+    /// One full round: for each space this device belongs to, reconcile the membership log,
+    /// push, fetch, verify and store; then open and apply what arrived.
+    public static func sync(_ unlocked: UnlockedStore, store: Store, relay: String, now: UInt64) async throws -> Result {
+        var transport = RelayTransport(base: relay, device: unlocked.keystore.device)
         try await transport.authenticate()
-        var heads: [WireDeviceID: UInt64]
-        do {
-            heads = try await transport.heads(space)
-        } catch let failure as RelayTransport.Failure where failure.code == "unknown-space" {
-            let create = MembershipRecord.sign(space: space, index: 1, previous: .zero,
-                                               action: .create(identity: keystore.identity.verifyingKey), signer: keystore.identity)
-            let certificate = DeviceCertificate.issue(identity: keystore.identity, device: keystore.device.verifyingKey,
-                                                      name: keystore.name, created: now)
-            let add = MembershipRecord.sign(space: space, index: 2, previous: create.hash, action: .addDevice(certificate), signer: keystore.identity)
-            try await transport.postMembership(create)
-            try await transport.postMembership(add)
-            heads = try await transport.heads(space)
+        var result = Result()
+        for space in try store.spaces() {
+            result.membershipRecords += try await reconcileMembership(space, unlocked: unlocked, store: store, transport: transport, now: now)
+            let round = try await exchange(space.id, store: store, transport: transport, ownDevice: unlocked.keystore.deviceID)
+            if round.rolledBack { result.rolledBack.append(space.kind); continue }
+            result.pushed += round.summary.pushed
+            result.received += round.summary.received
+            result.refused += round.summary.refused
         }
+        result.applied = try unlocked.materialise().count
+        try store.setMeta("last_sync", String(now))
+        return result
+    }
+
+    /// Makes the local and relay membership logs of `space` agree: the relay's extra records are
+    /// verified and kept; this device's extra records are posted. A relay whose log differs
+    /// from ours in a record both hold is reported and not followed. Returns the records learnt.
+    static func reconcileMembership(_ space: SpaceInfo, unlocked: UnlockedStore, store: Store, transport: RelayTransport, now: UInt64) async throws -> Int {
+        var local = try store.membershipLog(space: space.id).records
+        let remote: [MembershipRecord]
+        do {
+            remote = try await transport.membership(space.id)
+        } catch let failure as RelayTransport.Failure where failure.code == "unknown-space" {
+            remote = []
+        }
+        if local.isEmpty, remote.isEmpty, space.kind == .personal {
+            // A store made before the log was kept locally: start it now.
+            try unlocked.startPersonalLog(now: now)
+            local = try store.membershipLog(space: space.id).records
+        }
+        for (mine, theirs) in zip(local, remote) where mine.encoded != theirs.encoded {
+            try store.addWarning("the relay's membership log of your \(space.kind == .personal ? "private" : "shared") space differs from this device's; it was not followed")
+            throw RelayTransport.Failure(status: 409, code: "membership-diverged", message: "the relay's membership log differs from this device's")
+        }
+        if remote.count > local.count {
+            try store.appendMembership(Array(remote[local.count...]), space: space.id)
+            return remote.count - local.count
+        }
+        for record in local.dropFirst(remote.count) { try await transport.postMembership(record) }
+        return 0
+    }
+
+    struct Round {
+        var summary = SyncSession.Summary()
+        var rolledBack = false
+    }
+
+    /// The envelope exchange of one space (SPEC § 7.1). Needs no content key.
+    static func exchange(_ space: SpaceID, store: Store, transport: RelayTransport, ownDevice: WireDeviceID) async throws -> Round {
+        let heads = try await transport.heads(space)
         let rolledBack = try store.noteRelayHeads(heads, space: space)
         if !rolledBack.isEmpty {
             try store.addWarning("the relay holds fewer changes than it once did (rolled back or replaced); local state was kept")
         }
-        var session = SyncSession(local: try store.localHeads(space: space), ownDevices: [keystore.deviceID])
+        var session = SyncSession(local: try store.localHeads(space: space), ownDevices: [ownDevice])
         var action = session.start()
         while true {
             switch action {
@@ -59,11 +99,9 @@ public enum SyncEngine {
                 session.noteLocal(try store.localHeads(space: space))
                 action = session.handle(.stored(received: report.stored, refused: report.refused.count))
             case .finished(let summary):
-                let applied = try unlocked.materialise().count
-                try store.setMeta("last_sync", String(now))
-                return Result(summary: summary, applied: applied, rolledBack: false)
+                return Round(summary: summary)
             case .rolledBack:
-                return Result(summary: .init(), applied: 0, rolledBack: true)
+                return Round(rolledBack: true)
             }
         }
     }

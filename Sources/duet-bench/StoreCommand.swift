@@ -36,7 +36,7 @@ struct StoreCommand: ParsableCommand {
         let home = Home(path: folder + "/duet-bench-store-\(getpid())")
         defer { try? FileManager.default.removeItem(atPath: home.path) }
         let passphrase = SecretBytes(utf8: "benchmark passphrase")
-        let (store, unlocked) = try Store.create(home: home, name: "Bench", passphrase: passphrase, parameters: .makeDefault())
+        let (store, unlocked) = try Store.create(home: home, name: "Bench", deviceName: "bench", passphrase: passphrase, parameters: .makeDefault(), now: 1)
         _ = store
         var random = SeededRandom(seed: 20_000)
         let words = ["safety", "comfort", "we", "talked", "about", "the", "evening", "and", "I", "felt", "heard", "tea",
@@ -81,10 +81,10 @@ struct StoreCommand: ParsableCommand {
             Measure.resetPeakResident()
             var count = 0
             let listTime = try Measure.milliseconds {
-                try session.forEachEntry { _ in count += 1; return count < 50 }
+                try session.forEachEntry { _, _ in count += 1; return count < 50 }
             }
             list50.append(openTime + listTime)
-            listAll.append(try Measure.milliseconds { try session.forEachEntry { _ in true } })
+            listAll.append(try Measure.milliseconds { try session.forEachEntry { _, _ in true } })
             search.append(try Measure.milliseconds { _ = try session.search(needle) })
             // What every sync ends with when everything is already applied.
             settle.append(try Measure.milliseconds { _ = try session.materialise() })

@@ -21,7 +21,7 @@ struct IngestTests {
     func catchUp() throws {
         let home = StoreTests.temporaryHome()
         defer { try? FileManager.default.removeItem(atPath: home.path) }
-        let (store, writer) = try Store.create(home: home, name: "A", passphrase: Self.passphrase, parameters: StoreTests.weakestAllowed)
+        let (store, writer) = try Store.create(home: home, name: "A", deviceName: "A's laptop", passphrase: Self.passphrase, parameters: StoreTests.weakestAllowed, now: 1_700_000_000_000)
         let first = EntryID(high: 1, low: 1), second = EntryID(high: 2, low: 2)
         try writer.commit(entry: first, now: 1_000) { $0.create(); $0.setTitle("one"); $0.insertText(Array("hello".unicodeScalars), at: 0) }
         let copy = try Self.copyOf(home)
@@ -50,7 +50,7 @@ struct IngestTests {
     func refusals() throws {
         let home = StoreTests.temporaryHome()
         defer { try? FileManager.default.removeItem(atPath: home.path) }
-        let (store, writer) = try Store.create(home: home, name: "A", passphrase: Self.passphrase, parameters: StoreTests.weakestAllowed)
+        let (store, writer) = try Store.create(home: home, name: "A", deviceName: "A's laptop", passphrase: Self.passphrase, parameters: StoreTests.weakestAllowed, now: 1_700_000_000_000)
         let id = EntryID(high: 3, low: 3)
         try writer.commit(entry: id, now: 1_000) { $0.create() }
         let copy = try Self.copyOf(home)
@@ -82,7 +82,7 @@ struct IngestTests {
     func rollback() throws {
         let home = StoreTests.temporaryHome()
         defer { try? FileManager.default.removeItem(atPath: home.path) }
-        let (store, writer) = try Store.create(home: home, name: "A", passphrase: Self.passphrase, parameters: StoreTests.weakestAllowed)
+        let (store, writer) = try Store.create(home: home, name: "A", deviceName: "A's laptop", passphrase: Self.passphrase, parameters: StoreTests.weakestAllowed, now: 1_700_000_000_000)
         let space = writer.keystore.personalSpace, device = writer.keystore.deviceID
         #expect(try store.noteRelayHeads([device: 5], space: space).isEmpty)
         #expect(try store.noteRelayHeads([device: 7], space: space).isEmpty)

@@ -20,7 +20,7 @@ struct StoreTests {
     func durabilitySettings() throws {
         let home = Self.temporaryHome()
         defer { try? FileManager.default.removeItem(atPath: home.path) }
-        _ = try Store.create(home: home, name: "A", passphrase: SecretBytes(utf8: "a passphrase"), parameters: Self.weakestAllowed)
+        _ = try Store.create(home: home, name: "A", deviceName: "A's laptop", passphrase: SecretBytes(utf8: "a passphrase"), parameters: Self.weakestAllowed, now: 1_700_000_000_000)
         let store = try Store.open(home: home)
         let (mode, synchronous) = try store.database.read { db in
             (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA synchronous"))
@@ -33,7 +33,7 @@ struct StoreTests {
     func envelopesChain() throws {
         let home = Self.temporaryHome()
         defer { try? FileManager.default.removeItem(atPath: home.path) }
-        let (store, unlocked) = try Store.create(home: home, name: "A", passphrase: SecretBytes(utf8: "a passphrase"), parameters: Self.weakestAllowed)
+        let (store, unlocked) = try Store.create(home: home, name: "A", deviceName: "A's laptop", passphrase: SecretBytes(utf8: "a passphrase"), parameters: Self.weakestAllowed, now: 1_700_000_000_000)
         let id = EntryID(high: 1, low: 2)
         try unlocked.commit(entry: id, now: 1_000) { $0.create(); $0.insertText(Array("one".unicodeScalars), at: 0) }
         try unlocked.commit(entry: id, now: 2_000) { $0.insertText(Array(" two".unicodeScalars), at: 3) }
@@ -54,7 +54,7 @@ struct StoreTests {
     func ambiguousPrefix() throws {
         let home = Self.temporaryHome()
         defer { try? FileManager.default.removeItem(atPath: home.path) }
-        let (_, unlocked) = try Store.create(home: home, name: "A", passphrase: SecretBytes(utf8: "a passphrase"), parameters: Self.weakestAllowed)
+        let (_, unlocked) = try Store.create(home: home, name: "A", deviceName: "A's laptop", passphrase: SecretBytes(utf8: "a passphrase"), parameters: Self.weakestAllowed, now: 1_700_000_000_000)
         // Two ids equal in their first 64 bits share a 12-character prefix.
         let first = EntryID(high: 0xABCD_EF01_2345_6789, low: 1), second = EntryID(high: 0xABCD_EF01_2345_6789, low: 2)
         for id in [first, second] { try unlocked.commit(entry: id, now: 1_000) { $0.create() } }

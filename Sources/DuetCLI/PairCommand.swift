@@ -1,0 +1,136 @@
+import ArgumentParser
+import DuetCrypto
+import DuetStore
+import DuetSync
+import Foundation
+
+struct PairCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pair",
+        abstract: "Pair with your partner: one invites, the other accepts; both compare the safety number.",
+        subcommands: [PairInviteCommand.self, PairAcceptCommand.self, PairStatusCommand.self])
+}
+
+/// Writes one line to stdout at once (unbuffered), so a script reading the code is not kept
+/// waiting while the command waits for the partner.
+func emitLine(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+func emitJSONLine(_ object: [String: String]) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    emitLine(String(decoding: try encoder.encode(object), as: UTF8.self))
+}
+
+struct PairInviteCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "invite",
+        abstract: "Print a one-time code for your partner, wait for them to accept, then print the safety number.")
+
+    @OptionGroup var common: CommonOptions
+    @Option(help: "The relay (remembered; default: the one given to init).") var relay: String?
+    @Option(help: "How long to wait for your partner, in seconds (at most 600: codes last 10 minutes).") var timeout: Int = 600
+    @Flag(help: "Print one JSON object per line.") var json = false
+
+    func validate() throws {
+        guard (1...600).contains(timeout) else { throw ValidationError("--timeout is 1 to 600 seconds") }
+    }
+
+    func run() async throws {
+        try await reportingRelayErrors {
+            let store = try Store.open(home: common.resolvedHome)
+            let url = try relayURL(store, given: relay)
+            let unlocked = try store.unlock(passphrase: try PassphraseSource.read(file: common.passphraseFile))
+            let paired = try await PairingEngine.invite(
+                unlocked, store: store, relay: url, timeout: .seconds(timeout), now: { nowMilliseconds }
+            ) { code in
+                if json {
+                    try? emitJSONLine(["code": code])
+                } else {
+                    emitLine(code)
+                    FileHandle.standardError.write(Data("Give this code to your partner (`duet pair accept CODE`); waiting up to \(timeout) s…\n".utf8))
+                }
+            }
+            try showPaired(paired, json: json)
+        }
+    }
+}
+
+struct PairAcceptCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "accept",
+        abstract: "Join the couple space from your partner's code; prints their name and the safety number.")
+
+    @OptionGroup var common: CommonOptions
+    @Argument(help: "The code your partner's `duet pair invite` printed.") var code: String
+    @Option(help: "The relay (remembered; default: the one given to init).") var relay: String?
+    @Option(help: "How long to wait for your partner's device to add this one, in seconds.") var timeout: Int = 120
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func validate() throws {
+        guard (1...600).contains(timeout) else { throw ValidationError("--timeout is 1 to 600 seconds") }
+    }
+
+    func run() async throws {
+        try await reportingRelayErrors {
+            // A malformed code is refused before the passphrase is asked for.
+            guard PairingEngine.isWellFormed(code: code) else {
+                throw InputError("that is not a pairing code: it has 26 letters and digits (dashes and spaces are ignored)")
+            }
+            let store = try Store.open(home: common.resolvedHome)
+            let url = try relayURL(store, given: relay)
+            let unlocked = try store.unlock(passphrase: try PassphraseSource.read(file: common.passphraseFile))
+            let paired = try await PairingEngine.accept(code: code, unlocked, store: store, relay: url,
+                                                        timeout: .seconds(timeout), now: { nowMilliseconds })
+            try showPaired(paired, json: json)
+        }
+    }
+}
+
+private func showPaired(_ paired: PairingEngine.Paired, json: Bool) throws {
+    if json {
+        try emitJSONLine(["partner": paired.partnerName, "safetyNumber": paired.safetyNumber])
+    } else {
+        emitLine("Paired with \(Sanitise.line(paired.partnerName)).")
+        emitLine("Safety number: \(paired.safetyNumber)")
+        emitLine("Compare it with your partner's, in person or on a call: if the numbers differ, someone is in between.")
+    }
+}
+
+struct PairStatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Your partner, their devices and the safety number.")
+
+    @OptionGroup var common: CommonOptions
+    @Flag(help: "Print one JSON object.") var json = false
+
+    struct Report: Encodable {
+        struct Device: Encodable { let id: String; let name: String; let added: String; let removed: String? }
+        let partner: String?
+        let safetyNumber: String?
+        let devices: [Device]
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let store = try Store.open(home: common.resolvedHome)
+            let people = try store.people()
+            guard let me = people.first(where: \.isMe), let partner = people.first(where: { !$0.isMe }) else {
+                if json { return try printJSON(Report(partner: nil, safetyNumber: nil, devices: [])) }
+                print("Not paired yet: one of you runs `duet pair invite`, the other `duet pair accept CODE`.")
+                return
+            }
+            let directory = try store.directory()
+            let devices = directory.devices.values.filter { !$0.isMine && $0.person == partner.name }
+                .sorted { $0.created < $1.created }
+                .map { Report.Device(id: $0.id.description, name: $0.name, added: rfc3339($0.created), removed: $0.removed.map(rfc3339)) }
+            let report = Report(partner: partner.name, safetyNumber: PairingEngine.safetyNumber(me.identity, partner.identity), devices: devices)
+            if json { return try printJSON(report) }
+            print("partner:       \(Sanitise.line(partner.name))")
+            print("safety number: \(report.safetyNumber ?? "")")
+            for device in devices {
+                print("device:        \(Sanitise.line(device.name)) (added \(device.added)\(device.removed.map { ", removed \($0)" } ?? ""))")
+            }
+        }
+    }
+}

@@ -1,0 +1,203 @@
+public import DuetCore
+public import DuetCrypto
+public import DuetWire
+import Foundation
+import GRDB
+
+/// What a space is to this device.
+public enum SpaceKind: String, Sendable {
+    /// Only this person's devices are members.
+    case personal
+    /// This person and their partner.
+    case couple
+}
+
+/// A space this device belongs to.
+public struct SpaceInfo: Hashable, Sendable {
+    public let id: SpaceID
+    public let kind: SpaceKind
+    public let epoch: UInt64
+}
+
+extension Store {
+    /// The spaces this device belongs to, personal first.
+    public func spaces() throws(StoreError) -> [SpaceInfo] {
+        do {
+            return try database.read { db in try Self.spaces(db) }
+        } catch {
+            throw Store.classify(error, doing: "read the store", home: home)
+        }
+    }
+
+    static func spaces(_ db: GRDB.Database) throws -> [SpaceInfo] {
+        try Row.fetchAll(db, sql: "SELECT space, kind, epoch FROM spaces ORDER BY kind DESC").compactMap { row in
+            let bytes: Data = row["space"], kind: String = row["kind"]
+            guard let id = try? SpaceID(bytes: [UInt8](bytes)), let kind = SpaceKind(rawValue: kind) else { return nil }
+            return SpaceInfo(id: id, kind: kind, epoch: UInt64(row["epoch"] as Int64))
+        }
+    }
+
+    public func space(_ kind: SpaceKind) throws(StoreError) -> SpaceInfo? {
+        try spaces().first { $0.kind == kind }
+    }
+
+    /// The space's membership log as stored here, replayed (every record was verified before it
+    /// was kept, so a failure here is damage on disk).
+    public func membershipLog(space: SpaceID) throws(StoreError) -> MembershipLog {
+        do {
+            return try database.read { db in try Self.membershipLog(db, space: space) }
+        } catch {
+            throw Store.classify(error, doing: "read the membership log", home: home)
+        }
+    }
+
+    static func membershipLog(_ db: GRDB.Database, space: SpaceID) throws -> MembershipLog {
+        var log = MembershipLog(space: space)
+        for bytes in try Data.fetchAll(db, sql: "SELECT bytes FROM membership WHERE space = ? ORDER BY idx", arguments: [Data(space.bytes)]) {
+            guard let record = try? MembershipRecord(bytes: [UInt8](bytes)) else { throw StoreError.corrupt("a stored membership record") }
+            do { try log.append(record) } catch { throw StoreError.corrupt("the stored membership log (\(error.rawValue))") }
+        }
+        return log
+    }
+
+    /// Verifies `records` as the continuation of the stored log and keeps them, with the member
+    /// devices they imply, in one transaction. A record that does not follow refuses the whole
+    /// batch and changes nothing.
+    @discardableResult
+    public func appendMembership(_ records: [MembershipRecord], space: SpaceID) throws(StoreError) -> MembershipLog {
+        do {
+            return try database.write { db in try Self.appendMembership(db, records, space: space) }
+        } catch {
+            throw Store.classify(error, doing: "record the membership log", home: home)
+        }
+    }
+
+    @discardableResult
+    static func appendMembership(_ db: GRDB.Database, _ records: [MembershipRecord], space: SpaceID) throws -> MembershipLog {
+        var log = try membershipLog(db, space: space)
+        for record in records {
+            do { try log.append(record) } catch {
+                throw StoreError(.integrity, "a membership record for this space was refused (\(error.rawValue)); nothing was changed")
+            }
+            try db.execute(sql: "INSERT INTO membership (space, idx, bytes) VALUES (?, ?, ?)",
+                           arguments: [Data(space.bytes), Int64(record.index), Data(record.encoded)])
+            if case .addDevice(let certificate) = record.action {
+                try db.execute(sql: """
+                    INSERT INTO devices (device, public_key, identity, name, created) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (device) DO NOTHING
+                    """, arguments: [Data(WireDeviceID(verifyingKey: certificate.device).bytes), Data(certificate.device.bytes),
+                                     Data(certificate.identity.bytes), certificate.name, Int64(certificate.created)])
+            }
+        }
+        // Member devices, as the log now says: envelopes are accepted from these only.
+        try db.execute(sql: "DELETE FROM members WHERE space = ?", arguments: [Data(space.bytes)])
+        for device in log.devices.keys {
+            try db.execute(sql: "INSERT INTO members (space, device, public_key) VALUES (?, ?, ?)",
+                           arguments: [Data(space.bytes), Data(WireDeviceID(verifyingKey: device).bytes), Data(device.bytes)])
+        }
+        try db.execute(sql: "UPDATE spaces SET epoch = ? WHERE space = ?", arguments: [Int64(log.epoch), Data(space.bytes)])
+        return log
+    }
+
+    /// Joins the couple space: its verified log, the partner's name and the space itself, in one
+    /// transaction (all or nothing).
+    public func joinCoupleSpace(_ space: SpaceID, records: [MembershipRecord], partner: VerifyingKey, partnerName: String) throws(StoreError) {
+        do {
+            try database.write { db in
+                guard try Self.spaces(db).contains(where: { $0.kind == .couple }) == false else {
+                    throw StoreError(.invalidInput, "this journal is already paired; nothing was changed")
+                }
+                try db.execute(sql: "INSERT INTO spaces (space, kind, epoch) VALUES (?, 'couple', 1)", arguments: [Data(space.bytes)])
+                try Self.appendMembership(db, records, space: space)
+                try db.execute(sql: "INSERT INTO people (identity, name, role) VALUES (?, ?, 'partner')",
+                               arguments: [Data(partner.bytes), partnerName])
+            }
+        } catch {
+            throw Store.classify(error, doing: "join the couple space", home: home)
+        }
+    }
+
+    /// This person's and the partner's identity and name.
+    public func people() throws(StoreError) -> [(identity: VerifyingKey, name: String, isMe: Bool)] {
+        do {
+            return try database.read { db in
+                try Row.fetchAll(db, sql: "SELECT identity, name, role FROM people").compactMap { row in
+                    let identity: Data = row["identity"], name: String = row["name"], role: String = row["role"]
+                    guard let key = try? VerifyingKey(bytes: [UInt8](identity)) else { return nil }
+                    return (key, name, role == "me")
+                }
+            }
+        } catch {
+            throw Store.classify(error, doing: "read the store", home: home)
+        }
+    }
+
+    /// Who each known device belongs to, for showing authorship.
+    public func directory() throws(StoreError) -> Directory {
+        do {
+            return try database.read { db in
+                var people: [Data: (name: String, isMe: Bool)] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT identity, name, role FROM people") {
+                    people[row["identity"] as Data] = (row["name"], (row["role"] as String) == "me")
+                }
+                var devices: [WireDeviceID: Directory.Device] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT device, identity, name, created, removed FROM devices") {
+                    let device: Data = row["device"], identity: Data = row["identity"]
+                    guard let id = try? WireDeviceID(bytes: [UInt8](device)) else { continue }
+                    let person = people[identity]
+                    devices[id] = Directory.Device(id: id, name: row["name"], person: person?.name, isMine: person?.isMe ?? false,
+                                                   created: UInt64(row["created"] as Int64), removed: (row["removed"] as Int64?).map(UInt64.init))
+                }
+                return Directory(devices: devices)
+            }
+        } catch {
+            throw Store.classify(error, doing: "read the store", home: home)
+        }
+    }
+}
+
+/// Names for devices: each device's own name and the person it belongs to, both taken from
+/// verified certificates and the pairing exchange.
+public struct Directory: Sendable {
+    public struct Device: Sendable {
+        public let id: WireDeviceID
+        public let name: String
+        /// The person's name, when their identity is known here.
+        public let person: String?
+        public let isMine: Bool
+        public let created: UInt64
+        public let removed: UInt64?
+    }
+
+    public let devices: [WireDeviceID: Device]
+
+    public init(devices: [WireDeviceID: Device]) { self.devices = devices }
+
+    /// The device that signed a change (DuetCore names devices by the same 16 bytes).
+    public func device(_ id: DeviceID) -> Device? {
+        (try? WireDeviceID(bytes: id.bytes)).flatMap { devices[$0] }
+    }
+}
+
+extension UnlockedStore {
+    /// Starts the personal space's membership log for a store made before logs were kept on
+    /// the device (it needs the identity key, hence unlocked).
+    public func startPersonalLog(now: UInt64) throws(StoreError) {
+        let deviceName = (try store.meta("device_name")) ?? keystore.name
+        do {
+            try store.database.write { db in
+                guard try Int.fetchOne(db, sql: "SELECT count(*) FROM membership WHERE space = ?", arguments: [Data(keystore.personalSpace.bytes)]) == 0 else { return }
+                try Store.appendMembership(db, Store.personalLog(keystore, deviceName: deviceName, now: now), space: keystore.personalSpace)
+                try db.execute(sql: "INSERT INTO people (identity, name, role) VALUES (?, ?, 'me') ON CONFLICT (identity) DO NOTHING",
+                               arguments: [Data(keystore.identity.verifyingKey.bytes), keystore.name])
+            }
+        } catch {
+            throw Store.classify(error, doing: "start the membership log", home: store.home)
+        }
+    }
+}
+
+extension UnlockedStore {
+    /// Who each known device belongs to (see ``Store/directory()``).
+    public func directory() throws(StoreError) -> Directory { try store.directory() }
+}

@@ -1,0 +1,167 @@
+public import DuetStore
+public import DuetCrypto
+import DuetWire
+import Foundation
+
+/// Pairing through the relay's mailboxes (SPEC § 7.2): the inviter creates the couple space and
+/// seals its key to the invitee's device once the invitee answers; both then hold the same
+/// verified membership log and compute the same safety number.
+public enum PairingEngine {
+    public struct Paired: Sendable {
+        public let partnerName: String
+        public let safetyNumber: String
+    }
+
+    /// Why pairing stopped. Nothing is kept on this device in any of these cases.
+    public struct Failure: Error, CustomStringConvertible, Sendable {
+        public let message: String
+        public var description: String { message }
+    }
+
+    static let pollInterval: Duration = .milliseconds(200)
+
+    /// Creates the couple space, shows a code through `show`, waits up to `timeout` for the
+    /// partner's answer, then adds the partner and seals the space key to their device.
+    public static func invite(
+        _ unlocked: UnlockedStore, store: Store, relay: String, timeout: Duration, now: @Sendable () -> UInt64,
+        show: (String) -> Void
+    ) async throws -> Paired {
+        try requireUnpaired(store)
+        let keystore = unlocked.keystore
+        var transport = RelayTransport(base: relay, device: keystore.device)
+        try await transport.authenticate()
+
+        let space = SpaceID.random()
+        let spaceKey = SymmetricKey.random()
+        let certificate = DeviceCertificate.issue(identity: keystore.identity, device: keystore.device.verifyingKey,
+                                                  name: try deviceName(store, unlocked), created: now())
+        var records: [MembershipRecord] = []
+        func append(_ action: MembershipRecord.Action) {
+            records.append(MembershipRecord.sign(space: space, index: UInt64(records.count + 1), previous: records.last?.hash ?? .zero,
+                                                 action: action, signer: keystore.identity))
+        }
+        append(.create(identity: keystore.identity.verifyingKey))
+        append(.addDevice(certificate))
+        append(.wrapKey(epoch: 1, device: keystore.device.verifyingKey, box: try wrap(spaceKey, for: keystore.device.verifyingKey)))
+        for record in records { try await transport.postMembership(record) }
+
+        let code = Pairing.makeCode()
+        guard let derived = Pairing.derive(code: code) else { throw Failure(message: "could not derive a pairing code") }
+        let invite = PairingMessages.Invite(space: space, identity: keystore.identity.verifyingKey, certificate: certificate,
+                                            name: keystore.name, logHead: records[records.count - 1].hash, logLength: UInt64(records.count))
+        try await transport.putMailbox(derived.inviteMailbox, PairingMessages.seal(invite, key: derived.key))
+        show(code)
+
+        let deadline = ContinuousClock.now + timeout
+        var sealedReply: [UInt8]?
+        while sealedReply == nil {
+            sealedReply = try await transport.takeMailbox(derived.replyMailbox)
+            if sealedReply == nil {
+                guard ContinuousClock.now < deadline else {
+                    throw Failure(message: "no answer from your partner in time; the code is no longer valid — run `duet pair invite` again")
+                }
+                try await Task.sleep(for: pollInterval)
+            }
+        }
+        let reply: PairingMessages.Reply
+        do { reply = try PairingMessages.openReply(sealedReply ?? [], key: derived.key) } catch {
+            throw Failure(message: "the answer to this invitation was not valid (\(error)); nothing was paired — start again")
+        }
+        guard reply.identity != keystore.identity.verifyingKey else {
+            throw Failure(message: "the invitation was accepted by your own identity; pair with your partner's journal instead")
+        }
+        append(.addIdentity(reply.identity))
+        append(.addDevice(reply.certificate))
+        append(.wrapKey(epoch: 1, device: reply.certificate.device, box: try wrap(spaceKey, for: reply.certificate.device)))
+        for record in records.suffix(3) { try await transport.postMembership(record) }
+        try store.joinCoupleSpace(space, records: records, partner: reply.identity, partnerName: reply.name)
+        return Paired(partnerName: reply.name, safetyNumber: Pairing.safetyNumber(keystore.identity.verifyingKey, reply.identity))
+    }
+
+    /// Answers the partner's invitation with this person's identity and device, waits until the
+    /// inviter has added this device to the couple space, checks the log, and joins.
+    public static func accept(
+        code: String, _ unlocked: UnlockedStore, store: Store, relay: String, timeout: Duration, now: @Sendable () -> UInt64
+    ) async throws -> Paired {
+        try requireUnpaired(store)
+        guard let derived = Pairing.derive(code: code) else {
+            throw Failure(message: "that is not a pairing code: it has 26 letters and digits (dashes and spaces are ignored)")
+        }
+        let keystore = unlocked.keystore
+        var transport = RelayTransport(base: relay, device: keystore.device)
+        try await transport.authenticate()
+        guard let sealedInvite = try await transport.takeMailbox(derived.inviteMailbox) else {
+            throw Failure(message: "no invitation waits under this code: it is mistyped, expired (codes last 10 minutes) or already used; ask your partner for a new one")
+        }
+        let invite: PairingMessages.Invite
+        do { invite = try PairingMessages.openInvite(sealedInvite, key: derived.key) } catch {
+            throw Failure(message: "the invitation under this code is not valid (\(error)); ask your partner for a new one")
+        }
+        guard invite.identity != keystore.identity.verifyingKey else {
+            throw Failure(message: "this is your own invitation; your partner accepts it on their device")
+        }
+        let certificate = DeviceCertificate.issue(identity: keystore.identity, device: keystore.device.verifyingKey,
+                                                  name: try deviceName(store, unlocked), created: now())
+        let reply = PairingMessages.Reply(identity: keystore.identity.verifyingKey, certificate: certificate, name: keystore.name)
+        try await transport.putMailbox(derived.replyMailbox, PairingMessages.seal(reply, key: derived.key))
+
+        // Until the inviter has added this device, the relay answers not-a-member.
+        let deadline = ContinuousClock.now + timeout
+        var records: [MembershipRecord] = []
+        while true {
+            do {
+                records = try await transport.membership(invite.space)
+                if records.contains(where: { record in
+                    if case .wrapKey(_, let device, _) = record.action { return device == keystore.device.verifyingKey }
+                    return false
+                }) { break }
+            } catch let failure as RelayTransport.Failure where failure.code == "not-a-member" || failure.code == "unknown-space" {}
+            guard ContinuousClock.now < deadline else {
+                throw Failure(message: "your partner's device did not add this one in time; nothing was paired — ask for a new code")
+            }
+            try await Task.sleep(for: pollInterval)
+        }
+        try check(records, against: invite, me: keystore.device.verifyingKey)
+        try store.joinCoupleSpace(invite.space, records: records, partner: invite.identity, partnerName: invite.name)
+        return Paired(partnerName: invite.name, safetyNumber: Pairing.safetyNumber(keystore.identity.verifyingKey, invite.identity))
+    }
+
+    /// The log the relay handed over must be the inviter's: created by the identity in the
+    /// invite, starting with exactly the records the invite named, and adding this device.
+    static func check(_ records: [MembershipRecord], against invite: PairingMessages.Invite, me: VerifyingKey) throws {
+        var log = MembershipLog(space: invite.space)
+        for record in records {
+            do { try log.append(record) } catch {
+                throw Failure(message: "the couple space's membership log from the relay does not verify (\(error.rawValue)); nothing was paired")
+            }
+        }
+        let length = Int(invite.logLength)
+        guard length >= 1, length <= records.count, records[length - 1].hash == invite.logHead,
+              case .create(let creator) = records[0].action, creator == invite.identity,
+              log.devices[invite.certificate.device] != nil, log.devices[me] != nil else {
+            throw Failure(message: "the couple space on the relay is not the one your partner invited you to; nothing was paired")
+        }
+    }
+
+    /// Whether `code` reads as a pairing code (26 Crockford characters, however grouped).
+    public static func isWellFormed(code: String) -> Bool { Pairing.derive(code: code) != nil }
+
+    /// The 60-digit number both partners compare (SPEC § 7.2).
+    public static func safetyNumber(_ a: VerifyingKey, _ b: VerifyingKey) -> String { Pairing.safetyNumber(a, b) }
+
+    static func requireUnpaired(_ store: Store) throws {
+        if try store.space(.couple) != nil {
+            let partner = try store.people().first { !$0.isMe }?.name ?? "your partner"
+            throw Failure(message: "this journal is already paired with \(partner); `duet pair status` shows the details")
+        }
+    }
+
+    static func deviceName(_ store: Store, _ unlocked: UnlockedStore) throws -> String {
+        try store.meta("device_name") ?? unlocked.keystore.name
+    }
+
+    /// The space key sealed to a device (its Ed25519 key converted to X25519).
+    static func wrap(_ key: SymmetricKey, for device: VerifyingKey) throws -> [UInt8] {
+        try SealedBox.seal(key.bytes, to: BoxPublicKey(converting: device))
+    }
+}
