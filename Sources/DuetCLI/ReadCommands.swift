@@ -70,8 +70,11 @@ struct ShowCommand: ParsableCommand {
     struct HistoryView: Encodable {
         struct Value: Encodable { let value: String; let at: String; let by: String; let current: Bool }
         struct SetChange: Encodable { let value: String; let change: String; let at: String; let by: String }
+        /// Who typed the visible text: consecutive runs, each by one person.
+        struct Run: Encodable { let by: String; let text: String }
         let title: [Value], mood: [Value], deleted: [Value], factors: [SetChange], tags: [SetChange]
         let deletedText: String
+        let text: [Run]
     }
 
     func run() throws {
@@ -113,6 +116,7 @@ struct ShowCommand: ParsableCommand {
                 for (name, changes) in [("factor", past.factors), ("tag", past.tags)] {
                     for change in changes { print("  \(change.change) \(name) \(Sanitise.line(change.value))  (\(change.at), \(Sanitise.line(change.by)))") }
                 }
+                for run in past.text { print("  text by \(Sanitise.line(run.by)): \(Sanitise.line(run.text))") }
                 if !past.deletedText.isEmpty { print("  text deleted over time: \(Sanitise.line(past.deletedText))") }
             }
         }
@@ -138,7 +142,24 @@ struct ShowCommand: ParsableCommand {
             title: values(entry.title) { $0 }, mood: values(entry.mood) { $0.map(String.init) ?? "none" },
             deleted: values(entry.deleted) { $0 ? "yes" : "no" },
             factors: changes(entry.factors) { $0.rawValue }, tags: changes(entry.tags) { $0 },
-            deletedText: String(deletedText))
+            deletedText: String(deletedText),
+            text: runs(of: entry, authors: authors))
+    }
+
+    /// The body's runs by person (runs by two devices of one person are joined).
+    static func runs(of entry: Entry, authors: Authors) -> [HistoryView.Run] {
+        var runs: [HistoryView.Run] = []
+        for run in entry.body.authoredRuns {
+            var text = String.UnicodeScalarView()
+            text.append(contentsOf: run.scalars)
+            let by = authors.person(run.device)
+            if let last = runs.last, last.by == by {
+                runs[runs.count - 1] = HistoryView.Run(by: by, text: last.text + String(text))
+            } else {
+                runs.append(HistoryView.Run(by: by, text: String(text)))
+            }
+        }
+        return runs
     }
 }
 
@@ -199,8 +220,11 @@ struct StatusCommand: ParsableCommand {
         let daemon: Bool
         let warnings: [String]
         let entries: Int
+        /// The ids of this device's spaces, as the relay knows them: "private", and "shared" once paired.
+        let spaces: [String: String]
+        let partner: String?
 
-        enum CodingKeys: String, CodingKey { case relay, lastSync, pendingOut, pendingIn, daemon, warnings, entries }
+        enum CodingKeys: String, CodingKey { case relay, lastSync, pendingOut, pendingIn, daemon, warnings, entries, spaces, partner }
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(relay, forKey: .relay)
@@ -210,6 +234,8 @@ struct StatusCommand: ParsableCommand {
             try container.encode(daemon, forKey: .daemon)
             try container.encode(warnings, forKey: .warnings)
             try container.encode(entries, forKey: .entries)
+            try container.encode(spaces, forKey: .spaces)
+            try container.encode(partner, forKey: .partner)
         }
     }
 
@@ -219,10 +245,13 @@ struct StatusCommand: ParsableCommand {
             let counts = try store.counts()
             let lastSync = try store.meta("last_sync").flatMap(UInt64.init).map(rfc3339)
             let report = Report(relay: try store.meta("relay"), lastSync: lastSync, pendingOut: counts.unpushed, pendingIn: 0, daemon: false,
-                                warnings: try store.warnings(), entries: counts.entries)
+                                warnings: try store.warnings(), entries: counts.entries,
+                                spaces: Dictionary(try store.spaces().map { ($0.kind == .couple ? "shared" : "private", $0.id.description) }) { a, _ in a },
+                                partner: try store.people().first { !$0.isMe }?.name)
             if json { return try printJSON(report) }
             print("home:     \(store.home.path)")
             print("entries:  \(report.entries)")
+            print("partner:  \(report.partner.map(Sanitise.line) ?? "not paired (`duet pair invite`)")")
             print("relay:    \(report.relay ?? "none (`duet sync --relay URL`)")")
             print("synced:   \(report.lastSync ?? "never")")
             print("pending:  \(report.pendingOut) change(s) waiting to be sent")

@@ -10,7 +10,36 @@ import Logging
 struct DuetRelayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "duet-relay",
-        abstract: "Store and forward Duet envelopes it cannot read.")
+        abstract: "Store and forward Duet envelopes it cannot read.",
+        subcommands: [ServeCommand.self, InspectCommand.self],
+        defaultSubcommand: ServeCommand.self)
+}
+
+/// Prints what a relay's data folder holds, as its operator sees it.
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Show what the relay holds: spaces, member devices, sealed envelopes (it has no key to open them).")
+
+    @Option(help: "The relay's data folder.") var data = "./duet-relay-data"
+
+    func run() throws {
+        let inspection: RelayInspection
+        do { inspection = try RelayInspection(directory: data) } catch {
+            FileHandle.standardError.write(Data("error: cannot read the relay store in \(data): \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        for space in inspection.spaces {
+            print("space \(space.id): \(space.identities) identit\(space.identities == 1 ? "y" : "ies"), devices \(space.devices.joined(separator: ", ")), "
+                  + "\(space.wrappedKeys) wrapped key(s), \(space.envelopes) sealed envelope(s), \(space.envelopeBytes) bytes")
+        }
+    }
+}
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the sync protocol (the default).")
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on (0 picks a free one).") var port = 8479

@@ -7,12 +7,12 @@ final class TemporaryJournal {
     let root: String
     let home: String
 
-    init(name: String = "Alex", initialise: Bool = true) throws {
+    init(name: String = "Alex", initialise: Bool = true, initOptions: [String] = []) throws {
         root = NSTemporaryDirectory() + "duet-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         home = root + "/home"
         if initialise {
-            let run = try duet(["init", "--name", name])
+            let run = try duet(["init", "--name", name] + initOptions)
             guard run.status == 0 else { throw TestFailure("init failed: \(run.stderr)") }
         }
     }
@@ -27,7 +27,11 @@ final class TemporaryJournal {
     func duet(_ arguments: [String], environment extra: [String: String] = [:], stdin: String? = nil,
               withoutPassphrase: Bool = false) throws -> ProcessRun {
         var arguments = arguments
-        if let first = arguments.first, !first.hasPrefix("-") { arguments.insert(contentsOf: ["--home", home], at: 1) }
+        if let first = arguments.first, !first.hasPrefix("-") {
+            // After the subcommand: `pair invite`, `device link` have two words.
+            let position = ["pair", "device"].contains(first) && arguments.count > 1 ? 2 : 1
+            arguments.insert(contentsOf: ["--home", home], at: position)
+        }
         var environment = self.environment.merging(extra) { $1 }
         if withoutPassphrase { environment["DUET_PASSPHRASE"] = nil }
         return try ProcessRun("duet", arguments, environment: environment, stdin: stdin)

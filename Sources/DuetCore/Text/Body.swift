@@ -22,6 +22,8 @@ public struct Body: @unchecked Sendable {
     public var totalCount: Int { storage.totalCount }
     public var scalars: [Unicode.Scalar] { storage.scalars }
     public var string: String { storage.string }
+    /// Who typed what: the visible text as consecutive runs by one device each.
+    public var authoredRuns: [(device: DeviceID, scalars: [Unicode.Scalar])] { storage.authoredRuns }
 
     /// The counter `device`'s next scalar gets.
     public func nextCounter(for device: DeviceID) -> UInt32 { storage.nextCounter(for: device) }

@@ -77,6 +77,24 @@ final class TextCRDT {
         return out
     }
 
+    /// The visible text as runs of consecutive scalars typed by one device, in order.
+    var authoredRuns: [(device: DeviceID, scalars: [Unicode.Scalar])] {
+        var runs: [(device: DeviceID, scalars: [Unicode.Scalar])] = []
+        for chunk in chunks {
+            for span in chunk.spans where !span.deleted {
+                let start = Int(span.counter)
+                let text = content[Int(span.agent)][start..<start + Int(span.length)]
+                let device = agents[Int(span.agent)]
+                if let last = runs.indices.last, runs[last].device == device {
+                    runs[last].scalars.append(contentsOf: text)
+                } else {
+                    runs.append((device, Array(text)))
+                }
+            }
+        }
+        return runs
+    }
+
     var string: String {
         var view = String.UnicodeScalarView()
         view.append(contentsOf: scalars)
