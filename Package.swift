@@ -122,7 +122,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DuetCLITests",
-            dependencies: ["duet", "duet-relay", "DuetTesting", "DuetCore"],
+            dependencies: ["duet", "duet-relay", "DuetTesting", "DuetCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -24,8 +24,12 @@ extension Store {
             return try database.write { db in
                 var report = IngestReport()
                 for bytes in batch {
-                    guard let envelope = try? Envelope(bytes: bytes), envelope.header.space == space else {
+                    guard let envelope = try? Envelope(bytes: bytes) else {
                         report.refused.append("malformed envelope"); continue
+                    }
+                    // The header is signed: an envelope moved here from another space says so.
+                    guard envelope.header.space == space else {
+                        report.refused.append("envelope of another space"); continue
                     }
                     let header = envelope.header
                     let device = Data(header.device.bytes), spaceBytes = Data(space.bytes)

@@ -96,6 +96,10 @@ public enum SyncEngine {
             case .store(let envelopes):
                 let report = try store.storeVerified(envelopes, space: space)
                 for reason in Set(report.refused) { try store.addWarning("refused from the relay: \(reason)") }
+                if report.duplicates > 0 {
+                    // Asked only for what this device lacks: envelopes it already holds are a replay.
+                    try store.addWarning("the relay sent envelopes this device already holds (a replay); they were ignored")
+                }
                 session.noteLocal(try store.localHeads(space: space))
                 action = session.handle(.stored(received: report.stored, refused: report.refused.count))
             case .finished(let summary):

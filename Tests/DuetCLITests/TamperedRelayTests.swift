@@ -1,0 +1,77 @@
+import DuetTesting
+import Foundation
+import GRDB
+import Testing
+
+/// A relay operator who edits the relay's database: every alteration is refused by the partner's
+/// device, reported in `duet status`, and never shown as journal content.
+@Suite("duet sync against a relay whose files were altered")
+struct TamperedRelayTests {
+    enum Tampering: String, CaseIterable, CustomTestStringConvertible {
+        case flippedBit, envelopeFromAnotherSpace, replayedEnvelope
+        var testDescription: String { rawValue }
+    }
+
+    @Test("Altered, moved and replayed envelopes are refused and reported, never shown; nothing is lost once the relay is honest",
+          arguments: Tampering.allCases)
+    func tampered(_ tampering: Tampering) throws {
+        let couple = try Couple()
+        let first = try couple.alex.write("first shared", ["--shared"])
+        let second = try couple.alex.write("second shared", ["--shared"])
+        _ = try couple.alex.write("a private one", [])
+        #expect(try couple.alex.duet(["sync"]).status == 0)
+        let spaces = try #require(try couple.alex.status()["spaces"] as? [String: String])
+        let shared = Data(hexBytes(try #require(spaces["shared"]))), personal = Data(hexBytes(try #require(spaces["private"])))
+        let device = Data(hexBytes(try #require(try couple.alex.show(first)["authorDevice"] as? String)))
+
+        #expect(couple.relay.terminate() == 0)
+        let database = try DatabaseQueue(path: couple.relay.data + "/relay.sqlite")
+        let original = try database.read { db in
+            try Data.fetchOne(db, sql: "SELECT bytes FROM envelopes WHERE space = ? AND device = ? AND seq = 2", arguments: [shared, device])
+        }
+        let honest = try #require(original)
+        try database.write { db in
+            let replacement: Data
+            switch tampering {
+            case .flippedBit:
+                var bytes = honest
+                bytes[bytes.count / 2] ^= 0x01
+                replacement = bytes
+            case .envelopeFromAnotherSpace:
+                replacement = try #require(try Data.fetchOne(db, sql: "SELECT bytes FROM envelopes WHERE space = ? AND device = ? AND seq = 1",
+                                                             arguments: [personal, device]))
+            case .replayedEnvelope:
+                replacement = try #require(try Data.fetchOne(db, sql: "SELECT bytes FROM envelopes WHERE space = ? AND device = ? AND seq = 1",
+                                                             arguments: [shared, device]))
+            }
+            try db.execute(sql: "UPDATE envelopes SET bytes = ? WHERE space = ? AND device = ? AND seq = 2", arguments: [replacement, shared, device])
+        }
+        try database.close()
+        try couple.relay.start()
+
+        // A restarted relay listens on a new port: say where it is now.
+        let sync = try couple.sam.duet(["sync", "--relay", couple.relay.base])
+        #expect(sync.status == 0, "\(sync.stderr)")
+        let warnings = try #require(try couple.sam.status()["warnings"] as? [String])
+        let expected: String = switch tampering {
+        case .flippedBit: "bad signature"
+        case .envelopeFromAnotherSpace: "another space"
+        case .replayedEnvelope: "replay"
+        }
+        #expect(warnings.contains { $0.contains(expected) }, "\(warnings)")
+        let shown = try couple.sam.list().compactMap { $0["id"] as? String }
+        #expect(shown == [first], "only what verified is shown: \(shown)")
+        #expect(try couple.sam.list().allSatisfy { ($0["body"] as? String)?.contains("private") != true })
+
+        // The operator puts the honest bytes back: the partner catches up, nothing was lost.
+        #expect(couple.relay.terminate() == 0)
+        let repaired = try DatabaseQueue(path: couple.relay.data + "/relay.sqlite")
+        try repaired.write { db in
+            try db.execute(sql: "UPDATE envelopes SET bytes = ? WHERE space = ? AND device = ? AND seq = 2", arguments: [honest, shared, device])
+        }
+        try repaired.close()
+        try couple.relay.start()
+        #expect(try couple.sam.duet(["sync", "--relay", couple.relay.base]).status == 0)
+        #expect(try couple.sam.show(second)["body"] as? String == "second shared")
+    }
+}
