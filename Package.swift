@@ -16,6 +16,7 @@ let package = Package(
     products: [
         .executable(name: "duet", targets: ["duet"]),
         .executable(name: "duet-relay", targets: ["duet-relay"]),
+        .executable(name: "duetd", targets: ["duetd"]),
         .library(name: "DuetCore", targets: ["DuetCore"]),
         .library(name: "DuetCrypto", targets: ["DuetCrypto"]),
         .library(name: "DuetWire", targets: ["DuetWire"]),
@@ -26,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Layer 0: libsodium from the system. Only DuetCrypto may import it.
@@ -61,6 +64,18 @@ let package = Package(
         .target(
             name: "DuetSync",
             dependencies: ["DuetStore", "DuetCore", "DuetWire", "DuetCrypto"],
+            swiftSettings: strict
+        ),
+        // Layer 3: the sync daemon's work: live WebSocket, local-write watch, reconnection.
+        // Apart from DuetSync so that `duet` does not link SwiftNIO.
+        .target(
+            name: "DuetDaemon",
+            dependencies: [
+                "DuetSync", "DuetStore", "DuetWire", "DuetCrypto",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         // Layer 3: the relay: verifies and stores ciphertext it cannot read.
@@ -109,6 +124,17 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Layer 4: the sync daemon.
+        .executableTarget(
+            name: "duetd",
+            dependencies: [
+                "DuetDaemon", "DuetStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // Layer 4: the command-line client.
         .executableTarget(
             name: "duet",
@@ -122,7 +148,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DuetCLITests",
-            dependencies: ["duet", "duet-relay", "DuetTesting", "DuetCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["duet", "duet-relay", "duetd", "DuetTesting", "DuetCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -244,7 +244,7 @@ struct StatusCommand: ParsableCommand {
             let store = try Store.open(home: common.resolvedHome)
             let counts = try store.counts()
             let lastSync = try store.meta("last_sync").flatMap(UInt64.init).map(rfc3339)
-            let report = Report(relay: try store.meta("relay"), lastSync: lastSync, pendingOut: counts.unpushed, pendingIn: 0, daemon: false,
+            let report = Report(relay: try store.meta("relay"), lastSync: lastSync, pendingOut: counts.unpushed, pendingIn: try store.pendingIn(), daemon: store.home.isDaemonRunning,
                                 warnings: try store.warnings(), entries: counts.entries,
                                 spaces: Dictionary(try store.spaces().map { ($0.kind == .couple ? "shared" : "private", $0.id.description) }) { a, _ in a },
                                 partner: try store.people().first { !$0.isMe }?.name)
@@ -254,7 +254,8 @@ struct StatusCommand: ParsableCommand {
             print("partner:  \(report.partner.map(Sanitise.line) ?? "not paired (`duet pair invite`)")")
             print("relay:    \(report.relay ?? "none (`duet sync --relay URL`)")")
             print("synced:   \(report.lastSync ?? "never")")
-            print("pending:  \(report.pendingOut) change(s) waiting to be sent")
+            print("pending:  \(report.pendingOut) change(s) waiting to be sent, \(report.pendingIn) received and not yet opened")
+            print("daemon:   \(report.daemon ? "duetd is running" : "not running (`duetd` keeps this device in sync)")")
             for warning in report.warnings { print("WARNING:  \(Sanitise.line(warning))") }
         }
     }

@@ -14,11 +14,22 @@ struct CommonOptions: ParsableArguments {
 
     var resolvedHome: Home { Home.resolve(option: home) }
 
-    /// Opens and unlocks the store.
+    /// Opens and unlocks the store, and applies what the daemon (or a sync) stored since.
     func unlock() throws -> UnlockedStore {
         let store = try Store.open(home: resolvedHome)
-        return try store.unlock(passphrase: try PassphraseSource.read(file: passphraseFile))
+        return try applyingPending(try store.unlock(passphrase: try PassphraseSource.read(file: passphraseFile)))
     }
+}
+
+/// Opens and applies envelopes `duetd` verified and stored while the journal was locked: what
+/// the partner wrote is readable as soon as a command unlocks. On a read-only home they wait.
+func applyingPending(_ unlocked: UnlockedStore) throws -> UnlockedStore {
+    do {
+        try unlocked.materialise()
+    } catch let error as StoreError where error.code == .readOnly || error.code == .diskFull {
+        // Reading still works; what arrived is applied by the next command that can write.
+    }
+    return unlocked
 }
 
 /// Runs a command body; any failure becomes one `error: …` line on stderr and exit code 1.

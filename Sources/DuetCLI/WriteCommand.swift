@@ -49,7 +49,7 @@ struct WriteCommand: ParsableCommand {
             // Read the text before unlocking, so the editor is not kept waiting on Argon2id.
             let store = try Store.open(home: common.resolvedHome)
             let body = try BodyInput.read(message: m, file: file, home: store.home) ?? []
-            let unlocked = try store.unlock(passphrase: try PassphraseSource.read(file: common.passphraseFile))
+            let unlocked = try applyingPending(try store.unlock(passphrase: try PassphraseSource.read(file: common.passphraseFile)))
             let replyTarget = try replyTo.map { try unlocked.resolve($0) }
             if shared, let replyTarget, try unlocked.spaceKind(of: replyTarget) != .couple {
                 throw InputError("a shared entry can only answer a shared entry: \(replyTarget) is private (`duet share` it first)")
@@ -119,7 +119,7 @@ struct EditCommand: ParsableCommand {
             let mood = try self.mood.map(parseMood)
             let title = try self.title.map(checkTitle)
             let store = try Store.open(home: common.resolvedHome)
-            let unlocked = try store.unlock(passphrase: try PassphraseSource.read(file: common.passphraseFile))
+            let unlocked = try applyingPending(try store.unlock(passphrase: try PassphraseSource.read(file: common.passphraseFile)))
             let id = try unlocked.resolve(self.id)
             guard let current = try unlocked.entry(id) else { throw StoreError(.unknownEntry, "entry \(id) is gone") }
             var body: [Unicode.Scalar]?

@@ -74,6 +74,15 @@ extension UnlockedStore {
     @discardableResult
     public func materialise() throws -> [Dot] {
         do {
+            // Read first: with nothing waiting (the usual case) no write transaction is opened,
+            // so reading commands work on a read-only home and never touch the file.
+            let pending = try store.database.read { db in
+                try Bool.fetchOne(db, sql: """
+                    SELECT EXISTS (SELECT 1 FROM envelopes e LEFT JOIN vectors v ON v.space = e.space AND v.device = e.device
+                                   WHERE e.seq > coalesce(v.seq, 0))
+                    """) ?? false
+            }
+            guard pending else { return [] }
             return try store.database.write { db in
                 var applied: [Dot] = []
                 for space in try Store.spaces(db) { applied += try materialise(db, space: space.id) }
@@ -250,5 +259,31 @@ extension Store {
 
     public func warnings() throws(StoreError) -> [String] {
         (try meta("warnings")).map { $0.split(separator: "\n").map(String.init) } ?? []
+    }
+}
+
+extension Store {
+    /// SQLite's `data_version`: it changes whenever another connection (a `duet` command)
+    /// commits to the file, so the daemon notices local writes without scanning anything.
+    public func dataVersion() throws(StoreError) -> Int {
+        do {
+            return try database.read { db in try Int.fetchOne(db, sql: "PRAGMA data_version") ?? 0 }
+        } catch {
+            throw Store.classify(error, doing: "read the store", home: home)
+        }
+    }
+
+    /// Envelopes stored but not yet applied (waiting for an unlocked command, or their past).
+    public func pendingIn() throws(StoreError) -> Int {
+        do {
+            return try database.read { db in
+                try Int.fetchOne(db, sql: """
+                    SELECT count(*) FROM envelopes e LEFT JOIN vectors v ON v.space = e.space AND v.device = e.device
+                    WHERE e.seq > coalesce(v.seq, 0)
+                    """) ?? 0
+            }
+        } catch {
+            throw Store.classify(error, doing: "read the store", home: home)
+        }
     }
 }

@@ -11,7 +11,7 @@ import GRDB
 /// `synchronous=NORMAL` and writes a throwaway table on every open when the WAL file is absent,
 /// and a command that fails must leave the file byte for byte as it was. Locked, it gives access to envelopes and public facts; unlocked with the
 /// passphrase (``unlock(passphrase:)``), it reads and writes the journal.
-public final class Store {
+public final class Store: Sendable {
     public let home: Home
     let database: DatabaseQueue
 
@@ -53,8 +53,10 @@ public final class Store {
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: home.databasePath + suffix) }
             throw classify(error, doing: "create the store")
         }
+        let unlocked = UnlockedStore(store: store, keystore: keystore)
+        try unlocked.ensureSyncCredential()
         home.tightenFiles()
-        return (store, UnlockedStore(store: store, keystore: keystore))
+        return (store, unlocked)
     }
 
     /// The first two records of a personal space: its creation by this identity and this device.

@@ -1,4 +1,5 @@
 public import DuetCrypto
+public import DuetStore
 public import DuetWire
 import Foundation
 #if canImport(FoundationNetworking)
@@ -8,8 +9,15 @@ import FoundationNetworking
 /// The relay's HTTP surface (SPEC § 6.5) from a device's side.
 public struct RelayTransport: Sendable {
     public let base: String
-    private let device: SigningKey
+    private let credential: Credential
     private var token: [UInt8] = []
+
+    /// How this side proves it is the device: with the device key itself (an unlocked CLI), or
+    /// with the sync daemon's delegated key (SPEC § 6.3).
+    public enum Credential: Sendable {
+        case device(SigningKey)
+        case delegated(SyncCredential)
+    }
 
     /// Why the relay refused, with its code; or a transport failure (relay down: try later).
     public struct Failure: Error, CustomStringConvertible, Sendable {
@@ -22,9 +30,16 @@ public struct RelayTransport: Sendable {
     }
 
     public init(base: String, device: SigningKey) {
-        self.base = base.hasSuffix("/") ? String(base.dropLast()) : base
-        self.device = device
+        self.init(base: base, credential: .device(device))
     }
+
+    public init(base: String, credential: Credential) {
+        self.base = base.hasSuffix("/") ? String(base.dropLast()) : base
+        self.credential = credential
+    }
+
+    /// The session token, for the live WebSocket's `Authorization` header.
+    public var sessionToken: [UInt8] { token }
 
     private static let session: URLSession = {
         let configuration = URLSessionConfiguration.ephemeral
@@ -54,9 +69,20 @@ public struct RelayTransport: Sendable {
 
     /// Proves the device key to the relay and keeps the session token.
     public mutating func authenticate() async throws {
-        let challenge = try await request("POST", "/v1/auth/challenge", body: device.verifyingKey.bytes)
+        let device: VerifyingKey
+        switch credential {
+        case .device(let key): device = key.verifyingKey
+        case .delegated(let sync): device = sync.device
+        }
+        let challenge = try await request("POST", "/v1/auth/challenge", body: device.bytes)
         let message = Array("duet relay auth v1".utf8) + Array(base.utf8) + [0] + challenge
-        token = try await request("POST", "/v1/auth/session", body: device.verifyingKey.bytes + challenge + device.signature(for: message).bytes)
+        switch credential {
+        case .device(let key):
+            token = try await request("POST", "/v1/auth/session", body: device.bytes + challenge + key.signature(for: message).bytes)
+        case .delegated(let sync):
+            token = try await request("POST", "/v1/auth/session",
+                                      body: device.bytes + challenge + sync.key.signature(for: message).bytes + sync.key.verifyingKey.bytes + sync.delegation.bytes)
+        }
     }
 
     static func hex(_ bytes: [UInt8]) -> String { Hex.encode(bytes) }

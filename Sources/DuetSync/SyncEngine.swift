@@ -1,6 +1,6 @@
 public import DuetStore
 import DuetCrypto
-import DuetWire
+public import DuetWire
 import Foundation
 
 /// Drives a ``SyncSession`` per space with a store and a relay transport.
@@ -20,6 +20,7 @@ public enum SyncEngine {
     /// One full round: for each space this device belongs to, reconcile the membership log,
     /// push, fetch, verify and store; then open and apply what arrived.
     public static func sync(_ unlocked: UnlockedStore, store: Store, relay: String, now: UInt64) async throws -> Result {
+        try unlocked.ensureSyncCredential()
         var transport = RelayTransport(base: relay, device: unlocked.keystore.device)
         try await transport.authenticate()
         var result = Result()
@@ -39,7 +40,9 @@ public enum SyncEngine {
     /// Makes the local and relay membership logs of `space` agree: the relay's extra records are
     /// verified and kept; this device's extra records are posted. A relay whose log differs
     /// from ours in a record both hold is reported and not followed. Returns the records learnt.
-    static func reconcileMembership(_ space: SpaceInfo, unlocked: UnlockedStore, store: Store, transport: RelayTransport, now: UInt64) async throws -> Int {
+    /// Locked (`unlocked` nil, as in the daemon), a personal space with no local log is left for
+    /// the next unlocked sync to start.
+    public static func reconcileMembership(_ space: SpaceInfo, unlocked: UnlockedStore?, store: Store, transport: RelayTransport, now: UInt64) async throws -> Int {
         var local = try store.membershipLog(space: space.id).records
         let remote: [MembershipRecord]
         do {
@@ -49,6 +52,7 @@ public enum SyncEngine {
         }
         if local.isEmpty, remote.isEmpty, space.kind == .personal {
             // A store made before the log was kept locally: start it now.
+            guard let unlocked else { return 0 }
             try unlocked.startPersonalLog(now: now)
             local = try store.membershipLog(space: space.id).records
         }
@@ -64,13 +68,13 @@ public enum SyncEngine {
         return 0
     }
 
-    struct Round {
-        var summary = SyncSession.Summary()
-        var rolledBack = false
+    public struct Round: Sendable {
+        public var summary = SyncSession.Summary()
+        public var rolledBack = false
     }
 
     /// The envelope exchange of one space (SPEC § 7.1). Needs no content key.
-    static func exchange(_ space: SpaceID, store: Store, transport: RelayTransport, ownDevice: WireDeviceID) async throws -> Round {
+    public static func exchange(_ space: SpaceID, store: Store, transport: RelayTransport, ownDevice: WireDeviceID) async throws -> Round {
         let heads = try await transport.heads(space)
         let rolledBack = try store.noteRelayHeads(heads, space: space)
         if !rolledBack.isEmpty {

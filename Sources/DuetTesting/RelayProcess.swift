@@ -30,10 +30,12 @@ public final class RelayProcess: @unchecked Sendable {
 
     /// Starts the relay and waits for its `listening on` line (not a sleep: the line is the
     /// readiness signal; 30 s is only a guard against a relay that never starts).
-    public func start() throws {
+    /// `port` 0 picks a free one; a restart can ask for the port it had, so that clients that
+    /// remember the relay's URL find it again.
+    public func start(port requested: Int = 0) throws {
         process = Process()
         process.executableURL = BuildProducts.folder(holding: "duet-relay").appendingPathComponent("duet-relay")
-        process.arguments = ["--port", "0", "--data", data, "--log-level", "warning"] + options
+        process.arguments = ["--port", String(requested), "--data", data, "--log-level", "warning"] + options
         let output = Pipe()
         process.standardOutput = output
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)

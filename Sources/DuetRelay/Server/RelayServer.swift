@@ -50,10 +50,19 @@ public enum RelayServer {
         router.post("/v1/auth/session") { request, _ -> Response in
             try await answer(metrics) {
                 let body = try await bytes(request, limit: 1024)
-                guard body.count == 32 + 32 + 64 else { throw RelayError.malformed("key (32) ‖ challenge (32) ‖ signature (64)") }
+                // key ‖ challenge ‖ signature, then for a sync daemon: its key ‖ the device's delegation.
+                guard body.count == 128 || body.count == 128 + 32 + 64 else {
+                    throw RelayError.malformed("key (32) ‖ challenge (32) ‖ signature (64) [‖ delegate key (32) ‖ delegation (64)]")
+                }
                 let device = try publicKey(Array(body[0..<32]))
                 guard let signature = try? Signature(bytes: Array(body[64..<128])) else { throw RelayError.malformed("signature") }
-                return binary(try await service.session(device: device, challenge: Array(body[32..<64]), signature: signature, now: now()))
+                var delegate: (key: VerifyingKey, delegation: Signature)?
+                if body.count > 128 {
+                    guard let delegation = try? Signature(bytes: Array(body[160..<224])) else { throw RelayError.malformed("delegation") }
+                    delegate = (try publicKey(Array(body[128..<160])), delegation)
+                }
+                return binary(try await service.session(device: device, challenge: Array(body[32..<64]), signature: signature,
+                                                         delegate: delegate, now: now()))
             }
         }
         router.post("/v1/spaces/:space/membership") { request, context -> Response in

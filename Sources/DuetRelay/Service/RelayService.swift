@@ -53,11 +53,18 @@ public actor RelayService {
     }
 
     /// Exchanges a signed challenge for a session token. A challenge is good once.
-    public func session(device: VerifyingKey, challenge: [UInt8], signature: Signature, now: UInt64) throws(RelayError) -> [UInt8] {
+    /// With `delegate`, the challenge was signed by the device's sync daemon key, which the device
+    /// key vouched for (SPEC § 6.3); the session is the device's either way.
+    public func session(device: VerifyingKey, challenge: [UInt8], signature: Signature,
+                        delegate: (key: VerifyingKey, delegation: Signature)? = nil, now: UInt64) throws(RelayError) -> [UInt8] {
         guard let issued = challenges.removeValue(forKey: challenge), issued.device == device, issued.expires > now else {
             throw .unauthenticated
         }
-        guard device.isValidSignature(signature, for: Self.authenticationMessage(origin: origin, challenge: challenge)) else {
+        let signer = delegate?.key ?? device
+        if let delegate, !SyncDelegation.isValid(delegate.delegation, delegate: delegate.key, device: device) {
+            throw .unauthenticated
+        }
+        guard signer.isValidSignature(signature, for: Self.authenticationMessage(origin: origin, challenge: challenge)) else {
             throw .unauthenticated
         }
         sessions = sessions.filter { $0.value.expires > now }

@@ -1,0 +1,157 @@
+public import DuetStore
+import DuetCrypto
+import DuetSync
+import DuetWire
+import Foundation
+import HummingbirdWSClient
+public import Logging
+public import ServiceLifecycle
+
+/// `duetd`'s work (CLI.md): keeps this device in step with the relay while the journal stays
+/// locked. It holds no content key and needs no passphrase: it authenticates with the delegated
+/// sync key, pushes envelopes `duet` sealed and signed, and verifies and stores what arrives;
+/// the next unlocked `duet` command opens and applies it.
+public struct SyncDaemon: Service {
+    public struct Options: Sendable {
+        /// How often to look for local writes (a `PRAGMA data_version` read: microseconds).
+        public var localPollInterval: Duration = .milliseconds(25)
+        /// Longest wait between reconnection attempts (jittered exponential backoff below it).
+        public var maximumBackoff: Duration = .seconds(30)
+        public init() {}
+    }
+
+    let home: Home
+    let logger: Logger
+    let options: Options
+    /// Called once each time the daemon is connected and in step (for `duetd`'s ready line).
+    let onConnected: @Sendable (String) -> Void
+
+    public init(home: Home, logger: Logger, options: Options = Options(), onConnected: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.home = home
+        self.logger = logger
+        self.options = options
+        self.onConnected = onConnected
+    }
+
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            var failures = 0
+            while !Task.isCancelled {
+                do {
+                    try await connectedSession { failures = 0 }
+                } catch is CancellationError {
+                    return
+                } catch let error as DaemonError where error.isPermanent {
+                    logger.error("duetd cannot run", metadata: ["reason": "\(error.message)"])
+                    throw error
+                } catch {
+                    failures += 1
+                    let delay = Self.backoff(failures: failures, maximum: options.maximumBackoff)
+                    logger.warning("sync interrupted; retrying", metadata: ["reason": "\(Self.reason(error))", "retryInMs": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)"])
+                    do { try await Task.sleep(for: delay) } catch { return }
+                }
+            }
+        }
+    }
+
+    /// 250 ms doubling per failure up to `maximum`, each wait drawn uniformly from its upper
+    /// half (jitter: devices that lost the relay together do not return in lockstep).
+    static func backoff(failures: Int, maximum: Duration) -> Duration {
+        let base = Duration.milliseconds(250) * (1 << min(failures - 1, 16))
+        let ceiling = min(base, maximum)
+        return ceiling * Double.random(in: 0.5...1.0)
+    }
+
+    /// What to log about a failure: the relay's code or the transport's, never bytes or tokens.
+    static func reason(_ error: any Error) -> String {
+        if let failure = error as? RelayTransport.Failure { return failure.status == 0 ? "relay unreachable" : "relay refused: \(failure.code)" }
+        if let error = error as? StoreError { return "store: \(error.code.rawValue)" }
+        if let error = error as? DaemonError { return error.message }
+        return String(describing: type(of: error))
+    }
+
+    /// One connection: a full round, then live sockets per space and a watch on local writes,
+    /// until something fails (then the caller backs off and reconnects).
+    func connectedSession(connected: () -> Void) async throws {
+        let store = try Store.open(home: home)
+        guard let relay = try store.meta("relay") else {
+            throw DaemonError(message: "no relay is configured: run `duet sync --relay URL` once", isPermanent: true)
+        }
+        guard let credential = try store.syncCredential() else {
+            throw DaemonError(message: "this device has no sync credential yet: run `duet sync` once with your passphrase", isPermanent: true)
+        }
+        var transport = RelayTransport(base: relay, credential: .delegated(credential))
+        try await transport.authenticate()
+        let ownDevice = WireDeviceID(verifyingKey: credential.device)
+        let spaces = try store.spaces()
+        for space in spaces { try await round(space, store: store, transport: transport, ownDevice: ownDevice) }
+        connected()
+        onConnected(relay)
+        let authorized = transport
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for space in spaces {
+                group.addTask { try await live(space, store: store, transport: authorized, ownDevice: ownDevice) }
+            }
+            group.addTask { try await watchLocalWrites(spaces: spaces, store: store, transport: authorized, ownDevice: ownDevice) }
+            try await group.next()
+            group.cancelAll()
+        }
+        throw DaemonError(message: "the relay closed the live connection")
+    }
+
+    func round(_ space: SpaceInfo, store: Store, transport: RelayTransport, ownDevice: WireDeviceID) async throws {
+        _ = try await SyncEngine.reconcileMembership(space, unlocked: nil, store: store, transport: transport, now: 0)
+        let round = try await SyncEngine.exchange(space.id, store: store, transport: transport, ownDevice: ownDevice)
+        if round.rolledBack { throw DaemonError(message: "the relay rolled back; see `duet status`") }
+        if round.summary.pushed + round.summary.received > 0 {
+            logger.debug("synced", metadata: ["pushed": "\(round.summary.pushed)", "received": "\(round.summary.received)"])
+        }
+    }
+
+    /// Envelopes pushed by the relay as they are stored. Each is verified and stored; one that
+    /// does not follow (a gap after a missed push, a device added since) triggers a full round.
+    func live(_ space: SpaceInfo, store: Store, transport: RelayTransport, ownDevice: WireDeviceID) async throws {
+        var configuration = WebSocketClientConfiguration()
+        configuration.additionalHeaders[.authorization] = "Bearer " + Hex.encode(transport.sessionToken)
+        configuration.maxFrameSize = 4 << 20
+        let url = transport.base.replacingOccurrences(of: "http://", with: "ws://").replacingOccurrences(of: "https://", with: "wss://")
+            + "/v1/spaces/\(space.id)/live"
+        let daemon = self
+        try await WebSocketClient.connect(url: url, configuration: configuration, logger: logger) { inbound, _, _ in
+            for try await message in inbound.messages(maxSize: 4 << 20) {
+                guard case .binary(let buffer) = message else { continue }
+                let report = try store.storeVerified([Array(buffer.readableBytesView)], space: space.id)
+                if !report.refused.isEmpty {
+                    try await daemon.round(space, store: store, transport: transport, ownDevice: ownDevice)
+                }
+            }
+        }
+    }
+
+    /// Pushes what `duet` writes: SQLite's data version moves on every commit by another
+    /// process; then each space's round pushes the new envelopes (and fetches anything missed).
+    func watchLocalWrites(spaces: [SpaceInfo], store: Store, transport: RelayTransport, ownDevice: WireDeviceID) async throws {
+        var seen = try store.dataVersion()
+        while true {
+            try await Task.sleep(for: options.localPollInterval)
+            let version = try store.dataVersion()
+            guard version != seen else { continue }
+            seen = version
+            // Pairing adds a space: reconnect to follow it live.
+            guard try store.spaces() == spaces else { throw DaemonError(message: "the device joined a space") }
+            for space in spaces { try await round(space, store: store, transport: transport, ownDevice: ownDevice) }
+        }
+    }
+}
+
+extension SyncDaemon: CustomStringConvertible {
+    /// How ServiceLifecycle names the service in its logs: no paths, no state.
+    public var description: String { "SyncDaemon" }
+}
+
+/// Why the daemon stopped or reconnects. Permanent ones need the person to act first.
+public struct DaemonError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public var isPermanent = false
+    public var description: String { message }
+}

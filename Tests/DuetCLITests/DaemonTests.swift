@@ -1,0 +1,112 @@
+import DuetTesting
+import Foundation
+import Testing
+
+extension TemporaryJournal {
+    /// `duetd` for this home, with no passphrase in its environment, reconnecting within `backoff` s.
+    func daemon(backoff: Double = 0.5) throws -> BackgroundRun {
+        var environment = self.environment
+        environment["DUET_PASSPHRASE"] = nil
+        return try BackgroundRun("duetd", ["--home", home, "--maximum-backoff", String(backoff), "--log-level", "warning"], environment: environment)
+    }
+
+    /// Waits until `condition` holds, checking every 50 ms, for at most `seconds`: for effects of
+    /// another process (a daemon) that has no completion signal of its own. Returns whether it held.
+    func eventually(within seconds: Double = 20, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return try condition()
+    }
+}
+
+@Suite("duetd against a real relay")
+struct DaemonTests {
+    @Test("With both daemons running, a shared entry reaches the partner's locked device and opens at the next command")
+    func liveDelivery() throws {
+        let couple = try Couple()
+        let alexDaemon = try couple.alex.daemon(), samDaemon = try couple.sam.daemon()
+        #expect(alexDaemon.firstLine()?.hasPrefix("connected to ") == true)
+        #expect(samDaemon.firstLine()?.hasPrefix("connected to ") == true)
+        #expect(try couple.sam.status()["daemon"] as? Bool == true)
+
+        let id = try couple.alex.write("Written while both daemons run.", ["--shared"])
+        // The daemon stores it verified but sealed: the journal is locked until a command runs.
+        #expect(try couple.sam.eventually { (try couple.sam.status()["pendingIn"] as? Int ?? 0) >= 1 }, "the envelope arrived at Sam's store")
+        #expect(try couple.sam.show(id)["body"] as? String == "Written while both daemons run.")
+        #expect(try couple.sam.status()["pendingIn"] as? Int == 0, "opened and applied by the unlocked command")
+        #expect(try couple.alex.status()["pendingOut"] as? Int == 0, "Alex's daemon pushed it")
+
+        let answer = try couple.sam.write("And answered live.", ["--shared", "--reply-to", id])
+        #expect(try couple.alex.eventually { try couple.alex.duet(["show", answer]).status == 0 })
+
+        alexDaemon.signal(SIGTERM)
+        samDaemon.signal(SIGTERM)
+        #expect(alexDaemon.finish().status == 0, "SIGTERM is a clean exit")
+        #expect(samDaemon.finish().status == 0)
+        #expect(try couple.sam.status()["daemon"] as? Bool == false)
+    }
+
+    @Test("One daemon per home; no relay or no credential is a clear error")
+    func refusals() throws {
+        let couple = try Couple()
+        let first = try couple.alex.daemon()
+        #expect(first.firstLine() != nil)
+        let second = try couple.alex.daemon().finish()
+        #expect(second.status != 0 && second.stderr.contains("already running"), "\(second.stderr)")
+        first.signal(SIGTERM)
+        #expect(first.finish().status == 0)
+
+        let lonely = try TemporaryJournal(name: "Kim")
+        let noRelay = try lonely.daemon().finish()
+        #expect(noRelay.status != 0 && noRelay.stderr.contains("no relay is configured"), "\(noRelay.stderr)")
+    }
+
+    @Test("Killed with SIGKILL while pushing, the daemon loses nothing and resumes")
+    func killedMidSync() throws {
+        let couple = try Couple()
+        let samDaemon = try couple.sam.daemon()
+        #expect(samDaemon.firstLine() != nil)
+        var alexDaemon = try couple.alex.daemon()
+        #expect(alexDaemon.firstLine() != nil)
+        var ids: [String] = []
+        for index in 0..<12 {
+            ids.append(try couple.alex.write("entry \(index)", ["--shared"]))
+            if index == 5 {
+                alexDaemon.signal(SIGKILL)
+                _ = alexDaemon.finish()
+            }
+        }
+        alexDaemon = try couple.alex.daemon()
+        #expect(alexDaemon.firstLine() != nil, "it starts again over what the killed one left")
+        let arrived = try couple.sam.eventually {
+            Set(try couple.sam.list(["--shared"]).compactMap { $0["id"] as? String }) == Set(ids)
+        }
+        #expect(arrived, "every entry reached Sam")
+        #expect(try couple.alex.status()["pendingOut"] as? Int == 0)
+        alexDaemon.signal(SIGTERM)
+        samDaemon.signal(SIGTERM)
+        _ = alexDaemon.finish(); _ = samDaemon.finish()
+    }
+
+    @Test("The relay down for a while, then back: what was written meanwhile flows")
+    func relayOutage() throws {
+        let couple = try Couple()
+        let alexDaemon = try couple.alex.daemon(), samDaemon = try couple.sam.daemon()
+        #expect(alexDaemon.firstLine() != nil && samDaemon.firstLine() != nil)
+        let port = couple.relay.port
+        #expect(couple.relay.terminate() == 0)
+        let written = try (0..<3).map { try couple.alex.write("offline \($0)", ["--shared"]) }
+        #expect(try couple.alex.status()["pendingOut"] as? Int == 3, "kept, waiting for the relay")
+        try couple.relay.start(port: port)
+        let arrived = try couple.sam.eventually {
+            Set(try couple.sam.list(["--shared"]).compactMap { $0["id"] as? String }) == Set(written)
+        }
+        #expect(arrived, "queued changes flowed once the relay was back")
+        alexDaemon.signal(SIGTERM)
+        samDaemon.signal(SIGTERM)
+        #expect(alexDaemon.finish().status == 0 && samDaemon.finish().status == 0)
+    }
+}
