@@ -17,7 +17,7 @@ public struct DuetCommand: AsyncParsableCommand {
             InitCommand.self, WriteCommand.self, EditCommand.self, ListCommand.self, ShowCommand.self,
             SearchCommand.self, DeleteCommand.self, RestoreCommand.self, PromptCommand.self,
             ShareCommand.self, AckCommand.self, ExportCommand.self, ImportCommand.self,
-            PairCommand.self, SyncCommand.self, PassphraseCommand.self, StatusCommand.self,
+            PairCommand.self, DeviceCommand.self, SyncCommand.self, PassphraseCommand.self, StatusCommand.self,
         ]
     )
 

@@ -31,11 +31,9 @@ struct SyncCommand: AsyncParsableCommand {
 /// The relay to use: given now (and remembered), else the one remembered.
 func relayURL(_ store: Store, given: String?) throws -> String {
     if let given {
-        guard let url = URL(string: given), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
-            throw InputError("'\(Sanitise.line(given))' is not a relay URL: give one like http://127.0.0.1:8479")
-        }
-        try store.setMeta("relay", given)
-        return given
+        let url = try checkedRelayURL(given)
+        try store.setMeta("relay", url)
+        return url
     }
     guard let url = try store.meta("relay") else {
         throw InputError("no relay: pass --relay URL (it is remembered), or give one to `duet init`")
@@ -56,4 +54,12 @@ func reportingRelayErrors(_ body: () async throws -> Void) async throws {
     } catch {
         try reportingErrors { throw error }
     }
+}
+
+/// A relay URL as given, if it is one.
+func checkedRelayURL(_ given: String) throws -> String {
+    guard let url = URL(string: given), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+        throw InputError("'\(Sanitise.line(given))' is not a relay URL: give one like http://127.0.0.1:8479")
+    }
+    return given
 }

@@ -5,7 +5,9 @@ public import DuetWire
 /// The device's secrets (DESIGN §6), kept only sealed at rest under a key derived from the
 /// passphrase. Unlocked, it lives in memory in zeroing storage.
 public struct Keystore: Sendable {
-    public static let version: UInt8 = 1
+    /// 2 adds the keys of other spaces received whole (a linked or recovered device gets every
+    /// epoch of the couple space this way); 1 is still read.
+    public static let version: UInt8 = 2
 
     public let name: String
     public let identity: SigningKey
@@ -15,12 +17,23 @@ public struct Keystore: Sendable {
     public let personalSpace: SpaceID
     /// Content keys of the personal space by epoch.
     public let personalKeys: [UInt64: SymmetricKey]
+    /// Content keys of other spaces that arrived in an identity bundle rather than as `wrapKey`
+    /// records (earlier epochs of the couple space, for a linked or recovered device).
+    public let otherKeys: [SpaceID: [UInt64: SymmetricKey]]
 
     public var deviceID: WireDeviceID { WireDeviceID(verifyingKey: device.verifyingKey) }
 
     public static func create(name: String) -> Keystore {
         Keystore(name: name, identity: .generate(), device: .generate(), storageKey: .random(),
-                 personalSpace: .random(), personalKeys: [1: .random()])
+                 personalSpace: .random(), personalKeys: [1: .random()], otherKeys: [:])
+    }
+
+    /// A new device of the person a bundle describes: their identity and spaces, its own device
+    /// and storage keys.
+    public static func create(from bundle: IdentityBundle, device: SigningKey) -> Keystore {
+        Keystore(name: bundle.name, identity: bundle.identity, device: device, storageKey: .random(),
+                 personalSpace: bundle.personalSpace, personalKeys: bundle.personalKeys,
+                 otherKeys: bundle.couple.map { [$0.space: $0.keys] } ?? [:])
     }
 
     private static let associatedData = Array("duet keystore v1".utf8)
@@ -50,26 +63,36 @@ public struct Keystore: Sendable {
         return keystore
     }
 
-    /// version ‖ identity seed(32) ‖ device seed(32) ‖ storage key(32) ‖ space(16) ‖
-    /// count ‖ (epoch u64be ‖ key(32))* ‖ name length u16be ‖ name
+    /// version ‖ identity seed(32) ‖ device seed(32) ‖ storage key(32) ‖ space(16) ‖ keys ‖
+    /// name length u16be ‖ name ‖ (version 2:) count ‖ (space(16) ‖ keys)*;
+    /// keys = count ‖ (epoch u64be ‖ key(32))*
     private func encoded() -> SecretBytes {
         let fixed: [SecretBytes] = [identity.seed, device.seed, storageKey.bytes]
         let nameBytes = Array(name.utf8)
-        let epochs = personalKeys.keys.sorted()
-        let total = 1 + 96 + 16 + 1 + epochs.count * 40 + 2 + nameBytes.count
+        let spaces = otherKeys.keys.sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
+        let total = 1 + 96 + 16 + 1 + personalKeys.count * 40 + 2 + nameBytes.count
+            + 1 + spaces.reduce(0) { $0 + 16 + 1 + (otherKeys[$1]?.count ?? 0) * 40 }
         return SecretBytes(count: total) { out in
             var index = 0
             func put(_ bytes: some Collection<UInt8>) { for byte in bytes { out[index] = byte; index += 1 } }
+            func putKeys(_ keys: [UInt64: SymmetricKey]) {
+                put([UInt8(keys.count)])
+                for epoch in keys.keys.sorted() {
+                    put((0..<8).map { UInt8(truncatingIfNeeded: epoch >> (56 - 8 * UInt64($0))) })
+                    keys[epoch]?.bytes.withUnsafeBytes { put($0) }
+                }
+            }
             put([Keystore.version])
             for secret in fixed { secret.withUnsafeBytes { put($0) } }
             put(personalSpace.bytes)
-            put([UInt8(epochs.count)])
-            for epoch in epochs {
-                put((0..<8).map { UInt8(truncatingIfNeeded: epoch >> (56 - 8 * UInt64($0))) })
-                personalKeys[epoch]?.bytes.withUnsafeBytes { put($0) }
-            }
+            putKeys(personalKeys)
             put([UInt8(nameBytes.count >> 8), UInt8(nameBytes.count & 0xff)])
             put(nameBytes)
+            put([UInt8(spaces.count)])
+            for space in spaces {
+                put(space.bytes)
+                putKeys(otherKeys[space] ?? [:])
+            }
         }
     }
 
@@ -83,24 +106,36 @@ public struct Keystore: Sendable {
                 defer { index += count }
                 return bytes[index..<index + count]
             }
-            guard take(1)?.first == Keystore.version,
-                  let identitySeed = take(32), let deviceSeed = take(32), let storage = take(32),
-                  let space = take(16), let epochCount = take(1)?.first else { return nil }
-            var keys: [UInt64: SymmetricKey] = [:]
-            for _ in 0..<epochCount {
-                guard let epochBytes = take(8), let keyBytes = take(32),
-                      let key = try? SymmetricKey(bytes: SecretBytes(copying: keyBytes)) else { return nil }
-                keys[epochBytes.reduce(0) { $0 << 8 | UInt64($1) }] = key
+            func takeKeys() -> [UInt64: SymmetricKey]? {
+                guard let count = take(1)?.first else { return nil }
+                var keys: [UInt64: SymmetricKey] = [:]
+                for _ in 0..<count {
+                    guard let epochBytes = take(8), let keyBytes = take(32),
+                          let key = try? SymmetricKey(bytes: SecretBytes(copying: keyBytes)) else { return nil }
+                    keys[epochBytes.reduce(0) { $0 << 8 | UInt64($1) }] = key
+                }
+                return keys
             }
-            guard let lengthBytes = take(2), let nameBytes = take(Int(lengthBytes[lengthBytes.startIndex]) << 8 | Int(lengthBytes[lengthBytes.startIndex + 1])),
-                  index == bytes.count, let name = String(validating: nameBytes, as: UTF8.self),
+            guard let version = take(1)?.first, version == 1 || version == Keystore.version,
+                  let identitySeed = take(32), let deviceSeed = take(32), let storage = take(32),
+                  let space = take(16), let keys = takeKeys() else { return nil }
+            guard let lengthBytes = take(2), let nameBytes = take(Int(lengthBytes[lengthBytes.startIndex]) << 8 | Int(lengthBytes[lengthBytes.startIndex + 1])) else { return nil }
+            var otherKeys: [SpaceID: [UInt64: SymmetricKey]] = [:]
+            if version >= 2 {
+                guard let count = take(1)?.first else { return nil }
+                for _ in 0..<count {
+                    guard let spaceBytes = take(16), let spaceID = try? SpaceID(bytes: Array(spaceBytes)), let keys = takeKeys() else { return nil }
+                    otherKeys[spaceID] = keys
+                }
+            }
+            guard index == bytes.count, let name = String(validating: nameBytes, as: UTF8.self),
                   let identity = try? SigningKey(seed: SecretBytes(copying: identitySeed)),
                   let device = try? SigningKey(seed: SecretBytes(copying: deviceSeed)),
                   let storageKey = try? SymmetricKey(bytes: SecretBytes(copying: storage)),
                   let spaceID = try? SpaceID(bytes: Array(space)) else { return nil }
             _ = lengthBytes
             return Keystore(name: name, identity: identity, device: device, storageKey: storageKey,
-                            personalSpace: spaceID, personalKeys: keys)
+                            personalSpace: spaceID, personalKeys: keys, otherKeys: otherKeys)
         }
     }
 }

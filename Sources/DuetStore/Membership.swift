@@ -81,6 +81,11 @@ extension Store {
             }
             try db.execute(sql: "INSERT INTO membership (space, idx, bytes) VALUES (?, ?, ?)",
                            arguments: [Data(space.bytes), Int64(record.index), Data(record.encoded)])
+            if case .removeDevice(let device) = record.action {
+                // The record carries no time: the removal is dated when this device learns it.
+                try db.execute(sql: "UPDATE devices SET removed = coalesce(removed, ?) WHERE public_key = ?",
+                               arguments: [Int64(Date().timeIntervalSince1970 * 1000), Data(device.bytes)])
+            }
             if case .addDevice(let certificate) = record.action {
                 try db.execute(sql: """
                     INSERT INTO devices (device, public_key, identity, name, created) VALUES (?, ?, ?, ?, ?)
@@ -141,11 +146,11 @@ extension Store {
                     people[row["identity"] as Data] = (row["name"], (row["role"] as String) == "me")
                 }
                 var devices: [WireDeviceID: Directory.Device] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT device, identity, name, created, removed FROM devices") {
-                    let device: Data = row["device"], identity: Data = row["identity"]
-                    guard let id = try? WireDeviceID(bytes: [UInt8](device)) else { continue }
+                for row in try Row.fetchAll(db, sql: "SELECT device, public_key, identity, name, created, removed FROM devices") {
+                    let device: Data = row["device"], identity: Data = row["identity"], publicKey: Data = row["public_key"]
+                    guard let id = try? WireDeviceID(bytes: [UInt8](device)), let key = try? VerifyingKey(bytes: [UInt8](publicKey)) else { continue }
                     let person = people[identity]
-                    devices[id] = Directory.Device(id: id, name: row["name"], person: person?.name, isMine: person?.isMe ?? false,
+                    devices[id] = Directory.Device(id: id, publicKey: key, name: row["name"], person: person?.name, isMine: person?.isMe ?? false,
                                                    created: UInt64(row["created"] as Int64), removed: (row["removed"] as Int64?).map(UInt64.init))
                 }
                 return Directory(devices: devices)
@@ -161,6 +166,7 @@ extension Store {
 public struct Directory: Sendable {
     public struct Device: Sendable {
         public let id: WireDeviceID
+        public let publicKey: VerifyingKey
         public let name: String
         /// The person's name, when their identity is known here.
         public let person: String?
@@ -200,4 +206,28 @@ extension UnlockedStore {
 extension UnlockedStore {
     /// Who each known device belongs to (see ``Store/directory()``).
     public func directory() throws(StoreError) -> Directory { try store.directory() }
+}
+
+extension UnlockedStore {
+    /// Every content key of `space` this device holds, by epoch (for handing to a linked device).
+    public func spaceKeys(_ space: SpaceID) throws(StoreError) -> [UInt64: SymmetricKey] {
+        do {
+            return try store.database.read { db in try contentKeys(db, space: space) }
+        } catch {
+            throw Store.classify(error, doing: "read the keys", home: store.home)
+        }
+    }
+}
+
+extension Store {
+    /// This device's id as `duet device list` shows it.
+    public func deviceID() throws(StoreError) -> String? {
+        do {
+            return try database.read { db in
+                try Data.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'device'").flatMap { try? WireDeviceID(bytes: [UInt8]($0)) }?.description
+            }
+        } catch {
+            throw Store.classify(error, doing: "read the store", home: home)
+        }
+    }
 }

@@ -1,6 +1,6 @@
 import DuetCore
 public import DuetCrypto
-import DuetWire
+public import DuetWire
 import Foundation
 import GRDB
 
@@ -50,6 +50,47 @@ public final class Store: Sendable {
             }
         } catch {
             // A half-made store must not be mistaken for a journal: remove it.
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: home.databasePath + suffix) }
+            throw classify(error, doing: "create the store")
+        }
+        let unlocked = UnlockedStore(store: store, keystore: keystore)
+        try unlocked.ensureSyncCredential()
+        home.tightenFiles()
+        return (store, unlocked)
+    }
+
+    /// A new device of the person `bundle` describes (linking or recovery): their identity and
+    /// spaces with this device's own key, storage key and passphrase. The spaces' membership
+    /// logs come from the relay at the first sync, checked against the bundle's identities.
+    public static func createLinked(
+        home: Home, bundle: IdentityBundle, device: SigningKey, deviceName: String, passphrase: SecretBytes,
+        parameters: PassphraseKDFParameters
+    ) throws(StoreError) -> (Store, UnlockedStore) {
+        guard !home.exists else {
+            throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal; choose another --home")
+        }
+        try home.create()
+        let keystore = Keystore.create(from: bundle, device: device)
+        let sealed = try keystore.seal(passphrase: passphrase, parameters: parameters)
+        let store = try openPool(home: home)
+        do {
+            try store.database.write { db in
+                try db.execute(sql: "INSERT INTO keystore (id, kdf_parameters, sealed) VALUES (1, ?, ?)",
+                               arguments: [Data(parameters.encoded), Data(sealed)])
+                try db.execute(sql: "INSERT INTO spaces (space, kind, epoch) VALUES (?, 'personal', ?)",
+                               arguments: [Data(keystore.personalSpace.bytes), Int64(bundle.personalKeys.keys.max() ?? 1)])
+                try db.execute(sql: "INSERT INTO store_meta (key, value) VALUES ('device', ?), ('personal_space', ?), ('hlc', ?), ('device_name', ?)",
+                               arguments: [Data(keystore.deviceID.bytes), Data(keystore.personalSpace.bytes), Data(count: 8), Data(deviceName.utf8)])
+                try db.execute(sql: "INSERT INTO people (identity, name, role) VALUES (?, ?, 'me')",
+                               arguments: [Data(keystore.identity.verifyingKey.bytes), bundle.name])
+                if let couple = bundle.couple {
+                    try db.execute(sql: "INSERT INTO spaces (space, kind, epoch) VALUES (?, 'couple', ?)",
+                                   arguments: [Data(couple.space.bytes), Int64(couple.keys.keys.max() ?? 1)])
+                    try db.execute(sql: "INSERT INTO people (identity, name, role) VALUES (?, ?, 'partner')",
+                                   arguments: [Data(couple.partner.bytes), couple.partnerName])
+                }
+            }
+        } catch {
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: home.databasePath + suffix) }
             throw classify(error, doing: "create the store")
         }

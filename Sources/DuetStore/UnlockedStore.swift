@@ -148,7 +148,7 @@ public struct UnlockedStore {
     /// space's from `wrapKey` records of its verified log addressed to this device (opened with
     /// the device's key; a box that does not open is ignored — it was not meant for us).
     func contentKeys(_ db: GRDB.Database, space: SpaceID) throws -> [UInt64: SymmetricKey] {
-        var keys = space == keystore.personalSpace ? keystore.personalKeys : [:]
+        var keys = space == keystore.personalSpace ? keystore.personalKeys : keystore.otherKeys[space] ?? [:]
         let log = try Store.membershipLog(db, space: space)
         let me = keystore.device.verifyingKey
         let boxKey = BoxSecretKey(converting: keystore.device)

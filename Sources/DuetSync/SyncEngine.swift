@@ -60,12 +60,30 @@ public enum SyncEngine {
             try store.addWarning("the relay's membership log of your \(space.kind == .personal ? "private" : "shared") space differs from this device's; it was not followed")
             throw RelayTransport.Failure(status: 409, code: "membership-diverged", message: "the relay's membership log differs from this device's")
         }
+        if local.isEmpty, !remote.isEmpty {
+            // A linked or recovered device adopts the relay's log: it must be this person's
+            // space (and, for the couple space, the partner's too), or the relay invented it.
+            try checkAdopted(remote, space: space, people: try store.people())
+        }
         if remote.count > local.count {
             try store.appendMembership(Array(remote[local.count...]), space: space.id)
             return remote.count - local.count
         }
         for record in local.dropFirst(remote.count) { try await transport.postMembership(record) }
         return 0
+    }
+
+    static func checkAdopted(_ records: [MembershipRecord], space: SpaceInfo, people: [(identity: VerifyingKey, name: String, isMe: Bool)]) throws {
+        var log = MembershipLog(space: space.id)
+        for record in records {
+            do { try log.append(record) } catch {
+                throw RelayTransport.Failure(status: 409, code: "membership-\(error.rawValue)", message: "the relay's membership log does not verify")
+            }
+        }
+        let expected = Set(people.filter { $0.isMe || space.kind == .couple }.map(\.identity))
+        guard case .create(let creator) = records.first?.action, expected.contains(creator), expected.isSubset(of: log.identities) else {
+            throw RelayTransport.Failure(status: 409, code: "membership-foreign", message: "the relay's membership log is not this person's space")
+        }
     }
 
     public struct Round: Sendable {

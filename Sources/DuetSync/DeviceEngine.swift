@@ -1,0 +1,153 @@
+public import DuetStore
+public import DuetCrypto
+import DuetWire
+import Foundation
+
+/// Linking a new device of the same person and revoking one (SPEC §§ 7.3–7.4).
+public enum DeviceEngine {
+    public typealias Failure = PairingEngine.Failure
+
+    /// On an existing device: shows a code, waits for the new device's request, certifies it
+    /// in every space (with the current content key sealed to it), then hands it the person's
+    /// keys sealed under the code. Returns the new device's name.
+    public static func link(
+        _ unlocked: UnlockedStore, store: Store, relay: String, timeout: Duration, now: @Sendable () -> UInt64, show: (String) -> Void
+    ) async throws -> String {
+        let keystore = unlocked.keystore
+        var transport = RelayTransport(base: relay, device: keystore.device)
+        try await transport.authenticate()
+        // Certify into the logs as the relay holds them, so the new records follow.
+        for space in try store.spaces() {
+            _ = try await SyncEngine.reconcileMembership(space, unlocked: unlocked, store: store, transport: transport, now: now())
+        }
+        let code = Pairing.makeCode()
+        guard let derived = Pairing.derive(code: code) else { throw Failure(message: "could not derive a code") }
+        show(code)
+        let deadline = ContinuousClock.now + timeout
+        var sealedRequest: [UInt8]?
+        while sealedRequest == nil {
+            sealedRequest = try await transport.takeMailbox(derived.replyMailbox)
+            if sealedRequest == nil {
+                guard ContinuousClock.now < deadline else {
+                    throw Failure(message: "no new device asked in time; the code is no longer valid — run `duet device link` again")
+                }
+                try await Task.sleep(for: PairingEngine.pollInterval)
+            }
+        }
+        let request: LinkRequest
+        do { request = try LinkRequest.open(sealedRequest ?? [], using: derived.key) } catch {
+            throw Failure(message: "the new device's request was not valid (\(error)); nothing was linked")
+        }
+        let certificate = DeviceCertificate.issue(identity: keystore.identity, device: request.device, name: request.deviceName, created: now())
+        var couple: IdentityBundle.Couple?
+        for space in try store.spaces() {
+            let log = try store.membershipLog(space: space.id)
+            guard let key = try unlocked.spaceKeys(space.id)[log.epoch] else {
+                throw Failure(message: "this device lacks the current key of a space; run `duet sync` and try again")
+            }
+            var records: [MembershipRecord] = []
+            for action in [MembershipRecord.Action.addDevice(certificate),
+                           .wrapKey(epoch: log.epoch, device: request.device, box: try PairingEngine.wrap(key, for: request.device))] {
+                records.append(MembershipRecord.sign(space: space.id, index: UInt64(log.records.count + records.count + 1),
+                                                     previous: records.last?.hash ?? log.records.last?.hash ?? .zero, action: action, signer: keystore.identity))
+            }
+            for record in records { try await transport.postMembership(record) }
+            try store.appendMembership(records, space: space.id)
+            if space.kind == .couple, let partner = try store.people().first(where: { !$0.isMe }) {
+                couple = IdentityBundle.Couple(space: space.id, keys: try unlocked.spaceKeys(space.id), partner: partner.identity, partnerName: partner.name)
+            }
+        }
+        let bundle = IdentityBundle(identity: keystore.identity, name: keystore.name, personalSpace: keystore.personalSpace,
+                                    personalKeys: try unlocked.spaceKeys(keystore.personalSpace), couple: couple)
+        try await transport.putMailbox(derived.inviteMailbox, bundle.seal(using: derived.key, purpose: "link"))
+        return request.deviceName
+    }
+
+    /// On the new device: asks through the code, receives the person's keys, creates this
+    /// device's store in `home`, and syncs. Nothing is created unless the whole exchange holds.
+    public static func join(
+        code: String, home: Home, deviceName: String, passphrase: SecretBytes, parameters: PassphraseKDFParameters,
+        relay: String, timeout: Duration, now: @Sendable () -> UInt64
+    ) async throws -> (store: Store, unlocked: UnlockedStore, sync: SyncEngine.Result) {
+        guard let derived = Pairing.derive(code: code) else {
+            throw Failure(message: "that is not a link code: it has 26 letters and digits (dashes and spaces are ignored)")
+        }
+        guard !home.exists else { throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal; choose another --home") }
+        let device = SigningKey.generate()
+        var transport = RelayTransport(base: relay, device: device)
+        try await transport.authenticate()
+        try await transport.putMailbox(derived.replyMailbox, LinkRequest(device: device.verifyingKey, deviceName: deviceName).seal(using: derived.key))
+        let deadline = ContinuousClock.now + timeout
+        var sealedBundle: [UInt8]?
+        while sealedBundle == nil {
+            sealedBundle = try await transport.takeMailbox(derived.inviteMailbox)
+            if sealedBundle == nil {
+                guard ContinuousClock.now < deadline else {
+                    throw Failure(message: "your other device did not answer in time: check the code, and that `duet device link` is still waiting")
+                }
+                try await Task.sleep(for: PairingEngine.pollInterval)
+            }
+        }
+        let bundle: IdentityBundle
+        do { bundle = try IdentityBundle.open(sealedBundle ?? [], using: derived.key, purpose: "link") } catch {
+            throw Failure(message: "what came back was not valid (\(error)); nothing was created")
+        }
+        let (store, unlocked) = try Store.createLinked(home: home, bundle: bundle, device: device, deviceName: deviceName,
+                                                       passphrase: passphrase, parameters: parameters)
+        try store.setMeta("relay", relay)
+        let result = try await SyncEngine.sync(unlocked, store: store, relay: relay, now: now())
+        return (store, unlocked, result)
+    }
+
+    /// Whether the log removed `device` and has not rotated the key since.
+    static func removedWithoutRotation(_ device: VerifyingKey, in log: MembershipLog) -> Bool {
+        guard let removal = log.records.lastIndex(where: { if case .removeDevice(let removed) = $0.action { return removed == device }; return false }) else {
+            return false
+        }
+        return !log.records[removal...].contains { if case .rotateKey = $0.action { return true }; return false }
+    }
+
+    /// Removes one of this person's other devices from every space it belongs to and moves each
+    /// such space to a new content key sealed to the remaining member devices (the partner's
+    /// included): the removed device cannot read anything written after. Returns the spaces done.
+    public static func revoke(
+        device target: VerifyingKey, _ unlocked: UnlockedStore, store: Store, relay: String, now: @Sendable () -> UInt64
+    ) async throws -> Int {
+        let keystore = unlocked.keystore
+        guard target != keystore.device.verifyingKey else {
+            throw Failure(message: "this is the device you are using; revoke it from another of your devices")
+        }
+        var transport = RelayTransport(base: relay, device: keystore.device)
+        try await transport.authenticate()
+        var revoked = 0
+        for space in try store.spaces() {
+            _ = try await SyncEngine.reconcileMembership(space, unlocked: unlocked, store: store, transport: transport, now: now())
+            let log = try store.membershipLog(space: space.id)
+            var actions: [MembershipRecord.Action]
+            if let certificate = log.devices[target], certificate.identity == keystore.identity.verifyingKey {
+                actions = [.removeDevice(target)]
+            } else if Self.removedWithoutRotation(target, in: log) {
+                // An earlier revoke stopped after the removal reached the relay: finish it.
+                actions = []
+            } else {
+                continue
+            }
+            let next = log.epoch + 1
+            let key = SymmetricKey.random()
+            actions.append(.rotateKey(epoch: next))
+            for remaining in log.devices.keys.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) where remaining != target {
+                actions.append(.wrapKey(epoch: next, device: remaining, box: try PairingEngine.wrap(key, for: remaining)))
+            }
+            var records: [MembershipRecord] = []
+            for action in actions {
+                records.append(MembershipRecord.sign(space: space.id, index: UInt64(log.records.count + records.count + 1),
+                                                     previous: records.last?.hash ?? log.records.last?.hash ?? .zero, action: action, signer: keystore.identity))
+            }
+            for record in records { try await transport.postMembership(record) }
+            try store.appendMembership(records, space: space.id)
+            revoked += 1
+        }
+        guard revoked > 0 else { throw Failure(message: "that device is not one of yours in any space; `duet device list` shows them") }
+        return revoked
+    }
+}
