@@ -14,7 +14,7 @@ public struct DuetCommand: AsyncParsableCommand {
             """,
         version: DuetVersion.description,
         subcommands: [
-            InitCommand.self, WriteCommand.self, EditCommand.self, ListCommand.self, ShowCommand.self,
+            InitCommand.self, RecoverCommand.self, WriteCommand.self, EditCommand.self, ListCommand.self, ShowCommand.self,
             SearchCommand.self, DeleteCommand.self, RestoreCommand.self, PromptCommand.self,
             ShareCommand.self, AckCommand.self, ExportCommand.self, ImportCommand.self,
             PairCommand.self, DeviceCommand.self, SyncCommand.self, PassphraseCommand.self, StatusCommand.self,

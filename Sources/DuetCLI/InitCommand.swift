@@ -1,6 +1,7 @@
 import ArgumentParser
 import DuetCrypto
 import DuetStore
+import DuetSync
 import Foundation
 
 struct InitCommand: ParsableCommand {
@@ -47,13 +48,25 @@ struct InitCommand: ParsableCommand {
                 throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal; nothing was changed")
             }
             let passphrase = try PassphraseSource.readNew(file: common.passphraseFile)
+            if let relay { _ = try checkedRelayURL(relay) }
+            guard let recovery = RecoveryEngine.newCode() else { throw InputError("could not make a recovery code") }
             let (store, unlocked) = try Store.create(home: home, name: name, deviceName: resolvedDeviceName, passphrase: passphrase,
-                                                    parameters: Self.parameters(), now: nowMilliseconds)
+                                                    parameters: Self.parameters(), now: nowMilliseconds, recovery: recovery.slot)
             if let relay { try store.setMeta("relay", relay) }
             if json {
-                try printJSON(["device": unlocked.keystore.deviceID.description, "home": home.path, "name": name])
+                try printJSON(["device": unlocked.keystore.deviceID.description, "home": home.path, "name": name, "recoveryCode": recovery.code])
             } else {
                 print("Created \(Sanitise.line(name))'s journal in \(home.path) (device \(unlocked.keystore.deviceID)).")
+                // Shown once, on stderr, so it is not caught in a script's captured output by accident.
+                FileHandle.standardError.write(Data("""
+                    Your recovery code (shown only now — write it down and keep it somewhere safe; with it and your
+                    relay, your journal can be restored on a new device, and anyone holding it can read it):
+
+                        \(recovery.code)
+
+                    It is stored at the relay at your first `duet sync`.
+
+                    """.utf8))
             }
         }
     }
@@ -88,6 +101,42 @@ struct PassphraseCommand: ParsableCommand {
             let new = try PassphraseSource.readReplacement(file: newPassphraseFile)
             try store.changePassphrase(unlocked, to: new, parameters: InitCommand.parameters())
             print("Passphrase changed.")
+        }
+    }
+}
+
+struct RecoverCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "recover",
+        abstract: "On a new device: restore your journal from the recovery code `duet init` showed once.")
+
+    @OptionGroup var common: CommonOptions
+    @Argument(help: "The recovery code.") var code: String
+    @Option(help: "The relay your journal synced through.") var relay: String?
+    @Option(name: .customLong("device"), help: "This device's name.") var deviceName: String?
+
+    func validate() throws {
+        if let deviceName {
+            let trimmed = deviceName.trimmingCharacters(in: .whitespaces)
+            guard !trimmed.isEmpty, trimmed.utf8.count <= 64 else { throw ValidationError("--device must be 1 to 64 bytes") }
+        }
+    }
+
+    func run() async throws {
+        try await reportingRelayErrors {
+            guard RecoveryEngine.isWellFormed(code: code) else {
+                throw InputError("that is not a recovery code: it has 26 letters and digits (dashes and spaces are ignored)")
+            }
+            guard let relay else { throw InputError("pass --relay URL: the relay your journal synced through") }
+            let url = try checkedRelayURL(relay)
+            let home = common.resolvedHome
+            if home.exists { throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal; choose another --home") }
+            let passphrase = try PassphraseSource.readNew(file: common.passphraseFile)
+            let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "device"
+            let name = deviceName?.trimmingCharacters(in: .whitespaces) ?? "recovered \(host)"
+            let recovered = try await RecoveryEngine.recover(code: code, home: home, deviceName: name, passphrase: passphrase,
+                                                             parameters: InitCommand.parameters(), relay: url, now: { nowMilliseconds })
+            print("Recovered \(Sanitise.line(recovered.unlocked.keystore.name))'s journal on \(Sanitise.line(name)); received \(recovered.sync.received) change(s).")
         }
     }
 }

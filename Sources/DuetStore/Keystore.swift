@@ -20,20 +20,23 @@ public struct Keystore: Sendable {
     /// Content keys of other spaces that arrived in an identity bundle rather than as `wrapKey`
     /// records (earlier epochs of the couple space, for a linked or recovered device).
     public let otherKeys: [SpaceID: [UInt64: SymmetricKey]]
+    /// Where and under which key this person's recovery blob is kept (from the recovery code
+    /// shown once at `init`), so that the blob can be refreshed when keys change.
+    public let recovery: RecoverySlot?
 
     public var deviceID: WireDeviceID { WireDeviceID(verifyingKey: device.verifyingKey) }
 
-    public static func create(name: String) -> Keystore {
+    public static func create(name: String, recovery: RecoverySlot?) -> Keystore {
         Keystore(name: name, identity: .generate(), device: .generate(), storageKey: .random(),
-                 personalSpace: .random(), personalKeys: [1: .random()], otherKeys: [:])
+                 personalSpace: .random(), personalKeys: [1: .random()], otherKeys: [:], recovery: recovery)
     }
 
     /// A new device of the person a bundle describes: their identity and spaces, its own device
     /// and storage keys.
-    public static func create(from bundle: IdentityBundle, device: SigningKey) -> Keystore {
+    public static func create(from bundle: IdentityBundle, device: SigningKey, recovery: RecoverySlot?) -> Keystore {
         Keystore(name: bundle.name, identity: bundle.identity, device: device, storageKey: .random(),
                  personalSpace: bundle.personalSpace, personalKeys: bundle.personalKeys,
-                 otherKeys: bundle.couple.map { [$0.space: $0.keys] } ?? [:])
+                 otherKeys: bundle.couple.map { [$0.space: $0.keys] } ?? [:], recovery: recovery ?? bundle.recovery)
     }
 
     private static let associatedData = Array("duet keystore v1".utf8)
@@ -71,7 +74,7 @@ public struct Keystore: Sendable {
         let nameBytes = Array(name.utf8)
         let spaces = otherKeys.keys.sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
         let total = 1 + 96 + 16 + 1 + personalKeys.count * 40 + 2 + nameBytes.count
-            + 1 + spaces.reduce(0) { $0 + 16 + 1 + (otherKeys[$1]?.count ?? 0) * 40 }
+            + 1 + spaces.reduce(0) { $0 + 16 + 1 + (otherKeys[$1]?.count ?? 0) * 40 } + 1 + (recovery == nil ? 0 : 48)
         return SecretBytes(count: total) { out in
             var index = 0
             func put(_ bytes: some Collection<UInt8>) { for byte in bytes { out[index] = byte; index += 1 } }
@@ -92,6 +95,13 @@ public struct Keystore: Sendable {
             for space in spaces {
                 put(space.bytes)
                 putKeys(otherKeys[space] ?? [:])
+            }
+            if let recovery {
+                put([1])
+                put(recovery.slot)
+                recovery.key.bytes.withUnsafeBytes { put($0) }
+            } else {
+                put([0])
             }
         }
     }
@@ -128,6 +138,17 @@ public struct Keystore: Sendable {
                     otherKeys[spaceID] = keys
                 }
             }
+            var recovery: RecoverySlot?
+            if version >= 2 {
+                guard let flag = take(1)?.first else { return nil }
+                if flag == 1 {
+                    guard let slot = take(16), let keyBytes = take(32),
+                          let key = try? SymmetricKey(bytes: SecretBytes(copying: keyBytes)) else { return nil }
+                    recovery = RecoverySlot(slot: Array(slot), key: key)
+                } else if flag != 0 {
+                    return nil
+                }
+            }
             guard index == bytes.count, let name = String(validating: nameBytes, as: UTF8.self),
                   let identity = try? SigningKey(seed: SecretBytes(copying: identitySeed)),
                   let device = try? SigningKey(seed: SecretBytes(copying: deviceSeed)),
@@ -135,7 +156,7 @@ public struct Keystore: Sendable {
                   let spaceID = try? SpaceID(bytes: Array(space)) else { return nil }
             _ = lengthBytes
             return Keystore(name: name, identity: identity, device: device, storageKey: storageKey,
-                            personalSpace: spaceID, personalKeys: keys, otherKeys: otherKeys)
+                            personalSpace: spaceID, personalKeys: keys, otherKeys: otherKeys, recovery: recovery)
         }
     }
 }

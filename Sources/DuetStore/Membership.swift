@@ -17,6 +17,12 @@ public struct SpaceInfo: Hashable, Sendable {
     public let id: SpaceID
     public let kind: SpaceKind
     public let epoch: UInt64
+
+    public init(id: SpaceID, kind: SpaceKind, epoch: UInt64) {
+        self.id = id
+        self.kind = kind
+        self.epoch = epoch
+    }
 }
 
 extension Store {

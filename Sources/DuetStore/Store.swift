@@ -26,13 +26,14 @@ public final class Store: Sendable {
     /// The personal space's membership log starts here too (`create`, then this device's
     /// certificate named `deviceName`), so the space is whole before it ever meets a relay.
     public static func create(
-        home: Home, name: String, deviceName: String, passphrase: SecretBytes, parameters: PassphraseKDFParameters, now: UInt64
+        home: Home, name: String, deviceName: String, passphrase: SecretBytes, parameters: PassphraseKDFParameters, now: UInt64,
+        recovery: RecoverySlot? = nil
     ) throws(StoreError) -> (Store, UnlockedStore) {
         guard !home.exists else {
             throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal; nothing was changed")
         }
         try home.create()
-        let keystore = Keystore.create(name: name)
+        let keystore = Keystore.create(name: name, recovery: recovery)
         let sealed = try keystore.seal(passphrase: passphrase, parameters: parameters)
         let store = try openPool(home: home)
         do {
@@ -64,13 +65,13 @@ public final class Store: Sendable {
     /// logs come from the relay at the first sync, checked against the bundle's identities.
     public static func createLinked(
         home: Home, bundle: IdentityBundle, device: SigningKey, deviceName: String, passphrase: SecretBytes,
-        parameters: PassphraseKDFParameters
+        parameters: PassphraseKDFParameters, recovery: RecoverySlot? = nil
     ) throws(StoreError) -> (Store, UnlockedStore) {
         guard !home.exists else {
             throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal; choose another --home")
         }
         try home.create()
-        let keystore = Keystore.create(from: bundle, device: device)
+        let keystore = Keystore.create(from: bundle, device: device, recovery: recovery)
         let sealed = try keystore.seal(passphrase: passphrase, parameters: parameters)
         let store = try openPool(home: home)
         do {

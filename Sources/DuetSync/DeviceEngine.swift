@@ -58,7 +58,7 @@ public enum DeviceEngine {
             }
         }
         let bundle = IdentityBundle(identity: keystore.identity, name: keystore.name, personalSpace: keystore.personalSpace,
-                                    personalKeys: try unlocked.spaceKeys(keystore.personalSpace), couple: couple)
+                                    personalKeys: try unlocked.spaceKeys(keystore.personalSpace), couple: couple, recovery: keystore.recovery)
         try await transport.putMailbox(derived.inviteMailbox, bundle.seal(using: derived.key, purpose: "link"))
         return request.deviceName
     }

@@ -47,10 +47,11 @@ public struct RelayTransport: Sendable {
         return URLSession(configuration: configuration)
     }()
 
-    private func request(_ method: String, _ path: String, body: [UInt8]? = nil) async throws -> [UInt8] {
+    private func request(_ method: String, _ path: String, body: [UInt8]? = nil, headers: [String: String] = [:]) async throws -> [UInt8] {
         guard let url = URL(string: base + path) else { throw Failure(status: 0, code: base, message: "bad relay URL") }
         var request = URLRequest(url: url)
         request.httpMethod = method
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         if let body { request.httpBody = Data(body) }
         if !token.isEmpty {
             request.setValue("Bearer " + Hex.encode(token), forHTTPHeaderField: "Authorization")
@@ -97,9 +98,24 @@ public struct RelayTransport: Sendable {
 
     /// The space's membership records after index `after` (verify them before use: the relay's
     /// word is not trusted).
-    public func membership(_ space: SpaceID, after: UInt64 = 0) async throws -> [MembershipRecord] {
-        let body = try await request("GET", "/v1/spaces/\(Self.hex(space.bytes))/membership?after=\(after)")
+    public func membership(_ space: SpaceID, after: UInt64 = 0, certificate: DeviceCertificate? = nil) async throws -> [MembershipRecord] {
+        let body = try await request("GET", "/v1/spaces/\(Self.hex(space.bytes))/membership?after=\(after)",
+                                     headers: certificate.map { ["Duet-Certificate": Hex.encode($0.encoded)] } ?? [:])
         return try RelayMessages.decodeBatch(body, maximumCount: 10_000, maximumItemBytes: 4096).map { try MembershipRecord(bytes: $0) }
+    }
+
+    /// Keeps the sealed recovery blob in its slot, owned by `identity` (SPEC § 7.5).
+    public func putRecovery(slot: [UInt8], blob: [UInt8], identity: SigningKey) async throws {
+        _ = try await request("PUT", "/v1/recovery/\(Self.hex(slot))", body: Recovery.putBody(slot: slot, blob: blob, identity: identity))
+    }
+
+    /// The sealed recovery blob in `slot`, or nil when there is none.
+    public func recovery(slot: [UInt8]) async throws -> [UInt8]? {
+        do {
+            return try await request("GET", "/v1/recovery/\(Self.hex(slot))")
+        } catch let failure as Failure where failure.code == "unknown-recovery" {
+            return nil
+        }
     }
 
     /// Leaves a blob in a mailbox (pairing and linking; SPEC § 7.2).

@@ -32,6 +32,7 @@ public enum SyncEngine {
             result.received += round.summary.received
             result.refused += round.summary.refused
         }
+        try await RecoveryEngine.refreshIfStale(unlocked, store: store, transport: transport)
         result.applied = try unlocked.materialise().count
         try store.setMeta("last_sync", String(now))
         return result

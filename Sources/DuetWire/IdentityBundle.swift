@@ -1,5 +1,16 @@
 public import DuetCrypto
 
+/// Where a person's recovery blob is kept and the key that seals it (SPEC § 7.5).
+public struct RecoverySlot: Sendable {
+    public let slot: [UInt8]
+    public let key: SymmetricKey
+
+    public init(slot: [UInt8], key: SymmetricKey) {
+        self.slot = slot
+        self.key = key
+    }
+}
+
 /// A person's secrets as one device hands them to another of the same person (linking, SPEC
 /// § 7.3) or leaves them for recovery (§ 7.5): the identity key, the personal space and its keys
 /// of every epoch, and the couple space with its keys and the partner, if paired. Only ever
@@ -24,13 +35,17 @@ public struct IdentityBundle: Sendable {
     public let personalSpace: SpaceID
     public let personalKeys: [UInt64: SymmetricKey]
     public let couple: Couple?
+    /// The recovery slot, so a linked device can refresh the blob too.
+    public let recovery: RecoverySlot?
 
-    public init(identity: SigningKey, name: String, personalSpace: SpaceID, personalKeys: [UInt64: SymmetricKey], couple: Couple?) {
+    public init(identity: SigningKey, name: String, personalSpace: SpaceID, personalKeys: [UInt64: SymmetricKey], couple: Couple?,
+                recovery: RecoverySlot? = nil) {
         self.identity = identity
         self.name = name
         self.personalSpace = personalSpace
         self.personalKeys = personalKeys
         self.couple = couple
+        self.recovery = recovery
     }
 
     static let version: UInt8 = 1
@@ -61,6 +76,7 @@ public struct IdentityBundle: Sendable {
         func keysLength(_ keys: [UInt64: SymmetricKey]) -> Int { 1 + keys.count * 40 }
         var total = 1 + 32 + 1 + nameBytes.count + 16 + keysLength(personalKeys) + 1
         if let couple { total += 16 + 32 + 1 + partnerNameBytes.count + keysLength(couple.keys) }
+        total += 1 + (recovery == nil ? 0 : 48)
         return SecretBytes(count: total) { out in
             var index = 0
             func put(_ bytes: some Collection<UInt8>) { for byte in bytes { out[index] = byte; index += 1 } }
@@ -84,6 +100,13 @@ public struct IdentityBundle: Sendable {
                 put([UInt8(partnerNameBytes.count)])
                 put(partnerNameBytes)
                 putKeys(couple.keys)
+            } else {
+                put([0])
+            }
+            if let recovery {
+                put([1])
+                put(recovery.slot)
+                recovery.key.bytes.withUnsafeBytes { put($0) }
             } else {
                 put([0])
             }
@@ -127,8 +150,18 @@ public struct IdentityBundle: Sendable {
                 couple = Couple(space: coupleSpace, keys: keys, partner: partner, partnerName: partnerName)
             default: return nil
             }
+            var recovery: RecoverySlot?
+            guard let recoveryFlag = take(1)?.first else { return nil }
+            if recoveryFlag == 1 {
+                guard let slot = take(16), let keyBytes = take(32),
+                      let key = try? SymmetricKey(bytes: SecretBytes(copying: keyBytes)) else { return nil }
+                recovery = RecoverySlot(slot: Array(slot), key: key)
+            } else if recoveryFlag != 0 {
+                return nil
+            }
             guard index == bytes.count else { return nil }
-            return IdentityBundle(identity: identity, name: name, personalSpace: personalSpace, personalKeys: personalKeys, couple: couple)
+            return IdentityBundle(identity: identity, name: name, personalSpace: personalSpace, personalKeys: personalKeys, couple: couple,
+                                  recovery: recovery)
         }
     }
 }

@@ -18,15 +18,21 @@ public enum Pairing {
 
     /// Nil when the text is not a well-formed code.
     public static func derive(code: String) -> Derived? {
-        let normalised = code.uppercased().filter { !$0.isWhitespace && $0 != "-" }
-            .map { $0 == "O" ? "0" : ($0 == "I" || $0 == "L") ? "1" : $0 }
-        guard normalised.count == 26, normalised.allSatisfy({ alphabet.contains(String($0)) }) else { return nil }
-        let seed = Hash.digest(Array("duet pairing v1".utf8), Array(String(normalised).utf8))
+        guard let normalised = normalise(code) else { return nil }
+        let seed = Hash.digest(Array("duet pairing v1".utf8), Array(normalised.utf8))
         guard let master = try? SymmetricKey(bytes: SecretBytes(copying: seed.bytes)) else { return nil }
         func subkey(_ id: UInt64) -> SymmetricKey { KeyDerivation.deriveKey(from: master, subkeyID: id, context: .mailbox) }
         let invite = subkey(1).bytes.withUnsafeBytes { Array($0.prefix(16)) }
         let reply = subkey(2).bytes.withUnsafeBytes { Array($0.prefix(16)) }
         return Derived(inviteMailbox: invite, replyMailbox: reply, key: subkey(3))
+    }
+
+    /// The code's 26 characters, upper case, without separators; nil if it is not a code.
+    static func normalise(_ code: String) -> String? {
+        let normalised = code.uppercased().filter { !$0.isWhitespace && $0 != "-" }
+            .map { $0 == "O" ? "0" : ($0 == "I" || $0 == "L") ? "1" : $0 }
+        guard normalised.count == 26, normalised.allSatisfy({ alphabet.contains(String($0)) }) else { return nil }
+        return String(normalised)
     }
 
     /// 60 digits in 12 groups of 5, from both identity keys in ascending order: the same on

@@ -2,6 +2,7 @@ import DuetCrypto
 import DuetWire
 import Foundation
 public import Hummingbird
+import HTTPTypes
 import HummingbirdWebSocket
 public import Logging
 import NIOCore
@@ -78,7 +79,14 @@ public enum RelayServer {
                 let device = try await authenticated(request, service, now())
                 let space = try spaceID(context)
                 let after = UInt64(request.uri.queryParameters.get("after") ?? "0") ?? 0
-                return binary(RelayMessages.encode(batch: try await service.membership(space: space, from: after + 1, device: device)))
+                var certificate: DeviceCertificate?
+                if let name = HTTPField.Name("Duet-Certificate"), let text = request.headers[name] {
+                    guard let bytes = hex(text), let parsed = try? DeviceCertificate(bytes: bytes) else {
+                        throw RelayError.malformed("Duet-Certificate is a device certificate in hex")
+                    }
+                    certificate = parsed
+                }
+                return binary(RelayMessages.encode(batch: try await service.membership(space: space, from: after + 1, device: device, certificate: certificate)))
             }
         }
         router.post("/v1/spaces/:space/envelopes") { request, context -> Response in
@@ -123,6 +131,22 @@ public enum RelayServer {
             try await answer(metrics) {
                 let device = try await authenticated(request, service, now())
                 return binary(RelayMessages.encode(vector: try await service.heads(space: try spaceID(context), device: device)))
+            }
+        }
+
+        // Recovery slots need a session (any device); the slot id comes from a 128-bit code.
+        router.put("/v1/recovery/:id") { request, context -> Response in
+            try await answer(metrics) {
+                _ = try await authenticated(request, service, now())
+                let body = try await bytes(request, limit: Mailboxes.maximumBytes + 96)
+                try await service.putRecovery(slot: try mailboxID(context), body: body)
+                return json("{}")
+            }
+        }
+        router.get("/v1/recovery/:id") { request, context -> Response in
+            try await answer(metrics) {
+                _ = try await authenticated(request, service, now())
+                return binary(try await service.recovery(slot: try mailboxID(context)))
             }
         }
 

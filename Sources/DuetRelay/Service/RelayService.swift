@@ -115,9 +115,15 @@ public actor RelayService {
         return record.index
     }
 
-    public func membership(space: SpaceID, from index: UInt64, device: VerifyingKey) async throws -> [[UInt8]] {
+    /// Member devices read the log; so does a device not yet added whose certificate (for the
+    /// session's own key) is signed by a member identity — a recovered device must read the log
+    /// to append its own `addDevice` (SPEC § 7.5).
+    public func membership(space: SpaceID, from index: UInt64, device: VerifyingKey, certificate: DeviceCertificate? = nil) async throws -> [[UInt8]] {
         guard let log = try await log(for: space) else { throw RelayError.unknownSpace }
-        guard log.devices[device] != nil else { throw RelayError.notAMember }
+        let certified = certificate.map { certificate in
+            certificate.device == device && log.identities.contains(certificate.identity) && (try? certificate.verify()) != nil
+        } ?? false
+        guard log.devices[device] != nil || certified else { throw RelayError.notAMember }
         return try await storage.membership(space: space, from: index)
     }
 
@@ -177,6 +183,24 @@ public actor RelayService {
         guard let log = try await log(for: space) else { throw RelayError.unknownSpace }
         guard log.devices[device] != nil else { throw RelayError.notAMember }
         return try await storage.heads(space: space)
+    }
+
+    // MARK: - Recovery
+
+    public func putRecovery(slot: [UInt8], body: [UInt8]) async throws {
+        guard let (owner, blob) = Recovery.openPutBody(body, slot: slot) else {
+            throw RelayError.malformed("identity (32) ‖ signature (64) over the slot and blob ‖ blob")
+        }
+        guard try await storage.putRecovery(slot: slot, owner: owner.bytes, blob: blob) else {
+            throw RelayError.conflict("recovery-taken", "this recovery slot belongs to another identity")
+        }
+    }
+
+    public func recovery(slot: [UInt8]) async throws -> [UInt8] {
+        guard let blob = try await storage.recovery(slot: slot) else {
+            throw RelayError(code: "unknown-recovery", status: 404, message: "nothing is kept under this recovery code")
+        }
+        return blob
     }
 
     // MARK: - Mailboxes

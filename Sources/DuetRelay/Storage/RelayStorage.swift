@@ -33,6 +33,13 @@ public protocol RelayStorage: Sendable {
 
     /// The space's membership records from `index` on, in order.
     func membership(space: SpaceID, from index: UInt64) async throws -> [[UInt8]]
+
+    /// The recovery blob kept in `slot` (SPEC § 7.5), if any.
+    func recovery(slot: [UInt8]) async throws -> [UInt8]?
+
+    /// Keeps `blob` in `slot` for `owner` (an identity key); false, storing nothing, when the
+    /// slot already belongs to another identity.
+    func putRecovery(slot: [UInt8], owner: [UInt8], blob: [UInt8]) async throws -> Bool
 }
 
 public enum AppendOutcome: Hashable, Sendable {

@@ -79,6 +79,17 @@ public final class SQLiteRelayStorage: RelayStorage {
                 ) STRICT;
                 """)
         }
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: """
+                -- Recovery blobs (SPEC § 7.5): sealed under a key only the recovery code gives;
+                -- owner: the identity key allowed to replace it.
+                CREATE TABLE recovery (
+                    slot  BLOB PRIMARY KEY NOT NULL,
+                    owner BLOB NOT NULL,
+                    blob  BLOB NOT NULL
+                ) STRICT;
+                """)
+        }
         return migrator
     }
 
@@ -129,6 +140,23 @@ public final class SQLiteRelayStorage: RelayStorage {
             guard index == UInt64(held) + 1 else { return false }
             try db.execute(sql: "INSERT INTO membership (space, idx, record) VALUES (?, ?, ?)",
                            arguments: [Data(space.bytes), Int64(index), Data(record)])
+            return true
+        }
+    }
+
+    public func recovery(slot: [UInt8]) async throws -> [UInt8]? {
+        try await database.read { db in
+            try Data.fetchOne(db, sql: "SELECT blob FROM recovery WHERE slot = ?", arguments: [Data(slot)]).map { [UInt8]($0) }
+        }
+    }
+
+    public func putRecovery(slot: [UInt8], owner: [UInt8], blob: [UInt8]) async throws -> Bool {
+        try await database.write { db in
+            if let held = try Data.fetchOne(db, sql: "SELECT owner FROM recovery WHERE slot = ?", arguments: [Data(slot)]), [UInt8](held) != owner {
+                return false
+            }
+            try db.execute(sql: "INSERT INTO recovery (slot, owner, blob) VALUES (?, ?, ?) ON CONFLICT (slot) DO UPDATE SET blob = excluded.blob",
+                           arguments: [Data(slot), Data(owner), Data(blob)])
             return true
         }
     }
