@@ -101,7 +101,7 @@ let package = Package(
         .executableTarget(
             name: "duet-bench",
             dependencies: [
-                "DuetCore", "DuetTesting", "DuetStore", "DuetCrypto", "DuetWire", "CHeapStatistics",
+                "DuetCore", "DuetTesting", "DuetStore", "DuetSync", "DuetCrypto", "DuetWire", "CHeapStatistics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -5,7 +5,7 @@ import Foundation
 import GRDB
 
 /// A store with its keystore open: reads and writes the journal.
-public struct UnlockedStore {
+public struct UnlockedStore: Sendable {
     let store: Store
     public let keystore: Keystore
 

@@ -23,7 +23,7 @@ struct ImportRulesTests {
         "DuetDaemon": ["DuetSync", "DuetStore", "DuetWire", "DuetCrypto"],
         "duetd": ["DuetDaemon", "DuetStore"],
         "duet-relay": ["DuetRelay"],
-        "duet-bench": ["DuetCore", "DuetTesting", "DuetStore", "DuetCrypto", "DuetWire", "CHeapStatistics"],
+        "duet-bench": ["DuetCore", "DuetTesting", "DuetStore", "DuetSync", "DuetCrypto", "DuetWire", "CHeapStatistics"],
         "CHeapStatistics": [],
     ]
     static let ownModules: Set<String> = Set(allowed.keys)
