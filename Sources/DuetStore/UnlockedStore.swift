@@ -79,7 +79,16 @@ public struct UnlockedStore: Sendable {
         let lastClock = try Data.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'hlc'") ?? Data(count: 8)
         var clock = HybridLogicalClock(last: HLC(raw: lastClock.reduce(0) { $0 << 8 | UInt64($1) }))
         let hlc = clock.tick(now: now)
-        var journal = Journal(restoring: [device: UInt64(seq)], entries: existing.map { [$0.entry] } ?? [])
+        // The whole applied vector of the space, not only this device's seq: the change names
+        // what its author had seen (its dependencies), so a device that receives it before
+        // that past holds it back instead of applying an edit to text it does not have yet.
+        var vector: [DeviceID: UInt64] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT device, seq FROM vectors WHERE space = ?", arguments: [Data(space.bytes)]) {
+            let deviceBytes: Data = row["device"]
+            if let id = DeviceID(bytes: [UInt8](deviceBytes)) { vector[id] = UInt64(row["seq"] as Int64) }
+        }
+        vector[device] = UInt64(seq)
+        var journal = Journal(restoring: vector, entries: existing.map { [$0.entry] } ?? [])
         var failure: (any Error)?
         let change = journal.commit(entry: id, by: device, at: hlc) { editor in
             do { try edit(&editor) } catch { failure = error }
