@@ -84,15 +84,32 @@ public struct SyncDaemon: Service {
         try await transport.authenticate()
         let ownDevice = WireDeviceID(verifyingKey: credential.device)
         let spaces = try store.spaces()
-        for space in spaces { try await round(space, store: store, transport: transport, ownDevice: ownDevice) }
-        connected()
-        onConnected(relay)
+        // Nothing may fall between the cracks: local writes are noticed from this version on,
+        // and the first rounds run only once every live socket is up, so an envelope stored
+        // at the relay either precedes a round's fetch or is pushed on a socket.
+        let startVersion = try store.dataVersion()
         let authorized = transport
+        let (ready, readySignal) = AsyncStream<Void>.makeStream()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for space in spaces {
-                group.addTask { try await live(space, store: store, transport: authorized, ownDevice: ownDevice) }
+                group.addTask {
+                    defer { readySignal.finish() }
+                    try await live(space, store: store, transport: authorized, ownDevice: ownDevice) { readySignal.yield() }
+                }
             }
-            group.addTask { try await watchLocalWrites(spaces: spaces, store: store, transport: authorized, ownDevice: ownDevice) }
+            var up = 0
+            for await _ in ready {
+                up += 1
+                if up == spaces.count { break }
+            }
+            guard up == spaces.count else {
+                try await group.next()
+                throw DaemonError(message: "the relay refused a live connection")
+            }
+            for space in spaces { try await round(space, store: store, transport: authorized, ownDevice: ownDevice) }
+            connected()
+            onConnected(relay)
+            group.addTask { try await watchLocalWrites(spaces: spaces, since: startVersion, store: store, transport: authorized, ownDevice: ownDevice) }
             try await group.next()
             group.cancelAll()
         }
@@ -110,7 +127,7 @@ public struct SyncDaemon: Service {
 
     /// Envelopes pushed by the relay as they are stored. Each is verified and stored; one that
     /// does not follow (a gap after a missed push, a device added since) triggers a full round.
-    func live(_ space: SpaceInfo, store: Store, transport: RelayTransport, ownDevice: WireDeviceID) async throws {
+    func live(_ space: SpaceInfo, store: Store, transport: RelayTransport, ownDevice: WireDeviceID, ready: @escaping @Sendable () -> Void) async throws {
         var configuration = WebSocketClientConfiguration()
         configuration.additionalHeaders[.authorization] = "Bearer " + Hex.encode(transport.sessionToken)
         configuration.maxFrameSize = 4 << 20
@@ -118,6 +135,7 @@ public struct SyncDaemon: Service {
             + "/v1/spaces/\(space.id)/live"
         let daemon = self
         try await WebSocketClient.connect(url: url, configuration: configuration, logger: logger) { inbound, _, _ in
+            ready()
             for try await message in inbound.messages(maxSize: 4 << 20) {
                 guard case .binary(let buffer) = message else { continue }
                 let report = try store.storeVerified([Array(buffer.readableBytesView)], space: space.id)
@@ -130,8 +148,8 @@ public struct SyncDaemon: Service {
 
     /// Pushes what `duet` writes: SQLite's data version moves on every commit by another
     /// process; then each space's round pushes the new envelopes (and fetches anything missed).
-    func watchLocalWrites(spaces: [SpaceInfo], store: Store, transport: RelayTransport, ownDevice: WireDeviceID) async throws {
-        var seen = try store.dataVersion()
+    func watchLocalWrites(spaces: [SpaceInfo], since startVersion: Int, store: Store, transport: RelayTransport, ownDevice: WireDeviceID) async throws {
+        var seen = startVersion
         while true {
             try await Task.sleep(for: options.localPollInterval)
             let version = try store.dataVersion()

@@ -11,6 +11,8 @@ public struct IngestReport: Hashable, Sendable {
     /// Envelopes refused: not from a member, a bad signature, a broken chain, a fork, a gap.
     /// Never stored, never shown; reported so `duet status` can warn.
     public var refused: [String] = []
+    /// Per device touched, the highest seq now held (so a sync needs no query to go on).
+    public var heads: [WireDeviceID: UInt64] = [:]
     public init() {}
 }
 
@@ -19,51 +21,103 @@ extension Store {
     /// key, so the daemon can do it with the journal locked (DESIGN §6). Each must come from a
     /// member device of its space (public keys kept in the store), carry a valid signature, and
     /// extend that device's chain; one envelope per `(device, seq)`, ever.
+    ///
+    /// Parsing and signatures (the costly part) are checked before the write transaction, on
+    /// every core; inside it, each device's chain head is read once per batch and followed in
+    /// memory.
     public func storeVerified(_ batch: [[UInt8]], space: SpaceID) throws(StoreError) -> IngestReport {
         do {
+            let spaceBytes = Data(space.bytes)
+            let members: [WireDeviceID: VerifyingKey] = try database.read { db in
+                var keys: [WireDeviceID: VerifyingKey] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT device, public_key FROM members WHERE space = ?", arguments: [spaceBytes]) {
+                    let device: Data = row["device"], key: Data = row["public_key"]
+                    if let id = try? WireDeviceID(bytes: [UInt8](device)), let verifying = try? VerifyingKey(bytes: [UInt8](key)) { keys[id] = verifying }
+                }
+                return keys
+            }
+            let checked = Self.verify(batch, space: space, members: members)
             return try database.write { db in
                 var report = IngestReport()
-                for bytes in batch {
-                    guard let envelope = try? Envelope(bytes: bytes) else {
-                        report.refused.append("malformed envelope"); continue
-                    }
-                    // The header is signed: an envelope moved here from another space says so.
-                    guard envelope.header.space == space else {
-                        report.refused.append("envelope of another space"); continue
+                // Per device: (highest seq held, its hash), read once and then followed.
+                var chains: [WireDeviceID: (seq: UInt64, hash: [UInt8])] = [:]
+                let insert = try db.cachedStatement(sql: "INSERT INTO envelopes (space, device, seq, hash, bytes, pushed) VALUES (?, ?, ?, ?, ?, 1)")
+                for (bytes, outcome) in zip(batch, checked) {
+                    let envelope: Envelope
+                    switch outcome {
+                    case .success(let verified): envelope = verified
+                    case .failure(let refusal): report.refused.append(refusal.reason); continue
                     }
                     let header = envelope.header
-                    let device = Data(header.device.bytes), spaceBytes = Data(space.bytes)
-                    guard let keyBytes = try Data.fetchOne(db, sql: "SELECT public_key FROM members WHERE space = ? AND device = ?",
-                                                           arguments: [spaceBytes, device]),
-                          let key = try? VerifyingKey(bytes: [UInt8](keyBytes)) else {
-                        report.refused.append("envelope from a device that is not a member"); continue
+                    let device = Data(header.device.bytes)
+                    if chains[header.device] == nil {
+                        let row = try Row.fetchOne(db, sql: "SELECT seq, hash FROM envelopes WHERE space = ? AND device = ? ORDER BY seq DESC LIMIT 1",
+                                                   arguments: [spaceBytes, device])
+                        chains[header.device] = row.map { (UInt64($0["seq"] as Int64), [UInt8]($0["hash"] as Data)) } ?? (0, Digest.zero.bytes)
                     }
-                    do { try envelope.verify(signer: key) } catch {
-                        report.refused.append("envelope with a bad signature"); continue
-                    }
-                    let held = try Row.fetchOne(db, sql: "SELECT bytes FROM envelopes WHERE space = ? AND device = ? AND seq = ?",
-                                                arguments: [spaceBytes, device, Int64(header.seq)])
-                    if let held {
-                        let heldBytes: Data = held["bytes"]
-                        if [UInt8](heldBytes) == bytes { report.duplicates += 1 } else { report.refused.append("fork: a second envelope for one seq") }
+                    guard let chain = chains[header.device] else { continue }
+                    if header.seq <= chain.seq {
+                        let held = try Data.fetchOne(db, sql: "SELECT bytes FROM envelopes WHERE space = ? AND device = ? AND seq = ?",
+                                                     arguments: [spaceBytes, device, Int64(header.seq)])
+                        if held.map({ [UInt8]($0) == bytes }) == true { report.duplicates += 1 } else { report.refused.append("fork: a second envelope for one seq") }
                         continue
                     }
-                    let highest = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM envelopes WHERE space = ? AND device = ?",
-                                                     arguments: [spaceBytes, device]) ?? 0
-                    guard UInt64(highest) + 1 == header.seq else { report.refused.append("gap in a device's envelopes"); continue }
-                    let previous = try Data.fetchOne(db, sql: "SELECT hash FROM envelopes WHERE space = ? AND device = ? AND seq = ?",
-                                                     arguments: [spaceBytes, device, highest]).map { [UInt8]($0) } ?? Digest.zero.bytes
-                    guard header.previous.bytes == previous else { report.refused.append("broken chain"); continue }
-                    try db.execute(sql: "INSERT INTO envelopes (space, device, seq, hash, bytes, pushed) VALUES (?, ?, ?, ?, ?, 1)",
-                                   arguments: [spaceBytes, device, Int64(header.seq), Data(envelope.hash.bytes), Data(bytes)])
+                    guard header.seq == chain.seq + 1 else { report.refused.append("gap in a device's envelopes"); continue }
+                    guard header.previous.bytes == chain.hash else { report.refused.append("broken chain"); continue }
+                    let hash = envelope.hash.bytes
+                    try insert.execute(arguments: [spaceBytes, device, Int64(header.seq), Data(hash), Data(bytes)])
+                    chains[header.device] = (header.seq, hash)
                     report.stored += 1
                 }
+                report.heads = chains.mapValues(\.seq)
                 return report
             }
         } catch {
             throw Store.classify(error, doing: "store received envelopes", home: home)
         }
     }
+
+    struct Refusal: Error { let reason: String }
+
+    /// Parses each envelope and checks it is for `space`, from a member, correctly signed —
+    /// spread over the cores, in order.
+    static func verify(_ batch: [[UInt8]], space: SpaceID, members: [WireDeviceID: VerifyingKey]) -> [Result<Envelope, Refusal>] {
+        @Sendable func check(_ bytes: [UInt8]) -> Result<Envelope, Refusal> {
+            guard let envelope = try? Envelope(bytes: bytes) else { return .failure(Refusal(reason: "malformed envelope")) }
+            // The header is signed: an envelope moved here from another space says so.
+            guard envelope.header.space == space else { return .failure(Refusal(reason: "envelope of another space")) }
+            guard let key = members[envelope.header.device] else {
+                return .failure(Refusal(reason: "envelope from a device that is not a member"))
+            }
+            do { try envelope.verify(signer: key) } catch { return .failure(Refusal(reason: "envelope with a bad signature")) }
+            return .success(envelope)
+        }
+        guard batch.count >= 64 else { return batch.map(check) }
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
+        let slice = (batch.count + workers - 1) / workers
+        let results = ResultSlots<Result<Envelope, Refusal>>(count: batch.count)
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            let range = (worker * slice)..<min(batch.count, (worker + 1) * slice)
+            for index in range { results.set(index, check(batch[index])) }
+        }
+        return results.values
+    }
+}
+
+/// Slots written by concurrent workers, each slot by exactly one of them. Raw memory, not an
+/// array property: concurrent mutating accesses to one stored array would break exclusivity.
+private final class ResultSlots<Value>: @unchecked Sendable {
+    private let slots: UnsafeMutableBufferPointer<Value?>
+    init(count: Int) {
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: nil)
+    }
+    deinit {
+        _ = slots.deinitialize()
+        slots.deallocate()
+    }
+    func set(_ index: Int, _ value: Value) { slots[index] = value }
+    var values: [Value] { slots.compactMap { $0 } }
 }
 
 extension UnlockedStore {

@@ -99,7 +99,8 @@ public enum SyncEngine {
         if !rolledBack.isEmpty {
             try store.addWarning("the relay holds fewer changes than it once did (rolled back or replaced); local state was kept")
         }
-        var session = SyncSession(local: try store.localHeads(space: space), ownDevices: [ownDevice])
+        var local = try store.localHeads(space: space)
+        var session = SyncSession(local: local, ownDevices: [ownDevice])
         var action = session.start()
         while true {
             switch action {
@@ -123,7 +124,8 @@ public enum SyncEngine {
                     // Asked only for what this device lacks: envelopes it already holds are a replay.
                     try store.addWarning("the relay sent envelopes this device already holds (a replay); they were ignored")
                 }
-                session.noteLocal(try store.localHeads(space: space))
+                local.merge(report.heads) { max($0, $1) }
+                session.noteLocal(local)
                 action = session.handle(.stored(received: report.stored, refused: report.refused.count))
             case .finished(let summary):
                 return Round(summary: summary)
