@@ -64,7 +64,7 @@ struct ShowCommand: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
     @Argument(help: "The entry's id or a unique prefix of 4+ characters.") var id: String
-    @Flag(help: "Also every value each field ever had.") var history = false
+    @Flag(help: "Also every value each field ever had, who typed which text, and where it was delivered.") var history = false
     @Flag(help: "Print one JSON object.") var json = false
 
     struct HistoryView: Encodable {
@@ -85,11 +85,14 @@ struct ShowCommand: ParsableCommand {
             let authors = try Authors(unlocked)
             let view = EntryView(entry, kind: try unlocked.spaceKind(of: id) ?? .personal, authors: authors)
             let past = history ? Self.history(of: entry, authors: authors) : nil
+            // Devices that have applied this device's latest change to the entry.
+            let delivered = try unlocked.deliveredTo(id).map(authors.personAndDevice).sorted()
             if json {
                 if let past {
-                    struct WithHistory: Encodable { let entry: EntryView; let history: HistoryView }
-                    return try printJSON(WithHistory(entry: view, history: past))
+                    struct WithHistory: Encodable { let entry: EntryView; let history: HistoryView; let deliveredTo: [String] }
+                    return try printJSON(WithHistory(entry: view, history: past, deliveredTo: delivered))
                 }
+                // CLI.md's entry shape, exactly; receipts come with --history.
                 return try printJSON(view)
             }
             print("id:      \(view.id)")
@@ -101,6 +104,7 @@ struct ShowCommand: ParsableCommand {
             if let mood = view.mood { print("mood:    \(mood)") }
             if !view.factors.isEmpty { print("factors: \(view.factors.joined(separator: ", "))") }
             if !view.tags.isEmpty { print("tags:    \(view.tags.map(Sanitise.line).joined(separator: ", "))") }
+            for device in delivered { print("delivered to: \(Sanitise.line(device))") }
             for ack in view.acks { print("read by: \(Sanitise.line(ack.by)) at \(ack.at)") }
             if view.deleted { print("deleted: yes (`duet restore \(view.id.prefix(8))` brings it back)") }
             print("")

@@ -88,6 +88,9 @@ public struct SyncDaemon: Service {
         // and the first rounds run only once every live socket is up, so an envelope stored
         // at the relay either precedes a round's fetch or is pushed on a socket.
         let startVersion = try store.dataVersion()
+        // Membership first: a space the relay does not know yet (never synced) is registered
+        // here, and only then can a live socket for it be opened.
+        for space in spaces { _ = try await SyncEngine.reconcileMembership(space, unlocked: nil, store: store, transport: transport, now: 0) }
         let authorized = transport
         let (ready, readySignal) = AsyncStream<Void>.makeStream()
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -92,33 +92,10 @@ extension Store {
             do { try envelope.verify(signer: key) } catch { return .failure(Refusal(reason: "envelope with a bad signature")) }
             return .success(envelope)
         }
-        guard batch.count >= 64 else { return batch.map(check) }
-        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
-        let slice = (batch.count + workers - 1) / workers
-        let results = ResultSlots<Result<Envelope, Refusal>>(count: batch.count)
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            let range = (worker * slice)..<min(batch.count, (worker + 1) * slice)
-            for index in range { results.set(index, check(batch[index])) }
-        }
-        return results.values
+        return Parallel.map(batch, check)
     }
 }
 
-/// Slots written by concurrent workers, each slot by exactly one of them. Raw memory, not an
-/// array property: concurrent mutating accesses to one stored array would break exclusivity.
-private final class ResultSlots<Value>: @unchecked Sendable {
-    private let slots: UnsafeMutableBufferPointer<Value?>
-    init(count: Int) {
-        slots = .allocate(capacity: count)
-        slots.initialize(repeating: nil)
-    }
-    deinit {
-        _ = slots.deinitialize()
-        slots.deallocate()
-    }
-    func set(_ index: Int, _ value: Value) { slots[index] = value }
-    var values: [Value] { slots.compactMap { $0 } }
-}
 
 extension UnlockedStore {
     /// Opens every stored envelope not yet applied, in every space, in causal order, and applies
@@ -157,29 +134,32 @@ extension UnlockedStore {
         }
         // Only envelopes above the applied vector: the join lets the unique index do the work,
         // so a store with 100,000 applied changes reads none of them.
-        let pendingRows = try Row.fetchAll(db, sql: """
+        let pending: [(device: DeviceID, seq: UInt64, bytes: [UInt8])] = try Row.fetchAll(db, sql: """
             SELECT e.device, e.seq, e.bytes FROM envelopes e
             LEFT JOIN vectors v ON v.space = e.space AND v.device = e.device
             WHERE e.space = ? AND e.seq > coalesce(v.seq, 0) ORDER BY e.device, e.seq
-            """, arguments: [spaceBytes])
-        var changes: [Change] = []
-        for row in pendingRows {
-            let deviceBytes: Data = row["device"], bytes: Data = row["bytes"]
-            guard let device = DeviceID(bytes: [UInt8](deviceBytes)) else { continue }
-            let seq = UInt64(row["seq"] as Int64)
-            guard let envelope = try? Envelope(bytes: [UInt8](bytes)) else {
-                throw StoreError.corrupt("a stored envelope does not parse")
+            """, arguments: [spaceBytes]).compactMap { row in
+                let device: Data = row["device"], bytes: Data = row["bytes"]
+                return DeviceID(bytes: [UInt8](device)).map { ($0, UInt64(row["seq"] as Int64), [UInt8](bytes)) }
             }
+        // Opening and decoding is most of the work of a catch-up: on every core.
+        let opened = Parallel.map(pending) { item -> Result<Change?, StoreError> in
+            guard let envelope = try? Envelope(bytes: item.bytes) else { return .failure(.corrupt("a stored envelope does not parse")) }
             // Not our key yet (a rotation whose wrapped key is still on its way): wait.
-            guard let contentKey = keys[envelope.header.epoch] else { continue }
+            guard let contentKey = keys[envelope.header.epoch] else { return .success(nil) }
             // Stored envelopes were verified on arrival; what fails to open here was tampered
             // with on disk. The change must be the one its signed header announces.
             guard let plaintext = try? envelope.open(contentKey: contentKey),
                   let change = try? ChangeCodec.decode(plaintext),
-                  change.device == device, change.seq == seq, change.entry.bytes.count == 16 else {
-                throw StoreError.corrupt("a stored envelope does not open or does not match its header")
+                  change.device == item.device, change.seq == item.seq, change.entry.bytes.count == 16 else {
+                return .failure(.corrupt("a stored envelope does not open or does not match its header"))
             }
-            changes.append(change)
+            return .success(change)
+        }
+        var changes: [Change] = []
+        changes.reserveCapacity(opened.count)
+        for result in opened {
+            if let change = try result.get() { changes.append(change) }
         }
         guard !changes.isEmpty else { return [] }
         // Entries of this space only: a change can never reach an entry of another space.
@@ -193,8 +173,10 @@ extension UnlockedStore {
             applied += journal.receive(change).applied
         }
         let appliedSet = Set(applied)
-        let touched = Set(changes.filter { appliedSet.contains($0.dot) }.map(\.entry))
-        for id in touched { if let entry = journal.entries[id] { try saveEntry(db, entry, space: space) } }
+        let appliedChanges = changes.filter { appliedSet.contains($0.dot) }
+        try Receipts.note(db, appliedChanges, space: space)
+        let touched = Set(appliedChanges.map(\.entry)).compactMap { journal.entries[$0] }
+        try saveEntries(db, touched, space: space)
         for (device, seq) in journal.vector where seq > vector[device, default: 0] {
             try db.execute(sql: "INSERT INTO vectors (space, device, seq) VALUES (?, ?, ?) ON CONFLICT (space, device) DO UPDATE SET seq = excluded.seq",
                            arguments: [spaceBytes, Data(device.bytes), Int64(seq)])

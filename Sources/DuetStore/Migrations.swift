@@ -112,6 +112,25 @@ enum Migrations {
                     name     TEXT NOT NULL,
                     role     TEXT NOT NULL CHECK (role IN ('me', 'partner'))
                 ) STRICT;
+
+                -- Delivery receipts: per space, how far each device (reader) had applied another
+                -- device's (author's) changes when it last wrote — every change carries that
+                -- vector, so "delivered to Sam's phone" needs no extra message.
+                CREATE TABLE receipts (
+                    space  BLOB NOT NULL,
+                    reader BLOB NOT NULL,
+                    author BLOB NOT NULL,
+                    seq    INTEGER NOT NULL,
+                    PRIMARY KEY (space, reader, author)
+                ) STRICT, WITHOUT ROWID;
+
+                -- Per entry and device, the seq of the last change that device made to it.
+                CREATE TABLE entry_changes (
+                    entry  BLOB NOT NULL,
+                    device BLOB NOT NULL,
+                    seq    INTEGER NOT NULL,
+                    PRIMARY KEY (entry, device)
+                ) STRICT, WITHOUT ROWID;
                 """)
         }
         return migrator

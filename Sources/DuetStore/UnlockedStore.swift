@@ -110,23 +110,32 @@ public struct UnlockedStore: Sendable {
         try db.execute(sql: "UPDATE store_meta SET value = ? WHERE key = 'hlc'",
                        arguments: [Data((0..<8).map { UInt8(truncatingIfNeeded: hlc.raw >> (56 - 8 * UInt64($0))) })])
         try saveEntry(db, entry, space: space)
+        try Receipts.note(db, [change], space: space)
         return change
     }
 
-    private func sealedSnapshot(_ entry: Entry, space: SpaceID) -> [UInt8] {
-        AEAD.seal(EntrySnapshot.encode(entry), using: keystore.storageKey, associatedData: entry.id.bytes + space.bytes)
-    }
 
     func saveEntry(_ db: GRDB.Database, _ entry: Entry, space: SpaceID) throws {
-        // Ordered by when the reflection was written: an imported date, else its creation.
-        let created = Int64((entry.date.value ?? nil) ?? entry.creation?.hlc.milliseconds ?? 0)
-        let updated = Int64(entry.lastChange?.hlc.milliseconds ?? 0)
-        try db.execute(sql: """
+        try saveEntries(db, [entry], space: space)
+    }
+
+    /// Seals each entry's snapshot (on every core when there are many) and writes them.
+    func saveEntries(_ db: GRDB.Database, _ entries: [Entry], space: SpaceID) throws {
+        let storageKey = keystore.storageKey
+        let sealed = Parallel.map(entries) { entry in
+            AEAD.seal(EntrySnapshot.encode(entry), using: storageKey, associatedData: entry.id.bytes + space.bytes)
+        }
+        let statement = try db.cachedStatement(sql: """
             INSERT INTO entries (id, code, space, created, updated, snapshot) VALUES (?, ?, ?, ?, ?, ?)
             ON CONFLICT (id) DO UPDATE SET created = excluded.created, updated = excluded.updated, snapshot = excluded.snapshot
             WHERE entries.space = excluded.space
-            """, arguments: [Data(entry.id.bytes), entry.id.description, Data(space.bytes), created, updated,
-                             Data(sealedSnapshot(entry, space: space))])
+            """)
+        for (entry, snapshot) in zip(entries, sealed) {
+            // Ordered by when the reflection was written: an imported date, else its creation.
+            let created = Int64((entry.date.value ?? nil) ?? entry.creation?.hlc.milliseconds ?? 0)
+            let updated = Int64(entry.lastChange?.hlc.milliseconds ?? 0)
+            try statement.execute(arguments: [Data(entry.id.bytes), entry.id.description, Data(space.bytes), created, updated, Data(snapshot)])
+        }
     }
 
     // MARK: - Reading

@@ -15,6 +15,8 @@ public enum SyncEngine {
         public var membershipRecords = 0
         /// Spaces where the relay held less than it once did: nothing was exchanged there.
         public var rolledBack: [SpaceKind] = []
+        /// Changes stored but still waiting for their causal past after the round.
+        public var waiting = 0
     }
 
     /// One full round: for each space this device belongs to, reconcile the membership log,
@@ -34,6 +36,12 @@ public enum SyncEngine {
         }
         try await RecoveryEngine.refreshIfStale(unlocked, store: store, transport: transport)
         result.applied = try unlocked.materialise().count
+        // After a complete round, a change still waiting names a past the relay did not hand
+        // over although the author's device had it: the relay is withholding (or lost) it.
+        result.waiting = try store.pendingIn()
+        if result.waiting > 0, result.rolledBack.isEmpty {
+            try store.addWarning("\(result.waiting) received change(s) wait for earlier changes the relay has not delivered; it may be withholding them")
+        }
         try store.setMeta("last_sync", String(now))
         return result
     }
@@ -101,6 +109,9 @@ public enum SyncEngine {
         }
         var local = try store.localHeads(space: space)
         var session = SyncSession(local: local, ownDevices: [ownDevice])
+        var prefetch: (vector: [WireDeviceID: UInt64], task: Task<(envelopes: [[UInt8]], complete: Bool), any Error>)?
+        var lastPageComplete = true
+        defer { prefetch?.task.cancel() }
         var action = session.start()
         while true {
             switch action {
@@ -115,9 +126,28 @@ public enum SyncEngine {
                 _ = try store.noteRelayHeads(heads.merging(acknowledged) { max($0, $1) }, space: space)
                 action = session.handle(.pushed(count: count))
             case .fetch(let after):
-                let (envelopes, complete) = try await transport.fetch(space, after: after)
-                action = session.handle(.fetched(envelopes, complete: complete))
+                let page: (envelopes: [[UInt8]], complete: Bool)
+                if let ahead = prefetch, ahead.vector == after {
+                    page = try await ahead.task.value
+                } else {
+                    prefetch?.task.cancel()
+                    page = try await transport.fetch(space, after: after)
+                }
+                prefetch = nil
+                lastPageComplete = page.complete
+                action = session.handle(.fetched(page.envelopes, complete: page.complete))
             case .store(let envelopes):
+                // Fetch the next page while this one is verified and stored: the network and
+                // the disk overlap. If the store refuses something, the next fetch asks from
+                // elsewhere and this guess is dropped.
+                if !lastPageComplete {
+                    var guess = local
+                    for bytes in envelopes {
+                        if let header = try? Envelope(bytes: bytes).header { guess[header.device] = max(guess[header.device] ?? 0, header.seq) }
+                    }
+                    let next = guess
+                    prefetch = (next, Task { try await transport.fetch(space, after: next) })
+                }
                 let report = try store.storeVerified(envelopes, space: space)
                 for reason in Set(report.refused) { try store.addWarning("refused from the relay: \(reason)") }
                 if report.duplicates > 0 {

@@ -24,17 +24,27 @@ public final class BackgroundRun: @unchecked Sendable {
 
     public var processIdentifier: Int32 { process.processIdentifier }
 
-    /// Blocks until the process prints its first line (or closes stdout: then nil).
-    public func firstLine() -> String? {
+    /// Blocks until the process prints its first line; nil if it closes stdout first, or if
+    /// `timeout` seconds pass (then the process is killed, so a stuck child fails its test
+    /// instead of hanging the whole run).
+    public func firstLine(timeout: Double = 60) -> String? {
         precondition(!firstLineRead, "the first line is read once")
         firstLineRead = true
         let handle = out.fileHandleForReading
+        let deadline = Date().addingTimeInterval(timeout)
         while true {
             if let newline = buffered.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = String(decoding: buffered[..<newline], as: UTF8.self)
                 buffered = Data(buffered[(newline + 1)...])
                 return line
             }
+            var poller = pollfd(fd: handle.fileDescriptor, events: Int16(POLLIN), revents: 0)
+            let remaining = Int32(max(0, deadline.timeIntervalSinceNow) * 1000)
+            guard remaining > 0, poll(&poller, 1, min(remaining, 1000)) >= 0 else {
+                signal(SIGKILL)
+                return nil
+            }
+            if poller.revents == 0 { continue }
             let chunk = handle.availableData
             if chunk.isEmpty { return nil }
             buffered.append(chunk)

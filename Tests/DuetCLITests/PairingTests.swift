@@ -228,6 +228,24 @@ struct PairingTests {
         #expect(again.status != 0 && again.errorLine.contains("already shared"), "\(again.stderr)")
     }
 
+    @Test("Delivery receipts: once the partner's device writes after receiving an entry, the author sees it delivered there")
+    func deliveryReceipts() throws {
+        let couple = try Couple()
+        let id = try couple.alex.write("Did this reach you?", ["--shared"])
+        #expect(try couple.alex.duet(["sync"]).status == 0)
+        #expect((try couple.alex.duet(["show", id, "--history", "--json"]).json as? [String: Any])?["deliveredTo"] as? [String] == [])
+        #expect(try couple.sam.duet(["sync"]).status == 0)
+        #expect(try couple.sam.duet(["ack", id]).status == 0)
+        #expect(try couple.sam.duet(["sync"]).status == 0)
+        #expect(try couple.alex.duet(["sync"]).status == 0)
+        let shown = try #require(try couple.alex.duet(["show", id, "--history", "--json"]).json as? [String: Any])
+        #expect(shown["deliveredTo"] as? [String] == ["Sam (Sam's phone)"])
+        #expect(try couple.alex.duet(["show", id]).stdout.contains("delivered to: Sam (Sam's phone)"))
+        // A newer edit by Alex is not delivered until Sam's device writes again.
+        #expect(try couple.alex.duet(["edit", id, "-m", "Did this reach you? Edited."]).status == 0)
+        #expect((try couple.alex.duet(["show", id, "--history", "--json"]).json as? [String: Any])?["deliveredTo"] as? [String] == [])
+    }
+
     @Test("Without a partner, shared writing is refused with what to do")
     func unpaired() throws {
         let journal = try TemporaryJournal()

@@ -75,3 +75,37 @@ struct TamperedRelayTests {
         #expect(try couple.sam.show(second)["body"] as? String == "second shared")
     }
 }
+
+@Suite("duet sync against a relay that withholds")
+struct WithholdingRelayTests {
+    @Test("A relay that drops a change another depends on is exposed by the dependent change's vector")
+    func withheld() throws {
+        let couple = try Couple()
+        let phone = try couple.linkAlexDevice(named: "Alex's phone")
+        let id = try couple.alex.write("the first words", ["--shared"])
+        #expect(try couple.alex.duet(["sync"]).status == 0)
+        #expect(try couple.sam.duet(["sync"]).status == 0)
+        #expect(try couple.sam.duet(["edit", id, "-m", "the first words, answered"]).status == 0)
+        #expect(try couple.sam.duet(["sync"]).status == 0)
+
+        // The operator deletes Alex's envelope (and its head) from the couple space.
+        let spaces = try #require(try couple.alex.status()["spaces"] as? [String: String])
+        let shared = Data(hexBytes(try #require(spaces["shared"])))
+        let alexDevice = Data(hexBytes(try #require(try couple.alex.show(id)["authorDevice"] as? String)))
+        #expect(couple.relay.terminate() == 0)
+        let database = try DatabaseQueue(path: couple.relay.data + "/relay.sqlite")
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM envelopes WHERE space = ? AND device = ?", arguments: [shared, alexDevice])
+            try db.execute(sql: "DELETE FROM heads WHERE space = ? AND device = ?", arguments: [shared, alexDevice])
+        }
+        try database.close()
+        try couple.relay.start()
+
+        // Alex's phone never had either: it receives Sam's edit, which names Alex's change.
+        let sync = try phone.duet(["sync", "--relay", couple.relay.base])
+        #expect(sync.status == 0, "\(sync.stderr)")
+        let warnings = try #require(try phone.status()["warnings"] as? [String])
+        #expect(warnings.contains { $0.contains("withholding") }, "\(warnings)")
+        #expect(try phone.list(["--shared"]).isEmpty, "nothing half-applied is shown")
+    }
+}
