@@ -23,19 +23,11 @@ public enum DeviceEngine {
         let code = Pairing.makeCode()
         guard let derived = Pairing.derive(code: code) else { throw Failure(message: "could not derive a code") }
         show(code)
-        let deadline = ContinuousClock.now + timeout
-        var sealedRequest: [UInt8]?
-        while sealedRequest == nil {
-            sealedRequest = try await transport.takeMailbox(derived.replyMailbox)
-            if sealedRequest == nil {
-                guard ContinuousClock.now < deadline else {
-                    throw Failure(message: "no new device asked in time; the code is no longer valid — run `duet device link` again")
-                }
-                try await Task.sleep(for: PairingEngine.pollInterval)
-            }
+        guard let sealedRequest = try await transport.awaitMailbox(derived.replyMailbox, timeout: timeout, interval: PairingEngine.pollInterval) else {
+            throw Failure(message: "no new device asked in time; the code is no longer valid — run `duet device link` again")
         }
         let request: LinkRequest
-        do { request = try LinkRequest.open(sealedRequest ?? [], using: derived.key) } catch {
+        do { request = try LinkRequest.open(sealedRequest, using: derived.key) } catch {
             throw Failure(message: "the new device's request was not valid (\(error)); nothing was linked")
         }
         let certificate = DeviceCertificate.issue(identity: keystore.identity, device: request.device, name: request.deviceName, created: now())
@@ -77,19 +69,11 @@ public enum DeviceEngine {
         var transport = RelayTransport(base: relay, device: device)
         try await transport.authenticate()
         try await transport.putMailbox(derived.replyMailbox, LinkRequest(device: device.verifyingKey, deviceName: deviceName).seal(using: derived.key))
-        let deadline = ContinuousClock.now + timeout
-        var sealedBundle: [UInt8]?
-        while sealedBundle == nil {
-            sealedBundle = try await transport.takeMailbox(derived.inviteMailbox)
-            if sealedBundle == nil {
-                guard ContinuousClock.now < deadline else {
-                    throw Failure(message: "your other device did not answer in time: check the code, and that `duet device link` is still waiting")
-                }
-                try await Task.sleep(for: PairingEngine.pollInterval)
-            }
+        guard let sealedBundle = try await transport.awaitMailbox(derived.inviteMailbox, timeout: timeout, interval: PairingEngine.pollInterval) else {
+            throw Failure(message: "your other device did not answer in time: check the code, and that `duet device link` is still waiting")
         }
         let bundle: IdentityBundle
-        do { bundle = try IdentityBundle.open(sealedBundle ?? [], using: derived.key, purpose: "link") } catch {
+        do { bundle = try IdentityBundle.open(sealedBundle, using: derived.key, purpose: "link") } catch {
             throw Failure(message: "what came back was not valid (\(error)); nothing was created")
         }
         let (store, unlocked) = try Store.createLinked(home: home, bundle: bundle, device: device, deviceName: deviceName,

@@ -52,19 +52,11 @@ public enum PairingEngine {
         try await transport.putMailbox(derived.inviteMailbox, PairingMessages.seal(invite, key: derived.key))
         show(code)
 
-        let deadline = ContinuousClock.now + timeout
-        var sealedReply: [UInt8]?
-        while sealedReply == nil {
-            sealedReply = try await transport.takeMailbox(derived.replyMailbox)
-            if sealedReply == nil {
-                guard ContinuousClock.now < deadline else {
-                    throw Failure(message: "no answer from your partner in time; the code is no longer valid — run `duet pair invite` again")
-                }
-                try await Task.sleep(for: pollInterval)
-            }
+        guard let sealedReply = try await transport.awaitMailbox(derived.replyMailbox, timeout: timeout, interval: pollInterval) else {
+            throw Failure(message: "no answer from your partner in time; the code is no longer valid — run `duet pair invite` again")
         }
         let reply: PairingMessages.Reply
-        do { reply = try PairingMessages.openReply(sealedReply ?? [], key: derived.key) } catch {
+        do { reply = try PairingMessages.openReply(sealedReply, key: derived.key) } catch {
             throw Failure(message: "the answer to this invitation was not valid (\(error)); nothing was paired — start again")
         }
         guard reply.identity != keystore.identity.verifyingKey else {

@@ -132,6 +132,17 @@ public struct RelayTransport: Sendable {
         }
     }
 
+    /// Waits for a blob to arrive in a mailbox, checking every `interval`, for at most
+    /// `timeout`; nil when none came in time.
+    public func awaitMailbox(_ id: [UInt8], timeout: Duration, interval: Duration = .milliseconds(200)) async throws -> [UInt8]? {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let blob = try await takeMailbox(id) { return blob }
+            guard ContinuousClock.now < deadline else { return nil }
+            try await Task.sleep(for: interval)
+        }
+    }
+
     /// Appends envelopes (at most 256 per request); returns how many were stored or already held.
     public func push(_ envelopes: [[UInt8]], to space: SpaceID) async throws -> Int {
         var count = 0
