@@ -29,35 +29,10 @@ public final class Store: Sendable {
         home: Home, name: String, deviceName: String, passphrase: SecretBytes, parameters: PassphraseKDFParameters, now: UInt64,
         recovery: RecoverySlot? = nil
     ) throws(StoreError) -> (Store, UnlockedStore) {
-        guard !home.exists else {
-            throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal; nothing was changed")
+        try initialise(home: home, keystore: Keystore.create(name: name, recovery: recovery), deviceName: deviceName,
+                       passphrase: passphrase, parameters: parameters, personalEpoch: 1) { db, keystore in
+            try appendMembership(db, Self.personalLog(keystore, deviceName: deviceName, now: now), space: keystore.personalSpace)
         }
-        try home.create()
-        let keystore = Keystore.create(name: name, recovery: recovery)
-        let sealed = try keystore.seal(passphrase: passphrase, parameters: parameters)
-        let store = try openPool(home: home)
-        do {
-            try store.database.write { db in
-                try db.execute(sql: "INSERT INTO keystore (id, kdf_parameters, sealed) VALUES (1, ?, ?)",
-                               arguments: [Data(parameters.encoded), Data(sealed)])
-                try db.execute(sql: "INSERT INTO spaces (space, kind, epoch) VALUES (?, 'personal', 1)",
-                               arguments: [Data(keystore.personalSpace.bytes)])
-                try db.execute(sql: "INSERT INTO store_meta (key, value) VALUES ('device', ?), ('personal_space', ?), ('hlc', ?)",
-                               arguments: [Data(keystore.deviceID.bytes), Data(keystore.personalSpace.bytes), Data(count: 8)])
-                try appendMembership(db, Self.personalLog(keystore, deviceName: deviceName, now: now), space: keystore.personalSpace)
-                try db.execute(sql: "INSERT INTO people (identity, name, role) VALUES (?, ?, 'me')",
-                               arguments: [Data(keystore.identity.verifyingKey.bytes), name])
-                try db.execute(sql: "INSERT INTO store_meta (key, value) VALUES ('device_name', ?)", arguments: [Data(deviceName.utf8)])
-            }
-        } catch {
-            // A half-made store must not be mistaken for a journal: remove it.
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: home.databasePath + suffix) }
-            throw classify(error, doing: "create the store")
-        }
-        let unlocked = UnlockedStore(store: store, keystore: keystore)
-        try unlocked.ensureSyncCredential()
-        home.tightenFiles()
-        return (store, unlocked)
     }
 
     /// A new device of the person `bundle` describes (linking or recovery): their identity and
@@ -67,11 +42,26 @@ public final class Store: Sendable {
         home: Home, bundle: IdentityBundle, device: SigningKey, deviceName: String, passphrase: SecretBytes,
         parameters: PassphraseKDFParameters, recovery: RecoverySlot? = nil
     ) throws(StoreError) -> (Store, UnlockedStore) {
+        try initialise(home: home, keystore: Keystore.create(from: bundle, device: device, recovery: recovery), deviceName: deviceName,
+                       passphrase: passphrase, parameters: parameters, personalEpoch: bundle.personalKeys.keys.max() ?? 1) { db, _ in
+            guard let couple = bundle.couple else { return }
+            try db.execute(sql: "INSERT INTO spaces (space, kind, epoch) VALUES (?, 'couple', ?)",
+                           arguments: [Data(couple.space.bytes), Int64(couple.keys.keys.max() ?? 1)])
+            try db.execute(sql: "INSERT INTO people (identity, name, role) VALUES (?, ?, 'partner')",
+                           arguments: [Data(couple.partner.bytes), couple.partnerName])
+        }
+    }
+
+    /// The part of creating a store that every way shares: the sealed keystore, the personal
+    /// space, this device's facts and person, then `more`, all in one transaction.
+    private static func initialise(
+        home: Home, keystore: Keystore, deviceName: String, passphrase: SecretBytes, parameters: PassphraseKDFParameters,
+        personalEpoch: UInt64, more: (GRDB.Database, Keystore) throws -> Void
+    ) throws(StoreError) -> (Store, UnlockedStore) {
         guard !home.exists else {
-            throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal; choose another --home")
+            throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal; nothing was changed (choose another --home)")
         }
         try home.create()
-        let keystore = Keystore.create(from: bundle, device: device, recovery: recovery)
         let sealed = try keystore.seal(passphrase: passphrase, parameters: parameters)
         let store = try openPool(home: home)
         do {
@@ -79,19 +69,15 @@ public final class Store: Sendable {
                 try db.execute(sql: "INSERT INTO keystore (id, kdf_parameters, sealed) VALUES (1, ?, ?)",
                                arguments: [Data(parameters.encoded), Data(sealed)])
                 try db.execute(sql: "INSERT INTO spaces (space, kind, epoch) VALUES (?, 'personal', ?)",
-                               arguments: [Data(keystore.personalSpace.bytes), Int64(bundle.personalKeys.keys.max() ?? 1)])
+                               arguments: [Data(keystore.personalSpace.bytes), Int64(personalEpoch)])
                 try db.execute(sql: "INSERT INTO store_meta (key, value) VALUES ('device', ?), ('personal_space', ?), ('hlc', ?), ('device_name', ?)",
                                arguments: [Data(keystore.deviceID.bytes), Data(keystore.personalSpace.bytes), Data(count: 8), Data(deviceName.utf8)])
                 try db.execute(sql: "INSERT INTO people (identity, name, role) VALUES (?, ?, 'me')",
-                               arguments: [Data(keystore.identity.verifyingKey.bytes), bundle.name])
-                if let couple = bundle.couple {
-                    try db.execute(sql: "INSERT INTO spaces (space, kind, epoch) VALUES (?, 'couple', ?)",
-                                   arguments: [Data(couple.space.bytes), Int64(couple.keys.keys.max() ?? 1)])
-                    try db.execute(sql: "INSERT INTO people (identity, name, role) VALUES (?, ?, 'partner')",
-                                   arguments: [Data(couple.partner.bytes), couple.partnerName])
-                }
+                               arguments: [Data(keystore.identity.verifyingKey.bytes), keystore.name])
+                try more(db, keystore)
             }
         } catch {
+            // A half-made store must not be mistaken for a journal: remove it.
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: home.databasePath + suffix) }
             throw classify(error, doing: "create the store")
         }
