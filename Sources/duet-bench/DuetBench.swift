@@ -7,6 +7,6 @@ struct DuetBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "duet-bench",
         abstract: "Measure Duet: editing traces, the store, the relay, sync.",
-        subcommands: [TraceCommand.self, ConcurrentCommand.self, StoreCommand.self, RelayCommand.self, SyncBenchCommand.self, CryptoCommand.self]
+        subcommands: [TraceCommand.self, ConcurrentCommand.self, StoreCommand.self, RelayCommand.self, SyncBenchCommand.self, CryptoCommand.self, MergeCommand.self]
     )
 }
