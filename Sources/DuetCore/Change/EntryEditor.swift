@@ -54,6 +54,20 @@ public struct EntryEditor: Sendable {
         guard !scalars.isEmpty else { return }
         let device = device
         let insert = entry.withBody { $0.insert(scalars, at: position, by: device) }
+        // Typing continues the previous insert (next counter, right after its last scalar,
+        // same right origin): one operation for the whole run. A receiver stores such a run as
+        // one span either way, so the result is identical; the change is smaller and a merge
+        // integrates one run instead of one operation per keystroke.
+        if case .insertText(let previous)? = operations.last,
+           previous.id.device == insert.id.device,
+           UInt64(previous.id.counter) + UInt64(previous.scalars.count) == UInt64(insert.id.counter),
+           insert.originLeft == CharID(device: previous.id.device, counter: insert.id.counter &- 1),
+           insert.originRight == previous.originRight {
+            operations[operations.count - 1] = .insertText(TextInsert(
+                id: previous.id, originLeft: previous.originLeft, originRight: previous.originRight,
+                scalars: previous.scalars + insert.scalars))
+            return
+        }
         operations.append(.insertText(insert))
     }
 
