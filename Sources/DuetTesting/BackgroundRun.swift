@@ -31,7 +31,7 @@ public final class BackgroundRun: @unchecked Sendable {
         precondition(!firstLineRead, "the first line is read once")
         firstLineRead = true
         let handle = out.fileHandleForReading
-        let deadline = Date().addingTimeInterval(timeout)
+        let deadline = ContinuousClock.now + .milliseconds(Int64(timeout * 1000))
         while true {
             if let newline = buffered.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = String(decoding: buffered[..<newline], as: UTF8.self)
@@ -39,7 +39,8 @@ public final class BackgroundRun: @unchecked Sendable {
                 return line
             }
             var poller = pollfd(fd: handle.fileDescriptor, events: Int16(POLLIN), revents: 0)
-            let remaining = Int32(max(0, deadline.timeIntervalSinceNow) * 1000)
+            let left = deadline - ContinuousClock.now
+            let remaining = Int32(clamping: max(0, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
             guard remaining > 0, poll(&poller, 1, min(remaining, 1000)) >= 0 else {
                 signal(SIGKILL)
                 return nil

@@ -43,8 +43,9 @@ public final class RelayProcess: @unchecked Sendable {
         try process.run()
         let handle = output.fileHandleForReading
         var buffer = Data()
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
+        // Monotonic: a step of the system clock must not cut the wait short.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
             let chunk = handle.availableData
             if chunk.isEmpty { break }
             buffer.append(chunk)

@@ -13,8 +13,8 @@ extension TemporaryJournal {
     /// Waits until `condition` holds, checking every 50 ms, for at most `seconds`: for effects of
     /// another process (a daemon) that has no completion signal of its own. Returns whether it held.
     func eventually(within seconds: Double = 20, _ condition: () throws -> Bool) rethrows -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
+        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        while ContinuousClock.now < deadline {
             if try condition() { return true }
             Thread.sleep(forTimeInterval: 0.05)
         }

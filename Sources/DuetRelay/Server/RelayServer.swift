@@ -36,7 +36,14 @@ public enum RelayServer {
         let router = Router()
         router.middlewares.add(MetricsMiddleware(metrics: metrics))
         let limit = configuration.maximumRequestBytes
-        let now: @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }
+        // Wall-clock milliseconds as read at start, advanced by the monotonic clock: challenge,
+        // session, rate and mailbox lifetimes must not jump when the system clock is stepped
+        // (seen on this machine: a 60 s challenge expired at once after a step forward).
+        let startedWall = UInt64(max(0, Date().timeIntervalSince1970 * 1000)), started = ContinuousClock.now
+        let now: @Sendable () -> UInt64 = {
+            let elapsed = ContinuousClock.now - started
+            return startedWall + UInt64(elapsed.components.seconds) * 1000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000_000)
+        }
 
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/metrics") { _, _ in metrics.prometheusText(liveConnections: await live.connections) }
