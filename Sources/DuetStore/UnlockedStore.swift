@@ -33,7 +33,8 @@ public struct UnlockedStore: Sendable {
                 guard let space = try Store.spaces(db).first(where: { $0.kind == kind })?.id else {
                     throw StoreError(.notPaired, "shared entries need a partner: pair first with `duet pair invite` or `duet pair accept CODE`")
                 }
-                return try commit(db, entry: id, space: space, now: now, edit)
+                var keys: [SpaceID: [UInt64: SymmetricKey]] = [:]
+                return try commit(db, entry: id, space: space, now: now, keys: &keys, edit)
             }
         } catch {
             throw Store.classify(error, doing: "save the change", home: store.home)
@@ -46,21 +47,26 @@ public struct UnlockedStore: Sendable {
     public func commitAll(_ edits: [(EntryID, (inout EntryEditor) throws -> Void)], now: UInt64) throws -> [Change] {
         do {
             return try store.database.write { db in
-                try edits.map { id, edit in try commit(db, entry: id, space: keystore.personalSpace, now: now, edit) }
+                // Content keys are read once per space for the whole batch: each read replays
+                // the space's membership log, signatures included.
+                var keys: [SpaceID: [UInt64: SymmetricKey]] = [:]
+                return try edits.map { id, edit in try commit(db, entry: id, space: keystore.personalSpace, now: now, keys: &keys, edit) }
             }
         } catch {
             throw Store.classify(error, doing: "save the change", home: store.home)
         }
     }
 
-    private func commit(_ db: GRDB.Database, entry id: EntryID, space requested: SpaceID, now: UInt64, _ edit: (inout EntryEditor) throws -> Void) throws -> Change {
+    private func commit(_ db: GRDB.Database, entry id: EntryID, space requested: SpaceID, now: UInt64,
+                        keys: inout [SpaceID: [UInt64: SymmetricKey]], _ edit: (inout EntryEditor) throws -> Void) throws -> Change {
         let device = self.device
         let wireDevice = keystore.deviceID
         let existing = try loadStoredEntry(db, id: id)
         // An entry never changes space: an edit goes where the entry lives.
         let space = existing?.space ?? requested
         let epoch = UInt64(try Int64.fetchOne(db, sql: "SELECT epoch FROM spaces WHERE space = ?", arguments: [Data(space.bytes)]) ?? 1)
-        guard let contentKey = try contentKeys(db, space: space)[epoch] else {
+        if keys[space] == nil { keys[space] = try contentKeys(db, space: space) }
+        guard let contentKey = keys[space]?[epoch] else {
             throw StoreError(.integrity, "this device has no key for the space's current epoch yet; run `duet sync` and try again")
         }
         let seq = try Int64.fetchOne(db, sql: "SELECT seq FROM vectors WHERE space = ? AND device = ?",
