@@ -70,39 +70,24 @@ public struct Keystore: Sendable {
     /// name length u16be ‖ name ‖ (version 2:) count ‖ (space(16) ‖ keys)*;
     /// keys = count ‖ (epoch u64be ‖ key(32))*
     private func encoded() -> SecretBytes {
-        let fixed: [SecretBytes] = [identity.seed, device.seed, storageKey.bytes]
         let nameBytes = Array(name.utf8)
         let spaces = otherKeys.keys.sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
-        let total = 1 + 96 + 16 + 1 + personalKeys.count * 40 + 2 + nameBytes.count
-            + 1 + spaces.reduce(0) { $0 + 16 + 1 + (otherKeys[$1]?.count ?? 0) * 40 } + 1 + (recovery == nil ? 0 : 48)
+        let total = 1 + 96 + 16 + SecretWriter.keysByteCount(personalKeys) + 2 + nameBytes.count
+            + 1 + spaces.reduce(0) { $0 + 16 + SecretWriter.keysByteCount(otherKeys[$1] ?? [:]) } + SecretWriter.recoveryByteCount(recovery)
         return SecretBytes(count: total) { out in
-            var index = 0
-            func put(_ bytes: some Collection<UInt8>) { for byte in bytes { out[index] = byte; index += 1 } }
-            func putKeys(_ keys: [UInt64: SymmetricKey]) {
-                put([UInt8(keys.count)])
-                for epoch in keys.keys.sorted() {
-                    put((0..<8).map { UInt8(truncatingIfNeeded: epoch >> (56 - 8 * UInt64($0))) })
-                    keys[epoch]?.bytes.withUnsafeBytes { put($0) }
-                }
-            }
-            put([Keystore.version])
-            for secret in fixed { secret.withUnsafeBytes { put($0) } }
-            put(personalSpace.bytes)
-            putKeys(personalKeys)
-            put([UInt8(nameBytes.count >> 8), UInt8(nameBytes.count & 0xff)])
-            put(nameBytes)
-            put([UInt8(spaces.count)])
+            var writer = SecretWriter(out)
+            writer.put([Keystore.version])
+            for secret in [identity.seed, device.seed, storageKey.bytes] { writer.put(secret) }
+            writer.put(personalSpace.bytes)
+            writer.putKeys(personalKeys)
+            writer.put([UInt8(nameBytes.count >> 8), UInt8(nameBytes.count & 0xff)])
+            writer.put(nameBytes)
+            writer.put([UInt8(spaces.count)])
             for space in spaces {
-                put(space.bytes)
-                putKeys(otherKeys[space] ?? [:])
+                writer.put(space.bytes)
+                writer.putKeys(otherKeys[space] ?? [:])
             }
-            if let recovery {
-                put([1])
-                put(recovery.slot)
-                recovery.key.bytes.withUnsafeBytes { put($0) }
-            } else {
-                put([0])
-            }
+            writer.putRecovery(recovery)
         }
     }
 
@@ -110,51 +95,28 @@ public struct Keystore: Sendable {
         // Read in place: copying the plaintext into an ordinary array would leave key material
         // in memory nobody zeroes.
         secret.withUnsafeBytes { bytes -> Keystore? in
-            var index = 0
-            func take(_ count: Int) -> Slice<UnsafeRawBufferPointer>? {
-                guard count >= 0, index + count <= bytes.count else { return nil }
-                defer { index += count }
-                return bytes[index..<index + count]
-            }
-            func takeKeys() -> [UInt64: SymmetricKey]? {
-                guard let count = take(1)?.first else { return nil }
-                var keys: [UInt64: SymmetricKey] = [:]
-                for _ in 0..<count {
-                    guard let epochBytes = take(8), let keyBytes = take(32),
-                          let key = try? SymmetricKey(bytes: SecretBytes(copying: keyBytes)) else { return nil }
-                    keys[epochBytes.reduce(0) { $0 << 8 | UInt64($1) }] = key
-                }
-                return keys
-            }
-            guard let version = take(1)?.first, version == 1 || version == Keystore.version,
-                  let identitySeed = take(32), let deviceSeed = take(32), let storage = take(32),
-                  let space = take(16), let keys = takeKeys() else { return nil }
-            guard let lengthBytes = take(2), let nameBytes = take(Int(lengthBytes[lengthBytes.startIndex]) << 8 | Int(lengthBytes[lengthBytes.startIndex + 1])) else { return nil }
+            var reader = SecretReader(bytes)
+            guard let version = reader.byte(), version == 1 || version == Keystore.version,
+                  let identitySeed = reader.take(32), let deviceSeed = reader.take(32), let storage = reader.take(32),
+                  let space = reader.take(16), let keys = reader.takeKeys(),
+                  let high = reader.byte(), let low = reader.byte(), let nameBytes = reader.take(Int(high) << 8 | Int(low)) else { return nil }
             var otherKeys: [SpaceID: [UInt64: SymmetricKey]] = [:]
-            if version >= 2 {
-                guard let count = take(1)?.first else { return nil }
-                for _ in 0..<count {
-                    guard let spaceBytes = take(16), let spaceID = try? SpaceID(bytes: Array(spaceBytes)), let keys = takeKeys() else { return nil }
-                    otherKeys[spaceID] = keys
-                }
-            }
             var recovery: RecoverySlot?
             if version >= 2 {
-                guard let flag = take(1)?.first else { return nil }
-                if flag == 1 {
-                    guard let slot = take(16), let keyBytes = take(32),
-                          let key = try? SymmetricKey(bytes: SecretBytes(copying: keyBytes)) else { return nil }
-                    recovery = RecoverySlot(slot: Array(slot), key: key)
-                } else if flag != 0 {
-                    return nil
+                guard let count = reader.byte() else { return nil }
+                for _ in 0..<count {
+                    guard let spaceBytes = reader.take(16), let spaceID = try? SpaceID(bytes: Array(spaceBytes)),
+                          let keys = reader.takeKeys() else { return nil }
+                    otherKeys[spaceID] = keys
                 }
+                guard let slot = reader.takeRecovery() else { return nil }
+                recovery = slot
             }
-            guard index == bytes.count, let name = String(validating: nameBytes, as: UTF8.self),
+            guard reader.isAtEnd, let name = String(validating: nameBytes, as: UTF8.self),
                   let identity = try? SigningKey(seed: SecretBytes(copying: identitySeed)),
                   let device = try? SigningKey(seed: SecretBytes(copying: deviceSeed)),
                   let storageKey = try? SymmetricKey(bytes: SecretBytes(copying: storage)),
                   let spaceID = try? SpaceID(bytes: Array(space)) else { return nil }
-            _ = lengthBytes
             return Keystore(name: name, identity: identity, device: device, storageKey: storageKey,
                             personalSpace: spaceID, personalKeys: keys, otherKeys: otherKeys, recovery: recovery)
         }

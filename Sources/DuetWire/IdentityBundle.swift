@@ -73,93 +73,54 @@ public struct IdentityBundle: Sendable {
     private func encoded() -> SecretBytes {
         let nameBytes = Array(name.utf8)
         let partnerNameBytes = Array((couple?.partnerName ?? "").utf8)
-        func keysLength(_ keys: [UInt64: SymmetricKey]) -> Int { 1 + keys.count * 40 }
-        var total = 1 + 32 + 1 + nameBytes.count + 16 + keysLength(personalKeys) + 1
-        if let couple { total += 16 + 32 + 1 + partnerNameBytes.count + keysLength(couple.keys) }
-        total += 1 + (recovery == nil ? 0 : 48)
+        var total = 1 + 32 + 1 + nameBytes.count + 16 + SecretWriter.keysByteCount(personalKeys) + 1
+        if let couple { total += 16 + 32 + 1 + partnerNameBytes.count + SecretWriter.keysByteCount(couple.keys) }
+        total += SecretWriter.recoveryByteCount(recovery)
         return SecretBytes(count: total) { out in
-            var index = 0
-            func put(_ bytes: some Collection<UInt8>) { for byte in bytes { out[index] = byte; index += 1 } }
-            func putKeys(_ keys: [UInt64: SymmetricKey]) {
-                put([UInt8(keys.count)])
-                for epoch in keys.keys.sorted() {
-                    put((0..<8).map { UInt8(truncatingIfNeeded: epoch >> (56 - 8 * UInt64($0))) })
-                    keys[epoch]?.bytes.withUnsafeBytes { put($0) }
-                }
-            }
-            put([Self.version])
-            identity.seed.withUnsafeBytes { put($0) }
-            put([UInt8(nameBytes.count)])
-            put(nameBytes)
-            put(personalSpace.bytes)
-            putKeys(personalKeys)
+            var writer = SecretWriter(out)
+            writer.put([Self.version])
+            writer.put(identity.seed)
+            writer.put([UInt8(nameBytes.count)])
+            writer.put(nameBytes)
+            writer.put(personalSpace.bytes)
+            writer.putKeys(personalKeys)
             if let couple {
-                put([1])
-                put(couple.space.bytes)
-                put(couple.partner.bytes)
-                put([UInt8(partnerNameBytes.count)])
-                put(partnerNameBytes)
-                putKeys(couple.keys)
+                writer.put([1])
+                writer.put(couple.space.bytes)
+                writer.put(couple.partner.bytes)
+                writer.put([UInt8(partnerNameBytes.count)])
+                writer.put(partnerNameBytes)
+                writer.putKeys(couple.keys)
             } else {
-                put([0])
+                writer.put([0])
             }
-            if let recovery {
-                put([1])
-                put(recovery.slot)
-                recovery.key.bytes.withUnsafeBytes { put($0) }
-            } else {
-                put([0])
-            }
+            writer.putRecovery(recovery)
         }
     }
 
     private static func decode(_ secret: SecretBytes) -> IdentityBundle? {
         secret.withUnsafeBytes { bytes -> IdentityBundle? in
-            var index = 0
-            func take(_ count: Int) -> Slice<UnsafeRawBufferPointer>? {
-                guard count >= 0, index + count <= bytes.count else { return nil }
-                defer { index += count }
-                return bytes[index..<index + count]
-            }
-            func takeString() -> String? {
-                guard let length = take(1)?.first, length <= 64, let raw = take(Int(length)) else { return nil }
+            var reader = SecretReader(bytes)
+            func takeName() -> String? {
+                guard let length = reader.byte(), length >= 1, length <= 64, let raw = reader.take(Int(length)) else { return nil }
                 return String(validating: raw, as: UTF8.self)
             }
-            func takeKeys() -> [UInt64: SymmetricKey]? {
-                guard let count = take(1)?.first else { return nil }
-                var keys: [UInt64: SymmetricKey] = [:]
-                for _ in 0..<count {
-                    guard let epochBytes = take(8), let keyBytes = take(32),
-                          let key = try? SymmetricKey(bytes: SecretBytes(copying: keyBytes)) else { return nil }
-                    keys[epochBytes.reduce(0) { $0 << 8 | UInt64($1) }] = key
-                }
-                return keys
-            }
-            guard take(1)?.first == version, let seed = take(32),
+            guard reader.byte() == version, let seed = reader.take(32),
                   let identity = try? SigningKey(seed: SecretBytes(copying: seed)),
-                  let name = takeString(), !name.isEmpty,
-                  let space = take(16), let personalSpace = try? SpaceID(bytes: Array(space)),
-                  let personalKeys = takeKeys(), !personalKeys.isEmpty, let flag = take(1)?.first else { return nil }
+                  let name = takeName(),
+                  let space = reader.take(16), let personalSpace = try? SpaceID(bytes: Array(space)),
+                  let personalKeys = reader.takeKeys(), !personalKeys.isEmpty, let flag = reader.byte() else { return nil }
             var couple: Couple?
             switch flag {
             case 0: break
             case 1:
-                guard let space = take(16), let coupleSpace = try? SpaceID(bytes: Array(space)),
-                      let partnerBytes = take(32), let partner = try? VerifyingKey(bytes: Array(partnerBytes)),
-                      let partnerName = takeString(), !partnerName.isEmpty, let keys = takeKeys() else { return nil }
+                guard let space = reader.take(16), let coupleSpace = try? SpaceID(bytes: Array(space)),
+                      let partnerBytes = reader.take(32), let partner = try? VerifyingKey(bytes: Array(partnerBytes)),
+                      let partnerName = takeName(), let keys = reader.takeKeys() else { return nil }
                 couple = Couple(space: coupleSpace, keys: keys, partner: partner, partnerName: partnerName)
             default: return nil
             }
-            var recovery: RecoverySlot?
-            guard let recoveryFlag = take(1)?.first else { return nil }
-            if recoveryFlag == 1 {
-                guard let slot = take(16), let keyBytes = take(32),
-                      let key = try? SymmetricKey(bytes: SecretBytes(copying: keyBytes)) else { return nil }
-                recovery = RecoverySlot(slot: Array(slot), key: key)
-            } else if recoveryFlag != 0 {
-                return nil
-            }
-            guard index == bytes.count else { return nil }
+            guard let recovery = reader.takeRecovery(), reader.isAtEnd else { return nil }
             return IdentityBundle(identity: identity, name: name, personalSpace: personalSpace, personalKeys: personalKeys, couple: couple,
                                   recovery: recovery)
         }
