@@ -31,12 +31,7 @@ struct DeviceLinkCommand: AsyncParsableCommand {
             let url = try relayURL(store, given: relay)
             let unlocked = try store.unlock(passphrase: try PassphraseSource.read(file: common.passphraseFile))
             let name = try await DeviceEngine.link(unlocked, store: store, relay: url, timeout: .seconds(timeout), now: { nowMilliseconds }) { code in
-                if json {
-                    try? emitJSONLine(["code": code])
-                } else {
-                    emitLine(code)
-                    FileHandle.standardError.write(Data("On the new device: `duet device join CODE --relay \(url)`; waiting up to \(timeout) s…\n".utf8))
-                }
+                announce(code: code, json: json, hint: "On the new device: `duet device join CODE --relay \(url)`; waiting up to \(timeout) s…")
             }
             if json { try emitJSONLine(["device": name]) } else { emitLine("Linked \(Sanitise.line(name)).") }
         }

@@ -17,6 +17,17 @@ func emitLine(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
+/// Shows a one-time code the moment it exists: alone on the first line of stdout (or as
+/// `{"code": …}`), with what to do with it on stderr.
+func announce(code: String, json: Bool, hint: String) {
+    if json {
+        try? emitJSONLine(["code": code])
+    } else {
+        emitLine(code)
+        FileHandle.standardError.write(Data((hint + "\n").utf8))
+    }
+}
+
 func emitJSONLine(_ object: [String: String]) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -45,12 +56,7 @@ struct PairInviteCommand: AsyncParsableCommand {
             let paired = try await PairingEngine.invite(
                 unlocked, store: store, relay: url, timeout: .seconds(timeout), now: { nowMilliseconds }
             ) { code in
-                if json {
-                    try? emitJSONLine(["code": code])
-                } else {
-                    emitLine(code)
-                    FileHandle.standardError.write(Data("Give this code to your partner (`duet pair accept CODE`); waiting up to \(timeout) s…\n".utf8))
-                }
+                announce(code: code, json: json, hint: "Give this code to your partner (`duet pair accept CODE`); waiting up to \(timeout) s…")
             }
             try showPaired(paired, json: json)
         }

@@ -246,6 +246,25 @@ struct PairingTests {
         #expect((try couple.alex.duet(["show", id, "--history", "--json"]).json as? [String: Any])?["deliveredTo"] as? [String] == [])
     }
 
+    @Test("With the relay unreachable, invite, accept, link, join and recover fail with one clear line and change nothing")
+    func relayUnreachable() throws {
+        let down = "http://127.0.0.1:9"
+        let alex = try TemporaryJournal(name: "Alex", initOptions: ["--relay", down])
+        let before = try alex.files()
+        for arguments in [["pair", "invite", "--timeout", "5"], ["pair", "accept", "00000-00000-00000-00000-00000-0"], ["device", "link", "--timeout", "5"]] {
+            let run = try alex.duet(arguments)
+            #expect(run.status != 0 && run.errorLine.contains("cannot be reached"), "\(arguments): \(run.stderr)")
+        }
+        #expect(try alex.status()["partner"] is NSNull)
+        #expect(try alex.files().map(\.bytes) == before.map(\.bytes), "the store is byte for byte as it was")
+        let fresh = try TemporaryJournal(name: "Alex", initialise: false)
+        for arguments in [["device", "join", "00000-00000-00000-00000-00000-0", "--relay", down], ["recover", "00000-00000-00000-00000-00000-0", "--relay", down]] {
+            let run = try fresh.duet(arguments)
+            #expect(run.status != 0 && run.errorLine.contains("cannot be reached"), "\(arguments): \(run.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: fresh.home + "/duet.sqlite"), "nothing was created")
+    }
+
     @Test("Without a partner, shared writing is refused with what to do")
     func unpaired() throws {
         let journal = try TemporaryJournal()
