@@ -38,6 +38,12 @@ let package = Package(
             pkgConfig: "libsodium",
             providers: [.apt(["libsodium-dev"])]
         ),
+        // Layer 0: zlib from the system. Only DuetStore may import it (snapshots at rest).
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         // Layer 1: the CRDTs and their encoding. Pure: no I/O, no clock, no randomness.
         .target(
             name: "DuetCore",
@@ -58,7 +64,7 @@ let package = Package(
         // Layer 2: the device's SQLite store (envelopes, vectors, sealed keystore, sealed view).
         .target(
             name: "DuetStore",
-            dependencies: ["DuetCore", "DuetWire", "DuetCrypto", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["DuetCore", "DuetWire", "DuetCrypto", "CZlib", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         // Layer 3: sync: a sans-I/O session, an engine over the store, a transport to the relay.

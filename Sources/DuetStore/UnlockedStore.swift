@@ -129,7 +129,7 @@ public struct UnlockedStore: Sendable {
     func saveEntries(_ db: GRDB.Database, _ entries: [Entry], space: SpaceID) throws {
         let storageKey = keystore.storageKey
         let sealed = Parallel.map(entries) { entry in
-            AEAD.seal(EntrySnapshot.encode(entry), using: storageKey, associatedData: entry.id.bytes + space.bytes)
+            AEAD.seal(StoredSnapshot.pack(EntrySnapshot.encode(entry)), using: storageKey, associatedData: entry.id.bytes + space.bytes)
         }
         let statement = try db.cachedStatement(sql: """
             INSERT INTO entries (id, code, space, created, updated, snapshot) VALUES (?, ?, ?, ?, ?, ?)
@@ -149,7 +149,7 @@ public struct UnlockedStore: Sendable {
     private func openSnapshot(id: [UInt8], space: [UInt8], sealed: [UInt8]) throws(StoreError) -> Entry {
         do {
             let plain = try AEAD.open(sealed, using: keystore.storageKey, associatedData: id + space)
-            return try EntrySnapshot.decode(plain)
+            return try EntrySnapshot.decode(try StoredSnapshot.unpack(plain))
         } catch {
             throw StoreError.corrupt("an entry could not be opened")
         }
