@@ -37,6 +37,7 @@ struct TraceCommand: ParsableCommand {
         let decodeMilliseconds: Double
         let storedBytes: Int
         let loadMilliseconds: Double
+        let gapBufferCPUMilliseconds: Double
         let contentMatched: Bool
     }
 
@@ -51,6 +52,7 @@ struct TraceCommand: ParsableCommand {
         let cpuMilliseconds: Summary
         let decodeMilliseconds: Summary
         let loadMilliseconds: Summary
+        let gapBufferCPUMilliseconds: Summary
         let encodedBytes: Int
         let storedBytes: Int
         let retainedBytes: Int
@@ -71,6 +73,9 @@ struct TraceCommand: ParsableCommand {
                 cpu = Measure.threadCPUMilliseconds { journal = TraceReplay.sequential(trace, mode: mode) }
             }
             let retained = Measure.heapInUse() - heapBefore
+            // The floor, in the same process and run: the same patches into a plain gap buffer.
+            var floor = GapBuffer()
+            let floorCPU = Measure.threadCPUMilliseconds { floor = GapBuffer.replay(trace) }
             guard let entry = journal.entries[TraceReplay.entry] else { throw ValidationError("the trace made no entry") }
             let encoded = EntrySnapshot.encode(entry)
             var decoded: Entry?
@@ -80,12 +85,12 @@ struct TraceCommand: ParsableCommand {
             var loaded: Entry?
             let loadTime = try Measure.milliseconds { loaded = try EntrySnapshot.decode(try StoredSnapshot.unpack(stored)) }
             let matched = entry.body.string == trace.endContent && decoded?.body.string == trace.endContent
-                && loaded?.body.string == trace.endContent
+                && loaded?.body.string == trace.endContent && floor.string == trace.endContent
             finalLength = entry.body.count
             spans = entry.body.shape.spans
             results.append(Run(milliseconds: elapsed, cpuMilliseconds: cpu, retainedBytes: retained, encodedBytes: encoded.count,
                                decodeMilliseconds: decodeTime, storedBytes: stored.count, loadMilliseconds: loadTime,
-                               contentMatched: matched))
+                               gapBufferCPUMilliseconds: floorCPU, contentMatched: matched))
         }
         let report = Report(
             trace: URL(fileURLWithPath: path).lastPathComponent, mode: mode.rawValue, operations: trace.patchCount,
@@ -93,6 +98,7 @@ struct TraceCommand: ParsableCommand {
             milliseconds: Summary(results.map(\.milliseconds)), cpuMilliseconds: Summary(results.map(\.cpuMilliseconds)),
             decodeMilliseconds: Summary(results.map(\.decodeMilliseconds)),
             loadMilliseconds: Summary(results.map(\.loadMilliseconds)),
+            gapBufferCPUMilliseconds: Summary(results.map(\.gapBufferCPUMilliseconds)),
             encodedBytes: results.last?.encodedBytes ?? 0, storedBytes: results.last?.storedBytes ?? 0,
             retainedBytes: Int(Summary(results.map { Double($0.retainedBytes) }).median), spans: spans,
             peakResidentBytes: Measure.peakResident())
@@ -106,6 +112,7 @@ struct TraceCommand: ParsableCommand {
             }
             print("  replay ms: \(report.milliseconds.text)")
             print("  replay CPU ms: \(report.cpuMilliseconds.text)")
+            print("  plain gap buffer (the floor), CPU ms: \(report.gapBufferCPUMilliseconds.text)")
             print("  decode ms (canonical): \(report.decodeMilliseconds.text)")
             print("  load ms (stored form: inflate + decode): \(report.loadMilliseconds.text)")
             print(String(format: "  encoded with full history: %d bytes canonical, %d bytes stored; spans: %d; retained %.2f MB; peak RSS %.1f MB",

@@ -3,15 +3,11 @@
 half of a trace's patches from empty (A the first half, B the second; positions clamped to the
 document's own text; one commit each), then each imports the other's updates. Reports the CPU
 time of the two imports (medians of fresh runs) as one JSON object."""
-import argparse, gzip, json, statistics, sys, time
+import argparse, statistics, time
 
 import loro
 
-
-def load(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        return json.load(f)
+from common import load, patches as all_patches, report
 
 
 def replica(patches, peer):
@@ -36,7 +32,7 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     trace = load(args.path)
-    patches = [patch for txn in trace["txns"] for patch in txn["patches"]]
+    patches = all_patches(trace)
     half = len(patches) // 2
     a, b = replica(patches[:half], 1), replica(patches[half:], 2)
     updates_a = a.export(loro.ExportMode.Updates(loro.VersionVector()))
@@ -51,10 +47,9 @@ def main():
         fresh_b.import_(updates_a)
         times.append((time.thread_time() - start) * 1000)
         converged = converged and fresh_a.get_text("text").to_string() == fresh_b.get_text("text").to_string()
-    print(json.dumps({"peer": "loro", "version": "1.17.1", "opsA": half, "opsB": len(patches) - half,
+    report({"peer": "loro", "version": "1.17.1", "opsA": half, "opsB": len(patches) - half,
                       "mergeMilliseconds": statistics.median(times), "mergeMin": min(times), "mergeMax": max(times),
-                      "converged": converged}, sort_keys=True))
-    sys.exit(0 if converged else 1)
+            "converged": converged}, converged)
 
 
 if __name__ == "__main__":

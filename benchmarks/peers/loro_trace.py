@@ -4,19 +4,16 @@
 change-per-op: every patch is applied and committed on its own (a live editor's worst case).
 one-change: all patches, then one commit.
 Reports thread CPU time and wall time (medians of fresh runs), the encoded full history
-(Loro updates from the empty version vector), the time to import it, and the Python call
-overhead: the same number of calls into a no-op Python function, which the figures include.
+(Loro updates from the empty version vector) and the time to import it, the same for a Loro
+snapshot, and the Python call overhead: the same number of calls into a no-op Python function,
+which the figures include.
 Prints one JSON object.
 """
-import argparse, gzip, json, statistics, sys, time
+import argparse, statistics, time
 
 import loro
 
-
-def load(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        return json.load(f)
+from common import call_overhead_ms, load, report
 
 
 def replay(trace, mode):
@@ -35,23 +32,6 @@ def replay(trace, mode):
     return doc, text
 
 
-def noop(*_):
-    return None
-
-
-def call_overhead(trace):
-    """Seconds of CPU spent on the same number of Python-level calls, with no CRDT behind them."""
-    start = time.thread_time()
-    for txn in trace["txns"]:
-        for pos, deleted, inserted in txn["patches"]:
-            if deleted:
-                noop(pos, deleted)
-            if inserted:
-                noop(pos, inserted)
-            noop()
-    return time.thread_time() - start
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("path")
@@ -59,7 +39,7 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     trace = load(args.path)
-    cpu, wall, imports = [], [], []
+    cpu, wall, imports, snapshot_loads = [], [], [], []
     matched = True
     encoded = b""
     for _ in range(args.runs):
@@ -75,15 +55,23 @@ def main():
         imported = fresh.get_text("text").to_string()
         imports.append((time.perf_counter() - start) * 1000)
         matched = matched and imported == trace["endContent"]
-    overhead = statistics.median(call_overhead(trace) * 1000 for _ in range(3))
-    print(json.dumps({
+        # Loro's other form: a snapshot (state and history together), and loading it.
+        snapshot = doc.export(loro.ExportMode.Snapshot())
+        start = time.perf_counter()
+        fresh = loro.LoroDoc()
+        fresh.import_(snapshot)
+        loaded = fresh.get_text("text").to_string()
+        snapshot_loads.append((time.perf_counter() - start) * 1000)
+        matched = matched and loaded == trace["endContent"]
+    overhead = call_overhead_ms(trace, args.mode)
+    report({
         "peer": "loro", "version": "1.17.1", "mode": args.mode,
         "cpuMilliseconds": statistics.median(cpu), "wallMilliseconds": statistics.median(wall),
         "cpuMin": min(cpu), "cpuMax": max(cpu),
         "encodedBytes": len(encoded), "importMilliseconds": statistics.median(imports),
+        "snapshotBytes": len(snapshot), "snapshotImportMilliseconds": statistics.median(snapshot_loads),
         "pythonCallOverheadMilliseconds": overhead, "contentMatched": matched,
-    }, sort_keys=True))
-    sys.exit(0 if matched else 1)
+    }, matched)
 
 
 if __name__ == "__main__":

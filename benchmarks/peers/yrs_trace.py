@@ -9,15 +9,11 @@ v1 update from the empty state), the time to apply it to a fresh document, and t
 overhead: the same number of calls into a no-op Python function, which the figures include.
 Prints one JSON object.
 """
-import argparse, gzip, json, statistics, sys, time
+import argparse, json, statistics, time
 
 import pycrdt
 
-
-def load(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        return json.load(f)
+from common import call_overhead_ms, load, report
 
 
 def apply_patches(text, patches):
@@ -42,35 +38,6 @@ def replay(trace, mode):
                 with transaction():
                     apply_patches(text, [patch])
     return doc, text
-
-
-def noop(*_):
-    return None
-
-
-class NoopContext:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *_):
-        return False
-
-
-def call_overhead(trace, mode):
-    """Seconds of CPU spent on the same Python-level calls (and per-op context managers), with no
-    CRDT behind them."""
-    context = NoopContext()
-    start = time.thread_time()
-    for txn in trace["txns"]:
-        for pos, deleted, inserted in txn["patches"]:
-            if mode == "change-per-op":
-                with context:
-                    pass
-            if deleted:
-                noop(pos, deleted)
-            if inserted:
-                noop(pos, inserted)
-    return time.thread_time() - start
 
 
 def main():
@@ -102,15 +69,14 @@ def main():
         imported = str(fresh.get("text", type=pycrdt.Text))
         imports.append((time.perf_counter() - start) * 1000)
         matched = matched and imported == trace["endContent"]
-    overhead = statistics.median(call_overhead(trace, args.mode) * 1000 for _ in range(3))
-    print(json.dumps({
+    overhead = call_overhead_ms(trace, args.mode, per_op_context=True)
+    report({
         "peer": "yrs", "version": "pycrdt 0.14.13", "mode": args.mode,
         "cpuMilliseconds": statistics.median(cpu), "wallMilliseconds": statistics.median(wall),
         "cpuMin": min(cpu), "cpuMax": max(cpu),
         "encodedBytes": len(encoded), "importMilliseconds": statistics.median(imports),
         "pythonCallOverheadMilliseconds": overhead, "contentMatched": matched,
-    }, sort_keys=True))
-    sys.exit(0 if matched else 1)
+    }, matched)
 
 
 if __name__ == "__main__":
