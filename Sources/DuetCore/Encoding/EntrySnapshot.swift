@@ -90,7 +90,9 @@ public enum EntrySnapshot {
         writer.varint(acknowledgements.count)
         acknowledgements.forEach(stamp)
         // Body: each device's typed text (in table order), then the document order.
-        let typed = body.agents.map { ($0, body.content[Int(body.agent(for: $0))]) }.sorted { $0.0 < $1.0 }
+        // Agent numbers are positions in `agents`. (A read: nothing here may touch the
+        // storage's lookup caches, which copies of the entry on other threads share.)
+        let typed = zip(body.agents, body.content).map { ($0, $1) }.sorted { $0.0 < $1.0 }
         writer.varint(typed.count)
         for (device, scalars) in typed {
             writer.varint(index[device, default: 0])

@@ -4,22 +4,57 @@ public struct Entry: Sendable {
     public let id: EntryID
     /// The change that created the entry: its author and time. Nil until a `create` arrives.
     public internal(set) var creation: Stamp?
-    public internal(set) var title = Register<String>()
-    public internal(set) var mood = Register<UInt8?>()
-    public internal(set) var deleted = Register<Bool>()
-    public internal(set) var kind = Register<String>()
-    public internal(set) var replyTo = Register<EntryID?>()
-    /// When the reflection was written, if set (imports keep their original dates).
-    public internal(set) var date = Register<UInt64?>()
-    public internal(set) var factors = ObservedRemoveSet<Factor>()
-    public internal(set) var tags = ObservedRemoveSet<String>()
-    /// Who acknowledged the entry and when (grow-only).
-    public internal(set) var acknowledgements: Set<Stamp> = []
     public internal(set) var body = Body()
     /// The latest change applied to this entry (`updatedAt`).
     public internal(set) var lastChange: Stamp?
+    /// Registers, sets and acknowledgements, behind one reference (see ``EntryFields``).
+    private var fields = EntryFields.empty
 
     public init(id: EntryID) { self.id = id }
+
+    public internal(set) var title: Register<String> {
+        get { fields.title }
+        _modify { yield &uniqueFields().title }
+    }
+    public internal(set) var mood: Register<UInt8?> {
+        get { fields.mood }
+        _modify { yield &uniqueFields().mood }
+    }
+    public internal(set) var deleted: Register<Bool> {
+        get { fields.deleted }
+        _modify { yield &uniqueFields().deleted }
+    }
+    public internal(set) var kind: Register<String> {
+        get { fields.kind }
+        _modify { yield &uniqueFields().kind }
+    }
+    public internal(set) var replyTo: Register<EntryID?> {
+        get { fields.replyTo }
+        _modify { yield &uniqueFields().replyTo }
+    }
+    /// When the reflection was written, if set (imports keep their original dates).
+    public internal(set) var date: Register<UInt64?> {
+        get { fields.date }
+        _modify { yield &uniqueFields().date }
+    }
+    public internal(set) var factors: ObservedRemoveSet<Factor> {
+        get { fields.factors }
+        _modify { yield &uniqueFields().factors }
+    }
+    public internal(set) var tags: ObservedRemoveSet<String> {
+        get { fields.tags }
+        _modify { yield &uniqueFields().tags }
+    }
+    /// Who acknowledged the entry and when (grow-only).
+    public internal(set) var acknowledgements: Set<Stamp> {
+        get { fields.acknowledgements }
+        _modify { yield &uniqueFields().acknowledgements }
+    }
+
+    private mutating func uniqueFields() -> EntryFields {
+        if !isKnownUniquelyReferenced(&fields) { fields = EntryFields(copying: fields) }
+        return fields
+    }
 
     public var author: DeviceID? { creation?.device }
     public var isDeleted: Bool { deleted.value ?? false }

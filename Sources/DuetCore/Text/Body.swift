@@ -7,7 +7,13 @@ public struct Body: @unchecked Sendable {
     // value (on any thread) can see it, the same discipline as the standard library's buffers.
     private(set) var storage: TextCRDT
 
-    public init() { storage = TextCRDT() }
+    /// Every empty body shares one storage until it is first edited (`unique()` copies it
+    /// then), so an empty entry costs no allocation: `EntryEditor.finish` makes one per change.
+    /// nonisolated(unsafe): it is never mutated — nothing mutates a storage that is not
+    /// uniquely referenced, and this one never is.
+    private nonisolated(unsafe) static let emptyStorage = TextCRDT()
+
+    public init() { storage = Body.emptyStorage }
 
     init(storage: TextCRDT) { self.storage = storage }
 

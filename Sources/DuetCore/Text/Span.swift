@@ -62,11 +62,11 @@ struct ItemRef: Hashable {
 /// visible and total scalar counts. A class so that the id index can point at it while chunks
 /// move in the chunk array.
 final class Chunk {
-    var spans: [Span]
-    var visible: Int
-    var total: Int
+    @exclusivity(unchecked) var spans: [Span]
+    @exclusivity(unchecked) var visible: Int
+    @exclusivity(unchecked) var total: Int
     /// This chunk's index in the document's chunk array.
-    var position: Int
+    @exclusivity(unchecked) var position: Int
 
     init(spans: [Span], position: Int) {
         self.spans = spans

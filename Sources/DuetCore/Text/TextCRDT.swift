@@ -12,19 +12,19 @@ final class TextCRDT {
     static let maximumSpansPerChunk = 64
 
     /// Devices that typed into this body, in order of first appearance (document-local).
-    fileprivate(set) var agents: [DeviceID] = []
-    fileprivate var agentIndex: [DeviceID: UInt32] = [:]
+    @exclusivity(unchecked) fileprivate(set) var agents: [DeviceID] = []
+    @exclusivity(unchecked) fileprivate var agentIndex: [DeviceID: UInt32] = [:]
     /// Every scalar ever inserted, per agent, indexed by counter.
-    fileprivate(set) var content: [[Unicode.Scalar]] = []
-    fileprivate var index: [IDIndex] = []
+    @exclusivity(unchecked) fileprivate(set) var content: [[Unicode.Scalar]] = []
+    @exclusivity(unchecked) fileprivate var index: [IDIndex] = []
 
-    fileprivate(set) var chunks: [Chunk]
-    fileprivate(set) var visibleCount = 0
-    fileprivate(set) var totalCount = 0
+    @exclusivity(unchecked) fileprivate(set) var chunks: [Chunk]
+    @exclusivity(unchecked) fileprivate(set) var visibleCount = 0
+    @exclusivity(unchecked) fileprivate(set) var totalCount = 0
 
     /// The chunk the last visible lookup ended in and the visible position where it starts.
-    fileprivate var cursorChunk = 0
-    fileprivate var cursorVisibleStart = 0
+    @exclusivity(unchecked) fileprivate var cursorChunk = 0
+    @exclusivity(unchecked) fileprivate var cursorVisibleStart = 0
 
     init() {
         chunks = [Chunk(spans: [], position: 0)]
@@ -32,8 +32,16 @@ final class TextCRDT {
 
     // MARK: - Agents and ids
 
+    /// The last device looked up: local typing asks for the same device keystroke after
+    /// keystroke, and comparing 16 bytes is cheaper than hashing them.
+    @exclusivity(unchecked) fileprivate var lastAgent: (device: DeviceID, agent: UInt32)?
+
     func agent(for device: DeviceID) -> UInt32 {
-        if let existing = agentIndex[device] { return existing }
+        if let lastAgent, lastAgent.device == device { return lastAgent.agent }
+        if let existing = agentIndex[device] {
+            lastAgent = (device, existing)
+            return existing
+        }
         let new = UInt32(agents.count)
         agents.append(device)
         agentIndex[device] = new
