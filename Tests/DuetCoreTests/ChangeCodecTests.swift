@@ -148,4 +148,25 @@ struct SnapshotDecodingTests {
         }
         #expect(decodedSome > 0, "some mutations (e.g. of text) still decode")
     }
+
+    @Test("A snapshot whose spans leave typed text unplaced, or place it past what was typed, is refused")
+    func snapshotSpansMustTileTheText() throws {
+        var journal = Journal()
+        let id = EntryID(high: 1, low: 1)
+        journal.commit(entry: id, by: DeviceID(high: 2, low: 2), at: HLC(milliseconds: 1, counter: 0)) {
+            $0.insertText(Array("abc".unicodeScalars), at: 0)
+        }
+        let bytes = EntrySnapshot.encode(try #require(journal.entries[id]))
+        // The body ends with its one span: packed (length 3, both origins implied), the device
+        // index, the counter.
+        let packed = bytes.count - 3
+        #expect(bytes[packed] == 3 << 5 | 6)
+        #expect(try EntrySnapshot.decode(bytes).body.string == "abc")
+        var gap = bytes
+        gap[packed] = 2 << 5 | 6
+        #expect(throws: DecodingError.self, "\"c\" typed but placed nowhere") { try EntrySnapshot.decode(gap) }
+        var past = bytes
+        past[packed] = 4 << 5 | 6
+        #expect(throws: DecodingError.self, "a span past the typed text") { try EntrySnapshot.decode(past) }
+    }
 }

@@ -59,3 +59,42 @@ struct IDIndex {
         return low
     }
 }
+
+extension IDIndex {
+    /// Every agent's index at once, from the chunks as they are (a rebuilt or copied body):
+    /// each agent's spans sorted by counter, neighbours in one chunk merged into one entry.
+    /// Nil unless the spans place each agent's scalars `0 ..< counts[agent]` exactly once.
+    ///
+    /// Linear after one sort, where assigning span by span moved the arrays' tails each time.
+    static func build(chunks: [Chunk], counts: [Int]) -> [IDIndex]? {
+        // Plain values to sort (no references to retain while sorting).
+        var runs = Array(repeating: [(start: UInt32, end: UInt32, chunk: Int)](), count: counts.count)
+        for (position, chunk) in chunks.enumerated() {
+            for span in chunk.spans {
+                let agent = Int(span.agent)
+                guard agent < runs.count else { return nil }
+                runs[agent].append((span.counter, span.end, position))
+            }
+        }
+        var indexes: [IDIndex] = []
+        indexes.reserveCapacity(counts.count)
+        for (agent, var list) in runs.enumerated() {
+            list.sort { $0.start < $1.start }
+            var index = IDIndex()
+            var next: UInt32 = 0
+            var lastChunk = -1
+            for run in list {
+                guard run.start == next else { return nil }
+                next = run.end
+                if run.chunk != lastChunk {
+                    index.starts.append(run.start)
+                    index.chunks.append(chunks[run.chunk])
+                    lastChunk = run.chunk
+                }
+            }
+            guard next == UInt32(counts[agent]) else { return nil }
+            indexes.append(index)
+        }
+        return indexes
+    }
+}

@@ -483,13 +483,11 @@ extension TextCRDT {
         copy.agentIndex = agentIndex
         copy.content = content
         copy.chunks = chunks.map { Chunk(spans: $0.spans, position: $0.position) }
-        copy.index = Array(repeating: IDIndex(), count: agents.count)
-        for chunk in copy.chunks {
-            for span in chunk.spans {
-                let agent = Int(span.agent)
-                copy.index[agent].assign(span.counter..<span.end, to: chunk, count: UInt32(content[agent].count))
-            }
+        // The copy's chunks place every scalar exactly as this body's do.
+        guard let index = IDIndex.build(chunks: copy.chunks, counts: content.map(\.count)) else {
+            preconditionFailure("a body's own spans do not place its text")
         }
+        copy.index = index
         copy.visibleCount = visibleCount
         copy.totalCount = totalCount
         copy.cursorChunk = cursorChunk
@@ -548,7 +546,6 @@ extension TextCRDT {
             let agent = text.agent(for: device)
             text.content[Int(agent)] = scalars
         }
-        var placed: [[Range<UInt32>]] = Array(repeating: [], count: text.agents.count)
         var chunkSpans: [Span] = []
         let fill = maximumSpansPerChunk * 3 / 4
         func flush() {
@@ -568,31 +565,21 @@ extension TextCRDT {
                 return ItemRef(agent: agent, counter: id.counter)
             }
             guard let left = localRef(canonical.originLeft), let right = localRef(canonical.originRight) else { return nil }
-            placed[Int(agent)].append(canonical.counter..<(canonical.counter + canonical.length))
             chunkSpans.append(Span(
                 agent: agent, counter: canonical.counter, length: canonical.length, deleted: canonical.deleted,
                 originLeft: left, originRight: right))
             if chunkSpans.count == fill { flush() }
         }
         if !chunkSpans.isEmpty || text.chunks.isEmpty { flush() }
-        // Every scalar typed must be placed exactly once.
-        for (agent, scalars) in text.content.enumerated() {
-            var next: UInt32 = 0
-            for range in placed[agent].sorted(by: { $0.lowerBound < $1.lowerBound }) {
-                guard range.lowerBound == next else { return nil }
-                next = range.upperBound
-            }
-            guard next == UInt32(scalars.count) else { return nil }
-        }
+        // Every scalar typed must be placed exactly once (`build` checks it while it indexes).
+        // With that, the rest of the structure holds by construction: chunks, counts and the
+        // index are made here, not read from the bytes.
+        guard let index = IDIndex.build(chunks: text.chunks, counts: text.content.map(\.count)) else { return nil }
+        text.index = index
         for chunk in text.chunks {
             text.visibleCount += chunk.visible
             text.totalCount += chunk.total
-            for span in chunk.spans {
-                let agent = Int(span.agent)
-                text.index[agent].assign(span.counter..<span.end, to: chunk, count: UInt32(text.content[agent].count))
-            }
         }
-        guard text.invariantViolation() == nil else { return nil }
         return text
     }
 }
