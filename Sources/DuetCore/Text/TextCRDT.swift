@@ -38,7 +38,7 @@ final class TextCRDT {
 
     func agent(for device: DeviceID) -> UInt32 {
         if let lastAgent, lastAgent.device == device { return lastAgent.agent }
-        if let existing = agentIndex[device] {
+        if let existing = existingAgent(for: device) {
             lastAgent = (device, existing)
             return existing
         }
@@ -50,11 +50,20 @@ final class TextCRDT {
         return new
     }
 
-    func existingAgent(for device: DeviceID) -> UInt32? { agentIndex[device] }
+    /// A body is typed by a handful of devices (a couple's phones and laptops): comparing a
+    /// few 16-byte ids beats hashing one, which every remote operation's origins would pay.
+    /// The table takes over for bodies with many authors. Reads only: safe on shared storage.
+    func existingAgent(for device: DeviceID) -> UInt32? {
+        if agents.count <= 8 {
+            for (number, known) in agents.enumerated() where known == device { return UInt32(number) }
+            return nil
+        }
+        return agentIndex[device]
+    }
 
     /// The counter the next scalar typed by `device` gets.
     func nextCounter(for device: DeviceID) -> UInt32 {
-        guard let agent = agentIndex[device] else { return 0 }
+        guard let agent = existingAgent(for: device) else { return 0 }
         return UInt32(content[Int(agent)].count)
     }
 
@@ -65,7 +74,7 @@ final class TextCRDT {
     /// The local reference for a remote id, if this replica has that scalar.
     func ref(for id: CharID?) throws(TextError) -> ItemRef {
         guard let id else { return .none }
-        guard let agent = agentIndex[id.device], id.counter < UInt32(content[Int(agent)].count) else {
+        guard let agent = existingAgent(for: id.device), id.counter < UInt32(content[Int(agent)].count) else {
             throw .unknownCharacter(id)
         }
         return ItemRef(agent: agent, counter: id.counter)
@@ -221,13 +230,22 @@ final class TextCRDT {
             cursor = Point(chunk: chunk, span: span, offset: left.counter - chunks[chunk].spans[span].counter + 1)
         }
         cursor = normalised(cursor)
+        let start = cursor
         var destination = cursor
         var scanning = false
-        // Ids passed over during the scan, as runs: an item whose left origin is among them was
-        // inserted after our left origin (the "bottom row" of the YjsMod table).
-        var scanned: [(agent: UInt32, from: UInt32, to: UInt32)] = []
+        // An item whose left origin was passed over during the scan was inserted after our left
+        // origin (the "bottom row" of the YjsMod table). The scan passes over one contiguous
+        // stretch of the document, from `start` to `cursor`, so "passed over" is a comparison
+        // of positions — not a search through every run scanned, which made a long scan (a
+        // replica's first insert landing after the other replica's whole text) quadratic.
+        var lastScanned = ItemRef.none
         func wasScanned(_ ref: ItemRef) -> Bool {
-            scanned.contains { $0.agent == ref.agent && ref.counter >= $0.from && ref.counter < $0.to }
+            if ref.isNone { return false }
+            // Usually the scalar just before: typing.
+            if ref == lastScanned { return true }
+            let (chunk, span) = locate(ref)
+            let at = (chunk, span, ref.counter - chunks[chunk].spans[span].counter)
+            return at >= (start.chunk, start.span, start.offset) && at < (cursor.chunk, cursor.span, cursor.offset)
         }
         var rightPosition: Int?  // computed lazily, only for true siblings
 
@@ -264,7 +282,7 @@ final class TextCRDT {
                     next = spanEnd
                 }
             }
-            scanned.append((span.agent, span.counter + cursor.offset, span.counter + next))
+            lastScanned = span.ref(at: next - 1)
             cursor = normalised(Point(chunk: cursor.chunk, span: cursor.span, offset: next))
         }
         return destination
