@@ -67,17 +67,24 @@ public struct EntryEditor: Sendable {
         // same right origin): one operation for the whole run. A receiver stores such a run as
         // one span either way, so the result is identical; the change is smaller and a merge
         // integrates one run instead of one operation per keystroke.
-        if case .insertText(let previous)? = operations.last,
-           previous.id.device == insert.id.device,
-           UInt64(previous.id.counter) + UInt64(previous.scalars.count) == UInt64(insert.id.counter),
-           insert.originLeft == CharID(device: previous.id.device, counter: insert.id.counter &- 1),
-           insert.originRight == previous.originRight {
-            operations[operations.count - 1] = .insertText(TextInsert(
-                id: previous.id, originLeft: previous.originLeft, originRight: previous.originRight,
-                scalars: previous.scalars + insert.scalars))
+        if continuesLastInsert(insert), case .insertText(var run) = operations.removeLast() {
+            // Taken out and put back, so the run's scalars grow in place rather than being
+            // copied whole on every keystroke.
+            run.scalars.append(contentsOf: insert.scalars)
+            operations.append(.insertText(run))
             return
         }
         operations.append(.insertText(insert))
+    }
+
+    /// Whether `insert` continues the change's last operation, an insert: the next counter,
+    /// right after its last scalar, the same right origin.
+    private func continuesLastInsert(_ insert: TextInsert) -> Bool {
+        guard case .insertText(let previous)? = operations.last else { return false }
+        return previous.id.device == insert.id.device
+            && UInt64(previous.id.counter) + UInt64(previous.scalars.count) == UInt64(insert.id.counter)
+            && insert.originLeft == CharID(device: previous.id.device, counter: insert.id.counter &- 1)
+            && insert.originRight == previous.originRight
     }
 
     /// Deletes `count` visible scalars of the body from `position`.

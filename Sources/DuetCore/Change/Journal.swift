@@ -67,7 +67,8 @@ public struct Journal: Sendable {
         // vector and one for the entry, each entry field moved, never copied.
         let known = vector.index(forKey: device)
         let seq = (known.map { vector.values[$0] } ?? 0) + 1
-        let dependencies = dependencies(excluding: device)
+        // A journal only its author has written (the common case while typing) depends on nothing.
+        let dependencies = vector.isEmpty || (vector.count == 1 && known != nil) ? [] : dependencies(excluding: device)
         let dot = Dot(device: device, seq: seq), stamp = Stamp(hlc: hlc, device: device)
         var operations: [EntryOperation] = []
         var leftEmpty = false

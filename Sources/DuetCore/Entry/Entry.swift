@@ -7,53 +7,56 @@ public struct Entry: Sendable {
     public internal(set) var body = Body()
     /// The latest change applied to this entry (`updatedAt`).
     public internal(set) var lastChange: Stamp?
-    /// Registers, sets and acknowledgements, behind one reference (see ``EntryFields``).
-    private var fields = EntryFields.empty
+    /// Registers, sets and acknowledgements, behind one reference (see ``EntryFields``); nil
+    /// until the first is written, so an empty entry holds no reference at all.
+    private var fields: EntryFields?
 
     public init(id: EntryID) { self.id = id }
 
     public internal(set) var title: Register<String> {
-        get { fields.title }
+        get { fields?.title ?? Register() }
         _modify { yield &uniqueFields().title }
     }
     public internal(set) var mood: Register<UInt8?> {
-        get { fields.mood }
+        get { fields?.mood ?? Register() }
         _modify { yield &uniqueFields().mood }
     }
     public internal(set) var deleted: Register<Bool> {
-        get { fields.deleted }
+        get { fields?.deleted ?? Register() }
         _modify { yield &uniqueFields().deleted }
     }
     public internal(set) var kind: Register<String> {
-        get { fields.kind }
+        get { fields?.kind ?? Register() }
         _modify { yield &uniqueFields().kind }
     }
     public internal(set) var replyTo: Register<EntryID?> {
-        get { fields.replyTo }
+        get { fields?.replyTo ?? Register() }
         _modify { yield &uniqueFields().replyTo }
     }
     /// When the reflection was written, if set (imports keep their original dates).
     public internal(set) var date: Register<UInt64?> {
-        get { fields.date }
+        get { fields?.date ?? Register() }
         _modify { yield &uniqueFields().date }
     }
     public internal(set) var factors: ObservedRemoveSet<Factor> {
-        get { fields.factors }
+        get { fields?.factors ?? ObservedRemoveSet() }
         _modify { yield &uniqueFields().factors }
     }
     public internal(set) var tags: ObservedRemoveSet<String> {
-        get { fields.tags }
+        get { fields?.tags ?? ObservedRemoveSet() }
         _modify { yield &uniqueFields().tags }
     }
     /// Who acknowledged the entry and when (grow-only).
     public internal(set) var acknowledgements: Set<Stamp> {
-        get { fields.acknowledgements }
+        get { fields?.acknowledgements ?? [] }
         _modify { yield &uniqueFields().acknowledgements }
     }
 
     private mutating func uniqueFields() -> EntryFields {
-        if !isKnownUniquelyReferenced(&fields) { fields = EntryFields(copying: fields) }
-        return fields
+        if isKnownUniquelyReferenced(&fields), let fields { return fields }
+        let fresh = fields.map(EntryFields.init(copying:)) ?? EntryFields()
+        fields = fresh
+        return fresh
     }
 
     public var author: DeviceID? { creation?.device }

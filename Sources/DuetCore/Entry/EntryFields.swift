@@ -31,8 +31,4 @@ final class EntryFields: @unchecked Sendable {
         tags = other.tags
         acknowledgements = other.acknowledgements
     }
-
-    /// What every new entry starts with, shared until its first write (which copies it): a new
-    /// entry allocates nothing. Never mutated, as it is never uniquely referenced.
-    static let empty = EntryFields()
 }

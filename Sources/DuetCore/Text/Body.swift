@@ -5,34 +5,36 @@
 public struct Body: @unchecked Sendable {
     // @unchecked: the storage is only mutated after `isKnownUniquelyReferenced` proves no other
     // value (on any thread) can see it, the same discipline as the standard library's buffers.
-    private(set) var storage: TextCRDT
+    /// Nil until the body is first edited: an empty body (every new entry, and the placeholder
+    /// the journal swaps in while an entry is being edited) holds no reference at all, so
+    /// making and dropping one costs nothing — it happens twice per keystroke's change.
+    private var stored: TextCRDT?
 
-    /// Every empty body shares one storage until it is first edited (`unique()` copies it
-    /// then), so an empty entry costs no allocation: `EntryEditor.finish` makes one per change.
-    /// nonisolated(unsafe): it is never mutated — nothing mutates a storage that is not
-    /// uniquely referenced, and this one never is.
-    private nonisolated(unsafe) static let emptyStorage = TextCRDT()
+    /// The storage to read (an empty one for an empty body).
+    var storage: TextCRDT { stored ?? TextCRDT() }
 
-    public init() { storage = Body.emptyStorage }
+    public init() {}
 
-    init(storage: TextCRDT) { self.storage = storage }
+    init(storage: TextCRDT) { stored = storage }
 
     private mutating func unique() -> TextCRDT {
-        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
-        return storage
+        if isKnownUniquelyReferenced(&stored), let storage = stored { return storage }
+        let fresh = stored?.copy() ?? TextCRDT()
+        stored = fresh
+        return fresh
     }
 
     /// Visible scalars.
-    public var count: Int { storage.visibleCount }
+    public var count: Int { stored?.visibleCount ?? 0 }
     /// Every scalar ever inserted, deleted ones included (history).
-    public var totalCount: Int { storage.totalCount }
+    public var totalCount: Int { stored?.totalCount ?? 0 }
     public var scalars: [Unicode.Scalar] { storage.scalars }
     public var string: String { storage.string }
     /// Who typed what: the visible text as consecutive runs by one device each.
     public var authoredRuns: [(device: DeviceID, scalars: [Unicode.Scalar])] { storage.authoredRuns }
 
     /// The counter `device`'s next scalar gets.
-    public func nextCounter(for device: DeviceID) -> UInt32 { storage.nextCounter(for: device) }
+    public func nextCounter(for device: DeviceID) -> UInt32 { stored?.nextCounter(for: device) ?? 0 }
 
     public mutating func insert(_ scalars: [Unicode.Scalar], at position: Int, by device: DeviceID) -> TextInsert {
         unique().localInsert(at: position, scalars, by: device)

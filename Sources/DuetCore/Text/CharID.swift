@@ -18,7 +18,8 @@ public struct TextInsert: Hashable, Sendable {
     public let id: CharID
     public let originLeft: CharID?
     public let originRight: CharID?
-    public let scalars: [Unicode.Scalar]
+    /// Settable inside DuetCore so a run of typing can grow in place (`EntryEditor`).
+    public internal(set) var scalars: [Unicode.Scalar]
 
     public init(id: CharID, originLeft: CharID?, originRight: CharID?, scalars: [Unicode.Scalar]) {
         self.id = id
