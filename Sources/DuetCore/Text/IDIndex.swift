@@ -31,19 +31,34 @@ struct IDIndex {
         let after: Chunk? = range.upperBound < count ? self.chunk(for: range.upperBound) : nil
         let low = firstIndex(atLeast: range.lowerBound)
         let high = firstIndex(atLeast: range.upperBound + 1)
-        var newStarts: [UInt32] = [], newChunks: [Chunk] = []
-        if low == 0 || chunks[low - 1] !== chunk {
-            newStarts.append(range.lowerBound)
-            newChunks.append(chunk)
+        // Entries low..<high start inside the range; they give way to at most two: the range
+        // itself (unless the entry before already names `chunk`) and what follows it.
+        let first: (UInt32, Chunk)? = low == 0 || chunks[low - 1] !== chunk ? (range.lowerBound, chunk) : nil
+        let second: (UInt32, Chunk)? = after.flatMap { $0 !== chunk ? (range.upperBound, $0) : nil }
+        let replacement = (first == nil ? 0 : 1) + (second == nil ? 0 : 1)
+        // Make room (or close the gap) once, then write in place: no temporary arrays (a chunk
+        // split reassigns every span it moves).
+        let existing = high - low
+        if replacement > existing {
+            let extra = replacement - existing
+            starts.insert(contentsOf: repeatElement(0, count: extra), at: high)
+            chunks.insert(contentsOf: repeatElement(chunk, count: extra), at: high)
+        } else if replacement < existing {
+            starts.removeSubrange(low + replacement..<high)
+            chunks.removeSubrange(low + replacement..<high)
         }
-        if let after, after !== chunk {
-            newStarts.append(range.upperBound)
-            newChunks.append(after)
+        var slot = low
+        if let (start, owner) = first {
+            starts[slot] = start
+            chunks[slot] = owner
+            slot += 1
         }
-        starts.replaceSubrange(low..<high, with: newStarts)
-        chunks.replaceSubrange(low..<high, with: newChunks)
+        if let (start, owner) = second {
+            starts[slot] = start
+            chunks[slot] = owner
+        }
         // Drop an entry made redundant by an equal neighbour after the replacement.
-        let end = low + newStarts.count
+        let end = low + replacement
         if end < chunks.count, end > 0, chunks[end] === chunks[end - 1] {
             starts.remove(at: end)
             chunks.remove(at: end)
