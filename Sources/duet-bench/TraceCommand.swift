@@ -74,7 +74,7 @@ struct TraceCommand: ParsableCommand {
             }
             let retained = Measure.heapInUse() - heapBefore
             // The floor, in the same process and run: the same patches into a plain gap buffer.
-            var floor = GapBuffer()
+            var floor = GapBuffer(capacity: 16)
             let floorCPU = Measure.threadCPUMilliseconds { floor = GapBuffer.replay(trace) }
             guard let entry = journal.entries[TraceReplay.entry] else { throw ValidationError("the trace made no entry") }
             let encoded = EntrySnapshot.encode(entry)
