@@ -53,3 +53,39 @@ def call_overhead_ms(trace, mode, per_op_context=False, runs=3):
 def report(figures, ok):
     print(json.dumps(figures, sort_keys=True))
     sys.exit(0 if ok else 1)
+
+
+def merge_benchmark(peer, version, replica, export, load_update, apply_update, text_of, ascii_only=False):
+    """The merge benchmark of `duet-bench merge`, for any peer: two documents each replay half of
+    a trace's patches from empty (A the first half, B the second; positions clamped to the
+    document's own text), then each applies the other's update. Times the two applications
+    (thread CPU, medians of fresh runs) and reports one JSON object."""
+    import argparse
+    parser = argparse.ArgumentParser()
+    parser.add_argument("path")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    patch_list = patches(load(args.path))
+    if ascii_only and not all(inserted.isascii() for _, _, inserted in patch_list):
+        report({"peer": peer, "skipped": "non-ASCII trace: this peer's positions are UTF-8 bytes"}, True)
+    half = len(patch_list) // 2
+    update_a = export(replica(patch_list[:half], 1))
+    update_b = export(replica(patch_list[half:], 2))
+    times, converged = [], True
+    for _ in range(args.runs):
+        doc_a, doc_b = load_update(update_a), load_update(update_b)
+        start = time.thread_time()
+        apply_update(doc_a, update_b)
+        apply_update(doc_b, update_a)
+        times.append((time.thread_time() - start) * 1000)
+        converged = converged and text_of(doc_a) == text_of(doc_b)
+    report({"peer": peer, "version": version, "opsA": half, "opsB": len(patch_list) - half,
+            "mergeMilliseconds": statistics.median(times), "mergeMin": min(times), "mergeMax": max(times),
+            "converged": converged}, converged)
+
+
+def clamp(pos, deleted, length):
+    """A patch's position and deletion clamped to a document of `length` (the merge replicas
+    each see only their half of the trace)."""
+    pos = min(pos, length)
+    return pos, min(deleted, length - pos)

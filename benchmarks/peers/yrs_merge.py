@@ -4,11 +4,9 @@ documents each replay half of a trace's patches from empty (A the first half, B 
 positions clamped to the document's own text; one transaction each), then each applies the
 other's update. Reports the CPU time of the two applications (medians of fresh runs) as one JSON
 object. pycrdt counts positions in UTF-8 bytes: ASCII traces only."""
-import argparse, statistics, time
-
 import pycrdt
 
-from common import load, patches as all_patches, report
+from common import clamp, merge_benchmark
 
 
 def replica(patches, client_id):
@@ -16,9 +14,7 @@ def replica(patches, client_id):
     text = doc.get("text", type=pycrdt.Text)
     with doc.transaction():
         for pos, deleted, inserted in patches:
-            length = len(text)
-            pos = min(pos, length)
-            deleted = min(deleted, length - pos)
+            pos, deleted = clamp(pos, deleted, len(text))
             if deleted:
                 del text[pos:pos + deleted]
             if inserted:
@@ -33,30 +29,8 @@ def fresh(update):
     return doc
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("path")
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
-    trace = load(args.path)
-    patches = all_patches(trace)
-    if not all(inserted.isascii() for _, _, inserted in patches):
-        report({"peer": "yrs", "skipped": "non-ASCII trace: pycrdt positions are UTF-8 bytes"}, True)
-    half = len(patches) // 2
-    a, b = replica(patches[:half], 1), replica(patches[half:], 2)
-    update_a, update_b = a.get_update(), b.get_update()
-    times, converged = [], True
-    for _ in range(args.runs):
-        doc_a, doc_b = fresh(update_a), fresh(update_b)
-        start = time.thread_time()
-        doc_a.apply_update(update_b)
-        doc_b.apply_update(update_a)
-        times.append((time.thread_time() - start) * 1000)
-        converged = converged and str(doc_a.get("text", type=pycrdt.Text)) == str(doc_b.get("text", type=pycrdt.Text))
-    report({"peer": "yrs", "version": "pycrdt 0.14.13", "opsA": half, "opsB": len(patches) - half,
-            "mergeMilliseconds": statistics.median(times), "mergeMin": min(times), "mergeMax": max(times),
-            "converged": converged}, converged)
-
-
 if __name__ == "__main__":
-    main()
+    merge_benchmark(
+        "yrs", "pycrdt 0.14.13", replica, export=lambda doc: doc.get_update(),
+        load_update=fresh, apply_update=lambda doc, update: doc.apply_update(update),
+        text_of=lambda doc: str(doc.get("text", type=pycrdt.Text)), ascii_only=True)
