@@ -457,9 +457,21 @@ final class TextCRDT {
         chunk.total -= newChunk.total
         chunks.insert(newChunk, at: chunkIndex + 1)
         for position in (chunkIndex + 2)..<chunks.count { chunks[position].position = position }
-        for span in moved {
-            let agent = Int(span.agent)
-            index[agent].assign(span.counter..<span.end, to: newChunk, count: UInt32(content[agent].count))
+        // Re-point the index at the new chunk once per run of consecutive counters, not once
+        // per span: a deletion cuts a run of typing into spans whose counters follow each other.
+        var ranges = moved.map { (agent: $0.agent, start: $0.counter, end: $0.end) }
+        ranges.sort { ($0.agent, $0.start) < ($1.agent, $1.start) }
+        var next = 0
+        while next < ranges.count {
+            let first = ranges[next]
+            var end = first.end
+            next += 1
+            while next < ranges.count, ranges[next].agent == first.agent, ranges[next].start == end {
+                end = ranges[next].end
+                next += 1
+            }
+            let agent = Int(first.agent)
+            index[agent].assign(first.start..<end, to: newChunk, count: UInt32(content[agent].count))
         }
         if cursorChunk > chunkIndex { cursorChunk += 1 }
     }
