@@ -172,7 +172,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DuetSyncTests",
-            dependencies: ["DuetSync", "DuetWire"],
+            dependencies: ["DuetSync", "DuetWire", "DuetDaemon"],
             swiftSettings: strict
         ),
         .testTarget(

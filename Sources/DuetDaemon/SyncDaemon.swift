@@ -13,8 +13,11 @@ public import ServiceLifecycle
 /// the next unlocked `duet` command opens and applies it.
 public struct SyncDaemon: Service {
     public struct Options: Sendable {
-        /// How often to look for local writes (a `PRAGMA data_version` read: microseconds).
+        /// How often to look for local writes where the home folder cannot be watched (a
+        /// `PRAGMA data_version` read: microseconds).
         public var localPollInterval: Duration = .milliseconds(25)
+        /// How often to look anyway where it is watched (a missed wake costs at most this).
+        public var watchedPollInterval: Duration = .seconds(1)
         /// Longest wait between reconnection attempts (jittered exponential backoff below it).
         public var maximumBackoff: Duration = .seconds(30)
         public init() {}
@@ -151,16 +154,31 @@ public struct SyncDaemon: Service {
 
     /// Pushes what `duet` writes: SQLite's data version moves on every commit by another
     /// process; then each space's round pushes the new envelopes (and fetches anything missed).
+    /// A change in the home folder wakes the check at once (`FolderWatch`); the watch exists
+    /// before the first check, so a write just after a check always wakes the next wait.
     func watchLocalWrites(spaces: [SpaceInfo], since startVersion: Int, store: Store, transport: RelayTransport, ownDevice: WireDeviceID) async throws {
+        let watch = FolderWatch(path: home.path)
+        let interval = watch.isWatching ? options.watchedPollInterval : options.localPollInterval
+        let clock = ContinuousClock()
         var seen = startVersion
+        // A wake comes with the commit's first write to the WAL, before the commit is visible
+        // (SQLite publishes it through the memory-mapped index, which raises no event): after a
+        // wake, look again every few milliseconds for a short while.
+        var settlingUntil: ContinuousClock.Instant?
         while true {
-            try await Task.sleep(for: options.localPollInterval)
             let version = try store.dataVersion()
-            guard version != seen else { continue }
-            seen = version
-            // Pairing adds a space: reconnect to follow it live.
-            guard try store.spaces() == spaces else { throw DaemonError(message: "the device joined a space") }
-            for space in spaces { try await round(space, store: store, transport: transport, ownDevice: ownDevice) }
+            if version != seen {
+                seen = version
+                settlingUntil = nil
+                // Pairing adds a space: reconnect to follow it live.
+                guard try store.spaces() == spaces else { throw DaemonError(message: "the device joined a space") }
+                for space in spaces { try await round(space, store: store, transport: transport, ownDevice: ownDevice) }
+            }
+            if let until = settlingUntil, clock.now < until {
+                try await Task.sleep(for: .milliseconds(2))
+                continue
+            }
+            settlingUntil = try await watch.wait(timeout: interval) ? clock.now + .milliseconds(250) : nil
         }
     }
 }
