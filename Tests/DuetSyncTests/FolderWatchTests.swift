@@ -1,3 +1,4 @@
+#if canImport(Glibc)
 import Foundation
 import Testing
 @testable import DuetDaemon
@@ -66,3 +67,4 @@ struct FolderWatchTests {
         await #expect(throws: CancellationError.self) { try await waiting.value }
     }
 }
+#endif
