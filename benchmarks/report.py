@@ -3,7 +3,7 @@
 issue #7 (G1–G9) with Duet, each peer and the limit side by side and whether each goal holds,
 then every editing trace in detail. Prints both and writes them between their markers.
 
-Usage: report.py RESULTS RUNS [BENCHMARKS.md]
+Usage: report.py RESULTS RUNS [BENCHMARKS.md | -]   (- prints only)
 """
 import datetime, json, os, platform, re, subprocess, sys
 
@@ -192,6 +192,8 @@ def main():
               f"{traces_table(traces, concurrent)}\n")
     print(goals)
     print(detail)
+    if path == "-":
+        return
     text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
     text = replace_block(text, "goals", goals)
     text = replace_block(text, "traces", detail)
