@@ -73,6 +73,24 @@ public struct ByteReader: Sendable {
         return text
     }
 
+    /// A length-prefixed string that must be valid UTF-8, as its Unicode scalars: decoded in
+    /// one pass, where validating a `String` and then taking its scalars would read it three
+    /// times (validate, count, copy).
+    public mutating func scalars(max limit: Int, _ what: StaticString) throws(DecodingError) -> [Unicode.Scalar] {
+        let slice = try lengthPrefixed(max: limit, what)
+        var scalars: [Unicode.Scalar] = []
+        scalars.reserveCapacity(slice.count)
+        var bytes = slice.makeIterator()
+        var decoder = UTF8()
+        while true {
+            switch decoder.decode(&bytes) {
+            case .scalarValue(let scalar): scalars.append(scalar)
+            case .emptyInput: return scalars
+            case .error: throw .invalidUTF8
+            }
+        }
+    }
+
     public mutating func expectEnd() throws(DecodingError) {
         guard isAtEnd else { throw .trailingBytes }
     }

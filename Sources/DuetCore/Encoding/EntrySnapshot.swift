@@ -235,12 +235,26 @@ public enum EntrySnapshot {
         let acknowledgementCount = try reader.count(max: maximumHistory, "acknowledgements")
         for _ in 0..<acknowledgementCount { entry.acknowledgements.insert(try stamp()) }
 
-        let typedCount = try reader.count(max: deviceCount, "body authors")
+        let (content, spans) = try decodeBody(&reader, table: table)
+        try reader.expectEnd()
+        guard let body = TextCRDT.rebuild(content: content, spans: spans) else {
+            throw .invalidValue("body spans do not match the body text")
+        }
+        entry.body = Body(storage: body)
+        return entry
+    }
+
+    /// The body's typed text and spans. Apart from `decode` and its nested helpers on purpose:
+    /// a local variable that nested functions capture is boxed, and every access to a boxed
+    /// variable is checked for exclusivity at run time — a seventh of decoding a long body.
+    private static func decodeBody(
+        _ reader: inout ByteReader, table: [DeviceID]
+    ) throws(DecodingError) -> (content: [(DeviceID, [Unicode.Scalar])], spans: [CanonicalSpan]) {
+        let typedCount = try reader.count(max: table.count, "body authors")
         var content: [(DeviceID, [Unicode.Scalar])] = []
         for _ in 0..<typedCount {
-            let author = try device(try reader.varint())
-            let text = try reader.string(max: maximumTextBytes, "body text")
-            content.append((author, Array(text.unicodeScalars)))
+            let author = try device(try reader.varint(), table)
+            content.append((author, try reader.scalars(max: maximumTextBytes, "body text")))
         }
         let spanCount = try reader.count(max: maximumSpans, "spans")
         // Every span takes at least one byte: refuse counts the input cannot hold.
@@ -248,6 +262,7 @@ public enum EntrySnapshot {
         var spans: [CanonicalSpan] = []
         var rightImplied: [Bool] = []
         spans.reserveCapacity(spanCount)
+        rightImplied.reserveCapacity(spanCount)
         for _ in 0..<spanCount {
             let packed = try reader.varint(max: UInt64(UInt32.max) << 5 | 31, "span length")
             let previous = spans.last
@@ -256,7 +271,7 @@ public enum EntrySnapshot {
                 guard let previous else { throw .invalidValue("the first span names its device") }
                 author = previous.device
             } else {
-                author = try device(try reader.varint())
+                author = try device(try reader.varint(), table)
             }
             let counter: UInt64
             if packed & 16 != 0 {
@@ -267,8 +282,8 @@ public enum EntrySnapshot {
             }
             guard counter + (packed >> 5) <= UInt64(UInt32.max), packed >> 5 > 0 else { throw .invalidValue("span length") }
             let leftImplied = packed & 2 != 0
-            let left = leftImplied ? spans.last?.lastID : try ref()
-            let right = packed & 4 != 0 ? nil : try ref()
+            let left = leftImplied ? previous?.lastID : try ref(&reader, table)
+            let right = packed & 4 != 0 ? nil : try ref(&reader, table)
             rightImplied.append(packed & 4 != 0)
             spans.append(CanonicalSpan(
                 device: author, counter: UInt32(counter), length: UInt32(packed >> 5),
@@ -278,12 +293,20 @@ public enum EntrySnapshot {
         for position in spans.indices where rightImplied[position] {
             spans[position].originRight = position + 1 < spans.count ? spans[position + 1].firstID : nil
         }
-        try reader.expectEnd()
-        guard let body = TextCRDT.rebuild(content: content, spans: spans) else {
-            throw .invalidValue("body spans do not match the body text")
-        }
-        entry.body = Body(storage: body)
-        return entry
+        return (content, spans)
+    }
+
+    private static func device(_ index: UInt64, _ table: [DeviceID]) throws(DecodingError) -> DeviceID {
+        guard index < UInt64(table.count) else { throw .invalidValue("device index out of range") }
+        return table[Int(index)]
+    }
+
+    /// An optional scalar id: 0 for none, else device index + 1 and counter.
+    private static func ref(_ reader: inout ByteReader, _ table: [DeviceID]) throws(DecodingError) -> CharID? {
+        let index = try reader.varint()
+        if index == 0 { return nil }
+        let counter = try reader.varint(max: UInt64(UInt32.max), "character counter")
+        return CharID(device: try device(index - 1, table), counter: UInt32(counter))
     }
 
     private static func entryID(_ reader: inout ByteReader) throws(DecodingError) -> EntryID {
