@@ -70,6 +70,19 @@ public struct RelayTransport: Sendable {
 
     /// Proves the device key to the relay and keeps the session token.
     public mutating func authenticate() async throws {
+        // A challenge lives a minute at the relay. One that expired before it was answered (a
+        // laptop that slept between the two requests, a machine too busy to run this task)
+        // earns a fresh one, once more; any other refusal is final.
+        for attempt in 1...3 {
+            do {
+                return try await authenticateOnce()
+            } catch let failure as Failure where failure.status == 401 && failure.code == "unauthenticated" && attempt < 3 {
+                continue
+            }
+        }
+    }
+
+    private mutating func authenticateOnce() async throws {
         let device: VerifyingKey
         switch credential {
         case .device(let key): device = key.verifyingKey

@@ -123,14 +123,21 @@ public struct RelayClient: Sendable {
         return Reply(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: [UInt8](data))
     }
 
+    /// Challenge, signature, session. A challenge that expired before it was answered — the
+    /// whole test suite shares two cores, and a task can wait its turn for over a minute —
+    /// earns a fresh one, up to three times; any other refusal fails at once.
     public mutating func authenticate() async throws {
-        let challenge = try await request("POST", "/v1/auth/challenge", body: device.verifyingKey.bytes, authorised: false)
-        guard challenge.status == 200 else { throw RelayTestFailure("challenge: \(challenge.status) \(challenge.text)") }
-        let message = Array("duet relay auth v1".utf8) + Array(base.utf8) + [0] + challenge.body
-        let signature = device.signature(for: message)
-        let session = try await request("POST", "/v1/auth/session", body: device.verifyingKey.bytes + challenge.body + signature.bytes, authorised: false)
-        guard session.status == 200 else { throw RelayTestFailure("session: \(session.status) \(session.text)") }
-        token = session.body
+        for attempt in 1...3 {
+            let challenge = try await request("POST", "/v1/auth/challenge", body: device.verifyingKey.bytes, authorised: false)
+            guard challenge.status == 200 else { throw RelayTestFailure("challenge: \(challenge.status) \(challenge.text)") }
+            let message = Array("duet relay auth v1".utf8) + Array(base.utf8) + [0] + challenge.body
+            let signature = device.signature(for: message)
+            let session = try await request("POST", "/v1/auth/session", body: device.verifyingKey.bytes + challenge.body + signature.bytes, authorised: false)
+            if session.status == 401, session.text.contains("\"unauthenticated\""), attempt < 3 { continue }
+            guard session.status == 200 else { throw RelayTestFailure("session: \(session.status) \(session.text)") }
+            token = session.body
+            return
+        }
     }
 
     public static func hex(_ space: SpaceID) -> String { Hex.encode(space.bytes) }
