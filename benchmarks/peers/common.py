@@ -89,3 +89,53 @@ def clamp(pos, deleted, length):
     each see only their half of the trace)."""
     pos = min(pos, length)
     return pos, min(deleted, length - pos)
+
+
+def trace_benchmark(peer, version, replay, text_of, forms, per_op_context=False, ascii_only=False):
+    """The replay benchmark of `duet-bench trace`, for any peer: `replay(trace, mode)` returns
+    (doc, text), timed over fresh runs (thread CPU and wall); then each encoded form of the
+    history — `forms` is a list of (key prefix, export(doc), load(bytes) -> text) — is measured
+    and loaded into a fresh document. Reports one JSON object: `encodedBytes` and
+    `importMilliseconds` for the first form, `<prefix>Bytes` and `<prefix>ImportMilliseconds`
+    for the others, and the Python call overhead the figures include."""
+    import argparse
+    parser = argparse.ArgumentParser()
+    parser.add_argument("path")
+    parser.add_argument("--mode", default="change-per-op", choices=["change-per-op", "one-change"])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    trace = load(args.path)
+    # A peer that counts positions in UTF-8 bytes replays ASCII traces only (benchmarks/run
+    # hands it the ascii_ variant where there is one).
+    if ascii_only and (not trace["endContent"].isascii()
+                       or any(not inserted.isascii() for _, _, inserted in patches(trace))):
+        report({"peer": peer, "mode": args.mode, "skipped": "non-ASCII trace: this peer's positions are UTF-8 bytes"}, True)
+    cpu, wall = [], []
+    loads = {prefix: [] for prefix, _, _ in forms}
+    sizes = {}
+    matched = True
+    for _ in range(args.runs):
+        start_cpu, start_wall = time.thread_time(), time.perf_counter()
+        doc, text = replay(trace, args.mode)
+        cpu.append((time.thread_time() - start_cpu) * 1000)
+        wall.append((time.perf_counter() - start_wall) * 1000)
+        matched = matched and text_of(text) == trace["endContent"]
+        for prefix, export, load_form in forms:
+            encoded = export(doc)
+            sizes[prefix] = len(encoded)
+            start = time.perf_counter()
+            loaded = load_form(encoded)
+            loads[prefix].append((time.perf_counter() - start) * 1000)
+            matched = matched and loaded == trace["endContent"]
+    figures = {
+        "peer": peer, "version": version, "mode": args.mode,
+        "cpuMilliseconds": statistics.median(cpu), "wallMilliseconds": statistics.median(wall),
+        "cpuMin": min(cpu), "cpuMax": max(cpu),
+        "pythonCallOverheadMilliseconds": call_overhead_ms(trace, args.mode, per_op_context=per_op_context),
+        "contentMatched": matched,
+    }
+    for index, (prefix, _, _) in enumerate(forms):
+        bytes_key, load_key = ("encodedBytes", "importMilliseconds") if index == 0 else (prefix + "Bytes", prefix + "ImportMilliseconds")
+        figures[bytes_key] = sizes[prefix]
+        figures[load_key] = statistics.median(loads[prefix])
+    report(figures, matched)

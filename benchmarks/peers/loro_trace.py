@@ -9,11 +9,9 @@ snapshot, and the Python call overhead: the same number of calls into a no-op Py
 which the figures include.
 Prints one JSON object.
 """
-import argparse, statistics, time
-
 import loro
 
-from common import call_overhead_ms, load, report
+from common import trace_benchmark
 
 
 def replay(trace, mode):
@@ -32,43 +30,14 @@ def replay(trace, mode):
     return doc, text
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("path")
-    parser.add_argument("--mode", default="change-per-op", choices=["change-per-op", "one-change"])
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
-    trace = load(args.path)
-    cpu, wall, imports, snapshot_loads = [], [], [], []
-    matched = True
-    encoded = b""
-    for _ in range(args.runs):
-        start_cpu, start_wall = time.thread_time(), time.perf_counter()
-        doc, text = replay(trace, args.mode)
-        cpu.append((time.thread_time() - start_cpu) * 1000)
-        wall.append((time.perf_counter() - start_wall) * 1000)
-        matched = matched and text.to_string() == trace["endContent"]
-        # Both of Loro's forms: updates from the empty version, and a snapshot (state and
-        # history together); each loaded into a fresh document.
-        encoded = doc.export(loro.ExportMode.Updates(loro.VersionVector()))
-        snapshot = doc.export(loro.ExportMode.Snapshot())
-        for form, times in ((encoded, imports), (snapshot, snapshot_loads)):
-            start = time.perf_counter()
-            fresh = loro.LoroDoc()
-            fresh.import_(form)
-            loaded = fresh.get_text("text").to_string()
-            times.append((time.perf_counter() - start) * 1000)
-            matched = matched and loaded == trace["endContent"]
-    overhead = call_overhead_ms(trace, args.mode)
-    report({
-        "peer": "loro", "version": "1.17.1", "mode": args.mode,
-        "cpuMilliseconds": statistics.median(cpu), "wallMilliseconds": statistics.median(wall),
-        "cpuMin": min(cpu), "cpuMax": max(cpu),
-        "encodedBytes": len(encoded), "importMilliseconds": statistics.median(imports),
-        "snapshotBytes": len(snapshot), "snapshotImportMilliseconds": statistics.median(snapshot_loads),
-        "pythonCallOverheadMilliseconds": overhead, "contentMatched": matched,
-    }, matched)
+def load_into_fresh(encoded):
+    doc = loro.LoroDoc()
+    doc.import_(encoded)
+    return doc.get_text("text").to_string()
 
 
 if __name__ == "__main__":
-    main()
+    trace_benchmark(
+        "loro", "1.17.1", replay, text_of=lambda text: text.to_string(),
+        forms=[("updates", lambda doc: doc.export(loro.ExportMode.Updates(loro.VersionVector())), load_into_fresh),
+               ("snapshot", lambda doc: doc.export(loro.ExportMode.Snapshot()), load_into_fresh)])

@@ -9,11 +9,9 @@ v1 update from the empty state), the time to apply it to a fresh document, and t
 overhead: the same number of calls into a no-op Python function, which the figures include.
 Prints one JSON object.
 """
-import argparse, json, statistics, time
-
 import pycrdt
 
-from common import call_overhead_ms, load, report
+from common import trace_benchmark
 
 
 def apply_patches(text, patches):
@@ -40,44 +38,14 @@ def replay(trace, mode):
     return doc, text
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("path")
-    parser.add_argument("--mode", default="change-per-op", choices=["change-per-op", "one-change"])
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
-    trace = load(args.path)
-    # pycrdt counts text positions in UTF-8 bytes, the traces in Unicode scalars; converting
-    # would need the document text at every step. Non-ASCII traces are replayed from their
-    # ascii_ variants instead (benchmarks/run picks them).
-    if not trace["endContent"].isascii() or any(not inserted.isascii() for txn in trace["txns"] for _, _, inserted in txn["patches"]):
-        print(json.dumps({"peer": "yrs", "mode": args.mode, "skipped": "non-ASCII trace: pycrdt positions are UTF-8 bytes"}))
-        return
-    cpu, wall, imports = [], [], []
-    matched = True
-    encoded = b""
-    for _ in range(args.runs):
-        start_cpu, start_wall = time.thread_time(), time.perf_counter()
-        doc, text = replay(trace, args.mode)
-        cpu.append((time.thread_time() - start_cpu) * 1000)
-        wall.append((time.perf_counter() - start_wall) * 1000)
-        matched = matched and str(text) == trace["endContent"]
-        encoded = doc.get_update()
-        start = time.perf_counter()
-        fresh = pycrdt.Doc()
-        fresh.apply_update(encoded)
-        imported = str(fresh.get("text", type=pycrdt.Text))
-        imports.append((time.perf_counter() - start) * 1000)
-        matched = matched and imported == trace["endContent"]
-    overhead = call_overhead_ms(trace, args.mode, per_op_context=True)
-    report({
-        "peer": "yrs", "version": "pycrdt 0.14.13", "mode": args.mode,
-        "cpuMilliseconds": statistics.median(cpu), "wallMilliseconds": statistics.median(wall),
-        "cpuMin": min(cpu), "cpuMax": max(cpu),
-        "encodedBytes": len(encoded), "importMilliseconds": statistics.median(imports),
-        "pythonCallOverheadMilliseconds": overhead, "contentMatched": matched,
-    }, matched)
+def load_into_fresh(update):
+    doc = pycrdt.Doc()
+    doc.apply_update(update)
+    return str(doc.get("text", type=pycrdt.Text))
 
 
 if __name__ == "__main__":
-    main()
+    # pycrdt counts text positions in UTF-8 bytes, the traces in Unicode scalars: ASCII only.
+    trace_benchmark("yrs", "pycrdt 0.14.13", replay, text_of=str,
+                    forms=[("update", lambda doc: doc.get_update(), load_into_fresh)],
+                    per_op_context=True, ascii_only=True)
