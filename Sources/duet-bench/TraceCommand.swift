@@ -74,7 +74,7 @@ struct TraceCommand: ParsableCommand {
             }
             let retained = Measure.heapInUse() - heapBefore
             // The floor, in the same process and run: the same patches into a plain gap buffer.
-            var floor = GapBuffer(capacity: 16)
+            var floor: GapBuffer?
             let floorCPU = Measure.threadCPUMilliseconds { floor = GapBuffer.replay(trace) }
             guard let entry = journal.entries[TraceReplay.entry] else { throw ValidationError("the trace made no entry") }
             let encoded = EntrySnapshot.encode(entry)
@@ -85,7 +85,7 @@ struct TraceCommand: ParsableCommand {
             var loaded: Entry?
             let loadTime = try Measure.milliseconds { loaded = try EntrySnapshot.decode(try StoredSnapshot.unpack(stored)) }
             let matched = entry.body.string == trace.endContent && decoded?.body.string == trace.endContent
-                && loaded?.body.string == trace.endContent && floor.string == trace.endContent
+                && loaded?.body.string == trace.endContent && floor?.string == trace.endContent
             finalLength = entry.body.count
             spans = entry.body.shape.spans
             results.append(Run(milliseconds: elapsed, cpuMilliseconds: cpu, retainedBytes: retained, encodedBytes: encoded.count,
