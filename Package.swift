@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Layer 0: libsodium from the system. Only DuetCrypto may import it.
@@ -61,6 +62,17 @@ let package = Package(
             dependencies: ["DuetCrypto"],
             swiftSettings: strict
         ),
+        // Layer 1: the one HTTP client (AsyncHTTPClient) with a connect timeout, a whole-request
+        // deadline and a reply-size cap on every call. FoundationNetworking is banned (issue #12).
+        .target(
+            name: "DuetHTTP",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // Layer 2: the device's SQLite store (envelopes, vectors, sealed keystore, sealed view).
         .target(
             name: "DuetStore",
@@ -70,7 +82,7 @@ let package = Package(
         // Layer 3: sync: a sans-I/O session, an engine over the store, a transport to the relay.
         .target(
             name: "DuetSync",
-            dependencies: ["DuetStore", "DuetCore", "DuetWire", "DuetCrypto"],
+            dependencies: ["DuetStore", "DuetCore", "DuetWire", "DuetCrypto", "DuetHTTP"],
             swiftSettings: strict
         ),
         // Layer 3: the sync daemon's work: live WebSocket, local-write watch, reconnection.
@@ -100,7 +112,7 @@ let package = Package(
         // Beside the layers: deterministic doubles and trace replay for tests, examples, benchmarks.
         .target(
             name: "DuetTesting",
-            dependencies: ["DuetCore", "DuetWire", "DuetCrypto"],
+            dependencies: ["DuetCore", "DuetWire", "DuetCrypto", "DuetHTTP"],
             swiftSettings: strict
         ),
         .target(name: "CHeapStatistics"),
@@ -130,6 +142,7 @@ let package = Package(
             dependencies: [
                 "DuetRelay", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),

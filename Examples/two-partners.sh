@@ -34,10 +34,15 @@ sam() { DUET_HOME="$work/sam" DUET_PASSPHRASE="a different passphrase, only Sam 
 echo "== a relay on loopback: it stores and forwards sealed envelopes, and holds no key"
 mkfifo "$work/relay.out"
 # The binary itself in the background (not a shell function), so that $! is the relay's pid.
-"$DUET_BIN/duet-relay" --port 0 --data "$work/relay" --log-level warning >"$work/relay.out" &
+# Its operator's listener (/metrics) is on a port of its own, never the public one.
+"$DUET_BIN/duet-relay" --port 0 --admin-port 0 --data "$work/relay" --log-level warning >"$work/relay.out" &
 relay_pid=$!
 exec 3<"$work/relay.out"
-read -r listening <&3 || fail "the relay did not start"
+listening=""
+while read -r line <&3; do
+  case "$line" in "listening on "*) listening=$line; break ;; esac
+done
+[ -n "$listening" ] || fail "the relay did not start"
 url="http://127.0.0.1:${listening##*:}"
 echo "   $listening"
 

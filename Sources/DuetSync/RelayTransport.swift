@@ -1,10 +1,8 @@
 public import DuetCrypto
 public import DuetStore
 public import DuetWire
+import DuetHTTP
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// The relay's HTTP surface (SPEC § 6.5) from a device's side.
 public struct RelayTransport: Sendable {
@@ -24,6 +22,14 @@ public struct RelayTransport: Sendable {
         public let status: Int
         public let code: String
         public let message: String
+        /// The wait the relay asked for with a 429 (`Retry-After`), when it gave a sane one.
+        public var retryAfterSeconds: Int?
+        public init(status: Int, code: String, message: String, retryAfterSeconds: Int? = nil) {
+            self.status = status
+            self.code = code
+            self.message = message
+            self.retryAfterSeconds = retryAfterSeconds
+        }
         public var description: String {
             status == 0 ? "the relay at \(code) cannot be reached; work is kept and will sync later" : "the relay refused (\(code)): \(message)"
         }
@@ -41,31 +47,43 @@ public struct RelayTransport: Sendable {
     /// The session token, for the live WebSocket's `Authorization` header.
     public var sessionToken: [UInt8] { token }
 
-    private static let session: URLSession = {
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = 30
-        return URLSession(configuration: configuration)
-    }()
+    /// Reply caps (a hostile relay must not make a device buffer gigabytes): a fetch page is
+    /// bounded by the relay in bytes (SPEC § 6.6), a membership read by its record count.
+    static let smallReplyBytes = 256 << 10
+    static let pageReplyBytes = 24 << 20
+    static let membershipReplyBytes = 16 << 20
 
-    private func request(_ method: String, _ path: String, body: [UInt8]? = nil, headers: [String: String] = [:]) async throws -> [UInt8] {
-        guard let url = URL(string: base + path) else { throw Failure(status: 0, code: base, message: "bad relay URL") }
-        var request = URLRequest(url: url)
-        request.httpMethod = method
-        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-        if let body { request.httpBody = Data(body) }
-        if !token.isEmpty {
-            request.setValue("Bearer " + Hex.encode(token), forHTTPHeaderField: "Authorization")
+    private func request(_ method: String, _ path: String, body: [UInt8]? = nil, headers: [String: String] = [:],
+                         maximumReplyBytes: Int = RelayTransport.smallReplyBytes) async throws -> [UInt8] {
+        var fields = headers.map { ($0.key, $0.value) }
+        if body != nil { fields.append(("Content-Type", "application/octet-stream")) }
+        if !token.isEmpty { fields.append(("Authorization", "Bearer " + Hex.encode(token))) }
+        let reply: BoundedHTTPClient.Reply
+        do {
+            reply = try await BoundedHTTPClient.send(method, base + path, headers: fields, body: body,
+                                                     limits: .init(maximumReplyBytes: maximumReplyBytes))
+        } catch {
+            if case .replyTooLarge = error {
+                throw Failure(status: 200, code: "reply-too-large", message: "the relay's reply was larger than \(maximumReplyBytes) bytes")
+            }
+            throw Failure(status: 0, code: base, message: error.description)
         }
-        let data: Data, response: URLResponse
-        do { (data, response) = try await Self.session.data(for: request) } catch {
-            throw Failure(status: 0, code: base, message: "\(error)")
+        guard reply.status == 200 else {
+            let object = try? JSONSerialization.jsonObject(with: Data(reply.body)) as? [String: Any]
+            // The relay's words are shown to the person: keep them short and printable.
+            let code = Self.printable(object?["code"] as? String, limit: 64) ?? "http-\(reply.status)"
+            let message = Self.printable(object?["message"] as? String, limit: 300) ?? ""
+            throw Failure(status: reply.status, code: code, message: message, retryAfterSeconds: reply.retryAfterSeconds)
         }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        guard status == 200 else {
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-            throw Failure(status: status, code: object?["code"] as? String ?? "http-\(status)", message: object?["message"] as? String ?? "")
-        }
-        return [UInt8](data)
+        return reply.body
+    }
+
+    /// `text` when it is short and has no control characters (a relay's reply is shown in a
+    /// terminal: no escape sequences), else nil.
+    static func printable(_ text: String?, limit: Int) -> String? {
+        guard let text, !text.isEmpty, text.unicodeScalars.count <= limit,
+              !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return nil }
+        return text
     }
 
     /// Proves the device key to the relay and keeps the session token.
@@ -113,7 +131,8 @@ public struct RelayTransport: Sendable {
     /// word is not trusted).
     public func membership(_ space: SpaceID, after: UInt64 = 0, certificate: DeviceCertificate? = nil) async throws -> [MembershipRecord] {
         let body = try await request("GET", "/v1/spaces/\(Self.hex(space.bytes))/membership?after=\(after)",
-                                     headers: certificate.map { ["Duet-Certificate": Hex.encode($0.encoded)] } ?? [:])
+                                     headers: certificate.map { ["Duet-Certificate": Hex.encode($0.encoded)] } ?? [:],
+                                     maximumReplyBytes: Self.membershipReplyBytes)
         return try RelayMessages.decodeBatch(body, maximumCount: 10_000, maximumItemBytes: 4096).map { try MembershipRecord(bytes: $0) }
     }
 
@@ -156,13 +175,35 @@ public struct RelayTransport: Sendable {
         }
     }
 
-    /// Appends envelopes (at most 256 per request); returns how many were stored or already held.
-    public func push(_ envelopes: [[UInt8]], to space: SpaceID) async throws -> Int {
+    /// Envelopes per push request: half the relay's default per-device burst (SPEC § 6.6), so
+    /// a fresh bucket always takes a whole batch and a drained one refills for it in a second.
+    public static let pushBatch = 100
+
+    /// Appends envelopes in seq order, in batches the relay's rate limit allows; returns how
+    /// many were stored or already held. A `rate-limited` answer is waited out for as long as
+    /// the relay's `Retry-After` says (clamped to 1–30 s) and the same batch is sent again, so
+    /// a backlog of any size drains; a `batch-too-large` answer (a relay with a smaller burst)
+    /// halves the batch. Anything else ends the push with the relay's refusal, and so does a
+    /// relay that keeps answering `rate-limited` without ever taking a batch (`maximumWaits`
+    /// in a row: an honest relay takes the batch after the wait it asked for).
+    public func push(_ envelopes: [[UInt8]], to space: SpaceID, maximumWaits: Int = 10) async throws -> Int {
         var count = 0
         var start = 0
+        var batchSize = Self.pushBatch
+        var waits = 0
         while start < envelopes.count {
-            let batch = Array(envelopes[start..<min(envelopes.count, start + 256)])
-            _ = try await request("POST", "/v1/spaces/\(Self.hex(space.bytes))/envelopes", body: RelayMessages.encode(batch: batch))
+            let batch = Array(envelopes[start..<min(envelopes.count, start + batchSize)])
+            do {
+                _ = try await request("POST", "/v1/spaces/\(Self.hex(space.bytes))/envelopes", body: RelayMessages.encode(batch: batch))
+            } catch let failure as Failure where failure.status == 429 && failure.code == "rate-limited" && waits < maximumWaits {
+                waits += 1
+                try await Task.sleep(for: .seconds(min(30, max(1, failure.retryAfterSeconds ?? 1))))
+                continue
+            } catch let failure as Failure where failure.status == 413 && failure.code == "batch-too-large" && batchSize > 1 {
+                batchSize = max(1, batchSize / 2)
+                continue
+            }
+            waits = 0
             count += batch.count
             start += batch.count
         }
@@ -172,7 +213,8 @@ public struct RelayTransport: Sendable {
     public func fetch(_ space: SpaceID, after vector: [WireDeviceID: UInt64], limit: Int = 1000) async throws -> (envelopes: [[UInt8]], complete: Bool) {
         let encoded = Data(RelayMessages.encode(vector: vector)).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-        let body = try await request("GET", "/v1/spaces/\(Self.hex(space.bytes))/envelopes?vector=\(encoded)&limit=\(limit)")
+        let body = try await request("GET", "/v1/spaces/\(Self.hex(space.bytes))/envelopes?vector=\(encoded)&limit=\(limit)",
+                                     maximumReplyBytes: Self.pageReplyBytes)
         guard let flag = body.first else { throw Failure(status: 200, code: "malformed", message: "empty fetch reply") }
         let envelopes = try RelayMessages.decodeBatch(Array(body.dropFirst()), maximumCount: 10_000, maximumItemBytes: Envelope.maximumSealedBytes + 256)
         return (envelopes, flag == 1)

@@ -1,9 +1,7 @@
 public import DuetCrypto
 public import DuetWire
+import DuetHTTP
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// A real `duet-relay` process on 127.0.0.1 with a free port and a temporary data folder.
 public final class RelayProcess: @unchecked Sendable {
@@ -12,7 +10,10 @@ public final class RelayProcess: @unchecked Sendable {
     /// Where the relay's log (stderr) goes, for tests that read it.
     public let logPath: String
     public private(set) var port = 0
+    /// The operator's listener (`/metrics`), on a port of its own.
+    public private(set) var adminPort = 0
     public var base: String { "http://127.0.0.1:\(port)" }
+    public var adminBase: String { "http://127.0.0.1:\(adminPort)" }
 
     /// Extra command-line options (limits) for every start.
     public let options: [String]
@@ -28,14 +29,15 @@ public final class RelayProcess: @unchecked Sendable {
     /// The relay's process id (benchmarks read its memory).
     public var processIdentifier: Int32 { process.processIdentifier }
 
-    /// Starts the relay and waits for its `listening on` line (not a sleep: the line is the
-    /// readiness signal; 30 s is only a guard against a relay that never starts).
+    /// Starts the relay and waits for its `listening on` and `admin listening on` lines (not a
+    /// sleep: the lines are the readiness signal; 30 s is only a guard against a relay that
+    /// never starts).
     /// `port` 0 picks a free one; a restart can ask for the port it had, so that clients that
     /// remember the relay's URL find it again.
     public func start(port requested: Int = 0) throws {
         process = Process()
         process.executableURL = BuildProducts.folder(holding: "duet-relay").appendingPathComponent("duet-relay")
-        process.arguments = ["--port", String(requested), "--data", data, "--log-level", "warning"] + options
+        process.arguments = ["--port", String(requested), "--admin-port", "0", "--data", data, "--log-level", "warning"] + options
         let output = Pipe()
         process.standardOutput = output
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -49,10 +51,13 @@ public final class RelayProcess: @unchecked Sendable {
             let chunk = handle.availableData
             if chunk.isEmpty { break }
             buffer.append(chunk)
-            let text = String(decoding: buffer, as: UTF8.self)
-            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") }),
-               let value = line.split(separator: ":").last.flatMap({ Int($0) }) {
-                port = value
+            let lines = String(decoding: buffer, as: UTF8.self).split(separator: "\n")
+            func reported(after prefix: String) -> Int? {
+                lines.first(where: { $0.hasPrefix(prefix) })?.split(separator: ":").last.flatMap { Int($0) }
+            }
+            if let relay = reported(after: "listening on "), let admin = reported(after: "admin listening on ") {
+                self.port = relay
+                adminPort = admin
                 return
             }
         }
@@ -94,33 +99,26 @@ public struct RelayClient: Sendable {
         self.device = device
     }
 
-    /// One session for every client, allowing many connections to the relay at once.
-    static let session: URLSession = {
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.httpMaximumConnectionsPerHost = 512
-        configuration.timeoutIntervalForRequest = 60
-        return URLSession(configuration: configuration)
-    }()
-
     public struct Reply: Sendable {
         public let status: Int
         public let body: [UInt8]
+        /// Header names lower-cased.
+        public let headers: [String: String]
         public var text: String { String(decoding: body, as: UTF8.self) }
         public var code: String? {
             (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])?["code"] as? String
         }
     }
 
-    public func request(_ method: String, _ path: String, body: [UInt8]? = nil, authorised: Bool = true) async throws -> Reply {
-        guard let url = URL(string: base + path) else { throw RelayTestFailure("bad url \(path)") }
-        var request = URLRequest(url: url)
-        request.httpMethod = method
-        if let body { request.httpBody = Data(body) }
-        if authorised, !token.isEmpty {
-            request.setValue("Bearer " + Hex.encode(token), forHTTPHeaderField: "Authorization")
-        }
-        let (data, response) = try await Self.session.data(for: request)
-        return Reply(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: [UInt8](data))
+    /// The same bounded client the devices use (AsyncHTTPClient): a test request ends within a
+    /// minute whatever the relay does, instead of waiting in URLSession's `select` for ever.
+    public func request(_ method: String, _ path: String, body: [UInt8]? = nil, authorised: Bool = true,
+                        headers: [(String, String)] = [], timeout: Duration = .seconds(60)) async throws -> Reply {
+        var fields = headers
+        if authorised, !token.isEmpty { fields.append(("Authorization", "Bearer " + Hex.encode(token))) }
+        let reply = try await BoundedHTTPClient.send(method, base + path, headers: fields, body: body,
+                                                     limits: .init(request: timeout, maximumReplyBytes: 64 << 20))
+        return Reply(status: reply.status, body: reply.body, headers: reply.headers)
     }
 
     /// Challenge, signature, session. A challenge that expired before it was answered — the

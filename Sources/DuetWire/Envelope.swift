@@ -15,6 +15,9 @@ public struct Envelope: Hashable, Sendable {
     /// The largest sealed content accepted (2 MiB: a change holds at most 1 MiB of inserted
     /// text, padded, plus overhead).
     public static let maximumSealedBytes = 2 << 20
+    /// The largest seq (SPEC § 5.1): stores on both sides keep seqs as signed 64-bit integers,
+    /// so every decoder refuses a larger one instead of trapping on the conversion later.
+    public static let maximumSeq = UInt64(Int64.max)
 
     public struct Header: Hashable, Sendable {
         public let space: SpaceID
@@ -86,6 +89,7 @@ public struct Envelope: Hashable, Sendable {
         let device = try WireDeviceID(bytes: try reader.raw(WireDeviceID.byteCount))
         let seq = try reader.varint()
         guard seq >= 1 else { throw .malformed("seq starts at 1") }
+        guard seq <= Self.maximumSeq else { throw .malformed("seq is at most 2^63 - 1") }
         let previousBytes = try reader.raw(Digest.byteCount)
         let previous: Digest
         do { previous = try Digest(bytes: previousBytes) } catch { throw .malformed("previous hash") }

@@ -21,7 +21,10 @@ public enum RelayMessages {
             let device = try WireDeviceID(bytes: try reader.raw(WireDeviceID.byteCount))
             if let previous, !(previous < device) { throw .malformed("vector devices must ascend") }
             previous = device
-            vector[device] = try reader.varint()
+            let seq = try reader.varint()
+            // Stores keep seqs as signed 64-bit integers; a larger one is not a seq anyone wrote.
+            guard seq <= Envelope.maximumSeq else { throw .malformed("a seq is at most 2^63 - 1") }
+            vector[device] = seq
         }
         try reader.expectEnd()
         return vector

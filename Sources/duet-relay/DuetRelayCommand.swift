@@ -3,6 +3,7 @@ import DuetRelay
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// `duet-relay`: the untrusted relay (CLI.md). Runs until SIGTERM or SIGINT, then shuts down
 /// gracefully. Prints `listening on HOST:PORT` once ready (port 0 picks a free one).
@@ -39,19 +40,63 @@ struct InspectCommand: ParsableCommand {
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve the sync protocol (the default).")
+        abstract: "Serve the sync protocol (the default).",
+        discussion: "Every cap below bounds what a stranger with a freshly generated key can make the relay hold or do; SPEC § 6.6 argues each default.")
 
-    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Address to listen on (0.0.0.0 for every interface).") var host = "127.0.0.1"
     @Option(help: "Port to listen on (0 picks a free one).") var port = 8479
+    @Option(help: ArgumentHelp("The URL clients use to reach this relay, e.g. https://relay.example.org behind a TLS proxy.",
+                               discussion: "Clients sign it when they authenticate, so it must be exactly what they are configured with. Default: http://HOST:PORT."))
+    var publicURL: String?
+    @Option(help: "Address of the operator's listener (/metrics, /healthz); keep it private.") var adminHost = "127.0.0.1"
+    @Option(help: "Port of the operator's listener (0 picks a free one).") var adminPort = 8480
     @Option(help: "Folder for the embedded SQLite store (relay.sqlite).") var data = "./duet-relay-data"
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
     @Option(help: "Largest request body in bytes.") var maxRequestBytes = 8 << 20
     @Option(help: "Largest envelope in bytes (at most the protocol's 2 MiB of sealed content).") var maxEnvelopeBytes = (2 << 20) + 256
-    @Option(help: "Most envelope bytes one space may hold.") var spaceQuotaBytes = 1 << 30
+    @Option(help: "Most envelope bytes one space may hold (fork evidence included).") var spaceQuotaBytes = 1 << 30
     @Option(help: "Appends per second a device may make on average.") var appendsPerSecond = 100.0
-    @Option(help: "Appends a device may burst above that rate.") var appendBurst = 200.0
+    @Option(help: "Appends a device may burst above that rate (also the largest batch it may send).") var appendBurst = 200.0
     @Option(help: "Live (WebSocket) connections one device may hold at once.") var liveConnectionsPerDevice = 4
+    @Option(help: "Unanswered authentication challenges held in all.") var maxChallenges = 100_000
+    @Option(help: "Unanswered authentication challenges one device key may hold.") var challengesPerDevice = 8
+    @Option(help: "Sessions one device may hold at once (a new one ends the oldest).") var sessionsPerDevice = 16
+    @Option(help: "Pairing and linking mailbox bytes held in all (kept in memory).") var mailboxBytes = 64 << 20
+    @Option(help: "Mailbox bytes one device may have waiting.") var mailboxBytesPerDevice = 256 << 10
+    @Option(help: "Recovery slots one identity may own.") var recoverySlotsPerIdentity = 4
+    @Option(help: "Spaces one identity may create.") var spacesPerIdentity = 8
+    @Option(help: "Membership records one space may hold.") var membershipRecordsPerSpace = 10_000
+    @Option(help: "Membership records (and recovery puts) per second a device may post on average.") var membershipPerSecond = 2.0
+    @Option(help: "Membership records a device may burst above that rate.") var membershipBurst = 64.0
+    @Option(help: "New spaces per second over the whole relay.") var spacesPerSecond = 5.0
+    @Option(help: "New spaces the relay may accept in a burst above that rate.") var spacesBurst = 100.0
+    @Option(help: "Most envelope bytes in one fetch reply (one envelope always fits).") var maxPageBytes = 8 << 20
     @Option(help: "Network event-loop threads (default: one per core).") var eventLoopThreads: Int?
+
+    func validate() throws {
+        if let publicURL {
+            guard publicURL.hasPrefix("http://") || publicURL.hasPrefix("https://"), !publicURL.contains(" "),
+                  URL(string: publicURL)?.host != nil else {
+                throw ValidationError("--public-url must be an http:// or https:// URL, e.g. https://relay.example.org")
+            }
+        }
+        let counts = [("--max-challenges", maxChallenges), ("--challenges-per-device", challengesPerDevice),
+                      ("--sessions-per-device", sessionsPerDevice), ("--mailbox-bytes", mailboxBytes),
+                      ("--mailbox-bytes-per-device", mailboxBytesPerDevice), ("--recovery-slots-per-identity", recoverySlotsPerIdentity),
+                      ("--spaces-per-identity", spacesPerIdentity), ("--membership-records-per-space", membershipRecordsPerSpace),
+                      ("--live-connections-per-device", liveConnectionsPerDevice), ("--max-request-bytes", maxRequestBytes),
+                      ("--space-quota-bytes", spaceQuotaBytes), ("--max-envelope-bytes", maxEnvelopeBytes)]
+        for (name, value) in counts where value < 1 { throw ValidationError("\(name) must be at least 1") }
+        let rates = [("--appends-per-second", appendsPerSecond), ("--append-burst", appendBurst), ("--membership-per-second", membershipPerSecond),
+                     ("--membership-burst", membershipBurst), ("--spaces-per-second", spacesPerSecond), ("--spaces-burst", spacesBurst)]
+        for (name, value) in rates where !(value > 0 && value.isFinite) { throw ValidationError("\(name) must be a positive number") }
+        guard membershipRecordsPerSpace <= 10_000 else { throw ValidationError("--membership-records-per-space is at most 10000 (what clients read)") }
+        guard (64 << 10)...(16 << 20) ~= maxPageBytes else { throw ValidationError("--max-page-bytes must be from 65536 to 16777216 (clients refuse larger replies)") }
+        for (name, value) in [("--port", port), ("--admin-port", adminPort)] where !(0...65_535).contains(value) {
+            throw ValidationError("\(name) must be from 0 to 65535")
+        }
+        if let eventLoopThreads, !(1...256).contains(eventLoopThreads) { throw ValidationError("--event-loop-threads must be from 1 to 256") }
+    }
 
     func run() async throws {
         var logger = Logger(label: "duet-relay")
@@ -59,19 +104,38 @@ struct ServeCommand: AsyncParsableCommand {
         var configuration = RelayServer.Configuration()
         configuration.host = host
         configuration.port = port
+        configuration.publicURL = publicURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        configuration.adminHost = adminHost
+        configuration.adminPort = adminPort
         configuration.dataDirectory = data
         configuration.maximumRequestBytes = maxRequestBytes
         configuration.limits.maximumEnvelopeBytes = min(maxEnvelopeBytes, (2 << 20) + 256)
         configuration.spaceQuotaBytes = spaceQuotaBytes
         configuration.limits.appendsPerSecond = appendsPerSecond
         configuration.limits.appendBurst = appendBurst
+        configuration.limits.maximumChallenges = maxChallenges
+        configuration.limits.challengesPerDevice = challengesPerDevice
+        configuration.limits.sessionsPerDevice = sessionsPerDevice
+        configuration.limits.mailboxBytes = mailboxBytes
+        configuration.limits.mailboxBytesPerDevice = mailboxBytesPerDevice
+        configuration.limits.recoverySlotsPerIdentity = recoverySlotsPerIdentity
+        configuration.limits.spacesPerIdentity = spacesPerIdentity
+        configuration.limits.membershipRecordsPerSpace = membershipRecordsPerSpace
+        configuration.limits.membershipPerSecond = membershipPerSecond
+        configuration.limits.membershipBurst = membershipBurst
+        configuration.limits.spacesPerSecond = spacesPerSecond
+        configuration.limits.spacesBurst = spacesBurst
+        configuration.limits.maximumPageBytes = maxPageBytes
         configuration.liveConnectionsPerDevice = liveConnectionsPerDevice
         configuration.eventLoopThreads = eventLoopThreads
-        let host = self.host
-        let app = try RelayServer.application(configuration: configuration, logger: logger) { port in
+        let host = self.host, adminHost = self.adminHost
+        let (relay, admin) = try RelayServer.applications(configuration: configuration, logger: logger, onListening: { port in
             // Written straight to the descriptor (unbuffered): tests and scripts wait for this line.
             FileHandle.standardOutput.write(Data("listening on \(host):\(port)\n".utf8))
-        }
-        try await app.runService()
+        }, onAdminListening: { port in
+            FileHandle.standardOutput.write(Data("admin listening on \(adminHost):\(port)\n".utf8))
+        })
+        let group = ServiceGroup(configuration: .init(services: [relay, admin], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
     }
 }

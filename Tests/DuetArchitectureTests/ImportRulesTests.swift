@@ -12,14 +12,16 @@ struct ImportRulesTests {
         "CZlib": [],
         "DuetCrypto": ["CSodium"],
         "DuetCore": [],
+        // The one HTTP client (AsyncHTTPClient, bounded): none of Duet's own modules.
+        "DuetHTTP": [],
         "DuetWire": ["DuetCrypto"],
         "DuetStore": ["DuetCore", "DuetWire", "DuetCrypto", "CZlib"],
-        "DuetSync": ["DuetStore", "DuetCore", "DuetWire", "DuetCrypto"],
+        "DuetSync": ["DuetStore", "DuetCore", "DuetWire", "DuetCrypto", "DuetHTTP"],
         // The relay cannot interpret content, by construction: no DuetCore, DuetStore or DuetSync.
         "DuetRelay": ["DuetWire", "DuetCrypto"],
         "duet": ["DuetCLI"],
         "DuetCLI": ["DuetStore", "DuetSync", "DuetCore", "DuetCrypto"],
-        "DuetTesting": ["DuetCore", "DuetWire", "DuetCrypto"],
+        "DuetTesting": ["DuetCore", "DuetWire", "DuetCrypto", "DuetHTTP"],
         // The daemon holds no content key: it may not reach DuetCore, where content is decoded.
         "DuetDaemon": ["DuetSync", "DuetStore", "DuetWire", "DuetCrypto"],
         "duetd": ["DuetDaemon", "DuetStore"],
@@ -43,6 +45,26 @@ struct ImportRulesTests {
                 #expect(forbidden.isEmpty, "\(module)/\(file) imports \(forbidden.sorted()), which its layer may not")
             }
         }
+    }
+
+    /// Issue #12: URLSession on Linux trapped in `URLSessionTask.cancel()` when a relay died and
+    /// once hung a whole test run in `select`. Every HTTP call goes through DuetHTTP.
+    @Test("Nothing imports FoundationNetworking or uses its sessions: HTTP goes through DuetHTTP")
+    func noFoundationNetworking() throws {
+        let root = RepositoryLayout.root
+        var checked = 0
+        for folder in ["Sources", "Tests"] {
+            for (file, imported) in try Self.imports(in: root.appendingPathComponent(folder)) {
+                checked += 1
+                #expect(!imported.contains("FoundationNetworking"), "\(folder)/\(file) imports FoundationNetworking")
+                let text = try String(contentsOf: root.appendingPathComponent(folder).appendingPathComponent(file), encoding: .utf8)
+                let code = text.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("//") }
+                // Spelt in two halves so that this line does not find itself.
+                let banned = ["URL" + "Session", "URL" + "Request"]
+                #expect(!code.contains { line in banned.contains { line.contains($0) } }, "\(folder)/\(file) uses \(banned[0])")
+            }
+        }
+        #expect(checked > 100)
     }
 
     @Test("DuetCore is pure: it imports nothing and reads no clock and no random source")

@@ -46,14 +46,19 @@ struct RelayProcessTests {
         return (client, space)
     }
 
-    @Test("Health, metrics, and graceful shutdown on SIGTERM")
+    @Test("Health on both listeners, metrics only on the admin one, and graceful shutdown on SIGTERM")
     func lifecycle() async throws {
         let relay = try RelayProcess()
         let client = RelayClient(base: relay.base, device: .generate())
+        let admin = RelayClient(base: relay.adminBase, device: .generate())
         let health = try await client.request("GET", "/healthz", authorised: false)
         #expect(health.status == 200 && health.text == "ok\n")
-        let metrics = try await client.request("GET", "/metrics", authorised: false)
+        #expect(try await admin.request("GET", "/healthz", authorised: false).status == 200)
+        let metrics = try await admin.request("GET", "/metrics", authorised: false)
         #expect(metrics.text.contains("duet_relay_requests_total") && metrics.text.contains("duet_relay_request_seconds_bucket"))
+        // Issue #12: a partner polling the public /metrics saw when and how much the other wrote.
+        let onPublicPort = try await client.request("GET", "/metrics", authorised: false)
+        #expect(onPublicPort.status == 404 && !onPublicPort.text.contains("duet_relay"), "no metrics on the public port")
         #expect(relay.terminate() == 0, "exits cleanly on SIGTERM")
     }
 
@@ -267,7 +272,7 @@ struct RelayLiveTests {
         let fourth = alex.envelope(space, key)
         _ = try await client.request("POST", path + "/envelopes", body: RelayMessages.encode(batch: [fourth.bytes]))
         #expect(first.nextBinary() == fourth.bytes, "the duplicate was skipped; the next push is the fourth")
-        let metrics = try await client.request("GET", "/metrics")
+        let metrics = try await RelayClient(base: relay.adminBase, device: .generate()).request("GET", "/metrics")
         #expect(metrics.text.contains("duet_relay_live_connections 2"))
     }
 }

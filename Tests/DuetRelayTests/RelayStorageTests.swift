@@ -81,16 +81,16 @@ struct RelayStorageTests {
         }
         var c = Device()
         _ = try await storage.append([c.next(other)])
-        let all = try await storage.fetch(space: space, after: [:], limit: 100)
+        let all = try await storage.fetch(space: space, after: [:], limit: 100, maximumBytes: 8 << 20)
         #expect(all.complete && all.envelopes.count == 10)
-        let lacking = try await storage.fetch(space: space, after: [a.id: 4, b.id: 4], limit: 100)
+        let lacking = try await storage.fetch(space: space, after: [a.id: 4, b.id: 4], limit: 100, maximumBytes: 8 << 20)
         let expected = Set(made[a.id, default: []].dropFirst(4).map(\.bytes))
         #expect(Set(lacking.envelopes) == expected, "b is complete at 4, a lacks 5 and 6")
         let parsed = try lacking.envelopes.map { try Envelope(bytes: $0) }
         #expect(parsed.map(\.header.seq) == [5, 6])
-        let paged = try await storage.fetch(space: space, after: [:], limit: 3)
+        let paged = try await storage.fetch(space: space, after: [:], limit: 3, maximumBytes: 8 << 20)
         #expect(!paged.complete && paged.envelopes.count == 3)
-        #expect(try await storage.fetch(space: space, after: [a.id: 6, b.id: 4], limit: 10).envelopes.isEmpty)
+        #expect(try await storage.fetch(space: space, after: [a.id: 6, b.id: 4], limit: 10, maximumBytes: 8 << 20).envelopes.isEmpty)
     }
 
     @Test("200 concurrent devices appending: every envelope stored exactly once, each device in order")
@@ -120,7 +120,7 @@ struct RelayStorageTests {
         for space in spaces {
             let heads = try await storage.heads(space: space)
             #expect(heads.count == 50 && heads.values.allSatisfy { $0 == UInt64(perDevice) })
-            let fetched = try await storage.fetch(space: space, after: [:], limit: 10_000)
+            let fetched = try await storage.fetch(space: space, after: [:], limit: 10_000, maximumBytes: 8 << 20)
             #expect(fetched.complete)
             let envelopes = try fetched.envelopes.map { try Envelope(bytes: $0) }
             #expect(Set(envelopes.map(\.bytes)).count == envelopes.count, "no envelope twice")
@@ -144,7 +144,7 @@ struct RelayStorageTests {
             _ = try await storage.append(envelopes)
         }
         let reopened = try SQLiteRelayStorage(directory: folder)
-        #expect(try await reopened.fetch(space: space, after: [:], limit: 10).envelopes == envelopes.map(\.bytes))
+        #expect(try await reopened.fetch(space: space, after: [:], limit: 10, maximumBytes: 8 << 20).envelopes == envelopes.map(\.bytes))
         #expect(try await reopened.append([device.next(space)]) == [.stored(position: 6)])
     }
 }

@@ -2,12 +2,22 @@ import DuetWire
 
 /// Live push (SPEC § 6.5): every envelope stored in a space is sent at once to each connected
 /// member device of that space. Each connection is an `AsyncStream` the WebSocket handler drains.
+///
+/// Revocation takes effect here at once (issue #12): a removal closes the device's sockets on
+/// the space, and every publish re-checks the subscribers against the space's current members,
+/// so a socket that slipped in around a removal is closed at the next envelope instead of
+/// receiving it.
 actor LiveFanOut {
     private let maximumConnectionsPerDevice: Int
 
     init(maximumConnectionsPerDevice: Int) { self.maximumConnectionsPerDevice = maximumConnectionsPerDevice }
 
-    private var subscribers: [SpaceID: [Int: AsyncStream<[UInt8]>.Continuation]] = [:]
+    private struct Subscriber {
+        let device: WireDeviceID
+        let continuation: AsyncStream<[UInt8]>.Continuation
+    }
+
+    private var subscribers: [SpaceID: [Int: Subscriber]] = [:]
     private var perDevice: [WireDeviceID: Int] = [:]
     private var nextID = 0
     private(set) var connections = 0
@@ -22,22 +32,36 @@ actor LiveFanOut {
         // Bounded: a subscriber that cannot keep up loses the oldest pushes and catches up by
         // fetching, rather than growing the relay's memory.
         let (stream, continuation) = AsyncStream<[UInt8]>.makeStream(bufferingPolicy: .bufferingNewest(1024))
-        subscribers[space, default: [:]][id] = continuation
+        subscribers[space, default: [:]][id] = Subscriber(device: device, continuation: continuation)
         return (id, stream)
     }
 
     func unsubscribe(space: SpaceID, device: WireDeviceID, id: Int) {
-        if let continuation = subscribers[space]?.removeValue(forKey: id) {
-            continuation.finish()
-            perDevice[device, default: 1] -= 1
-            connections -= 1
+        guard let subscriber = subscribers[space]?.removeValue(forKey: id) else { return }
+        if subscribers[space]?.isEmpty == true { subscribers[space] = nil }
+        subscriber.continuation.finish()
+        let left = perDevice[device, default: 1] - 1
+        perDevice[device] = left > 0 ? left : nil
+        connections -= 1
+    }
+
+    /// Closes every socket `device` holds on `space` (it was removed from the space).
+    func close(space: SpaceID, device: WireDeviceID) {
+        for (id, subscriber) in subscribers[space] ?? [:] where subscriber.device == device {
+            unsubscribe(space: space, device: device, id: id)
         }
     }
 
-    func publish(space: SpaceID, envelopes: [[UInt8]]) {
+    /// Sends `envelopes` to every subscriber of `space` whose device is in `members`; the
+    /// others are closed.
+    func publish(space: SpaceID, envelopes: [[UInt8]], members: Set<WireDeviceID>) {
         guard let targets = subscribers[space] else { return }
-        for continuation in targets.values {
-            for envelope in envelopes { continuation.yield(envelope) }
+        for (id, subscriber) in targets {
+            guard members.contains(subscriber.device) else {
+                unsubscribe(space: space, device: subscriber.device, id: id)
+                continue
+            }
+            for envelope in envelopes { subscriber.continuation.yield(envelope) }
         }
     }
 }

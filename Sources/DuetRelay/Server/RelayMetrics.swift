@@ -49,11 +49,17 @@ final class RelayMetrics: Sendable {
         logger.debug("appended", metadata: ["envelopes": .stringConvertible(outcomes.count), "bytes": .stringConvertible(bytes)])
     }
 
-    func prometheusText(liveConnections: Int) -> String {
+    func prometheusText(liveConnections: Int, held: RelayService.Held) -> String {
         let c = counters.withLock { $0 }
         var lines: [String] = []
         lines.append("# TYPE duet_relay_live_connections gauge")
         lines.append("duet_relay_live_connections \(liveConnections)")
+        // What strangers can make the relay hold in memory, each under its cap (SPEC § 6.6).
+        for (name, value) in [("challenges", held.challenges), ("sessions", held.sessions), ("mailboxes", held.mailboxes),
+                              ("mailbox_bytes", held.mailboxBytes), ("rate_buckets", held.rateBuckets)] {
+            lines.append("# TYPE duet_relay_held_\(name) gauge")
+            lines.append("duet_relay_held_\(name) \(value)")
+        }
         lines.append("# TYPE duet_relay_requests_total counter")
         for (method, count) in c.requests.sorted(by: { $0.key < $1.key }) { lines.append("duet_relay_requests_total{method=\"\(method)\"} \(count)") }
         lines.append("# TYPE duet_relay_refusals_total counter")

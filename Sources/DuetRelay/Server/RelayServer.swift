@@ -14,6 +14,12 @@ public enum RelayServer {
     public struct Configuration: Sendable {
         public var host = "127.0.0.1"
         public var port = 8479
+        /// The origin clients reach this relay at and sign during authentication (SPEC § 6.3),
+        /// e.g. `https://relay.example.org` behind a TLS proxy; nil for `http://{host}:{port}`.
+        public var publicURL: String?
+        /// The operator's listener: `/metrics` and `/healthz`, never on the public port.
+        public var adminHost = "127.0.0.1"
+        public var adminPort = 8480
         public var dataDirectory = "./duet-relay-data"
         public var maximumRequestBytes = 8 << 20
         public var spaceQuotaBytes = 1 << 30
@@ -24,12 +30,16 @@ public enum RelayServer {
         public init() {}
     }
 
-    /// Builds the application; `onListening` receives the bound port (useful with port 0).
-    public static func application(
-        configuration: Configuration, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) throws -> some ApplicationProtocol {
+    /// Builds the public relay and the operator's admin listener, to run together in one
+    /// service group; `onListening` and `onAdminListening` receive the bound ports (useful
+    /// with port 0).
+    public static func applications(
+        configuration: Configuration, logger: Logger,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in },
+        onAdminListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws -> (relay: some ApplicationProtocol, admin: some ApplicationProtocol) {
         let storage = try SQLiteRelayStorage(directory: configuration.dataDirectory, spaceQuotaBytes: configuration.spaceQuotaBytes)
-        let origin = "http://\(configuration.host):\(configuration.port)"
+        let origin = configuration.publicURL ?? "http://\(configuration.host):\(configuration.port)"
         let service = RelayService(storage: storage, origin: origin, limits: configuration.limits)
         let metrics = RelayMetrics(logger: logger)
         let live = LiveFanOut(maximumConnectionsPerDevice: configuration.liveConnectionsPerDevice)
@@ -45,14 +55,21 @@ public enum RelayServer {
             return startedWall + UInt64(elapsed.components.seconds) * 1000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000_000)
         }
 
+        // Public: a load balancer may ask whether the relay is up; that tells nobody anything.
         router.get("/healthz") { _, _ in "ok\n" }
-        router.get("/metrics") { _, _ in metrics.prometheusText(liveConnections: await live.connections) }
+        // Admin only (issue #12): request counts over time tell whoever reads them when, how
+        // often and how much the people on this relay write.
+        let adminRouter = Router()
+        adminRouter.get("/healthz") { _, _ in "ok\n" }
+        adminRouter.get("/metrics") { _, _ in
+            metrics.prometheusText(liveConnections: await live.connections, held: await service.held())
+        }
 
         router.post("/v1/auth/challenge") { request, _ -> Response in
             try await answer(metrics) {
                 let body = try await bytes(request, limit: 1024)
                 let device = try publicKey(body)
-                return binary(await service.challenge(for: device, now: now()))
+                return binary(try await service.challenge(for: device, now: now()))
             }
         }
         router.post("/v1/auth/session") { request, _ -> Response in
@@ -77,15 +94,21 @@ public enum RelayServer {
             try await answer(metrics) {
                 let device = try await authenticated(request, service, now())
                 let body = try await bytes(request, limit: 4096)
-                let index = try await service.appendMembership(body, from: device)
-                return json("{\"index\":\(index)}")
+                let appended = try await service.appendMembership(body, from: device, now: now())
+                if let removed = appended.removedDevice {
+                    // Revocation takes effect at once: its sockets close, its sessions are gone.
+                    await live.close(space: try spaceID(context), device: WireDeviceID(verifyingKey: removed))
+                }
+                return json("{\"index\":\(appended.index)}")
             }
         }
         router.get("/v1/spaces/:space/membership") { request, context -> Response in
             try await answer(metrics) {
                 let device = try await authenticated(request, service, now())
                 let space = try spaceID(context)
-                let after = UInt64(request.uri.queryParameters.get("after") ?? "0") ?? 0
+                // Indices are stored as SQLite integers: after + 1 must fit in Int64.
+                let after = try QueryNumber.parse(request.uri.queryParameters.get("after"), name: "after", default: 0,
+                                                  range: 0...(UInt64(Int64.max) - 1))
                 var certificate: DeviceCertificate?
                 if let name = HTTPField.Name("Duet-Certificate"), let text = request.headers[name] {
                     guard let bytes = hex(text), let parsed = try? DeviceCertificate(bytes: bytes) else {
@@ -111,11 +134,13 @@ public enum RelayServer {
                     if case .stored = outcome { return bytes }
                     return nil
                 }
-                if !stored.isEmpty { await live.publish(space: space, envelopes: stored) }
+                if !stored.isEmpty { await live.publish(space: space, envelopes: stored, members: await service.memberDeviceIDs(of: space)) }
                 let codes = outcomes.map(code)
                 if let refusal = outcomes.lazy.compactMap(refusalOf).first {
-                    throw RelayError(code: refusal.rawValue, status: refusal == .quotaExceeded ? 429 : 409,
-                                     message: "\(message(for: refusal)); outcomes: \(codes.joined(separator: ","))")
+                    let quota = refusal == .quotaExceeded
+                    throw RelayError(code: refusal.rawValue, status: quota ? 429 : 409,
+                                     message: "\(message(for: refusal)); outcomes: \(codes.joined(separator: ","))",
+                                     retryAfterSeconds: quota ? RelayError.quotaExceeded.retryAfterSeconds : nil)
                 }
                 return json("{\"outcomes\":[\(codes.map { "\"\($0)\"" }.joined(separator: ","))]}")
             }
@@ -129,7 +154,8 @@ public enum RelayServer {
                     guard let data = base64URL(text) else { throw RelayError.malformed("vector is base64url") }
                     do { vector = try RelayMessages.decodeVector(data) } catch { throw RelayError.malformed("\(error)") }
                 }
-                let limit = Int(request.uri.queryParameters.get("limit") ?? "1000") ?? 1000
+                let limit = Int(try QueryNumber.parse(request.uri.queryParameters.get("limit"), name: "limit", default: 1000,
+                                                      range: 1...UInt64(RelayService.maximumFetchCount)))
                 let result = try await service.fetch(space: space, after: vector, limit: limit, device: device)
                 return binary([result.complete ? 1 : 0] + RelayMessages.encode(batch: result.envelopes))
             }
@@ -144,9 +170,9 @@ public enum RelayServer {
         // Recovery slots need a session (any device); the slot id comes from a 128-bit code.
         router.put("/v1/recovery/:id") { request, context -> Response in
             try await answer(metrics) {
-                _ = try await authenticated(request, service, now())
+                let device = try await authenticated(request, service, now())
                 let body = try await bytes(request, limit: Mailboxes.maximumBytes + 96)
-                try await service.putRecovery(slot: try mailboxID(context), body: body)
+                try await service.putRecovery(slot: try mailboxID(context), body: body, from: device, now: now())
                 return json("{}")
             }
         }
@@ -160,9 +186,9 @@ public enum RelayServer {
         // Mailboxes need a session (any device) but no membership: the invitee is not one yet.
         router.put("/v1/mailboxes/:id") { request, context -> Response in
             try await answer(metrics) {
-                _ = try await authenticated(request, service, now())
+                let device = try await authenticated(request, service, now())
                 let body = try await bytes(request, limit: Mailboxes.maximumBytes)
-                try await service.putMailbox(try mailboxID(context), body, now: now())
+                try await service.putMailbox(try mailboxID(context), body, from: device, now: now())
                 return json("{}")
             }
         }
@@ -173,7 +199,8 @@ public enum RelayServer {
             }
         }
 
-        return Application(
+        let eventLoops: EventLoopGroupProvider = configuration.eventLoopThreads.map { .shared(MultiThreadedEventLoopGroup(numberOfThreads: $0)) } ?? .singleton
+        let relay = Application(
             router: router,
             server: .http1WebSocketUpgrade { request, _, _ in
                 try await upgrade(request, service: service, live: live, now: now())
@@ -181,11 +208,18 @@ public enum RelayServer {
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "duet-relay"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
-                await service.setOrigin("http://\(configuration.host):\(port)")
+                if configuration.publicURL == nil { await service.setOrigin("http://\(configuration.host):\(port)") }
                 await onListening(port)
             },
-            eventLoopGroupProvider: configuration.eventLoopThreads.map { .shared(MultiThreadedEventLoopGroup(numberOfThreads: $0)) } ?? .singleton,
+            eventLoopGroupProvider: eventLoops,
             logger: logger)
+        let admin = Application(
+            router: adminRouter,
+            configuration: .init(address: .hostname(configuration.adminHost, port: configuration.adminPort), serverName: "duet-relay-admin"),
+            onServerRunning: { channel in await onAdminListening(channel.localAddress?.port ?? configuration.adminPort) },
+            eventLoopGroupProvider: eventLoops,
+            logger: logger)
+        return (relay, admin)
     }
 
     // MARK: - Live push
@@ -204,6 +238,12 @@ public enum RelayServer {
               (try? await service.heads(space: space, device: device)) != nil else { return .dontUpgrade }
         let deviceID = WireDeviceID(verifyingKey: device)
         guard let subscription = await live.subscribe(space: space, device: deviceID) else { return .dontUpgrade }
+        // A removal that landed between the membership check and the subscription: the next
+        // publish re-checks too, but do not even start.
+        guard await service.isMember(device, of: space) else {
+            await live.unsubscribe(space: space, device: deviceID, id: subscription.id)
+            return .dontUpgrade
+        }
         return .upgrade([:]) { inbound, outbound, _ in
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -229,7 +269,9 @@ public enum RelayServer {
             return try await body()
         } catch let error as RelayError {
             metrics.refused(code: error.code)
-            return json("{\"code\":\"\(error.code)\",\"message\":\(jsonString(error.message))}", status: .init(code: error.status))
+            var response = json("{\"code\":\"\(error.code)\",\"message\":\(jsonString(error.message))}", status: .init(code: error.status))
+            if let seconds = error.retryAfterSeconds { response.headers[.retryAfter] = String(seconds) }
+            return response
         } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
             metrics.refused(code: "too-large")
             return json("{\"code\":\"too-large\",\"message\":\"the request body is too large\"}", status: .contentTooLarge)
@@ -304,6 +346,7 @@ public enum RelayServer {
         case .brokenChain: "the envelope does not name the hash of the device's previous one"
         case .fork: "a different envelope holds this seq; the device forked and both are kept"
         case .quotaExceeded: "the space has reached its storage quota; ask the relay's operator"
+        case .deviceForked: "this device signed two different envelopes for one seq; the relay takes nothing more from it: revoke it and link a new one"
         }
     }
 

@@ -1,27 +1,64 @@
+import DuetCrypto
+
 /// Pairing and linking mailboxes (SPEC § 6.5): opaque blobs the relay cannot read, stored
-/// under an id both sides derive from a one-time code, readable once, gone after a few minutes.
-/// Kept in memory: a relay restart only shortens a ten-minute window.
+/// under an id both sides derive from a one-time code, readable once, gone after ten minutes.
+/// Kept in memory (a relay restart only shortens a ten-minute window), so they are capped in
+/// bytes twice: in all, and per device key that put them (issue #12: 100,000 × 64 KiB was
+/// 6.4 GiB anyone could make the relay hold). Expiry follows a queue, not a walk over all.
 struct Mailboxes {
     static let maximumBytes = 64 << 10
     static let lifetime: UInt64 = 10 * 60_000
-    static let maximumHeld = 100_000
 
-    private var held: [[UInt8]: (blob: [UInt8], expires: UInt64)] = [:]
+    let maximumTotalBytes: Int
+    let maximumBytesPerDevice: Int
+    private var held = ExpiringTable<[UInt8], (blob: [UInt8], owner: VerifyingKey)>()
+    private var bytesByOwner: [VerifyingKey: Int] = [:]
+    private(set) var bytes = 0
 
-    mutating func put(_ id: [UInt8], _ blob: [UInt8], now: UInt64) throws(RelayError) {
+    init(maximumBytes: Int, maximumBytesPerDevice: Int) {
+        maximumTotalBytes = maximumBytes
+        self.maximumBytesPerDevice = maximumBytesPerDevice
+    }
+
+    var count: Int { held.count }
+
+    mutating func put(_ id: [UInt8], _ blob: [UInt8], owner: VerifyingKey, now: UInt64) throws(RelayError) {
         guard id.count == 16 else { throw .malformed("a mailbox id is 32 lowercase hex characters") }
         guard blob.count <= Self.maximumBytes else { throw .tooLarge(limit: Self.maximumBytes) }
-        held = held.filter { $0.value.expires > now }
-        guard held[id] == nil else { throw .conflict("mailbox-taken", "this mailbox already holds a message; use a fresh code") }
-        guard held.count < Self.maximumHeld else { throw .rateLimited }
-        held[id] = (blob, now + Self.lifetime)
+        expire(now: now)
+        guard !held.contains(id) else { throw .conflict("mailbox-taken", "this mailbox already holds a message; use a fresh code") }
+        guard bytes + blob.count <= maximumTotalBytes else {
+            throw RelayError(code: "mailboxes-full", status: 429, message: "the relay holds the most mailbox bytes it allows; retry in a minute",
+                             retryAfterSeconds: 60)
+        }
+        guard bytesByOwner[owner, default: 0] + blob.count <= maximumBytesPerDevice else {
+            throw RelayError(code: "mailboxes-full", status: 429,
+                             message: "this device holds the most mailbox bytes it may (\(maximumBytesPerDevice)); they empty when read or after ten minutes",
+                             retryAfterSeconds: 60)
+        }
+        held.insert(id, (blob, owner), expires: now + Self.lifetime)
+        account(owner, blob.count)
     }
 
     /// Takes the blob out: a mailbox is read once.
     mutating func take(_ id: [UInt8], now: UInt64) throws(RelayError) -> [UInt8] {
-        guard let entry = held.removeValue(forKey: id), entry.expires > now else {
+        expire(now: now)
+        guard let entry = held.remove(id) else {
             throw RelayError(code: "unknown-mailbox", status: 404, message: "no message here (yet, any more, or ever); check the code")
         }
-        return entry.blob
+        account(entry.value.owner, -entry.value.blob.count)
+        return entry.value.blob
+    }
+
+    private mutating func expire(now: UInt64) {
+        var freed: [(VerifyingKey, Int)] = []
+        held.expire(now: now) { _, value in freed.append((value.owner, value.blob.count)) }
+        for (owner, count) in freed { account(owner, -count) }
+    }
+
+    private mutating func account(_ owner: VerifyingKey, _ delta: Int) {
+        bytes += delta
+        let left = bytesByOwner[owner, default: 0] + delta
+        bytesByOwner[owner] = left > 0 ? left : nil
     }
 }

@@ -4,11 +4,14 @@ public struct RelayError: Error, Hashable, Sendable, CustomStringConvertible {
     public let code: String
     public let status: Int
     public let message: String
+    /// Sent as `Retry-After` (every 429 carries one, SPEC § 6.6).
+    public let retryAfterSeconds: Int?
 
-    public init(code: String, status: Int, message: String) {
+    public init(code: String, status: Int, message: String, retryAfterSeconds: Int? = nil) {
         self.code = code
         self.status = status
         self.message = message
+        self.retryAfterSeconds = retryAfterSeconds ?? (status == 429 ? 1 : nil)
     }
 
     public var description: String { "\(status) \(code): \(message)" }
@@ -19,6 +22,10 @@ public struct RelayError: Error, Hashable, Sendable, CustomStringConvertible {
     public static let unknownSpace = RelayError(code: "unknown-space", status: 404, message: "no such space; create it with a membership record")
     public static func conflict(_ code: String, _ message: String) -> RelayError { RelayError(code: code, status: 409, message: message) }
     public static func tooLarge(limit: Int) -> RelayError { RelayError(code: "too-large", status: 413, message: "at most \(limit) bytes") }
-    public static let rateLimited = RelayError(code: "rate-limited", status: 429, message: "too many requests; retry after a second")
-    public static let quotaExceeded = RelayError(code: "quota-exceeded", status: 429, message: "the space is full")
+    public static func rateLimited(retryAfterSeconds: Int) -> RelayError {
+        RelayError(code: "rate-limited", status: 429, message: "too many requests; retry after \(retryAfterSeconds) s",
+                   retryAfterSeconds: retryAfterSeconds)
+    }
+    /// Space quota: waiting does not help, so the client is told to come back in an hour.
+    public static let quotaExceeded = RelayError(code: "quota-exceeded", status: 429, message: "the space is full", retryAfterSeconds: 3600)
 }

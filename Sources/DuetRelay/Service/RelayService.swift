@@ -4,6 +4,10 @@ public import DuetWire
 /// The relay's logic, free of HTTP (the server is a thin layer over it): sessions from signed
 /// challenges, membership logs verified record by record, envelopes accepted only from member
 /// devices with valid signatures, fetches only by members. Time is passed in.
+///
+/// A session costs nothing (any freshly generated key gets one), so everything a session can
+/// make the relay keep is capped and everything it can make the relay do is rate-limited
+/// (``Limits``; SPEC § 6.6 argues each default).
 public actor RelayService {
     public struct Limits: Sendable {
         public var maximumEnvelopeBytes = Envelope.maximumSealedBytes + 256
@@ -13,17 +17,51 @@ public actor RelayService {
         /// Appends per second a device may make on average, and the burst it may save up.
         public var appendsPerSecond = 100.0
         public var appendBurst = 200.0
+        /// Challenges waiting for an answer: in all, and per device key.
+        public var maximumChallenges = 100_000
+        public var challengesPerDevice = 8
+        /// Sessions one device may hold at once; a new one beyond that ends its oldest.
+        public var sessionsPerDevice = 16
+        /// Mailbox bytes held in all, and per device that put them.
+        public var mailboxBytes = 64 << 20
+        public var mailboxBytesPerDevice = 256 << 10
+        /// Recovery slots one identity may own.
+        public var recoverySlotsPerIdentity = 4
+        /// Spaces one identity may create.
+        public var spacesPerIdentity = 8
+        /// Membership records one space may hold (clients read at most 10,000).
+        public var membershipRecordsPerSpace = 10_000
+        /// Membership records per second a device may post on average, and its burst.
+        public var membershipPerSecond = 2.0
+        public var membershipBurst = 64.0
+        /// Spaces created per second over the whole relay, and the burst.
+        public var spacesPerSecond = 5.0
+        public var spacesBurst = 100.0
+        /// The most envelope bytes one fetch reply carries (it always carries at least one).
+        public var maximumPageBytes = 8 << 20
         public init() {}
     }
+
+    /// The most envelopes one fetch may ask for.
+    public static let maximumFetchCount = 10_000
 
     private let storage: any RelayStorage
     private var origin: String
     private nonisolated let limits: Limits
-    private var challenges: [[UInt8]: (device: VerifyingKey, expires: UInt64)] = [:]
-    private var sessions: [[UInt8]: (device: VerifyingKey, expires: UInt64)] = [:]
-    private var logs: [SpaceID: MembershipLog] = [:]
-    private var mailboxes = Mailboxes()
-    private var buckets: [VerifyingKey: (tokens: Double, at: UInt64)] = [:]
+    private var challenges = ExpiringTable<[UInt8], VerifyingKey>()
+    private var challengesByDevice: [VerifyingKey: Int] = [:]
+    private var sessions = ExpiringTable<[UInt8], VerifyingKey>()
+    private var sessionsByDevice: [VerifyingKey: [[UInt8]]] = [:]
+    private var logs: [SpaceID: MembershipLog] = [:] {
+        didSet { memberIDs = [:] }
+    }
+    /// Each space's member device ids, derived from `logs` when first asked (publish asks on
+    /// every append; hashing every key each time would cost more than the append).
+    private var memberIDs: [SpaceID: Set<WireDeviceID>] = [:]
+    private var mailboxes: Mailboxes
+    private var appendBuckets: TokenBuckets<VerifyingKey>
+    private var membershipBuckets: TokenBuckets<VerifyingKey>
+    private var spaceBucket: TokenBuckets<Int>
 
     static let authContext = Array("duet relay auth v1".utf8)
 
@@ -31,6 +69,10 @@ public actor RelayService {
         self.storage = storage
         self.origin = origin
         self.limits = limits
+        mailboxes = Mailboxes(maximumBytes: limits.mailboxBytes, maximumBytesPerDevice: limits.mailboxBytesPerDevice)
+        appendBuckets = TokenBuckets(rate: limits.appendsPerSecond, burst: limits.appendBurst)
+        membershipBuckets = TokenBuckets(rate: limits.membershipPerSecond, burst: limits.membershipBurst)
+        spaceBucket = TokenBuckets(rate: limits.spacesPerSecond, burst: limits.spacesBurst)
     }
 
     // MARK: - Authentication
@@ -39,12 +81,26 @@ public actor RelayService {
     /// port is known when listening on port 0.
     public func setOrigin(_ origin: String) { self.origin = origin }
 
-    /// A fresh challenge for `device` to sign.
-    public func challenge(for device: VerifyingKey, now: UInt64) -> [UInt8] {
-        challenges = challenges.filter { $0.value.expires > now }
+    /// A fresh challenge for `device` to sign; `rate-limited` when the device, or everyone
+    /// together, holds the most unanswered challenges allowed.
+    public func challenge(for device: VerifyingKey, now: UInt64) throws(RelayError) -> [UInt8] {
+        expireChallenges(now: now)
+        guard challenges.count < limits.maximumChallenges, challengesByDevice[device, default: 0] < limits.challengesPerDevice else {
+            throw .rateLimited(retryAfterSeconds: 1)
+        }
         let challenge = RandomBytes.make(count: 32)
-        challenges[challenge] = (device, now + limits.challengeLifetime)
+        challenges.insert(challenge, device, expires: now + limits.challengeLifetime)
+        challengesByDevice[device, default: 0] += 1
         return challenge
+    }
+
+    private func expireChallenges(now: UInt64) {
+        challenges.expire(now: now) { _, device in forgetChallenge(of: device) }
+    }
+
+    private func forgetChallenge(of device: VerifyingKey) {
+        let left = challengesByDevice[device, default: 1] - 1
+        challengesByDevice[device] = left > 0 ? left : nil
     }
 
     /// What a device signs to prove it holds its key: context, this relay's origin, challenge.
@@ -57,9 +113,10 @@ public actor RelayService {
     /// key vouched for (SPEC § 6.3); the session is the device's either way.
     public func session(device: VerifyingKey, challenge: [UInt8], signature: Signature,
                         delegate: (key: VerifyingKey, delegation: Signature)? = nil, now: UInt64) throws(RelayError) -> [UInt8] {
-        guard let issued = challenges.removeValue(forKey: challenge), issued.device == device, issued.expires > now else {
-            throw .unauthenticated
-        }
+        expireChallenges(now: now)
+        guard let issued = challenges.value(challenge, now: now), issued == device else { throw .unauthenticated }
+        challenges.remove(challenge)
+        forgetChallenge(of: device)
         let signer = delegate?.key ?? device
         if let delegate, !SyncDelegation.isValid(delegate.delegation, delegate: delegate.key, device: device) {
             throw .unauthenticated
@@ -67,16 +124,50 @@ public actor RelayService {
         guard signer.isValidSignature(signature, for: Self.authenticationMessage(origin: origin, challenge: challenge)) else {
             throw .unauthenticated
         }
-        sessions = sessions.filter { $0.value.expires > now }
+        expireSessions(now: now)
+        var held = sessionsByDevice[device, default: []]
+        while held.count >= max(1, limits.sessionsPerDevice) {
+            sessions.remove(held.removeFirst())
+        }
         let token = RandomBytes.make(count: 32)
-        sessions[token] = (device, now + limits.sessionLifetime)
+        sessions.insert(token, device, expires: now + limits.sessionLifetime)
+        held.append(token)
+        sessionsByDevice[device] = held
         return token
+    }
+
+    private func expireSessions(now: UInt64) {
+        sessions.expire(now: now) { token, device in
+            let left = (sessionsByDevice[device] ?? []).filter { $0 != token }
+            sessionsByDevice[device] = left.isEmpty ? nil : left
+        }
+    }
+
+    /// Ends every session of `device` (it was removed from a space: it must authenticate again,
+    /// and then it is refused wherever it is no longer a member).
+    private func dropSessions(of device: VerifyingKey) {
+        for token in sessionsByDevice.removeValue(forKey: device) ?? [] { sessions.remove(token) }
     }
 
     /// The device a session token belongs to.
     public func device(for token: [UInt8], now: UInt64) throws(RelayError) -> VerifyingKey {
-        guard let session = sessions[token], session.expires > now else { throw .unauthenticated }
-        return session.device
+        guard let device = sessions.value(token, now: now) else { throw .unauthenticated }
+        return device
+    }
+
+    /// Whether `device` is a member of `space` now (the live fan-out asks before each push).
+    public func isMember(_ device: VerifyingKey, of space: SpaceID) async -> Bool {
+        guard let log = try? await log(for: space) else { return false }
+        return log.devices[device] != nil
+    }
+
+    /// The device ids of `space`'s current members (empty for an unknown space).
+    public func memberDeviceIDs(of space: SpaceID) async -> Set<WireDeviceID> {
+        if let known = memberIDs[space] { return known }
+        guard let log = try? await log(for: space) else { return [] }
+        let ids = log.memberDeviceIDs
+        memberIDs[space] = ids
+        return ids
     }
 
     // MARK: - Membership
@@ -94,9 +185,17 @@ public actor RelayService {
         return log
     }
 
+    /// What appending a membership record changed that the server must act on.
+    public struct MembershipAppend: Sendable {
+        public let index: UInt64
+        /// A device the record removed: its live sockets on the space are closed.
+        public let removedDevice: VerifyingKey?
+    }
+
     /// Appends a membership record. The first record of a space creates it (anyone may create a
-    /// space; only its members may change it). Later records must come from a member device.
-    public func appendMembership(_ bytes: [UInt8], from device: VerifyingKey) async throws -> UInt64 {
+    /// space, within the per-identity and relay-wide caps; only its members may change it).
+    /// Later records must come from a member device.
+    public func appendMembership(_ bytes: [UInt8], from device: VerifyingKey, now: UInt64 = 0) async throws -> MembershipAppend {
         let record: MembershipRecord
         do { record = try MembershipRecord(bytes: bytes) } catch { throw RelayError.malformed("\(error)") }
         var log = try await log(for: record.space) ?? MembershipLog(space: record.space)
@@ -106,22 +205,44 @@ public actor RelayService {
         var addsSender = false
         if case .addDevice(let certificate) = record.action, certificate.device == device { addsSender = true }
         if !log.records.isEmpty, log.devices[device] == nil, !addsSender { throw RelayError.notAMember }
+        guard log.records.count < limits.membershipRecordsPerSpace else {
+            throw RelayError.conflict("membership-full", "the space holds the most membership records this relay keeps (\(limits.membershipRecordsPerSpace))")
+        }
+        try spend(&membershipBuckets, 1, by: device, now: now)
+        var creator: VerifyingKey?
+        if log.records.isEmpty, case .create(let identity) = record.action {
+            creator = identity
+            let (spent, wait) = spaceBucket.spend(1, by: 0, now: now)
+            guard spent else { throw RelayError.rateLimited(retryAfterSeconds: wait ?? 60) }
+        }
         do { try log.append(record) } catch { throw RelayError.conflict("membership-\(error.rawValue)", "the record does not follow the space's log") }
-        guard try await storage.appendMembership(space: record.space, index: record.index, record: bytes) else {
+        switch try await storage.appendMembership(space: record.space, index: record.index, record: bytes, creator: creator?.bytes,
+                                                  maximumSpacesPerCreator: limits.spacesPerIdentity) {
+        case .stored: break
+        case .outOfOrder:
             logs[record.space] = nil
             throw RelayError.conflict("membership-out-of-order", "another record took this index; fetch the log and retry")
+        case .creatorFull:
+            throw RelayError.conflict("too-many-spaces", "this identity created the most spaces this relay allows (\(limits.spacesPerIdentity))")
         }
         logs[record.space] = log
-        return record.index
+        var removed: VerifyingKey?
+        if case .removeDevice(let device) = record.action {
+            removed = device
+            dropSessions(of: device)
+        }
+        return MembershipAppend(index: record.index, removedDevice: removed)
     }
 
     /// Member devices read the log; so does a device not yet added whose certificate (for the
     /// session's own key) is signed by a member identity — a recovered device must read the log
-    /// to append its own `addDevice` (SPEC § 7.5).
+    /// to append its own `addDevice` (SPEC § 7.5). A device the log removed cannot use that
+    /// door: its old certificate is still validly signed.
     public func membership(space: SpaceID, from index: UInt64, device: VerifyingKey, certificate: DeviceCertificate? = nil) async throws -> [[UInt8]] {
         guard let log = try await log(for: space) else { throw RelayError.unknownSpace }
         let certified = certificate.map { certificate in
-            certificate.device == device && log.identities.contains(certificate.identity) && (try? certificate.verify()) != nil
+            certificate.device == device && !log.removedDevices.contains(device)
+                && log.identities.contains(certificate.identity) && (try? certificate.verify()) != nil
         } ?? false
         guard log.devices[device] != nil || certified else { throw RelayError.notAMember }
         return try await storage.membership(space: space, from: index)
@@ -156,27 +277,25 @@ public actor RelayService {
         guard batchSize <= limits.maximumBatch else { throw RelayError.tooLarge(limit: limits.maximumBatch) }
         guard let log = try await log(for: space) else { throw RelayError.unknownSpace }
         guard let certificate = log.devices[device], certificate.isValid(at: now) else { throw RelayError.notAMember }
-        try spend(Double(batchSize), by: device, now: now)
+        // A batch larger than the bucket can ever hold would be refused for ever: say so, with
+        // the size that fits, instead of asking the client to come back later.
+        guard Double(batchSize) <= limits.appendBurst else {
+            throw RelayError(code: "batch-too-large", status: 413,
+                             message: "at most \(Int(limits.appendBurst)) envelopes per request at this relay")
+        }
+        try spend(&appendBuckets, Double(batchSize), by: device, now: now)
     }
 
-    /// A token bucket per device: `appendsPerSecond` refill, `appendBurst` capacity.
-    private func spend(_ cost: Double, by device: VerifyingKey, now: UInt64) throws(RelayError) {
-        var bucket = buckets[device] ?? (limits.appendBurst, now)
-        let elapsed = Double(now >= bucket.at ? now - bucket.at : 0) / 1000
-        bucket.tokens = min(limits.appendBurst, bucket.tokens + elapsed * limits.appendsPerSecond)
-        bucket.at = now
-        guard bucket.tokens >= cost else {
-            buckets[device] = bucket
-            throw .rateLimited
-        }
-        bucket.tokens -= cost
-        buckets[device] = bucket
+    private func spend(_ buckets: inout TokenBuckets<VerifyingKey>, _ cost: Double, by device: VerifyingKey, now: UInt64) throws(RelayError) {
+        let (spent, wait) = buckets.spend(cost, by: device, now: now)
+        guard spent else { throw .rateLimited(retryAfterSeconds: wait ?? 60) }
     }
 
     public func fetch(space: SpaceID, after vector: [WireDeviceID: UInt64], limit: Int, device: VerifyingKey) async throws -> (envelopes: [[UInt8]], complete: Bool) {
         guard let log = try await log(for: space) else { throw RelayError.unknownSpace }
         guard log.devices[device] != nil else { throw RelayError.notAMember }
-        return try await storage.fetch(space: space, after: vector, limit: max(1, min(limit, 10_000)))
+        return try await storage.fetch(space: space, after: vector, limit: max(1, min(limit, Self.maximumFetchCount)),
+                                       maximumBytes: limits.maximumPageBytes)
     }
 
     public func heads(space: SpaceID, device: VerifyingKey) async throws -> [WireDeviceID: UInt64] {
@@ -187,12 +306,16 @@ public actor RelayService {
 
     // MARK: - Recovery
 
-    public func putRecovery(slot: [UInt8], body: [UInt8]) async throws {
+    public func putRecovery(slot: [UInt8], body: [UInt8], from device: VerifyingKey, now: UInt64 = 0) async throws {
         guard let (owner, blob) = Recovery.openPutBody(body, slot: slot) else {
             throw RelayError.malformed("identity (32) ‖ signature (64) over the slot and blob ‖ blob")
         }
-        guard try await storage.putRecovery(slot: slot, owner: owner.bytes, blob: blob) else {
-            throw RelayError.conflict("recovery-taken", "this recovery slot belongs to another identity")
+        try spend(&membershipBuckets, 1, by: device, now: now)
+        switch try await storage.putRecovery(slot: slot, owner: owner.bytes, blob: blob, maximumSlotsPerOwner: limits.recoverySlotsPerIdentity) {
+        case .stored: break
+        case .taken: throw RelayError.conflict("recovery-taken", "this recovery slot belongs to another identity")
+        case .ownerFull:
+            throw RelayError.conflict("too-many-recovery-slots", "this identity holds the most recovery slots this relay allows (\(limits.recoverySlotsPerIdentity))")
         }
     }
 
@@ -205,11 +328,25 @@ public actor RelayService {
 
     // MARK: - Mailboxes
 
-    public func putMailbox(_ id: [UInt8], _ blob: [UInt8], now: UInt64) throws(RelayError) {
-        try mailboxes.put(id, blob, now: now)
+    public func putMailbox(_ id: [UInt8], _ blob: [UInt8], from device: VerifyingKey, now: UInt64) throws(RelayError) {
+        try mailboxes.put(id, blob, owner: device, now: now)
     }
 
     public func takeMailbox(_ id: [UInt8], now: UInt64) throws(RelayError) -> [UInt8] {
         try mailboxes.take(id, now: now)
+    }
+
+    /// What the relay holds in memory, for the operator's metrics and the hostile-traffic tests.
+    public struct Held: Sendable {
+        public let challenges: Int
+        public let sessions: Int
+        public let mailboxes: Int
+        public let mailboxBytes: Int
+        public let rateBuckets: Int
+    }
+
+    public func held() -> Held {
+        Held(challenges: challenges.count, sessions: sessions.count, mailboxes: mailboxes.count, mailboxBytes: mailboxes.bytes,
+             rateBuckets: appendBuckets.count + membershipBuckets.count)
     }
 }

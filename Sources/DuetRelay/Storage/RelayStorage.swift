@@ -8,8 +8,9 @@ public import DuetWire
 /// - `seq` must be the device's next one in the space: a gap is refused (`gap`);
 /// - `previous` must be the hash of the device's envelope `seq − 1` (`brokenChain`);
 /// - the exact same bytes again are acknowledged without storing twice (`duplicate`);
-/// - different bytes for a `(space, device, seq)` already held are a fork: refused (`fork`),
-///   and kept as evidence;
+/// - different bytes for a `(space, device, seq)` already held are a fork: refused (`fork`);
+///   the first offered envelope is kept as evidence (counted against the space quota, and only
+///   while it fits), and the device is refused every append after that (`device-forked`);
 /// - an acknowledgement is given only after the transaction holding the envelope is durable.
 public protocol RelayStorage: Sendable {
     /// Appends envelopes (already parsed and verified by the caller), each judged on its own,
@@ -18,8 +19,9 @@ public protocol RelayStorage: Sendable {
 
     /// Every envelope of `space` the holder of `vector` lacks: for each device, those with a seq
     /// above the vector's entry (all of them for a device it does not name), in seq order per
-    /// device, at most `limit`. `complete` is false when the limit cut the answer short.
-    func fetch(space: SpaceID, after vector: [WireDeviceID: UInt64], limit: Int) async throws -> (envelopes: [[UInt8]], complete: Bool)
+    /// device, at most `limit` envelopes and `maximumBytes` bytes (always at least one envelope
+    /// when any is lacking). `complete` is false when a limit cut the answer short.
+    func fetch(space: SpaceID, after vector: [WireDeviceID: UInt64], limit: Int, maximumBytes: Int) async throws -> (envelopes: [[UInt8]], complete: Bool)
 
     /// For each device of `space`, the highest seq held.
     func heads(space: SpaceID) async throws -> [WireDeviceID: UInt64]
@@ -27,9 +29,11 @@ public protocol RelayStorage: Sendable {
     /// Forks reported so far for `space` (both envelopes), for audit.
     func forks(space: SpaceID) async throws -> [ForkEvidence]
 
-    /// Stores membership record `index` of `space` if it is the next one; false if another
-    /// record already holds that index (the caller verified the record against the log).
-    func appendMembership(space: SpaceID, index: UInt64, record: [UInt8]) async throws -> Bool
+    /// Stores membership record `index` of `space` if it is the next one (the caller verified
+    /// the record against the log). `creator`, for a space's first record, is the identity that
+    /// creates it: refused when it already created `maximumSpacesPerCreator` spaces.
+    func appendMembership(space: SpaceID, index: UInt64, record: [UInt8], creator: [UInt8]?,
+                          maximumSpacesPerCreator: Int) async throws -> MembershipAppendOutcome
 
     /// The space's membership records from `index` on, in order.
     func membership(space: SpaceID, from index: UInt64) async throws -> [[UInt8]]
@@ -37,9 +41,25 @@ public protocol RelayStorage: Sendable {
     /// The recovery blob kept in `slot` (SPEC § 7.5), if any.
     func recovery(slot: [UInt8]) async throws -> [UInt8]?
 
-    /// Keeps `blob` in `slot` for `owner` (an identity key); false, storing nothing, when the
-    /// slot already belongs to another identity.
-    func putRecovery(slot: [UInt8], owner: [UInt8], blob: [UInt8]) async throws -> Bool
+    /// Keeps `blob` in `slot` for `owner` (an identity key); stores nothing when the slot
+    /// belongs to another identity, or is new and `owner` already holds `maximumSlotsPerOwner`.
+    func putRecovery(slot: [UInt8], owner: [UInt8], blob: [UInt8], maximumSlotsPerOwner: Int) async throws -> RecoveryPutOutcome
+}
+
+public enum MembershipAppendOutcome: Hashable, Sendable {
+    case stored
+    /// Another record already holds that index.
+    case outOfOrder
+    /// The creating identity holds the most spaces allowed.
+    case creatorFull
+}
+
+public enum RecoveryPutOutcome: Hashable, Sendable {
+    case stored
+    /// The slot belongs to another identity.
+    case taken
+    /// The owner holds the most slots allowed.
+    case ownerFull
 }
 
 public enum AppendOutcome: Hashable, Sendable {
@@ -56,6 +76,9 @@ public enum RelayRefusal: String, Hashable, Sendable, CaseIterable {
     case brokenChain = "broken-chain"
     case fork
     case quotaExceeded = "quota-exceeded"
+    /// The device signed two different envelopes for one seq before: nothing more is taken
+    /// from it (its key is copied or its store was restored; the person revokes it).
+    case deviceForked = "device-forked"
 }
 
 /// Two different envelopes a device signed for one `(space, device, seq)`.

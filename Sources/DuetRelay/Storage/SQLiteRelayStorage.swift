@@ -16,6 +16,7 @@ public final class SQLiteRelayStorage: RelayStorage {
     public init(directory: String, spaceQuotaBytes: Int = 1 << 30) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
+        try Self.createPrivately(directory + "/relay.sqlite")
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
@@ -27,6 +28,20 @@ public final class SQLiteRelayStorage: RelayStorage {
         database = try DatabaseQueue(path: directory + "/relay.sqlite", configuration: configuration)
         try Self.migrator.migrate(database)
         committer = GroupCommitter(database: database, spaceQuotaBytes: Int64(spaceQuotaBytes))
+    }
+
+    /// Creates the database file 0600 before SQLite opens it (and narrows an existing one):
+    /// SQLite gives its `-wal` and `-shm` files the database file's permissions, so all three
+    /// are readable by the relay's user alone, whatever the umask.
+    static func createPrivately(_ path: String) throws {
+        if !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw DatabaseError(message: "cannot create the relay store at \(path)")
+            }
+        }
+        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path + suffix)
+        }
     }
 
     static var migrator: DatabaseMigrator {
@@ -90,6 +105,32 @@ public final class SQLiteRelayStorage: RelayStorage {
                 ) STRICT;
                 """)
         }
+        migrator.registerMigration("v3") { db in
+            try db.execute(sql: """
+                -- Issue #12: one fork's evidence per (space, device, seq), counted against the
+                -- space quota, and a device that forked is refused every append after it.
+                ALTER TABLE heads ADD COLUMN forked INTEGER NOT NULL DEFAULT 0;
+                DELETE FROM forks WHERE rowid NOT IN (SELECT min(rowid) FROM forks GROUP BY space, device, seq);
+                CREATE UNIQUE INDEX forks_one_per_seq ON forks (space, device, seq);
+                UPDATE heads SET forked = 1 WHERE EXISTS
+                    (SELECT 1 FROM forks f WHERE f.space = heads.space AND f.device = heads.device);
+                UPDATE spaces SET bytes = bytes + coalesce(
+                    (SELECT sum(length(offered)) FROM forks f WHERE f.space = spaces.space), 0);
+
+                -- Who created each space, for the per-identity cap. A first record is
+                -- version (1) ‖ space (16) ‖ index 1 (one byte) ‖ previous (32) ‖ action (1) ‖
+                -- the creating identity (32): bytes 52 to 83.
+                CREATE TABLE space_creators (
+                    space    BLOB PRIMARY KEY NOT NULL,
+                    identity BLOB NOT NULL
+                ) STRICT, WITHOUT ROWID;
+                CREATE INDEX space_creators_by_identity ON space_creators (identity);
+                INSERT INTO space_creators (space, identity)
+                    SELECT space, substr(record, 52, 32) FROM membership WHERE idx = 1 AND length(record) >= 83;
+
+                CREATE INDEX recovery_by_owner ON recovery (owner);
+                """)
+        }
         return migrator
     }
 
@@ -97,20 +138,29 @@ public final class SQLiteRelayStorage: RelayStorage {
         try await committer.submit(envelopes)
     }
 
-    public func fetch(space: SpaceID, after vector: [WireDeviceID: UInt64], limit: Int) async throws -> (envelopes: [[UInt8]], complete: Bool) {
+    public func fetch(space: SpaceID, after vector: [WireDeviceID: UInt64], limit: Int, maximumBytes: Int) async throws -> (envelopes: [[UInt8]], complete: Bool) {
         try await database.read { db in
             let heads = try Self.heads(db, space: space)
             var result: [[UInt8]] = []
+            var bytes = 0
             for (device, head) in heads.sorted(by: { $0.key < $1.key }) {
-                let have = vector[device] ?? 0
+                // Seqs in a vector are at most Int64.max (RelayMessages.decodeVector refuses more).
+                let have = min(vector[device] ?? 0, Envelope.maximumSeq)
                 guard head > have else { continue }
                 let remaining = limit - result.count
                 if remaining <= 0 { return (result, false) }
-                let rows = try Data.fetchAll(db, sql: """
+                let rows = try Data.fetchCursor(db, sql: """
                     SELECT bytes FROM envelopes WHERE space = ? AND device = ? AND seq > ? ORDER BY seq LIMIT ?
                     """, arguments: [Data(space.bytes), Data(device.bytes), Int64(have), remaining])
-                result += rows.map { [UInt8]($0) }
-                if UInt64(rows.count) < head - have { return (result, false) }
+                var taken: UInt64 = 0
+                while let row = try rows.next() {
+                    // A page carries at least one envelope, so a large one still moves.
+                    if !result.isEmpty, bytes + row.count > maximumBytes { return (result, false) }
+                    bytes += row.count
+                    result.append([UInt8](row))
+                    taken += 1
+                }
+                if taken < head - have { return (result, false) }
             }
             return (result, true)
         }
@@ -134,13 +184,20 @@ public final class SQLiteRelayStorage: RelayStorage {
         }
     }
 
-    public func appendMembership(space: SpaceID, index: UInt64, record: [UInt8]) async throws -> Bool {
-        try await database.write { db in
+    public func appendMembership(space: SpaceID, index: UInt64, record: [UInt8], creator: [UInt8]?,
+                                 maximumSpacesPerCreator: Int) async throws -> MembershipAppendOutcome {
+        guard index <= UInt64(Int64.max) else { return .outOfOrder }
+        return try await database.write { db in
             let held = try Int64.fetchOne(db, sql: "SELECT max(idx) FROM membership WHERE space = ?", arguments: [Data(space.bytes)]) ?? 0
-            guard index == UInt64(held) + 1 else { return false }
+            guard index == UInt64(held) + 1 else { return .outOfOrder }
+            if let creator {
+                let created = try Int.fetchOne(db, sql: "SELECT count(*) FROM space_creators WHERE identity = ?", arguments: [Data(creator)]) ?? 0
+                guard created < maximumSpacesPerCreator else { return .creatorFull }
+                try db.execute(sql: "INSERT OR IGNORE INTO space_creators (space, identity) VALUES (?, ?)", arguments: [Data(space.bytes), Data(creator)])
+            }
             try db.execute(sql: "INSERT INTO membership (space, idx, record) VALUES (?, ?, ?)",
                            arguments: [Data(space.bytes), Int64(index), Data(record)])
-            return true
+            return .stored
         }
     }
 
@@ -150,21 +207,25 @@ public final class SQLiteRelayStorage: RelayStorage {
         }
     }
 
-    public func putRecovery(slot: [UInt8], owner: [UInt8], blob: [UInt8]) async throws -> Bool {
+    public func putRecovery(slot: [UInt8], owner: [UInt8], blob: [UInt8], maximumSlotsPerOwner: Int) async throws -> RecoveryPutOutcome {
         try await database.write { db in
-            if let held = try Data.fetchOne(db, sql: "SELECT owner FROM recovery WHERE slot = ?", arguments: [Data(slot)]), [UInt8](held) != owner {
-                return false
+            if let held = try Data.fetchOne(db, sql: "SELECT owner FROM recovery WHERE slot = ?", arguments: [Data(slot)]) {
+                guard [UInt8](held) == owner else { return .taken }
+            } else {
+                let owned = try Int.fetchOne(db, sql: "SELECT count(*) FROM recovery WHERE owner = ?", arguments: [Data(owner)]) ?? 0
+                guard owned < maximumSlotsPerOwner else { return .ownerFull }
             }
             try db.execute(sql: "INSERT INTO recovery (slot, owner, blob) VALUES (?, ?, ?) ON CONFLICT (slot) DO UPDATE SET blob = excluded.blob",
                            arguments: [Data(slot), Data(owner), Data(blob)])
-            return true
+            return .stored
         }
     }
 
     public func membership(space: SpaceID, from index: UInt64) async throws -> [[UInt8]] {
-        try await database.read { db in
+        let from = Int64(clamping: index)
+        return try await database.read { db in
             try Data.fetchAll(db, sql: "SELECT record FROM membership WHERE space = ? AND idx >= ? ORDER BY idx",
-                              arguments: [Data(space.bytes), Int64(index)]).map { [UInt8]($0) }
+                              arguments: [Data(space.bytes), from]).map { [UInt8]($0) }
         }
     }
 
@@ -183,22 +244,35 @@ public final class SQLiteRelayStorage: RelayStorage {
         let header = envelope.header
         let space = Data(header.space.bytes), device = Data(header.device.bytes)
         let head = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT seq, hash FROM heads WHERE space = ? AND device = ?"), arguments: [space, device])
+            db.cachedStatement(sql: "SELECT seq, hash, forked FROM heads WHERE space = ? AND device = ?"), arguments: [space, device])
+        if (head?["forked"] as Int64?) ?? 0 != 0 { return .refused(.deviceForked) }
         let current = UInt64((head?["seq"] as Int64?) ?? 0)
+        // Envelope parsing refuses seqs above Int64.max; this guard keeps the storage safe alone.
+        guard header.seq <= Envelope.maximumSeq else { return .refused(.gap) }
+        let held = try Row.fetchOne(db.cachedStatement(sql: "SELECT position, bytes FROM spaces WHERE space = ?"), arguments: [space])
+        let usedBytes = (held?["bytes"] as Int64?) ?? 0
         if header.seq <= current {
-            let held = try Data.fetchOne(
+            let heldBytes = try Data.fetchOne(
                 db.cachedStatement(sql: "SELECT bytes FROM envelopes WHERE space = ? AND device = ? AND seq = ?"),
                 arguments: [space, device, Int64(header.seq)])
-            if let held, [UInt8](held) == envelope.bytes { return .duplicate }
-            try db.cachedStatement(sql: "INSERT OR IGNORE INTO forks (space, device, seq, offered) VALUES (?, ?, ?, ?)")
-                .execute(arguments: [space, device, Int64(header.seq), Data(envelope.bytes)])
+            if let heldBytes, [UInt8](heldBytes) == envelope.bytes { return .duplicate }
+            // A fork: the device is stopped, and its first offered envelope is kept as evidence
+            // while it fits in the space's quota (one per seq, and only one ever, since the
+            // device is refused from now on).
+            try db.cachedStatement(sql: "UPDATE heads SET forked = 1 WHERE space = ? AND device = ?").execute(arguments: [space, device])
+            let size = Int64(envelope.bytes.count)
+            if usedBytes + size <= quota {
+                try db.cachedStatement(sql: "INSERT OR IGNORE INTO forks (space, device, seq, offered) VALUES (?, ?, ?, ?)")
+                    .execute(arguments: [space, device, Int64(header.seq), Data(envelope.bytes)])
+                if db.changesCount > 0 {
+                    try db.cachedStatement(sql: "UPDATE spaces SET bytes = bytes + ? WHERE space = ?").execute(arguments: [size, space])
+                }
+            }
             return .refused(.fork)
         }
         guard header.seq == current + 1 else { return .refused(.gap) }
         let expectedPrevious = (head?["hash"] as Data?).map { [UInt8]($0) } ?? Digest.zero.bytes
         guard header.previous.bytes == expectedPrevious else { return .refused(.brokenChain) }
-        let held = try Row.fetchOne(db.cachedStatement(sql: "SELECT position, bytes FROM spaces WHERE space = ?"), arguments: [space])
-        let usedBytes = (held?["bytes"] as Int64?) ?? 0
         guard usedBytes + Int64(envelope.bytes.count) <= quota else { return .refused(.quotaExceeded) }
         let position = ((held?["position"] as Int64?) ?? 0) + 1
         let hash = Data(envelope.hash.bytes)

@@ -8,6 +8,8 @@ public struct MembershipLog: Sendable {
     /// Member identities, and for each its member devices with their certificates.
     public private(set) var identities: Set<VerifyingKey> = []
     public private(set) var devices: [VerifyingKey: DeviceCertificate] = [:]
+    /// Devices a record removed: the relay refuses them everything at once (issue #12).
+    public private(set) var removedDevices: Set<VerifyingKey> = []
     public private(set) var epoch: UInt64 = 1
     /// Wrapped content keys: epoch → device → sealed box (SPEC § 7.2).
     public private(set) var wrappedKeys: [UInt64: [VerifyingKey: [UInt8]]] = [:]
@@ -57,6 +59,7 @@ public struct MembershipLog: Sendable {
             guard identities.contains(record.signer) else { throw .notAMember }
             guard let certificate = devices[device], certificate.identity == record.signer else { throw .invalidAction }
             devices[device] = nil
+            removedDevices.insert(device)
         case .rotateKey(let next):
             guard identities.contains(record.signer) else { throw .notAMember }
             guard next == epoch + 1 else { throw .invalidAction }
