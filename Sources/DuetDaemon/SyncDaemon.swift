@@ -20,6 +20,8 @@ public struct SyncDaemon: Service {
         public var watchedPollInterval: Duration = .seconds(1)
         /// Longest wait between reconnection attempts (jittered exponential backoff below it).
         public var maximumBackoff: Duration = .seconds(30)
+        /// How often the live socket pings the relay; two missed pongs end it.
+        public var livePingInterval: Duration = .seconds(20)
         public init() {}
     }
 
@@ -42,7 +44,9 @@ public struct SyncDaemon: Service {
             while !Task.isCancelled {
                 do {
                     try await connectedSession { failures = 0 }
-                } catch is CancellationError {
+                } catch is CancellationError where Task.isCancelled {
+                    // Only our own shutdown ends the daemon; a cancellation error from a
+                    // library with nothing cancelled is one more fault to retry after.
                     return
                 } catch let error as DaemonError where error.isPermanent {
                     logger.error("duetd cannot run", metadata: ["reason": "\(error.message)"])
@@ -137,6 +141,11 @@ public struct SyncDaemon: Service {
         var configuration = WebSocketClientConfiguration()
         configuration.additionalHeaders[.authorization] = "Bearer " + Hex.encode(transport.sessionToken)
         configuration.maxFrameSize = 4 << 20
+        // A relay that vanished without closing the connection (paused, unplugged, a laptop
+        // that slept) stops answering pings: the socket closes and the daemon reconnects,
+        // instead of waiting on it for ever.
+        configuration.autoPing = .enabled(timePeriod: options.livePingInterval)
+        configuration.closeTimeout = .seconds(5)
         let url = transport.base.replacingOccurrences(of: "http://", with: "ws://").replacingOccurrences(of: "https://", with: "wss://")
             + "/v1/spaces/\(space.id)/live"
         let daemon = self

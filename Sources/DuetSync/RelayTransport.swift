@@ -22,13 +22,13 @@ public struct RelayTransport: Sendable {
         public let status: Int
         public let code: String
         public let message: String
-        /// The wait the relay asked for with a 429 (`Retry-After`), when it gave a sane one.
-        public var retryAfterSeconds: Int?
-        public init(status: Int, code: String, message: String, retryAfterSeconds: Int? = nil) {
+        /// The wait the relay asked for with a 429, when it gave a sane one.
+        public var retryAfter: Duration?
+        public init(status: Int, code: String, message: String, retryAfter: Duration? = nil) {
             self.status = status
             self.code = code
             self.message = message
-            self.retryAfterSeconds = retryAfterSeconds
+            self.retryAfter = retryAfter
         }
         public var description: String {
             status == 0 ? "the relay at \(code) cannot be reached; work is kept and will sync later" : "the relay refused (\(code)): \(message)"
@@ -73,7 +73,10 @@ public struct RelayTransport: Sendable {
             // The relay's words are shown to the person: keep them short and printable.
             let code = Self.printable(object?["code"] as? String, limit: 64) ?? "http-\(reply.status)"
             let message = Self.printable(object?["message"] as? String, limit: 300) ?? ""
-            throw Failure(status: reply.status, code: code, message: message, retryAfterSeconds: reply.retryAfterSeconds)
+            // The wait to the millisecond when the relay gave one (SPEC § 6.6), else Retry-After.
+            let milliseconds = (object?["retryAfterMilliseconds"] as? Int).flatMap { (0...86_400_000).contains($0) ? $0 : nil }
+            throw Failure(status: reply.status, code: code, message: message,
+                          retryAfter: milliseconds.map { .milliseconds($0) } ?? reply.retryAfterSeconds.map { .seconds($0) })
         }
         return reply.body
     }
@@ -181,7 +184,7 @@ public struct RelayTransport: Sendable {
 
     /// Appends envelopes in seq order, in batches the relay's rate limit allows; returns how
     /// many were stored or already held. A `rate-limited` answer is waited out for as long as
-    /// the relay's `Retry-After` says (clamped to 1–30 s) and the same batch is sent again, so
+    /// the relay says (clamped to 10 ms – 30 s) and the same batch is sent again, so
     /// a backlog of any size drains; a `batch-too-large` answer (a relay with a smaller burst)
     /// halves the batch. Anything else ends the push with the relay's refusal, and so does a
     /// relay that keeps answering `rate-limited` without ever taking a batch (`maximumWaits`
@@ -197,7 +200,7 @@ public struct RelayTransport: Sendable {
                 _ = try await request("POST", "/v1/spaces/\(Self.hex(space.bytes))/envelopes", body: RelayMessages.encode(batch: batch))
             } catch let failure as Failure where failure.status == 429 && failure.code == "rate-limited" && waits < maximumWaits {
                 waits += 1
-                try await Task.sleep(for: .seconds(min(30, max(1, failure.retryAfterSeconds ?? 1))))
+                try await Task.sleep(for: min(.seconds(30), max(.milliseconds(10), failure.retryAfter ?? .seconds(1))))
                 continue
             } catch let failure as Failure where failure.status == 413 && failure.code == "batch-too-large" && batchSize > 1 {
                 batchSize = max(1, batchSize / 2)

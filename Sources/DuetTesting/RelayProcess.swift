@@ -93,10 +93,14 @@ public struct RelayClient: Sendable {
     public let base: String
     public let device: SigningKey
     public var token: [UInt8] = []
+    /// The origin signed during authentication: `base` unless the relay runs behind a proxy
+    /// under another URL (`--public-url`).
+    public var origin: String
 
-    public init(base: String, device: SigningKey) {
+    public init(base: String, device: SigningKey, origin: String? = nil) {
         self.base = base
         self.device = device
+        self.origin = origin ?? base
     }
 
     public struct Reply: Sendable {
@@ -128,7 +132,7 @@ public struct RelayClient: Sendable {
         for attempt in 1...3 {
             let challenge = try await request("POST", "/v1/auth/challenge", body: device.verifyingKey.bytes, authorised: false)
             guard challenge.status == 200 else { throw RelayTestFailure("challenge: \(challenge.status) \(challenge.text)") }
-            let message = Array("duet relay auth v1".utf8) + Array(base.utf8) + [0] + challenge.body
+            let message = Array("duet relay auth v1".utf8) + Array(origin.utf8) + [0] + challenge.body
             let signature = device.signature(for: message)
             let session = try await request("POST", "/v1/auth/session", body: device.verifyingKey.bytes + challenge.body + signature.bytes, authorised: false)
             if session.status == 401, session.text.contains("\"unauthenticated\""), attempt < 3 { continue }

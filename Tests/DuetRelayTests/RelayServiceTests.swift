@@ -133,7 +133,7 @@ struct RelayLimitTests {
         for envelope in envelopes.prefix(5) {
             _ = try await service.append([envelope.bytes], to: space, from: alex.device.verifyingKey, now: t)
         }
-        await #expect(throws: RelayError.rateLimited(retryAfterSeconds: 1)) {
+        await #expect(throws: RelayError.rateLimited(retryAfterMilliseconds: 100)) {
             try await service.append([envelopes[5].bytes], to: space, from: alex.device.verifyingKey, now: t)
         }
         // 200 ms later two tokens have come back.

@@ -21,16 +21,16 @@ struct TokenBuckets<Key: Hashable> {
     }
 
     /// Spends `cost` tokens of `key`'s bucket, or, when it holds fewer, spends nothing and
-    /// returns the whole seconds until it will hold enough (nil: it never will, the cost is
+    /// returns the milliseconds until it will hold enough (nil: it never will, the cost is
     /// larger than the burst).
-    mutating func spend(_ cost: Double, by key: Key, now: UInt64) -> (spent: Bool, retryAfterSeconds: Int?) {
+    mutating func spend(_ cost: Double, by key: Key, now: UInt64) -> (spent: Bool, retryAfterMilliseconds: Int?) {
         sweepOccasionally(now: now)
         let tokens = tokens(key, now: now)
         guard tokens >= cost else {
             buckets[key] = (tokens, now)
             guard cost <= burst, rate > 0 else { return (false, nil) }
-            let wait = ((cost - tokens) / rate).rounded(.up)
-            return (false, Int(min(86_400, max(1, wait))))
+            let wait = ((cost - tokens) * 1000 / rate).rounded(.up)
+            return (false, Int(min(86_400_000, max(1, wait))))
         }
         buckets[key] = (tokens - cost, now)
         return (true, nil)

@@ -24,6 +24,10 @@ public enum RelayServer {
         public var maximumRequestBytes = 8 << 20
         public var spaceQuotaBytes = 1 << 30
         public var liveConnectionsPerDevice = 4
+        /// TCP connections the public listener holds at once.
+        public var maximumConnections = 4096
+        /// An HTTP connection with no traffic for this long is closed (slow and dead clients).
+        public var idleTimeoutSeconds = 60
         /// NIO event-loop threads; nil for one per core.
         public var eventLoopThreads: Int?
         public var limits = RelayService.Limits()
@@ -200,9 +204,15 @@ public enum RelayServer {
         }
 
         let eventLoops: EventLoopGroupProvider = configuration.eventLoopThreads.map { .shared(MultiThreadedEventLoopGroup(numberOfThreads: $0)) } ?? .singleton
+        let limiter = ConnectionLimiter(maximum: configuration.maximumConnections)
+        let channel = HTTP1WebSocketUpgradeChannel.Configuration(
+            http1: .init(additionalChannelHandlers: [limiter.handler()], idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))),
+            // Pings find live sockets whose device vanished (a laptop closed mid-connection);
+            // inbound frames stay small, since a client sends nothing that matters on them.
+            ws: .init(maxFrameSize: 1 << 14, autoPing: .enabled(timePeriod: .seconds(30)), closeTimeout: .seconds(5)))
         let relay = Application(
             router: router,
-            server: .http1WebSocketUpgrade { request, _, _ in
+            server: .http1WebSocketUpgrade(configuration: channel) { request, _, _ in
                 try await upgrade(request, service: service, live: live, now: now())
             },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "duet-relay"),
@@ -269,7 +279,8 @@ public enum RelayServer {
             return try await body()
         } catch let error as RelayError {
             metrics.refused(code: error.code)
-            var response = json("{\"code\":\"\(error.code)\",\"message\":\(jsonString(error.message))}", status: .init(code: error.status))
+            let wait = error.retryAfterMilliseconds.map { ",\"retryAfterMilliseconds\":\($0)" } ?? ""
+            var response = json("{\"code\":\"\(error.code)\",\"message\":\(jsonString(error.message))\(wait)}", status: .init(code: error.status))
             if let seconds = error.retryAfterSeconds { response.headers[.retryAfter] = String(seconds) }
             return response
         } catch let error as any HTTPResponseError where error.status == .contentTooLarge {

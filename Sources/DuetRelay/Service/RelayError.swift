@@ -6,12 +6,17 @@ public struct RelayError: Error, Hashable, Sendable, CustomStringConvertible {
     public let message: String
     /// Sent as `Retry-After` (every 429 carries one, SPEC § 6.6).
     public let retryAfterSeconds: Int?
+    /// The same wait to the millisecond, in the JSON body: `Retry-After` counts whole seconds,
+    /// and a client draining a backlog at a relay's rate would otherwise idle most of each one.
+    public let retryAfterMilliseconds: Int?
 
-    public init(code: String, status: Int, message: String, retryAfterSeconds: Int? = nil) {
+    public init(code: String, status: Int, message: String, retryAfterSeconds: Int? = nil, retryAfterMilliseconds: Int? = nil) {
         self.code = code
         self.status = status
         self.message = message
-        self.retryAfterSeconds = retryAfterSeconds ?? (status == 429 ? 1 : nil)
+        let seconds = retryAfterSeconds ?? retryAfterMilliseconds.map { ($0 + 999) / 1000 } ?? (status == 429 ? 1 : nil)
+        self.retryAfterSeconds = seconds
+        self.retryAfterMilliseconds = retryAfterMilliseconds ?? seconds.map { $0 * 1000 }
     }
 
     public var description: String { "\(status) \(code): \(message)" }
@@ -22,9 +27,10 @@ public struct RelayError: Error, Hashable, Sendable, CustomStringConvertible {
     public static let unknownSpace = RelayError(code: "unknown-space", status: 404, message: "no such space; create it with a membership record")
     public static func conflict(_ code: String, _ message: String) -> RelayError { RelayError(code: code, status: 409, message: message) }
     public static func tooLarge(limit: Int) -> RelayError { RelayError(code: "too-large", status: 413, message: "at most \(limit) bytes") }
-    public static func rateLimited(retryAfterSeconds: Int) -> RelayError {
-        RelayError(code: "rate-limited", status: 429, message: "too many requests; retry after \(retryAfterSeconds) s",
-                   retryAfterSeconds: retryAfterSeconds)
+    public static func rateLimited(retryAfterMilliseconds: Int) -> RelayError {
+        let milliseconds = max(1, retryAfterMilliseconds)
+        return RelayError(code: "rate-limited", status: 429, message: "too many requests; retry after \(milliseconds) ms",
+                          retryAfterMilliseconds: milliseconds)
     }
     /// Space quota: waiting does not help, so the client is told to come back in an hour.
     public static let quotaExceeded = RelayError(code: "quota-exceeded", status: 429, message: "the space is full", retryAfterSeconds: 3600)

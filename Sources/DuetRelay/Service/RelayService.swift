@@ -86,7 +86,7 @@ public actor RelayService {
     public func challenge(for device: VerifyingKey, now: UInt64) throws(RelayError) -> [UInt8] {
         expireChallenges(now: now)
         guard challenges.count < limits.maximumChallenges, challengesByDevice[device, default: 0] < limits.challengesPerDevice else {
-            throw .rateLimited(retryAfterSeconds: 1)
+            throw .rateLimited(retryAfterMilliseconds: 1000)
         }
         let challenge = RandomBytes.make(count: 32)
         challenges.insert(challenge, device, expires: now + limits.challengeLifetime)
@@ -213,7 +213,7 @@ public actor RelayService {
         if log.records.isEmpty, case .create(let identity) = record.action {
             creator = identity
             let (spent, wait) = spaceBucket.spend(1, by: 0, now: now)
-            guard spent else { throw RelayError.rateLimited(retryAfterSeconds: wait ?? 60) }
+            guard spent else { throw RelayError.rateLimited(retryAfterMilliseconds: wait ?? 60_000) }
         }
         do { try log.append(record) } catch { throw RelayError.conflict("membership-\(error.rawValue)", "the record does not follow the space's log") }
         switch try await storage.appendMembership(space: record.space, index: record.index, record: bytes, creator: creator?.bytes,
@@ -288,7 +288,7 @@ public actor RelayService {
 
     private func spend(_ buckets: inout TokenBuckets<VerifyingKey>, _ cost: Double, by device: VerifyingKey, now: UInt64) throws(RelayError) {
         let (spent, wait) = buckets.spend(cost, by: device, now: now)
-        guard spent else { throw .rateLimited(retryAfterSeconds: wait ?? 60) }
+        guard spent else { throw .rateLimited(retryAfterMilliseconds: wait ?? 60_000) }
     }
 
     public func fetch(space: SpaceID, after vector: [WireDeviceID: UInt64], limit: Int, device: VerifyingKey) async throws -> (envelopes: [[UInt8]], complete: Bool) {
