@@ -145,7 +145,7 @@ public struct SyncDaemon: Service {
         // that slept) stops answering pings: the socket closes and the daemon reconnects,
         // instead of waiting on it for ever.
         configuration.autoPing = .enabled(timePeriod: options.livePingInterval)
-        configuration.closeTimeout = .seconds(5)
+        configuration.closeTimeout = .seconds(1)
         let url = transport.base.replacingOccurrences(of: "http://", with: "ws://").replacingOccurrences(of: "https://", with: "wss://")
             + "/v1/spaces/\(space.id)/live"
         let daemon = self

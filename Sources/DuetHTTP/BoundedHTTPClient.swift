@@ -125,7 +125,10 @@ public enum BoundedHTTPClient {
         } catch is CancellationError {
             throw .unreachable("cancelled")
         } catch {
-            throw .unreachable(String(describing: type(of: error)))
+            // TLS and socket errors say what went wrong (an untrusted certificate, a refused
+            // connection); they carry no request bytes. Kept short and printable.
+            let text = String(describing: error).unicodeScalars.filter { $0.properties.generalCategory != .control }
+            throw .unreachable(String(String.UnicodeScalarView(text.prefix(200))))
         }
     }
 }

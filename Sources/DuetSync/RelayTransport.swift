@@ -31,7 +31,8 @@ public struct RelayTransport: Sendable {
             self.retryAfter = retryAfter
         }
         public var description: String {
-            status == 0 ? "the relay at \(code) cannot be reached; work is kept and will sync later" : "the relay refused (\(code)): \(message)"
+            status == 0 ? "the relay at \(code) cannot be reached (\(message)); work is kept and will sync later"
+                : "the relay refused (\(code)): \(message)"
         }
     }
 
@@ -72,7 +73,8 @@ public struct RelayTransport: Sendable {
             let object = try? JSONSerialization.jsonObject(with: Data(reply.body)) as? [String: Any]
             // The relay's words are shown to the person: keep them short and printable.
             let code = Self.printable(object?["code"] as? String, limit: 64) ?? "http-\(reply.status)"
-            let message = Self.printable(object?["message"] as? String, limit: 300) ?? ""
+            let message = Self.printable(object?["message"] as? String, limit: 300)
+                ?? "HTTP \(reply.status) from the relay or a proxy in front of it"
             // The wait to the millisecond when the relay gave one (SPEC § 6.6), else Retry-After.
             let milliseconds = (object?["retryAfterMilliseconds"] as? Int).flatMap { (0...86_400_000).contains($0) ? $0 : nil }
             throw Failure(status: reply.status, code: code, message: message,

@@ -120,7 +120,14 @@ public enum SyncEngine {
             case .push(let devices, let after):
                 let envelopes = try store.envelopes(space: space, of: devices, after: after)
                 let count = try await transport.push(envelopes, to: space)
-                let acknowledged = try store.localHeads(space: space).filter { devices.contains($0.key) }
+                // Exactly what the relay acknowledged: the envelopes sent, not the store's heads
+                // read afterwards (a write committed during the push was not sent, and counting
+                // it made the next round see a "rollback" and stop syncing the space for good).
+                var acknowledged: [WireDeviceID: UInt64] = [:]
+                for bytes in envelopes {
+                    guard let header = try? Envelope(bytes: bytes).header else { continue }
+                    acknowledged[header.device] = max(acknowledged[header.device] ?? 0, header.seq)
+                }
                 try store.markPushed(space: space, upTo: acknowledged)
                 // The relay acknowledged these durably: it must never answer with less again.
                 _ = try store.noteRelayHeads(heads.merging(acknowledged) { max($0, $1) }, space: space)

@@ -24,6 +24,9 @@ public final class BackgroundRun: @unchecked Sendable {
 
     public var processIdentifier: Int32 { process.processIdentifier }
 
+    /// Whether the process has not exited yet.
+    public var isRunning: Bool { process.isRunning }
+
     /// Blocks until the process prints its first line; nil if it closes stdout first, or if
     /// `timeout` seconds pass (then the process is killed, so a stuck child fails its test
     /// instead of hanging the whole run).

@@ -70,6 +70,9 @@ public final class RelayProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
+    /// Sends `signal` (SIGSTOP and SIGCONT pause and resume the relay).
+    public func signal(_ signal: Int32) { Foundation.kill(process.processIdentifier, signal) }
+
     public func kill() {
         Foundation.kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()

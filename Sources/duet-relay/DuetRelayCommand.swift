@@ -128,6 +128,10 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.limits.maximumPageBytes = maxPageBytes
         configuration.liveConnectionsPerDevice = liveConnectionsPerDevice
         configuration.eventLoopThreads = eventLoopThreads
+        if publicURL == nil, !["127.0.0.1", "localhost", "::1"].contains(host) {
+            // Clients sign the origin they use; on 0.0.0.0 or behind a proxy that is not this.
+            FileHandle.standardError.write(Data("warning: clients must reach this relay as http://\(host):\(port) or authentication fails; set --public-url to the URL they use\n".utf8))
+        }
         let host = self.host, adminHost = self.adminHost
         let (relay, admin) = try RelayServer.applications(configuration: configuration, logger: logger, onListening: { port in
             // Written straight to the descriptor (unbuffered): tests and scripts wait for this line.

@@ -9,8 +9,8 @@ final class Couple {
     let sam: TemporaryJournal
     var alexPairing = "", samPairing = ""
 
-    init(pair: Bool = true) throws {
-        relay = try RelayProcess()
+    init(pair: Bool = true, relayOptions: [String] = []) throws {
+        relay = try RelayProcess(options: relayOptions)
         alex = try TemporaryJournal(name: "Alex", initOptions: ["--device", "Alex's laptop", "--relay", relay.base])
         sam = try TemporaryJournal(name: "Sam", initOptions: ["--device", "Sam's phone", "--relay", relay.base])
         if pair { try self.pair() }

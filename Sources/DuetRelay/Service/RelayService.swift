@@ -122,7 +122,10 @@ public actor RelayService {
             throw .unauthenticated
         }
         guard signer.isValidSignature(signature, for: Self.authenticationMessage(origin: origin, challenge: challenge)) else {
-            throw .unauthenticated
+            // The likeliest honest cause is a URL mismatch (a proxy in front, localhost for
+            // 127.0.0.1): name the origin this relay expects. It is public by definition.
+            throw RelayError(code: "unauthenticated", status: 401,
+                             message: "the signature does not cover this relay's origin \(origin): use exactly that URL (an operator behind a proxy sets --public-url)")
         }
         expireSessions(now: now)
         var held = sessionsByDevice[device, default: []]

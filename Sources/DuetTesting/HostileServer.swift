@@ -1,0 +1,79 @@
+import Foundation
+
+/// A TCP server on a loopback port that answers every connection with something a relay never
+/// should: garbage bytes, a reply cut off mid-body, a WebSocket upgrade that breaks off mid-frame,
+/// or silence. For the tests that prove `duetd` survives whatever sits at its relay's address.
+public final class HostileServer: @unchecked Sendable {
+    public let port: Int
+    private let state = State()
+    private let thread: Thread
+    /// Connections answered so far (each gets the next of the answers in turn).
+    public var connections: Int { state.lock.withLock { state.served } }
+
+    private final class State: @unchecked Sendable {
+        let lock = NSLock()
+        var isStopped = false
+        var served = 0
+    }
+
+    /// Listens on 127.0.0.1:`port` (a port a relay just left: SO_REUSEADDR).
+    public init(port: Int) throws {
+        self.port = port
+        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { throw RelayTestFailure("no socket") }
+        var one: Int32 = 1
+        setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(clamping: port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(socket, 64) == 0 else {
+            close(socket)
+            throw RelayTestFailure("cannot listen on \(port)")
+        }
+        // accept() wakes every 100 ms to notice `stop()`.
+        var interval = timeval(tv_sec: 0, tv_usec: 100_000)
+        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
+        let state = self.state
+        thread = Thread { Self.serve(listener: socket, state: state) }
+        thread.start()
+    }
+
+    public static let answers: [[UInt8]] = [
+        Array("HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nnot all of it".utf8),
+        (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) },
+        Array("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n\u{82}\u{7F}".utf8),
+        Array("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n\u{01}\u{FF}\u{FF}\u{FF}\u{FF}".utf8),
+        Array("HTTP/1.1 429 Too Many Requests\r\nRetry-After: 99999999999999999999\r\nContent-Length: 2\r\n\r\n{}".utf8),
+        [],  // accept, read, and close without a word
+    ]
+
+    private static func serve(listener: Int32, state: State) {
+        while !state.lock.withLock({ state.isStopped }) {
+            let connection = accept(listener, nil, nil)
+            guard connection >= 0 else { continue }
+            let answer = state.lock.withLock { () -> [UInt8] in
+                defer { state.served += 1 }
+                return answers[state.served % answers.count]
+            }
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            var interval = timeval(tv_sec: 0, tv_usec: 200_000)
+            setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
+            _ = buffer.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
+            _ = answer.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            close(connection)
+        }
+        close(listener)
+    }
+
+    /// Stops accepting and closes the port (within 100 ms), so a relay can take it again.
+    public func stop() {
+        state.lock.withLock { state.isStopped = true }
+        while !thread.isFinished { Thread.sleep(forTimeInterval: 0.02) }
+    }
+
+    deinit { state.lock.withLock { state.isStopped = true } }
+}
