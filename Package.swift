@@ -90,7 +90,7 @@ let package = Package(
         .target(
             name: "DuetDaemon",
             dependencies: [
-                "DuetSync", "DuetStore", "DuetWire", "DuetCrypto",
+                "DuetSync", "DuetStore", "DuetWire", "DuetCrypto", "DuetHTTP",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -103,6 +103,7 @@ let package = Package(
             dependencies: [
                 "DuetWire", "DuetCrypto", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -1,5 +1,6 @@
 public import DuetStore
 import DuetCrypto
+import DuetHTTP
 import DuetSync
 import DuetWire
 import Foundation
@@ -20,6 +21,8 @@ public struct SyncDaemon: Service {
         public var watchedPollInterval: Duration = .seconds(1)
         /// Longest wait between reconnection attempts (jittered exponential backoff below it).
         public var maximumBackoff: Duration = .seconds(30)
+        /// How long the live sockets may take to open before the attempt counts as failed.
+        public var liveConnectTimeout: Duration = .seconds(30)
         /// How often the live socket pings the relay; two missed pongs end it.
         public var livePingInterval: Duration = .seconds(20)
         public init() {}
@@ -107,14 +110,21 @@ public struct SyncDaemon: Service {
                     try await live(space, store: store, transport: authorized, ownDevice: ownDevice) { readySignal.yield() }
                 }
             }
+            // A live socket that neither opens nor fails (an upgrade the relay never answers)
+            // must not hold the daemon: after the connect timeout the wait ends as a failure.
+            let readyTimer = Task {
+                try? await Task.sleep(for: options.liveConnectTimeout)
+                readySignal.finish()
+            }
+            defer { readyTimer.cancel() }
             var up = 0
             for await _ in ready {
                 up += 1
                 if up == spaces.count { break }
             }
+            readyTimer.cancel()
             guard up == spaces.count else {
-                try await group.next()
-                throw DaemonError(message: "the relay refused a live connection")
+                throw DaemonError(message: "the relay refused or did not open a live connection")
             }
             for space in spaces { try await round(space, store: store, transport: authorized, ownDevice: ownDevice) }
             connected()
@@ -149,17 +159,25 @@ public struct SyncDaemon: Service {
         let url = transport.base.replacingOccurrences(of: "http://", with: "ws://").replacingOccurrences(of: "https://", with: "wss://")
             + "/v1/spaces/\(space.id)/live"
         let daemon = self
-        try await WebSocketClient.connect(url: url, configuration: configuration, logger: logger) { inbound, _, _ in
-            ready()
-            for try await message in inbound.messages(maxSize: 4 << 20) {
-                guard case .binary(let buffer) = message else { continue }
-                let report = try store.storeVerified([Array(buffer.readableBytesView)], space: space.id)
-                if !report.refused.isEmpty {
-                    try await daemon.round(space, store: store, transport: transport, ownDevice: ownDevice)
+        let logger = self.logger, socketConfiguration = configuration
+        // Abandoned rather than awaited when the session ends: a socket library that ignores
+        // its cancellation must not keep the daemon from reconnecting, or from exiting.
+        _ = try await withAbandoningDeadline(Self.unbounded) {
+            try await WebSocketClient.connect(url: url, configuration: socketConfiguration, logger: logger) { inbound, _, _ in
+                ready()
+                for try await message in inbound.messages(maxSize: 4 << 20) {
+                    guard case .binary(let buffer) = message else { continue }
+                    let report = try store.storeVerified([Array(buffer.readableBytesView)], space: space.id)
+                    if !report.refused.isEmpty {
+                        try await daemon.round(space, store: store, transport: transport, ownDevice: ownDevice)
+                    }
                 }
             }
         }
     }
+
+    /// No deadline, only abandonment on cancellation: a live socket runs as long as it is up.
+    static let unbounded: Duration = .seconds(100 * 365 * 86_400)
 
     /// Pushes what `duet` writes: SQLite's data version moves on every commit by another
     /// process; then each space's round pushes the new envelopes (and fetches anything missed).

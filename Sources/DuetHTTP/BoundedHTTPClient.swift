@@ -94,26 +94,20 @@ public enum BoundedHTTPClient {
         let maximum = limits.maximumReplyBytes
         let connect = limits.connect
         do {
-            // The deadline AsyncHTTPClient takes ends with the reply's head; the race below
-            // bounds the body too (a relay that trickles a byte a minute is not waited for).
-            return try await withThrowingTaskGroup(of: Reply.self) { group in
-                group.addTask {
-                    let response = try await client.execute(prepared, deadline: deadline)
-                    let buffer = try await response.body.collect(upTo: maximum)
-                    var names: [String: String] = [:]
-                    for (name, value) in response.headers where names[name.lowercased()] == nil { names[name.lowercased()] = value }
-                    return Reply(status: Int(response.status.code), body: Array(buffer.readableBytesView), headers: names)
-                }
-                group.addTask {
-                    try await Task.sleep(for: limits.request + connect)
-                    throw Failure.timedOut
-                }
-                defer { group.cancelAll() }
-                guard let reply = try await group.next() else { throw Failure.timedOut }
-                return reply
+            // AsyncHTTPClient's deadline ends with the reply's head; this one bounds the body
+            // too (a relay that trickles a byte a minute is not waited for), and it returns
+            // even if the request ignores its cancellation (see `withAbandoningDeadline`).
+            return try await withAbandoningDeadline(limits.request + connect) {
+                let response = try await client.execute(prepared, deadline: deadline)
+                let buffer = try await response.body.collect(upTo: maximum)
+                var names: [String: String] = [:]
+                for (name, value) in response.headers where names[name.lowercased()] == nil { names[name.lowercased()] = value }
+                return Reply(status: Int(response.status.code), body: Array(buffer.readableBytesView), headers: names)
             }
         } catch let failure as Failure {
             throw failure
+        } catch is DeadlineExceeded {
+            throw .timedOut
         } catch is NIOTooManyBytesError {
             throw .replyTooLarge(limit: maximum)
         } catch let error as HTTPClientError {

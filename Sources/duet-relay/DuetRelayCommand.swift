@@ -71,6 +71,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "New spaces per second over the whole relay.") var spacesPerSecond = 5.0
     @Option(help: "New spaces the relay may accept in a burst above that rate.") var spacesBurst = 100.0
     @Option(help: "Most envelope bytes in one fetch reply (one envelope always fits).") var maxPageBytes = 8 << 20
+    @Option(help: "TCP connections the public port holds at once; more are closed unread.") var maxConnections = 4096
+    @Option(help: "Seconds a new connection has to send its first request head (slow clients).") var requestHeadTimeout = 10
+    @Option(help: "Seconds an HTTP connection may sit idle before it is closed.") var idleTimeout = 60
     @Option(help: "Network event-loop threads (default: one per core).") var eventLoopThreads: Int?
 
     func validate() throws {
@@ -85,7 +88,8 @@ struct ServeCommand: AsyncParsableCommand {
                       ("--mailbox-bytes-per-device", mailboxBytesPerDevice), ("--recovery-slots-per-identity", recoverySlotsPerIdentity),
                       ("--spaces-per-identity", spacesPerIdentity), ("--membership-records-per-space", membershipRecordsPerSpace),
                       ("--live-connections-per-device", liveConnectionsPerDevice), ("--max-request-bytes", maxRequestBytes),
-                      ("--space-quota-bytes", spaceQuotaBytes), ("--max-envelope-bytes", maxEnvelopeBytes)]
+                      ("--space-quota-bytes", spaceQuotaBytes), ("--max-envelope-bytes", maxEnvelopeBytes),
+                      ("--max-connections", maxConnections), ("--request-head-timeout", requestHeadTimeout), ("--idle-timeout", idleTimeout)]
         for (name, value) in counts where value < 1 { throw ValidationError("\(name) must be at least 1") }
         let rates = [("--appends-per-second", appendsPerSecond), ("--append-burst", appendBurst), ("--membership-per-second", membershipPerSecond),
                      ("--membership-burst", membershipBurst), ("--spaces-per-second", spacesPerSecond), ("--spaces-burst", spacesBurst)]
@@ -127,6 +131,9 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.limits.spacesBurst = spacesBurst
         configuration.limits.maximumPageBytes = maxPageBytes
         configuration.liveConnectionsPerDevice = liveConnectionsPerDevice
+        configuration.maximumConnections = maxConnections
+        configuration.requestHeadTimeoutSeconds = requestHeadTimeout
+        configuration.idleTimeoutSeconds = idleTimeout
         configuration.eventLoopThreads = eventLoopThreads
         if publicURL == nil, !["127.0.0.1", "localhost", "::1"].contains(host) {
             // Clients sign the origin they use; on 0.0.0.0 or behind a proxy that is not this.

@@ -23,7 +23,7 @@ struct ImportRulesTests {
         "DuetCLI": ["DuetStore", "DuetSync", "DuetCore", "DuetCrypto"],
         "DuetTesting": ["DuetCore", "DuetWire", "DuetCrypto", "DuetHTTP"],
         // The daemon holds no content key: it may not reach DuetCore, where content is decoded.
-        "DuetDaemon": ["DuetSync", "DuetStore", "DuetWire", "DuetCrypto"],
+        "DuetDaemon": ["DuetSync", "DuetStore", "DuetWire", "DuetCrypto", "DuetHTTP"],
         "duetd": ["DuetDaemon", "DuetStore"],
         "duet-relay": ["DuetRelay"],
         "duet-bench": ["DuetCore", "DuetTesting", "DuetStore", "DuetSync", "DuetCrypto", "DuetWire", "CHeapStatistics"],

@@ -46,7 +46,11 @@ struct RelayServiceTests {
         }
         let second = try await service.challenge(for: device.verifyingKey, now: Self.now)
         let elsewhere = device.signature(for: RelayService.authenticationMessage(origin: "http://evil.example", challenge: second))
-        await #expect(throws: RelayError.unauthenticated) {
+        await #expect { try await service.session(device: device.verifyingKey, challenge: second, signature: elsewhere, now: Self.now + 1) } throws: { error in
+            // The refusal names the origin the relay expects: the likeliest mistake is the URL.
+            (error as? RelayError)?.code == "unauthenticated" && "\(error)".contains(Self.origin)
+        }
+        await #expect(throws: RelayError.self) {
             try await service.session(device: device.verifyingKey, challenge: second, signature: elsewhere, now: Self.now + 1)
         }
         let third = try await service.challenge(for: device.verifyingKey, now: Self.now)

@@ -49,9 +49,11 @@ final class RelayMetrics: Sendable {
         logger.debug("appended", metadata: ["envelopes": .stringConvertible(outcomes.count), "bytes": .stringConvertible(bytes)])
     }
 
-    func prometheusText(liveConnections: Int, held: RelayService.Held) -> String {
+    func prometheusText(liveConnections: Int, connections: Int, held: RelayService.Held) -> String {
         let c = counters.withLock { $0 }
         var lines: [String] = []
+        lines.append("# TYPE duet_relay_connections gauge")
+        lines.append("duet_relay_connections \(connections)")
         lines.append("# TYPE duet_relay_live_connections gauge")
         lines.append("duet_relay_live_connections \(liveConnections)")
         // What strangers can make the relay hold in memory, each under its cap (SPEC § 6.6).

@@ -3,6 +3,7 @@ import DuetWire
 import Foundation
 public import Hummingbird
 import HTTPTypes
+import HummingbirdCore
 import HummingbirdWebSocket
 public import Logging
 import NIOCore
@@ -28,6 +29,8 @@ public enum RelayServer {
         public var maximumConnections = 4096
         /// An HTTP connection with no traffic for this long is closed (slow and dead clients).
         public var idleTimeoutSeconds = 60
+        /// A connection's first request head must have arrived within this (slowloris).
+        public var requestHeadTimeoutSeconds = 10
         /// NIO event-loop threads; nil for one per core.
         public var eventLoopThreads: Int?
         public var limits = RelayService.Limits()
@@ -61,12 +64,14 @@ public enum RelayServer {
 
         // Public: a load balancer may ask whether the relay is up; that tells nobody anything.
         router.get("/healthz") { _, _ in "ok\n" }
+        let guardian = ConnectionGuard(maximum: configuration.maximumConnections,
+                                       headTimeout: .seconds(Int64(configuration.requestHeadTimeoutSeconds)))
         // Admin only (issue #12): request counts over time tell whoever reads them when, how
         // often and how much the people on this relay write.
         let adminRouter = Router()
         adminRouter.get("/healthz") { _, _ in "ok\n" }
         adminRouter.get("/metrics") { _, _ in
-            metrics.prometheusText(liveConnections: await live.connections, held: await service.held())
+            metrics.prometheusText(liveConnections: await live.connections, connections: guardian.connections, held: await service.held())
         }
 
         router.post("/v1/auth/challenge") { request, _ -> Response in
@@ -204,16 +209,17 @@ public enum RelayServer {
         }
 
         let eventLoops: EventLoopGroupProvider = configuration.eventLoopThreads.map { .shared(MultiThreadedEventLoopGroup(numberOfThreads: $0)) } ?? .singleton
-        let limiter = ConnectionLimiter(maximum: configuration.maximumConnections)
         let channel = HTTP1WebSocketUpgradeChannel.Configuration(
-            http1: .init(additionalChannelHandlers: [limiter.handler()], idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))),
+            http1: .init(idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))),
             // Pings find live sockets whose device vanished (a laptop closed mid-connection);
             // inbound frames stay small, since a client sends nothing that matters on them.
             ws: .init(maxFrameSize: 1 << 14, autoPing: .enabled(timePeriod: .seconds(30)), closeTimeout: .seconds(5)))
         let relay = Application(
             router: router,
-            server: .http1WebSocketUpgrade(configuration: channel) { request, _, _ in
-                try await upgrade(request, service: service, live: live, now: now())
+            server: HTTPServerBuilder { responder in
+                guardian.guarding(HTTP1WebSocketUpgradeChannel(responder: responder, configuration: channel) { request, _, _ in
+                    try await upgrade(request, service: service, live: live, now: now())
+                })
             },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "duet-relay"),
             onServerRunning: { channel in
