@@ -186,7 +186,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DuetSyncTests",
-            dependencies: ["DuetSync", "DuetWire", "DuetDaemon"],
+            dependencies: ["DuetSync", "DuetWire", "DuetDaemon", "DuetHTTP", "DuetTesting"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -16,9 +16,23 @@ public final class HostileServer: @unchecked Sendable {
         var served = 0
     }
 
-    /// Listens on 127.0.0.1:`port` (a port a relay just left: SO_REUSEADDR).
-    public init(port: Int) throws {
-        self.port = port
+    /// What one connection gets: `bytes` sent at once, or a byte every `trickle`; then the
+    /// connection is held open for `hold` before it is closed.
+    public struct Answer: Sendable {
+        public var bytes: [UInt8]
+        public var trickle: Duration?
+        public var hold: Duration
+        public init(_ bytes: [UInt8], trickle: Duration? = nil, hold: Duration = .zero) {
+            self.bytes = bytes
+            self.trickle = trickle
+            self.hold = hold
+        }
+    }
+
+    /// Listens on 127.0.0.1:`port` (a port a relay just left: SO_REUSEADDR; 0 picks a free one)
+    /// and gives each connection the next of `answers`, in turn.
+    public init(port: Int = 0, answers: [Answer] = HostileServer.answers.map { Answer($0) }) throws {
+        let answers = answers.isEmpty ? [Answer([])] : answers
         let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw RelayTestFailure("no socket") }
         var one: Int32 = 1
@@ -34,11 +48,17 @@ public final class HostileServer: @unchecked Sendable {
             close(socket)
             throw RelayTestFailure("cannot listen on \(port)")
         }
+        var actual = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &actual) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
+        }
+        self.port = Int(UInt16(bigEndian: actual.sin_port))
         // accept() wakes every 100 ms to notice `stop()`.
         var interval = timeval(tv_sec: 0, tv_usec: 100_000)
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
         let state = self.state
-        thread = Thread { Self.serve(listener: socket, state: state) }
+        thread = Thread { Self.serve(listener: socket, state: state, answers: answers) }
         thread.start()
     }
 
@@ -51,20 +71,33 @@ public final class HostileServer: @unchecked Sendable {
         [],  // accept, read, and close without a word
     ]
 
-    private static func serve(listener: Int32, state: State) {
+    private static func serve(listener: Int32, state: State, answers: [Answer]) {
         while !state.lock.withLock({ state.isStopped }) {
             let connection = accept(listener, nil, nil)
             guard connection >= 0 else { continue }
-            let answer = state.lock.withLock { () -> [UInt8] in
+            let answer = state.lock.withLock { () -> Answer in
                 defer { state.served += 1 }
                 return answers[state.served % answers.count]
             }
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            var interval = timeval(tv_sec: 0, tv_usec: 200_000)
-            setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
-            _ = buffer.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
-            _ = answer.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            close(connection)
+            // Each connection on a thread of its own, so a trickled or held answer does not stop
+            // the next connection from being served.
+            Thread.detachNewThread {
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                var interval = timeval(tv_sec: 0, tv_usec: 200_000)
+                setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
+                _ = buffer.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
+                if let trickle = answer.trickle {
+                    for byte in answer.bytes {
+                        guard [byte].withUnsafeBytes({ send(connection, $0.baseAddress, 1, Int32(MSG_NOSIGNAL)) }) == 1 else { break }
+                        Thread.sleep(forTimeInterval: Double(trickle.components.attoseconds) / 1e18 + Double(trickle.components.seconds))
+                    }
+                } else {
+                    _ = answer.bytes.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                }
+                let hold = Double(answer.hold.components.attoseconds) / 1e18 + Double(answer.hold.components.seconds)
+                if hold > 0 { Thread.sleep(forTimeInterval: hold) }
+                close(connection)
+            }
         }
         close(listener)
     }
