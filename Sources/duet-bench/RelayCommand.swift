@@ -34,7 +34,7 @@ struct RelayCommand: AsyncParsableCommand {
 
     func run() async throws {
         // No rate limit: the benchmark measures the relay's own capacity.
-        let relay = try RelayProcess(options: ["--appends-per-second", "1000000000", "--append-burst", "1000000000"] + relayOption)
+        let relay = try RelayProcess(options: ["--appends-per-second", "1000000000", "--append-burst", "1000000000", "--max-connections", "20000"] + relayOption)
         let key = SymmetricKey.random()
         var rounds: [Round] = []
         for deviceCount in [1, 10, 100] {

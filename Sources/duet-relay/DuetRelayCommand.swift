@@ -71,7 +71,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "New spaces per second over the whole relay.") var spacesPerSecond = 5.0
     @Option(help: "New spaces the relay may accept in a burst above that rate.") var spacesBurst = 100.0
     @Option(help: "Most envelope bytes in one fetch reply (one envelope always fits).") var maxPageBytes = 8 << 20
-    @Option(help: "TCP connections the public port holds at once; more are closed unread.") var maxConnections = 4096
+    @Option(help: "TCP connections the public port holds at once; more are closed unread.") var maxConnections = 10_000
     @Option(help: "Seconds a new connection has to send its first request head (slow clients).") var requestHeadTimeout = 10
     @Option(help: "Seconds an HTTP connection may sit idle before it is closed.") var idleTimeout = 60
     @Option(help: "Network event-loop threads (default: one per core).") var eventLoopThreads: Int?

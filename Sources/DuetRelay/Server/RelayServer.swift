@@ -26,7 +26,7 @@ public enum RelayServer {
         public var spaceQuotaBytes = 1 << 30
         public var liveConnectionsPerDevice = 4
         /// TCP connections the public listener holds at once.
-        public var maximumConnections = 4096
+        public var maximumConnections = 10_000
         /// An HTTP connection with no traffic for this long is closed (slow and dead clients).
         public var idleTimeoutSeconds = 60
         /// A connection's first request head must have arrived within this (slowloris).

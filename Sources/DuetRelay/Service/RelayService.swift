@@ -284,7 +284,7 @@ public actor RelayService {
         // the size that fits, instead of asking the client to come back later.
         guard Double(batchSize) <= limits.appendBurst else {
             throw RelayError(code: "batch-too-large", status: 413,
-                             message: "at most \(Int(limits.appendBurst)) envelopes per request at this relay")
+                             message: "at most \(limits.appendBurst.isFinite ? Int(max(0, min(limits.appendBurst, 1e9))) : 0) envelopes per request at this relay")
         }
         try spend(&appendBuckets, Double(batchSize), by: device, now: now)
     }

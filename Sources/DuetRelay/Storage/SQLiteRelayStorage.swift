@@ -179,7 +179,9 @@ public final class SQLiteRelayStorage: RelayStorage {
                 """, arguments: [Data(space.bytes)]).compactMap { row in
                 let device: Data = row["device"], held: Data = row["held"], offered: Data = row["offered"]
                 guard let id = try? WireDeviceID(bytes: [UInt8](device)) else { return nil }
-                return ForkEvidence(device: id, seq: UInt64(row["seq"] as Int64), held: [UInt8](held), offered: [UInt8](offered))
+                // The relay's own file, but a file all the same: a negative seq is damage, skipped.
+                guard let seq = UInt64(exactly: row["seq"] as Int64) else { return nil }
+                return ForkEvidence(device: id, seq: seq, held: [UInt8](held), offered: [UInt8](offered))
             }
         }
     }
@@ -189,7 +191,7 @@ public final class SQLiteRelayStorage: RelayStorage {
         guard index <= UInt64(Int64.max) else { return .outOfOrder }
         return try await database.write { db in
             let held = try Int64.fetchOne(db, sql: "SELECT max(idx) FROM membership WHERE space = ?", arguments: [Data(space.bytes)]) ?? 0
-            guard index == UInt64(held) + 1 else { return .outOfOrder }
+            guard let held = UInt64(exactly: held), index == held + 1 else { return .outOfOrder }
             if let creator {
                 let created = try Int.fetchOne(db, sql: "SELECT count(*) FROM space_creators WHERE identity = ?", arguments: [Data(creator)]) ?? 0
                 guard created < maximumSpacesPerCreator else { return .creatorFull }
@@ -233,7 +235,7 @@ public final class SQLiteRelayStorage: RelayStorage {
         var heads: [WireDeviceID: UInt64] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT device, seq FROM heads WHERE space = ?", arguments: [Data(space.bytes)]) {
             let device: Data = row["device"]
-            if let id = try? WireDeviceID(bytes: [UInt8](device)) { heads[id] = UInt64(row["seq"] as Int64) }
+            if let id = try? WireDeviceID(bytes: [UInt8](device)), let seq = UInt64(exactly: row["seq"] as Int64) { heads[id] = seq }
         }
         return heads
     }
@@ -246,11 +248,13 @@ public final class SQLiteRelayStorage: RelayStorage {
         let head = try Row.fetchOne(
             db.cachedStatement(sql: "SELECT seq, hash, forked FROM heads WHERE space = ? AND device = ?"), arguments: [space, device])
         if (head?["forked"] as Int64?) ?? 0 != 0 { return .refused(.deviceForked) }
-        let current = UInt64((head?["seq"] as Int64?) ?? 0)
+        // A negative or damaged head in the file counts as none held past it: the append is
+        // then judged a gap or a fork, never a trap.
+        let current = UInt64(clamping: (head?["seq"] as Int64?) ?? 0)
         // Envelope parsing refuses seqs above Int64.max; this guard keeps the storage safe alone.
         guard header.seq <= Envelope.maximumSeq else { return .refused(.gap) }
         let held = try Row.fetchOne(db.cachedStatement(sql: "SELECT position, bytes FROM spaces WHERE space = ?"), arguments: [space])
-        let usedBytes = (held?["bytes"] as Int64?) ?? 0
+        let usedBytes = max(0, (held?["bytes"] as Int64?) ?? 0)
         if header.seq <= current {
             let heldBytes = try Data.fetchOne(
                 db.cachedStatement(sql: "SELECT bytes FROM envelopes WHERE space = ? AND device = ? AND seq = ?"),
@@ -261,7 +265,7 @@ public final class SQLiteRelayStorage: RelayStorage {
             // device is refused from now on).
             try db.cachedStatement(sql: "UPDATE heads SET forked = 1 WHERE space = ? AND device = ?").execute(arguments: [space, device])
             let size = Int64(envelope.bytes.count)
-            if usedBytes + size <= quota {
+            if size <= quota - min(quota, usedBytes) {
                 try db.cachedStatement(sql: "INSERT OR IGNORE INTO forks (space, device, seq, offered) VALUES (?, ?, ?, ?)")
                     .execute(arguments: [space, device, Int64(header.seq), Data(envelope.bytes)])
                 if db.changesCount > 0 {
@@ -273,8 +277,10 @@ public final class SQLiteRelayStorage: RelayStorage {
         guard header.seq == current + 1 else { return .refused(.gap) }
         let expectedPrevious = (head?["hash"] as Data?).map { [UInt8]($0) } ?? Digest.zero.bytes
         guard header.previous.bytes == expectedPrevious else { return .refused(.brokenChain) }
-        guard usedBytes + Int64(envelope.bytes.count) <= quota else { return .refused(.quotaExceeded) }
-        let position = ((held?["position"] as Int64?) ?? 0) + 1
+        // Compared without adding: a damaged byte count near Int64.max must not overflow.
+        guard Int64(envelope.bytes.count) <= quota - min(quota, usedBytes) else { return .refused(.quotaExceeded) }
+        let (position, overflow) = max(0, (held?["position"] as Int64?) ?? 0).addingReportingOverflow(1)
+        guard !overflow else { return .refused(.quotaExceeded) }
         let hash = Data(envelope.hash.bytes)
         try db.cachedStatement(sql: "INSERT INTO envelopes (space, device, seq, position, hash, bytes) VALUES (?, ?, ?, ?, ?, ?)")
             .execute(arguments: [space, device, Int64(header.seq), position, hash, Data(envelope.bytes)])
@@ -286,7 +292,7 @@ public final class SQLiteRelayStorage: RelayStorage {
             INSERT INTO spaces (space, position, bytes) VALUES (?, ?, ?)
             ON CONFLICT (space) DO UPDATE SET position = excluded.position, bytes = excluded.bytes
             """).execute(arguments: [space, position, usedBytes + Int64(envelope.bytes.count)])
-        return .stored(position: UInt64(position))
+        return .stored(position: UInt64(clamping: position))
     }
 }
 
