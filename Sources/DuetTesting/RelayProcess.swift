@@ -36,8 +36,15 @@ public final class RelayProcess: @unchecked Sendable {
     /// remember the relay's URL find it again.
     public func start(port requested: Int = 0) throws {
         process = Process()
-        process.executableURL = BuildProducts.folder(holding: "duet-relay").appendingPathComponent("duet-relay")
-        process.arguments = ["--port", String(requested), "--admin-port", "0", "--data", data, "--log-level", "warning"] + options
+        // `DUET_RELAY_BINARY` runs the tests against another build (an older relay, to check
+        // that a test of a fix fails without it); `DUET_RELAY_LEGACY=1` for one from before the
+        // admin listener, which prints one `listening on` line and serves /metrics publicly.
+        let environment = ProcessInfo.processInfo.environment
+        let legacy = environment["DUET_RELAY_LEGACY"] == "1"
+        process.executableURL = environment["DUET_RELAY_BINARY"].map { URL(fileURLWithPath: $0) }
+            ?? BuildProducts.folder(holding: "duet-relay").appendingPathComponent("duet-relay")
+        process.arguments = ["--port", String(requested)] + (legacy ? [] : ["--admin-port", "0"])
+            + ["--data", data, "--log-level", "warning"] + options
         let output = Pipe()
         process.standardOutput = output
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -54,6 +61,11 @@ public final class RelayProcess: @unchecked Sendable {
             let lines = String(decoding: buffer, as: UTF8.self).split(separator: "\n")
             func reported(after prefix: String) -> Int? {
                 lines.first(where: { $0.hasPrefix(prefix) })?.split(separator: ":").last.flatMap { Int($0) }
+            }
+            if legacy, let relay = reported(after: "listening on ") {
+                self.port = relay
+                adminPort = relay
+                return
             }
             if let relay = reported(after: "listening on "), let admin = reported(after: "admin listening on ") {
                 self.port = relay

@@ -7,7 +7,7 @@ import Testing
 /// Issue #12, item 9: hostile traffic against the real relay process — random and crafted
 /// bodies on every route, broken WebSocket frames, slow clients, too many connections — with
 /// 0 crashes, 0 5xx, `/healthz` answering and the relay's memory within a stated bound.
-/// `DUET_SOAK=1` runs the long variant (ten times the traffic); CI runs the short one.
+/// `DUET_SOAK=1` runs the long variant (a hundred times the traffic); CI runs the short one.
 @Suite("duet-relay hostile traffic")
 struct RelayHostileTrafficTests {
     static let soak = ProcessInfo.processInfo.environment["DUET_SOAK"] == "1"
@@ -59,7 +59,7 @@ struct RelayHostileTrafficTests {
         var noise = Noise(state: 12)
         let bodies = Self.crafted(&noise, space: space, member: alex)
         var requests = 0
-        let rounds = Self.soak ? 10 : 1
+        let rounds = Self.soak ? 100 : 1
         for _ in 0..<rounds {
             for route in routes {
                 for method in methods {
