@@ -2,6 +2,7 @@ import ArgumentParser
 import DuetStore
 import DuetSync
 import Foundation
+import Synchronization
 
 struct SyncCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,7 +17,9 @@ struct SyncCommand: AsyncParsableCommand {
             let store = try Store.open(home: common.resolvedHome)
             let url = try relayURL(store, given: relay)
             let unlocked = try store.unlock(passphrase: try PassphraseSource.read(file: common.passphraseFile))
-            let result = try await SyncEngine.sync(unlocked, store: store, relay: url, now: nowMilliseconds)
+            defer { SendingProgress.finish() }
+            let result = try await SyncEngine.sync(unlocked, store: store, relay: url, now: nowMilliseconds, progress: SendingProgress.report)
+            SendingProgress.finish()
             if !result.rolledBack.isEmpty {
                 throw InputError("the relay holds less than it once did (rolled back or replaced); nothing was exchanged there and nothing was changed here — check the relay")
             }
@@ -25,6 +28,23 @@ struct SyncCommand: AsyncParsableCommand {
             if result.refused > 0 { parts.append("refused \(result.refused) (see `duet status`)") }
             print("Synced with \(url): \(parts.joined(separator: ", ")).")
         }
+    }
+}
+
+/// On a terminal, a long push says how far it is (a relay takes about 100 changes a second
+/// from one device, so an imported journal takes a while); elsewhere it stays quiet.
+enum SendingProgress {
+    static let shown = Mutex(false)
+
+    @Sendable static func report(_ progress: SyncEngine.Progress) {
+        guard isatty(2) == 1, case .sending(let sent, let total) = progress, total >= 200 else { return }
+        shown.withLock { $0 = true }
+        FileHandle.standardError.write(Data("\rsending: \(sent) of \(total) changes (the relay takes them at its own pace)".utf8))
+    }
+
+    /// Ends the progress line, once.
+    static func finish() {
+        if shown.withLock({ state in defer { state = false }; return state }) { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 }
 

@@ -76,6 +76,10 @@ public enum BoundedHTTPClient {
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
         configuration.timeout = .init(connect: .seconds(5), read: .seconds(30))
         configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+        // A refused connection is an answer (no relay there): say so at once instead of
+        // trying again for the whole connect timeout. The caller's own retry policy (the
+        // daemon's backoff, the next sync) decides when to come back.
+        configuration.connectionPool.retryConnectionEstablishment = false
         configuration.decompression = .disabled
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
@@ -114,17 +118,35 @@ public enum BoundedHTTPClient {
             switch error {
             case .deadlineExceeded, .connectTimeout, .readTimeout, .writeTimeout, .getConnectionFromPoolTimeout: throw .timedOut
             case .invalidURL, .emptyHost, .emptyScheme, .missingSocketPath: throw .badURL
-            default: throw .unreachable(String(describing: error))
+            case .remoteConnectionClosed: throw .unreachable("the connection closed before the reply was complete")
+            default: throw .unreachable(reason(error))
             }
         } catch is CancellationError {
             throw .unreachable("cancelled")
         } catch {
-            // TLS and socket errors say what went wrong (an untrusted certificate, a refused
-            // connection); they carry no request bytes. Kept short and printable.
-            let text = String(describing: error).unicodeScalars.filter { $0.properties.generalCategory != .control }
-            throw .unreachable(String(String.UnicodeScalarView(text.prefix(200))))
+            throw .unreachable(reason(error))
         }
     }
+}
+
+/// A short, printable reason for a failure to reach a server: the socket error's own words
+/// where there is one ("connection refused"), else the error's description, cut to 160
+/// characters without control characters. Errors carry no request bytes.
+func reason(_ error: any Error) -> String {
+    if let io = error as? IOError {
+        switch io.errnoCode {
+        case 111: return "connection refused: nothing is listening there"
+        case 104: return "connection reset"
+        case 110: return "connection timed out"
+        case 113, 101: return "no route to the host"
+        default: break
+        }
+    }
+    let text = String(describing: error)
+    if text.contains("errno: 111") || text.contains("Connection refused") { return "connection refused: nothing is listening there" }
+    if text.lowercased().contains("certificate") || text.contains("handshake") { return "TLS: " + String(text.prefix(140)) }
+    let printable = text.unicodeScalars.filter { $0.properties.generalCategory != .control }
+    return String(String.UnicodeScalarView(printable.prefix(160)))
 }
 
 extension TimeAmount {

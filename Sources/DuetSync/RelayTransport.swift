@@ -24,11 +24,14 @@ public struct RelayTransport: Sendable {
         public let message: String
         /// The wait the relay asked for with a 429, when it gave a sane one.
         public var retryAfter: Duration?
-        public init(status: Int, code: String, message: String, retryAfter: Duration? = nil) {
+        /// The origin the relay checks signatures against, when it refused ours for it.
+        public var expectedOrigin: String?
+        public init(status: Int, code: String, message: String, retryAfter: Duration? = nil, expectedOrigin: String? = nil) {
             self.status = status
             self.code = code
             self.message = message
             self.retryAfter = retryAfter
+            self.expectedOrigin = expectedOrigin
         }
         public var description: String {
             status == 0 ? "the relay at \(code) cannot be reached (\(message)); work is kept and will sync later"
@@ -67,7 +70,11 @@ public struct RelayTransport: Sendable {
             if case .replyTooLarge = error {
                 throw Failure(status: 200, code: "reply-too-large", message: "the relay's reply was larger than \(maximumReplyBytes) bytes")
             }
-            throw Failure(status: 0, code: base, message: error.description)
+            switch error {
+            case .unreachable(let reason): throw Failure(status: 0, code: base, message: reason)
+            case .timedOut: throw Failure(status: 0, code: base, message: "no answer in time")
+            default: throw Failure(status: 0, code: base, message: error.description)
+            }
         }
         guard reply.status == 200 else {
             let object = try? JSONSerialization.jsonObject(with: Data(reply.body)) as? [String: Any]
@@ -77,8 +84,10 @@ public struct RelayTransport: Sendable {
                 ?? "HTTP \(reply.status) from the relay or a proxy in front of it"
             // The wait to the millisecond when the relay gave one (SPEC § 6.6), else Retry-After.
             let milliseconds = (object?["retryAfterMilliseconds"] as? Int).flatMap { (0...86_400_000).contains($0) ? $0 : nil }
-            throw Failure(status: reply.status, code: code, message: message,
-                          retryAfter: milliseconds.map { .milliseconds($0) } ?? reply.retryAfterSeconds.map { .seconds($0) })
+            var failure = Failure(status: reply.status, code: code, message: message,
+                                  retryAfter: milliseconds.map { .milliseconds($0) } ?? reply.retryAfterSeconds.map { .seconds($0) })
+            failure.expectedOrigin = Self.printable(object?["expectedOrigin"] as? String, limit: 300)
+            throw failure
         }
         return reply.body
     }
@@ -99,6 +108,14 @@ public struct RelayTransport: Sendable {
         for attempt in 1...3 {
             do {
                 return try await authenticateOnce()
+            } catch let failure as Failure where failure.status == 401 && failure.expectedOrigin != nil {
+                // Not an expired challenge: the two sides disagree on the relay's URL. Say
+                // which one to fix; trying again would only fail the same way.
+                let expected = failure.expectedOrigin ?? ""
+                throw Failure(status: 401, code: "wrong-relay-url",
+                              message: "this device reaches the relay as \(base), but the relay expects to be reached as \(expected). "
+                                + "If \(base) is right, its operator must start it with --public-url \(base); otherwise run `duet sync --relay \(expected)`",
+                              expectedOrigin: expected)
             } catch let failure as Failure where failure.status == 401 && failure.code == "unauthenticated" && attempt < 3 {
                 continue
             }
@@ -191,7 +208,10 @@ public struct RelayTransport: Sendable {
     /// halves the batch. Anything else ends the push with the relay's refusal, and so does a
     /// relay that keeps answering `rate-limited` without ever taking a batch (`maximumWaits`
     /// in a row: an honest relay takes the batch after the wait it asked for).
-    public func push(_ envelopes: [[UInt8]], to space: SpaceID, maximumWaits: Int = 10) async throws -> Int {
+    /// `acknowledged` is called after each batch the relay took, with that batch, so the caller
+    /// records exactly what is at the relay even if a later batch fails or the push is stopped.
+    public func push(_ envelopes: [[UInt8]], to space: SpaceID, maximumWaits: Int = 10,
+                     acknowledged: ([[UInt8]]) throws -> Void = { _ in }) async throws -> Int {
         var count = 0
         var start = 0
         var batchSize = Self.pushBatch
@@ -209,6 +229,7 @@ public struct RelayTransport: Sendable {
                 continue
             }
             waits = 0
+            try acknowledged(batch)
             count += batch.count
             start += batch.count
         }

@@ -21,14 +21,15 @@ public enum SyncEngine {
 
     /// One full round: for each space this device belongs to, reconcile the membership log,
     /// push, fetch, verify and store; then open and apply what arrived.
-    public static func sync(_ unlocked: UnlockedStore, store: Store, relay: String, now: UInt64) async throws -> Result {
+    public static func sync(_ unlocked: UnlockedStore, store: Store, relay: String, now: UInt64,
+                            progress: (@Sendable (Progress) -> Void)? = nil) async throws -> Result {
         try unlocked.ensureSyncCredential()
         var transport = RelayTransport(base: relay, device: unlocked.keystore.device)
         try await transport.authenticate()
         var result = Result()
         for space in try store.spaces() {
             result.membershipRecords += try await reconcileMembership(space, unlocked: unlocked, store: store, transport: transport, now: now)
-            let round = try await exchange(space.id, store: store, transport: transport, ownDevice: unlocked.keystore.deviceID)
+            let round = try await exchange(space.id, store: store, transport: transport, ownDevice: unlocked.keystore.deviceID, progress: progress)
             if round.rolledBack { result.rolledBack.append(space.kind); continue }
             result.pushed += round.summary.pushed
             result.received += round.summary.received
@@ -101,7 +102,13 @@ public enum SyncEngine {
     }
 
     /// The envelope exchange of one space (SPEC § 7.1). Needs no content key.
-    public static func exchange(_ space: SpaceID, store: Store, transport: RelayTransport, ownDevice: WireDeviceID) async throws -> Round {
+    /// What a long round tells the person while it runs.
+    public enum Progress: Sendable {
+        case sending(sent: Int, of: Int)
+    }
+
+    public static func exchange(_ space: SpaceID, store: Store, transport: RelayTransport, ownDevice: WireDeviceID,
+                                progress: (@Sendable (Progress) -> Void)? = nil) async throws -> Round {
         let heads = try await transport.heads(space)
         let rolledBack = try store.noteRelayHeads(heads, space: space)
         if !rolledBack.isEmpty {
@@ -119,18 +126,24 @@ public enum SyncEngine {
                 action = session.handle(.heads(heads, rolledBack: rolledBack))
             case .push(let devices, let after):
                 let envelopes = try store.envelopes(space: space, of: devices, after: after)
-                let count = try await transport.push(envelopes, to: space)
-                // Exactly what the relay acknowledged: the envelopes sent, not the store's heads
-                // read afterwards (a write committed during the push was not sent, and counting
-                // it made the next round see a "rollback" and stop syncing the space for good).
-                var acknowledged: [WireDeviceID: UInt64] = [:]
-                for bytes in envelopes {
-                    guard let header = try? Envelope(bytes: bytes).header else { continue }
-                    acknowledged[header.device] = max(acknowledged[header.device] ?? 0, header.seq)
+                var sent = 0
+                progress?(.sending(sent: 0, of: envelopes.count))
+                let count = try await transport.push(envelopes, to: space) { batch in
+                    // Exactly what the relay acknowledged, batch by batch: the envelopes sent,
+                    // not the store's heads read afterwards (a write committed during the push
+                    // was not sent, and counting it made the next round see a "rollback" and
+                    // stop syncing the space for good), and kept even if the push stops midway.
+                    var acknowledged: [WireDeviceID: UInt64] = [:]
+                    for bytes in batch {
+                        guard let header = try? Envelope(bytes: bytes).header else { continue }
+                        acknowledged[header.device] = max(acknowledged[header.device] ?? 0, header.seq)
+                    }
+                    try store.markPushed(space: space, upTo: acknowledged)
+                    // The relay acknowledged these durably: it must never answer with less again.
+                    _ = try store.noteRelayHeads(heads.merging(acknowledged) { max($0, $1) }, space: space)
+                    sent += batch.count
+                    progress?(.sending(sent: sent, of: envelopes.count))
                 }
-                try store.markPushed(space: space, upTo: acknowledged)
-                // The relay acknowledged these durably: it must never answer with less again.
-                _ = try store.noteRelayHeads(heads.merging(acknowledged) { max($0, $1) }, space: space)
                 action = session.handle(.pushed(count: count))
             case .fetch(let after):
                 let page: (envelopes: [[UInt8]], complete: Bool)

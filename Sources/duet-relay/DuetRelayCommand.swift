@@ -94,6 +94,13 @@ struct ServeCommand: AsyncParsableCommand {
         let rates = [("--appends-per-second", appendsPerSecond), ("--append-burst", appendBurst), ("--membership-per-second", membershipPerSecond),
                      ("--membership-burst", membershipBurst), ("--spaces-per-second", spacesPerSecond), ("--spaces-burst", spacesBurst)]
         for (name, value) in rates where !(value > 0 && value.isFinite) { throw ValidationError("\(name) must be a positive number") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level is one of trace, debug, info, notice, warning, error, critical")
+        }
+        guard maxRequestBytes >= min(maxEnvelopeBytes, (2 << 20) + 256) + 16 else {
+            throw ValidationError("--max-request-bytes must hold at least one envelope: at least --max-envelope-bytes + 16 (\(min(maxEnvelopeBytes, (2 << 20) + 256) + 16))")
+        }
+        guard port == 0 || port != adminPort else { throw ValidationError("--port and --admin-port must differ") }
         guard membershipRecordsPerSpace <= 10_000 else { throw ValidationError("--membership-records-per-space is at most 10000 (what clients read)") }
         guard (64 << 10)...(16 << 20) ~= maxPageBytes else { throw ValidationError("--max-page-bytes must be from 65536 to 16777216 (clients refuse larger replies)") }
         for (name, value) in [("--port", port), ("--admin-port", adminPort)] where !(0...65_535).contains(value) {
@@ -135,18 +142,74 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.requestHeadTimeoutSeconds = requestHeadTimeout
         configuration.idleTimeoutSeconds = idleTimeout
         configuration.eventLoopThreads = eventLoopThreads
-        if publicURL == nil, !["127.0.0.1", "localhost", "::1"].contains(host) {
+        let loopback: Set<String> = ["127.0.0.1", "localhost", "::1"]
+        if publicURL == nil, !loopback.contains(host) {
             // Clients sign the origin they use; on 0.0.0.0 or behind a proxy that is not this.
-            FileHandle.standardError.write(Data("warning: clients must reach this relay as http://\(host):\(port) or authentication fails; set --public-url to the URL they use\n".utf8))
+            FileHandle.standardError.write(Data("warning: without --public-url no client can sign in unless it uses exactly http://\(host):\(port); set --public-url to the URL clients use\n".utf8))
+        }
+        if !loopback.contains(adminHost) {
+            FileHandle.standardError.write(Data("warning: --admin-host \(adminHost) serves /metrics beyond this machine; metrics tell when and how much people write: keep it private\n".utf8))
+        }
+        // One relay per data folder: two would judge appends against each other's heads.
+        let lock: DataFolderLock
+        do { lock = try DataFolderLock(folder: data) } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(1)
         }
         let host = self.host, adminHost = self.adminHost
+        let ready = ReadyLines()
         let (relay, admin) = try RelayServer.applications(configuration: configuration, logger: logger, onListening: { port in
-            // Written straight to the descriptor (unbuffered): tests and scripts wait for this line.
-            FileHandle.standardOutput.write(Data("listening on \(host):\(port)\n".utf8))
+            await ready.listening("listening on \(host):\(port)")
         }, onAdminListening: { port in
-            FileHandle.standardOutput.write(Data("admin listening on \(adminHost):\(port)\n".utf8))
+            await ready.admin("admin listening on \(adminHost):\(port)")
         })
-        let group = ServiceGroup(configuration: .init(services: [relay, admin], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        // Graceful shutdown waits for requests in flight, then gives up on stragglers (a client
+        // that never finishes its request must not hold the relay's exit).
+        var groupConfiguration = ServiceGroupConfiguration(services: [relay, admin], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(5)
+        groupConfiguration.maximumCancellationDuration = .seconds(5)
+        do {
+            try await ServiceGroup(configuration: groupConfiguration).run()
+        } catch let error where "\(error)".contains("Address already in use") {
+            FileHandle.standardError.write(Data("error: cannot listen: \(host):\(port) or \(adminHost):\(adminPort) is already in use (another relay or program holds it; --port and --admin-port choose others)\n".utf8))
+            throw ExitCode(1)
+        }
+        withExtendedLifetime(lock) {}
     }
+}
+
+/// Prints the readiness lines only once both listeners are up, public first: a script that
+/// waits for `listening on` must not be told the relay is ready when its admin port then
+/// fails to bind. Written straight to the descriptor (unbuffered): tests and scripts wait for them.
+actor ReadyLines {
+    private var public_: String?
+    private var admin_: String?
+
+    func listening(_ line: String) { public_ = line; flush() }
+    func admin(_ line: String) { admin_ = line; flush() }
+
+    private func flush() {
+        guard let publicLine = public_, let adminLine = admin_ else { return }
+        FileHandle.standardOutput.write(Data("\(publicLine)\n\(adminLine)\n".utf8))
+    }
+}
+
+/// An exclusive lock on `DIR/relay.lock`, held while the relay serves the folder.
+final class DataFolderLock: Sendable {
+    private let descriptor: Int32
+
+    init(folder: String) throws {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let path = folder + "/relay.lock"
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw LockFailure(description: "cannot open \(path)") }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(descriptor)
+            throw LockFailure(description: "another duet-relay is already serving \(folder); stop it first, or give this one another --data folder")
+        }
+    }
+
+    deinit { close(descriptor) }
+
+    struct LockFailure: Error, CustomStringConvertible { let description: String }
 }

@@ -38,6 +38,24 @@ struct RelayFaultTests {
         #expect(counts.reduce(0, +) >= pending, "the relay holds \(counts) envelopes")
     }
 
+    @Test("A relay URL mismatch says which side to fix; no relay at all is said at once, as such")
+    func clearRelayErrors() throws {
+        let relay = try RelayProcess(options: ["--public-url", "https://relay.example.test"])
+        let alex = try TemporaryJournal(name: "Alex", initOptions: ["--relay", relay.base])
+        let mismatch = try alex.duet(["sync"])
+        #expect(mismatch.status == 1)
+        #expect(mismatch.errorLine.contains("expects to be reached as https://relay.example.test")
+                && mismatch.errorLine.contains("--public-url \(relay.base)"), "\(mismatch.stderr)")
+        #expect(mismatch.errorLine.split(separator: "\n").count == 1, "one line")
+
+        let port = relay.port
+        _ = relay.terminate()
+        let start = ContinuousClock.now
+        let down = try alex.duet(["sync", "--relay", "http://127.0.0.1:\(port)"])
+        #expect(down.status == 1 && down.errorLine.contains("cannot be reached (connection refused"), "\(down.stderr)")
+        #expect(ContinuousClock.now - start < .seconds(4), "refused at once, not after the connect timeout")
+    }
+
     /// Waits until every id in `ids` is in Sam's shared list.
     static func arrived(_ ids: [String], at journal: TemporaryJournal, within seconds: Double = 60) throws -> Bool {
         try journal.eventually(within: seconds) {

@@ -283,6 +283,24 @@ struct RelayLimitsProcessTests {
         }
     }
 
+    @Test("One relay per data folder: a second is refused with a clear line, and the first is untouched")
+    func oneRelayPerFolder() async throws {
+        let relay = try RelayProcess()
+        let second = try ProcessRun("duet-relay", ["--port", "0", "--admin-port", "0", "--data", relay.data])
+        #expect(second.status == 1 && second.stderr.contains("another duet-relay is already serving"), "\(second.stderr)")
+        #expect(try await Self.alive(relay))
+    }
+
+    @Test("Bad options are one clear line and a non-zero exit")
+    func badOptions() throws {
+        for (options, words) in [(["--port", "8479", "--admin-port", "8479"], "must differ"), (["--max-request-bytes", "100"], "at least one envelope"),
+                                 (["--log-level", "chatty"], "--log-level is one of"), (["--public-url", "notaurl"], "--public-url must be"),
+                                 (["--max-page-bytes", "5"], "--max-page-bytes must be")] {
+            let run = try ProcessRun("duet-relay", ["--data", NSTemporaryDirectory() + "duet-never-" + UUID().uuidString] + options)
+            #expect(run.status != 0 && run.stderr.contains(words), "\(options): \(run.stderr)")
+        }
+    }
+
     @Test("Behind a proxy: clients sign --public-url; the listening address is refused as an origin")
     func publicURL() async throws {
         let relay = try RelayProcess(options: ["--public-url", "https://relay.example.test/"])

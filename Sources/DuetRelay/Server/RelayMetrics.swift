@@ -30,9 +30,17 @@ final class RelayMetrics: Sendable {
         }
     }
 
+    /// Refusals honest clients meet all the time (a pairing mailbox polled before it is
+    /// filled, a rate limit waited out, a space not yet created) are counted but logged only
+    /// at debug level; refusals that point at damage or misbehaviour stay at notice.
+    static let noteworthy: Set<String> = ["malformed", "fork", "device-forked", "broken-chain", "gap", "quota-exceeded",
+                                          "too-large", "batch-too-large", "too-many-spaces", "too-many-recovery-slots",
+                                          "membership-full", "mailboxes-full", "recovery-taken", "mailbox-taken"]
+
     func refused(code: String) {
         counters.withLock { $0.refusals[code, default: 0] += 1 }
-        logger.notice("refused", metadata: ["code": .string(code)])
+        let level: Logger.Level = Self.noteworthy.contains(code) || code.hasPrefix("membership-") ? .notice : .debug
+        logger.log(level: level, "refused", metadata: ["code": .string(code)])
     }
 
     func appended(outcomes: [AppendOutcome], bytes: Int) {

@@ -286,7 +286,9 @@ public enum RelayServer {
         } catch let error as RelayError {
             metrics.refused(code: error.code)
             let wait = error.retryAfterMilliseconds.map { ",\"retryAfterMilliseconds\":\($0)" } ?? ""
-            var response = json("{\"code\":\"\(error.code)\",\"message\":\(jsonString(error.message))\(wait)}", status: .init(code: error.status))
+            let origin = error.expectedOrigin.map { ",\"expectedOrigin\":\(jsonString($0))" } ?? ""
+            var response = json("{\"code\":\"\(error.code)\",\"message\":\(jsonString(error.message))\(wait)\(origin)}",
+                                status: .init(code: error.status))
             if let seconds = error.retryAfterSeconds { response.headers[.retryAfter] = String(seconds) }
             return response
         } catch let error as any HTTPResponseError where error.status == .contentTooLarge {

@@ -9,11 +9,16 @@ public struct RelayError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The same wait to the millisecond, in the JSON body: `Retry-After` counts whole seconds,
     /// and a client draining a backlog at a relay's rate would otherwise idle most of each one.
     public let retryAfterMilliseconds: Int?
+    /// For a signature over the wrong origin: the origin this relay checks (public, by
+    /// definition), so the client can say which side's URL to fix.
+    public let expectedOrigin: String?
 
-    public init(code: String, status: Int, message: String, retryAfterSeconds: Int? = nil, retryAfterMilliseconds: Int? = nil) {
+    public init(code: String, status: Int, message: String, retryAfterSeconds: Int? = nil, retryAfterMilliseconds: Int? = nil,
+                expectedOrigin: String? = nil) {
         self.code = code
         self.status = status
         self.message = message
+        self.expectedOrigin = expectedOrigin
         let seconds = retryAfterSeconds ?? retryAfterMilliseconds.map { ($0 + 999) / 1000 } ?? (status == 429 ? 1 : nil)
         self.retryAfterSeconds = seconds
         self.retryAfterMilliseconds = retryAfterMilliseconds ?? seconds.map { $0 * 1000 }

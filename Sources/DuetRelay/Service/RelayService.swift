@@ -125,7 +125,8 @@ public actor RelayService {
             // The likeliest honest cause is a URL mismatch (a proxy in front, localhost for
             // 127.0.0.1): name the origin this relay expects. It is public by definition.
             throw RelayError(code: "unauthenticated", status: 401,
-                             message: "the signature does not cover this relay's origin \(origin): use exactly that URL (an operator behind a proxy sets --public-url)")
+                             message: "the signature does not cover this relay's origin \(origin): clients must use exactly that URL, or the operator sets --public-url to the one they use",
+                             expectedOrigin: origin)
         }
         expireSessions(now: now)
         var held = sessionsByDevice[device, default: []]
