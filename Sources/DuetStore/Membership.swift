@@ -39,7 +39,7 @@ extension Store {
         try Row.fetchAll(db, sql: "SELECT space, kind, epoch FROM spaces ORDER BY kind DESC").compactMap { row in
             let bytes: Data = row["space"], kind: String = row["kind"]
             guard let id = try? SpaceID(bytes: [UInt8](bytes)), let kind = SpaceKind(rawValue: kind) else { return nil }
-            return SpaceInfo(id: id, kind: kind, epoch: UInt64(row["epoch"] as Int64))
+            return SpaceInfo(id: id, kind: kind, epoch: UInt64(clamping: row["epoch"] as Int64))
         }
     }
 
@@ -157,7 +157,7 @@ extension Store {
                     guard let id = try? WireDeviceID(bytes: [UInt8](device)), let key = try? VerifyingKey(bytes: [UInt8](publicKey)) else { continue }
                     let person = people[identity]
                     devices[id] = Directory.Device(id: id, publicKey: key, name: row["name"], person: person?.name, isMine: person?.isMe ?? false,
-                                                   created: UInt64(row["created"] as Int64), removed: (row["removed"] as Int64?).map(UInt64.init))
+                                                   created: UInt64(clamping: row["created"] as Int64), removed: (row["removed"] as Int64?).map { UInt64(clamping: $0) })
                 }
                 return Directory(devices: devices)
             }

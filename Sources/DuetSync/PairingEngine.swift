@@ -127,8 +127,8 @@ public enum PairingEngine {
                 throw Failure(message: "the couple space's membership log from the relay does not verify (\(error.rawValue)); nothing was paired")
             }
         }
-        let length = Int(invite.logLength)
-        guard length >= 1, length <= records.count, records[length - 1].hash == invite.logHead,
+        // The invite's length was bounded when it was opened; checked again, without a trap.
+        guard let length = Int(exactly: invite.logLength), length >= 1, length <= records.count, records[length - 1].hash == invite.logHead,
               case .create(let creator) = records[0].action, creator == invite.identity,
               log.devices[invite.certificate.device] != nil, log.devices[me] != nil else {
             throw Failure(message: "the couple space on the relay is not the one your partner invited you to; nothing was paired")

@@ -69,6 +69,8 @@ public enum PairingMessages {
         let head: Digest
         do { head = try Digest(bytes: try reader.raw(32)) } catch { throw .malformed("log head") }
         let length = try reader.varint()
+        // A log longer than clients read (10,000 records) cannot be the one the invite names.
+        guard (1...10_000).contains(length) else { throw .malformed("an invite names a log of 1 to 10,000 records") }
         let (certificate, name) = try readCertificateAndName(&reader, identity: identity)
         return Invite(space: space, identity: identity, certificate: certificate, name: name, logHead: head, logLength: length)
     }

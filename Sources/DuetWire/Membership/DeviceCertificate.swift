@@ -3,6 +3,8 @@ public import DuetCrypto
 /// A person's identity key vouching for one of their devices (SPEC § 6.2).
 public struct DeviceCertificate: Hashable, Sendable {
     public static let version: UInt8 = 1
+    /// The latest time a certificate may name (the HLC's 48-bit millisecond range, SPEC § 6.2).
+    public static let maximumTime: UInt64 = (1 << 48) - 1
     static let context = Array("duet device certificate v1".utf8)
 
     public let identity: VerifyingKey
@@ -52,6 +54,11 @@ public struct DeviceCertificate: Hashable, Sendable {
         guard version == Self.version else { throw .unsupportedVersion(version) }
         let identity = try key(try reader.raw(32)), device = try key(try reader.raw(32))
         let created = try reader.varint(), expires = try reader.varint()
+        // Milliseconds within the hybrid logical clock's 48 bits: stores keep times as signed
+        // 64-bit integers, and a time past that range is no time anyone's clock reads.
+        guard created <= Self.maximumTime, expires <= Self.maximumTime else {
+            throw .malformed("certificate times are milliseconds up to 2^48 - 1")
+        }
         let nameLength = try reader.varint()
         guard nameLength <= 64 else { throw .malformed("a device name is at most 64 bytes") }
         guard let name = String(validating: try reader.raw(Int(nameLength)), as: UTF8.self) else { throw .malformed("device name is not UTF-8") }

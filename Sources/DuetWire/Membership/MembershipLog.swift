@@ -16,6 +16,9 @@ public struct MembershipLog: Sendable {
 
     public init(space: SpaceID) { self.space = space }
 
+    /// The most content-key epochs a space may have.
+    public static let maximumEpochs: UInt64 = 255
+
     /// Why a record is refused. Applying nothing on refusal keeps the log as it was.
     public enum Refusal: String, Error, Hashable, Sendable {
         case wrongSpace = "wrong-space"
@@ -62,7 +65,9 @@ public struct MembershipLog: Sendable {
             removedDevices.insert(device)
         case .rotateKey(let next):
             guard identities.contains(record.signer) else { throw .notAMember }
-            guard next == epoch + 1 else { throw .invalidAction }
+            // Key lists count epochs in one byte (SPEC § 7.2): a 256th epoch is refused here,
+            // by the relay and by every client alike, rather than trapping where keys are kept.
+            guard next == epoch + 1, next <= Self.maximumEpochs else { throw .invalidAction }
             epoch = next
         case .wrapKey(let keyEpoch, let device, let box):
             guard identities.contains(record.signer) else { throw .notAMember }

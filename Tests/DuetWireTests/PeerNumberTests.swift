@@ -1,0 +1,33 @@
+import DuetCrypto
+import DuetWire
+import Testing
+
+/// Issue #13, item 3 (the first of its traps): numbers a partner signs are bounded where they
+/// are decoded, so nothing downstream converts them with a trap.
+@Suite("Numbers a peer supplies")
+struct PeerNumberTests {
+    @Test("Certificate times past the clock's 48 bits are refused at decode, validly signed or not",
+          arguments: [UInt64.max, UInt64.max - 1, UInt64(Int64.max), DeviceCertificate.maximumTime + 1])
+    func certificateTimes(time: UInt64) throws {
+        let identity = SigningKey.generate(), device = SigningKey.generate()
+        for (created, expires) in [(time, UInt64(0)), (UInt64(1), time)] {
+            let certificate = DeviceCertificate.issue(identity: identity, device: device.verifyingKey, name: "laptop", created: created, expires: expires)
+            #expect(throws: WireError.self) { try DeviceCertificate(bytes: certificate.encoded) }
+        }
+        let edge = DeviceCertificate.issue(identity: identity, device: device.verifyingKey, name: "laptop",
+                                           created: DeviceCertificate.maximumTime, expires: DeviceCertificate.maximumTime)
+        #expect(try DeviceCertificate(bytes: edge.encoded).created == DeviceCertificate.maximumTime, "the last millisecond is fine")
+    }
+
+    @Test("A space takes 255 key epochs; the 256th rotation is refused by the log every side replays")
+    func epochCap() throws {
+        let (log, alex, _) = try MembershipTests.coupleSpace()
+        var replay = log
+        for epoch in 2...MembershipLog.maximumEpochs {
+            try replay.appendNext(.rotateKey(epoch: epoch), by: alex.identity)
+        }
+        #expect(replay.epoch == 255)
+        #expect(throws: MembershipLog.Refusal.invalidAction) { try replay.appendNext(.rotateKey(epoch: 256), by: alex.identity) }
+        #expect(throws: MembershipLog.Refusal.invalidAction) { try replay.appendNext(.rotateKey(epoch: UInt64.max), by: alex.identity) }
+    }
+}
