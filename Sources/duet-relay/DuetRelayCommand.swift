@@ -58,12 +58,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Appends per second a device may make on average.") var appendsPerSecond = 100.0
     @Option(help: "Appends a device may burst above that rate (also the largest batch it may send).") var appendBurst = 200.0
     @Option(help: "Live (WebSocket) connections one device may hold at once.") var liveConnectionsPerDevice = 4
-    @Option(help: "Unanswered authentication challenges held in all.") var maxChallenges = 100_000
-    @Option(help: "Unanswered authentication challenges one device key may hold.") var challengesPerDevice = 8
     @Option(help: "Sessions one device may hold at once (a new one ends the oldest).") var sessionsPerDevice = 16
+    @Option(help: "Sessions held in all (a new one ends the oldest anywhere).") var maxSessions = 200_000
     @Option(help: "Pairing and linking mailbox bytes held in all (kept in memory).") var mailboxBytes = 64 << 20
     @Option(help: "Mailbox bytes one device may have waiting.") var mailboxBytesPerDevice = 256 << 10
     @Option(help: "Recovery slots one identity may own.") var recoverySlotsPerIdentity = 4
+    @Option(help: "Recovery slots the relay holds in all.") var maxRecoverySlots = 100_000
     @Option(help: "Spaces one identity may create.") var spacesPerIdentity = 8
     @Option(help: "Membership records one space may hold.") var membershipRecordsPerSpace = 10_000
     @Option(help: "Membership records (and recovery puts) per second a device may post on average.") var membershipPerSecond = 2.0
@@ -74,6 +74,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "TCP connections the public port holds at once; more are closed unread.") var maxConnections = 10_000
     @Option(help: "Seconds a new connection has to send its first request head (slow clients).") var requestHeadTimeout = 10
     @Option(help: "Seconds an HTTP connection may sit idle before it is closed.") var idleTimeout = 60
+    @Option(help: "Seconds a request body may take to arrive whole.") var requestBodyTimeout = 30
+    @Option(help: "Request body bytes the relay reads at once, over all connections.") var bodyBytesInFlight = 256 << 20
     @Option(help: "Network event-loop threads (default: one per core).") var eventLoopThreads: Int?
 
     func validate() throws {
@@ -83,13 +85,13 @@ struct ServeCommand: AsyncParsableCommand {
                 throw ValidationError("--public-url must be an http:// or https:// URL, e.g. https://relay.example.org")
             }
         }
-        let counts = [("--max-challenges", maxChallenges), ("--challenges-per-device", challengesPerDevice),
-                      ("--sessions-per-device", sessionsPerDevice), ("--mailbox-bytes", mailboxBytes),
-                      ("--mailbox-bytes-per-device", mailboxBytesPerDevice), ("--recovery-slots-per-identity", recoverySlotsPerIdentity),
+        let counts = [("--max-sessions", maxSessions), ("--sessions-per-device", sessionsPerDevice), ("--mailbox-bytes", mailboxBytes),
+                      ("--mailbox-bytes-per-device", mailboxBytesPerDevice), ("--recovery-slots-per-identity", recoverySlotsPerIdentity), ("--max-recovery-slots", maxRecoverySlots),
                       ("--spaces-per-identity", spacesPerIdentity), ("--membership-records-per-space", membershipRecordsPerSpace),
                       ("--live-connections-per-device", liveConnectionsPerDevice), ("--max-request-bytes", maxRequestBytes),
                       ("--space-quota-bytes", spaceQuotaBytes), ("--max-envelope-bytes", maxEnvelopeBytes),
-                      ("--max-connections", maxConnections), ("--request-head-timeout", requestHeadTimeout), ("--idle-timeout", idleTimeout)]
+                      ("--max-connections", maxConnections), ("--request-head-timeout", requestHeadTimeout), ("--idle-timeout", idleTimeout),
+                      ("--request-body-timeout", requestBodyTimeout), ("--body-bytes-in-flight", bodyBytesInFlight)]
         for (name, value) in counts where value < 1 { throw ValidationError("\(name) must be at least 1") }
         let rates = [("--appends-per-second", appendsPerSecond), ("--append-burst", appendBurst), ("--membership-per-second", membershipPerSecond),
                      ("--membership-burst", membershipBurst), ("--spaces-per-second", spacesPerSecond), ("--spaces-burst", spacesBurst)]
@@ -124,12 +126,12 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.spaceQuotaBytes = spaceQuotaBytes
         configuration.limits.appendsPerSecond = appendsPerSecond
         configuration.limits.appendBurst = appendBurst
-        configuration.limits.maximumChallenges = maxChallenges
-        configuration.limits.challengesPerDevice = challengesPerDevice
+        configuration.limits.maximumSessions = maxSessions
         configuration.limits.sessionsPerDevice = sessionsPerDevice
         configuration.limits.mailboxBytes = mailboxBytes
         configuration.limits.mailboxBytesPerDevice = mailboxBytesPerDevice
         configuration.limits.recoverySlotsPerIdentity = recoverySlotsPerIdentity
+        configuration.limits.maximumRecoverySlots = maxRecoverySlots
         configuration.limits.spacesPerIdentity = spacesPerIdentity
         configuration.limits.membershipRecordsPerSpace = membershipRecordsPerSpace
         configuration.limits.membershipPerSecond = membershipPerSecond
@@ -141,6 +143,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.maximumConnections = maxConnections
         configuration.requestHeadTimeoutSeconds = requestHeadTimeout
         configuration.idleTimeoutSeconds = idleTimeout
+        configuration.requestBodyTimeoutSeconds = requestBodyTimeout
+        configuration.bodyBytesInFlight = max(bodyBytesInFlight, maxRequestBytes)
         configuration.eventLoopThreads = eventLoopThreads
         let loopback: Set<String> = ["127.0.0.1", "localhost", "::1"]
         if publicURL == nil, !loopback.contains(host) {

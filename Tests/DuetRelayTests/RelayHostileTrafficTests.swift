@@ -120,7 +120,7 @@ struct RelayHostileTrafficTests {
 
     @Test("Slow clients: a request head trickled a byte at a time is cut off; too many connections are refused at once, and room comes back")
     func slowClients() async throws {
-        let relay = try RelayProcess(options: ["--max-connections", "40", "--request-head-timeout", "2"])
+        let relay = try RelayProcess(options: ["--max-connections", "40", "--request-head-timeout", "2", "--request-body-timeout", "2"])
         // Slowloris: a head that never completes, one byte at a time.
         let slow = try #require(RawConnection(port: relay.port, timeout: 1))
         let start = ContinuousClock.now
@@ -131,6 +131,15 @@ struct RelayHostileTrafficTests {
         }
         #expect(closed, "the trickled head was cut off")
         #expect(ContinuousClock.now - start < .seconds(10), "within the head timeout, not the client's patience")
+        // Blank lines first (parsers skip them) and then a byte: still no head, still cut off.
+        let blank = try #require(RawConnection(port: relay.port, timeout: 6))
+        blank.send(Array("\r\n\r\nG".utf8))
+        #expect(blank.read().closed, "blank lines are not a request head")
+        // A body trickled after its head: cut off at the body deadline.
+        let body = try #require(RawConnection(port: relay.port, timeout: 8))
+        body.send(Array("POST /v1/auth/challenge HTTP/1.1\r\nHost: x\r\nContent-Length: 32\r\n\r\nab".utf8))
+        let answer = String(decoding: body.read(limit: 4096).bytes, as: UTF8.self)
+        #expect(answer.hasPrefix("HTTP/1.1 408") || answer.isEmpty, "a slow body gets 408 (or the connection closes): \(answer.prefix(60))")
         // Fill the connection cap with half-open requests; the next is closed before it is read.
         var holders: [RawConnection] = []
         for _ in 0..<40 {

@@ -147,39 +147,47 @@ struct RelayLimitsProcessTests {
         #expect(try await Self.alive(relay))
     }
 
-    @Test("Challenges are capped per device and in all; sessions per device keep the newest")
+    @Test("Challenges hold nothing: naming someone's key a thousand times locks nobody out; sessions are capped per device and in all, oldest ending first")
     func challengeAndSessionCaps() async throws {
-        let relay = try RelayProcess(options: ["--max-challenges", "20", "--challenges-per-device", "3", "--sessions-per-device", "2"])
-        let device = SigningKey.generate()
-        let client = RelayClient(base: relay.base, device: device)
-        var codes: [Int] = []
-        for _ in 0..<4 {
-            codes.append(try await client.request("POST", "/v1/auth/challenge", body: device.verifyingKey.bytes, authorised: false).status)
+        // Attack: challenges were kept per claimed key; eight requests naming a victim's public
+        // key (which the partner sees in the membership log) kept that device from signing in.
+        let relay = try RelayProcess(options: ["--sessions-per-device", "2", "--max-sessions", "5"])
+        let victim = RelayProcessTests.Member()
+        let (_, space) = try await RelayProcessTests.personalSpace(relay, victim)
+        let attacker = RelayClient(base: relay.base, device: .generate())
+        for _ in 0..<1000 {
+            #expect(try await attacker.request("POST", "/v1/auth/challenge", body: victim.device.verifyingKey.bytes, authorised: false).status == 200)
         }
-        #expect(codes == [200, 200, 200, 429], "\(codes)")
-        var total = 3
-        for _ in 0..<30 {
-            let key = SigningKey.generate()
-            let reply = try await client.request("POST", "/v1/auth/challenge", body: key.verifyingKey.bytes, authorised: false)
-            if reply.status == 200 { total += 1 } else {
-                #expect(reply.status == 429 && reply.headers["retry-after"] != nil)
-            }
-        }
-        #expect(total == 20, "at most 20 unanswered challenges in all: \(total)")
-
-        let relay2 = try RelayProcess(options: ["--sessions-per-device", "2"])
         var sessions: [RelayClient] = []
-        let member = Member()
-        let (_, space) = try await RelayProcessTests.personalSpace(relay2, member)
         for _ in 0..<3 {
-            var next = RelayClient(base: relay2.base, device: member.device)
+            var next = RelayClient(base: relay.base, device: victim.device)
             try await next.authenticate()
             sessions.append(next)
         }
         let heads = "/v1/spaces/\(RelayClient.hex(space))/heads"
-        #expect(try await sessions[0].request("GET", heads).status == 401, "the oldest of three sessions was ended")
+        #expect(try await sessions[2].request("GET", heads).status == 200, "the victim signs in as always")
+        #expect(try await sessions[0].request("GET", heads).status == 401, "the oldest of three sessions of one device was ended")
         #expect(try await sessions[1].request("GET", heads).status == 200)
-        #expect(try await sessions[2].request("GET", heads).status == 200)
+        // Strangers' sessions fill the relay-wide cap: the oldest end first, and anyone can
+        // still sign in (no lockout), at the cost of signing in again.
+        for _ in 0..<10 {
+            var stranger = RelayClient(base: relay.base, device: .generate())
+            try await stranger.authenticate()
+        }
+        #expect(try await sessions[2].request("GET", heads).status == 401, "evicted by the relay-wide cap")
+        var again = RelayClient(base: relay.base, device: victim.device)
+        try await again.authenticate()
+        #expect(try await again.request("GET", heads).status == 200)
+        // A challenge is good once, and only for the key it was issued to.
+        let challenge = try await attacker.request("POST", "/v1/auth/challenge", body: victim.device.verifyingKey.bytes, authorised: false).body
+        let message = RelayProcessTests.authMessage(origin: relay.base, challenge: challenge)
+        let signature = victim.device.signature(for: message)
+        let body = victim.device.verifyingKey.bytes + challenge + signature.bytes
+        #expect(try await attacker.request("POST", "/v1/auth/session", body: body, authorised: false).status == 200)
+        #expect(try await attacker.request("POST", "/v1/auth/session", body: body, authorised: false).status == 401, "answered once only")
+        let other = SigningKey.generate()
+        let foreign = other.verifyingKey.bytes + challenge + other.signature(for: message).bytes
+        #expect(try await attacker.request("POST", "/v1/auth/session", body: foreign, authorised: false).status == 401, "bound to its key")
     }
 
     @Test("Spaces per identity, recovery slots per identity and membership bursts are capped")

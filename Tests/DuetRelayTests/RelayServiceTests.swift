@@ -31,6 +31,14 @@ struct RelayServiceTests {
         return space
     }
 
+    @Test("The signed authentication message is exactly the bytes SPEC § 6.3 gives")
+    func authenticationBytes() {
+        let message = RelayService.authenticationMessage(origin: "http://127.0.0.1:8479", challenge: [UInt8](repeating: 7, count: 32))
+        let expected = "64756574" + "2072656c" + "61792061" + "75746820" + "7631" + "68747470" + "3a2f2f31" + "32372e30" + "2e302e31" + "3a383437" + "39"
+            + "00" + String(repeating: "07", count: 32)
+        #expect(message.count == 72 && Hex.encode(message) == expected)
+    }
+
     @Test("A session needs a fresh challenge signed for this relay, used once")
     func authentication() async throws {
         let (service, folder) = try Self.service()

@@ -30,4 +30,15 @@ struct PeerNumberTests {
         #expect(throws: MembershipLog.Refusal.invalidAction) { try replay.appendNext(.rotateKey(epoch: 256), by: alex.identity) }
         #expect(throws: MembershipLog.Refusal.invalidAction) { try replay.appendNext(.rotateKey(epoch: UInt64.max), by: alex.identity) }
     }
+
+    @Test("A removed device cannot be certified back in by anyone: its old certificate is still validly signed")
+    func removedStaysRemoved() throws {
+        // Attack: Alex revoked a laptop; Sam re-posted its old certificate and the laptop wrote on.
+        var (log, alex, sam) = try MembershipTests.coupleSpace()
+        let certificate = try #require(log.devices[alex.device.verifyingKey])
+        try log.appendNext(.removeDevice(alex.device.verifyingKey), by: alex.identity)
+        #expect(throws: MembershipLog.Refusal.invalidAction) { try log.appendNext(.addDevice(certificate), by: sam.identity) }
+        #expect(throws: MembershipLog.Refusal.invalidAction) { try log.appendNext(.addDevice(certificate), by: alex.identity) }
+        #expect(log.devices[alex.device.verifyingKey] == nil)
+    }
 }

@@ -51,6 +51,19 @@ struct ExpiringTable<Key: Hashable, Value> {
         }
     }
 
+    /// Takes out the entry that would expire first (a full table makes room this way).
+    mutating func removeOldest() -> (key: Key, value: Value)? {
+        while head < queue.count {
+            let slot = queue[head]
+            head += 1
+            if let entry = entries[slot.key], entry.expires == slot.expires {
+                entries[slot.key] = nil
+                return (slot.key, entry.value)
+            }
+        }
+        return nil
+    }
+
     private mutating func compactIfMostlyStale() {
         let queued = queue.count - head
         guard queued > 4096, queued > 4 * entries.count else { return }

@@ -12,11 +12,13 @@ import Synchronization
 final class ConnectionGuard: Sendable {
     let maximum: Int
     let headTimeout: TimeAmount
+    let stallTimeout: TimeAmount
     private let open = Atomic<Int>(0)
 
-    init(maximum: Int, headTimeout: TimeAmount) {
+    init(maximum: Int, headTimeout: TimeAmount, stallTimeout: TimeAmount = .seconds(30)) {
         self.maximum = maximum
         self.headTimeout = headTimeout
+        self.stallTimeout = stallTimeout
     }
 
     var connections: Int { open.load(ordering: .relaxed) }
@@ -66,13 +68,25 @@ final class ConnectionGuard: Sendable {
         func handlerRemoved(context: ChannelHandlerContext) {
             deadline?.cancel()
             deadline = nil
+            stall?.cancel()
+            stall = nil
         }
+
+        /// Whether a byte other than CR or LF has arrived: HTTP parsers skip blank lines before
+        /// a request line, so an empty line before that is no head (an attacker sent
+        /// `\r\n\r\n` and then nothing, and held the connection for ever).
+        private var started = false
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             if deadline != nil {
                 let buffer = unwrapInboundIn(data)
-                let bytes = tail + Array(buffer.readableBytesView)
-                if bytes.firstRange(of: [13, 10, 13, 10]) != nil {
+                var bytes = Array(buffer.readableBytesView)
+                if !started {
+                    bytes = Array(bytes.drop { $0 == 13 || $0 == 10 })
+                    started = !bytes.isEmpty
+                }
+                bytes = tail + bytes
+                if started, bytes.firstRange(of: [13, 10, 13, 10]) != nil {
                     deadline?.cancel()
                     deadline = nil
                     tail = []
@@ -81,6 +95,21 @@ final class ConnectionGuard: Sendable {
                 }
             }
             context.fireChannelRead(data)
+        }
+
+        /// A peer that stops reading leaves its replies in the relay's memory (a fetch page,
+        /// live pushes): once the socket has not drained for `stallTimeout`, it is closed.
+        private var stall: Scheduled<Void>?
+
+        func channelWritabilityChanged(context: ChannelHandlerContext) {
+            if context.channel.isWritable {
+                stall?.cancel()
+                stall = nil
+            } else if stall == nil {
+                let channel = context.channel
+                stall = context.eventLoop.scheduleTask(in: guardian.stallTimeout) { channel.close(promise: nil) }
+            }
+            context.fireChannelWritabilityChanged()
         }
     }
 }

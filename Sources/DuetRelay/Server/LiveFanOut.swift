@@ -1,4 +1,12 @@
 import DuetWire
+import Synchronization
+
+/// Bytes published to one live socket and not yet written to it.
+final class QueuedBytes: Sendable {
+    private let bytes = Atomic<Int>(0)
+    func add(_ count: Int) -> Int { bytes.add(count, ordering: .relaxed).newValue }
+    func written(_ count: Int) { bytes.subtract(count, ordering: .relaxed) }
+}
 
 /// Live push (SPEC § 6.5): every envelope stored in a space is sent at once to each connected
 /// member device of that space. Each connection is an `AsyncStream` the WebSocket handler drains.
@@ -9,12 +17,20 @@ import DuetWire
 /// receiving it.
 actor LiveFanOut {
     private let maximumConnectionsPerDevice: Int
+    /// What one socket may have waiting to be written: a subscriber that falls further behind
+    /// is closed and catches up by fetching (issue #12: a thousand queued 2 MiB envelopes per
+    /// stalled socket was gigabytes).
+    let maximumQueuedBytes: Int
 
-    init(maximumConnectionsPerDevice: Int) { self.maximumConnectionsPerDevice = maximumConnectionsPerDevice }
+    init(maximumConnectionsPerDevice: Int, maximumQueuedBytes: Int = 8 << 20) {
+        self.maximumConnectionsPerDevice = maximumConnectionsPerDevice
+        self.maximumQueuedBytes = maximumQueuedBytes
+    }
 
     private struct Subscriber {
         let device: WireDeviceID
         let continuation: AsyncStream<[UInt8]>.Continuation
+        let queued: QueuedBytes
     }
 
     private var subscribers: [SpaceID: [Int: Subscriber]] = [:]
@@ -23,17 +39,18 @@ actor LiveFanOut {
     private(set) var connections = 0
 
     /// Registers a connection; nil when the device already holds the maximum.
-    func subscribe(space: SpaceID, device: WireDeviceID) -> (id: Int, stream: AsyncStream<[UInt8]>)? {
+    func subscribe(space: SpaceID, device: WireDeviceID) -> (id: Int, stream: AsyncStream<[UInt8]>, queued: QueuedBytes)? {
         guard perDevice[device, default: 0] < maximumConnectionsPerDevice else { return nil }
         perDevice[device, default: 0] += 1
         connections += 1
         nextID += 1
         let id = nextID
-        // Bounded: a subscriber that cannot keep up loses the oldest pushes and catches up by
-        // fetching, rather than growing the relay's memory.
+        // Bounded in bytes (below) and in count: a subscriber that cannot keep up is closed and
+        // catches up by fetching, rather than growing the relay's memory.
         let (stream, continuation) = AsyncStream<[UInt8]>.makeStream(bufferingPolicy: .bufferingNewest(1024))
-        subscribers[space, default: [:]][id] = Subscriber(device: device, continuation: continuation)
-        return (id, stream)
+        let queued = QueuedBytes()
+        subscribers[space, default: [:]][id] = Subscriber(device: device, continuation: continuation, queued: queued)
+        return (id, stream, queued)
     }
 
     func unsubscribe(space: SpaceID, device: WireDeviceID, id: Int) {
@@ -61,7 +78,13 @@ actor LiveFanOut {
                 unsubscribe(space: space, device: subscriber.device, id: id)
                 continue
             }
-            for envelope in envelopes { subscriber.continuation.yield(envelope) }
+            for envelope in envelopes {
+                guard subscriber.queued.add(envelope.count) <= maximumQueuedBytes else {
+                    unsubscribe(space: space, device: subscriber.device, id: id)
+                    break
+                }
+                subscriber.continuation.yield(envelope)
+            }
         }
     }
 }

@@ -65,7 +65,7 @@ final class RelayMetrics: Sendable {
         lines.append("# TYPE duet_relay_live_connections gauge")
         lines.append("duet_relay_live_connections \(liveConnections)")
         // What strangers can make the relay hold in memory, each under its cap (SPEC § 6.6).
-        for (name, value) in [("challenges", held.challenges), ("sessions", held.sessions), ("mailboxes", held.mailboxes),
+        for (name, value) in [("answered_challenges", held.challenges), ("sessions", held.sessions), ("mailboxes", held.mailboxes),
                               ("mailbox_bytes", held.mailboxBytes), ("rate_buckets", held.rateBuckets)] {
             lines.append("# TYPE duet_relay_held_\(name) gauge")
             lines.append("duet_relay_held_\(name) \(value)")

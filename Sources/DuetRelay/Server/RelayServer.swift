@@ -31,6 +31,10 @@ public enum RelayServer {
         public var idleTimeoutSeconds = 60
         /// A connection's first request head must have arrived within this (slowloris).
         public var requestHeadTimeoutSeconds = 10
+        /// A request body must have arrived whole within this.
+        public var requestBodyTimeoutSeconds = 30
+        /// Request body bytes being read at once, relay-wide.
+        public var bodyBytesInFlight = 256 << 20
         /// NIO event-loop threads; nil for one per core.
         public var eventLoopThreads: Int?
         public var limits = RelayService.Limits()
@@ -53,6 +57,8 @@ public enum RelayServer {
         let router = Router()
         router.middlewares.add(MetricsMiddleware(metrics: metrics))
         let limit = configuration.maximumRequestBytes
+        let body = BodyReader(budget: BodyBudget(maximum: configuration.bodyBytesInFlight),
+                              timeout: .seconds(configuration.requestBodyTimeoutSeconds))
         // Wall-clock milliseconds as read at start, advanced by the monotonic clock: challenge,
         // session, rate and mailbox lifetimes must not jump when the system clock is stepped
         // (seen on this machine: a 60 s challenge expired at once after a step forward).
@@ -76,14 +82,14 @@ public enum RelayServer {
 
         router.post("/v1/auth/challenge") { request, _ -> Response in
             try await answer(metrics) {
-                let body = try await bytes(request, limit: 1024)
+                let body = try await body.read(request, limit: 1024)
                 let device = try publicKey(body)
                 return binary(try await service.challenge(for: device, now: now()))
             }
         }
         router.post("/v1/auth/session") { request, _ -> Response in
             try await answer(metrics) {
-                let body = try await bytes(request, limit: 1024)
+                let body = try await body.read(request, limit: 1024)
                 // key ‖ challenge ‖ signature, then for a sync daemon: its key ‖ the device's delegation.
                 guard body.count == 128 || body.count == 128 + 32 + 64 else {
                     throw RelayError.malformed("key (32) ‖ challenge (32) ‖ signature (64) [‖ delegate key (32) ‖ delegation (64)]")
@@ -102,11 +108,16 @@ public enum RelayServer {
         router.post("/v1/spaces/:space/membership") { request, context -> Response in
             try await answer(metrics) {
                 let device = try await authenticated(request, service, now())
-                let body = try await bytes(request, limit: 4096)
+                let space = try spaceID(context)
+                let body = try await body.read(request, limit: 4096)
+                // The record names its space; the URL must name the same one.
+                guard body.count >= 17, Array(body[1..<17]) == space.bytes else {
+                    throw RelayError.malformed("the record is for another space than the URL names")
+                }
                 let appended = try await service.appendMembership(body, from: device, now: now())
                 if let removed = appended.removedDevice {
                     // Revocation takes effect at once: its sockets close, its sessions are gone.
-                    await live.close(space: try spaceID(context), device: WireDeviceID(verifyingKey: removed))
+                    await live.close(space: space, device: WireDeviceID(verifyingKey: removed))
                 }
                 return json("{\"index\":\(appended.index)}")
             }
@@ -132,7 +143,7 @@ public enum RelayServer {
             try await answer(metrics) {
                 let device = try await authenticated(request, service, now())
                 let space = try spaceID(context)
-                let body = try await bytes(request, limit: limit)
+                let body = try await body.read(request, limit: limit)
                 let batch: [[UInt8]]
                 do { batch = try RelayMessages.decodeBatch(body, maximumCount: 256, maximumItemBytes: Envelope.maximumSealedBytes + 256) } catch {
                     throw RelayError.malformed("\(error)")
@@ -165,14 +176,14 @@ public enum RelayServer {
                 }
                 let limit = Int(try QueryNumber.parse(request.uri.queryParameters.get("limit"), name: "limit", default: 1000,
                                                       range: 1...UInt64(RelayService.maximumFetchCount)))
-                let result = try await service.fetch(space: space, after: vector, limit: limit, device: device)
+                let result = try await service.fetch(space: space, after: vector, limit: limit, device: device, now: now())
                 return binary([result.complete ? 1 : 0] + RelayMessages.encode(batch: result.envelopes))
             }
         }
         router.get("/v1/spaces/:space/heads") { request, context -> Response in
             try await answer(metrics) {
                 let device = try await authenticated(request, service, now())
-                return binary(RelayMessages.encode(vector: try await service.heads(space: try spaceID(context), device: device)))
+                return binary(RelayMessages.encode(vector: try await service.heads(space: try spaceID(context), device: device, now: now())))
             }
         }
 
@@ -180,7 +191,7 @@ public enum RelayServer {
         router.put("/v1/recovery/:id") { request, context -> Response in
             try await answer(metrics) {
                 let device = try await authenticated(request, service, now())
-                let body = try await bytes(request, limit: Mailboxes.maximumBytes + 96)
+                let body = try await body.read(request, limit: Mailboxes.maximumBytes + 96)
                 try await service.putRecovery(slot: try mailboxID(context), body: body, from: device, now: now())
                 return json("{}")
             }
@@ -196,7 +207,7 @@ public enum RelayServer {
         router.put("/v1/mailboxes/:id") { request, context -> Response in
             try await answer(metrics) {
                 let device = try await authenticated(request, service, now())
-                let body = try await bytes(request, limit: Mailboxes.maximumBytes)
+                let body = try await body.read(request, limit: Mailboxes.maximumBytes)
                 try await service.putMailbox(try mailboxID(context), body, from: device, now: now())
                 return json("{}")
             }
@@ -251,7 +262,7 @@ public enum RelayServer {
               let header = request.headerFields[.authorization], header.hasPrefix("Bearer "),
               let token = hex(String(header.dropFirst(7))), token.count == 32,
               let device = try? await service.device(for: token, now: now),
-              (try? await service.heads(space: space, device: device)) != nil else { return .dontUpgrade }
+              (try? await service.heads(space: space, device: device, now: now)) != nil else { return .dontUpgrade }
         let deviceID = WireDeviceID(verifyingKey: device)
         guard let subscription = await live.subscribe(space: space, device: deviceID) else { return .dontUpgrade }
         // A removal that landed between the membership check and the subscription: the next
@@ -265,6 +276,7 @@ public enum RelayServer {
                 group.addTask {
                     for await envelope in subscription.stream {
                         do { try await outbound.write(.binary(ByteBuffer(bytes: envelope))) } catch { return }
+                        subscription.queued.written(envelope.count)
                     }
                 }
                 group.addTask {
@@ -294,17 +306,13 @@ public enum RelayServer {
         } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
             metrics.refused(code: "too-large")
             return json("{\"code\":\"too-large\",\"message\":\"the request body is too large\"}", status: .contentTooLarge)
-        }
-    }
-
-    static func bytes(_ request: Request, limit: Int) async throws -> [UInt8] {
-        var request = request
-        do {
-            let buffer = try await request.collectBody(upTo: limit)
-            return Array(buffer.readableBytesView)
-        } catch is NIOTooManyBytesError {
-            // NIO's collector stops at the limit; report it with the spec's code.
-            throw RelayError.tooLarge(limit: limit)
+        } catch let error where "\(error)".contains("SQLITE_FULL") || "\(error)".contains("disk is full") {
+            // The disk is full: nothing the client did, nothing it can fix by retrying soon.
+            metrics.refused(code: "storage-full")
+            var response = json("{\"code\":\"storage-full\",\"message\":\"the relay's disk is full; its operator must make room\",\"retryAfterMilliseconds\":3600000}",
+                                status: .tooManyRequests)
+            response.headers[.retryAfter] = "3600"
+            return response
         }
     }
 

@@ -17,16 +17,17 @@ public actor RelayService {
         /// Appends per second a device may make on average, and the burst it may save up.
         public var appendsPerSecond = 100.0
         public var appendBurst = 200.0
-        /// Challenges waiting for an answer: in all, and per device key.
-        public var maximumChallenges = 100_000
-        public var challengesPerDevice = 8
         /// Sessions one device may hold at once; a new one beyond that ends its oldest.
         public var sessionsPerDevice = 16
+        /// Sessions held in all; a new one beyond that ends the oldest anywhere (its device
+        /// signs in again), so strangers' sessions cannot lock anyone out.
+        public var maximumSessions = 200_000
         /// Mailbox bytes held in all, and per device that put them.
         public var mailboxBytes = 64 << 20
         public var mailboxBytesPerDevice = 256 << 10
-        /// Recovery slots one identity may own.
+        /// Recovery slots one identity may own, and in all.
         public var recoverySlotsPerIdentity = 4
+        public var maximumRecoverySlots = 100_000
         /// Spaces one identity may create.
         public var spacesPerIdentity = 8
         /// Membership records one space may hold (clients read at most 10,000).
@@ -48,8 +49,11 @@ public actor RelayService {
     private let storage: any RelayStorage
     private var origin: String
     private nonisolated let limits: Limits
-    private var challenges = ExpiringTable<[UInt8], VerifyingKey>()
-    private var challengesByDevice: [VerifyingKey: Int] = [:]
+    /// Challenges are stateless (issue #12): a time, a nonce and a MAC under this secret, so
+    /// asking for them holds nothing, and naming someone else's key locks nobody out. Only the
+    /// challenges already answered are kept, until they expire, so none is answered twice.
+    private let challengeSecret = RandomBytes.make(count: 32)
+    private var answeredChallenges = ExpiringTable<[UInt8], Void>()
     private var sessions = ExpiringTable<[UInt8], VerifyingKey>()
     private var sessionsByDevice: [VerifyingKey: [[UInt8]]] = [:]
     private var logs: [SpaceID: MembershipLog] = [:] {
@@ -61,7 +65,13 @@ public actor RelayService {
     private var mailboxes: Mailboxes
     private var appendBuckets: TokenBuckets<VerifyingKey>
     private var membershipBuckets: TokenBuckets<VerifyingKey>
+    /// The same limits per space, five times wider: fresh devices added to one's own space
+    /// must not multiply what a device may spend.
+    private var spaceAppendBuckets: TokenBuckets<SpaceID>
+    private var spaceMembershipBuckets: TokenBuckets<SpaceID>
     private var spaceBucket: TokenBuckets<Int>
+    /// New recovery slots relay-wide (each is kept until replaced): the same rate as spaces.
+    private var recoveryBucket: TokenBuckets<Int>
 
     static let authContext = Array("duet relay auth v1".utf8)
 
@@ -73,6 +83,9 @@ public actor RelayService {
         appendBuckets = TokenBuckets(rate: limits.appendsPerSecond, burst: limits.appendBurst)
         membershipBuckets = TokenBuckets(rate: limits.membershipPerSecond, burst: limits.membershipBurst)
         spaceBucket = TokenBuckets(rate: limits.spacesPerSecond, burst: limits.spacesBurst)
+        recoveryBucket = TokenBuckets(rate: limits.spacesPerSecond, burst: limits.spacesBurst)
+        spaceAppendBuckets = TokenBuckets(rate: limits.appendsPerSecond * 5, burst: limits.appendBurst * 5)
+        spaceMembershipBuckets = TokenBuckets(rate: limits.membershipPerSecond * 5, burst: limits.membershipBurst * 5)
     }
 
     // MARK: - Authentication
@@ -81,26 +94,25 @@ public actor RelayService {
     /// port is known when listening on port 0.
     public func setOrigin(_ origin: String) { self.origin = origin }
 
-    /// A fresh challenge for `device` to sign; `rate-limited` when the device, or everyone
-    /// together, holds the most unanswered challenges allowed.
+    /// A fresh challenge for `device` to sign: issued time (8 bytes, big-endian ms) ‖ nonce (8)
+    /// ‖ BLAKE2b-128 under the relay's secret of device key ‖ time ‖ nonce. Nothing is stored.
     public func challenge(for device: VerifyingKey, now: UInt64) throws(RelayError) -> [UInt8] {
-        expireChallenges(now: now)
-        guard challenges.count < limits.maximumChallenges, challengesByDevice[device, default: 0] < limits.challengesPerDevice else {
-            throw .rateLimited(retryAfterMilliseconds: 1000)
-        }
-        let challenge = RandomBytes.make(count: 32)
-        challenges.insert(challenge, device, expires: now + limits.challengeLifetime)
-        challengesByDevice[device, default: 0] += 1
-        return challenge
+        let issued = (0..<8).map { UInt8(truncatingIfNeeded: now >> (56 - 8 * UInt64($0))) }
+        let prefix = issued + RandomBytes.make(count: 8)
+        return prefix + challengeMAC(device: device, prefix: prefix)
     }
 
-    private func expireChallenges(now: UInt64) {
-        challenges.expire(now: now) { _, device in forgetChallenge(of: device) }
+    private func challengeMAC(device: VerifyingKey, prefix: [UInt8]) -> [UInt8] {
+        Hash.blake2b([Array("duet relay challenge v1".utf8), device.bytes, prefix], byteCount: 16, key: challengeSecret)
     }
 
-    private func forgetChallenge(of device: VerifyingKey) {
-        let left = challengesByDevice[device, default: 1] - 1
-        challengesByDevice[device] = left > 0 ? left : nil
+    /// Whether `challenge` is one this relay issued to `device` within its lifetime.
+    private func isFresh(_ challenge: [UInt8], for device: VerifyingKey, now: UInt64) -> Bool {
+        guard challenge.count == 32 else { return false }
+        let prefix = Array(challenge[0..<16])
+        guard challengeMAC(device: device, prefix: prefix) == Array(challenge[16..<32]) else { return false }
+        let issued = prefix[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return issued <= now && now - issued < limits.challengeLifetime
     }
 
     /// What a device signs to prove it holds its key: context, this relay's origin, challenge.
@@ -113,10 +125,8 @@ public actor RelayService {
     /// key vouched for (SPEC § 6.3); the session is the device's either way.
     public func session(device: VerifyingKey, challenge: [UInt8], signature: Signature,
                         delegate: (key: VerifyingKey, delegation: Signature)? = nil, now: UInt64) throws(RelayError) -> [UInt8] {
-        expireChallenges(now: now)
-        guard let issued = challenges.value(challenge, now: now), issued == device else { throw .unauthenticated }
-        challenges.remove(challenge)
-        forgetChallenge(of: device)
+        answeredChallenges.expire(now: now)
+        guard isFresh(challenge, for: device, now: now), !answeredChallenges.contains(challenge) else { throw .unauthenticated }
         let signer = delegate?.key ?? device
         if let delegate, !SyncDelegation.isValid(delegate.delegation, delegate: delegate.key, device: device) {
             throw .unauthenticated
@@ -128,7 +138,12 @@ public actor RelayService {
                              message: "the signature does not cover this relay's origin \(origin): clients must use exactly that URL, or the operator sets --public-url to the one they use",
                              expectedOrigin: origin)
         }
+        answeredChallenges.insert(challenge, (), expires: now + limits.challengeLifetime)
         expireSessions(now: now)
+        while sessions.count >= max(1, limits.maximumSessions), let (oldest, owner) = sessions.removeOldest() {
+            let left = (sessionsByDevice[owner] ?? []).filter { $0 != oldest }
+            sessionsByDevice[owner] = left.isEmpty ? nil : left
+        }
         var held = sessionsByDevice[device, default: []]
         while held.count >= max(1, limits.sessionsPerDevice) {
             sessions.remove(held.removeFirst())
@@ -185,9 +200,14 @@ public actor RelayService {
             // Records were verified before they were stored; a failure here means a damaged store.
             try log.append(try MembershipRecord(bytes: bytes))
         }
+        // A cache, not a record: bounded so that spaces made at the creation rate for ever do
+        // not grow the relay's memory with them. An evicted log is read again when asked.
+        if logs.count >= Self.maximumCachedLogs, let first = logs.keys.first { logs[first] = nil }
         logs[space] = log
         return log
     }
+
+    static let maximumCachedLogs = 4096
 
     /// What appending a membership record changed that the server must act on.
     public struct MembershipAppend: Sendable {
@@ -213,6 +233,8 @@ public actor RelayService {
             throw RelayError.conflict("membership-full", "the space holds the most membership records this relay keeps (\(limits.membershipRecordsPerSpace))")
         }
         try spend(&membershipBuckets, 1, by: device, now: now)
+        let (spaceSpent, spaceWait) = spaceMembershipBuckets.spend(1, by: record.space, now: now)
+        guard spaceSpent else { throw RelayError.rateLimited(retryAfterMilliseconds: spaceWait ?? 60_000) }
         var creator: VerifyingKey?
         if log.records.isEmpty, case .create(let identity) = record.action {
             creator = identity
@@ -288,6 +310,8 @@ public actor RelayService {
                              message: "at most \(limits.appendBurst.isFinite ? Int(max(0, min(limits.appendBurst, 1e9))) : 0) envelopes per request at this relay")
         }
         try spend(&appendBuckets, Double(batchSize), by: device, now: now)
+        let (spaceSpent, spaceWait) = spaceAppendBuckets.spend(Double(batchSize), by: space, now: now)
+        guard spaceSpent else { throw RelayError.rateLimited(retryAfterMilliseconds: spaceWait ?? 60_000) }
     }
 
     private func spend(_ buckets: inout TokenBuckets<VerifyingKey>, _ cost: Double, by device: VerifyingKey, now: UInt64) throws(RelayError) {
@@ -295,16 +319,16 @@ public actor RelayService {
         guard spent else { throw .rateLimited(retryAfterMilliseconds: wait ?? 60_000) }
     }
 
-    public func fetch(space: SpaceID, after vector: [WireDeviceID: UInt64], limit: Int, device: VerifyingKey) async throws -> (envelopes: [[UInt8]], complete: Bool) {
+    public func fetch(space: SpaceID, after vector: [WireDeviceID: UInt64], limit: Int, device: VerifyingKey, now: UInt64 = 0) async throws -> (envelopes: [[UInt8]], complete: Bool) {
         guard let log = try await log(for: space) else { throw RelayError.unknownSpace }
-        guard log.devices[device] != nil else { throw RelayError.notAMember }
+        guard let certificate = log.devices[device], now == 0 || certificate.isValid(at: now) else { throw RelayError.notAMember }
         return try await storage.fetch(space: space, after: vector, limit: max(1, min(limit, Self.maximumFetchCount)),
                                        maximumBytes: limits.maximumPageBytes)
     }
 
-    public func heads(space: SpaceID, device: VerifyingKey) async throws -> [WireDeviceID: UInt64] {
+    public func heads(space: SpaceID, device: VerifyingKey, now: UInt64 = 0) async throws -> [WireDeviceID: UInt64] {
         guard let log = try await log(for: space) else { throw RelayError.unknownSpace }
-        guard log.devices[device] != nil else { throw RelayError.notAMember }
+        guard let certificate = log.devices[device], now == 0 || certificate.isValid(at: now) else { throw RelayError.notAMember }
         return try await storage.heads(space: space)
     }
 
@@ -315,11 +339,17 @@ public actor RelayService {
             throw RelayError.malformed("identity (32) ‖ signature (64) over the slot and blob ‖ blob")
         }
         try spend(&membershipBuckets, 1, by: device, now: now)
-        switch try await storage.putRecovery(slot: slot, owner: owner.bytes, blob: blob, maximumSlotsPerOwner: limits.recoverySlotsPerIdentity) {
+        let (spent, wait) = recoveryBucket.spend(1, by: 0, now: now)
+        guard spent else { throw RelayError.rateLimited(retryAfterMilliseconds: wait ?? 60_000) }
+        switch try await storage.putRecovery(slot: slot, owner: owner.bytes, blob: blob, maximumSlotsPerOwner: limits.recoverySlotsPerIdentity,
+                                             maximumSlots: limits.maximumRecoverySlots) {
         case .stored: break
         case .taken: throw RelayError.conflict("recovery-taken", "this recovery slot belongs to another identity")
         case .ownerFull:
             throw RelayError.conflict("too-many-recovery-slots", "this identity holds the most recovery slots this relay allows (\(limits.recoverySlotsPerIdentity))")
+        case .relayFull:
+            throw RelayError(code: "recovery-full", status: 429, message: "the relay holds the most recovery slots it allows; ask its operator",
+                             retryAfterSeconds: 3600)
         }
     }
 
@@ -350,7 +380,7 @@ public actor RelayService {
     }
 
     public func held() -> Held {
-        Held(challenges: challenges.count, sessions: sessions.count, mailboxes: mailboxes.count, mailboxBytes: mailboxes.bytes,
+        Held(challenges: answeredChallenges.count, sessions: sessions.count, mailboxes: mailboxes.count, mailboxBytes: mailboxes.bytes,
              rateBuckets: appendBuckets.count + membershipBuckets.count)
     }
 }

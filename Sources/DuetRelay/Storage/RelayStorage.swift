@@ -43,7 +43,7 @@ public protocol RelayStorage: Sendable {
 
     /// Keeps `blob` in `slot` for `owner` (an identity key); stores nothing when the slot
     /// belongs to another identity, or is new and `owner` already holds `maximumSlotsPerOwner`.
-    func putRecovery(slot: [UInt8], owner: [UInt8], blob: [UInt8], maximumSlotsPerOwner: Int) async throws -> RecoveryPutOutcome
+    func putRecovery(slot: [UInt8], owner: [UInt8], blob: [UInt8], maximumSlotsPerOwner: Int, maximumSlots: Int) async throws -> RecoveryPutOutcome
 }
 
 public enum MembershipAppendOutcome: Hashable, Sendable {
@@ -60,6 +60,8 @@ public enum RecoveryPutOutcome: Hashable, Sendable {
     case taken
     /// The owner holds the most slots allowed.
     case ownerFull
+    /// The relay holds the most slots allowed.
+    case relayFull
 }
 
 public enum AppendOutcome: Hashable, Sendable {

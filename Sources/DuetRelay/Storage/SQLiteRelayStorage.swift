@@ -209,13 +209,15 @@ public final class SQLiteRelayStorage: RelayStorage {
         }
     }
 
-    public func putRecovery(slot: [UInt8], owner: [UInt8], blob: [UInt8], maximumSlotsPerOwner: Int) async throws -> RecoveryPutOutcome {
+    public func putRecovery(slot: [UInt8], owner: [UInt8], blob: [UInt8], maximumSlotsPerOwner: Int, maximumSlots: Int) async throws -> RecoveryPutOutcome {
         try await database.write { db in
             if let held = try Data.fetchOne(db, sql: "SELECT owner FROM recovery WHERE slot = ?", arguments: [Data(slot)]) {
                 guard [UInt8](held) == owner else { return .taken }
             } else {
                 let owned = try Int.fetchOne(db, sql: "SELECT count(*) FROM recovery WHERE owner = ?", arguments: [Data(owner)]) ?? 0
                 guard owned < maximumSlotsPerOwner else { return .ownerFull }
+                let all = try Int.fetchOne(db, sql: "SELECT count(*) FROM recovery") ?? 0
+                guard all < maximumSlots else { return .relayFull }
             }
             try db.execute(sql: "INSERT INTO recovery (slot, owner, blob) VALUES (?, ?, ?) ON CONFLICT (slot) DO UPDATE SET blob = excluded.blob",
                            arguments: [Data(slot), Data(owner), Data(blob)])

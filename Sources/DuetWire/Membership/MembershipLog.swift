@@ -56,6 +56,9 @@ public struct MembershipLog: Sendable {
             // certificate itself must come from a member identity: that is the authority.
             guard identities.contains(record.signer) else { throw .notAMember }
             guard identities.contains(certificate.identity) else { throw .invalidAction }
+            // A removed device stays removed: its old certificate is still validly signed, and
+            // re-posting it (the partner did) would undo a revocation.
+            guard !removedDevices.contains(certificate.device) else { throw .invalidAction }
             do { try certificate.verify() } catch { throw .badSignature }
             devices[certificate.device] = certificate
         case .removeDevice(let device):

@@ -1,0 +1,63 @@
+import Hummingbird
+import NIOCore
+import Synchronization
+
+/// Reads request bodies within two bounds the relay as a whole needs (issue #12): a deadline for
+/// the whole body (a client that sent 8 MiB less 64 bytes and then a byte every two seconds held
+/// the memory for ever: the idle timer restarts on every byte), and a budget of body bytes in
+/// flight across all connections, reserved before reading, so that many slow bodies at once
+/// are refused (429) instead of filling memory.
+struct BodyReader: Sendable {
+    let budget: BodyBudget
+    let timeout: Duration
+
+    func read(_ request: Request, limit: Int) async throws -> [UInt8] {
+        // Reserve what the body says it is (at most the route's limit), or the limit itself.
+        let declared = request.headers[.contentLength].flatMap { Int($0) }.map { max(0, min($0, limit)) } ?? limit
+        guard declared <= limit else { throw RelayError.tooLarge(limit: limit) }
+        guard budget.reserve(declared) else {
+            throw RelayError(code: "busy", status: 429, message: "the relay is reading as many request bodies as it allows; retry shortly",
+                             retryAfterMilliseconds: 1000)
+        }
+        defer { budget.release(declared) }
+        let incoming = request.body
+        do {
+            return try await withThrowingTaskGroup(of: [UInt8].self) { group in
+                group.addTask {
+                    let buffer = try await incoming.collect(upTo: limit)
+                    return Array(buffer.readableBytesView)
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    throw RelayError(code: "too-slow", status: 408, message: "the request body did not arrive in time")
+                }
+                defer { group.cancelAll() }
+                guard let body = try await group.next() else { throw RelayError.malformed("no body") }
+                return body
+            }
+        } catch is NIOTooManyBytesError {
+            // NIO's collector stops at the limit; report it with the spec's code.
+            throw RelayError.tooLarge(limit: limit)
+        }
+    }
+}
+
+/// Body bytes being read, relay-wide.
+final class BodyBudget: Sendable {
+    let maximum: Int
+    private let held = Atomic<Int>(0)
+
+    init(maximum: Int) { self.maximum = maximum }
+
+    func reserve(_ bytes: Int) -> Bool {
+        var current = held.load(ordering: .relaxed)
+        while true {
+            guard current + bytes <= maximum else { return false }
+            let (exchanged, original) = held.compareExchange(expected: current, desired: current + bytes, ordering: .relaxed)
+            if exchanged { return true }
+            current = original
+        }
+    }
+
+    func release(_ bytes: Int) { held.subtract(bytes, ordering: .relaxed) }
+}
