@@ -44,9 +44,17 @@ public struct SyncDaemon: Service {
     public func run() async throws {
         try await cancelWhenGracefulShutdown {
             var failures = 0
+            // One store for the daemon's whole life, not one per connection: opening checks the
+            // file's header through a descriptor of its own, and closing any descriptor of a
+            // database file drops the POSIX locks SQLite holds on it in this process. With a
+            // connection of a previous session still using its store (an abandoned socket task),
+            // that let the CLI write unlocked, and SQLite then reported the file corrupt.
+            var store: Store?
             while !Task.isCancelled {
                 do {
-                    try await connectedSession { failures = 0 }
+                    let opened = try store ?? Store.open(home: home)
+                    store = opened
+                    try await connectedSession(store: opened) { failures = 0 }
                 } catch is CancellationError where Task.isCancelled {
                     // Only our own shutdown ends the daemon; a cancellation error from a
                     // library with nothing cancelled is one more fault to retry after.
@@ -75,15 +83,15 @@ public struct SyncDaemon: Service {
     /// What to log about a failure: the relay's code or the transport's, never bytes or tokens.
     static func reason(_ error: any Error) -> String {
         if let failure = error as? RelayTransport.Failure { return failure.status == 0 ? "relay unreachable" : "relay refused: \(failure.code)" }
-        if let error = error as? StoreError { return "store: \(error.code.rawValue)" }
+        // Store messages are written to be shown: they name what failed, never a secret.
+        if let error = error as? StoreError { return "store: \(error.code.rawValue): \(error.message)" }
         if let error = error as? DaemonError { return error.message }
         return String(describing: type(of: error))
     }
 
     /// One connection: a full round, then live sockets per space and a watch on local writes,
     /// until something fails (then the caller backs off and reconnects).
-    func connectedSession(connected: () -> Void) async throws {
-        let store = try Store.open(home: home)
+    func connectedSession(store: Store, connected: () -> Void) async throws {
         guard let relay = try store.meta("relay") else {
             throw DaemonError(message: "no relay is configured: run `duet sync --relay URL` once", isPermanent: true)
         }

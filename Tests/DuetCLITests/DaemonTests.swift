@@ -7,7 +7,7 @@ extension TemporaryJournal {
     func daemon(backoff: Double = 0.5) throws -> BackgroundRun {
         var environment = self.environment
         environment["DUET_PASSPHRASE"] = nil
-        return try BackgroundRun("duetd", ["--home", home, "--maximum-backoff", String(backoff), "--log-level", "warning"], environment: environment)
+        return try BackgroundRun("duetd", ["--home", home, "--maximum-backoff", String(backoff), "--log-level", ProcessInfo.processInfo.environment["DUET_DAEMON_LOG"] ?? "warning"], environment: environment)
     }
 
     /// Waits until `condition` holds, checking every 50 ms, for at most `seconds`: for effects of

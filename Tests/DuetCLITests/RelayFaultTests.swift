@@ -77,12 +77,16 @@ struct RelayFaultTests {
             try couple.relay.start(port: port)
             #expect(alexDaemon.isRunning && samDaemon.isRunning, "a daemon exited in round \(round)")
         }
-        #expect(try Self.arrived(written, at: couple.sam), "every write reached Sam")
-        #expect(try couple.alex.status()["pendingOut"] as? Int == 0)
+        let arrived = try Self.arrived(written, at: couple.sam)
+        let pending = try couple.alex.status()["pendingOut"] as? Int
+        let samStatus = try couple.sam.status()
         #expect(alexDaemon.isRunning && samDaemon.isRunning)
         alexDaemon.signal(SIGTERM)
         samDaemon.signal(SIGTERM)
-        #expect(alexDaemon.finish().status == 0 && samDaemon.finish().status == 0, "and still exits cleanly on SIGTERM")
+        let alexRun = alexDaemon.finish(), samRun = samDaemon.finish()
+        #expect(arrived, "every write reached Sam; Sam: \(samStatus); Sam's daemon: \(samRun.stderr.suffix(1500))")
+        #expect(pending == 0, "Alex's daemon: \(alexRun.stderr.suffix(1500))")
+        #expect(alexRun.status == 0 && samRun.status == 0, "and still exits cleanly on SIGTERM")
     }
 
     @Test("duetd lives through a paused relay (SIGSTOP), then garbage, cut-off replies and broken upgrades at the relay's address")
