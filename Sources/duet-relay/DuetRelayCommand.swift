@@ -103,6 +103,10 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--max-request-bytes must hold at least one envelope: at least --max-envelope-bytes + 16 (\(min(maxEnvelopeBytes, (2 << 20) + 256) + 16))")
         }
         guard port == 0 || port != adminPort else { throw ValidationError("--port and --admin-port must differ") }
+        for (name, seconds) in [("--request-head-timeout", requestHeadTimeout), ("--idle-timeout", idleTimeout), ("--request-body-timeout", requestBodyTimeout)]
+        where seconds > 86_400 {
+            throw ValidationError("\(name) is at most 86400 seconds")
+        }
         guard membershipRecordsPerSpace <= 10_000 else { throw ValidationError("--membership-records-per-space is at most 10000 (what clients read)") }
         guard (64 << 10)...(16 << 20) ~= maxPageBytes else { throw ValidationError("--max-page-bytes must be from 65536 to 16777216 (clients refuse larger replies)") }
         for (name, value) in [("--port", port), ("--admin-port", adminPort)] where !(0...65_535).contains(value) {

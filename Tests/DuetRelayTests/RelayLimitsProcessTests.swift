@@ -303,7 +303,7 @@ struct RelayLimitsProcessTests {
     func badOptions() throws {
         for (options, words) in [(["--port", "8479", "--admin-port", "8479"], "must differ"), (["--max-request-bytes", "100"], "at least one envelope"),
                                  (["--log-level", "chatty"], "--log-level is one of"), (["--public-url", "notaurl"], "--public-url must be"),
-                                 (["--max-page-bytes", "5"], "--max-page-bytes must be")] {
+                                 (["--max-page-bytes", "5"], "--max-page-bytes must be"), (["--idle-timeout", "99999999999"], "at most 86400")] {
             let run = try ProcessRun("duet-relay", ["--data", NSTemporaryDirectory() + "duet-never-" + UUID().uuidString] + options)
             #expect(run.status != 0 && run.stderr.contains(words), "\(options): \(run.stderr)")
         }
