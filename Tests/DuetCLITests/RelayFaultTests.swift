@@ -56,6 +56,34 @@ struct RelayFaultTests {
         #expect(ContinuousClock.now - start < .seconds(4), "refused at once, not after the connect timeout")
     }
 
+    @Test("Writes committed while a push is in flight are not counted as sent: the next sync sends them, and no rollback is seen")
+    func writesRacingAPush() throws {
+        // Issue #14 item 1: what the relay acknowledged was read back from the store after the
+        // push, so writes made meanwhile were marked sent; the next round saw the relay hold
+        // "less than it once did" and stopped syncing the space for good.
+        let relay = try RelayProcess(options: ["--appends-per-second", "300", "--append-burst", "150"])
+        let alex = try TemporaryJournal(name: "Alex", initOptions: ["--relay", relay.base])
+        let file = alex.root + "/jrnl.json"
+        try Self.jrnlExport(count: 1_500).write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try alex.duet(["import", "--from", "jrnl", file]).status == 0)
+        let pushing = try alex.background(["sync"])
+        // The push takes about five seconds at the relay's rate: write while it runs.
+        var written: [String] = []
+        for index in 0..<12 { written.append(try alex.write("written during the push \(index)")) }
+        let first = pushing.finish()
+        #expect(first.status == 0, "\(first.stderr)")
+        let second = try alex.duet(["sync"])
+        #expect(second.status == 0 && !second.stderr.contains("rolled back"), "\(second.stderr)")
+        #expect(try alex.status()["pendingOut"] as? Int == 0, "everything written reached the relay")
+        #expect((try alex.status()["warnings"] as? [Any])?.isEmpty ?? true, "no false alarm")
+        let inspect = try ProcessRun("duet-relay", ["inspect", "--data", relay.data])
+        let held = inspect.stdout.split(separator: "\n").compactMap { line -> Int? in
+            guard let range = line.range(of: " sealed envelope(s)") else { return nil }
+            return Int(line[..<range.lowerBound].split(separator: " ").last ?? "")
+        }.reduce(0, +)
+        #expect(held >= 1_500 + written.count, "the relay holds \(held)")
+    }
+
     /// Waits until every id in `ids` is in Sam's shared list.
     static func arrived(_ ids: [String], at journal: TemporaryJournal, within seconds: Double = 60) throws -> Bool {
         try journal.eventually(within: seconds) {
