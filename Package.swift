@@ -181,7 +181,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DuetRelayTests",
-            dependencies: ["DuetRelay", "DuetWire", "DuetCrypto", "DuetTesting", "duet-relay"],
+            dependencies: ["DuetRelay", "DuetWire", "DuetCrypto", "DuetTesting", "duet-relay", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         .testTarget(

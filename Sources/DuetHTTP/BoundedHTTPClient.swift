@@ -106,7 +106,7 @@ public enum BoundedHTTPClient {
                 let buffer = try await response.body.collect(upTo: maximum)
                 var names: [String: String] = [:]
                 for (name, value) in response.headers where names[name.lowercased()] == nil { names[name.lowercased()] = value }
-                return Reply(status: Int(response.status.code), body: Array(buffer.readableBytesView), headers: names)
+                return Reply(status: Int(clamping: response.status.code), body: Array(buffer.readableBytesView), headers: names)
             }
         } catch let failure as Failure {
             throw failure

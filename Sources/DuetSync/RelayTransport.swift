@@ -129,7 +129,7 @@ public struct RelayTransport: Sendable {
         case .delegated(let sync): device = sync.device
         }
         let challenge = try await request("POST", "/v1/auth/challenge", body: device.bytes)
-        let message = Array("duet relay auth v1".utf8) + Array(base.utf8) + [0] + challenge
+        let message = RelayMessages.authenticationMessage(origin: base, challenge: challenge)
         switch credential {
         case .device(let key):
             token = try await request("POST", "/v1/auth/session", body: device.bytes + challenge + key.signature(for: message).bytes)

@@ -147,7 +147,7 @@ public struct RelayClient: Sendable {
         for attempt in 1...3 {
             let challenge = try await request("POST", "/v1/auth/challenge", body: device.verifyingKey.bytes, authorised: false)
             guard challenge.status == 200 else { throw RelayTestFailure("challenge: \(challenge.status) \(challenge.text)") }
-            let message = Array("duet relay auth v1".utf8) + Array(origin.utf8) + [0] + challenge.body
+            let message = RelayMessages.authenticationMessage(origin: origin, challenge: challenge.body)
             let signature = device.signature(for: message)
             let session = try await request("POST", "/v1/auth/session", body: device.verifyingKey.bytes + challenge.body + signature.bytes, authorised: false)
             if session.status == 401, session.text.contains("\"unauthenticated\""), attempt < 3 { continue }

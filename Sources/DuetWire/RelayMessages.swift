@@ -1,5 +1,11 @@
 /// The binary bodies of relay requests and replies (SPEC § 6.5).
 public enum RelayMessages {
+    /// What a device signs to open a session (SPEC § 6.3): context ‖ the relay's origin ‖ 0x00 ‖
+    /// challenge. One definition for the relay that checks it and every client that signs it.
+    public static func authenticationMessage(origin: String, challenge: [UInt8]) -> [UInt8] {
+        Array("duet relay auth v1".utf8) + Array(origin.utf8) + [0] + challenge
+    }
+
     /// A vector: `varint(count) (device:16 seq:varint)*`, devices ascending.
     public static func encode(vector: [WireDeviceID: UInt64]) -> [UInt8] {
         var writer = WireWriter()

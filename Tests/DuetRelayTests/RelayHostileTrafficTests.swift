@@ -120,7 +120,7 @@ struct RelayHostileTrafficTests {
 
     @Test("Slow clients: a request head trickled a byte at a time is cut off; too many connections are refused at once, and room comes back")
     func slowClients() async throws {
-        let relay = try RelayProcess(options: ["--max-connections", "40", "--request-head-timeout", "2", "--request-body-timeout", "2"])
+        let relay = try RelayProcess(options: ["--max-connections", "40", "--request-head-timeout", "2", "--request-body-timeout", "2", "--idle-timeout", "3"])
         // Slowloris: a head that never completes, one byte at a time.
         let slow = try #require(RawConnection(port: relay.port, timeout: 1))
         let start = ContinuousClock.now
@@ -135,11 +135,24 @@ struct RelayHostileTrafficTests {
         let blank = try #require(RawConnection(port: relay.port, timeout: 6))
         blank.send(Array("\r\n\r\nG".utf8))
         #expect(blank.read().closed, "blank lines are not a request head")
-        // A body trickled after its head: cut off at the body deadline.
-        let body = try #require(RawConnection(port: relay.port, timeout: 8))
-        body.send(Array("POST /v1/auth/challenge HTTP/1.1\r\nHost: x\r\nContent-Length: 32\r\n\r\nab".utf8))
-        let answer = String(decoding: body.read(limit: 4096).bytes, as: UTF8.self)
-        #expect(answer.hasPrefix("HTTP/1.1 408") || answer.isEmpty, "a slow body gets 408 (or the connection closes): \(answer.prefix(60))")
+        // A body trickled a byte a second after its head: 408 at the 2 s body deadline
+        // (the idle timeout never fires while bytes keep coming).
+        let body = try #require(RawConnection(port: relay.port, timeout: 1))
+        body.send(Array("POST /v1/auth/challenge HTTP/1.1\r\nHost: x\r\nContent-Length: 32\r\n\r\n".utf8))
+        var answer: [UInt8] = []
+        let bodyStart = ContinuousClock.now
+        for _ in 0..<31 {
+            guard body.send([0x61]) else { break }
+            let (bytes, closed) = body.read(limit: 4096)  // waits up to the 1 s read timeout: the pace
+            answer += bytes
+            if !bytes.isEmpty || closed { break }
+        }
+        #expect(String(decoding: answer, as: UTF8.self).hasPrefix("HTTP/1.1 408"), "a trickled body gets 408: \(answer.count) bytes")
+        #expect(ContinuousClock.now - bodyStart < .seconds(8), "at the body deadline, not when the 32-byte body would have ended (31 s)")
+        // A body that stops arriving altogether is closed by the idle timeout (3 s here).
+        let stalled = try #require(RawConnection(port: relay.port, timeout: 6))
+        stalled.send(Array("POST /v1/auth/challenge HTTP/1.1\r\nHost: x\r\nContent-Length: 32\r\n\r\nab".utf8))
+        #expect(stalled.read().closed, "a stalled body is cut off by the idle timeout")
         // Fill the connection cap with half-open requests; the next is closed before it is read.
         var holders: [RawConnection] = []
         for _ in 0..<40 {

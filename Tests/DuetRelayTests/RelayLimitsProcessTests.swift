@@ -180,7 +180,7 @@ struct RelayLimitsProcessTests {
         #expect(try await again.request("GET", heads).status == 200)
         // A challenge is good once, and only for the key it was issued to.
         let challenge = try await attacker.request("POST", "/v1/auth/challenge", body: victim.device.verifyingKey.bytes, authorised: false).body
-        let message = RelayProcessTests.authMessage(origin: relay.base, challenge: challenge)
+        let message = RelayMessages.authenticationMessage(origin: relay.base, challenge: challenge)
         let signature = victim.device.signature(for: message)
         let body = victim.device.verifyingKey.bytes + challenge + signature.bytes
         #expect(try await attacker.request("POST", "/v1/auth/session", body: body, authorised: false).status == 200)

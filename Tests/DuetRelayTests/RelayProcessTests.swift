@@ -31,11 +31,6 @@ struct RelayProcessTests {
         }
     }
 
-    /// The bytes a device signs to authenticate (SPEC § 6.3).
-    static func authMessage(origin: String, challenge: [UInt8]) -> [UInt8] {
-        Array("duet relay auth v1".utf8) + Array(origin.utf8) + [0] + challenge
-    }
-
     /// Authenticates `member` and creates a personal space for them.
     static func personalSpace(_ relay: RelayProcess, _ member: Member) async throws -> (RelayClient, SpaceID) {
         var client = RelayClient(base: relay.base, device: member.device)

@@ -1,6 +1,7 @@
 import DuetCrypto
 import DuetWire
 import Foundation
+import GRDB
 import Testing
 @testable import DuetRelay
 
@@ -130,6 +131,14 @@ struct RelayStorageTests {
             total += envelopes.count
         }
         #expect(total == 200 * perDevice)
+    }
+
+    @Test("A full disk is refused as 429 storage-full, never passed on as a 5xx; other database errors pass unchanged")
+    func fullDisk() {
+        let full = SQLiteRelayStorage.refusal(for: DatabaseError(resultCode: .SQLITE_FULL))
+        #expect((full as? RelayError)?.code == "storage-full" && (full as? RelayError)?.status == 429 && (full as? RelayError)?.retryAfterSeconds != nil)
+        let other = SQLiteRelayStorage.refusal(for: DatabaseError(resultCode: .SQLITE_BUSY))
+        #expect(other is DatabaseError)
     }
 
     @Test("What was acknowledged survives closing and reopening the store")

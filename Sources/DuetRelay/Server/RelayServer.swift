@@ -71,7 +71,7 @@ public enum RelayServer {
         // Public: a load balancer may ask whether the relay is up; that tells nobody anything.
         router.get("/healthz") { _, _ in "ok\n" }
         let guardian = ConnectionGuard(maximum: configuration.maximumConnections,
-                                       headTimeout: .seconds(Int64(configuration.requestHeadTimeoutSeconds)))
+                                       headTimeout: .seconds(Int64(clamping: min(max(1, configuration.requestHeadTimeoutSeconds), 86_400))))
         // Admin only (issue #12): request counts over time tell whoever reads them when, how
         // often and how much the people on this relay write.
         let adminRouter = Router()
@@ -221,7 +221,7 @@ public enum RelayServer {
 
         let eventLoops: EventLoopGroupProvider = configuration.eventLoopThreads.map { .shared(MultiThreadedEventLoopGroup(numberOfThreads: $0)) } ?? .singleton
         let channel = HTTP1WebSocketUpgradeChannel.Configuration(
-            http1: .init(idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))),
+            http1: .init(idleTimeout: .seconds(Int64(clamping: min(max(1, configuration.idleTimeoutSeconds), 86_400)))),
             // Pings find live sockets whose device vanished (a laptop closed mid-connection);
             // inbound frames stay small, since a client sends nothing that matters on them.
             ws: .init(maxFrameSize: 1 << 14, autoPing: .enabled(timePeriod: .seconds(30)), closeTimeout: .seconds(5)))
@@ -306,13 +306,6 @@ public enum RelayServer {
         } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
             metrics.refused(code: "too-large")
             return json("{\"code\":\"too-large\",\"message\":\"the request body is too large\"}", status: .contentTooLarge)
-        } catch let error where "\(error)".contains("SQLITE_FULL") || "\(error)".contains("disk is full") {
-            // The disk is full: nothing the client did, nothing it can fix by retrying soon.
-            metrics.refused(code: "storage-full")
-            var response = json("{\"code\":\"storage-full\",\"message\":\"the relay's disk is full; its operator must make room\",\"retryAfterMilliseconds\":3600000}",
-                                status: .tooManyRequests)
-            response.headers[.retryAfter] = "3600"
-            return response
         }
     }
 

@@ -56,12 +56,17 @@ public actor RelayService {
     private var answeredChallenges = ExpiringTable<[UInt8], Void>()
     private var sessions = ExpiringTable<[UInt8], VerifyingKey>()
     private var sessionsByDevice: [VerifyingKey: [[UInt8]]] = [:]
-    private var logs: [SpaceID: MembershipLog] = [:] {
-        didSet { memberIDs = [:] }
-    }
-    /// Each space's member device ids, derived from `logs` when first asked (publish asks on
-    /// every append; hashing every key each time would cost more than the append).
+    private var logs: [SpaceID: MembershipLog] = [:]
+    /// Each space's member device ids, derived from its log when first asked (publish asks on
+    /// every append; hashing every key each time would cost more than the append). Dropped
+    /// with that space's log only, in `cache(_:for:)`.
     private var memberIDs: [SpaceID: Set<WireDeviceID>] = [:]
+
+    /// Keeps (or, with nil, forgets) `space`'s log, and forgets the member ids derived from it.
+    private func cache(_ log: MembershipLog?, for space: SpaceID) {
+        logs[space] = log
+        memberIDs[space] = nil
+    }
     private var mailboxes: Mailboxes
     private var appendBuckets: TokenBuckets<VerifyingKey>
     private var membershipBuckets: TokenBuckets<VerifyingKey>
@@ -72,8 +77,6 @@ public actor RelayService {
     private var spaceBucket: TokenBuckets<Int>
     /// New recovery slots relay-wide (each is kept until replaced): the same rate as spaces.
     private var recoveryBucket: TokenBuckets<Int>
-
-    static let authContext = Array("duet relay auth v1".utf8)
 
     public init(storage: any RelayStorage, origin: String, limits: Limits = Limits()) {
         self.storage = storage
@@ -117,7 +120,7 @@ public actor RelayService {
 
     /// What a device signs to prove it holds its key: context, this relay's origin, challenge.
     public static func authenticationMessage(origin: String, challenge: [UInt8]) -> [UInt8] {
-        authContext + Array(origin.utf8) + [0] + challenge
+        RelayMessages.authenticationMessage(origin: origin, challenge: challenge)
     }
 
     /// Exchanges a signed challenge for a session token. A challenge is good once.
@@ -202,8 +205,8 @@ public actor RelayService {
         }
         // A cache, not a record: bounded so that spaces made at the creation rate for ever do
         // not grow the relay's memory with them. An evicted log is read again when asked.
-        if logs.count >= Self.maximumCachedLogs, let first = logs.keys.first { logs[first] = nil }
-        logs[space] = log
+        if logs.count >= Self.maximumCachedLogs, let first = logs.keys.first { cache(nil, for: first) }
+        cache(log, for: space)
         return log
     }
 
@@ -246,12 +249,12 @@ public actor RelayService {
                                                   maximumSpacesPerCreator: limits.spacesPerIdentity) {
         case .stored: break
         case .outOfOrder:
-            logs[record.space] = nil
+            cache(nil, for: record.space)
             throw RelayError.conflict("membership-out-of-order", "another record took this index; fetch the log and retry")
         case .creatorFull:
             throw RelayError.conflict("too-many-spaces", "this identity created the most spaces this relay allows (\(limits.spacesPerIdentity))")
         }
-        logs[record.space] = log
+        cache(log, for: record.space)
         var removed: VerifyingKey?
         if case .removeDevice(let device) = record.action {
             removed = device

@@ -134,6 +134,19 @@ public final class SQLiteRelayStorage: RelayStorage {
         return migrator
     }
 
+    /// A full disk is the relay's condition, not the client's fault: it is answered 429
+    /// `storage-full` (never a 5xx, SPEC § 6.5). Every other database error passes unchanged.
+    static func refusal(for error: any Error) -> any Error {
+        guard let database = error as? DatabaseError, database.resultCode == .SQLITE_FULL else { return error }
+        return RelayError(code: "storage-full", status: 429, message: "the relay's disk is full; its operator must make room",
+                          retryAfterSeconds: 3600)
+    }
+
+    /// A write transaction, a full disk reported as ``refusal(for:)`` says.
+    private func write<T: Sendable>(_ body: @escaping @Sendable (GRDB.Database) throws -> T) async throws -> T {
+        do { return try await database.write(body) } catch { throw Self.refusal(for: error) }
+    }
+
     public func append(_ envelopes: [Envelope]) async throws -> [AppendOutcome] {
         try await committer.submit(envelopes)
     }
@@ -189,7 +202,7 @@ public final class SQLiteRelayStorage: RelayStorage {
     public func appendMembership(space: SpaceID, index: UInt64, record: [UInt8], creator: [UInt8]?,
                                  maximumSpacesPerCreator: Int) async throws -> MembershipAppendOutcome {
         guard index <= UInt64(Int64.max) else { return .outOfOrder }
-        return try await database.write { db in
+        return try await write { db in
             let held = try Int64.fetchOne(db, sql: "SELECT max(idx) FROM membership WHERE space = ?", arguments: [Data(space.bytes)]) ?? 0
             guard let held = UInt64(exactly: held), index == held + 1 else { return .outOfOrder }
             if let creator {
@@ -210,7 +223,7 @@ public final class SQLiteRelayStorage: RelayStorage {
     }
 
     public func putRecovery(slot: [UInt8], owner: [UInt8], blob: [UInt8], maximumSlotsPerOwner: Int, maximumSlots: Int) async throws -> RecoveryPutOutcome {
-        try await database.write { db in
+        try await write { db in
             if let held = try Data.fetchOne(db, sql: "SELECT owner FROM recovery WHERE slot = ?", arguments: [Data(slot)]) {
                 guard [UInt8](held) == owner else { return .taken }
             } else {
@@ -334,7 +347,8 @@ actor GroupCommitter {
                 }
                 for (item, outcome) in zip(group, outcomes) { item.continuation.resume(returning: outcome) }
             } catch {
-                for item in group { item.continuation.resume(throwing: error) }
+                let refusal = SQLiteRelayStorage.refusal(for: error)
+                for item in group { item.continuation.resume(throwing: refusal) }
             }
         }
         committing = false
