@@ -20,7 +20,9 @@ struct ImportCommand: ParsableCommand {
     /// One entry to create: everything is checked before anything is written.
     struct Incoming {
         var id: EntryID?
-        var snapshot: [UInt8]?
+        /// A Duet export's entry, copied as this device's own writing (its history names the
+        /// exporting journal's devices, which no change of ours may claim).
+        var original: Entry?
         var title: String?
         var body: [Unicode.Scalar] = []
         var date: UInt64?
@@ -46,8 +48,8 @@ struct ImportCommand: ParsableCommand {
             for item in incoming {
                 let id = item.id ?? EntryID.random(using: &random)
                 if try unlocked.contains(id) { skipped += 1; continue }
-                if let snapshot = item.snapshot {
-                    edits.append((id, { editor in try editor.adopt(snapshot: snapshot) }))
+                if let original = item.original {
+                    edits.append((id, { editor in editor.recreate(from: original) }))
                 } else {
                     edits.append((id, { editor in
                         editor.create()
@@ -75,7 +77,7 @@ struct ImportCommand: ParsableCommand {
                   let entry = try? EntrySnapshot.decode([UInt8](snapshot)), entry.id == id else {
                 throw InputError("entry \(index + 1) of the export is damaged; nothing was imported")
             }
-            return Incoming(id: id, snapshot: [UInt8](snapshot))
+            return Incoming(id: id, original: entry)
         }
     }
 

@@ -24,15 +24,7 @@ struct ShareCommand: ParsableCommand {
             var random = SystemRandomSource()
             let copy = EntryID.random(using: &random)
             // A new entry: the private one, with its history, stays where it is.
-            try unlocked.commit(entry: copy, in: .couple, now: nowMilliseconds) { editor in
-                editor.create()
-                if let title = entry.title.value, !title.isEmpty { editor.setTitle(title) }
-                if let mood = entry.mood.value ?? nil { editor.setMood(mood) }
-                for factor in entry.factors.elements { editor.addFactor(factor) }
-                for tag in entry.tags.elements { editor.addTag(tag) }
-                if let date = entry.date.value ?? nil { editor.setDate(date) }
-                editor.insertText(Array(entry.body.scalars), at: 0)
-            }
+            try unlocked.commit(entry: copy, in: .couple, now: nowMilliseconds) { $0.recreate(from: entry) }
             print(copy.description)
         }
     }

@@ -150,17 +150,30 @@ extension UnlockedStore {
                     """) ?? false
             }
             guard pending else { return [] }
-            return try store.database.write { db in
+            var refusals: [(Dot, Entry.InvalidOperation)] = []
+            let applied = try store.database.write { db in
+                refusals = []
                 var applied: [Dot] = []
-                for space in try Store.spaces(db) { applied += try materialise(db, space: space.id) }
+                for space in try Store.spaces(db) { applied += try materialise(db, space: space.id, refusals: &refusals) }
                 return applied
             }
+            if !refusals.isEmpty { try noteRefusals(refusals) }
+            return applied
         } catch {
             throw Store.classify(error, doing: "apply received changes", home: store.home)
         }
     }
 
-    private func materialise(_ db: GRDB.Database, space: SpaceID) throws -> [Dot] {
+    /// What a stored envelope turned out to hold.
+    private enum Opened: Sendable {
+        case change(Change)
+        /// Sealed under an epoch whose key has not reached this device yet.
+        case waiting
+        /// Another device's envelope that does not open or decode, or names another change.
+        case unreadable(Dot)
+    }
+
+    private func materialise(_ db: GRDB.Database, space: SpaceID, refusals: inout [(Dot, Entry.InvalidOperation)]) throws -> [Dot] {
         let spaceBytes = Data(space.bytes)
         let keys = try contentKeys(db, space: space)
         var vector: [DeviceID: UInt64] = [:]
@@ -179,25 +192,37 @@ extension UnlockedStore {
                 return DeviceID(bytes: [UInt8](device)).map { ($0, UInt64(row["seq"] as Int64), [UInt8](bytes)) }
             }
         // Opening and decoding is most of the work of a catch-up: on every core.
-        let opened = Parallel.map(pending) { item -> Result<Change?, StoreError> in
+        let own = device
+        let opened = Parallel.map(pending) { item -> Result<Opened, StoreError> in
+            // Stored envelopes were parsed and verified on arrival: one that no longer parses
+            // was damaged on disk.
             guard let envelope = try? Envelope(bytes: item.bytes) else { return .failure(.corrupt("a stored envelope does not parse")) }
             // Not our key yet (a rotation whose wrapped key is still on its way): wait.
-            guard let contentKey = keys[envelope.header.epoch] else { return .success(nil) }
-            // Stored envelopes were verified on arrival; what fails to open here was tampered
-            // with on disk. The change must be the one its signed header announces.
+            guard let contentKey = keys[envelope.header.epoch] else { return .success(.waiting) }
+            // The change must be the one its signed header announces.
             guard let plaintext = try? envelope.open(contentKey: contentKey),
                   let change = try? ChangeCodec.decode(plaintext),
                   change.device == item.device, change.seq == item.seq, change.entry.bytes.count == 16 else {
-                return .failure(.corrupt("a stored envelope does not open or does not match its header"))
+                // This device's own envelope was sealed here: failing to open is local damage.
+                // Another device's was only verified as signed by it; a partner can sign any
+                // bytes and a newer Duet can send what this one cannot read. Such a change is
+                // consumed (SPEC § 3.2), its bytes kept, and the person told.
+                if item.device == own { return .failure(.corrupt("a stored envelope does not open or does not match its header")) }
+                return .success(.unreadable(Dot(device: item.device, seq: item.seq)))
             }
-            return .success(change)
+            return .success(.change(change))
         }
         var changes: [Change] = []
+        var unreadable: [Dot] = []
         changes.reserveCapacity(opened.count)
         for result in opened {
-            if let change = try result.get() { changes.append(change) }
+            switch try result.get() {
+            case .change(let change): changes.append(change)
+            case .unreadable(let dot): unreadable.append(dot)
+            case .waiting: break
+            }
         }
-        guard !changes.isEmpty else { return [] }
+        guard !changes.isEmpty || !unreadable.isEmpty else { return [] }
         // Entries of this space only: a change can never reach an entry of another space.
         var entries: [Entry] = []
         for id in Set(changes.map(\.entry)) {
@@ -205,9 +230,11 @@ extension UnlockedStore {
         }
         var journal = Journal(restoring: vector, entries: entries)
         var applied: [Dot] = []
+        for dot in unreadable { applied += journal.receiveUnreadable(dot).applied }
         for change in changes.sorted(by: { ($0.hlc, $0.device, $0.seq) < ($1.hlc, $1.device, $1.seq) }) {
             applied += journal.receive(change).applied
         }
+        for dot in applied { if let reason = journal.refused[dot] { refusals.append((dot, reason)) } }
         let appliedSet = Set(applied)
         let appliedChanges = changes.filter { appliedSet.contains($0.dot) }
         try Receipts.note(db, appliedChanges, space: space)
@@ -218,6 +245,25 @@ extension UnlockedStore {
                            arguments: [spaceBytes, Data(device.bytes), Int64(seq)])
         }
         return applied
+    }
+}
+
+extension UnlockedStore {
+    /// Tells the person which device of whom sent changes that were set aside: one warning per
+    /// device and kind, kept until `duet status` shows it. The changes' bytes stay stored.
+    func noteRefusals(_ refusals: [(Dot, Entry.InvalidOperation)]) throws(StoreError) {
+        let directory = try store.directory()
+        for (dot, reason) in refusals {
+            let sender = directory.device(dot.device).map { device in
+                "\(Sanitise.line(device.person ?? "someone unknown"))'s device “\(Sanitise.line(device.name))”"
+            } ?? "an unknown device"
+            let what: String = switch reason {
+            case .unreadable: "could not be read: it may come from a newer Duet, or be hostile; it was set aside and its bytes kept"
+            case .foreignAuthor: "claimed writing by another device and was refused; nothing of it is shown"
+            default: "was not valid and was refused; nothing of it is shown"
+            }
+            try store.addWarning("a change from \(sender) \(what)")
+        }
     }
 }
 

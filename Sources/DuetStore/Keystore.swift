@@ -47,7 +47,9 @@ public struct Keystore: Sendable {
         do { key = try PassphraseKDF.deriveKey(passphrase: passphrase, parameters: parameters) } catch {
             throw StoreError(.io, "could not derive the key: \(error)")
         }
-        return AEAD.seal(encoded(), using: key, associatedData: Self.associatedData + parameters.encoded)
+        let plain: SecretBytes
+        do { plain = try encoded() } catch { throw StoreError(.invalidInput, "more key epochs or a longer name than a keystore holds (255)") }
+        return AEAD.seal(plain, using: key, associatedData: Self.associatedData + parameters.encoded)
     }
 
     /// Opens a sealed keystore. A wrong passphrase and a damaged keystore look the same.
@@ -69,23 +71,24 @@ public struct Keystore: Sendable {
     /// version ‖ identity seed(32) ‖ device seed(32) ‖ storage key(32) ‖ space(16) ‖ keys ‖
     /// name length u16be ‖ name ‖ (version 2:) count ‖ (space(16) ‖ keys)*;
     /// keys = count ‖ (epoch u64be ‖ key(32))*
-    private func encoded() -> SecretBytes {
+    private func encoded() throws(WireError) -> SecretBytes {
         let nameBytes = Array(name.utf8)
         let spaces = otherKeys.keys.sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
         let total = 1 + 96 + 16 + SecretWriter.keysByteCount(personalKeys) + 2 + nameBytes.count
             + 1 + spaces.reduce(0) { $0 + 16 + SecretWriter.keysByteCount(otherKeys[$1] ?? [:]) } + SecretWriter.recoveryByteCount(recovery)
-        return SecretBytes(count: total) { out in
+        guard let nameLength = UInt16(exactly: nameBytes.count), let spaceCount = UInt8(exactly: spaces.count) else { throw .tooLarge(limit: 255) }
+        return try SecretBytes(count: total) { (out) throws(WireError) in
             var writer = SecretWriter(out)
             writer.put([Keystore.version])
             for secret in [identity.seed, device.seed, storageKey.bytes] { writer.put(secret) }
             writer.put(personalSpace.bytes)
-            writer.putKeys(personalKeys)
-            writer.put([UInt8(nameBytes.count >> 8), UInt8(nameBytes.count & 0xff)])
+            try writer.putKeys(personalKeys)
+            writer.put([UInt8(truncatingIfNeeded: nameLength >> 8), UInt8(truncatingIfNeeded: nameLength)])
             writer.put(nameBytes)
-            writer.put([UInt8(spaces.count)])
+            writer.put([spaceCount])
             for space in spaces {
                 writer.put(space.bytes)
-                writer.putKeys(otherKeys[space] ?? [:])
+                try writer.putKeys(otherKeys[space] ?? [:])
             }
             writer.putRecovery(recovery)
         }

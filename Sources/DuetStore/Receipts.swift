@@ -24,12 +24,12 @@ enum Receipts {
             INSERT INTO entry_changes (entry, device, seq) VALUES (?, ?, ?)
             ON CONFLICT (entry, device) DO UPDATE SET seq = max(seq, excluded.seq)
             """)
-        for (key, seq) in latest { try entry.execute(arguments: [Data(key.a), Data(key.b), Int64(seq)]) }
+        for (key, seq) in latest { try entry.execute(arguments: [Data(key.a), Data(key.b), Int64(clamping: seq)]) }
         let receipt = try db.cachedStatement(sql: """
             INSERT INTO receipts (space, reader, author, seq) VALUES (?, ?, ?, ?)
             ON CONFLICT (space, reader, author) DO UPDATE SET seq = max(seq, excluded.seq)
             """)
-        for (key, seq) in seen { try receipt.execute(arguments: [Data(space.bytes), Data(key.a), Data(key.b), Int64(seq)]) }
+        for (key, seq) in seen { try receipt.execute(arguments: [Data(space.bytes), Data(key.a), Data(key.b), Int64(clamping: seq)]) }
     }
 }
 

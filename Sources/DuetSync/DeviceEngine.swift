@@ -37,13 +37,10 @@ public enum DeviceEngine {
             guard let key = try unlocked.spaceKeys(space.id)[log.epoch] else {
                 throw Failure(message: "this device lacks the current key of a space; run `duet sync` and try again")
             }
-            var records: [MembershipRecord] = []
-            for action in [MembershipRecord.Action.addDevice(certificate),
-                           .wrapKey(epoch: log.epoch, device: request.device, box: try PairingEngine.wrap(key, for: request.device))] {
-                records.append(MembershipRecord.sign(space: space.id, index: UInt64(log.records.count + records.count + 1),
-                                                     previous: records.last?.hash ?? log.records.last?.hash ?? .zero, action: action, signer: keystore.identity))
-            }
-            for record in records { try await transport.postMembership(record) }
+            let records = log.nextRecords([.addDevice(certificate),
+                                           .wrapKey(epoch: log.epoch, device: request.device, box: try PairingEngine.wrap(key, for: request.device))],
+                                          by: keystore.identity)
+            try await transport.postMembership(records)
             try store.appendMembership(records, space: space.id)
             if space.kind == .couple, let partner = try store.people().first(where: { !$0.isMe }) {
                 couple = IdentityBundle.Couple(space: space.id, keys: try unlocked.spaceKeys(space.id), partner: partner.identity, partnerName: partner.name)
@@ -51,7 +48,7 @@ public enum DeviceEngine {
         }
         let bundle = IdentityBundle(identity: keystore.identity, name: keystore.name, personalSpace: keystore.personalSpace,
                                     personalKeys: try unlocked.spaceKeys(keystore.personalSpace), couple: couple, recovery: keystore.recovery)
-        try await transport.putMailbox(derived.inviteMailbox, bundle.seal(using: derived.key, purpose: "link"))
+        try await transport.putMailbox(derived.inviteMailbox, try bundle.seal(using: derived.key, purpose: "link"))
         return request.deviceName
     }
 
@@ -122,12 +119,8 @@ public enum DeviceEngine {
             for remaining in log.devices.keys.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) where remaining != target {
                 actions.append(.wrapKey(epoch: next, device: remaining, box: try PairingEngine.wrap(key, for: remaining)))
             }
-            var records: [MembershipRecord] = []
-            for action in actions {
-                records.append(MembershipRecord.sign(space: space.id, index: UInt64(log.records.count + records.count + 1),
-                                                     previous: records.last?.hash ?? log.records.last?.hash ?? .zero, action: action, signer: keystore.identity))
-            }
-            for record in records { try await transport.postMembership(record) }
+            let records = log.nextRecords(actions, by: keystore.identity)
+            try await transport.postMembership(records)
             try store.appendMembership(records, space: space.id)
             revoked += 1
         }

@@ -43,7 +43,7 @@ public enum PairingEngine {
         append(.create(identity: keystore.identity.verifyingKey))
         append(.addDevice(certificate))
         append(.wrapKey(epoch: 1, device: keystore.device.verifyingKey, box: try wrap(spaceKey, for: keystore.device.verifyingKey)))
-        for record in records { try await transport.postMembership(record) }
+        try await transport.postMembership(records)
 
         let code = Pairing.makeCode()
         guard let derived = Pairing.derive(code: code) else { throw Failure(message: "could not derive a pairing code") }
@@ -62,10 +62,32 @@ public enum PairingEngine {
         guard reply.identity != keystore.identity.verifyingKey else {
             throw Failure(message: "the invitation was accepted by your own identity; pair with your partner's journal instead")
         }
+        // The partner joins the couple, then certifies and posts their own devices (each person
+        // controls only their own devices, SPEC § 6.2); this device gives each the key.
         append(.addIdentity(reply.identity))
-        append(.addDevice(reply.certificate))
-        append(.wrapKey(epoch: 1, device: reply.certificate.device, box: try wrap(spaceKey, for: reply.certificate.device)))
-        for record in records.suffix(3) { try await transport.postMembership(record) }
+        try await transport.postMembership(Array(records.suffix(1)))
+        let deadline = ContinuousClock.now + timeout
+        var log = MembershipLog(space: space)
+        do { try log.append(batch: records) } catch { throw Failure(message: "could not build the couple space's log (\(error.rawValue))") }
+        while log.devices[reply.certificate.device] == nil {
+            guard ContinuousClock.now < deadline else {
+                throw Failure(message: "your partner's device did not join the couple space in time; nothing was paired — start again")
+            }
+            try await Task.sleep(for: pollInterval)
+            for record in try await transport.membership(space, after: UInt64(records.count)) {
+                do { try log.append(record) } catch {
+                    throw Failure(message: "the couple space's membership log from the relay does not verify (\(error.rawValue)); nothing was paired")
+                }
+                records.append(record)
+            }
+        }
+        var wraps: [MembershipRecord.Action] = []
+        for (device, certificate) in log.devices.sorted(by: { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) })
+        where certificate.identity == reply.identity && log.wrappedKeys[1]?[device] == nil {
+            wraps.append(.wrapKey(epoch: 1, device: device, box: try wrap(spaceKey, for: device)))
+        }
+        for action in wraps { append(action) }
+        try await transport.postMembership(Array(records.suffix(wraps.count)))
         try store.joinCoupleSpace(space, records: records, partner: reply.identity, partnerName: reply.name)
         return Paired(partnerName: reply.name, safetyNumber: Pairing.safetyNumber(keystore.identity.verifyingKey, reply.identity))
     }
@@ -97,12 +119,28 @@ public enum PairingEngine {
         let reply = PairingMessages.Reply(identity: keystore.identity.verifyingKey, certificate: certificate, name: keystore.name)
         try await transport.putMailbox(derived.replyMailbox, PairingMessages.seal(reply, key: derived.key))
 
-        // Until the inviter has added this device, the relay answers not-a-member.
+        // Until the inviter has added this identity, the relay answers not-a-member; then this
+        // device certifies itself into the log (no one else may), and waits for its key.
         let deadline = ContinuousClock.now + timeout
         var records: [MembershipRecord] = []
+        var added = false
         while true {
             do {
-                records = try await transport.membership(invite.space)
+                records = try await transport.membership(invite.space, certificate: added ? nil : certificate)
+                if !added, records.contains(where: { $0.action == .addIdentity(keystore.identity.verifyingKey) }) {
+                    var log = MembershipLog(space: invite.space)
+                    do { try log.append(batch: records) } catch {
+                        throw Failure(message: "the couple space's membership log from the relay does not verify (\(error.rawValue)); nothing was paired")
+                    }
+                    let record = log.nextRecord(.addDevice(certificate), by: keystore.identity)
+                    do {
+                        try await transport.postMembership([record])
+                        added = true
+                    } catch let failure as RelayTransport.Failure where failure.code == "membership-out-of-order" {
+                        continue   // the inviter appended meanwhile: read the log again
+                    }
+                    continue
+                }
                 if records.contains(where: { record in
                     if case .wrapKey(_, let device, _) = record.action { return device == keystore.device.verifyingKey }
                     return false

@@ -34,7 +34,7 @@ public enum RecoveryEngine {
         let bundle = try bundle(unlocked, store: store)
         let state = "p:\(bundle.personalKeys.keys.sorted());c:\(bundle.couple.map { "\($0.space):\($0.keys.keys.sorted())" } ?? "-")"
         guard try store.meta("recovery_state") != state else { return }
-        try await transport.putRecovery(slot: recovery.slot, blob: bundle.seal(using: recovery.key, purpose: "recovery"),
+        try await transport.putRecovery(slot: recovery.slot, blob: try bundle.seal(using: recovery.key, purpose: "recovery"),
                                         identity: unlocked.keystore.identity)
         try store.setMeta("recovery_state", state)
     }

@@ -146,7 +146,15 @@ public struct RelayTransport: Sendable {
     }
 
     public func postMembership(_ record: MembershipRecord) async throws {
-        _ = try await request("POST", "/v1/spaces/\(Self.hex(record.space.bytes))/membership", body: record.encoded)
+        try await postMembership([record])
+    }
+
+    /// Appends records to their space's log as one batch, all or nothing (SPEC § 6.5): a
+    /// rotation and its wraps, a device and its key, must never land halfway.
+    public func postMembership(_ records: [MembershipRecord]) async throws {
+        guard let space = records.first?.space else { return }
+        _ = try await request("POST", "/v1/spaces/\(Self.hex(space.bytes))/membership/batch",
+                              body: RelayMessages.encode(batch: records.map(\.encoded)))
     }
 
     /// The space's membership records after index `after` (verify them before use: the relay's

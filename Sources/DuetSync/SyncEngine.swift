@@ -79,7 +79,7 @@ public enum SyncEngine {
             try store.appendMembership(Array(remote[local.count...]), space: space.id)
             return remote.count - local.count
         }
-        for record in local.dropFirst(remote.count) { try await transport.postMembership(record) }
+        try await transport.postMembership(Array(local.dropFirst(remote.count)))
         return 0
     }
 

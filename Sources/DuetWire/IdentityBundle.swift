@@ -52,8 +52,8 @@ public struct IdentityBundle: Sendable {
 
     /// Seals the bundle under `key` (the AEAD's associated data names the purpose, so a link
     /// bundle cannot be replayed as a recovery blob or the other way round).
-    public func seal(using key: SymmetricKey, purpose: String) -> [UInt8] {
-        let plain = encoded()
+    public func seal(using key: SymmetricKey, purpose: String) throws(WireError) -> [UInt8] {
+        let plain = try encoded()
         return AEAD.seal(plain, using: key, associatedData: Array("duet identity bundle v1 \(purpose)".utf8))
     }
 
@@ -70,27 +70,30 @@ public struct IdentityBundle: Sendable {
 
     /// version ‖ identity seed(32) ‖ name(u8 len) ‖ space(16) ‖ keys ‖ couple flag ‖
     /// [space(16) ‖ partner(32) ‖ partner name(u8 len) ‖ keys]; keys = count(u8) ‖ (epoch u64be ‖ key(32))*
-    private func encoded() -> SecretBytes {
+    private func encoded() throws(WireError) -> SecretBytes {
         let nameBytes = Array(name.utf8)
         let partnerNameBytes = Array((couple?.partnerName ?? "").utf8)
         var total = 1 + 32 + 1 + nameBytes.count + 16 + SecretWriter.keysByteCount(personalKeys) + 1
         if let couple { total += 16 + 32 + 1 + partnerNameBytes.count + SecretWriter.keysByteCount(couple.keys) }
         total += SecretWriter.recoveryByteCount(recovery)
-        return SecretBytes(count: total) { out in
+        guard let nameLength = UInt8(exactly: nameBytes.count), let partnerNameLength = UInt8(exactly: partnerNameBytes.count) else {
+            throw .tooLarge(limit: 255)
+        }
+        return try SecretBytes(count: total) { (out) throws(WireError) in
             var writer = SecretWriter(out)
             writer.put([Self.version])
             writer.put(identity.seed)
-            writer.put([UInt8(nameBytes.count)])
+            writer.put([nameLength])
             writer.put(nameBytes)
             writer.put(personalSpace.bytes)
-            writer.putKeys(personalKeys)
+            try writer.putKeys(personalKeys)
             if let couple {
                 writer.put([1])
                 writer.put(couple.space.bytes)
                 writer.put(couple.partner.bytes)
-                writer.put([UInt8(partnerNameBytes.count)])
+                writer.put([partnerNameLength])
                 writer.put(partnerNameBytes)
-                writer.putKeys(couple.keys)
+                try writer.putKeys(couple.keys)
             } else {
                 writer.put([0])
             }

@@ -19,10 +19,11 @@ package struct SecretWriter {
         secret.withUnsafeBytes { put($0) }
     }
 
-    /// At most 255 epochs: a count is one byte.
-    package mutating func putKeys(_ keys: [UInt64: SymmetricKey]) {
-        precondition(keys.count <= 255, "more than 255 key epochs")
-        put([UInt8(keys.count)])
+    /// At most 255 epochs: a count is one byte. The membership log caps a space at 255 epochs
+    /// (SPEC § 6.2), so more cannot arrive; should they, this refuses instead of trapping.
+    package mutating func putKeys(_ keys: [UInt64: SymmetricKey]) throws(WireError) {
+        guard let count = UInt8(exactly: keys.count) else { throw .tooLarge(limit: 255) }
+        put([count])
         for epoch in keys.keys.sorted() {
             put((0..<8).map { UInt8(truncatingIfNeeded: epoch >> (56 - 8 * UInt64($0))) })
             if let key = keys[epoch] { put(key.bytes) }

@@ -79,7 +79,7 @@ struct ChangeCodecTests {
         let cases = try #require(root["tests"] as? [[String: Any]])
         #expect(cases.count >= 20)
         for test in cases {
-            let known: Set<String> = ["id", "comment", "hex", "seq", "hlc", "operations", "result"]
+            let known: Set<String> = ["id", "comment", "hex", "seq", "hlc", "operations", "result", "applied"]
             #expect(Set(test.keys).isSubset(of: known), "unknown keys in \(test["id"] ?? "?")")
             let id = test["id"] as? Int ?? -1
             let bytes = try #require(Hex.decode(test["hex"] as? String ?? "x"), "case \(id): hex")
@@ -91,9 +91,34 @@ struct ChangeCodecTests {
                 #expect(change.hlc.raw == UInt64(test["hlc"] as? Int ?? -1), "case \(id)")
                 #expect(change.operations.map(\.kindName) == test["operations"] as? [String], "case \(id)")
                 #expect(ChangeCodec.encode(change) == bytes, "case \(id): canonical")
+                if let applied = test["applied"] as? String {
+                    var replica = Journal()
+                    let outcome: String = switch replica.receive(change).outcome {
+                    case .applied: "applied"
+                    case .refused(let reason): reason.vectorName
+                    case .duplicate: "duplicate"
+                    case .pending: "pending"
+                    }
+                    #expect(outcome == applied, "case \(id): applying")
+                }
             } catch {
                 #expect(error.name == expected, "case \(id): \(error)")
             }
+        }
+    }
+}
+
+extension Entry.InvalidOperation {
+    /// The refusal's name as SPEC § 3.3.2 and the vectors spell it.
+    var vectorName: String {
+        switch self {
+        case .text: "text"
+        case .moodOutOfRange: "moodOutOfRange"
+        case .tooLong: "tooLong"
+        case .emptyTag: "emptyTag"
+        case .foreignAuthor: "foreignAuthor"
+        case .invalidSnapshot: "invalidSnapshot"
+        case .unreadable: "unreadable"
         }
     }
 }

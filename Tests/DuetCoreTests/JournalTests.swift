@@ -138,44 +138,94 @@ struct JournalTests {
     }
 }
 
-@Suite("Adopting snapshots (import)")
+@Suite("Adopting snapshots: authorship only from the signature")
 struct AdoptionTests {
-    @Test("An entry adopted elsewhere arrives whole, with its history, and edits continue from it")
-    func adoptionTravels() throws {
-        let now: UInt64 = 1_767_225_600_000
-        let old = DeviceID(high: 7, low: 7), alex = DeviceID(high: 1, low: 1), sam = DeviceID(high: 2, low: 2)
-        let id = EntryID(high: 42, low: 42)
-        // An entry with history on an old device, exported as a snapshot.
-        var original = Journal()
-        original.commit(entry: id, by: old, at: HLC(milliseconds: now - 10_000, counter: 0)) {
+    static let now: UInt64 = 1_767_225_600_000
+    static let alex = DeviceID(high: 1, low: 1), sam = DeviceID(high: 2, low: 2)
+    static let id = EntryID(high: 42, low: 42)
+
+    /// A snapshot of an entry written by `author` (and, when given, edited by `editor`).
+    static func snapshot(by author: DeviceID, editedBy editor: DeviceID? = nil) throws -> [UInt8] {
+        var journal = Journal()
+        journal.commit(entry: id, by: author, at: HLC(milliseconds: now - 10_000, counter: 0)) {
             $0.create(); $0.setTitle("first"); $0.insertText(Array("hello".unicodeScalars), at: 0)
         }
-        original.commit(entry: id, by: old, at: HLC(milliseconds: now - 5_000, counter: 0)) { $0.setTitle("second") }
-        let snapshot = EntrySnapshot.encode(try #require(original.entries[id]))
-        // Imported on a new device; the change travels to a second replica.
+        journal.commit(entry: id, by: editor ?? author, at: HLC(milliseconds: now - 5_000, counter: 0)) { $0.setTitle("second") }
+        return EntrySnapshot.encode(try #require(journal.entries[id]))
+    }
+
+    @Test("A device's snapshot of its own writing travels whole, with its history, and edits continue from it")
+    func ownSnapshotTravels() throws {
+        let snapshot = try Self.snapshot(by: Self.alex)
         var a = Journal(), b = Journal()
-        let adoption = a.commit(entry: id, by: alex, at: HLC(milliseconds: now, counter: 0)) { try? $0.adopt(snapshot: snapshot) }
+        let adoption = a.commit(entry: Self.id, by: Self.alex, at: HLC(milliseconds: Self.now, counter: 0)) { try? $0.adopt(snapshot: snapshot) }
         #expect(adoption.operations.count == 1)
         #expect(try ChangeCodec.decode(ChangeCodec.encode(adoption)) == adoption)
-        b.receive(adoption)
-        #expect(EntrySnapshot.encode(try #require(b.entries[id])) == snapshot, "adopted byte for byte")
-        #expect(b.entries[id]?.title.history.map(\.value) == ["first", "second"])
-        let edit = b.commit(entry: id, by: sam, at: HLC(milliseconds: now + 1, counter: 0)) { $0.insertText(Array(" you".unicodeScalars), at: 5) }
+        #expect(b.receive(adoption).outcome == .applied)
+        #expect(EntrySnapshot.encode(try #require(b.entries[Self.id])) == snapshot, "adopted byte for byte")
+        #expect(b.entries[Self.id]?.title.history.map(\.value) == ["first", "second"])
+        let edit = b.commit(entry: Self.id, by: Self.sam, at: HLC(milliseconds: Self.now + 1, counter: 0)) { $0.insertText(Array(" you".unicodeScalars), at: 5) }
         a.receive(edit)
-        #expect(a.entries[id]?.body.string == "hello you")
+        #expect(a.entries[Self.id]?.body.string == "hello you")
         #expect(a.canonicalState == b.canonicalState)
         // Adopting over an entry that has state is refused locally…
         var c = a
-        c.commit(entry: id, by: alex, at: HLC(milliseconds: now + 2, counter: 0)) { editor in
+        c.commit(entry: Self.id, by: Self.alex, at: HLC(milliseconds: Self.now + 2, counter: 0)) { editor in
             #expect(throws: Entry.InvalidOperation.invalidSnapshot) { try editor.adopt(snapshot: snapshot) }
         }
-        #expect(c.entries[id]?.body.string == "hello you")
+        #expect(c.entries[Self.id]?.body.string == "hello you")
         // …and a remote one (a concurrent import elsewhere) changes nothing here.
-        let late = Change(device: sam, seq: 2, hlc: HLC(milliseconds: now + 3, counter: 0), dependencies: [],
-                          entry: id, operations: [.adoptSnapshot(snapshot)])
+        let late = Change(device: Self.alex, seq: 2, hlc: HLC(milliseconds: Self.now + 3, counter: 0), dependencies: [],
+                          entry: Self.id, operations: [.adoptSnapshot(snapshot)])
         let state = a.canonicalState
         #expect(a.receive(late).outcome == .applied)
-        #expect(a.entries[id]?.body.string == "hello you")
+        #expect(a.entries[Self.id]?.body.string == "hello you")
         #expect(a.canonicalState != state, "only the vector moved")
+    }
+
+    @Test("The partner's change adopting a snapshot that names the other partner is refused: no entry appears under Alex's name")
+    func forgedAdoptionRefused() throws {
+        // Sam builds, offline, an entry "written" by Alex's device and sends it inside a
+        // change Sam's device signs.
+        let forged = try Self.snapshot(by: Self.alex)
+        let change = Change(device: Self.sam, seq: 1, hlc: HLC(milliseconds: Self.now, counter: 0), dependencies: [],
+                            entry: Self.id, operations: [.adoptSnapshot(forged)])
+        var alexJournal = Journal()
+        #expect(alexJournal.receive(change).outcome == .refused(.foreignAuthor))
+        #expect(alexJournal.entries[Self.id] == nil, "nothing shown")
+        #expect(alexJournal.vector[Self.sam] == 1, "the seq is consumed: Sam's later changes still apply")
+        // One foreign write anywhere in the history is enough to refuse it.
+        let mixed = try Self.snapshot(by: Self.sam, editedBy: Self.alex)
+        var other = Journal()
+        #expect(other.receive(Change(device: Self.sam, seq: 1, hlc: HLC(milliseconds: Self.now, counter: 0), dependencies: [],
+                                     entry: Self.id, operations: [.adoptSnapshot(mixed)])).outcome == .refused(.foreignAuthor))
+        // The same rule where the change is made: an import never signs another device's writing.
+        var local = Journal()
+        local.commit(entry: Self.id, by: Self.sam, at: HLC(milliseconds: Self.now, counter: 0)) { editor in
+            #expect(throws: Entry.InvalidOperation.foreignAuthor) { try editor.adopt(snapshot: forged) }
+        }
+        #expect(local.entries[Self.id] == nil)
+    }
+
+    @Test("A snapshot of another entry, or bytes that are no snapshot, are refused as invalid")
+    func invalidSnapshotsRefused() throws {
+        var journal = Journal()
+        let other = EntryID(high: 9, low: 9)
+        let snapshot = try Self.snapshot(by: Self.sam)
+        #expect(journal.receive(Change(device: Self.sam, seq: 1, hlc: HLC(milliseconds: Self.now, counter: 0), dependencies: [],
+                                       entry: other, operations: [.adoptSnapshot(snapshot)])).outcome == .refused(.invalidSnapshot))
+        #expect(journal.receive(Change(device: Self.sam, seq: 2, hlc: HLC(milliseconds: Self.now, counter: 1), dependencies: [],
+                                       entry: Self.id, operations: [.adoptSnapshot([1, 2, 3])])).outcome == .refused(.invalidSnapshot))
+    }
+
+    @Test("recreate(from:) copies another journal's entry as this device's own writing")
+    func recreateClaimsNothing() throws {
+        let source = try EntrySnapshot.decode(try Self.snapshot(by: Self.alex))
+        var journal = Journal()
+        journal.commit(entry: Self.id, by: Self.sam, at: HLC(milliseconds: Self.now, counter: 0)) { $0.recreate(from: source) }
+        let copy = try #require(journal.entries[Self.id])
+        #expect(copy.title.value == "second" && copy.body.string == "hello")
+        #expect(EntrySnapshot.namedDevices(copy) == [Self.sam])
+        #expect(copy.date.value == Self.now - 10_000, "keeps when it was written")
     }
 }

@@ -55,7 +55,7 @@ struct CodeExchangeTests {
     @Test("Every bit of a sealed bundle and link request is authenticated")
     func tamper() throws {
         let key = SymmetricKey.random()
-        let sealed = Self.bundle(couple: true).seal(using: key, purpose: "link")
+        let sealed = try Self.bundle(couple: true).seal(using: key, purpose: "link")
         for index in sealed.indices {
             var altered = sealed
             altered[index] ^= 0x10
@@ -75,7 +75,7 @@ struct CodeExchangeTests {
     func hostileInputs() throws {
         let key = SymmetricKey.random()
         var generator = SystemRandomNumberGenerator()
-        let sealed = Self.bundle(couple: true).seal(using: key, purpose: "link")
+        let sealed = try Self.bundle(couple: true).seal(using: key, purpose: "link")
         for length in 0..<sealed.count { _ = try? IdentityBundle.open(Array(sealed.prefix(length)), using: key, purpose: "link") }
         for _ in 0..<2_000 {
             let bytes = (0..<Int.random(in: 0..<300, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }

@@ -5,8 +5,11 @@ import Testing
 @Suite("Membership records")
 struct MembershipTests {
     struct Person {
-        let identity = SigningKey.generate()
+        var identity = SigningKey.generate()
         let device = SigningKey.generate()
+        init() {}
+        /// Another device of the same person.
+        init(identity: SigningKey) { self.identity = identity }
         func certificate(name: String) -> DeviceCertificate {
             .issue(identity: identity, device: device.verifyingKey, name: name, created: 1_767_225_600_000)
         }
@@ -49,15 +52,15 @@ struct MembershipTests {
         let stranger = Person()
         let cases: [(MembershipRecord, MembershipLog.Refusal)] = [
             // Sam posts a device certified by an identity that is not a member.
-            (Self.nextRecord(log, .addDevice(Person().certificate(name: "x")), by: sam.identity), .invalidAction),
+            (Self.nextRecord(log, .addDevice(Person().certificate(name: "x")), by: sam.identity), .notOwnDevice),
             // Sam removes Alex's laptop.
-            (Self.nextRecord(log, .removeDevice(alex.device.verifyingKey), by: sam.identity), .invalidAction),
+            (Self.nextRecord(log, .removeDevice(alex.device.verifyingKey), by: sam.identity), .notOwnDevice),
             // A stranger adds themselves.
             (Self.nextRecord(log, .addIdentity(stranger.identity.verifyingKey), by: stranger.identity), .notAMember),
             // A second create.
             (Self.nextRecord(log, .create(identity: sam.identity.verifyingKey), by: sam.identity), .invalidAction),
-            // Skipping an epoch.
-            (Self.nextRecord(log, .rotateKey(epoch: 3), by: alex.identity), .invalidAction),
+            // A rotation with no removal before it.
+            (Self.nextRecord(log, .rotateKey(epoch: 2), by: alex.identity), .rotationNotAllowed),
         ]
         for (record, refusal) in cases {
             var copy = log
@@ -72,16 +75,17 @@ struct MembershipTests {
     @Test("Order, chain, space and signature are all checked")
     func integrity() throws {
         let (log, alex, _) = try Self.coupleSpace()
-        let good = Self.nextRecord(log, .rotateKey(epoch: 2), by: alex.identity)
+        let tablet = Person(identity: alex.identity).certificate(name: "tablet")
+        let good = Self.nextRecord(log, .addDevice(tablet), by: alex.identity)
         var copy = log
         #expect(throws: MembershipLog.Refusal.outOfOrder) {
-            try copy.append(.sign(space: log.space, index: 9, previous: log.records.last?.hash ?? .zero, action: .rotateKey(epoch: 2), signer: alex.identity))
+            try copy.append(.sign(space: log.space, index: 9, previous: log.records.last?.hash ?? .zero, action: .addDevice(tablet), signer: alex.identity))
         }
         #expect(throws: MembershipLog.Refusal.brokenChain) {
-            try copy.append(.sign(space: log.space, index: 5, previous: log.records[0].hash, action: .rotateKey(epoch: 2), signer: alex.identity))
+            try copy.append(.sign(space: log.space, index: 5, previous: log.records[0].hash, action: .addDevice(tablet), signer: alex.identity))
         }
         #expect(throws: MembershipLog.Refusal.wrongSpace) {
-            try copy.append(.sign(space: SpaceID.random(), index: 5, previous: log.records.last?.hash ?? .zero, action: .rotateKey(epoch: 2), signer: alex.identity))
+            try copy.append(.sign(space: SpaceID.random(), index: 5, previous: log.records.last?.hash ?? .zero, action: .addDevice(tablet), signer: alex.identity))
         }
         // Every single-bit change of a valid record is refused (or no longer parses).
         for bit in 0..<(good.encoded.count * 8) {
@@ -92,7 +96,7 @@ struct MembershipTests {
             #expect(throws: MembershipLog.Refusal.self, "bit \(bit)") { try attempt.append(tampered) }
         }
         try copy.append(good)
-        #expect(copy.epoch == 2)
+        #expect(copy.devices[tablet.device] == tablet)
     }
 
     @Test("Truncated or oversized records never trap the parser")
@@ -153,8 +157,10 @@ struct KeyWrapTests {
         try log.appendNext(.create(identity: alex.identity.verifyingKey), by: alex.identity)
         try log.appendNext(.addDevice(alex.certificate(name: "laptop")), by: alex.identity)
         try log.appendNext(.addIdentity(sam.identity.verifyingKey), by: alex.identity)
-        // Alex posts Sam's device: allowed, because Sam's identity (now a member) certified it.
-        try log.appendNext(.addDevice(sam.certificate(name: "phone")), by: alex.identity)
+        // Sam posts Sam's device (no one else may), and Alex gives it the key: Sam holds it on
+        // no device yet.
+        #expect(throws: MembershipLog.Refusal.notOwnDevice) { try log.appendNext(.addDevice(sam.certificate(name: "phone")), by: alex.identity) }
+        try log.appendNext(.addDevice(sam.certificate(name: "phone")), by: sam.identity)
         let coupleKey = SymmetricKey.random()
         let box = try SealedBox.seal(coupleKey.bytes, to: try BoxPublicKey(converting: sam.device.verifyingKey))
         try log.appendNext(.wrapKey(epoch: 1, device: sam.device.verifyingKey, box: box), by: alex.identity)
@@ -177,11 +183,6 @@ struct KeyWrapTests {
 }
 
 extension MembershipLog {
-    /// The record that would come next, signed by `signer`.
-    func nextRecord(_ action: MembershipRecord.Action, by signer: SigningKey) -> MembershipRecord {
-        .sign(space: space, index: UInt64(records.count + 1), previous: records.last?.hash ?? .zero, action: action, signer: signer)
-    }
-
     mutating func appendNext(_ action: MembershipRecord.Action, by signer: SigningKey) throws(Refusal) {
         try append(nextRecord(action, by: signer))
     }

@@ -21,14 +21,23 @@ struct PeerNumberTests {
 
     @Test("A space takes 255 key epochs; the 256th rotation is refused by the log every side replays")
     func epochCap() throws {
-        let (log, alex, _) = try MembershipTests.coupleSpace()
+        // Attack: the partner adds and removes a device of their own, 255 times over, rotating
+        // each time (a rotation needs a removal before it).
+        let (log, _, sam) = try MembershipTests.coupleSpace()
         var replay = log
-        for epoch in 2...MembershipLog.maximumEpochs {
-            try replay.appendNext(.rotateKey(epoch: epoch), by: alex.identity)
+        func removeOneAndRotate(to epoch: UInt64) throws {
+            let extra = MembershipTests.Person(identity: sam.identity)
+            try replay.appendNext(.addDevice(extra.certificate(name: "spare")), by: sam.identity)
+            try replay.appendNext(.removeDevice(extra.device.verifyingKey), by: sam.identity)
+            try replay.append(batch: replay.nextRecords([.rotateKey(epoch: epoch)] + replay.devices.keys.map {
+                .wrapKey(epoch: epoch, device: $0, box: [UInt8](repeating: 0xbb, count: 80))
+            }, by: sam.identity))
         }
+        for epoch in 2...MembershipLog.maximumEpochs { try removeOneAndRotate(to: epoch) }
         #expect(replay.epoch == 255)
-        #expect(throws: MembershipLog.Refusal.invalidAction) { try replay.appendNext(.rotateKey(epoch: 256), by: alex.identity) }
-        #expect(throws: MembershipLog.Refusal.invalidAction) { try replay.appendNext(.rotateKey(epoch: UInt64.max), by: alex.identity) }
+        #expect(throws: MembershipLog.Refusal.invalidAction) { try removeOneAndRotate(to: 256) }
+        #expect(replay.epoch == 255)
+        #expect(throws: MembershipLog.Refusal.invalidAction) { try replay.appendNext(.rotateKey(epoch: UInt64.max), by: sam.identity) }
     }
 
     @Test("A removed device cannot be certified back in by anyone: its old certificate is still validly signed")
@@ -37,8 +46,8 @@ struct PeerNumberTests {
         var (log, alex, sam) = try MembershipTests.coupleSpace()
         let certificate = try #require(log.devices[alex.device.verifyingKey])
         try log.appendNext(.removeDevice(alex.device.verifyingKey), by: alex.identity)
-        #expect(throws: MembershipLog.Refusal.invalidAction) { try log.appendNext(.addDevice(certificate), by: sam.identity) }
-        #expect(throws: MembershipLog.Refusal.invalidAction) { try log.appendNext(.addDevice(certificate), by: alex.identity) }
+        #expect(throws: MembershipLog.Refusal.notOwnDevice) { try log.appendNext(.addDevice(certificate), by: sam.identity) }
+        #expect(throws: MembershipLog.Refusal.deviceKnown) { try log.appendNext(.addDevice(certificate), by: alex.identity) }
         #expect(log.devices[alex.device.verifyingKey] == nil)
     }
 }

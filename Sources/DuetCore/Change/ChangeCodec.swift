@@ -143,7 +143,9 @@ public enum ChangeCodec {
             return table[Int(index)]
         }
 
-        let seq = try reader.varint()
+        // Seqs are kept as signed 64-bit integers by every store: bounded here, where they are
+        // decoded, so nothing downstream converts one with a trap.
+        let seq = try reader.varint(max: ChangeLimits.maximumSeq, "seq")
         guard seq >= 1 else { throw .invalidValue("seq starts at 1") }
         let hlc = HLC(raw: try reader.varint())
         let dependencyCount = try reader.count(max: ChangeLimits.maximumDevices, "dependencies")
@@ -153,7 +155,7 @@ public enum ChangeCodec {
             let index = try reader.varint()
             guard index >= 1, index > previousIndex else { throw .nonCanonical("dependency order") }
             previousIndex = index
-            let dependencySeq = try reader.varint()
+            let dependencySeq = try reader.varint(max: ChangeLimits.maximumSeq, "dependency seq")
             guard dependencySeq >= 1 else { throw .nonCanonical("zero dependency") }
             dependencies.append(Dot(device: try device(index), seq: dependencySeq))
         }
@@ -185,7 +187,7 @@ public enum ChangeCodec {
             let count = try reader.count(max: ChangeLimits.maximumSupersededDots, "dot list")
             var result: [Dot] = []
             for _ in 0..<count {
-                let dot = Dot(device: try device(try reader.varint()), seq: try reader.varint())
+                let dot = Dot(device: try device(try reader.varint()), seq: try reader.varint(max: ChangeLimits.maximumSeq, "dot seq"))
                 if let last = result.last, !(last < dot) { throw .nonCanonical("dot order") }
                 result.append(dot)
             }

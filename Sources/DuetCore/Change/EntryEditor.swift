@@ -43,13 +43,32 @@ public struct EntryEditor: Sendable {
     public mutating func setReplyTo(_ id: EntryID?) { record(.setReplyTo(id, supersedes: entry.replyTo.headDots)) }
     public mutating func setDate(_ milliseconds: UInt64?) { record(.setDate(milliseconds, supersedes: entry.date.headDots)) }
 
-    /// Adopts a snapshot of this entry (import). Throws if it is not a valid snapshot of this
-    /// entry or the entry already has state here.
+    /// Adopts a snapshot of this entry whole, history included. Throws if it is not a valid
+    /// snapshot of this entry, the entry already has state here, or the snapshot names any
+    /// device but this one (`foreignAuthor`: every replica refuses that, SPEC § 3.3.2; copy
+    /// such an entry with ``recreate(from:)``).
     public mutating func adopt(snapshot bytes: [UInt8]) throws(Entry.InvalidOperation) {
-        try entry.validateAdoption(bytes)
+        try entry.validateAdoption(bytes, by: device)
         entry.applyMetadata(.adoptSnapshot(bytes), dot: dot, stamp: stamp)
         operations.append(.adoptSnapshot(bytes))
     }
+
+    /// Writes `source`'s current values into this (new) entry as ordinary operations by this
+    /// device: title, mood, kind, factors, tags, visible text, deletion, and its date (the date it
+    /// carries, else when it was created). What `duet share` and imports of another journal's
+    /// entries do: the copy is this device's writing, so no one else's authorship is claimed.
+    public mutating func recreate(from source: Entry) {
+        create()
+        if let title = source.title.value, !title.isEmpty { setTitle(title) }
+        if let mood = source.mood.value ?? nil { setMood(mood) }
+        if let kind = source.kind.value, !kind.isEmpty { setKind(kind) }
+        for factor in source.factors.elements { addFactor(factor) }
+        for tag in source.tags.elements { addTag(tag) }
+        if let date = (source.date.value ?? nil) ?? source.creation?.hlc.milliseconds { setDate(date) }
+        insertText(source.body.scalars, at: 0)
+        if source.isDeleted { setDeleted(true) }
+    }
+
     public mutating func addFactor(_ factor: Factor) { record(.addFactor(factor)) }
     public mutating func removeFactor(_ factor: Factor) {
         record(.removeFactor(factor, observed: entry.factors.liveDots(of: factor)))

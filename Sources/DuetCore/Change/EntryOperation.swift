@@ -64,6 +64,9 @@ public enum ChangeLimits {
     public static let maximumTags = 64
     public static let maximumKindBytes = 32
     public static let maximumOperations = 1 << 16
+    /// The largest seq a change, dependency or dot may name (2⁶³ − 1: stores keep signed 64-bit
+    /// integers; SPEC § 3.2).
+    public static let maximumSeq = UInt64(Int64.max)
     public static let maximumDevices = 256
     public static let maximumSupersededDots = 256
     /// One change's inserted text, in UTF-8 bytes (an envelope seals at most 2 MiB).

@@ -9,13 +9,16 @@ public struct Journal: Sendable {
     /// Per device, the highest seq applied (applied or refused: both are final).
     public private(set) var vector: [DeviceID: UInt64] = [:]
     private var pending: [Dot: Change] = [:]
+    /// Held changes that could not be read (SPEC § 3.2, forward compatibility): consumed in
+    /// turn, after their device's previous change, since what they depend on is unknown.
+    private var pendingUnreadable: Set<Dot> = []
     /// Changes refused as invalid, with the reason. Every replica refuses the same ones.
     public private(set) var refused: [Dot: Entry.InvalidOperation] = [:]
 
     public init() {}
 
     /// Changes received whose causal past has not arrived yet.
-    public var pendingCount: Int { pending.count }
+    public var pendingCount: Int { pending.count + pendingUnreadable.count }
 
     /// The author's view to put in a new change: the vector without the author itself.
     public func dependencies(excluding device: DeviceID) -> [Dot] {
@@ -53,6 +56,29 @@ public struct Journal: Sendable {
         let outcome = integrate(change, into: &applied)
         drainPending(into: &applied)
         return (outcome, applied)
+    }
+
+    /// Receives a change that could not be opened or decoded (a newer Duet's, or hostile bytes a
+    /// verified device signed): it is consumed once its device's previous change is here, so
+    /// that device's later changes are not blocked, and none of it is applied. Recorded as
+    /// refused (`unreadable`).
+    @discardableResult
+    public mutating func receiveUnreadable(_ dot: Dot) -> (outcome: Outcome, applied: [Dot]) {
+        if dot.seq <= vector[dot.device, default: 0] { return (.duplicate, []) }
+        guard vector[dot.device, default: 0] == dot.seq - 1 else {
+            pendingUnreadable.insert(dot)
+            return (.pending, [])
+        }
+        var applied: [Dot] = []
+        consumeUnreadable(dot, into: &applied)
+        drainPending(into: &applied)
+        return (.refused(.unreadable), applied)
+    }
+
+    private mutating func consumeUnreadable(_ dot: Dot, into applied: inout [Dot]) {
+        vector[dot.device] = dot.seq
+        refused[dot] = .unreadable
+        applied.append(dot)
     }
 
     /// Makes a local change to `entry` (created if new) by `device` at clock reading `hlc`,
@@ -123,7 +149,7 @@ public struct Journal: Sendable {
 
     private mutating func drainPending(into applied: inout [Dot]) {
         var progress = true
-        while progress, !pending.isEmpty {
+        while progress, !pending.isEmpty || !pendingUnreadable.isEmpty {
             progress = false
             for (device, seq) in vector {
                 let next = Dot(device: device, seq: seq + 1)
@@ -131,7 +157,15 @@ public struct Journal: Sendable {
                     pending[next] = nil
                     _ = integrate(change, into: &applied)
                     progress = true
+                } else if pendingUnreadable.remove(next) != nil {
+                    consumeUnreadable(next, into: &applied)
+                    progress = true
                 }
+            }
+            for dot in pendingUnreadable where dot.seq == 1 {
+                pendingUnreadable.remove(dot)
+                consumeUnreadable(dot, into: &applied)
+                progress = true
             }
             // A device's first change (seq 1) is not keyed by any vector entry yet.
             for (dot, change) in pending where dot.seq == 1 && isReady(change) {

@@ -10,29 +10,9 @@ public enum EntrySnapshot {
 
     public static func encode(_ entry: Entry) -> [UInt8] {
         // Every device named anywhere, ascending, so indices do not depend on arrival order.
-        var devices = Set<DeviceID>()
         let body = entry.body.storage
         let spans = body.canonicalSpans()
-        func note(_ stamp: Stamp) { devices.insert(stamp.device) }
-        func noteWrites<Value>(_ register: Register<Value>) {
-            for write in register.history {
-                devices.insert(write.dot.device); note(write.stamp)
-                write.supersedes.forEach { devices.insert($0.device) }
-            }
-        }
-        entry.creation.map(note)
-        entry.lastChange.map(note)
-        noteWrites(entry.title); noteWrites(entry.mood); noteWrites(entry.deleted)
-        noteWrites(entry.kind); noteWrites(entry.replyTo); noteWrites(entry.date)
-        for (_, dots) in entry.factors.parts.additions { dots.forEach { devices.insert($0.device) } }
-        entry.factors.parts.removed.forEach { devices.insert($0.device) }
-        entry.factors.orderedHistory.forEach { note($0.stamp) }
-        for (_, dots) in entry.tags.parts.additions { dots.forEach { devices.insert($0.device) } }
-        entry.tags.parts.removed.forEach { devices.insert($0.device) }
-        entry.tags.orderedHistory.forEach { note($0.stamp) }
-        entry.acknowledgements.forEach(note)
-        body.agents.forEach { devices.insert($0) }
-        let table = devices.sorted()
+        let table = namedDevices(entry).sorted()
         var index: [DeviceID: UInt64] = [:]
         for (position, device) in table.enumerated() { index[device] = UInt64(position) }
 
@@ -122,6 +102,33 @@ public enum EntrySnapshot {
             if !rightImplied { ref(span.originRight) }
         }
         return writer.bytes
+    }
+
+    /// Every device the entry names anywhere: its creator and last writer, every register
+    /// write (and the writes it superseded), every set addition, removal and observed dot, every
+    /// acknowledgement and every device that typed into the body. The snapshot's device table.
+    public static func namedDevices(_ entry: Entry) -> Set<DeviceID> {
+        var devices = Set<DeviceID>()
+        func note(_ stamp: Stamp) { devices.insert(stamp.device) }
+        func noteWrites<Value>(_ register: Register<Value>) {
+            for write in register.history {
+                devices.insert(write.dot.device); note(write.stamp)
+                write.supersedes.forEach { devices.insert($0.device) }
+            }
+        }
+        entry.creation.map(note)
+        entry.lastChange.map(note)
+        noteWrites(entry.title); noteWrites(entry.mood); noteWrites(entry.deleted)
+        noteWrites(entry.kind); noteWrites(entry.replyTo); noteWrites(entry.date)
+        for (_, dots) in entry.factors.parts.additions { dots.forEach { devices.insert($0.device) } }
+        entry.factors.parts.removed.forEach { devices.insert($0.device) }
+        entry.factors.orderedHistory.forEach { note($0.stamp) }
+        for (_, dots) in entry.tags.parts.additions { dots.forEach { devices.insert($0.device) } }
+        entry.tags.parts.removed.forEach { devices.insert($0.device) }
+        entry.tags.orderedHistory.forEach { note($0.stamp) }
+        entry.acknowledgements.forEach(note)
+        entry.body.storage.agents.forEach { devices.insert($0) }
+        return devices
     }
 
     /// Limits for decoding a stored snapshot (larger than a change's: an entry accumulates).

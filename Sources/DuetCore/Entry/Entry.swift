@@ -71,11 +71,15 @@ public struct Entry: Sendable {
         case moodOutOfRange(UInt8)
         case tooLong(field: String, limit: Int)
         case emptyTag
-        /// A text insert under another device's id.
+        /// Something attributed to a device other than the change's author: a text insert under
+        /// another device's id, or an adopted snapshot that names another device anywhere.
         case foreignAuthor
         /// A snapshot that does not decode, names another entry, or arrives for an entry that
         /// already has state.
         case invalidSnapshot
+        /// A change that did not open, unpad or decode (a newer Duet's, or hostile): consumed
+        /// whole, none of it applied (SPEC § 3.2, forward compatibility).
+        case unreadable
     }
 
     /// Checks every operation of a remote change before any is applied, so a change is taken
@@ -110,6 +114,11 @@ public struct Entry: Sendable {
                 } else {
                     typed.append((change.device, next))
                 }
+            case .adoptSnapshot(let bytes):
+                // The snapshot carries its own stamps and ids: taken as it is, it could show an
+                // entry as written by the partner. Only what the signing device itself wrote may
+                // travel whole (SPEC § 3.3.2).
+                try Self.checkAdoptable(bytes, entry: change.entry, author: change.device)
             case .deleteText(let delete):
                 guard delete.count > 0 else { throw .text(.emptyOperation) }
                 let end = UInt64(delete.start.counter) + UInt64(delete.count)
@@ -147,9 +156,18 @@ public struct Entry: Sendable {
         }
     }
 
-    /// Whether `bytes` may be adopted by this entry: a valid snapshot of it, and nothing here yet.
-    func validateAdoption(_ bytes: [UInt8]) throws(InvalidOperation) {
-        guard isEmpty, let adopted = try? EntrySnapshot.decode(bytes), adopted.id == id else { throw .invalidSnapshot }
+    /// Whether `bytes` may be adopted by this entry on `author`'s behalf: a valid snapshot of
+    /// it, nothing here yet, and nothing in it attributed to anyone but `author`.
+    func validateAdoption(_ bytes: [UInt8], by author: DeviceID) throws(InvalidOperation) {
+        guard isEmpty else { throw .invalidSnapshot }
+        try Self.checkAdoptable(bytes, entry: id, author: author)
+    }
+
+    /// A snapshot a change by `author` may adopt: it decodes, is of `entry`, and every device it
+    /// names (creation, writes, set operations, acknowledgements, typed text) is `author`.
+    static func checkAdoptable(_ bytes: [UInt8], entry: EntryID, author: DeviceID) throws(InvalidOperation) {
+        guard let adopted = try? EntrySnapshot.decode(bytes), adopted.id == entry else { throw .invalidSnapshot }
+        guard EntrySnapshot.namedDevices(adopted).allSatisfy({ $0 == author }) else { throw .foreignAuthor }
     }
 
     /// Applies a change that ``validate(_:)`` accepted.

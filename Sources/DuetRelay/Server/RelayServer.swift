@@ -115,8 +115,29 @@ public enum RelayServer {
                     throw RelayError.malformed("the record is for another space than the URL names")
                 }
                 let appended = try await service.appendMembership(body, from: device, now: now())
-                if let removed = appended.removedDevice {
+                for removed in appended.removedDevices {
                     // Revocation takes effect at once: its sockets close, its sessions are gone.
+                    await live.close(space: space, device: WireDeviceID(verifyingKey: removed))
+                }
+                return json("{\"index\":\(appended.index)}")
+            }
+        }
+        router.post("/v1/spaces/:space/membership/batch") { request, context -> Response in
+            try await answer(metrics) {
+                let device = try await authenticated(request, service, now())
+                let space = try spaceID(context)
+                let body = try await body.read(request, limit: RelayService.maximumMembershipBatch * 4200)
+                let records: [[UInt8]]
+                do {
+                    records = try RelayMessages.decodeBatch(body, maximumCount: RelayService.maximumMembershipBatch, maximumItemBytes: 4096)
+                } catch {
+                    throw RelayError.malformed("a batch of membership records: varint(count) (varint(length) record)*")
+                }
+                guard records.allSatisfy({ $0.count >= 17 && Array($0[1..<17]) == space.bytes }) else {
+                    throw RelayError.malformed("a record is for another space than the URL names")
+                }
+                let appended = try await service.appendMembership(batch: records, from: device, now: now())
+                for removed in appended.removedDevices {
                     await live.close(space: space, device: WireDeviceID(verifyingKey: removed))
                 }
                 return json("{\"index\":\(appended.index)}")

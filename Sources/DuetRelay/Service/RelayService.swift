@@ -212,55 +212,93 @@ public actor RelayService {
 
     static let maximumCachedLogs = 4096
 
-    /// What appending a membership record changed that the server must act on.
+    /// What appending membership records changed that the server must act on.
     public struct MembershipAppend: Sendable {
+        /// The index of the last record appended.
         public let index: UInt64
-        /// A device the record removed: its live sockets on the space are closed.
-        public let removedDevice: VerifyingKey?
+        /// Devices the records removed: their live sockets on the space are closed.
+        public let removedDevices: [VerifyingKey]
     }
 
-    /// Appends a membership record. The first record of a space creates it (anyone may create a
-    /// space, within the per-identity and relay-wide caps; only its members may change it).
-    /// Later records must come from a member device.
+    /// The most records one batch may carry: a rotation wraps to every member device, and a
+    /// couple has a handful; more would only be a way to hold the actor.
+    public static let maximumMembershipBatch = 256
+
+    /// Appends one membership record (a batch of one).
     public func appendMembership(_ bytes: [UInt8], from device: VerifyingKey, now: UInt64 = 0) async throws -> MembershipAppend {
-        let record: MembershipRecord
-        do { record = try MembershipRecord(bytes: bytes) } catch { throw RelayError.malformed("\(error)") }
-        var log = try await log(for: record.space) ?? MembershipLog(space: record.space)
-        // The record's signature is the authority; the sender must also be a member device,
-        // except when the record adds the sender itself (a new device joining, certified by
-        // its identity), or creates the space.
-        var addsSender = false
-        if case .addDevice(let certificate) = record.action, certificate.device == device { addsSender = true }
-        if !log.records.isEmpty, log.devices[device] == nil, !addsSender { throw RelayError.notAMember }
-        guard log.records.count < limits.membershipRecordsPerSpace else {
+        try await appendMembership(batch: [bytes], from: device, now: now)
+    }
+
+    /// Appends membership records as one batch, all or nothing. The first record of a space
+    /// creates it (anyone may create a space, within the per-identity and relay-wide caps;
+    /// only its members may change it). Every record must follow the log's rules (SPEC § 6.2:
+    /// each person controls only their own devices, a space has two identities, one wrap per
+    /// epoch and device, a rotation carries every wrap in the same batch); after the batch the
+    /// sender must be a member device — which a device joining with its own `addDevice` is.
+    public func appendMembership(batch: [[UInt8]], from device: VerifyingKey, now: UInt64 = 0) async throws -> MembershipAppend {
+        guard !batch.isEmpty else { throw RelayError.malformed("an empty batch of membership records") }
+        guard batch.count <= Self.maximumMembershipBatch else { throw RelayError.tooLarge(limit: Self.maximumMembershipBatch) }
+        var records: [MembershipRecord] = []
+        for bytes in batch {
+            do { records.append(try MembershipRecord(bytes: bytes)) } catch { throw RelayError.malformed("\(error)") }
+        }
+        let space = records[0].space
+        guard records.allSatisfy({ $0.space == space }) else { throw RelayError.malformed("a batch of records names more than one space") }
+        let before = try await log(for: space) ?? MembershipLog(space: space)
+        guard before.records.count + records.count <= limits.membershipRecordsPerSpace else {
             throw RelayError.conflict("membership-full", "the space holds the most membership records this relay keeps (\(limits.membershipRecordsPerSpace))")
         }
-        try spend(&membershipBuckets, 1, by: device, now: now)
-        let (spaceSpent, spaceWait) = spaceMembershipBuckets.spend(1, by: record.space, now: now)
+        // Only members (or a device joining itself) spend the space's buckets: a stranger's
+        // refused records must not lock the couple out of changing their own space.
+        let joining = records.contains { record in
+            if case .addDevice(let certificate) = record.action { return certificate.device == device }
+            return false
+        }
+        if !before.records.isEmpty, before.devices[device] == nil, !joining { throw RelayError.notAMember }
+        try spend(&membershipBuckets, Double(records.count), by: device, now: now)
+        let (spaceSpent, spaceWait) = spaceMembershipBuckets.spend(Double(records.count), by: space, now: now)
         guard spaceSpent else { throw RelayError.rateLimited(retryAfterMilliseconds: spaceWait ?? 60_000) }
         var creator: VerifyingKey?
-        if log.records.isEmpty, case .create(let identity) = record.action {
+        if before.records.isEmpty, case .create(let identity) = records[0].action {
             creator = identity
             let (spent, wait) = spaceBucket.spend(1, by: 0, now: now)
             guard spent else { throw RelayError.rateLimited(retryAfterMilliseconds: wait ?? 60_000) }
         }
-        do { try log.append(record) } catch { throw RelayError.conflict("membership-\(error.rawValue)", "the record does not follow the space's log") }
-        switch try await storage.appendMembership(space: record.space, index: record.index, record: bytes, creator: creator?.bytes,
+        var log = before
+        do { try log.append(batch: records) } catch { throw RelayError.conflict("membership-\(error.rawValue)", Self.explanation(error)) }
+        if !before.records.isEmpty, log.devices[device] == nil { throw RelayError.notAMember }
+        switch try await storage.appendMembership(space: space, from: records[0].index, records: batch, creator: creator?.bytes,
                                                   maximumSpacesPerCreator: limits.spacesPerIdentity) {
         case .stored: break
         case .outOfOrder:
-            cache(nil, for: record.space)
+            cache(nil, for: space)
             throw RelayError.conflict("membership-out-of-order", "another record took this index; fetch the log and retry")
         case .creatorFull:
             throw RelayError.conflict("too-many-spaces", "this identity created the most spaces this relay allows (\(limits.spacesPerIdentity))")
         }
-        cache(log, for: record.space)
-        var removed: VerifyingKey?
-        if case .removeDevice(let device) = record.action {
-            removed = device
-            dropSessions(of: device)
+        cache(log, for: space)
+        var removed: [VerifyingKey] = []
+        for record in records {
+            if case .removeDevice(let device) = record.action {
+                removed.append(device)
+                dropSessions(of: device)
+            }
         }
-        return MembershipAppend(index: record.index, removedDevice: removed)
+        return MembershipAppend(index: records[records.count - 1].index, removedDevices: removed)
+    }
+
+    /// What a refused record's code means, for the one who posted it.
+    static func explanation(_ refusal: MembershipLog.Refusal) -> String {
+        switch refusal {
+        case .identityLimit: "a couple space has two identities, fixed when the creator adds the partner"
+        case .notOwnDevice: "an identity adds and removes only devices it certified itself"
+        case .deviceKnown: "that device key is already in the log (a member now or once) and is never certified again"
+        case .wrapExists: "that device already holds a key for this epoch; wrapped keys are never replaced"
+        case .wrapNotAllowed: "only the device's own person gives it the key, unless they hold it on no device yet"
+        case .rotationNotAllowed: "only an identity that removed a device since the last rotation may rotate"
+        case .rotationIncomplete: "a rotation carries the new key wrapped to every member device, in the same batch"
+        default: "the record does not follow the space's log"
+        }
     }
 
     /// Member devices read the log; so does a device not yet added whose certificate (for the

@@ -29,10 +29,11 @@ public protocol RelayStorage: Sendable {
     /// Forks reported so far for `space` (both envelopes), for audit.
     func forks(space: SpaceID) async throws -> [ForkEvidence]
 
-    /// Stores membership record `index` of `space` if it is the next one (the caller verified
-    /// the record against the log). `creator`, for a space's first record, is the identity that
-    /// creates it: refused when it already created `maximumSpacesPerCreator` spaces.
-    func appendMembership(space: SpaceID, index: UInt64, record: [UInt8], creator: [UInt8]?,
+    /// Stores `records` as membership records `index`, `index + 1`, … of `space`, in one
+    /// transaction, if `index` is the next one (the caller verified the records against the
+    /// log). `creator`, for a space's first record, is the identity that creates it: refused
+    /// when it already created `maximumSpacesPerCreator` spaces.
+    func appendMembership(space: SpaceID, from index: UInt64, records: [[UInt8]], creator: [UInt8]?,
                           maximumSpacesPerCreator: Int) async throws -> MembershipAppendOutcome
 
     /// The space's membership records from `index` on, in order.

@@ -199,9 +199,9 @@ public final class SQLiteRelayStorage: RelayStorage {
         }
     }
 
-    public func appendMembership(space: SpaceID, index: UInt64, record: [UInt8], creator: [UInt8]?,
+    public func appendMembership(space: SpaceID, from index: UInt64, records: [[UInt8]], creator: [UInt8]?,
                                  maximumSpacesPerCreator: Int) async throws -> MembershipAppendOutcome {
-        guard index <= UInt64(Int64.max) else { return .outOfOrder }
+        guard index >= 1, let count = UInt64(exactly: records.count), index <= UInt64(Int64.max) - count else { return .outOfOrder }
         return try await write { db in
             let held = try Int64.fetchOne(db, sql: "SELECT max(idx) FROM membership WHERE space = ?", arguments: [Data(space.bytes)]) ?? 0
             guard let held = UInt64(exactly: held), index == held + 1 else { return .outOfOrder }
@@ -210,8 +210,10 @@ public final class SQLiteRelayStorage: RelayStorage {
                 guard created < maximumSpacesPerCreator else { return .creatorFull }
                 try db.execute(sql: "INSERT OR IGNORE INTO space_creators (space, identity) VALUES (?, ?)", arguments: [Data(space.bytes), Data(creator)])
             }
-            try db.execute(sql: "INSERT INTO membership (space, idx, record) VALUES (?, ?, ?)",
-                           arguments: [Data(space.bytes), Int64(index), Data(record)])
+            for (offset, record) in records.enumerated() {
+                try db.execute(sql: "INSERT INTO membership (space, idx, record) VALUES (?, ?, ?)",
+                               arguments: [Data(space.bytes), Int64(index) + Int64(offset), Data(record)])
+            }
             return .stored
         }
     }

@@ -19,7 +19,23 @@ public struct MembershipLog: Sendable {
     /// The most content-key epochs a space may have.
     public static let maximumEpochs: UInt64 = 255
 
-    /// Why a record is refused. Applying nothing on refusal keeps the log as it was.
+    /// Who certified each device key the log ever named, removed ones included: a key is
+    /// certified once, by one identity, for good.
+    public private(set) var certifiers: [VerifyingKey: VerifyingKey] = [:]
+    /// Identities that removed a device since the last rotation: only they may rotate.
+    public private(set) var removalsAwaitingRotation: Set<VerifyingKey> = []
+    /// A rotation whose wraps have not all been posted: who rotated, and the member devices
+    /// still without the new key. Nothing else may follow until it is complete.
+    public private(set) var openRotation: (signer: VerifyingKey, remaining: Set<VerifyingKey>)?
+
+    /// The space's creator: the identity of its first record.
+    public var creator: VerifyingKey? {
+        if case .create(let identity)? = records.first?.action { return identity }
+        return nil
+    }
+
+    /// Why a record is refused (SPEC § 6.2, the table of who may post what). Applying nothing
+    /// on refusal keeps the log as it was.
     public enum Refusal: String, Error, Hashable, Sendable {
         case wrongSpace = "wrong-space"
         case outOfOrder = "out-of-order"
@@ -27,6 +43,20 @@ public struct MembershipLog: Sendable {
         case badSignature = "bad-signature"
         case notAMember = "not-a-member"
         case invalidAction = "invalid-action"
+        /// A space has at most two identities: its creator and the partner the creator added.
+        case identityLimit = "identity-limit"
+        /// An identity adds and removes only devices it certified itself.
+        case notOwnDevice = "not-own-device"
+        /// A device key already in the log (a member now or once) is never certified again.
+        case deviceKnown = "device-known"
+        /// One wrapped key per (epoch, device), never replaced.
+        case wrapExists = "wrap-exists"
+        /// A wrap from an identity that may not give this device its key.
+        case wrapNotAllowed = "wrap-not-allowed"
+        /// A rotation from an identity that removed no device since the last one.
+        case rotationNotAllowed = "rotation-not-allowed"
+        /// A rotation must wrap the new key to every member device before anything else.
+        case rotationIncomplete = "rotation-incomplete"
     }
 
     /// The device ids of current members, as envelopes name them.
@@ -37,44 +67,94 @@ public struct MembershipLog: Sendable {
         devices.keys.first { WireDeviceID(verifyingKey: $0) == id }
     }
 
-    /// Applies the next record after checking everything about it.
+    /// The record that would come next, signed by `signer`.
+    public func nextRecord(_ action: MembershipRecord.Action, by signer: SigningKey) -> MembershipRecord {
+        .sign(space: space, index: UInt64(records.count + 1), previous: records.last?.hash ?? .zero, action: action, signer: signer)
+    }
+
+    /// The records that would come next, in order, all signed by `signer`.
+    public func nextRecords(_ actions: [MembershipRecord.Action], by signer: SigningKey) -> [MembershipRecord] {
+        var records: [MembershipRecord] = []
+        for action in actions {
+            records.append(.sign(space: space, index: UInt64(self.records.count + records.count + 1),
+                                 previous: records.last?.hash ?? self.records.last?.hash ?? .zero, action: action, signer: signer))
+        }
+        return records
+    }
+
+    /// Applies `records` as one batch (what a relay takes in one request): each is checked as
+    /// by ``append(_:)``, and the batch must not leave a rotation open. On refusal the log is
+    /// as it was.
+    public mutating func append(batch records: [MembershipRecord]) throws(Refusal) {
+        var copy = self
+        for record in records { try copy.append(record) }
+        guard copy.openRotation == nil else { throw .rotationIncomplete }
+        self = copy
+    }
+
+    /// Applies the next record after checking everything about it, including who may post it
+    /// (SPEC § 6.2). The relay and every client replay with this one function.
     public mutating func append(_ record: MembershipRecord) throws(Refusal) {
         guard record.space == space else { throw .wrongSpace }
         guard record.index == UInt64(records.count) + 1 else { throw .outOfOrder }
         guard record.previous == (records.last?.hash ?? .zero) else { throw .brokenChain }
         do { try record.verifySignature() } catch { throw .badSignature }
+        if case .create = record.action {} else {
+            guard identities.contains(record.signer) else { throw .notAMember }
+        }
+        if let rotation = openRotation {
+            // Only the rotation's own wraps may follow until every member device has the key.
+            guard case .wrapKey = record.action, record.signer == rotation.signer else { throw .rotationIncomplete }
+        }
         switch record.action {
         case .create(let identity):
             guard records.isEmpty, record.signer == identity else { throw .invalidAction }
             identities.insert(identity)
         case .addIdentity(let identity):
-            guard identities.contains(record.signer) else { throw .notAMember }
-            guard !identities.contains(identity) else { throw .invalidAction }
+            // The creator adds the partner, once: a couple is two people, fixed at pairing.
+            guard record.signer == creator else { throw .identityLimit }
+            guard identities.count == 1, !identities.contains(identity) else { throw .identityLimit }
             identities.insert(identity)
         case .addDevice(let certificate):
-            // Any member identity may post it (the inviter adds the partner's device), but the
-            // certificate itself must come from a member identity: that is the authority.
-            guard identities.contains(record.signer) else { throw .notAMember }
-            guard identities.contains(certificate.identity) else { throw .invalidAction }
-            // A removed device stays removed: its old certificate is still validly signed, and
-            // re-posting it (the partner did) would undo a revocation.
-            guard !removedDevices.contains(certificate.device) else { throw .invalidAction }
+            // Each person certifies and posts their own devices only: the partner can neither
+            // add a device in someone's name nor re-certify (expire, replace) theirs.
+            guard certificate.identity == record.signer else { throw .notOwnDevice }
+            // A key is certified once for good: a removed device's old certificate is still
+            // validly signed, and re-posting it would undo a revocation.
+            guard certifiers[certificate.device] == nil, !identities.contains(certificate.device) else { throw .deviceKnown }
             do { try certificate.verify() } catch { throw .badSignature }
             devices[certificate.device] = certificate
+            certifiers[certificate.device] = certificate.identity
         case .removeDevice(let device):
-            guard identities.contains(record.signer) else { throw .notAMember }
-            guard let certificate = devices[device], certificate.identity == record.signer else { throw .invalidAction }
+            guard let certificate = devices[device] else { throw .invalidAction }
+            guard certificate.identity == record.signer else { throw .notOwnDevice }
             devices[device] = nil
             removedDevices.insert(device)
+            removalsAwaitingRotation.insert(record.signer)
         case .rotateKey(let next):
-            guard identities.contains(record.signer) else { throw .notAMember }
+            // A new key keeps a removed device out; only who removed one has cause to rotate.
+            guard removalsAwaitingRotation.contains(record.signer) else { throw .rotationNotAllowed }
             // Key lists count epochs in one byte (SPEC § 7.2): a 256th epoch is refused here,
             // by the relay and by every client alike, rather than trapping where keys are kept.
             guard next == epoch + 1, next <= Self.maximumEpochs else { throw .invalidAction }
             epoch = next
+            removalsAwaitingRotation = []
+            let members = Set(devices.keys)
+            openRotation = members.isEmpty ? nil : (record.signer, members)
         case .wrapKey(let keyEpoch, let device, let box):
-            guard identities.contains(record.signer) else { throw .notAMember }
-            guard keyEpoch == epoch, devices[device] != nil, box.count >= 48 else { throw .invalidAction }
+            guard keyEpoch == epoch, let certificate = devices[device], box.count >= 48 else { throw .invalidAction }
+            guard wrappedKeys[keyEpoch]?[device] == nil else { throw .wrapExists }
+            if var rotation = openRotation {
+                rotation.remaining.remove(device)
+                openRotation = rotation.remaining.isEmpty ? nil : rotation
+            } else {
+                // Outside a rotation a person gives the key to their own devices; the other
+                // person gives it only to someone who holds it on no device yet (the partner's
+                // first devices, at pairing).
+                let owner = certificate.identity
+                let ownerHoldsKey = wrappedKeys[keyEpoch]?.keys.contains { devices[$0]?.identity == owner } ?? false
+                guard record.signer == owner || !ownerHoldsKey else { throw .wrapNotAllowed }
+            }
             wrappedKeys[keyEpoch, default: [:]][device] = box
         }
         records.append(record)
