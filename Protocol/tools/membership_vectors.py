@@ -60,7 +60,7 @@ class Log:
 def create(log, who): log.add(1, who[1], who)
 def add_identity(log, who, by): log.add(2, who[1], by)
 def add_device(log, cert, by): log.add(3, cert, by)
-def remove(log, device_public, by): log.add(4, device_public, by)
+def remove(log, device_public, by, last_seq=0): log.add(4, device_public + varint(last_seq), by)
 def rotate(log, epoch, by): log.add(5, varint(epoch), by)
 def wrap(log, epoch, device_public, by): log.add(6, varint(epoch) + device_public + varint(len(BOX)) + BOX, by)
 
@@ -91,12 +91,12 @@ def case(comment, log, result, **expect):
 honest = couple()
 add_device(honest, certificate(sam, tablet[1], "tablet"), sam)
 wrap(honest, 1, tablet[1], sam)
-remove(honest, tablet[1], sam)
+remove(honest, tablet[1], sam, last_seq=3)
 rotate(honest, 2, sam)
 wrap(honest, 2, laptop[1], sam)
 wrap(honest, 2, phone[1], sam)
 case("Pairing: Alex creates the space, adds and keys the laptop, adds Sam; Sam certifies the phone; Alex wraps the key to it. "
-     "Sam adds and keys a tablet, removes it, rotates to epoch 2 and wraps the new key to every remaining device",
+     "Sam adds and keys a tablet, removes it (its envelopes up to seq 3 stay valid), rotates to epoch 2 and wraps the new key to every remaining device",
      honest, "success", identities=[alex[1].hex(), sam[1].hex()], devices=[laptop[1].hex(), phone[1].hex()], epoch=2)
 
 log = couple(); remove(log, laptop[1], sam)
@@ -138,6 +138,8 @@ add_device(log, bytes(cert), alex)
 case("a device certificate whose identity signature is wrong", log, "bad-signature")
 log = Log(); create(log, alex); log.records[0] = log.records[0][:-10]
 case("truncated record", log, "truncated")
+log = couple(); remove(log, phone[1], sam, last_seq=1 << 63)
+case("a removal naming a last seq of 2^63, past what stores keep", log, "malformed")
 log = Log(); create(log, alex); log.add(9, alex[1], alex)
 case("unknown action 9", log, "malformed")
 

@@ -28,11 +28,13 @@ extension Store {
     public func storeVerified(_ batch: [[UInt8]], space: SpaceID) throws(StoreError) -> IngestReport {
         do {
             let spaceBytes = Data(space.bytes)
-            let members: [WireDeviceID: VerifyingKey] = try database.read { db in
-                var keys: [WireDeviceID: VerifyingKey] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT device, public_key FROM members WHERE space = ?", arguments: [spaceBytes]) {
-                    let device: Data = row["device"], key: Data = row["public_key"]
-                    if let id = try? WireDeviceID(bytes: [UInt8](device)), let verifying = try? VerifyingKey(bytes: [UInt8](key)) { keys[id] = verifying }
+            let members: [WireDeviceID: Signer] = try database.read { db in
+                var keys: [WireDeviceID: Signer] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT device, public_key, last_seq FROM members WHERE space = ?", arguments: [spaceBytes]) {
+                    let device: Data = row["device"], key: Data = row["public_key"], lastSeq: Int64? = row["last_seq"]
+                    if let id = try? WireDeviceID(bytes: [UInt8](device)), let verifying = try? VerifyingKey(bytes: [UInt8](key)) {
+                        keys[id] = Signer(key: verifying, lastSeq: lastSeq.map { UInt64(clamping: $0) } ?? Envelope.maximumSeq)
+                    }
                 }
                 return keys
             }
@@ -115,17 +117,26 @@ extension Store {
         }
     }
 
-    /// Parses each envelope and checks it is for `space`, from a member, correctly signed —
-    /// spread over the cores, in order.
-    static func verify(_ batch: [[UInt8]], space: SpaceID, members: [WireDeviceID: VerifyingKey]) -> [Result<Verified, Refusal>] {
+    /// A device whose envelopes verify in a space, up to `lastSeq` (a removed device's bound).
+    struct Signer: Sendable {
+        let key: VerifyingKey
+        let lastSeq: UInt64
+    }
+
+    /// Parses each envelope and checks it is for `space`, from a member (or from a removed
+    /// device, written while it was one), correctly signed — spread over the cores, in order.
+    static func verify(_ batch: [[UInt8]], space: SpaceID, members: [WireDeviceID: Signer]) -> [Result<Verified, Refusal>] {
         @Sendable func check(_ bytes: [UInt8]) -> Result<Verified, Refusal> {
             guard let envelope = try? Envelope(bytes: bytes) else { return .failure(Refusal(reason: "malformed envelope")) }
             // The header is signed: an envelope moved here from another space says so.
             guard envelope.header.space == space else { return .failure(Refusal(reason: "envelope of another space")) }
-            guard let key = members[envelope.header.device] else {
+            guard let signer = members[envelope.header.device] else {
                 return .failure(Refusal(reason: "envelope from a device that is not a member"))
             }
-            do { try envelope.verify(signer: key) } catch { return .failure(Refusal(reason: "envelope with a bad signature")) }
+            guard envelope.header.seq <= signer.lastSeq else {
+                return .failure(Refusal(reason: "envelope a device signed after it was removed"))
+            }
+            do { try envelope.verify(signer: signer.key) } catch { return .failure(Refusal(reason: "envelope with a bad signature")) }
             return .success(Verified(envelope))
         }
         return Parallel.map(batch, check)

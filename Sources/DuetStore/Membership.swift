@@ -87,7 +87,7 @@ extension Store {
             }
             try db.execute(sql: "INSERT INTO membership (space, idx, bytes) VALUES (?, ?, ?)",
                            arguments: [Data(space.bytes), Int64(record.index), Data(record.encoded)])
-            if case .removeDevice(let device) = record.action {
+            if case .removeDevice(let device, _) = record.action {
                 // The record carries no time: the removal is dated when this device learns it.
                 try db.execute(sql: "UPDATE devices SET removed = coalesce(removed, ?) WHERE public_key = ?",
                                arguments: [Int64(Date().timeIntervalSince1970 * 1000), Data(device.bytes)])
@@ -100,11 +100,13 @@ extension Store {
                                      Data(certificate.identity.bytes), certificate.name, Int64(certificate.created)])
             }
         }
-        // Member devices, as the log now says: envelopes are accepted from these only.
+        // Devices whose envelopes verify, as the log now says: members, and removed devices up to
+        // the last seq their removal names (what they wrote while members stays readable).
         try db.execute(sql: "DELETE FROM members WHERE space = ?", arguments: [Data(space.bytes)])
-        for device in log.devices.keys {
-            try db.execute(sql: "INSERT INTO members (space, device, public_key) VALUES (?, ?, ?)",
-                           arguments: [Data(space.bytes), Data(WireDeviceID(verifyingKey: device).bytes), Data(device.bytes)])
+        for (id, signer) in log.envelopeSigners {
+            let bound: Int64? = log.devices[signer.key] == nil ? Int64(clamping: signer.lastSeq) : nil
+            try db.execute(sql: "INSERT INTO members (space, device, public_key, last_seq) VALUES (?, ?, ?, ?)",
+                           arguments: [Data(space.bytes), Data(id.bytes), Data(signer.key.bytes), bound])
         }
         try db.execute(sql: "UPDATE spaces SET epoch = ? WHERE space = ?", arguments: [Int64(log.epoch), Data(space.bytes)])
         return log

@@ -133,6 +133,14 @@ enum Migrations {
                 ) STRICT, WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v3") { db in
+            try db.execute(sql: """
+                -- A removed device's envelopes up to the seq its removal names were written while it
+                -- was a member and still verify (SPEC § 5.3); NULL for a current member. Rows are
+                -- rebuilt from the membership log whenever it grows.
+                ALTER TABLE members ADD COLUMN last_seq INTEGER;
+                """)
+        }
         return migrator
     }
 }

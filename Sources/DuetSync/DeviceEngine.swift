@@ -82,7 +82,7 @@ public enum DeviceEngine {
 
     /// Whether the log removed `device` and has not rotated the key since.
     static func removedWithoutRotation(_ device: VerifyingKey, in log: MembershipLog) -> Bool {
-        guard let removal = log.records.lastIndex(where: { if case .removeDevice(let removed) = $0.action { return removed == device }; return false }) else {
+        guard let removal = log.records.lastIndex(where: { if case .removeDevice(let removed, _) = $0.action { return removed == device }; return false }) else {
             return false
         }
         return !log.records[removal...].contains { if case .rotateKey = $0.action { return true }; return false }
@@ -106,7 +106,14 @@ public enum DeviceEngine {
             let log = try store.membershipLog(space: space.id)
             var actions: [MembershipRecord.Action]
             if let certificate = log.devices[target], certificate.identity == keystore.identity.verifyingKey {
-                actions = [.removeDevice(target)]
+                // What the device wrote while it was a member stays readable everywhere — on a
+                // device linked or recovered after this, too: the removal names its last seq.
+                // Fetched first, so that is everything the relay took from it, each envelope
+                // verified here (the relay's own word on its head is not taken: a relay siding
+                // with the lost device could name a seq it has not yet signed).
+                _ = try await SyncEngine.exchange(space.id, store: store, transport: transport, ownDevice: keystore.deviceID)
+                let lastSeq = try store.localHeads(space: space.id)[WireDeviceID(verifyingKey: target)] ?? 0
+                actions = [.removeDevice(target, lastSeq: lastSeq)]
             } else if Self.removedWithoutRotation(target, in: log) {
                 // An earlier revoke stopped after the removal reached the relay: finish it.
                 actions = []

@@ -106,4 +106,30 @@ struct DeviceTests {
         #expect(!listed.contains(after) && !listed.contains(privateAfter), "nothing sealed under the new keys opens on the revoked phone")
         #expect(listed.contains(before))
     }
+
+    @Test("Lost the phone, revoked it, set up a new one: the new device reads everything the phone had synced, private and shared")
+    func historyOutlivesRevocation() throws {
+        let couple = try Couple()
+        let phone = try couple.linkAlexDevice(named: "Alex's phone")
+        let sharedFromPhone = try phone.write("shared, from the phone", ["--shared"])
+        let privateFromPhone = try phone.write("private, from the phone")
+        #expect(try phone.duet(["sync"]).status == 0)
+        // The phone is lost; the laptop (which has not synced since) revokes it, and Alex links a tablet.
+        let revoke = try couple.alex.duet(["device", "revoke", "Alex's phone"])
+        #expect(revoke.status == 0, "\(revoke.stderr)")
+        let tablet = try couple.linkAlexDevice(named: "Alex's tablet")
+        for journal in [tablet, couple.alex] {
+            #expect(try journal.show(sharedFromPhone)["body"] as? String == "shared, from the phone")
+            #expect(try journal.show(privateFromPhone)["body"] as? String == "private, from the phone")
+            #expect(try journal.show(privateFromPhone)["author"] as? String == "Alex")
+            #expect((try journal.status()["warnings"] as? [String]) == [], "nothing stalls, nothing blames the relay")
+        }
+        #expect(try couple.sam.duet(["sync"]).status == 0)
+        #expect(try couple.sam.show(sharedFromPhone)["body"] as? String == "shared, from the phone")
+        #expect((try couple.sam.status()["warnings"] as? [String]) == [])
+        // What the phone writes now never arrives: the relay refuses it everything.
+        _ = try phone.write("written after the revocation", ["--shared"])
+        #expect(try phone.duet(["sync"]).status != 0)
+    }
 }
+

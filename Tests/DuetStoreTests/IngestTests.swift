@@ -90,3 +90,37 @@ struct IngestTests {
         #expect(try store.noteRelayHeads([:], space: space) == [device])
     }
 }
+
+@Suite("History outlives revocation")
+struct RevokedHistoryTests {
+    @Test("A removed device's envelopes up to the seq its removal names verify; one it signed after is refused")
+    func removedDeviceBound() throws {
+        let home = StoreTests.temporaryHome()
+        defer { try? FileManager.default.removeItem(atPath: home.path) }
+        let (store, laptop) = try Store.create(home: home, name: "A", deviceName: "A's laptop", passphrase: IngestTests.passphrase,
+                                               parameters: StoreTests.weakestAllowed, now: 1_700_000_000_000)
+        let space = laptop.keystore.personalSpace
+        let phone = SigningKey.generate()
+        let phoneID = WireDeviceID(verifyingKey: phone.verifyingKey)
+        let certificate = DeviceCertificate.issue(identity: laptop.keystore.identity, device: phone.verifyingKey, name: "A's phone", created: 1)
+        try store.appendMembership(try store.membershipLog(space: space).nextRecords([.addDevice(certificate)], by: laptop.keystore.identity), space: space)
+        // The phone wrote two changes; the removal counts the first as written while a member.
+        let key = try #require(try laptop.spaceKeys(space)[1])
+        let phoneDevice = try #require(DeviceID(bytes: phoneID.bytes))
+        var envelopes: [Envelope] = []
+        for seq in UInt64(1)...2 {
+            let change = Change(device: phoneDevice, seq: seq, hlc: HLC(milliseconds: 1_700_000_000_000 + seq, counter: 0), dependencies: [],
+                                entry: EntryID(high: 7, low: seq), operations: [.create, .setTitle("from the phone \(seq)", supersedes: [])])
+            let header = Envelope.Header(space: space, epoch: 1, device: phoneID, seq: seq, previous: envelopes.last?.hash ?? .zero)
+            envelopes.append(Envelope.seal(ChangeCodec.encode(change), header: header, contentKey: key, signingKey: phone))
+        }
+        try store.appendMembership(try store.membershipLog(space: space).nextRecords([.removeDevice(phone.verifyingKey, lastSeq: 1)],
+                                                                                     by: laptop.keystore.identity), space: space)
+        let report = try store.storeVerified(envelopes.map(\.bytes), space: space)
+        #expect(report.stored == 1)
+        #expect(report.refused == ["envelope a device signed after it was removed"])
+        try laptop.materialise()
+        #expect(try laptop.entry(EntryID(high: 7, low: 1))?.title.value == "from the phone 1")
+        #expect(try laptop.entry(EntryID(high: 7, low: 2)) == nil)
+    }
+}

@@ -279,7 +279,7 @@ public actor RelayService {
         cache(log, for: space)
         var removed: [VerifyingKey] = []
         for record in records {
-            if case .removeDevice(let device) = record.action {
+            if case .removeDevice(let device, _) = record.action {
                 removed.append(device)
                 dropSessions(of: device)
             }

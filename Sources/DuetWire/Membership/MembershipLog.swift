@@ -10,6 +10,9 @@ public struct MembershipLog: Sendable {
     public private(set) var devices: [VerifyingKey: DeviceCertificate] = [:]
     /// Devices a record removed: the relay refuses them everything at once (issue #12).
     public private(set) var removedDevices: Set<VerifyingKey> = []
+    /// For each removed device, the highest seq its removal counts as written while it was a
+    /// member: its envelopes up to there still verify, on every device, new ones included.
+    public private(set) var lastSeqOfRemoved: [VerifyingKey: UInt64] = [:]
     public private(set) var epoch: UInt64 = 1
     /// Wrapped content keys: epoch → device → sealed box (SPEC § 7.2).
     public private(set) var wrappedKeys: [UInt64: [VerifyingKey: [UInt8]]] = [:]
@@ -61,6 +64,15 @@ public struct MembershipLog: Sendable {
 
     /// The device ids of current members, as envelopes name them.
     public var memberDeviceIDs: Set<WireDeviceID> { Set(devices.keys.map { WireDeviceID(verifyingKey: $0) }) }
+
+    /// Every device whose envelopes verify in this space, with the highest seq that does:
+    /// current members without bound, removed ones up to what their removal names.
+    public var envelopeSigners: [WireDeviceID: (key: VerifyingKey, lastSeq: UInt64)] {
+        var signers: [WireDeviceID: (key: VerifyingKey, lastSeq: UInt64)] = [:]
+        for device in devices.keys { signers[WireDeviceID(verifyingKey: device)] = (device, Envelope.maximumSeq) }
+        for (device, lastSeq) in lastSeqOfRemoved { signers[WireDeviceID(verifyingKey: device)] = (device, lastSeq) }
+        return signers
+    }
 
     /// The verifying key of member device `id`, if it is one.
     public func deviceKey(for id: WireDeviceID) -> VerifyingKey? {
@@ -125,11 +137,12 @@ public struct MembershipLog: Sendable {
             do { try certificate.verify() } catch { throw .badSignature }
             devices[certificate.device] = certificate
             certifiers[certificate.device] = certificate.identity
-        case .removeDevice(let device):
+        case .removeDevice(let device, let lastSeq):
             guard let certificate = devices[device] else { throw .invalidAction }
             guard certificate.identity == record.signer else { throw .notOwnDevice }
             devices[device] = nil
             removedDevices.insert(device)
+            lastSeqOfRemoved[device] = lastSeq
             removalsAwaitingRotation.insert(record.signer)
         case .rotateKey(let next):
             // A new key keeps a removed device out; only who removed one has cause to rotate.

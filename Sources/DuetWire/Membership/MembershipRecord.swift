@@ -10,7 +10,11 @@ public struct MembershipRecord: Hashable, Sendable {
         case create(identity: VerifyingKey)
         case addIdentity(VerifyingKey)
         case addDevice(DeviceCertificate)
-        case removeDevice(VerifyingKey)
+        /// Removes a device. `lastSeq` is the highest seq of the device's envelopes in this space
+        /// that the remover counts as written while it was a member (what the relay held when it
+        /// was revoked): those stay valid for every device, new ones included; anything it signs
+        /// above is refused (SPEC § 5.3, § 7.4).
+        case removeDevice(VerifyingKey, lastSeq: UInt64 = 0)
         case rotateKey(epoch: UInt64)
         /// A space content key for `epoch`, sealed (`crypto_box_seal`) to member `device`.
         case wrapKey(epoch: UInt64, device: VerifyingKey, box: [UInt8])
@@ -61,7 +65,7 @@ public struct MembershipRecord: Hashable, Sendable {
         case .create(let identity): writer.raw(identity.bytes)
         case .addIdentity(let identity): writer.raw(identity.bytes)
         case .addDevice(let certificate): writer.raw(certificate.encoded)
-        case .removeDevice(let device): writer.raw(device.bytes)
+        case .removeDevice(let device, let lastSeq): writer.raw(device.bytes); writer.varint(lastSeq)
         case .rotateKey(let epoch): writer.varint(epoch)
         case .wrapKey(let epoch, let device, let box):
             writer.varint(epoch)
@@ -96,7 +100,12 @@ public struct MembershipRecord: Hashable, Sendable {
         case 1: action = .create(identity: try key(try reader.raw(32)))
         case 2: action = .addIdentity(try key(try reader.raw(32)))
         case 3: action = .addDevice(try DeviceCertificate.read(&reader))
-        case 4: action = .removeDevice(try key(try reader.raw(32)))
+        case 4:
+            let device = try key(try reader.raw(32))
+            let lastSeq = try reader.varint()
+            // Stores keep seqs as signed 64-bit integers (SPEC § 5.1).
+            guard lastSeq <= Envelope.maximumSeq else { throw .malformed("a seq is at most 2^63 - 1") }
+            action = .removeDevice(device, lastSeq: lastSeq)
         case 5: action = .rotateKey(epoch: try reader.varint())
         case 6:
             let epoch = try reader.varint()
