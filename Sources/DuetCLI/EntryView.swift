@@ -25,9 +25,11 @@ struct EntryView: Encodable {
     let replyTo: String?
     let acks: [Acknowledgement]
     let deleted: Bool
+    /// Who deleted it (the device that signed the winning write of `deleted`), when it is.
+    let deletedBy: String?
 
     enum CodingKeys: String, CodingKey {
-        case id, space, author, authorDevice, createdAt, updatedAt, title, body, mood, factors, tags, replyTo, acks, deleted
+        case id, space, author, authorDevice, createdAt, updatedAt, title, body, mood, factors, tags, replyTo, acks, deleted, deletedBy
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -46,6 +48,7 @@ struct EntryView: Encodable {
         try container.encode(replyTo, forKey: .replyTo)
         try container.encode(acks, forKey: .acks)
         try container.encode(deleted, forKey: .deleted)
+        if let deletedBy { try container.encode(deletedBy, forKey: .deletedBy) }
     }
 
     /// Whether this device's person wrote the entry (for `--author me|partner`).
@@ -71,6 +74,7 @@ struct EntryView: Encodable {
         replyTo = (entry.replyTo.value ?? nil)?.description
         acks = entry.acknowledgements.sorted().map { Acknowledgement(by: names($0.device), at: rfc3339($0.hlc.milliseconds)) }
         deleted = entry.isDeleted
+        deletedBy = entry.isDeleted ? entry.deleted.heads.last.map { authors.personAndDevice($0.stamp.device) } : nil
     }
 }
 

@@ -111,9 +111,12 @@ struct PairStatusCommand: ParsableCommand {
     @Flag(help: "Print one JSON object.") var json = false
 
     struct Report: Encodable {
-        struct Device: Encodable { let id: String; let name: String; let added: String; let removed: String? }
+        struct Person: Encodable { let name: String; let isMe: Bool }
+        /// Every device of the couple space, both partners', as its verified log names them.
+        struct Device: Encodable { let id: String; let name: String; let person: String; let isMine: Bool; let added: String; let removed: String? }
         let partner: String?
         let safetyNumber: String?
+        let people: [Person]
         let devices: [Device]
     }
 
@@ -121,21 +124,34 @@ struct PairStatusCommand: ParsableCommand {
         try reportingErrors {
             let store = try Store.open(home: common.resolvedHome)
             let people = try store.people()
-            guard let me = people.first(where: \.isMe), let partner = people.first(where: { !$0.isMe }) else {
-                if json { return try printJSON(Report(partner: nil, safetyNumber: nil, devices: [])) }
+            guard let me = people.first(where: \.isMe), let partner = people.first(where: { !$0.isMe }),
+                  let couple = try store.space(.couple) else {
+                if json { return try printJSON(Report(partner: nil, safetyNumber: nil, people: [], devices: [])) }
                 print("Not paired yet: one of you runs `duet pair invite`, the other `duet pair accept CODE`.")
                 return
             }
+            let log = try store.membershipLog(space: couple.id)
             let directory = try store.directory()
-            let devices = directory.devices.values.filter { !$0.isMine && $0.person == partner.name }
-                .sorted { $0.created < $1.created }
-                .map { Report.Device(id: $0.id.description, name: $0.name, added: rfc3339($0.created), removed: $0.removed.map(rfc3339)) }
-            let report = Report(partner: partner.name, safetyNumber: PairingEngine.safetyNumber(me.identity, partner.identity), devices: devices)
+            let names = Dictionary(people.map { ($0.identity, $0.name) }) { first, _ in first }
+            var devices: [Report.Device] = []
+            for record in log.records {
+                guard case .addDevice(let certificate) = record.action else { continue }
+                let known = directory.devices.values.first { $0.publicKey == certificate.device }
+                devices.append(Report.Device(id: known?.id.description ?? Hex.encode(certificate.device.bytes), name: certificate.name,
+                                             person: names[certificate.identity] ?? "someone unknown",
+                                             isMine: certificate.identity == me.identity, added: rfc3339(certificate.created),
+                                             removed: log.removedDevices.contains(certificate.device) ? known?.removed.map(rfc3339) ?? "yes" : nil))
+            }
+            let report = Report(partner: partner.name, safetyNumber: PairingEngine.safetyNumber(me.identity, partner.identity),
+                                people: log.identities.map { Report.Person(name: names[$0] ?? "someone unknown", isMe: $0 == me.identity) }
+                                    .sorted { ($0.isMe ? 0 : 1, $0.name) < ($1.isMe ? 0 : 1, $1.name) },
+                                devices: devices)
             if json { return try printJSON(report) }
             print("partner:       \(Sanitise.line(partner.name))")
             print("safety number: \(report.safetyNumber ?? "")")
+            print("people:        \(report.people.map { Sanitise.line($0.name) + ($0.isMe ? " (you)" : "") }.joined(separator: ", "))")
             for device in devices {
-                print("device:        \(Sanitise.line(device.name)) (added \(device.added)\(device.removed.map { ", removed \($0)" } ?? ""))")
+                print("device:        \(Sanitise.line(device.name)), \(Sanitise.line(device.person))'s (added \(device.added)\(device.removed.map { ", removed \($0)" } ?? ""))")
             }
         }
     }

@@ -52,7 +52,8 @@ struct ListCommand: ParsableCommand {
                 let title = view.title.isEmpty ? view.firstLine : view.title
                 let factors = view.factors.isEmpty ? "" : "  [\(view.factors.joined(separator: ", "))]"
                 let mood = view.mood.map { "  mood \($0)" } ?? ""
-                let whose = view.space == "shared" ? "  shared, by \(Sanitise.line(view.author))" : ""
+                var whose = view.space == "shared" ? "  shared, by \(Sanitise.line(view.author))" : ""
+                if let by = view.deletedBy { whose += "  deleted by \(Sanitise.line(by))" }
                 print("\(view.id.prefix(8))  \(view.createdAt.prefix(16).replacingOccurrences(of: "T", with: " "))  \(Sanitise.line(title))\(factors)\(mood)\(whose)")
             }
         }
@@ -106,7 +107,7 @@ struct ShowCommand: ParsableCommand {
             if !view.tags.isEmpty { print("tags:    \(view.tags.map(Sanitise.line).joined(separator: ", "))") }
             for device in delivered { print("delivered to: \(Sanitise.line(device))") }
             for ack in view.acks { print("read by: \(Sanitise.line(ack.by)) at \(ack.at)") }
-            if view.deleted { print("deleted: yes (`duet restore \(view.id.prefix(8))` brings it back)") }
+            if view.deleted { print("deleted: by \(Sanitise.line(view.deletedBy ?? "unknown")) (`duet restore \(view.id.prefix(8))` brings it back)") }
             print("")
             print(Sanitise.text(view.body))
             if let past {
@@ -223,12 +224,14 @@ struct StatusCommand: ParsableCommand {
         let pendingIn: Int
         let daemon: Bool
         let warnings: [String]
+        /// Membership changes made elsewhere, until seen (the human form marks them seen).
+        let notices: [String]
         let entries: Int
         /// The ids of this device's spaces, as the relay knows them: "private", and "shared" once paired.
         let spaces: [String: String]
         let partner: String?
 
-        enum CodingKeys: String, CodingKey { case relay, lastSync, pendingOut, pendingIn, daemon, warnings, entries, spaces, partner }
+        enum CodingKeys: String, CodingKey { case relay, lastSync, pendingOut, pendingIn, daemon, warnings, notices, entries, spaces, partner }
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(relay, forKey: .relay)
@@ -237,6 +240,7 @@ struct StatusCommand: ParsableCommand {
             try container.encode(pendingIn, forKey: .pendingIn)
             try container.encode(daemon, forKey: .daemon)
             try container.encode(warnings, forKey: .warnings)
+            try container.encode(notices, forKey: .notices)
             try container.encode(entries, forKey: .entries)
             try container.encode(spaces, forKey: .spaces)
             try container.encode(partner, forKey: .partner)
@@ -249,7 +253,7 @@ struct StatusCommand: ParsableCommand {
             let counts = try store.counts()
             let lastSync = try store.meta("last_sync").flatMap(UInt64.init).map(rfc3339)
             let report = Report(relay: try store.meta("relay"), lastSync: lastSync, pendingOut: counts.unpushed, pendingIn: try store.pendingIn(), daemon: store.home.isDaemonRunning,
-                                warnings: try store.warnings(), entries: counts.entries,
+                                warnings: try store.warnings(), notices: try store.notices(), entries: counts.entries,
                                 spaces: Dictionary(try store.spaces().map { ($0.kind == .couple ? "shared" : "private", $0.id.description) }) { a, _ in a },
                                 partner: try store.people().first { !$0.isMe }?.name)
             if json { return try printJSON(report) }
@@ -261,6 +265,9 @@ struct StatusCommand: ParsableCommand {
             print("pending:  \(report.pendingOut) change(s) waiting to be sent, \(report.pendingIn) received and not yet opened")
             print("daemon:   \(report.daemon ? "duetd is running" : "not running (`duetd` keeps this device in sync)")")
             for warning in report.warnings { print("WARNING:  \(Sanitise.line(warning))") }
+            for notice in report.notices { print("NOTICE:   \(Sanitise.line(notice))") }
+            // Shown to the person: seen. (A read-only home keeps them for next time.)
+            if !report.notices.isEmpty { try? store.markNoticesSeen() }
         }
     }
 }

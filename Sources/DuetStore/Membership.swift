@@ -69,10 +69,16 @@ extension Store {
     /// Verifies `records` as the continuation of the stored log and keeps them, with the member
     /// devices they imply, in one transaction. A record that does not follow refuses the whole
     /// batch and changes nothing.
+    /// With `notify`, each change someone else made (a device added or removed) becomes a notice
+    /// for `duet status`.
     @discardableResult
-    public func appendMembership(_ records: [MembershipRecord], space: SpaceID) throws(StoreError) -> MembershipLog {
+    public func appendMembership(_ records: [MembershipRecord], space: SpaceID, notify: Bool = false) throws(StoreError) -> MembershipLog {
         do {
-            return try database.write { db in try Self.appendMembership(db, records, space: space) }
+            return try database.write { db in
+                let log = try Self.appendMembership(db, records, space: space)
+                if notify { try Self.noteMembershipChanges(db, records, log: log, space: space) }
+                return log
+            }
         } catch {
             throw Store.classify(error, doing: "record the membership log", home: home)
         }

@@ -76,7 +76,9 @@ public enum SyncEngine {
             try checkAdopted(remote, space: space, people: try store.people())
         }
         if remote.count > local.count {
-            try store.appendMembership(Array(remote[local.count...]), space: space.id)
+            // A log this device already kept grows: what others changed is shown until seen. A
+            // log adopted whole (a new device) is its past, not news.
+            try store.appendMembership(Array(remote[local.count...]), space: space.id, notify: !local.isEmpty)
             return remote.count - local.count
         }
         try await transport.postMembership(Array(local.dropFirst(remote.count)))

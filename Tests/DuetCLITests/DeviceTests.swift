@@ -37,8 +37,11 @@ struct DeviceTests {
         // The partner sees the new device, named, and never the private entries.
         #expect(try couple.sam.duet(["sync"]).status == 0)
         let status = try #require(try couple.sam.duet(["pair", "status", "--json"], withoutPassphrase: true).json as? [String: Any])
-        let names = (status["devices"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
-        #expect(names == ["Alex's laptop", "Alex's phone"])
+        let partnerDevices = (status["devices"] as? [[String: Any]])?.filter { $0["isMine"] as? Bool == false }
+        #expect(partnerDevices?.compactMap { $0["name"] as? String } == ["Alex's laptop", "Alex's phone"])
+        #expect(partnerDevices?.allSatisfy { $0["person"] as? String == "Alex" } == true)
+        let everyone = (status["people"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
+        #expect(everyone == ["Sam", "Alex"], "both identities of the couple space")
         #expect(try couple.sam.list().compactMap { $0["id"] as? String } == [sharedBefore])
         let devices = try #require(try phone.duet(["device", "list", "--json"], withoutPassphrase: true).json as? [[String: Any]])
         #expect(devices.filter { $0["thisDevice"] as? Bool == true }.map { $0["name"] as? String } == ["Alex's phone"])
@@ -131,5 +134,46 @@ struct DeviceTests {
         _ = try phone.write("written after the revocation", ["--shared"])
         #expect(try phone.duet(["sync"]).status != 0)
     }
-}
 
+    @Test("Every membership change made elsewhere shows as a notice until seen; pair status lists both people and every device")
+    func membershipNotices() throws {
+        let couple = try Couple()
+        #expect((try couple.alex.status()["notices"] as? [String]) == [], "pairing itself is no news")
+        // Sam links a tablet: Alex is told at the next sync, and Alex's laptop alone is not news to Alex.
+        let tablet = try TemporaryJournal(name: "Sam", initialise: false)
+        let link = try couple.sam.background(["device", "link", "--timeout", "60"])
+        let code = try #require(link.firstLine())
+        #expect(try tablet.duet(["device", "join", code, "--relay", couple.relay.base, "--device", "Sam's tablet"]).status == 0)
+        #expect(link.finish().status == 0)
+        #expect(try couple.alex.duet(["sync"]).status == 0)
+        let notices = (try couple.alex.status()["notices"] as? [String]) ?? []
+        #expect(notices == ["Sam added a device, “Sam's tablet”, to your shared space"], "\(notices)")
+        let shown = try couple.alex.duet(["status"], withoutPassphrase: true)
+        #expect(shown.stdout.contains("NOTICE:   Sam added a device, “Sam's tablet”"), "\(shown.stdout)")
+        #expect((try couple.alex.status()["notices"] as? [String]) == [], "seen once shown")
+        // Sam revokes it: Alex is told that too, and sees it in pair status.
+        #expect(try couple.sam.duet(["device", "revoke", "Sam's tablet"]).status == 0)
+        #expect(try couple.alex.duet(["sync"]).status == 0)
+        #expect((try couple.alex.status()["notices"] as? [String]) == ["Sam removed the device “Sam's tablet” from your shared space; its key was changed"])
+        let status = try #require(try couple.alex.duet(["pair", "status", "--json"], withoutPassphrase: true).json as? [String: Any])
+        let devices = (status["devices"] as? [[String: Any]]) ?? []
+        #expect(devices.map { $0["name"] as? String ?? "" } == ["Alex's laptop", "Sam's phone", "Sam's tablet"])
+        #expect(devices.last?["removed"] is String && devices.first?["isMine"] as? Bool == true)
+        let alexWarnings = try couple.alex.status()["warnings"] as? [String], samWarnings = try couple.sam.status()["warnings"] as? [String]
+        #expect(alexWarnings == [] && samWarnings == [])
+    }
+
+    @Test("A shared entry the partner deleted says who deleted it, in show and list --deleted")
+    func deletedBy() throws {
+        let couple = try Couple()
+        let id = try couple.alex.write("ours to keep", ["--shared"])
+        try couple.syncBoth()
+        #expect(try couple.sam.duet(["delete", id]).status == 0)
+        try couple.syncBoth()
+        let shown = try couple.alex.duet(["show", id])
+        #expect(shown.stdout.contains("deleted: by Sam (Sam's phone)"), "\(shown.stdout)")
+        let deleted = try couple.alex.list(["--deleted"])
+        #expect(deleted.first?["deletedBy"] as? String == "Sam (Sam's phone)")
+        #expect(try couple.alex.duet(["list", "--deleted"]).stdout.contains("deleted by Sam (Sam's phone)"))
+    }
+}

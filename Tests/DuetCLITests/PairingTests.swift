@@ -92,7 +92,8 @@ struct PairingTests {
         #expect(status["partner"] as? String == "Alex")
         #expect(status["safetyNumber"] as? String == alexNumber)
         let devices = try #require(status["devices"] as? [[String: Any]])
-        #expect(devices.map { $0["name"] as? String } == ["Alex's laptop"])
+        #expect(devices.map { $0["name"] as? String } == ["Alex's laptop", "Sam's phone"])
+        #expect(devices.map { $0["person"] as? String } == ["Alex", "Sam"])
         #expect(try couple.alex.status()["partner"] as? String == "Sam")
     }
 

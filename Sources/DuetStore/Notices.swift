@@ -1,0 +1,63 @@
+import DuetCrypto
+import DuetWire
+import Foundation
+import GRDB
+
+/// What changed in a space's membership that this device did not do itself — a device added,
+/// removed and the key changed — shown by `duet status` until seen (issue #13: nothing changes
+/// in the couple space unseen).
+extension Store {
+    /// The notices not yet seen, oldest first.
+    public func notices() throws(StoreError) -> [String] {
+        (try meta("notices")).map { $0.split(separator: "\n").map(String.init) } ?? []
+    }
+
+    /// Marks every notice seen (after `duet status` has shown them).
+    public func markNoticesSeen() throws(StoreError) {
+        do {
+            try database.write { db in try db.execute(sql: "DELETE FROM store_meta WHERE key = 'notices'") }
+        } catch {
+            throw Store.classify(error, doing: "write the store", home: home)
+        }
+    }
+
+    /// Appends notices for `records`, just applied to `log` (which now includes them).
+    static func noteMembershipChanges(_ db: GRDB.Database, _ records: [MembershipRecord], log: MembershipLog, space: SpaceID) throws {
+        guard !records.isEmpty else { return }
+        var people: [Data: (name: String, isMe: Bool)] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT identity, name, role FROM people") {
+            people[row["identity"] as Data] = (row["name"], (row["role"] as String) == "me")
+        }
+        let kind = try String.fetchOne(db, sql: "SELECT kind FROM spaces WHERE space = ?", arguments: [Data(space.bytes)])
+        let place = kind == "couple" ? "your shared space" : "your private journal"
+        func who(_ identity: VerifyingKey) -> String {
+            guard let person = people[Data(identity.bytes)] else { return "someone unknown" }
+            return person.isMe ? "You (on another device)" : Sanitise.line(person.name)
+        }
+        func name(_ device: VerifyingKey) -> String {
+            let certificate = log.devices[device] ?? log.records.lazy.compactMap { record -> DeviceCertificate? in
+                if case .addDevice(let certificate) = record.action, certificate.device == device { return certificate }
+                return nil
+            }.first
+            return "“\(Sanitise.line(certificate?.name ?? "unnamed"))”"
+        }
+        var lines: [String] = []
+        for record in records {
+            switch record.action {
+            case .addDevice(let certificate):
+                lines.append("\(who(record.signer)) added a device, \(name(certificate.device)), to \(place)")
+            case .removeDevice(let device, _):
+                lines.append("\(who(record.signer)) removed the device \(name(device)) from \(place); its key was changed")
+            case .addIdentity(let identity) where people[Data(identity.bytes)] == nil:
+                lines.append("\(who(record.signer)) added a person this device does not know to \(place)")
+            default:
+                break
+            }
+        }
+        guard !lines.isEmpty else { return }
+        let held = try Data.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'notices'").map { String(decoding: $0, as: UTF8.self) }
+        let all = (held.map { [$0] } ?? []) + lines
+        try db.execute(sql: "INSERT INTO store_meta (key, value) VALUES ('notices', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                       arguments: [Data(all.joined(separator: "\n").utf8)])
+    }
+}
