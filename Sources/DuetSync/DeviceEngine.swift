@@ -65,7 +65,7 @@ public enum DeviceEngine {
         let device = SigningKey.generate()
         var transport = RelayTransport(base: relay, device: device)
         try await transport.authenticate()
-        try await transport.putMailbox(derived.replyMailbox, LinkRequest(device: device.verifyingKey, deviceName: deviceName).seal(using: derived.key))
+        try await transport.putMailbox(derived.replyMailbox, try LinkRequest(device: device.verifyingKey, deviceName: deviceName).seal(using: derived.key))
         guard let sealedBundle = try await transport.awaitMailbox(derived.inviteMailbox, timeout: timeout, interval: PairingEngine.pollInterval) else {
             throw Failure(message: "your other device did not answer in time: check the code, and that `duet device link` is still waiting")
         }

@@ -142,9 +142,11 @@ public struct LinkRequest: Equatable, Sendable {
 
     static let context = Array("duet link request v1".utf8)
 
-    public func seal(using key: SymmetricKey) -> [UInt8] {
+    public func seal(using key: SymmetricKey) throws(WireError) -> [UInt8] {
         let nameBytes = Array(deviceName.utf8)
-        return AEAD.seal([IdentityBundle.version] + device.bytes + [UInt8(nameBytes.count)] + nameBytes, using: key, associatedData: Self.context)
+        guard (1...64).contains(nameBytes.count) else { throw .malformed("a device name is 1 to 64 bytes of UTF-8") }
+        return AEAD.seal([IdentityBundle.version] + device.bytes + [UInt8(truncatingIfNeeded: nameBytes.count)] + nameBytes, using: key,
+                         associatedData: Self.context)
     }
 
     public static func open(_ sealed: [UInt8], using mailboxKey: SymmetricKey) throws(WireError) -> LinkRequest {

@@ -64,7 +64,12 @@ package struct SecretReader {
         for _ in 0..<count {
             guard let epochBytes = take(8), let keyBytes = take(32),
                   let key = try? SymmetricKey(bytes: SecretBytes(copying: keyBytes)) else { return nil }
-            keys[epochBytes.reduce(0) { $0 << 8 | UInt64($1) }] = key
+            // Epochs are 1…255 (SPEC § 6.2): a bundle or keystore naming another (a link code in
+            // the wrong hands, a damaged file) is refused here, not stored as a number that
+            // traps where it is converted.
+            let epoch = epochBytes.reduce(0) { $0 << 8 | UInt64($1) }
+            guard (1...MembershipLog.maximumEpochs).contains(epoch), keys[epoch] == nil else { return nil }
+            keys[epoch] = key
         }
         return keys
     }

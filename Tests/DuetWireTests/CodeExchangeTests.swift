@@ -62,7 +62,7 @@ struct CodeExchangeTests {
             #expect(throws: WireError.self) { try IdentityBundle.open(altered, using: key, purpose: "link") }
         }
         let request = LinkRequest(device: SigningKey.generate().verifyingKey, deviceName: "Alex's phone")
-        let sealedRequest = request.seal(using: key)
+        let sealedRequest = try request.seal(using: key)
         #expect(try LinkRequest.open(sealedRequest, using: key) == request)
         for index in sealedRequest.indices {
             var altered = sealedRequest
