@@ -166,6 +166,13 @@ public struct RelayTransport: Sendable {
         return try RelayMessages.decodeBatch(body, maximumCount: 10_000, maximumItemBytes: 4096).map { try MembershipRecord(bytes: $0) }
     }
 
+    /// Records members signed that the relay refused by the log's rules, kept as evidence (verify
+    /// before believing: the relay's word is not trusted).
+    public func refusedMembership(_ space: SpaceID) async throws -> [MembershipRecord] {
+        let body = try await request("GET", "/v1/spaces/\(Self.hex(space.bytes))/membership/refused", maximumReplyBytes: Self.membershipReplyBytes)
+        return try RelayMessages.decodeBatch(body, maximumCount: 1000, maximumItemBytes: 4096).compactMap { try? MembershipRecord(bytes: $0) }
+    }
+
     /// Keeps the sealed recovery blob in its slot, owned by `identity` (SPEC § 7.5).
     public func putRecovery(slot: [UInt8], blob: [UInt8], identity: SigningKey) async throws {
         _ = try await request("PUT", "/v1/recovery/\(Self.hex(slot))", body: Recovery.putBody(slot: slot, blob: blob, identity: identity))

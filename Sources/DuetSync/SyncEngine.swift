@@ -29,6 +29,7 @@ public enum SyncEngine {
         var result = Result()
         for space in try store.spaces() {
             result.membershipRecords += try await reconcileMembership(space, unlocked: unlocked, store: store, transport: transport, now: now)
+            try await reportRefusedMembership(space, store: store, transport: transport)
             let round = try await exchange(space.id, store: store, transport: transport, ownDevice: unlocked.keystore.deviceID, progress: progress)
             if round.rolledBack { result.rolledBack.append(space.kind); continue }
             result.pushed += round.summary.pushed
@@ -83,6 +84,38 @@ public enum SyncEngine {
         }
         try await transport.postMembership(Array(local.dropFirst(remote.count)))
         return 0
+    }
+
+    /// Tells the person what a member attempted that the rules refused (another's device
+    /// removed, a third person added, a key replaced): each record the relay kept as evidence is
+    /// believed only if its signature holds, its signer is a member, and replaying this device's
+    /// own log up to it refuses it by a rule. Each is told once.
+    static func reportRefusedMembership(_ space: SpaceInfo, store: Store, transport: RelayTransport) async throws {
+        let refused: [MembershipRecord]
+        do { refused = try await transport.refusedMembership(space.id) } catch let failure as RelayTransport.Failure where failure.status == 404 {
+            return   // an older relay keeps no evidence
+        }
+        let seenKey = "refused_seen_\(space.id.description)"
+        let seen = Int(try store.meta(seenKey) ?? "0") ?? 0
+        guard refused.count > seen else { return }
+        let log = try store.membershipLog(space: space.id)
+        let people = try store.people()
+        for record in refused.dropFirst(seen) {
+            guard record.index >= 1, record.index <= UInt64(log.records.count) + 1 else { continue }
+            var prefix = MembershipLog(space: space.id)
+            do { for earlier in log.records.prefix(Int(record.index - 1)) { try prefix.append(earlier) } } catch { continue }
+            do {
+                try prefix.append(record)
+                continue   // it follows the rules: the relay's claim is false, nothing to tell
+            } catch let refusal where refusal.isRule {
+                let who = people.first { $0.identity == record.signer }.map { $0.isMe ? "You (on another device)" : Sanitise.line($0.name) } ?? "Someone"
+                let place = space.kind == .couple ? "your shared space" : "your private journal"
+                try store.addWarning("\(who) signed a change to \(place) that was refused and not followed: \(refusal.explanation)")
+            } catch {
+                continue
+            }
+        }
+        try store.setMeta(seenKey, String(refused.count))
     }
 
     static func checkAdopted(_ records: [MembershipRecord], space: SpaceInfo, people: [(identity: VerifyingKey, name: String, isMe: Bool)]) throws {

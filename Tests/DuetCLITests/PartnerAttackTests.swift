@@ -105,7 +105,14 @@ struct PartnerAttackTests {
         // Alex's laptop was certified by Alex and stays so; Alex syncs and writes as before.
         let after = try await sam.log()
         #expect(after.devices[laptop]?.identity == alexIdentity && after.identities.count == 2 && after.records.count == log.records.count)
-        #expect(try Self.alexSyncs(couple).isEmpty)
+        // Alex is shown each attempt (the relay kept the refused records; Alex's device replayed
+        // them against its own log before believing it), once.
+        let warnings = try Self.alexSyncs(couple)
+        for refusal in [MembershipLog.Refusal.deviceKnown, .notOwnDevice, .wrapExists, .identityLimit, .rotationNotAllowed] {
+            #expect(warnings.contains("Sam signed a change to your shared space that was refused and not followed: \(refusal.explanation)"), "\(warnings)")
+        }
+        #expect(warnings.count == 5)
+        #expect(try Self.alexSyncs(couple).count == 5, "told once")
         _ = try couple.alex.write("still mine", ["--shared"])
         #expect(try couple.alex.duet(["sync"]).status == 0)
         let heads = try await sam.client.request("GET", "/v1/spaces/\(RelayClient.hex(sam.couple))/heads")

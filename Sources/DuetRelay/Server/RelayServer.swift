@@ -143,6 +143,12 @@ public enum RelayServer {
                 return json("{\"index\":\(appended.index)}")
             }
         }
+        router.get("/v1/spaces/:space/membership/refused") { request, context -> Response in
+            try await answer(metrics) {
+                let device = try await authenticated(request, service, now())
+                return binary(RelayMessages.encode(batch: try await service.refusedMembership(space: try spaceID(context), device: device)))
+            }
+        }
         router.get("/v1/spaces/:space/membership") { request, context -> Response in
             try await answer(metrics) {
                 let device = try await authenticated(request, service, now())

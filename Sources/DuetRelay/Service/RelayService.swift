@@ -265,7 +265,13 @@ public actor RelayService {
             guard spent else { throw RelayError.rateLimited(retryAfterMilliseconds: wait ?? 60_000) }
         }
         var log = before
-        do { try log.append(batch: records) } catch { throw RelayError.conflict("membership-\(error.rawValue)", Self.explanation(error)) }
+        do { try log.append(batch: records) } catch {
+            if let evidence = Self.refusedByRule(records, after: before, refusal: error) {
+                // A member signed it: the other member is shown what was attempted (SPEC § 6.2).
+                try await storage.keepRefusedMembership(space: space, record: evidence.encoded, maximumPerSpace: Self.maximumRefusedPerSpace)
+            }
+            throw RelayError.conflict("membership-\(error.rawValue)", error.explanation)
+        }
         if !before.records.isEmpty, log.devices[device] == nil { throw RelayError.notAMember }
         switch try await storage.appendMembership(space: space, from: records[0].index, records: batch, creator: creator?.bytes,
                                                   maximumSpacesPerCreator: limits.spacesPerIdentity) {
@@ -287,19 +293,29 @@ public actor RelayService {
         return MembershipAppend(index: records[records.count - 1].index, removedDevices: removed)
     }
 
-    /// What a refused record's code means, for the one who posted it.
-    static func explanation(_ refusal: MembershipLog.Refusal) -> String {
-        switch refusal {
-        case .identityLimit: "a couple space has two identities, fixed when the creator adds the partner"
-        case .notOwnDevice: "an identity adds and removes only devices it certified itself"
-        case .deviceKnown: "that device key is already in the log (a member now or once) and is never certified again"
-        case .wrapExists: "that device already holds a key for this epoch; wrapped keys are never replaced"
-        case .wrapNotAllowed: "only the device's own person gives it the key, unless they hold it on no device yet"
-        case .rotationNotAllowed: "only an identity that removed a device since the last rotation may rotate"
-        case .rotationIncomplete: "a rotation carries the new key wrapped to every member device, in the same batch"
-        default: "the record does not follow the space's log"
+    /// Refused records kept per space as evidence: the first ones show what was attempted; more
+    /// would only be a way to fill the disk.
+    static let maximumRefusedPerSpace = 32
+
+    /// The record of `batch` a rule of the log refused (not a bad signature, a stranger or a
+    /// stale index: those prove nothing about a member), signed by a member identity.
+    static func refusedByRule(_ batch: [MembershipRecord], after log: MembershipLog, refusal: MembershipLog.Refusal) -> MembershipRecord? {
+        guard refusal.isRule else { return nil }
+        var probe = log
+        for record in batch {
+            do { try probe.append(record) } catch { return record }
         }
+        // Every record applied, and the batch left a rotation open: the rotation is the culprit.
+        return batch.first { if case .rotateKey = $0.action { return true }; return false }
     }
+
+    /// The refused records kept for `space`, for a member device.
+    public func refusedMembership(space: SpaceID, device: VerifyingKey) async throws -> [[UInt8]] {
+        guard let log = try await log(for: space) else { throw RelayError.unknownSpace }
+        guard log.devices[device] != nil else { throw RelayError.notAMember }
+        return try await storage.refusedMembership(space: space)
+    }
+
 
     /// Member devices read the log; so does a device not yet added whose certificate (for the
     /// session's own key) is signed by a member identity — a recovered device must read the log

@@ -36,6 +36,13 @@ public protocol RelayStorage: Sendable {
     func appendMembership(space: SpaceID, from index: UInt64, records: [[UInt8]], creator: [UInt8]?,
                           maximumSpacesPerCreator: Int) async throws -> MembershipAppendOutcome
 
+    /// Keeps a record a member signed that the log's rules refused, as evidence for the space's
+    /// other members, unless `maximumPerSpace` are kept already.
+    func keepRefusedMembership(space: SpaceID, record: [UInt8], maximumPerSpace: Int) async throws
+
+    /// The refused records kept for `space`, oldest first.
+    func refusedMembership(space: SpaceID) async throws -> [[UInt8]]
+
     /// The space's membership records from `index` on, in order.
     func membership(space: SpaceID, from index: UInt64) async throws -> [[UInt8]]
 

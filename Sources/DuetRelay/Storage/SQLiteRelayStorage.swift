@@ -131,6 +131,19 @@ public final class SQLiteRelayStorage: RelayStorage {
                 CREATE INDEX recovery_by_owner ON recovery (owner);
                 """)
         }
+        migrator.registerMigration("v4") { db in
+            try db.execute(sql: """
+                -- Issue #13: membership records a member signed that the rules refused, kept as
+                -- evidence for the other members (the partner sees what was attempted), a few per
+                -- space. id: arrival order.
+                CREATE TABLE membership_refused (
+                    id     INTEGER PRIMARY KEY,
+                    space  BLOB NOT NULL,
+                    record BLOB NOT NULL
+                ) STRICT;
+                CREATE INDEX membership_refused_by_space ON membership_refused (space, id);
+                """)
+        }
         return migrator
     }
 
@@ -237,6 +250,20 @@ public final class SQLiteRelayStorage: RelayStorage {
             try db.execute(sql: "INSERT INTO recovery (slot, owner, blob) VALUES (?, ?, ?) ON CONFLICT (slot) DO UPDATE SET blob = excluded.blob",
                            arguments: [Data(slot), Data(owner), Data(blob)])
             return .stored
+        }
+    }
+
+    public func keepRefusedMembership(space: SpaceID, record: [UInt8], maximumPerSpace: Int) async throws {
+        try await write { db in
+            let held = try Int.fetchOne(db, sql: "SELECT count(*) FROM membership_refused WHERE space = ?", arguments: [Data(space.bytes)]) ?? 0
+            guard held < maximumPerSpace else { return }
+            try db.execute(sql: "INSERT INTO membership_refused (space, record) VALUES (?, ?)", arguments: [Data(space.bytes), Data(record)])
+        }
+    }
+
+    public func refusedMembership(space: SpaceID) async throws -> [[UInt8]] {
+        try await database.read { db in
+            try Data.fetchAll(db, sql: "SELECT record FROM membership_refused WHERE space = ? ORDER BY id", arguments: [Data(space.bytes)]).map { [UInt8]($0) }
         }
     }
 

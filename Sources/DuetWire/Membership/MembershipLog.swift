@@ -173,3 +173,30 @@ public struct MembershipLog: Sendable {
         records.append(record)
     }
 }
+
+extension MembershipLog.Refusal {
+    /// What the refusal means, in words, for whoever posted the record and for the partner who
+    /// is shown the attempt.
+    public var explanation: String {
+        switch self {
+        case .identityLimit: "a couple space has two identities, fixed when the creator adds the partner"
+        case .notOwnDevice: "an identity adds and removes only devices it certified itself"
+        case .deviceKnown: "that device key is already in the log (a member now or once) and is never certified again"
+        case .wrapExists: "that device already holds a key for this epoch; wrapped keys are never replaced"
+        case .wrapNotAllowed: "only the device's own person gives it the key, unless they hold it on no device yet"
+        case .rotationNotAllowed: "only an identity that removed a device since the last rotation may rotate"
+        case .rotationIncomplete: "a rotation carries the new key wrapped to every member device, in the same batch"
+        default: "the record does not follow the space's log"
+        }
+    }
+
+    /// Whether a rule refused the record (rather than its order, chain, space or signature,
+    /// which say nothing about what its signer attempted).
+    public var isRule: Bool {
+        switch self {
+        case .wrongSpace, .outOfOrder, .brokenChain, .badSignature, .notAMember: false
+        default: true
+        }
+    }
+}
+
