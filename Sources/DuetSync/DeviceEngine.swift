@@ -132,6 +132,10 @@ public enum DeviceEngine {
             revoked += 1
         }
         guard revoked > 0 else { throw Failure(message: "that device is not one of yours in any space; `duet device list` shows them") }
+        // The recovery blob holds every epoch's key: after a rotation it must hold the new one,
+        // or a device recovered before the next sync reads nothing written after this. Best
+        // effort: the next sync tries again.
+        try? await RecoveryEngine.refreshIfStale(unlocked, store: store, transport: transport)
         return revoked
     }
 }

@@ -89,6 +89,8 @@ public enum PairingEngine {
         for action in wraps { append(action) }
         try await transport.postMembership(Array(records.suffix(wraps.count)))
         try store.joinCoupleSpace(space, records: records, partner: reply.identity, partnerName: reply.name)
+        // The recovery blob now holds the couple space too (best effort: every sync retries).
+        try? await RecoveryEngine.refreshIfStale(unlocked, store: store, transport: transport)
         return Paired(partnerName: reply.name, safetyNumber: Pairing.safetyNumber(keystore.identity.verifyingKey, reply.identity))
     }
 
@@ -153,6 +155,7 @@ public enum PairingEngine {
         }
         try check(records, against: invite, me: keystore.device.verifyingKey)
         try store.joinCoupleSpace(invite.space, records: records, partner: invite.identity, partnerName: invite.name)
+        try? await RecoveryEngine.refreshIfStale(unlocked, store: store, transport: transport)
         return Paired(partnerName: invite.name, safetyNumber: Pairing.safetyNumber(keystore.identity.verifyingKey, invite.identity))
     }
 

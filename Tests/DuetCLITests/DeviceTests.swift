@@ -6,6 +6,11 @@ import Testing
 extension Couple {
     /// Links a new device for Alex in a fresh home; returns it once `join` has synced.
     func linkAlexDevice(named name: String) throws -> TemporaryJournal {
+        try Self.link(alex, relay: relay, named: name)
+    }
+
+    /// Links a new device of `journal`'s person in a fresh home; returns it once `join` has synced.
+    static func link(_ alex: TemporaryJournal, relay: RelayProcess, named name: String) throws -> TemporaryJournal {
         let phone = try TemporaryJournal(name: "Alex", initialise: false)
         let link = try alex.background(["device", "link", "--timeout", "60"])
         guard let code = link.firstLine() else { throw TestFailure("no link code: \(link.finish().stderr)") }

@@ -43,6 +43,33 @@ struct RecoveryTests {
         #expect((devices["devices"] as? [[String: Any]])?.compactMap { $0["name"] as? String }.contains("Alex's new laptop") == true)
     }
 
+    @Test("Recovered right after a revocation, with no sync in between: the new device reads what is written under the new key")
+    func recoveryAfterRevocation() throws {
+        // Found by a new-user trial: the blob was refreshed only by `duet sync`, so a device
+        // recovered after a revocation held only the old epoch's key and read nothing newer,
+        // with a warning that blamed the relay.
+        let relay = try RelayProcess()
+        let alex = try TemporaryJournal(name: "Alex", initialise: false)
+        let created = try alex.duet(["init", "--name", "Alex", "--device", "Alex's laptop", "--relay", relay.base])
+        let code = try #require(created.stderr.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            .first { $0.count == 31 && $0.filter { $0 == "-" }.count == 5 })
+        let sam = try TemporaryJournal(name: "Sam", initOptions: ["--relay", relay.base])
+        let couple = CoupleOf(relay: relay, alex: alex, sam: sam)
+        try couple.pair()
+        #expect(try alex.duet(["sync"]).status == 0)
+        let phone = try Couple.link(alex, relay: relay, named: "Alex's phone")
+        _ = phone
+        #expect(try alex.duet(["device", "revoke", "Alex's phone"]).status == 0)
+        #expect(try sam.duet(["sync"]).status == 0)
+        let after = try sam.write("written under the new key", ["--shared"])
+        #expect(try sam.duet(["sync"]).status == 0)
+        let newLaptop = try TemporaryJournal(name: "Alex", initialise: false)
+        let recovered = try newLaptop.duet(["recover", code, "--relay", relay.base, "--device", "Alex's new laptop"])
+        #expect(recovered.status == 0, "\(recovered.stderr)")
+        #expect(try newLaptop.show(after)["body"] as? String == "written under the new key")
+        #expect((try newLaptop.status()["warnings"] as? [String]) == [])
+    }
+
     @Test("A wrong or malformed code, or a relay with nothing kept, creates nothing")
     func refusals() throws {
         let relay = try RelayProcess()
