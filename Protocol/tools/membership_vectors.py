@@ -57,11 +57,13 @@ class Log:
         self.records.append(record)
         return record
 
-def create(log, who): log.add(1, who[1], who)
+COMMITMENT = bytes([0xCC]) * 32   # stands for BLAKE2b-256 of the epoch's key (§ 6.2); the log only carries it
+
+def create(log, who): log.add(1, who[1] + COMMITMENT, who)
 def add_identity(log, who, by): log.add(2, who[1], by)
 def add_device(log, cert, by): log.add(3, cert, by)
 def remove(log, device_public, by, last_seq=0): log.add(4, device_public + varint(last_seq), by)
-def rotate(log, epoch, by): log.add(5, varint(epoch), by)
+def rotate(log, epoch, by): log.add(5, varint(epoch) + COMMITMENT, by)
 def wrap(log, epoch, device_public, by): log.add(6, varint(epoch) + device_public + varint(len(BOX)) + BOX, by)
 
 alex, laptop = key(0x01), key(0x02)
@@ -117,8 +119,21 @@ log = couple(); wrap(log, 1, laptop[1], sam)
 case("Sam posts a second wrap of epoch 1 for Alex's laptop, to replace Alex's key", log, "wrap-exists")
 log = couple(); add_device(log, certificate(alex, tablet[1], "tablet"), alex); wrap(log, 1, tablet[1], sam)
 case("Sam wraps a key to Alex's new tablet while Alex holds the key on the laptop", log, "wrap-not-allowed")
-log = couple(); rotate(log, 2, sam)
-case("Sam rotates without having removed a device", log, "rotation-not-allowed")
+log = couple(); rotate(log, 2, alex)
+case("Alex rotates without having removed a device (epoch 1 is his own)", log, "rotation-not-allowed")
+log = couple(); add_device(log, certificate(sam, tablet[1], "tablet"), sam); remove(log, tablet[1], sam); rotate(log, 2, sam)
+wrap(log, 2, laptop[1], sam); wrap(log, 2, phone[1], sam); rotate(log, 3, alex); wrap(log, 3, laptop[1], alex); wrap(log, 3, phone[1], alex)
+case("Sam removes his tablet and rotates; Alex answers with a rotation of his own (his laptop may have been handed a key that does not work)",
+     log, "success", identities=[alex[1].hex(), sam[1].hex()], devices=[laptop[1].hex(), phone[1].hex()], epoch=3)
+rotate(log, 4, sam)
+case("Sam answers Alex's answer: an answer is never answered", log, "rotation-not-allowed")
+log = couple()
+for n in range(15):
+    add_device(log, certificate(sam, key(0x40 + n)[1], "spare"), sam)
+case("Sam holds 16 devices at once", log, "success", identities=[alex[1].hex(), sam[1].hex()],
+     devices=[laptop[1].hex(), phone[1].hex()] + [key(0x40 + n)[1].hex() for n in range(15)], epoch=1)
+add_device(log, certificate(sam, key(0x60)[1], "one more"), sam)
+case("a 17th device of Sam's: at most 16 at once, so a rotation's batch stays within what a relay takes", log, "device-limit")
 log = couple(); add_device(log, certificate(sam, tablet[1], "tablet"), sam); remove(log, tablet[1], sam); rotate(log, 2, sam)
 wrap(log, 2, phone[1], sam); add_device(log, certificate(sam, watch[1], "watch"), sam)
 case("Sam rotates and wraps to the phone only, then posts something else: a rotation wraps every member device first",

@@ -121,7 +121,13 @@ struct DeviceRevokeCommand: AsyncParsableCommand {
         try await reportingRelayErrors {
             let store = try Store.open(home: common.resolvedHome)
             let url = try relayURL(store, given: relay)
-            let mine = try store.directory().devices.values.filter { $0.isMine && $0.removed == nil }
+            // Devices a revocation can still act on, from the logs themselves: a device removed
+            // from one space but still a member of another (a revocation cut short) is one.
+            let people = try store.people()
+            guard let me = people.first(where: \.isMe), let thisDevice = try store.devicePublicKey() else { throw InputError("this journal has no identity yet") }
+            let revocable = try DeviceEngine.revocable(store, identity: me.identity, this: thisDevice)
+            // This device is offered too, so that asking to revoke it gets the reason it cannot.
+            let mine = try store.directory().devices.values.filter { $0.isMine && (revocable.contains($0.publicKey) || $0.publicKey == thisDevice) }
             let wanted = id.lowercased()
             let matches = mine.filter { $0.name == id || (wanted.count >= 4 && $0.id.description.hasPrefix(wanted)) }
             guard matches.count == 1, let target = matches.first else {

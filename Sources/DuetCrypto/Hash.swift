@@ -32,6 +32,29 @@ public enum Hash {
         Digest(produced: blake2b(parts, byteCount: Digest.byteCount, key: nil))
     }
 
+    /// The 32-byte digest of `parts` followed by `secret`, reading the secret in place (never
+    /// copied into an ordinary array): a commitment to a key that reveals nothing of it.
+    public static func digest(_ parts: [UInt8]..., secret: SecretBytes) -> Digest {
+        Sodium.ready()
+        let state = UnsafeMutableRawPointer.allocate(byteCount: crypto_generichash_statebytes(), alignment: 64)
+        defer {
+            sodium_memzero(state, crypto_generichash_statebytes())
+            state.deallocate()
+        }
+        let statePointer = OpaquePointer(state)
+        var output = [UInt8](repeating: 0, count: Digest.byteCount)
+        var result = crypto_generichash_init(statePointer, nil, 0, Digest.byteCount)
+        for part in parts where result == 0 {
+            result = part.withUnsafeBytes { buffer in crypto_generichash_update(statePointer, buffer.cBytes, UInt64(buffer.count)) }
+        }
+        if result == 0 {
+            result = secret.withUnsafeBytes { buffer in crypto_generichash_update(statePointer, buffer.cBytes, UInt64(buffer.count)) }
+        }
+        if result == 0 { result = crypto_generichash_final(statePointer, &output, Digest.byteCount) }
+        precondition(result == 0, "BLAKE2b cannot fail for valid sizes")
+        return Digest(produced: output)
+    }
+
     /// BLAKE2b with any output length (16…64) and optional key (16…64 bytes), for vectors.
     package static func blake2b(_ parts: [[UInt8]], byteCount: Int, key: [UInt8]?) -> [UInt8] {
         Sodium.ready()

@@ -204,6 +204,10 @@ extension UnlockedStore {
             }
         // Opening and decoding is most of the work of a catch-up: on every core.
         let own = device
+        // What this device itself wrote here: no honest change can depend on more of it. (A
+        // change that names a dot of ours we never made would wait for ever, and everything
+        // its author writes after it with it.)
+        let ownHead = vector[own, default: 0]
         let opened = Parallel.map(pending) { item -> Result<Opened, StoreError> in
             // Stored envelopes were parsed and verified on arrival: one that no longer parses
             // was damaged on disk.
@@ -219,6 +223,9 @@ extension UnlockedStore {
                 // bytes and a newer Duet can send what this one cannot read. Such a change is
                 // consumed (SPEC § 3.2), its bytes kept, and the person told.
                 if item.device == own { return .failure(.corrupt("a stored envelope does not open or does not match its header")) }
+                return .success(.unreadable(Dot(device: item.device, seq: item.seq)))
+            }
+            if item.device != own, change.dependencies.contains(where: { $0.device == own && $0.seq > ownHead }) {
                 return .success(.unreadable(Dot(device: item.device, seq: item.seq)))
             }
             return .success(.change(change))

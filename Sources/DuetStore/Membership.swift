@@ -244,4 +244,16 @@ extension Store {
             throw Store.classify(error, doing: "read the store", home: home)
         }
     }
+
+    /// This device's public key, from its certificate (no passphrase needed).
+    public func devicePublicKey() throws(StoreError) -> VerifyingKey? {
+        do {
+            return try database.read { db in
+                guard let id = try Data.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'device'") else { return nil }
+                return try Data.fetchOne(db, sql: "SELECT public_key FROM devices WHERE device = ?", arguments: [id]).flatMap { try? VerifyingKey(bytes: [UInt8]($0)) }
+            }
+        } catch {
+            throw Store.classify(error, doing: "read the store", home: home)
+        }
+    }
 }

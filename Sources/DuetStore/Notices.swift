@@ -42,12 +42,17 @@ extension Store {
             return "“\(Sanitise.line(certificate?.name ?? "unnamed"))”"
         }
         var lines: [String] = []
-        for record in records {
+        for (position, record) in records.enumerated() {
             switch record.action {
             case .addDevice(let certificate):
                 lines.append("\(who(record.signer)) added a device, \(name(certificate.device)), to \(place)")
             case .removeDevice(let device, _):
-                lines.append("\(who(record.signer)) removed the device \(name(device)) from \(place); its key was changed")
+                // A removal is followed by a rotation in the same batch when it was a revocation.
+                let rotated = records.dropFirst(position + 1).contains { if case .rotateKey = $0.action { return $0.signer == record.signer }; return false }
+                lines.append("\(who(record.signer)) removed the device \(name(device)) from \(place)\(rotated ? "; its key was changed" : "")")
+            case .rotateKey(let epoch, _):
+                let afterRemoval = records.prefix(position).contains { if case .removeDevice = $0.action { return $0.signer == record.signer }; return false }
+                if !afterRemoval { lines.append("\(who(record.signer)) set a new key for \(place) (key \(epoch))") }
             case .addIdentity(let identity) where people[Data(identity.bytes)] == nil:
                 lines.append("\(who(record.signer)) added a person this device does not know to \(place)")
             default:

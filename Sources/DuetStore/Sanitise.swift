@@ -26,8 +26,11 @@ public enum Sanitise {
     static func isDangerous(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
         case 0x00...0x1F, 0x7F...0x9F: true
-        // Bidirectional embeddings, overrides and isolates can reorder what is shown.
-        case 0x202A...0x202E, 0x2066...0x2069: true
+        // Bidirectional embeddings, overrides and isolates can reorder what is shown; line and
+        // paragraph separators break a line where none is seen; zero-width characters and
+        // directional marks make two names that look the same differ (a partner's "Alex's
+        // laptop" beside the real one).
+        case 0x202A...0x202E, 0x2066...0x2069, 0x2028, 0x2029, 0x200B...0x200F, 0x2060, 0xFEFF: true
         default: false
         }
     }

@@ -89,8 +89,9 @@ public final class Store: Sendable {
 
     /// The first two records of a personal space: its creation by this identity and this device.
     static func personalLog(_ keystore: Keystore, deviceName: String, now: UInt64) -> [MembershipRecord] {
+        let commitment = keystore.personalKeys[1].map { MembershipLog.keyCommitment(space: keystore.personalSpace, epoch: 1, key: $0) } ?? .zero
         let create = MembershipRecord.sign(space: keystore.personalSpace, index: 1, previous: .zero,
-                                           action: .create(identity: keystore.identity.verifyingKey), signer: keystore.identity)
+                                           action: .create(identity: keystore.identity.verifyingKey, keyCommitment: commitment), signer: keystore.identity)
         let certificate = DeviceCertificate.issue(identity: keystore.identity, device: keystore.device.verifyingKey,
                                                   name: deviceName, created: now)
         let add = MembershipRecord.sign(space: keystore.personalSpace, index: 2, previous: create.hash,

@@ -1,6 +1,6 @@
 public import DuetCore
 import DuetCrypto
-import DuetWire
+public import DuetWire
 import Foundation
 import GRDB
 
@@ -179,9 +179,26 @@ public struct UnlockedStore: Sendable {
         for (epoch, boxes) in log.wrappedKeys where keys[epoch] == nil {
             guard let box = boxes[me], let secret = try? boxKey.openSecret(box),
                   let key = try? SymmetricKey(bytes: secret) else { continue }
+            // Only the key the epoch's creation or rotation committed to: a rotation cannot
+            // hand this device junk, or a key its other devices do not share (SPEC § 6.2).
+            guard let commitment = log.keyCommitments[epoch], commitment == MembershipLog.keyCommitment(space: space, epoch: epoch, key: key) else { continue }
             keys[epoch] = key
         }
         return keys
+    }
+
+    /// Whether the log wraps the current epoch's key to this device but what it wraps does not
+    /// open, or is not the committed key (a partner's rotation handed it junk).
+    public func currentKeyIsUnusable(space: SpaceID) throws(StoreError) -> Bool {
+        do {
+            return try store.database.read { db in
+                let log = try Store.membershipLog(db, space: space)
+                guard log.wrappedKeys[log.epoch]?[keystore.device.verifyingKey] != nil else { return false }
+                return try contentKeys(db, space: space)[log.epoch] == nil
+            }
+        } catch {
+            throw Store.classify(error, doing: "read the keys", home: store.home)
+        }
     }
 
     /// The kind of space entry `id` lives in.

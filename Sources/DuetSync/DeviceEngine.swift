@@ -80,6 +80,55 @@ public enum DeviceEngine {
         return (store, unlocked, result)
     }
 
+    /// A rotation to the next epoch: a fresh key, its commitment, and the key wrapped to every
+    /// member device but `excluded` (the one being removed), in one batch.
+    static func rotation(of space: SpaceID, after log: MembershipLog, excluding excluded: VerifyingKey? = nil) throws -> [MembershipRecord.Action] {
+        let next = log.epoch + 1
+        let key = SymmetricKey.random()
+        var actions: [MembershipRecord.Action] = [.rotateKey(epoch: next, keyCommitment: MembershipLog.keyCommitment(space: space, epoch: next, key: key))]
+        for device in log.devices.keys.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) where device != excluded {
+            actions.append(.wrapKey(epoch: next, device: device, box: try PairingEngine.wrap(key, for: device)))
+        }
+        return actions
+    }
+
+    /// When the key this device was handed for the current epoch does not work (it does not
+    /// open, or is not the one the rotation committed to), gives everyone a new one — the log
+    /// allows answering an epoch the other person began, once — and says so. Returns whether
+    /// it rotated.
+    @discardableResult
+    static func answerUnusableKey(_ space: SpaceInfo, unlocked: UnlockedStore, store: Store, transport: RelayTransport) async throws -> Bool {
+        guard try unlocked.currentKeyIsUnusable(space: space.id) else { return false }
+        let log = try store.membershipLog(space: space.id)
+        let me = unlocked.keystore.identity.verifyingKey
+        let who = log.epochBegunBy.flatMap { begun in try? store.people().first { $0.identity == begun } }
+            .map { $0.isMe ? "Your other device" : Sanitise.line($0.name) } ?? "Someone"
+        let place = space.kind == .couple ? "your shared space" : "your private journal"
+        guard log.mayRotate(me) else {
+            try store.addWarning("\(who) gave this device a key for \(place) that does not work (it does not open, or is not the key announced); this device cannot set a new one now, so it cannot write there")
+            return false
+        }
+        let records = log.nextRecords(try rotation(of: space.id, after: log), by: unlocked.keystore.identity)
+        try await transport.postMembership(records)
+        try store.appendMembership(records, space: space.id)
+        try store.addWarning("\(who) gave this device a key for \(place) that does not work (it does not open, or is not the key announced); this device set a new key for every device in it")
+        try? await RecoveryEngine.refreshIfStale(unlocked, store: store, transport: transport)
+        return true
+    }
+
+    /// This person's devices that a revocation can still act on: a member of some space, or
+    /// removed from one whose key was not rotated since (an interrupted revocation, or one that
+    /// reached only some spaces). Not this device.
+    public static func revocable(_ store: Store, identity: VerifyingKey, this device: VerifyingKey) throws -> Set<VerifyingKey> {
+        var result = Set<VerifyingKey>()
+        for space in try store.spaces() {
+            let log = try store.membershipLog(space: space.id)
+            for (key, certificate) in log.devices where certificate.identity == identity && key != device { result.insert(key) }
+            for key in log.removedDevices where log.certifiers[key] == identity && removedWithoutRotation(key, in: log) { result.insert(key) }
+        }
+        return result
+    }
+
     /// Whether the log removed `device` and has not rotated the key since.
     static func removedWithoutRotation(_ device: VerifyingKey, in log: MembershipLog) -> Bool {
         guard let removal = log.records.lastIndex(where: { if case .removeDevice(let removed, _) = $0.action { return removed == device }; return false }) else {
@@ -102,34 +151,16 @@ public enum DeviceEngine {
         try await transport.authenticate()
         var revoked = 0
         for space in try store.spaces() {
-            _ = try await SyncEngine.reconcileMembership(space, unlocked: unlocked, store: store, transport: transport, now: now())
-            let log = try store.membershipLog(space: space.id)
-            var actions: [MembershipRecord.Action]
-            if let certificate = log.devices[target], certificate.identity == keystore.identity.verifyingKey {
-                // What the device wrote while it was a member stays readable everywhere — on a
-                // device linked or recovered after this, too: the removal names its last seq.
-                // Fetched first, so that is everything the relay took from it, each envelope
-                // verified here (the relay's own word on its head is not taken: a relay siding
-                // with the lost device could name a seq it has not yet signed).
-                _ = try await SyncEngine.exchange(space.id, store: store, transport: transport, ownDevice: keystore.deviceID)
-                let lastSeq = try store.localHeads(space: space.id)[WireDeviceID(verifyingKey: target)] ?? 0
-                actions = [.removeDevice(target, lastSeq: lastSeq)]
-            } else if Self.removedWithoutRotation(target, in: log) {
-                // An earlier revoke stopped after the removal reached the relay: finish it.
-                actions = []
-            } else {
-                continue
+            // The partner may append at the same moment (their own revocation): read the log
+            // again and retry, a few times, rather than stop between spaces.
+            for attempt in 1...3 {
+                do {
+                    if try await revoke(target, in: space, unlocked: unlocked, store: store, transport: transport, now: now) { revoked += 1 }
+                    break
+                } catch let failure as RelayTransport.Failure where failure.code == "membership-out-of-order" && attempt < 3 {
+                    continue
+                }
             }
-            let next = log.epoch + 1
-            let key = SymmetricKey.random()
-            actions.append(.rotateKey(epoch: next))
-            for remaining in log.devices.keys.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) where remaining != target {
-                actions.append(.wrapKey(epoch: next, device: remaining, box: try PairingEngine.wrap(key, for: remaining)))
-            }
-            let records = log.nextRecords(actions, by: keystore.identity)
-            try await transport.postMembership(records)
-            try store.appendMembership(records, space: space.id)
-            revoked += 1
         }
         guard revoked > 0 else { throw Failure(message: "that device is not one of yours in any space; `duet device list` shows them") }
         // The recovery blob holds every epoch's key: after a rotation it must hold the new one,
@@ -137,5 +168,35 @@ public enum DeviceEngine {
         // effort: the next sync tries again.
         try? await RecoveryEngine.refreshIfStale(unlocked, store: store, transport: transport)
         return revoked
+    }
+
+    /// Removes `target` from one space (when this person certified it there) and rotates the
+    /// space's key; returns whether anything was posted.
+    static func revoke(_ target: VerifyingKey, in space: SpaceInfo, unlocked: UnlockedStore, store: Store, transport: RelayTransport,
+                       now: @Sendable () -> UInt64) async throws -> Bool {
+        let keystore = unlocked.keystore
+        _ = try await SyncEngine.reconcileMembership(space, unlocked: unlocked, store: store, transport: transport, now: now())
+        let log = try store.membershipLog(space: space.id)
+        var actions: [MembershipRecord.Action]
+        if let certificate = log.devices[target], certificate.identity == keystore.identity.verifyingKey {
+            // What the device wrote while it was a member stays readable everywhere — on a
+            // device linked or recovered after this, too: the removal names its last seq.
+            // Fetched first, so that is everything the relay took from it, each envelope
+            // verified here (the relay's own word on its head is not taken: a relay siding
+            // with the lost device could name a seq it has not yet signed).
+            _ = try await SyncEngine.exchange(space.id, store: store, transport: transport, ownDevice: keystore.deviceID)
+            let lastSeq = try store.localHeads(space: space.id)[WireDeviceID(verifyingKey: target)] ?? 0
+            actions = [.removeDevice(target, lastSeq: lastSeq)]
+        } else if Self.removedWithoutRotation(target, in: log) {
+            // An earlier revoke stopped after the removal reached the relay: finish it.
+            actions = []
+        } else {
+            return false
+        }
+        actions += try Self.rotation(of: space.id, after: log, excluding: target)
+        let records = log.nextRecords(actions, by: keystore.identity)
+        try await transport.postMembership(records)
+        try store.appendMembership(records, space: space.id)
+        return true
     }
 }

@@ -40,7 +40,7 @@ public enum PairingEngine {
             records.append(MembershipRecord.sign(space: space, index: UInt64(records.count + 1), previous: records.last?.hash ?? .zero,
                                                  action: action, signer: keystore.identity))
         }
-        append(.create(identity: keystore.identity.verifyingKey))
+        append(.create(identity: keystore.identity.verifyingKey, keyCommitment: MembershipLog.keyCommitment(space: space, epoch: 1, key: spaceKey)))
         append(.addDevice(certificate))
         append(.wrapKey(epoch: 1, device: keystore.device.verifyingKey, box: try wrap(spaceKey, for: keystore.device.verifyingKey)))
         try await transport.postMembership(records)
@@ -170,7 +170,7 @@ public enum PairingEngine {
         }
         // The invite's length was bounded when it was opened; checked again, without a trap.
         guard let length = Int(exactly: invite.logLength), length >= 1, length <= records.count, records[length - 1].hash == invite.logHead,
-              case .create(let creator) = records[0].action, creator == invite.identity,
+              case .create(let creator, _) = records[0].action, creator == invite.identity,
               log.devices[invite.certificate.device] != nil, log.devices[me] != nil else {
             throw Failure(message: "the couple space on the relay is not the one your partner invited you to; nothing was paired")
         }

@@ -30,6 +30,7 @@ public enum SyncEngine {
         for space in try store.spaces() {
             result.membershipRecords += try await reconcileMembership(space, unlocked: unlocked, store: store, transport: transport, now: now)
             try await reportRefusedMembership(space, store: store, transport: transport)
+            try await DeviceEngine.answerUnusableKey(space, unlocked: unlocked, store: store, transport: transport)
             let round = try await exchange(space.id, store: store, transport: transport, ownDevice: unlocked.keystore.deviceID, progress: progress)
             if round.rolledBack { result.rolledBack.append(space.kind); continue }
             result.pushed += round.summary.pushed
@@ -105,7 +106,8 @@ public enum SyncEngine {
             var prefix = MembershipLog(space: space.id)
             do { for earlier in log.records.prefix(Int(record.index - 1)) { try prefix.append(earlier) } } catch { continue }
             do {
-                try prefix.append(record)
+                // As a batch of its own: a rotation kept without its wraps is incomplete.
+                try prefix.append(batch: [record])
                 continue   // it follows the rules: the relay's claim is false, nothing to tell
             } catch let refusal where refusal.isRule {
                 let who = people.first { $0.identity == record.signer }.map { $0.isMe ? "You (on another device)" : Sanitise.line($0.name) } ?? "Someone"
@@ -126,7 +128,7 @@ public enum SyncEngine {
             }
         }
         let expected = Set(people.filter { $0.isMe || space.kind == .couple }.map(\.identity))
-        guard case .create(let creator) = records.first?.action, expected.contains(creator), expected.isSubset(of: log.identities) else {
+        guard case .create(let creator, _) = records.first?.action, expected.contains(creator), expected.isSubset(of: log.identities) else {
             throw RelayTransport.Failure(status: 409, code: "membership-foreign", message: "the relay's membership log is not this person's space")
         }
     }

@@ -76,12 +76,12 @@ struct MembershipRulesTests {
     func rotations() throws {
         let (log, alex, sam) = try Self.paired()
         var copy = log
-        #expect(throws: MembershipLog.Refusal.rotationNotAllowed) { try copy.appendNext(.rotateKey(epoch: 2), by: sam.identity) }
+        // Alex began epoch 1 (he created the space) and removed nothing: no cause to rotate.
+        #expect(throws: MembershipLog.Refusal.rotationNotAllowed) { try copy.appendNext(.rotateKey(epoch: 2), by: alex.identity) }
+        #expect(!copy.mayRotate(alex.identity.verifyingKey) && copy.mayRotate(sam.identity.verifyingKey), "Sam may answer Alex's epoch, once")
         let spare = Person(identity: alex.identity)
         try copy.appendNext(.addDevice(spare.certificate(name: "old phone")), by: alex.identity)
         try copy.appendNext(.removeDevice(spare.device.verifyingKey), by: alex.identity)
-        // Sam did not remove anything: Sam may not rotate in Alex's place.
-        #expect(throws: MembershipLog.Refusal.rotationNotAllowed) { try copy.appendNext(.rotateKey(epoch: 2), by: sam.identity) }
         // A rotation that leaves Sam's phone without the key is refused as a batch, and changes nothing.
         let partial = copy.nextRecords([.rotateKey(epoch: 2), .wrapKey(epoch: 2, device: alex.device.verifyingKey, box: Self.box)], by: alex.identity)
         let before = copy.records.count
@@ -103,4 +103,28 @@ struct MembershipRulesTests {
         try copy.append(batch: whole)
         #expect(copy.epoch == 2 && copy.openRotation == nil && copy.wrappedKeys[2]?.count == 2)
     }
+
+    @Test("The partner cannot use up the epochs: every rotation they can make leaves room for the other's revocation")
+    func epochBudget() throws {
+        // Found by the adversarial review: 254 add-remove-rotate cycles left no epoch for anyone.
+        var (log, alex, sam) = try Self.paired()
+        var rotations = 0
+        while true {
+            let spare = Person(identity: sam.identity)
+            do { try log.appendNext(.addDevice(spare.certificate(name: "spare")), by: sam.identity) } catch { #expect(error == .deviceLimit); break }
+            try log.appendNext(.removeDevice(spare.device.verifyingKey), by: sam.identity)
+            try log.append(batch: log.nextRecords([.rotateKey(epoch: log.epoch + 1)] + log.devices.keys.map {
+                .wrapKey(epoch: log.epoch + 1, device: $0, box: Self.box)
+            }, by: sam.identity))
+            rotations += 1
+        }
+        #expect(rotations == MembershipLog.maximumCertifiedPerIdentity - 1, "Sam's phone took one of Sam's 60")
+        #expect(!log.mayRotate(sam.identity.verifyingKey), "no answer to Sam's own epochs")
+        #expect(log.mayRotate(alex.identity.verifyingKey) && log.epoch < MembershipLog.maximumEpochs)
+        try log.append(batch: log.nextRecords([.rotateKey(epoch: log.epoch + 1)] + log.devices.keys.map {
+            .wrapKey(epoch: log.epoch + 1, device: $0, box: Self.box)
+        }, by: alex.identity))
+        #expect(!log.mayRotate(sam.identity.verifyingKey), "an answer is never answered")
+    }
 }
+

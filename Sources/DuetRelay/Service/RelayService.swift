@@ -255,11 +255,14 @@ public actor RelayService {
             return false
         }
         if !before.records.isEmpty, before.devices[device] == nil, !joining { throw RelayError.notAMember }
+        // A batch larger than a bucket's burst could never pass: say so, not "retry later".
+        guard Double(records.count) <= limits.membershipBurst else {
+            throw RelayError(code: "batch-too-large", status: 413,
+                             message: "at most \(Int(max(0, min(limits.membershipBurst, 1e6)))) membership records per batch at this relay")
+        }
         try spend(&membershipBuckets, Double(records.count), by: device, now: now)
-        let (spaceSpent, spaceWait) = spaceMembershipBuckets.spend(Double(records.count), by: space, now: now)
-        guard spaceSpent else { throw RelayError.rateLimited(retryAfterMilliseconds: spaceWait ?? 60_000) }
         var creator: VerifyingKey?
-        if before.records.isEmpty, case .create(let identity) = records[0].action {
+        if before.records.isEmpty, case .create(let identity, _) = records[0].action {
             creator = identity
             let (spent, wait) = spaceBucket.spend(1, by: 0, now: now)
             guard spent else { throw RelayError.rateLimited(retryAfterMilliseconds: wait ?? 60_000) }
@@ -273,6 +276,10 @@ public actor RelayService {
             throw RelayError.conflict("membership-\(error.rawValue)", error.explanation)
         }
         if !before.records.isEmpty, log.devices[device] == nil { throw RelayError.notAMember }
+        // The space's shared bucket is spent only by records the rules accept: one member's
+        // refused attempts (spent from their own device's bucket) cannot starve the other's.
+        let (spaceSpent, spaceWait) = spaceMembershipBuckets.spend(Double(records.count), by: space, now: now)
+        guard spaceSpent else { throw RelayError.rateLimited(retryAfterMilliseconds: spaceWait ?? 60_000) }
         switch try await storage.appendMembership(space: space, from: records[0].index, records: batch, creator: creator?.bytes,
                                                   maximumSpacesPerCreator: limits.spacesPerIdentity) {
         case .stored: break

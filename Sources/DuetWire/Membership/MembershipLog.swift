@@ -30,10 +30,40 @@ public struct MembershipLog: Sendable {
     /// A rotation whose wraps have not all been posted: who rotated, and the member devices
     /// still without the new key. Nothing else may follow until it is complete.
     public private(set) var openRotation: (signer: VerifyingKey, remaining: Set<VerifyingKey>)?
+    /// Per epoch, the commitment to its content key (from `create` and each `rotateKey`).
+    public private(set) var keyCommitments: [UInt64: Digest] = [:]
+    /// Who began the current epoch (the creator for epoch 1), and whether the other identity
+    /// may answer it with a rotation of its own: once per epoch begun by creation or a removal,
+    /// never an answer to an answer. This is how a person whose device was handed a key that
+    /// does not work (junk, or not the committed one) gets a working key back.
+    public private(set) var epochBegunBy: VerifyingKey?
+    private var epochAnswerable = false
+    /// Per identity, devices certified in this space, ever.
+    public private(set) var certifiedCount: [VerifyingKey: Int] = [:]
+
+    /// At most this many current devices per identity: a rotation wraps to every one in one
+    /// batch, which must fit what the relay takes at once (SPEC § 6.6).
+    public static let maximumDevicesPerIdentity = 16
+    /// At most this many devices per identity and space, ever. With rotations that need a
+    /// removal (or answer one) this bounds the epochs two people can use up: 1 + 4 × 60 ≤ 255.
+    public static let maximumCertifiedPerIdentity = 60
+
+    /// The commitment to a content key: BLAKE2b-256("duet key commitment v1" ‖ space ‖ epoch as
+    /// 8 bytes big-endian ‖ key).
+    public static func keyCommitment(space: SpaceID, epoch: UInt64, key: SymmetricKey) -> Digest {
+        let epochBytes = (0..<8).map { UInt8(truncatingIfNeeded: epoch >> (56 - 8 * UInt64($0))) }
+        return Hash.digest(Array("duet key commitment v1".utf8), space.bytes, epochBytes, secret: key.bytes)
+    }
+
+    /// Whether `identity` may begin the next epoch now (SPEC § 6.2).
+    public func mayRotate(_ identity: VerifyingKey) -> Bool {
+        guard identities.contains(identity), openRotation == nil, epoch < Self.maximumEpochs else { return false }
+        return removalsAwaitingRotation.contains(identity) || (epochAnswerable && epochBegunBy != identity)
+    }
 
     /// The space's creator: the identity of its first record.
     public var creator: VerifyingKey? {
-        if case .create(let identity)? = records.first?.action { return identity }
+        if case .create(let identity, _)? = records.first?.action { return identity }
         return nil
     }
 
@@ -60,6 +90,8 @@ public struct MembershipLog: Sendable {
         case rotationNotAllowed = "rotation-not-allowed"
         /// A rotation must wrap the new key to every member device before anything else.
         case rotationIncomplete = "rotation-incomplete"
+        /// An identity holds at most 16 devices at once, and certifies at most 60 per space.
+        case deviceLimit = "device-limit"
     }
 
     /// The device ids of current members, as envelopes name them.
@@ -119,9 +151,12 @@ public struct MembershipLog: Sendable {
             guard case .wrapKey = record.action, record.signer == rotation.signer else { throw .rotationIncomplete }
         }
         switch record.action {
-        case .create(let identity):
+        case .create(let identity, let commitment):
             guard records.isEmpty, record.signer == identity else { throw .invalidAction }
             identities.insert(identity)
+            keyCommitments[1] = commitment
+            epochBegunBy = identity
+            epochAnswerable = true
         case .addIdentity(let identity):
             // The creator adds the partner, once: a couple is two people, fixed at pairing.
             guard record.signer == creator else { throw .identityLimit }
@@ -134,9 +169,14 @@ public struct MembershipLog: Sendable {
             // A key is certified once for good: a removed device's old certificate is still
             // validly signed, and re-posting it would undo a revocation.
             guard certifiers[certificate.device] == nil, !identities.contains(certificate.device) else { throw .deviceKnown }
+            let current = devices.values.lazy.filter { $0.identity == record.signer }.count
+            guard current < Self.maximumDevicesPerIdentity, certifiedCount[record.signer, default: 0] < Self.maximumCertifiedPerIdentity else {
+                throw .deviceLimit
+            }
             do { try certificate.verify() } catch { throw .badSignature }
             devices[certificate.device] = certificate
             certifiers[certificate.device] = certificate.identity
+            certifiedCount[record.signer, default: 0] += 1
         case .removeDevice(let device, let lastSeq):
             guard let certificate = devices[device] else { throw .invalidAction }
             guard certificate.identity == record.signer else { throw .notOwnDevice }
@@ -144,13 +184,19 @@ public struct MembershipLog: Sendable {
             removedDevices.insert(device)
             lastSeqOfRemoved[device] = lastSeq
             removalsAwaitingRotation.insert(record.signer)
-        case .rotateKey(let next):
-            // A new key keeps a removed device out; only who removed one has cause to rotate.
-            guard removalsAwaitingRotation.contains(record.signer) else { throw .rotationNotAllowed }
+        case .rotateKey(let next, let commitment):
+            // A new key keeps a removed device out; only who removed one has cause to rotate —
+            // or the other identity, once, to answer an epoch it did not begin (its devices may
+            // have been handed a key that does not work).
+            let answering = !removalsAwaitingRotation.contains(record.signer)
+            guard !answering || (epochAnswerable && epochBegunBy != record.signer) else { throw .rotationNotAllowed }
             // Key lists count epochs in one byte (SPEC § 7.2): a 256th epoch is refused here,
             // by the relay and by every client alike, rather than trapping where keys are kept.
             guard next == epoch + 1, next <= Self.maximumEpochs else { throw .invalidAction }
             epoch = next
+            keyCommitments[next] = commitment
+            epochBegunBy = record.signer
+            epochAnswerable = !answering
             removalsAwaitingRotation = []
             let members = Set(devices.keys)
             openRotation = members.isEmpty ? nil : (record.signer, members)
@@ -184,8 +230,9 @@ extension MembershipLog.Refusal {
         case .deviceKnown: "that device key is already in the log (a member now or once) and is never certified again"
         case .wrapExists: "that device already holds a key for this epoch; wrapped keys are never replaced"
         case .wrapNotAllowed: "only the device's own person gives it the key, unless they hold it on no device yet"
-        case .rotationNotAllowed: "only an identity that removed a device since the last rotation may rotate"
+        case .rotationNotAllowed: "only an identity that removed a device since the last rotation may rotate, or the other, once, to answer it"
         case .rotationIncomplete: "a rotation carries the new key wrapped to every member device, in the same batch"
+        case .deviceLimit: "an identity holds at most 16 devices at once and certifies at most 60 in a space"
         default: "the record does not follow the space's log"
         }
     }

@@ -7,7 +7,9 @@ public struct MembershipRecord: Hashable, Sendable {
     static let context = Array("duet membership v1".utf8)
 
     public enum Action: Hashable, Sendable {
-        case create(identity: VerifyingKey)
+        /// Creates the space. `keyCommitment` binds epoch 1's content key (``MembershipLog/keyCommitment``):
+        /// every device checks the key it is given against it.
+        case create(identity: VerifyingKey, keyCommitment: Digest = .zero)
         case addIdentity(VerifyingKey)
         case addDevice(DeviceCertificate)
         /// Removes a device. `lastSeq` is the highest seq of the device's envelopes in this space
@@ -15,7 +17,10 @@ public struct MembershipRecord: Hashable, Sendable {
         /// was revoked): those stay valid for every device, new ones included; anything it signs
         /// above is refused (SPEC § 5.3, § 7.4).
         case removeDevice(VerifyingKey, lastSeq: UInt64 = 0)
-        case rotateKey(epoch: UInt64)
+        /// Begins `epoch`, whose content key `keyCommitment` binds: a wrap that opens to another
+        /// key is refused by the device it is for, so a rotation cannot hand out junk or a
+        /// different key to each device unnoticed.
+        case rotateKey(epoch: UInt64, keyCommitment: Digest = .zero)
         /// A space content key for `epoch`, sealed (`crypto_box_seal`) to member `device`.
         case wrapKey(epoch: UInt64, device: VerifyingKey, box: [UInt8])
 
@@ -62,11 +67,11 @@ public struct MembershipRecord: Hashable, Sendable {
         writer.raw(previous.bytes)
         writer.byte(action.code)
         switch action {
-        case .create(let identity): writer.raw(identity.bytes)
+        case .create(let identity, let commitment): writer.raw(identity.bytes); writer.raw(commitment.bytes)
         case .addIdentity(let identity): writer.raw(identity.bytes)
         case .addDevice(let certificate): writer.raw(certificate.encoded)
         case .removeDevice(let device, let lastSeq): writer.raw(device.bytes); writer.varint(lastSeq)
-        case .rotateKey(let epoch): writer.varint(epoch)
+        case .rotateKey(let epoch, let commitment): writer.varint(epoch); writer.raw(commitment.bytes)
         case .wrapKey(let epoch, let device, let box):
             writer.varint(epoch)
             writer.raw(device.bytes)
@@ -97,7 +102,7 @@ public struct MembershipRecord: Hashable, Sendable {
         do { previous = try Digest(bytes: previousBytes) } catch { throw .malformed("previous hash") }
         let action: Action
         switch try reader.byte() {
-        case 1: action = .create(identity: try key(try reader.raw(32)))
+        case 1: action = .create(identity: try key(try reader.raw(32)), keyCommitment: try digest(try reader.raw(32)))
         case 2: action = .addIdentity(try key(try reader.raw(32)))
         case 3: action = .addDevice(try DeviceCertificate.read(&reader))
         case 4:
@@ -106,7 +111,7 @@ public struct MembershipRecord: Hashable, Sendable {
             // Stores keep seqs as signed 64-bit integers (SPEC § 5.1).
             guard lastSeq <= Envelope.maximumSeq else { throw .malformed("a seq is at most 2^63 - 1") }
             action = .removeDevice(device, lastSeq: lastSeq)
-        case 5: action = .rotateKey(epoch: try reader.varint())
+        case 5: action = .rotateKey(epoch: try reader.varint(), keyCommitment: try digest(try reader.raw(32)))
         case 6:
             let epoch = try reader.varint()
             let device = try key(try reader.raw(32))
@@ -128,4 +133,8 @@ public struct MembershipRecord: Hashable, Sendable {
         let body = Self.encodeBody(space: space, index: index, previous: previous, action: action, signer: signer)
         try signer.verify(signature, for: Self.context + body)
     }
+}
+
+func digest(_ bytes: [UInt8]) throws(WireError) -> Digest {
+    do { return try Digest(bytes: bytes) } catch { throw .malformed("a digest is 32 bytes") }
 }
