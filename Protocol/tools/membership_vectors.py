@@ -28,8 +28,9 @@ def varint(n):
             return bytes(out)
 
 def certificate(identity, device_public, name, created=1_767_225_600_000, expires=0):
+    """`name` only labels the case: certificates carry keys and times; names travel sealed."""
     private, public = identity
-    body = bytes([1]) + public + device_public + varint(created) + varint(expires) + varint(len(name.encode())) + name.encode()
+    body = bytes([1]) + public + device_public + varint(created) + varint(expires)
     return body + private.sign(b"duet device certificate v1" + body)
 
 SPACE = bytes([0x77]) * 16
@@ -65,6 +66,8 @@ def add_device(log, cert, by): log.add(3, cert, by)
 def remove(log, device_public, by, last_seq=0): log.add(4, device_public + varint(last_seq), by)
 def rotate(log, epoch, by): log.add(5, varint(epoch) + COMMITMENT, by)
 def wrap(log, epoch, device_public, by): log.add(6, varint(epoch) + device_public + varint(len(BOX)) + BOX, by)
+DIRECTORY = bytes([0xDD]) * 64   # stands for a sealed SpaceDirectory; the log carries it, members open it
+def directory(log, epoch, by, sealed=DIRECTORY): log.add(7, varint(epoch) + varint(len(sealed)) + sealed, by)
 
 alex, laptop = key(0x01), key(0x02)
 sam, phone = key(0x03), key(0x04)
@@ -119,6 +122,11 @@ log = couple(); wrap(log, 1, laptop[1], sam)
 case("Sam posts a second wrap of epoch 1 for Alex's laptop, to replace Alex's key", log, "wrap-exists")
 log = couple(); add_device(log, certificate(alex, tablet[1], "tablet"), alex); wrap(log, 1, tablet[1], sam)
 case("Sam wraps a key to Alex's new tablet while Alex holds the key on the laptop", log, "wrap-not-allowed")
+log = couple(); directory(log, 1, alex); directory(log, 1, sam)
+case("each person seals a directory (names) for the space under epoch 1's key", log, "success",
+     identities=[alex[1].hex(), sam[1].hex()], devices=[laptop[1].hex(), phone[1].hex()], epoch=1)
+log = couple(); directory(log, 2, sam)
+case("a directory sealed under an epoch that has not begun", log, "invalid-action")
 log = couple(); rotate(log, 2, alex)
 case("Alex rotates without having removed a device (epoch 1 is his own)", log, "rotation-not-allowed")
 log = couple(); add_device(log, certificate(sam, tablet[1], "tablet"), sam); remove(log, tablet[1], sam); rotate(log, 2, sam)

@@ -29,7 +29,7 @@ struct Authors {
 
     /// "Sam (Sam's phone)".
     func personAndDevice(_ id: DeviceID) -> String {
-        guard let name = device(id)?.name else { return person(id) }
+        guard let name = device(id)?.name, !name.isEmpty else { return person(id) }
         return "\(person(id)) (\(name))"
     }
 }

@@ -97,7 +97,7 @@ struct DeviceListCommand: ParsableCommand {
             let current = try store.deviceID()
             let rows = try store.directory().devices.values
                 .sorted { ($0.isMine ? 0 : 1, $0.created) < ($1.isMine ? 0 : 1, $1.created) }
-                .map { Row(id: $0.id.description, name: $0.name, person: $0.person ?? "unknown", added: rfc3339($0.created),
+                .map { Row(id: $0.id.description, name: $0.displayName, person: $0.person ?? "unknown", added: rfc3339($0.created),
                            removed: $0.removed.map(rfc3339), thisDevice: $0.id.description == current) }
             if json { return try printJSON(rows) }
             for row in rows {
@@ -137,7 +137,7 @@ struct DeviceRevokeCommand: AsyncParsableCommand {
             }
             let unlocked = try store.unlock(passphrase: try PassphraseSource.read(file: common.passphraseFile))
             let spaces = try await DeviceEngine.revoke(device: target.publicKey, unlocked, store: store, relay: url, now: { nowMilliseconds })
-            print("Revoked \(Sanitise.line(target.name)): removed from \(spaces) space(s); new keys sealed to your remaining devices\(spaces > 1 ? " and your partner's" : "").")
+            print("Revoked \(Sanitise.line(target.displayName)): removed from \(spaces) space(s); new keys sealed to your remaining devices\(spaces > 1 ? " and your partner's" : "").")
         }
     }
 }

@@ -137,7 +137,7 @@ struct PairStatusCommand: ParsableCommand {
             for record in log.records {
                 guard case .addDevice(let certificate) = record.action else { continue }
                 let known = directory.devices.values.first { $0.publicKey == certificate.device }
-                devices.append(Report.Device(id: known?.id.description ?? Hex.encode(certificate.device.bytes), name: certificate.name,
+                devices.append(Report.Device(id: known?.id.description ?? Hex.encode(certificate.device.bytes), name: known?.displayName ?? "a device not yet named",
                                              person: names[certificate.identity] ?? "someone unknown",
                                              isMine: certificate.identity == me.identity, added: rfc3339(certificate.created),
                                              removed: log.removedDevices.contains(certificate.device) ? known?.removed.map(rfc3339) ?? "yes" : nil))

@@ -151,6 +151,8 @@ extension UnlockedStore {
     /// Returns the dots applied.
     @discardableResult
     public func materialise() throws -> [Dot] {
+        // Names and notices from directory records first (a count when nothing changed).
+        try refreshDirectory()
         do {
             // Read first: with nothing waiting (the usual case) no write transaction is opened,
             // so reading commands work on a read-only home and never touch the file.

@@ -75,9 +75,8 @@ extension Store {
     public func appendMembership(_ records: [MembershipRecord], space: SpaceID, notify: Bool = false) throws(StoreError) -> MembershipLog {
         do {
             return try database.write { db in
-                let log = try Self.appendMembership(db, records, space: space)
-                if notify { try Self.noteMembershipChanges(db, records, log: log, space: space) }
-                return log
+                if notify, let first = records.first { try Self.markForNotices(db, space: space, from: Int(clamping: first.index) - 1) }
+                return try Self.appendMembership(db, records, space: space)
             }
         } catch {
             throw Store.classify(error, doing: "record the membership log", home: home)
@@ -99,11 +98,12 @@ extension Store {
                                arguments: [Int64(Date().timeIntervalSince1970 * 1000), Data(device.bytes)])
             }
             if case .addDevice(let certificate) = record.action {
+                // No name yet: names come sealed, in directory records (see `refreshDirectory`).
                 try db.execute(sql: """
                     INSERT INTO devices (device, public_key, identity, name, created) VALUES (?, ?, ?, ?, ?)
                     ON CONFLICT (device) DO NOTHING
                     """, arguments: [Data(WireDeviceID(verifyingKey: certificate.device).bytes), Data(certificate.device.bytes),
-                                     Data(certificate.identity.bytes), certificate.name, Int64(certificate.created)])
+                                     Data(certificate.identity.bytes), "", Int64(certificate.created)])
             }
         }
         // Devices whose envelopes verify, as the log now says: members, and removed devices up to
@@ -160,11 +160,15 @@ extension Store {
                     people[row["identity"] as Data] = (row["name"], (row["role"] as String) == "me")
                 }
                 var devices: [WireDeviceID: Directory.Device] = [:]
+                let own = try Data.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'device'")
+                let ownName = try Data.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'device_name'").map { String(decoding: $0, as: UTF8.self) }
                 for row in try Row.fetchAll(db, sql: "SELECT device, public_key, identity, name, created, removed FROM devices") {
                     let device: Data = row["device"], identity: Data = row["identity"], publicKey: Data = row["public_key"]
                     guard let id = try? WireDeviceID(bytes: [UInt8](device)), let key = try? VerifyingKey(bytes: [UInt8](publicKey)) else { continue }
                     let person = people[identity]
-                    devices[id] = Directory.Device(id: id, publicKey: key, name: row["name"], person: person?.name, isMine: person?.isMe ?? false,
+                    var name: String = row["name"]
+                    if name.isEmpty, device == own { name = ownName ?? "" }
+                    devices[id] = Directory.Device(id: id, publicKey: key, name: name, person: person?.name, isMine: person?.isMe ?? false,
                                                    created: UInt64(clamping: row["created"] as Int64), removed: (row["removed"] as Int64?).map { UInt64(clamping: $0) })
                 }
                 return Directory(devices: devices)
@@ -175,13 +179,17 @@ extension Store {
     }
 }
 
-/// Names for devices: each device's own name and the person it belongs to, both taken from
-/// verified certificates and the pairing exchange.
+/// Names for devices: each device's own name (from the directory records its person sealed for
+/// the space, SPEC § 6.2) and the person it belongs to (verified certificates and the pairing
+/// exchange).
 public struct Directory: Sendable {
     public struct Device: Sendable {
         public let id: WireDeviceID
         public let publicKey: VerifyingKey
+        /// Empty until a directory record naming it has been opened here.
         public let name: String
+        /// The name, or what to call a device whose name has not arrived yet.
+        public var displayName: String { name.isEmpty ? "a device not yet named" : name }
         /// The person's name, when their identity is known here.
         public let person: String?
         public let isMine: Bool

@@ -21,7 +21,17 @@ extension Store {
         }
     }
 
-    /// Appends notices for `records`, just applied to `log` (which now includes them).
+    /// Marks `records` (about to be appended from `from` on) for notices: they are written by
+    /// the next unlocked refresh, once the directories naming their devices are open.
+    static func markForNotices(_ db: GRDB.Database, space: SpaceID, from index: Int) throws {
+        let key = "notices_from_\(space.description)"
+        let held = try Data.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = ?", arguments: [key]).flatMap { Int(String(decoding: $0, as: UTF8.self)) }
+        let from = min(held ?? index, index)
+        try db.execute(sql: "INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                       arguments: [key, Data(String(from).utf8)])
+    }
+
+    /// Appends notices for `records`, applied to `log` (which includes them).
     static func noteMembershipChanges(_ db: GRDB.Database, _ records: [MembershipRecord], log: MembershipLog, space: SpaceID) throws {
         guard !records.isEmpty else { return }
         var people: [Data: (name: String, isMe: Bool)] = [:]
@@ -35,11 +45,9 @@ extension Store {
             return person.isMe ? "You (on another device)" : Sanitise.line(person.name)
         }
         func name(_ device: VerifyingKey) -> String {
-            let certificate = log.devices[device] ?? log.records.lazy.compactMap { record -> DeviceCertificate? in
-                if case .addDevice(let certificate) = record.action, certificate.device == device { return certificate }
-                return nil
-            }.first
-            return "“\(Sanitise.line(certificate?.name ?? "unnamed"))”"
+            // Names arrive sealed in directory records, applied before notices are written.
+            let known = (try? String.fetchOne(db, sql: "SELECT name FROM devices WHERE public_key = ?", arguments: [Data(device.bytes)])) ?? nil
+            return "“\(Sanitise.line(known.flatMap { $0.isEmpty ? nil : $0 } ?? "unnamed"))”"
         }
         var lines: [String] = []
         for (position, record) in records.enumerated() {

@@ -75,6 +75,8 @@ public final class Store: Sendable {
                 try db.execute(sql: "INSERT INTO people (identity, name, role) VALUES (?, ?, 'me')",
                                arguments: [Data(keystore.identity.verifyingKey.bytes), keystore.name])
                 try more(db, keystore)
+                // This device's own name is known here; others' arrive in directory records.
+                try db.execute(sql: "UPDATE devices SET name = ? WHERE device = ?", arguments: [deviceName, Data(keystore.deviceID.bytes)])
             }
         } catch {
             // A half-made store must not be mistaken for a journal: remove it.
@@ -87,16 +89,19 @@ public final class Store: Sendable {
         return (store, unlocked)
     }
 
-    /// The first two records of a personal space: its creation by this identity and this device.
+    /// The first records of a personal space: its creation by this identity, this device, and
+    /// the directory naming them (sealed: the relay never reads a name).
     static func personalLog(_ keystore: Keystore, deviceName: String, now: UInt64) -> [MembershipRecord] {
-        let commitment = keystore.personalKeys[1].map { MembershipLog.keyCommitment(space: keystore.personalSpace, epoch: 1, key: $0) } ?? .zero
-        let create = MembershipRecord.sign(space: keystore.personalSpace, index: 1, previous: .zero,
-                                           action: .create(identity: keystore.identity.verifyingKey, keyCommitment: commitment), signer: keystore.identity)
-        let certificate = DeviceCertificate.issue(identity: keystore.identity, device: keystore.device.verifyingKey,
-                                                  name: deviceName, created: now)
-        let add = MembershipRecord.sign(space: keystore.personalSpace, index: 2, previous: create.hash,
-                                        action: .addDevice(certificate), signer: keystore.identity)
-        return [create, add]
+        let space = keystore.personalSpace
+        let commitment = keystore.personalKeys[1].map { MembershipLog.keyCommitment(space: space, epoch: 1, key: $0) } ?? .zero
+        let certificate = DeviceCertificate.issue(identity: keystore.identity, device: keystore.device.verifyingKey, created: now)
+        var actions: [MembershipRecord.Action] = [.create(identity: keystore.identity.verifyingKey, keyCommitment: commitment), .addDevice(certificate)]
+        if let key = keystore.personalKeys[1],
+           let sealed = try? SpaceDirectory(personName: keystore.name, deviceNames: [keystore.device.verifyingKey: deviceName])
+               .seal(space: space, signer: keystore.identity.verifyingKey, contentKey: key) {
+            actions.append(.directory(epoch: 1, sealed: sealed))
+        }
+        return MembershipLog(space: space).nextRecords(actions, by: keystore.identity)
     }
 
     /// Opens an existing store. A missing, damaged or newer-format file is an error, and the

@@ -30,18 +30,26 @@ public enum DeviceEngine {
         do { request = try LinkRequest.open(sealedRequest, using: derived.key) } catch {
             throw Failure(message: "the new device's request was not valid (\(error)); nothing was linked")
         }
-        let certificate = DeviceCertificate.issue(identity: keystore.identity, device: request.device, name: request.deviceName, created: now())
+        let certificate = DeviceCertificate.issue(identity: keystore.identity, device: request.device, created: now())
         var couple: IdentityBundle.Couple?
         for space in try store.spaces() {
             let log = try store.membershipLog(space: space.id)
             guard let key = try unlocked.spaceKeys(space.id)[log.epoch] else {
                 throw Failure(message: "this device lacks the current key of a space; run `duet sync` and try again")
             }
-            let records = log.nextRecords([.addDevice(certificate),
+            var records = log.nextRecords([.addDevice(certificate),
                                            .wrapKey(epoch: log.epoch, device: request.device, box: try PairingEngine.wrap(key, for: request.device))],
                                           by: keystore.identity)
+            // The new device's name, sealed in this person's directory, in the same batch: the
+            // partner's notice names it, and the relay reads no name.
+            var grown = log
+            try grown.append(batch: records)
+            let directory = try DirectoryEngine.current(space, log: grown, unlocked: unlocked, store: store, extra: [request.device: request.deviceName])
+            records.append(grown.nextRecord(.directory(epoch: grown.epoch, sealed: try directory.seal(space: space.id, signer: keystore.identity.verifyingKey,
+                                                                                                    contentKey: key)), by: keystore.identity))
             try await transport.postMembership(records)
             try store.appendMembership(records, space: space.id)
+            try unlocked.refreshDirectory()
             if space.kind == .couple, let partner = try store.people().first(where: { !$0.isMe }) {
                 couple = IdentityBundle.Couple(space: space.id, keys: try unlocked.spaceKeys(space.id), partner: partner.identity, partnerName: partner.name)
             }

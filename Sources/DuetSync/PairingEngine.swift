@@ -33,16 +33,24 @@ public enum PairingEngine {
 
         let space = SpaceID.random()
         let spaceKey = SymmetricKey.random()
-        let certificate = DeviceCertificate.issue(identity: keystore.identity, device: keystore.device.verifyingKey,
-                                                  name: try deviceName(store, unlocked), created: now())
+        // Every device of this person joins the couple space, not only this one (SPEC § 7.2):
+        // the certificates of the personal space, each device keyed.
+        let certificates = try ownCertificates(store, unlocked)
+        guard let certificate = certificates.first(where: { $0.device == keystore.device.verifyingKey }) else {
+            throw Failure(message: "this device is not in its own journal's membership log; run `duet sync` and try again")
+        }
         var records: [MembershipRecord] = []
         func append(_ action: MembershipRecord.Action) {
             records.append(MembershipRecord.sign(space: space, index: UInt64(records.count + 1), previous: records.last?.hash ?? .zero,
                                                  action: action, signer: keystore.identity))
         }
         append(.create(identity: keystore.identity.verifyingKey, keyCommitment: MembershipLog.keyCommitment(space: space, epoch: 1, key: spaceKey)))
-        append(.addDevice(certificate))
-        append(.wrapKey(epoch: 1, device: keystore.device.verifyingKey, box: try wrap(spaceKey, for: keystore.device.verifyingKey)))
+        for own in certificates { append(.addDevice(own)) }
+        for own in certificates { append(.wrapKey(epoch: 1, device: own.device, box: try wrap(spaceKey, for: own.device))) }
+        var created = MembershipLog(space: space)
+        do { try created.append(batch: records) } catch { throw Failure(message: "could not build the couple space's log (\(error.rawValue))") }
+        let names = try DirectoryEngine.current(SpaceInfo(id: space, kind: .couple, epoch: 1), log: created, unlocked: unlocked, store: store)
+        append(.directory(epoch: 1, sealed: try names.seal(space: space, signer: keystore.identity.verifyingKey, contentKey: spaceKey)))
         try await transport.postMembership(records)
 
         let code = Pairing.makeCode()
@@ -89,6 +97,7 @@ public enum PairingEngine {
         for action in wraps { append(action) }
         try await transport.postMembership(Array(records.suffix(wraps.count)))
         try store.joinCoupleSpace(space, records: records, partner: reply.identity, partnerName: reply.name)
+        await announce(unlocked, store: store, transport: transport)
         // The recovery blob now holds the couple space too (best effort: every sync retries).
         try? await RecoveryEngine.refreshIfStale(unlocked, store: store, transport: transport)
         return Paired(partnerName: reply.name, safetyNumber: Pairing.safetyNumber(keystore.identity.verifyingKey, reply.identity))
@@ -116,8 +125,10 @@ public enum PairingEngine {
         guard invite.identity != keystore.identity.verifyingKey else {
             throw Failure(message: "this is your own invitation; your partner accepts it on their device")
         }
-        let certificate = DeviceCertificate.issue(identity: keystore.identity, device: keystore.device.verifyingKey,
-                                                  name: try deviceName(store, unlocked), created: now())
+        let certificates = try ownCertificates(store, unlocked)
+        guard let certificate = certificates.first(where: { $0.device == keystore.device.verifyingKey }) else {
+            throw Failure(message: "this device is not in its own journal's membership log; run `duet sync` and try again")
+        }
         let reply = PairingMessages.Reply(identity: keystore.identity.verifyingKey, certificate: certificate, name: keystore.name)
         try await transport.putMailbox(derived.replyMailbox, PairingMessages.seal(reply, key: derived.key))
 
@@ -134,9 +145,10 @@ public enum PairingEngine {
                     do { try log.append(batch: records) } catch {
                         throw Failure(message: "the couple space's membership log from the relay does not verify (\(error.rawValue)); nothing was paired")
                     }
-                    let record = log.nextRecord(.addDevice(certificate), by: keystore.identity)
+                    // All of this person's devices, in one batch (this one among them).
+                    let additions = log.nextRecords(certificates.map { .addDevice($0) }, by: keystore.identity)
                     do {
-                        try await transport.postMembership([record])
+                        try await transport.postMembership(additions)
                         added = true
                     } catch let failure as RelayTransport.Failure where failure.code == "membership-out-of-order" {
                         continue   // the inviter appended meanwhile: read the log again
@@ -155,6 +167,7 @@ public enum PairingEngine {
         }
         try check(records, against: invite, me: keystore.device.verifyingKey)
         try store.joinCoupleSpace(invite.space, records: records, partner: invite.identity, partnerName: invite.name)
+        await announce(unlocked, store: store, transport: transport)
         try? await RecoveryEngine.refreshIfStale(unlocked, store: store, transport: transport)
         return Paired(partnerName: invite.name, safetyNumber: Pairing.safetyNumber(keystore.identity.verifyingKey, invite.identity))
     }
@@ -189,8 +202,22 @@ public enum PairingEngine {
         }
     }
 
-    static func deviceName(_ store: Store, _ unlocked: UnlockedStore) throws -> String {
-        try store.meta("device_name") ?? unlocked.keystore.name
+    /// This person's current devices, as the personal space's log certifies them: each joins the
+    /// couple space at pairing (a certificate carries keys and times, no name).
+    static func ownCertificates(_ store: Store, _ unlocked: UnlockedStore) throws -> [DeviceCertificate] {
+        let me = unlocked.keystore.identity.verifyingKey
+        return try store.membershipLog(space: unlocked.keystore.personalSpace).devices.values
+            .filter { $0.identity == me }
+            .sorted { $0.device.bytes.lexicographicallyPrecedes($1.device.bytes) }
+    }
+
+    /// After joining: this person's names, sealed for the couple space, and the couple space
+    /// announced in the personal space so their other devices join it too. Best effort: every
+    /// sync publishes what is missing.
+    static func announce(_ unlocked: UnlockedStore, store: Store, transport: RelayTransport) async {
+        for space in (try? store.spaces()) ?? [] {
+            try? await DirectoryEngine.publish(space, unlocked: unlocked, store: store, transport: transport)
+        }
     }
 
     /// The space key sealed to a device (its Ed25519 key converted to X25519).

@@ -60,7 +60,7 @@ public enum RecoveryEngine {
         do { bundle = try IdentityBundle.open(sealed, using: slot.key, purpose: "recovery") } catch {
             throw Failure(message: "what the relay keeps under that code does not open with it; nothing was created")
         }
-        let certificate = DeviceCertificate.issue(identity: bundle.identity, device: device.verifyingKey, name: deviceName, created: now())
+        let certificate = DeviceCertificate.issue(identity: bundle.identity, device: device.verifyingKey, created: now())
         // Read every space's log before creating anything: a relay that lost them stops here.
         var logs: [(SpaceInfo, [MembershipRecord])] = []
         var spaces = [SpaceInfo(id: bundle.personalSpace, kind: .personal, epoch: bundle.personalKeys.keys.max() ?? 1)]

@@ -27,12 +27,21 @@ public enum SyncEngine {
         var transport = RelayTransport(base: relay, device: unlocked.keystore.device)
         try await transport.authenticate()
         var result = Result()
+        // Another of this person's devices may have paired: its directory in the personal
+        // space announces the couple space, which this device then joins (it was added there).
+        if let personal = try store.space(.personal) {
+            result.membershipRecords += try await reconcileMembership(personal, unlocked: unlocked, store: store, transport: transport, now: now)
+            try unlocked.refreshDirectory()
+            if let couple = try unlocked.announcedCouple() { try await joinAnnounced(couple, unlocked: unlocked, store: store, transport: transport) }
+        }
         for space in try store.spaces() {
             result.membershipRecords += try await reconcileMembership(space, unlocked: unlocked, store: store, transport: transport, now: now)
             try await reportRefusedMembership(space, store: store, transport: transport)
             try await DeviceEngine.answerUnusableKey(space, unlocked: unlocked, store: store, transport: transport)
             let round = try await exchange(space.id, store: store, transport: transport, ownDevice: unlocked.keystore.deviceID, progress: progress)
             if round.rolledBack { result.rolledBack.append(space.kind); continue }
+            try unlocked.refreshDirectory()
+            try await DirectoryEngine.publish(space, unlocked: unlocked, store: store, transport: transport)
             result.pushed += round.summary.pushed
             result.received += round.summary.received
             result.refused += round.summary.refused
@@ -118,6 +127,24 @@ public enum SyncEngine {
             }
         }
         try store.setMeta(seenKey, String(refused.count))
+    }
+
+    /// Joins the couple space another of this person's devices paired into, as this person's
+    /// own directory announced it: only if the relay's log verifies, was created by this person
+    /// or the announced partner, holds exactly those two, and names this device.
+    static func joinAnnounced(_ couple: SpaceDirectory.Couple, unlocked: UnlockedStore, store: Store, transport: RelayTransport) async throws {
+        let records: [MembershipRecord]
+        do { records = try await transport.membership(couple.space) } catch let failure as RelayTransport.Failure
+            where failure.code == "not-a-member" || failure.code == "unknown-space" {
+            return   // not added yet (the pairing is still running), or the relay lost it: next time
+        }
+        let me = unlocked.keystore.identity.verifyingKey
+        let space = SpaceInfo(id: couple.space, kind: .couple, epoch: 1)
+        try checkAdopted(records, space: space, people: [(me, unlocked.keystore.name, true), (couple.partner, couple.partnerName, false)])
+        var log = MembershipLog(space: couple.space)
+        for record in records { try? log.append(record) }
+        guard log.identities == [me, couple.partner], log.devices[unlocked.keystore.device.verifyingKey] != nil else { return }
+        try store.joinCoupleSpace(couple.space, records: records, partner: couple.partner, partnerName: couple.partnerName)
     }
 
     static func checkAdopted(_ records: [MembershipRecord], space: SpaceInfo, people: [(identity: VerifyingKey, name: String, isMe: Bool)]) throws {

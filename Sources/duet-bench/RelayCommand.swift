@@ -38,19 +38,19 @@ struct RelayCommand: AsyncParsableCommand {
         let key = SymmetricKey.random()
         var rounds: [Round] = []
         for deviceCount in [1, 10, 100] {
-            let (members, space) = try await Self.space(relay, devices: deviceCount)
-            let path = "/v1/spaces/\(RelayClient.hex(space))/envelopes"
+            let members = try await Self.spaces(relay, devices: deviceCount)
             let payload = [UInt8](repeating: 0x5A, count: 1024 - 160)  // ~1 KiB envelopes once sealed
             // Devices seal and sign before the clock starts: the figure is the relay's, not the
             // load generator's, which shares these two cores.
             var prepared: [(Member, [Envelope])] = []
             for var member in members {
-                let envelopes = (0..<appendsPerDevice).map { _ in member.next(space, key, payload) }
+                let envelopes = (0..<appendsPerDevice).map { _ in member.next(key, payload) }
                 prepared.append((member, envelopes))
             }
             let port = relay.port
             let requests = prepared.map { member, envelopes in
                 let token = Hex.encode(member.client.token)
+                let path = "/v1/spaces/\(RelayClient.hex(member.space))/envelopes"
                 return envelopes.map { RawHTTPDevice.post(path: path, port: port, token: token, body: RelayMessages.encode(batch: [$0.bytes])) }
             }
             let start = Date()
@@ -82,10 +82,11 @@ struct RelayCommand: AsyncParsableCommand {
 
     struct Member: Sendable {
         var client: RelayClient
+        let space: SpaceID
         var seq: UInt64 = 0
         var previous = Digest.zero
 
-        mutating func next(_ space: SpaceID, _ key: SymmetricKey, _ payload: [UInt8]) -> Envelope {
+        mutating func next(_ key: SymmetricKey, _ payload: [UInt8]) -> Envelope {
             seq += 1
             let id = WireDeviceID(verifyingKey: client.device.verifyingKey)
             let envelope = Envelope.seal(payload, header: .init(space: space, epoch: 1, device: id, seq: seq, previous: previous),
@@ -93,6 +94,19 @@ struct RelayCommand: AsyncParsableCommand {
             previous = envelope.hash
             return envelope
         }
+    }
+
+    /// `devices` member devices with sessions, in spaces of at most 16 each (an identity holds
+    /// at most 16 devices at once, SPEC § 6.2): many couples' devices, as a relay serves them.
+    static func spaces(_ relay: RelayProcess, devices: Int) async throws -> [Member] {
+        var members: [Member] = []
+        var remaining = devices
+        while remaining > 0 {
+            let count = min(remaining, MembershipLog.maximumDevicesPerIdentity)
+            members += try await space(relay, devices: count).0
+            remaining -= count
+        }
+        return members
     }
 
     /// A space owned by a fresh identity with `devices` member devices, each with a session.
@@ -111,12 +125,12 @@ struct RelayCommand: AsyncParsableCommand {
                 previous = create.hash
             }
             index += 1
-            let certificate = DeviceCertificate.issue(identity: owner, device: client.device.verifyingKey, name: "bench", created: 0)
+            let certificate = DeviceCertificate.issue(identity: owner, device: client.device.verifyingKey, created: 0)
             let record = MembershipRecord.sign(space: space, index: index, previous: previous, action: .addDevice(certificate), signer: owner)
             let reply = try await client.request("POST", "/v1/spaces/\(RelayClient.hex(space))/membership", body: record.encoded)
             guard reply.status == 200 else { throw RelayTestFailure("join: \(reply.text)") }
             previous = record.hash
-            members.append(Member(client: client))
+            members.append(Member(client: client, space: space))
         }
         return (members, space)
     }
@@ -131,7 +145,7 @@ struct RelayCommand: AsyncParsableCommand {
         }
         var samples: [Double] = []
         for _ in 0..<200 {
-            let envelope = writer.next(space, key, [1, 2, 3])
+            let envelope = writer.next(key, [1, 2, 3])
             let sent = Date()
             _ = try await writer.client.request("POST", path + "/envelopes", body: RelayMessages.encode(batch: [envelope.bytes]))
             guard socket.nextBinary() == envelope.bytes else { throw RelayTestFailure("fan-out lost an envelope") }
@@ -143,12 +157,12 @@ struct RelayCommand: AsyncParsableCommand {
     /// Relay resident memory per idle live connection.
     static func idleMemory(_ relay: RelayProcess, connections: Int) async throws -> Int {
         let devices = max(1, (connections + 3) / 4)  // at most four live connections per device
-        let (members, space) = try await Self.space(relay, devices: devices)
-        let path = "/v1/spaces/\(RelayClient.hex(space))/live"
+        let members = try await Self.spaces(relay, devices: devices)
         let before = residentBytes(relay.processIdentifier)
         var sockets: [MinimalWebSocket] = []
         for number in 0..<connections {
-            guard let socket = MinimalWebSocket(port: relay.port, path: path, token: members[number % members.count].client.token) else {
+            let member = members[number % members.count]
+            guard let socket = MinimalWebSocket(port: relay.port, path: "/v1/spaces/\(RelayClient.hex(member.space))/live", token: member.client.token) else {
                 throw RelayTestFailure("connection \(number) refused")
             }
             sockets.append(socket)

@@ -274,3 +274,51 @@ struct PairingTests {
         #expect(try journal.list().isEmpty, "nothing was written")
     }
 }
+
+@Suite("Every device of a person is in the couple space, and the relay learns no names")
+struct AllDevicesPairingTests {
+    @Test("Devices linked before pairing join the couple space (both partners'); they read and write shared entries")
+    func linkedBeforePairing() throws {
+        let couple = try Couple(pair: false)
+        let alexPhone = try Couple.link(couple.alex, relay: couple.relay, named: "Alex's phone")
+        let samTablet = try Couple.link(couple.sam, relay: couple.relay, named: "Sam's tablet")
+        try couple.pair()
+        let fromSam = try couple.sam.write("for both of your devices", ["--shared"])
+        #expect(try couple.sam.duet(["sync"]).status == 0)
+        // Alex's phone never paired: its own directory tells it which couple space Alex joined.
+        #expect(try alexPhone.duet(["sync"]).status == 0)
+        #expect(try alexPhone.show(fromSam)["body"] as? String == "for both of your devices")
+        #expect(try alexPhone.status()["partner"] as? String == "Sam")
+        let fromPhone = try alexPhone.write("from Alex's phone", ["--shared"])
+        #expect(try alexPhone.duet(["sync"]).status == 0)
+        #expect(try samTablet.duet(["sync"]).status == 0)
+        #expect(try samTablet.show(fromPhone)["author"] as? String == "Alex")
+        #expect(try samTablet.show(fromSam)["body"] as? String == "for both of your devices")
+        let status = try #require(try samTablet.duet(["pair", "status", "--json"], withoutPassphrase: true).json as? [String: Any])
+        let names = Set((status["devices"] as? [[String: Any]])?.compactMap { $0["name"] as? String } ?? [])
+        #expect(names == ["Alex's laptop", "Alex's phone", "Sam's phone", "Sam's tablet"], "\(names)")
+        for journal in [couple.alex, couple.sam, alexPhone, samTablet] {
+            #expect((try journal.status()["warnings"] as? [String]) == [], "no warning in honest use")
+        }
+    }
+
+    @Test("Device and person names never reach the relay's files: certificates carry keys and times, names travel sealed")
+    func relayLearnsNoNames() throws {
+        let couple = try Couple()
+        _ = try couple.linkAlexDevice(named: "Alex's phone")
+        _ = try couple.alex.write("shared", ["--shared"])
+        try couple.syncBoth()
+        #expect(couple.relay.terminate() == 0)
+        var relayBytes = Data()
+        for suffix in ["", "-wal"] {
+            if let data = FileManager.default.contents(atPath: couple.relay.data + "/relay.sqlite" + suffix) { relayBytes.append(data) }
+        }
+        #expect(relayBytes.count > 10_000)
+        for name in ["Alex's laptop", "Alex's phone", "Sam's phone", "Alex", "Sam"] {
+            #expect(relayBytes.range(of: Data(name.utf8)) == nil, "the relay holds “\(name)”")
+        }
+        // The partner still sees every name.
+        let status = try #require(try couple.sam.duet(["pair", "status", "--json"], withoutPassphrase: true).json as? [String: Any])
+        #expect(Set((status["devices"] as? [[String: Any]])?.compactMap { $0["name"] as? String } ?? []) == ["Alex's laptop", "Alex's phone", "Sam's phone"])
+    }
+}

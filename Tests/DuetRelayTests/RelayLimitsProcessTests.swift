@@ -332,7 +332,7 @@ struct RelayRevocationProcessTests {
         let laptop = SigningKey.generate()
         let records = try RelayMessages.decodeBatch(try await client.request("GET", path + "/membership").body, maximumCount: 100, maximumItemBytes: 4096)
             .map { try MembershipRecord(bytes: $0) }
-        let certificate = DeviceCertificate.issue(identity: alex.identity, device: laptop.verifyingKey, name: "laptop", created: RelayProcessTests.now)
+        let certificate = DeviceCertificate.issue(identity: alex.identity, device: laptop.verifyingKey, created: RelayProcessTests.now)
         let add = MembershipRecord.sign(space: space, index: 3, previous: records[1].hash, action: .addDevice(certificate), signer: alex.identity)
         #expect(try await client.request("POST", path + "/membership", body: add.encoded).status == 200)
         var stolen = RelayClient(base: relay.base, device: laptop)

@@ -13,7 +13,7 @@ struct RelayServiceTests {
     struct Person {
         let identity = SigningKey.generate()
         let device = SigningKey.generate()
-        var certificate: DeviceCertificate { .issue(identity: identity, device: device.verifyingKey, name: "device", created: RelayServiceTests.now) }
+        var certificate: DeviceCertificate { .issue(identity: identity, device: device.verifyingKey, created: RelayServiceTests.now) }
     }
 
     static func service() throws -> (RelayService, String) {

@@ -21,7 +21,7 @@ struct CausalityTests {
         let linked = try Store.createLinked(home: home, bundle: bundle, device: device, deviceName: name,
                                             passphrase: passphrase, parameters: StoreTests.weakestAllowed)
         let log = try first.0.membershipLog(space: keystore.personalSpace)
-        let certificate = DeviceCertificate.issue(identity: keystore.identity, device: device.verifyingKey, name: name, created: 1)
+        let certificate = DeviceCertificate.issue(identity: keystore.identity, device: device.verifyingKey, created: 1)
         let add = MembershipRecord.sign(space: keystore.personalSpace, index: UInt64(log.records.count + 1), previous: log.records.last?.hash ?? .zero,
                                         action: .addDevice(certificate), signer: keystore.identity)
         try first.0.appendMembership([add], space: keystore.personalSpace)

@@ -102,7 +102,7 @@ struct RevokedHistoryTests {
         let space = laptop.keystore.personalSpace
         let phone = SigningKey.generate()
         let phoneID = WireDeviceID(verifyingKey: phone.verifyingKey)
-        let certificate = DeviceCertificate.issue(identity: laptop.keystore.identity, device: phone.verifyingKey, name: "A's phone", created: 1)
+        let certificate = DeviceCertificate.issue(identity: laptop.keystore.identity, device: phone.verifyingKey, created: 1)
         try store.appendMembership(try store.membershipLog(space: space).nextRecords([.addDevice(certificate)], by: laptop.keystore.identity), space: space)
         // The phone wrote two changes; the removal counts the first as written while a member.
         let key = try #require(try laptop.spaceKeys(space)[1])

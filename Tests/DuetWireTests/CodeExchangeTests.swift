@@ -7,7 +7,7 @@ import Testing
 @Suite("Pairing, link and recovery messages")
 struct CodeExchangeTests {
     static func certificate(_ identity: SigningKey, name: String = "Sam's phone") -> DeviceCertificate {
-        DeviceCertificate.issue(identity: identity, device: SigningKey.generate().verifyingKey, name: name, created: 1_700_000_000_000)
+        DeviceCertificate.issue(identity: identity, device: SigningKey.generate().verifyingKey, created: 1_700_000_000_000)
     }
 
     static func bundle(couple: Bool) -> IdentityBundle {

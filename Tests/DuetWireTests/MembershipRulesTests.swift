@@ -35,11 +35,11 @@ struct MembershipRulesTests {
         let (log, alex, sam) = try Self.paired()
         let laptop = try #require(log.devices[alex.device.verifyingKey])
         // Re-certified as expired, under Alex's identity (a certificate Alex once signed).
-        let expired = DeviceCertificate.issue(identity: alex.identity, device: alex.device.verifyingKey, name: "laptop", created: 1, expires: 2)
+        let expired = DeviceCertificate.issue(identity: alex.identity, device: alex.device.verifyingKey, created: 1, expires: 2)
         var copy = log
         #expect(throws: MembershipLog.Refusal.notOwnDevice) { try copy.appendNext(.addDevice(expired), by: sam.identity) }
         // Claimed under Sam's identity.
-        let claimed = DeviceCertificate.issue(identity: sam.identity, device: alex.device.verifyingKey, name: "mine now", created: 1)
+        let claimed = DeviceCertificate.issue(identity: sam.identity, device: alex.device.verifyingKey, created: 1)
         #expect(throws: MembershipLog.Refusal.deviceKnown) { try copy.appendNext(.addDevice(claimed), by: sam.identity) }
         // Even Alex cannot certify the same key twice (the first certificate stands).
         #expect(throws: MembershipLog.Refusal.deviceKnown) { try copy.appendNext(.addDevice(expired), by: alex.identity) }

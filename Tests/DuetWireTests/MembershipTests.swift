@@ -11,7 +11,7 @@ struct MembershipTests {
         /// Another device of the same person.
         init(identity: SigningKey) { self.identity = identity }
         func certificate(name: String) -> DeviceCertificate {
-            .issue(identity: identity, device: device.verifyingKey, name: name, created: 1_767_225_600_000)
+            .issue(identity: identity, device: device.verifyingKey, created: 1_767_225_600_000)
         }
     }
 

@@ -29,22 +29,20 @@ struct PeerNumberGeneratorTests {
 
     static let alex = SigningKey.generate(), laptop = SigningKey.generate(), sam = SigningKey.generate(), phone = SigningKey.generate()
 
-    /// A certificate with the given numbers, signed by `identity`.
-    static func certificate(identity: SigningKey, device: VerifyingKey, created: UInt64, expires: UInt64, nameLength: UInt64? = nil) -> [UInt8] {
+    /// A certificate with the given numbers, signed by `identity` (keys and times only: names
+    /// travel sealed in directory records).
+    static func certificate(identity: SigningKey, device: VerifyingKey, created: UInt64, expires: UInt64) -> [UInt8] {
         var body = Bytes()
         body.byte(1); body.raw(identity.verifyingKey.bytes); body.raw(device.bytes)
         body.varint(created); body.varint(expires)
-        let name = Array("phone".utf8)
-        body.varint(nameLength ?? UInt64(name.count)); body.raw(name)
         return body.bytes + identity.signature(for: Array("duet device certificate v1".utf8) + body.bytes).bytes
     }
 
-    @Test("Certificates: created, expires and the name's length")
+    @Test("Certificates: created and expires")
     func certificates() throws {
         for value in Self.edges {
             for bytes in [Self.certificate(identity: Self.sam, device: Self.phone.verifyingKey, created: value, expires: 0),
-                          Self.certificate(identity: Self.sam, device: Self.phone.verifyingKey, created: 1, expires: value),
-                          Self.certificate(identity: Self.sam, device: Self.phone.verifyingKey, created: 1, expires: 0, nameLength: value)] {
+                          Self.certificate(identity: Self.sam, device: Self.phone.verifyingKey, created: 1, expires: value)] {
                 guard let parsed = try? DeviceCertificate(bytes: bytes) else { continue }
                 #expect(parsed.created <= DeviceCertificate.maximumTime && parsed.expires <= DeviceCertificate.maximumTime)
                 #expect(parsed.encoded == bytes)
@@ -59,8 +57,8 @@ struct PeerNumberGeneratorTests {
     static func pairedLog() throws -> MembershipLog {
         var log = MembershipLog(space: SpaceID(bytesOrZero: [UInt8](repeating: 0x77, count: 16)))
         let box = [UInt8](repeating: 0xbb, count: 80)
-        let laptopCertificate = DeviceCertificate.issue(identity: alex, device: laptop.verifyingKey, name: "laptop", created: 1)
-        let phoneCertificate = DeviceCertificate.issue(identity: sam, device: phone.verifyingKey, name: "phone", created: 1)
+        let laptopCertificate = DeviceCertificate.issue(identity: alex, device: laptop.verifyingKey, created: 1)
+        let phoneCertificate = DeviceCertificate.issue(identity: sam, device: phone.verifyingKey, created: 1)
         try log.append(batch: log.nextRecords([.create(identity: alex.verifyingKey), .addDevice(laptopCertificate),
                                                .wrapKey(epoch: 1, device: laptop.verifyingKey, box: box), .addIdentity(sam.verifyingKey)], by: alex))
         try log.append(log.nextRecord(.addDevice(phoneCertificate), by: sam))
@@ -86,9 +84,15 @@ struct PeerNumberGeneratorTests {
             var wrapEpoch = Bytes(); wrapEpoch.varint(value); wrapEpoch.raw(Self.phone.verifyingKey.bytes); wrapEpoch.varint(80); wrapEpoch.raw([UInt8](repeating: 1, count: 80))
             var wrapLength = Bytes(); wrapLength.varint(1); wrapLength.raw(Self.phone.verifyingKey.bytes); wrapLength.varint(value); wrapLength.raw([UInt8](repeating: 1, count: 80))
             var removal = Bytes(); removal.raw(Self.phone.verifyingKey.bytes); removal.varint(value)
+            var rotateCommitted = Bytes(); rotateCommitted.varint(value); rotateCommitted.raw([UInt8](repeating: 0xcc, count: 32))
+            var directoryEpoch = Bytes(); directoryEpoch.varint(value); directoryEpoch.varint(48); directoryEpoch.raw([UInt8](repeating: 2, count: 48))
+            var directoryLength = Bytes(); directoryLength.varint(1); directoryLength.varint(value); directoryLength.raw([UInt8](repeating: 2, count: 48))
             let candidates = [
                 Self.record(log, index: value, action: 2, subject: SigningKey.generate().verifyingKey.bytes),
                 Self.record(log, action: 5, subject: rotate.bytes),
+                Self.record(log, action: 5, subject: rotateCommitted.bytes),
+                Self.record(log, action: 7, subject: directoryEpoch.bytes),
+                Self.record(log, action: 7, subject: directoryLength.bytes),
                 Self.record(log, action: 6, subject: wrapEpoch.bytes),
                 Self.record(log, action: 6, subject: wrapLength.bytes),
                 Self.record(log, action: 4, subject: removal.bytes),

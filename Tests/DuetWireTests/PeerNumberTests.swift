@@ -11,10 +11,10 @@ struct PeerNumberTests {
     func certificateTimes(time: UInt64) throws {
         let identity = SigningKey.generate(), device = SigningKey.generate()
         for (created, expires) in [(time, UInt64(0)), (UInt64(1), time)] {
-            let certificate = DeviceCertificate.issue(identity: identity, device: device.verifyingKey, name: "laptop", created: created, expires: expires)
+            let certificate = DeviceCertificate.issue(identity: identity, device: device.verifyingKey, created: created, expires: expires)
             #expect(throws: WireError.self) { try DeviceCertificate(bytes: certificate.encoded) }
         }
-        let edge = DeviceCertificate.issue(identity: identity, device: device.verifyingKey, name: "laptop",
+        let edge = DeviceCertificate.issue(identity: identity, device: device.verifyingKey,
                                            created: DeviceCertificate.maximumTime, expires: DeviceCertificate.maximumTime)
         #expect(try DeviceCertificate(bytes: edge.encoded).created == DeviceCertificate.maximumTime, "the last millisecond is fine")
     }

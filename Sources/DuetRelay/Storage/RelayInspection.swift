@@ -32,7 +32,7 @@ public struct RelayInspection: Sendable {
                 }
                 let counts = try Row.fetchOne(db, sql: "SELECT count(*) AS n, coalesce(sum(length(bytes)), 0) AS b FROM envelopes WHERE space = ?",
                                               arguments: [bytes])
-                return Space(id: id, identities: log.identities.count, devices: log.devices.values.map(\.name).sorted(),
+                return Space(id: id, identities: log.identities.count, devices: log.devices.keys.map { WireDeviceID(verifyingKey: $0).description }.sorted(),
                              wrappedKeys: log.wrappedKeys.values.reduce(0) { $0 + $1.count },
                              envelopes: counts?["n"] ?? 0, envelopeBytes: counts?["b"] ?? 0)
             }

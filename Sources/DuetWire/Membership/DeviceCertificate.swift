@@ -1,6 +1,8 @@
 public import DuetCrypto
 
-/// A person's identity key vouching for one of their devices (SPEC § 6.2).
+/// A person's identity key vouching for one of their devices (SPEC § 6.2): keys and times only.
+/// The device's name travels sealed, in the space's directory record, never where the relay
+/// reads it.
 public struct DeviceCertificate: Hashable, Sendable {
     public static let version: UInt8 = 1
     /// The latest time a certificate may name (the HLC's 48-bit millisecond range, SPEC § 6.2).
@@ -12,40 +14,35 @@ public struct DeviceCertificate: Hashable, Sendable {
     public let created: UInt64
     /// 0 means the certificate does not expire.
     public let expires: UInt64
-    public let name: String
     public let signature: Signature
 
     /// Issues a certificate for `device`, signed by `identity`.
-    public static func issue(identity: SigningKey, device: VerifyingKey, name: String, created: UInt64, expires: UInt64 = 0) -> DeviceCertificate {
-        let body = encodeBody(identity: identity.verifyingKey, device: device, created: created, expires: expires, name: name)
-        return DeviceCertificate(identity: identity.verifyingKey, device: device, created: created, expires: expires, name: name,
+    public static func issue(identity: SigningKey, device: VerifyingKey, created: UInt64, expires: UInt64 = 0) -> DeviceCertificate {
+        let body = encodeBody(identity: identity.verifyingKey, device: device, created: created, expires: expires)
+        return DeviceCertificate(identity: identity.verifyingKey, device: device, created: created, expires: expires,
                                  signature: identity.signature(for: context + body))
     }
 
-    private init(identity: VerifyingKey, device: VerifyingKey, created: UInt64, expires: UInt64, name: String, signature: Signature) {
+    private init(identity: VerifyingKey, device: VerifyingKey, created: UInt64, expires: UInt64, signature: Signature) {
         self.identity = identity
         self.device = device
         self.created = created
         self.expires = expires
-        self.name = name
         self.signature = signature
     }
 
-    static func encodeBody(identity: VerifyingKey, device: VerifyingKey, created: UInt64, expires: UInt64, name: String) -> [UInt8] {
+    static func encodeBody(identity: VerifyingKey, device: VerifyingKey, created: UInt64, expires: UInt64) -> [UInt8] {
         var writer = WireWriter()
         writer.byte(version)
         writer.raw(identity.bytes)
         writer.raw(device.bytes)
         writer.varint(created)
         writer.varint(expires)
-        let nameBytes = Array(name.utf8)
-        writer.varint(UInt64(nameBytes.count))
-        writer.raw(nameBytes)
         return writer.bytes
     }
 
     public var encoded: [UInt8] {
-        Self.encodeBody(identity: identity, device: device, created: created, expires: expires, name: name) + signature.bytes
+        Self.encodeBody(identity: identity, device: device, created: created, expires: expires) + signature.bytes
     }
 
     /// Parses a certificate from `reader` (structure only; see ``verify()``).
@@ -59,13 +56,10 @@ public struct DeviceCertificate: Hashable, Sendable {
         guard created <= Self.maximumTime, expires <= Self.maximumTime else {
             throw .malformed("certificate times are milliseconds up to 2^48 - 1")
         }
-        let nameLength = try reader.varint()
-        guard nameLength <= 64 else { throw .malformed("a device name is at most 64 bytes") }
-        guard let name = String(validating: try reader.raw(Int(nameLength)), as: UTF8.self) else { throw .malformed("device name is not UTF-8") }
         let signatureBytes = try reader.raw(Signature.byteCount)
         let signature: Signature
         do { signature = try Signature(bytes: signatureBytes) } catch { throw .malformed("signature") }
-        return DeviceCertificate(identity: identity, device: device, created: created, expires: expires, name: name, signature: signature)
+        return DeviceCertificate(identity: identity, device: device, created: created, expires: expires, signature: signature)
     }
 
     public init(bytes: [UInt8]) throws(WireError) {
@@ -76,7 +70,7 @@ public struct DeviceCertificate: Hashable, Sendable {
 
     /// Checks the identity's signature. Any failure is the one opaque authentication failure.
     public func verify() throws(CryptoError) {
-        let body = Self.encodeBody(identity: identity, device: device, created: created, expires: expires, name: name)
+        let body = Self.encodeBody(identity: identity, device: device, created: created, expires: expires)
         try identity.verify(signature, for: Self.context + body)
     }
 

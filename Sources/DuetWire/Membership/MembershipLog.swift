@@ -15,7 +15,15 @@ public struct MembershipLog: Sendable {
     public private(set) var lastSeqOfRemoved: [VerifyingKey: UInt64] = [:]
     public private(set) var epoch: UInt64 = 1
     /// Wrapped content keys: epoch → device → sealed box (SPEC § 7.2).
-    public private(set) var wrappedKeys: [UInt64: [VerifyingKey: [UInt8]]] = [:]
+    public var wrappedKeys: [UInt64: [VerifyingKey: [UInt8]]] { wraps.mapValues { $0.mapValues(\.box) } }
+    /// Each wrap with the identity that posted it: epoch → device → (box, signer).
+    public private(set) var wraps: [UInt64: [VerifyingKey: Wrap]] = [:]
+
+    /// A wrapped key and who posted it.
+    public struct Wrap: Hashable, Sendable {
+        public let box: [UInt8]
+        public let signer: VerifyingKey
+    }
 
     public init(space: SpaceID) { self.space = space }
 
@@ -29,7 +37,13 @@ public struct MembershipLog: Sendable {
     public private(set) var removalsAwaitingRotation: Set<VerifyingKey> = []
     /// A rotation whose wraps have not all been posted: who rotated, and the member devices
     /// still without the new key. Nothing else may follow until it is complete.
-    public private(set) var openRotation: (signer: VerifyingKey, remaining: Set<VerifyingKey>)?
+    public private(set) var openRotation: OpenRotation?
+
+    /// A rotation not yet complete.
+    public struct OpenRotation: Hashable, Sendable {
+        public let signer: VerifyingKey
+        public var remaining: Set<VerifyingKey>
+    }
     /// Per epoch, the commitment to its content key (from `create` and each `rotateKey`).
     public private(set) var keyCommitments: [UInt64: Digest] = [:]
     /// Who began the current epoch (the creator for epoch 1), and whether the other identity
@@ -37,7 +51,16 @@ public struct MembershipLog: Sendable {
     /// never an answer to an answer. This is how a person whose device was handed a key that
     /// does not work (junk, or not the committed one) gets a working key back.
     public private(set) var epochBegunBy: VerifyingKey?
-    private var epochAnswerable = false
+    public private(set) var epochAnswerable = false
+    /// Per identity, its latest directory record (SPEC § 6.2, action 7): the epoch sealing it
+    /// and the sealed bytes.
+    public private(set) var directories: [VerifyingKey: DirectoryRecord] = [:]
+
+    /// A directory record as the log keeps it.
+    public struct DirectoryRecord: Hashable, Sendable {
+        public let epoch: UInt64
+        public let sealed: [UInt8]
+    }
     /// Per identity, devices certified in this space, ever.
     public private(set) var certifiedCount: [VerifyingKey: Int] = [:]
 
@@ -199,22 +222,27 @@ public struct MembershipLog: Sendable {
             epochAnswerable = !answering
             removalsAwaitingRotation = []
             let members = Set(devices.keys)
-            openRotation = members.isEmpty ? nil : (record.signer, members)
+            openRotation = members.isEmpty ? nil : OpenRotation(signer: record.signer, remaining: members)
         case .wrapKey(let keyEpoch, let device, let box):
             guard keyEpoch == epoch, let certificate = devices[device], box.count >= 48 else { throw .invalidAction }
-            guard wrappedKeys[keyEpoch]?[device] == nil else { throw .wrapExists }
+            guard wraps[keyEpoch]?[device] == nil else { throw .wrapExists }
             if var rotation = openRotation {
                 rotation.remaining.remove(device)
                 openRotation = rotation.remaining.isEmpty ? nil : rotation
             } else {
                 // Outside a rotation a person gives the key to their own devices; the other
-                // person gives it only to someone who holds it on no device yet (the partner's
-                // first devices, at pairing).
+                // person gives it only to someone who holds no key of their own giving at this
+                // epoch (the partner's devices, at pairing: all of them, in one batch).
                 let owner = certificate.identity
-                let ownerHoldsKey = wrappedKeys[keyEpoch]?.keys.contains { devices[$0]?.identity == owner } ?? false
-                guard record.signer == owner || !ownerHoldsKey else { throw .wrapNotAllowed }
+                var ownerKeyedItself = false
+                for (keyed, wrap) in wraps[keyEpoch] ?? [:] where wrap.signer == owner && devices[keyed]?.identity == owner { ownerKeyedItself = true }
+                guard record.signer == owner || !ownerKeyedItself else { throw .wrapNotAllowed }
             }
-            wrappedKeys[keyEpoch, default: [:]][device] = box
+            wraps[keyEpoch, default: [:]][device] = Wrap(box: box, signer: record.signer)
+        case .directory(let sealedEpoch, let sealed):
+            // Sealed under a key every current member holds: this epoch's or an earlier one.
+            guard (1...epoch).contains(sealedEpoch), sealed.count >= 40 else { throw .invalidAction }
+            directories[record.signer] = DirectoryRecord(epoch: sealedEpoch, sealed: sealed)
         }
         records.append(record)
     }
@@ -229,7 +257,7 @@ extension MembershipLog.Refusal {
         case .notOwnDevice: "an identity adds and removes only devices it certified itself"
         case .deviceKnown: "that device key is already in the log (a member now or once) and is never certified again"
         case .wrapExists: "that device already holds a key for this epoch; wrapped keys are never replaced"
-        case .wrapNotAllowed: "only the device's own person gives it the key, unless they hold it on no device yet"
+        case .wrapNotAllowed: "only the device's own person gives it the key, unless they have given it to none of their devices yet"
         case .rotationNotAllowed: "only an identity that removed a device since the last rotation may rotate, or the other, once, to answer it"
         case .rotationIncomplete: "a rotation carries the new key wrapped to every member device, in the same batch"
         case .deviceLimit: "an identity holds at most 16 devices at once and certifies at most 60 in a space"

@@ -23,6 +23,9 @@ public struct MembershipRecord: Hashable, Sendable {
         case rotateKey(epoch: UInt64, keyCommitment: Digest = .zero)
         /// A space content key for `epoch`, sealed (`crypto_box_seal`) to member `device`.
         case wrapKey(epoch: UInt64, device: VerifyingKey, box: [UInt8])
+        /// The signer's ``SpaceDirectory`` (names, and the couple space for their own devices),
+        /// sealed under the content key of `epoch`: members read it, the relay cannot.
+        case directory(epoch: UInt64, sealed: [UInt8])
 
         var code: UInt8 {
             switch self {
@@ -32,6 +35,7 @@ public struct MembershipRecord: Hashable, Sendable {
             case .removeDevice: 4
             case .rotateKey: 5
             case .wrapKey: 6
+            case .directory: 7
             }
         }
     }
@@ -77,6 +81,10 @@ public struct MembershipRecord: Hashable, Sendable {
             writer.raw(device.bytes)
             writer.varint(UInt64(box.count))
             writer.raw(box)
+        case .directory(let epoch, let sealed):
+            writer.varint(epoch)
+            writer.varint(UInt64(sealed.count))
+            writer.raw(sealed)
         }
         writer.raw(signer.bytes)
         return writer.bytes
@@ -119,6 +127,11 @@ public struct MembershipRecord: Hashable, Sendable {
             // A sealed 32-byte key is 80 bytes; room for larger keys, never for more than that.
             guard length <= 256 else { throw .malformed("a wrapped key is at most 256 bytes") }
             action = .wrapKey(epoch: epoch, device: device, box: try reader.raw(Int(length)))
+        case 7:
+            let epoch = try reader.varint()
+            let length = try reader.varint()
+            guard length <= UInt64(SpaceDirectory.maximumSealedBytes) else { throw .malformed("a directory is at most 3 KiB sealed") }
+            action = .directory(epoch: epoch, sealed: try reader.raw(Int(length)))
         default: throw .malformed("unknown membership action")
         }
         let signer = try key(try reader.raw(32))
