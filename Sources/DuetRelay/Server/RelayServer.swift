@@ -105,16 +105,27 @@ public enum RelayServer {
                                                          delegate: delegate, now: now()))
             }
         }
-        router.post("/v1/spaces/:space/membership") { request, context -> Response in
+        /// Both membership routes: one record, or a batch (stored all or none); the records
+        /// name their space, and the URL must name the same one.
+        @Sendable func appendMembership(_ request: Request, _ context: some RequestContext, batch: Bool) async throws -> Response {
             try await answer(metrics) {
                 let device = try await authenticated(request, service, now())
                 let space = try spaceID(context)
-                let body = try await body.read(request, limit: 4096)
-                // The record names its space; the URL must name the same one.
-                guard body.count >= 17, Array(body[1..<17]) == space.bytes else {
-                    throw RelayError.malformed("the record is for another space than the URL names")
+                let records: [[UInt8]]
+                if batch {
+                    let body = try await body.read(request, limit: RelayService.maximumMembershipBatch * 4200)
+                    do {
+                        records = try RelayMessages.decodeBatch(body, maximumCount: RelayService.maximumMembershipBatch, maximumItemBytes: 4096)
+                    } catch {
+                        throw RelayError.malformed("a batch of membership records: varint(count) (varint(length) record)*")
+                    }
+                } else {
+                    records = [try await body.read(request, limit: 4096)]
                 }
-                let appended = try await service.appendMembership(body, from: device, now: now())
+                guard records.allSatisfy({ $0.count >= 17 && Array($0[1..<17]) == space.bytes }) else {
+                    throw RelayError.malformed("a record is for another space than the URL names")
+                }
+                let appended = try await service.appendMembership(batch: records, from: device, now: now())
                 for removed in appended.removedDevices {
                     // Revocation takes effect at once: its sockets close, its sessions are gone.
                     await live.close(space: space, device: WireDeviceID(verifyingKey: removed))
@@ -122,26 +133,11 @@ public enum RelayServer {
                 return json("{\"index\":\(appended.index)}")
             }
         }
+        router.post("/v1/spaces/:space/membership") { request, context -> Response in
+            try await appendMembership(request, context, batch: false)
+        }
         router.post("/v1/spaces/:space/membership/batch") { request, context -> Response in
-            try await answer(metrics) {
-                let device = try await authenticated(request, service, now())
-                let space = try spaceID(context)
-                let body = try await body.read(request, limit: RelayService.maximumMembershipBatch * 4200)
-                let records: [[UInt8]]
-                do {
-                    records = try RelayMessages.decodeBatch(body, maximumCount: RelayService.maximumMembershipBatch, maximumItemBytes: 4096)
-                } catch {
-                    throw RelayError.malformed("a batch of membership records: varint(count) (varint(length) record)*")
-                }
-                guard records.allSatisfy({ $0.count >= 17 && Array($0[1..<17]) == space.bytes }) else {
-                    throw RelayError.malformed("a record is for another space than the URL names")
-                }
-                let appended = try await service.appendMembership(batch: records, from: device, now: now())
-                for removed in appended.removedDevices {
-                    await live.close(space: space, device: WireDeviceID(verifyingKey: removed))
-                }
-                return json("{\"index\":\(appended.index)}")
-            }
+            try await appendMembership(request, context, batch: true)
         }
         router.get("/v1/spaces/:space/membership/refused") { request, context -> Response in
             try await answer(metrics) {
