@@ -22,8 +22,13 @@ enum DirectoryEngine {
             if let known, (1...64).contains(known.utf8.count) { names[device] = known }
         }
         var couple: SpaceDirectory.Couple?
-        if space.kind == .personal, let shared = try store.space(.couple), let partner = try store.people().first(where: { !$0.isMe }) {
-            couple = SpaceDirectory.Couple(space: shared.id, partner: partner.identity, partnerName: partner.name)
+        if space.kind == .personal {
+            if let shared = try store.space(.couple), let partner = try store.people().first(where: { !$0.isMe }) {
+                couple = SpaceDirectory.Couple(space: shared.id, partner: partner.identity, partnerName: partner.name)
+            } else {
+                // Not joined here yet: keep what another device announced, never erase it.
+                couple = try unlocked.announcedCouple()
+            }
         }
         return SpaceDirectory(personName: unlocked.keystore.name, deviceNames: names, couple: couple)
     }

@@ -30,6 +30,7 @@ public enum PairingEngine {
         let keystore = unlocked.keystore
         var transport = RelayTransport(base: relay, device: keystore.device)
         try await transport.authenticate()
+        try await requireUnpairedElsewhere(unlocked, store: store, transport: transport, now: now())
 
         let space = SpaceID.random()
         let spaceKey = SymmetricKey.random()
@@ -115,6 +116,7 @@ public enum PairingEngine {
         let keystore = unlocked.keystore
         var transport = RelayTransport(base: relay, device: keystore.device)
         try await transport.authenticate()
+        try await requireUnpairedElsewhere(unlocked, store: store, transport: transport, now: now())
         guard let sealedInvite = try await transport.takeMailbox(derived.inviteMailbox) else {
             throw Failure(message: "no invitation waits under this code: it is mistyped, expired (codes last 10 minutes) or already used; ask your partner for a new one")
         }
@@ -199,6 +201,18 @@ public enum PairingEngine {
         if try store.space(.couple) != nil {
             let partner = try store.people().first { !$0.isMe }?.name ?? "your partner"
             throw Failure(message: "this journal is already paired with \(partner); `duet pair status` shows the details")
+        }
+    }
+
+    /// Refuses to pair a device whose person already paired on another device (found by a new
+    /// user: a phone linked before pairing, not yet synced, could pair with a second partner).
+    /// Reads the personal space's log first, where that device's directory announces it.
+    static func requireUnpairedElsewhere(_ unlocked: UnlockedStore, store: Store, transport: RelayTransport, now: UInt64) async throws {
+        guard let personal = try store.space(.personal) else { return }
+        _ = try await SyncEngine.reconcileMembership(personal, unlocked: unlocked, store: store, transport: transport, now: now)
+        try unlocked.refreshDirectory()
+        if let couple = try unlocked.announcedCouple() {
+            throw Failure(message: "you are already paired with \(Sanitise.line(couple.partnerName)) on another of your devices; `duet sync` brings that couple space here")
         }
     }
 

@@ -302,6 +302,22 @@ struct AllDevicesPairingTests {
         }
     }
 
+    @Test("A device linked before pairing cannot pair with a second partner: it is told it is paired on another device")
+    func noSecondPartner() throws {
+        // Found by a new-user trial: the phone, not yet synced, said "not paired" and invited someone else.
+        let couple = try Couple(pair: false)
+        let phone = try Couple.link(couple.alex, relay: couple.relay, named: "Alex's phone")
+        try couple.pair()
+        let second = try phone.duet(["pair", "invite", "--timeout", "5"])
+        #expect(second.status != 0 && second.errorLine.contains("already paired with Sam on another of your devices"), "\(second.stderr)")
+        #expect(try phone.duet(["sync"]).status == 0)
+        #expect(try phone.status()["partner"] as? String == "Sam")
+        // Publishing directories converges: another sync changes nothing.
+        let again = try phone.duet(["sync"])
+        #expect(again.status == 0)
+        #expect(!again.stdout.contains("device change"), "\(again.stdout)")
+    }
+
     @Test("Device and person names never reach the relay's files: certificates carry keys and times, names travel sealed")
     func relayLearnsNoNames() throws {
         let couple = try Couple()
