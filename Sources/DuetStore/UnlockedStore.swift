@@ -64,8 +64,16 @@ public struct UnlockedStore: Sendable {
         let existing = try loadStoredEntry(db, id: id)
         // An entry never changes space: an edit goes where the entry lives.
         let space = existing?.space ?? requested
-        let epoch = UInt64(try Int64.fetchOne(db, sql: "SELECT epoch FROM spaces WHERE space = ?", arguments: [Data(space.bytes)]) ?? 1)
+        var epoch = UInt64(clamping: try Int64.fetchOne(db, sql: "SELECT epoch FROM spaces WHERE space = ?", arguments: [Data(space.bytes)]) ?? 1)
         if keys[space] == nil { keys[space] = try contentKeys(db, space: space) }
+        if keys[space]?[epoch] == nil {
+            // No working key for the current epoch (a rotation handed this device junk, or its
+            // wrap is still on its way): write under the newest epoch that no removed device
+            // held, as safe as the current one — never under one a removed device could open.
+            let log = try Store.membershipLog(db, space: space)
+            let safe = log.oldestSafeEpoch
+            if safe <= epoch, let usable = (safe...epoch).reversed().first(where: { keys[space]?[$0] != nil }) { epoch = usable }
+        }
         guard let contentKey = keys[space]?[epoch] else {
             throw StoreError(.integrity, "this device has no key for the space's current epoch yet; run `duet sync` and try again")
         }

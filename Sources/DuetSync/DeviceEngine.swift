@@ -113,11 +113,17 @@ public enum DeviceEngine {
             .map { $0.isMe ? "Your other device" : Sanitise.line($0.name) } ?? "Someone"
         let place = space.kind == .couple ? "your shared space" : "your private journal"
         guard log.mayRotate(me) else {
-            try store.addWarning("\(who) gave this device a key for \(place) that does not work (it does not open, or is not the key announced); this device cannot set a new one now, so it cannot write there")
+            // Another device of this person may mend it (`rekeyOwnDevices`); meanwhile this
+            // device writes under the newest epoch it holds that no removed device held.
+            try store.addWarning("\(who) gave this device a key for \(place) that does not work (it does not open, or is not the key announced); it writes under the previous key until another of your devices gives it the right one")
             return false
         }
         let records = log.nextRecords(try rotation(of: space.id, after: log), by: unlocked.keystore.identity)
-        try await transport.postMembership(records)
+        do {
+            try await transport.postMembership(records)
+        } catch let failure as RelayTransport.Failure where failure.code == "membership-out-of-order" {
+            return false   // another device (of this person, answering too) was first: the next sync sees it
+        }
         try store.appendMembership(records, space: space.id)
         try store.addWarning("\(who) gave this device a key for \(place) that does not work (it does not open, or is not the key announced); this device set a new key for every device in it")
         try? await RecoveryEngine.refreshIfStale(unlocked, store: store, transport: transport)
@@ -135,6 +141,30 @@ public enum DeviceEngine {
             for key in log.removedDevices where log.certifiers[key] == identity && removedWithoutRotation(key, in: log) { result.insert(key) }
         }
         return result
+    }
+
+    /// Gives this person's other devices the current epoch's key when they lack it, or hold
+    /// one the other person wrapped (which may be junk: this device cannot open their boxes to
+    /// tell) — once per epoch and device, as the log allows (SPEC § 6.2). What a hostile
+    /// rotation or pairing left out or spoilt on one of this person's devices, another of them
+    /// mends. Returns the wraps posted.
+    @discardableResult
+    static func rekeyOwnDevices(_ space: SpaceInfo, unlocked: UnlockedStore, store: Store, transport: RelayTransport) async throws -> Int {
+        let log = try store.membershipLog(space: space.id)
+        let me = unlocked.keystore.identity.verifyingKey
+        guard log.identities.count > 1, log.openRotation == nil, let key = try unlocked.spaceKeys(space.id)[log.epoch] else { return 0 }
+        var actions: [MembershipRecord.Action] = []
+        for (device, certificate) in log.devices.sorted(by: { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) })
+        where certificate.identity == me && device != unlocked.keystore.device.verifyingKey {
+            let wrap = log.wraps[log.epoch]?[device]
+            guard wrap == nil || wrap?.signer != me else { continue }
+            actions.append(.wrapKey(epoch: log.epoch, device: device, box: try PairingEngine.wrap(key, for: device)))
+        }
+        guard !actions.isEmpty else { return 0 }
+        let records = log.nextRecords(actions, by: unlocked.keystore.identity)
+        try await transport.postMembership(records)
+        try store.appendMembership(records, space: space.id)
+        return records.count
     }
 
     /// Whether the log removed `device` and has not rotated the key since.

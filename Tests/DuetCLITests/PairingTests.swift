@@ -302,6 +302,20 @@ struct AllDevicesPairingTests {
         }
     }
 
+    @Test("A device linked from another device the pairing device never synced with still joins the couple space")
+    func linkedElsewhereBeforePairing() throws {
+        // Found by the second adversarial review: pairing read the personal log without syncing it.
+        let couple = try Couple(pair: false)
+        let phone = try Couple.link(couple.alex, relay: couple.relay, named: "Alex's phone")
+        let tablet = try Couple.link(phone, relay: couple.relay, named: "Alex's tablet")
+        try couple.pair()
+        let fromSam = try couple.sam.write("to all of Alex's devices", ["--shared"])
+        #expect(try couple.sam.duet(["sync"]).status == 0)
+        #expect(try tablet.duet(["sync"]).status == 0)
+        #expect(try tablet.show(fromSam)["body"] as? String == "to all of Alex's devices")
+        #expect((try tablet.status()["warnings"] as? [String]) == [])
+    }
+
     @Test("A device linked before pairing cannot pair with a second partner: it is told it is paired on another device")
     func noSecondPartner() throws {
         // Found by a new-user trial: the phone, not yet synced, said "not paired" and invited someone else.

@@ -3,6 +3,7 @@ import DuetCrypto
 import DuetTesting
 import DuetWire
 import Foundation
+import GRDB
 import Testing
 
 /// Issue #13: Sam, a full member of the couple space, attacks Alex with nothing but Sam's own
@@ -213,5 +214,90 @@ struct PartnerAttackTests {
         let notices = (try couple.alex.status()["notices"] as? [String]) ?? []
         #expect(notices.contains("Sam removed the device “unnamed” from your shared space"), "no directory named it: \(notices)")
     }
+
+    /// Sam's rotation of the couple space: the committed key to his own devices, and to each of
+    /// Alex's what `boxFor` says (nil: the real key).
+    static func rotate(_ sam: HostileMember, removing spare: Bool, boxFor: (VerifyingKey) throws -> [UInt8]?) async throws -> RelayClient.Reply {
+        if spare {
+            let device = SigningKey.generate()
+            _ = try await sam.post([.addDevice(.issue(identity: sam.identity, device: device.verifyingKey, created: 1))])
+            _ = try await sam.post([.removeDevice(device.verifyingKey)])
+        }
+        let log = try await sam.log()
+        let next = log.epoch + 1, key = SymmetricKey.random()
+        let wraps: [MembershipRecord.Action] = try log.devices.map { device, certificate in
+            let box = certificate.identity == sam.identity.verifyingKey ? nil : try boxFor(device)
+            return .wrapKey(epoch: next, device: device, box: try box ?? SealedBox.seal(key.bytes, to: BoxPublicKey(converting: device)))
+        }
+        return try await sam.post([.rotateKey(epoch: next, keyCommitment: MembershipLog.keyCommitment(space: sam.couple, epoch: next, key: key))] + wraps)
+    }
+
+    @Test("Sam answers Alex's epoch (no removal) with junk for Alex: Alex cannot answer an answer, but writes on under his own key")
+    func junkAnswer() async throws {
+        // Found by the second adversarial review: an answer cannot be answered, so this locked Alex out.
+        let (couple, sam, _, _) = try await Self.setUp()
+        let reply = try await Self.rotate(sam, removing: false) { _ in [UInt8](repeating: 0x41, count: 80) }
+        #expect(reply.status == 200, "Sam may answer the epoch Alex began by creating the space: \(reply.text)")
+        let warnings = try Self.alexSyncs(couple)
+        #expect(warnings.contains { $0.contains("it writes under the previous key") }, "\(warnings)")
+        let write = try couple.alex.duet(["write", "--shared", "-m", "still writing"])
+        #expect(write.status == 0, "\(write.stderr)")
+        #expect(try couple.alex.duet(["sync"]).status == 0)
+    }
+
+    @Test("Sam's rotation spoils the key of one of Alex's devices only: another of Alex's devices mends it")
+    func partialJunk() async throws {
+        let (couple, sam, _, _) = try await Self.setUp()
+        let phone = try couple.linkAlexDevice(named: "Alex's phone")
+        // Alex's newest device is the phone (certified after the laptop).
+        let alexDevices = try await sam.log().devices.filter { $0.value.identity != sam.identity.verifyingKey }
+        let phoneKey = try #require(alexDevices.max { $0.value.created < $1.value.created }?.key)
+        let reply = try await Self.rotate(sam, removing: true) { device in device == phoneKey ? [UInt8](repeating: 0x41, count: 80) : nil }
+        #expect(reply.status == 200, "\(reply.text)")
+        #expect(try couple.alex.duet(["sync"]).status == 0, "the laptop holds the committed key and re-keys the phone")
+        #expect(try phone.duet(["sync"]).status == 0)
+        let fromLaptop = try couple.alex.write("from the laptop, under the new key", ["--shared"])
+        #expect(try couple.alex.duet(["sync"]).status == 0)
+        #expect(try phone.duet(["sync"]).status == 0)
+        #expect(try phone.show(fromLaptop)["body"] as? String == "from the laptop, under the new key")
+        #expect(try phone.duet(["write", "--shared", "-m", "and from the phone"]).status == 0)
+    }
+
+    @Test("Sam cannot fill the log with directory records: at most 128 each")
+    func directoryFlood() async throws {
+        let (couple, sam, _, _) = try await Self.setUp(relayOptions: ["--membership-per-second", "100000", "--membership-burst", "100000"])
+        defer { withExtendedLifetime(couple) {} }   // the relay lives as long as the couple
+        var accepted = 0
+        for _ in 0..<140 {
+            let reply = try await sam.post([.directory(epoch: 1, sealed: [UInt8](repeating: 0x5a, count: 3000))])
+            if reply.status != 200 {
+                #expect(reply.code == "membership-directory-limit", "\(reply.text)")
+                break
+            }
+            accepted += 1
+        }
+        #expect(accepted == MembershipLog.maximumDirectoriesPerIdentity - 1, "one was posted at pairing")
+    }
 }
 
+@Suite("A relay that lies about refused records")
+struct FalseEvidenceTests {
+    @Test("A relay that presents an accepted record as refused evidence raises no warning")
+    func acceptedRecordIsNoEvidence() throws {
+        // Found by the second adversarial review: an accepted rotation, replayed alone, looked refused.
+        let couple = try Couple()
+        _ = try couple.linkAlexDevice(named: "Alex's phone")
+        #expect(try couple.alex.duet(["device", "revoke", "Alex's phone"]).status == 0)
+        #expect(couple.relay.terminate() == 0)
+        let database = try DatabaseQueue(path: couple.relay.data + "/relay.sqlite")
+        try database.write { db in
+            try db.execute(sql: "INSERT INTO membership_refused (space, record) SELECT space, record FROM membership")
+        }
+        try database.close()
+        try couple.relay.start()
+        for journal in [couple.alex, couple.sam] {
+            #expect(try journal.duet(["sync", "--relay", couple.relay.base]).status == 0)
+            #expect((try journal.status()["warnings"] as? [String]) == [], "nothing was refused")
+        }
+    }
+}

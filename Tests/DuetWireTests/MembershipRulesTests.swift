@@ -53,15 +53,21 @@ struct MembershipRulesTests {
         #expect(copy.devices[watch.device] == watch)
     }
 
-    @Test("One wrapped key per epoch and device, never replaced; the partner cannot key the other's new device")
+    @Test("One wrapped key per epoch and device, replaced only once by its own person over the other's; the partner cannot key the other's new device")
     func wraps() throws {
         let (log, alex, sam) = try Self.paired()
         var copy = log
         #expect(throws: MembershipLog.Refusal.wrapExists) {
             try copy.appendNext(.wrapKey(epoch: 1, device: alex.device.verifyingKey, box: [UInt8](repeating: 0xcc, count: 80)), by: sam.identity)
         }
+        // Sam may replace, once, the wrap Alex posted to Sam's own phone (it might have been
+        // junk); never again, and never Alex's.
+        try copy.appendNext(.wrapKey(epoch: 1, device: sam.device.verifyingKey, box: [UInt8](repeating: 0xcc, count: 80)), by: sam.identity)
         #expect(throws: MembershipLog.Refusal.wrapExists) {
-            try copy.appendNext(.wrapKey(epoch: 1, device: sam.device.verifyingKey, box: [UInt8](repeating: 0xcc, count: 80)), by: sam.identity)
+            try copy.appendNext(.wrapKey(epoch: 1, device: sam.device.verifyingKey, box: [UInt8](repeating: 0xdd, count: 80)), by: sam.identity)
+        }
+        #expect(throws: MembershipLog.Refusal.wrapExists) {
+            try copy.appendNext(.wrapKey(epoch: 1, device: sam.device.verifyingKey, box: [UInt8](repeating: 0xdd, count: 80)), by: alex.identity)
         }
         let tablet = Person(identity: alex.identity)
         try copy.appendNext(.addDevice(tablet.certificate(name: "tablet")), by: alex.identity)
@@ -125,6 +131,25 @@ struct MembershipRulesTests {
             .wrapKey(epoch: log.epoch + 1, device: $0, box: Self.box)
         }, by: alex.identity))
         #expect(!log.mayRotate(sam.identity.verifyingKey), "an answer is never answered")
+    }
+
+    @Test("A person posts at most 128 directory records in a space; the oldest safe epoch follows removals")
+    func directoriesAndSafeEpochs() throws {
+        var (log, alex, sam) = try Self.paired()
+        for _ in 0..<MembershipLog.maximumDirectoriesPerIdentity {
+            try log.appendNext(.directory(epoch: 1, sealed: [UInt8](repeating: 1, count: 64)), by: sam.identity)
+        }
+        #expect(throws: MembershipLog.Refusal.directoryLimit) { try log.appendNext(.directory(epoch: 1, sealed: [UInt8](repeating: 1, count: 64)), by: sam.identity) }
+        try log.appendNext(.directory(epoch: 1, sealed: [UInt8](repeating: 1, count: 64)), by: alex.identity)
+        #expect(log.oldestSafeEpoch == 1)
+        let spare = Person(identity: alex.identity)
+        try log.appendNext(.addDevice(spare.certificate(name: "spare")), by: alex.identity)
+        try log.appendNext(.removeDevice(spare.device.verifyingKey), by: alex.identity)
+        #expect(log.oldestSafeEpoch == 2, "no epoch is safe while a removal awaits its rotation")
+        try log.append(batch: log.nextRecords([.rotateKey(epoch: 2)] + log.devices.keys.map { .wrapKey(epoch: 2, device: $0, box: Self.box) }, by: alex.identity))
+        #expect(log.oldestSafeEpoch == 2)
+        try log.append(batch: log.nextRecords([.rotateKey(epoch: 3)] + log.devices.keys.map { .wrapKey(epoch: 3, device: $0, box: Self.box) }, by: sam.identity))
+        #expect(log.oldestSafeEpoch == 2, "an answer removed no one: epoch 2 is as safe as 3")
     }
 }
 

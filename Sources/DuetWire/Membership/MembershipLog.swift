@@ -60,6 +60,30 @@ public struct MembershipLog: Sendable {
     public struct DirectoryRecord: Hashable, Sendable {
         public let epoch: UInt64
         public let sealed: [UInt8]
+        /// How many directory records this identity has posted in the space.
+        public let count: Int
+    }
+
+    /// At most this many directory records per identity and space (two per device it may ever
+    /// certify, and room for pairing and renames).
+    public static let maximumDirectoriesPerIdentity = 2 * maximumCertifiedPerIdentity + 8
+
+    /// The oldest epoch no removed device held: its key and every later one are as safe to
+    /// write under as the current one. A device handed a key that does not work for the current
+    /// epoch writes under the newest of these it holds (`epoch + 1` while a removal awaits its
+    /// rotation: then none is).
+    public var oldestSafeEpoch: UInt64 {
+        var safe: UInt64 = 1
+        var removed = false
+        for record in records {
+            switch record.action {
+            case .removeDevice: removed = true
+            case .rotateKey(let next, _):
+                if removed { safe = next; removed = false }
+            default: break
+            }
+        }
+        return removed ? epoch + 1 : safe
     }
     /// Per identity, devices certified in this space, ever.
     public private(set) var certifiedCount: [VerifyingKey: Int] = [:]
@@ -115,6 +139,8 @@ public struct MembershipLog: Sendable {
         case rotationIncomplete = "rotation-incomplete"
         /// An identity holds at most 16 devices at once, and certifies at most 60 per space.
         case deviceLimit = "device-limit"
+        /// An identity posts at most 128 directory records per space.
+        case directoryLimit = "directory-limit"
     }
 
     /// The device ids of current members, as envelopes name them.
@@ -225,7 +251,13 @@ public struct MembershipLog: Sendable {
             openRotation = members.isEmpty ? nil : OpenRotation(signer: record.signer, remaining: members)
         case .wrapKey(let keyEpoch, let device, let box):
             guard keyEpoch == epoch, let certificate = devices[device], box.count >= 48 else { throw .invalidAction }
-            guard wraps[keyEpoch]?[device] == nil else { throw .wrapExists }
+            if let existing = wraps[keyEpoch]?[device] {
+                // Never replaced — except once by the device's own person over one the other
+                // person posted: a rotation may hand one of Alex's devices junk, and Alex's device
+                // that holds the committed key gives the other the right one (clients take only
+                // a key matching the commitment, so a replacement cannot give worse).
+                guard openRotation == nil, record.signer == certificate.identity, existing.signer != certificate.identity else { throw .wrapExists }
+            }
             if var rotation = openRotation {
                 rotation.remaining.remove(device)
                 openRotation = rotation.remaining.isEmpty ? nil : rotation
@@ -242,7 +274,11 @@ public struct MembershipLog: Sendable {
         case .directory(let sealedEpoch, let sealed):
             // Sealed under a key every current member holds: this epoch's or an earlier one.
             guard (1...epoch).contains(sealedEpoch), sealed.count >= 40 else { throw .invalidAction }
-            directories[record.signer] = DirectoryRecord(epoch: sealedEpoch, sealed: sealed)
+            // A person's directory changes when a device comes or goes: a bounded number keeps a
+            // partner from filling the log (and every member's fetch of it) with sealed bytes.
+            let count = (directories[record.signer]?.count ?? 0) + 1
+            guard count <= Self.maximumDirectoriesPerIdentity else { throw .directoryLimit }
+            directories[record.signer] = DirectoryRecord(epoch: sealedEpoch, sealed: sealed, count: count)
         }
         records.append(record)
     }
@@ -261,6 +297,7 @@ extension MembershipLog.Refusal {
         case .rotationNotAllowed: "only an identity that removed a device since the last rotation may rotate, or the other, once, to answer it"
         case .rotationIncomplete: "a rotation carries the new key wrapped to every member device, in the same batch"
         case .deviceLimit: "an identity holds at most 16 devices at once and certifies at most 60 in a space"
+        case .directoryLimit: "an identity posts at most 128 directory records in a space"
         default: "the record does not follow the space's log"
         }
     }
