@@ -132,7 +132,12 @@ let package = Package(
         .target(
             name: "DuetCLI",
             dependencies: [
-                "DuetStore", "DuetSync", "DuetCore", "DuetCrypto",
+                // DuetWire is not imported (ImportRulesTests): it is listed because DuetCLI uses
+                // DuetWire's structs through DuetStore's API, and without the edge an incremental
+                // build did not recompile such a file when a struct gained a stored property; the
+                // stale object's copy of the struct's destroy helper won at link time and crashed
+                // the tests (swiftlang/swift#89636, swift-package-manager#10502).
+                "DuetStore", "DuetSync", "DuetCore", "DuetCrypto", "DuetWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
