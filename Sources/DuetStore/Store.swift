@@ -75,8 +75,6 @@ public final class Store: Sendable {
                 try db.execute(sql: "INSERT INTO people (identity, name, role) VALUES (?, ?, 'me')",
                                arguments: [Data(keystore.identity.verifyingKey.bytes), keystore.name])
                 try more(db, keystore)
-                // This device's own name is known here; others' arrive in directory records.
-                try db.execute(sql: "UPDATE devices SET name = ? WHERE device = ?", arguments: [deviceName, Data(keystore.deviceID.bytes)])
             }
         } catch {
             // A half-made store must not be mistaken for a journal: remove it.

@@ -15,10 +15,9 @@ enum DirectoryEngine {
         let me = unlocked.keystore.identity.verifyingKey
         let directory = try store.directory()
         var names: [VerifyingKey: String] = [:]
-        let ownName = try store.meta("device_name")
         for (device, certificate) in log.devices where certificate.identity == me {
-            var known = extra[device] ?? directory.devices.values.first { $0.publicKey == device }?.name
-            if known?.isEmpty ?? true, device == unlocked.keystore.device.verifyingKey { known = ownName }
+            // `Store.directory()` already names this device from its own record of its name.
+            let known = extra[device] ?? directory.devices.values.first { $0.publicKey == device }?.name
             if let known, (1...64).contains(known.utf8.count) { names[device] = known }
         }
         var couple: SpaceDirectory.Couple?

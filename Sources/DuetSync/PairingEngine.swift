@@ -40,24 +40,25 @@ public enum PairingEngine {
         guard let certificate = certificates.first(where: { $0.device == keystore.device.verifyingKey }) else {
             throw Failure(message: "this device is not in its own journal's membership log; run `duet sync` and try again")
         }
-        var records: [MembershipRecord] = []
-        func append(_ action: MembershipRecord.Action) {
-            records.append(MembershipRecord.sign(space: space, index: UInt64(records.count + 1), previous: records.last?.hash ?? .zero,
-                                                 action: action, signer: keystore.identity))
+        // The log as this device builds it; each step is checked by the same replay the relay
+        // and the partner run before anything is posted.
+        var log = MembershipLog(space: space)
+        func extend(_ actions: [MembershipRecord.Action]) throws -> [MembershipRecord] {
+            let records = log.nextRecords(actions, by: keystore.identity)
+            do { try log.append(batch: records) } catch { throw Failure(message: "could not build the couple space's log (\(error.rawValue))") }
+            return records
         }
-        append(.create(identity: keystore.identity.verifyingKey, keyCommitment: MembershipLog.keyCommitment(space: space, epoch: 1, key: spaceKey)))
-        for own in certificates { append(.addDevice(own)) }
-        for own in certificates { append(.wrapKey(epoch: 1, device: own.device, box: try wrap(spaceKey, for: own.device))) }
-        var created = MembershipLog(space: space)
-        do { try created.append(batch: records) } catch { throw Failure(message: "could not build the couple space's log (\(error.rawValue))") }
-        let names = try DirectoryEngine.current(SpaceInfo(id: space, kind: .couple, epoch: 1), log: created, unlocked: unlocked, store: store)
-        append(.directory(epoch: 1, sealed: try names.seal(space: space, signer: keystore.identity.verifyingKey, contentKey: spaceKey)))
-        try await transport.postMembership(records)
+        var creation = try extend([.create(identity: keystore.identity.verifyingKey, keyCommitment: MembershipLog.keyCommitment(space: space, epoch: 1, key: spaceKey))]
+            + certificates.map { .addDevice($0) }
+            + (try certificates.map { .wrapKey(epoch: 1, device: $0.device, box: try wrap(spaceKey, for: $0.device)) }))
+        let names = try DirectoryEngine.current(SpaceInfo(id: space, kind: .couple, epoch: 1), log: log, unlocked: unlocked, store: store)
+        creation += try extend([.directory(epoch: 1, sealed: try names.seal(space: space, signer: keystore.identity.verifyingKey, contentKey: spaceKey))])
+        try await transport.postMembership(creation)
 
         let code = Pairing.makeCode()
         guard let derived = Pairing.derive(code: code) else { throw Failure(message: "could not derive a pairing code") }
         let invite = PairingMessages.Invite(space: space, identity: keystore.identity.verifyingKey, certificate: certificate,
-                                            name: keystore.name, logHead: records[records.count - 1].hash, logLength: UInt64(records.count))
+                                            name: keystore.name, logHead: creation[creation.count - 1].hash, logLength: UInt64(creation.count))
         try await transport.putMailbox(derived.inviteMailbox, PairingMessages.seal(invite, key: derived.key))
         show(code)
 
@@ -73,30 +74,24 @@ public enum PairingEngine {
         }
         // The partner joins the couple, then certifies and posts their own devices (each person
         // controls only their own devices, SPEC § 6.2); this device gives each the key.
-        append(.addIdentity(reply.identity))
-        try await transport.postMembership(Array(records.suffix(1)))
+        try await transport.postMembership(try extend([.addIdentity(reply.identity)]))
         let deadline = ContinuousClock.now + timeout
-        var log = MembershipLog(space: space)
-        do { try log.append(batch: records) } catch { throw Failure(message: "could not build the couple space's log (\(error.rawValue))") }
         while log.devices[reply.certificate.device] == nil {
             guard ContinuousClock.now < deadline else {
                 throw Failure(message: "your partner's device did not join the couple space in time; nothing was paired — start again")
             }
             try await Task.sleep(for: pollInterval)
-            for record in try await transport.membership(space, after: UInt64(records.count)) {
+            for record in try await transport.membership(space, after: UInt64(log.records.count)) {
                 do { try log.append(record) } catch {
                     throw Failure(message: "the couple space's membership log from the relay does not verify (\(error.rawValue)); nothing was paired")
                 }
-                records.append(record)
             }
         }
-        var wraps: [MembershipRecord.Action] = []
-        for (device, certificate) in log.devices.sorted(by: { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) })
-        where certificate.identity == reply.identity && log.wrappedKeys[1]?[device] == nil {
-            wraps.append(.wrapKey(epoch: 1, device: device, box: try wrap(spaceKey, for: device)))
-        }
-        for action in wraps { append(action) }
-        try await transport.postMembership(Array(records.suffix(wraps.count)))
+        let wraps: [MembershipRecord.Action] = try log.devices.sorted(by: { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) })
+            .filter { $0.value.identity == reply.identity && log.wraps[1]?[$0.key] == nil }
+            .map { .wrapKey(epoch: 1, device: $0.key, box: try wrap(spaceKey, for: $0.key)) }
+        try await transport.postMembership(try extend(wraps))
+        let records = log.records
         try store.joinCoupleSpace(space, records: records, partner: reply.identity, partnerName: reply.name)
         await announce(unlocked, store: store, transport: transport)
         // The recovery blob now holds the couple space too (best effort: every sync retries).

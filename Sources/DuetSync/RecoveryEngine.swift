@@ -77,8 +77,7 @@ public enum RecoveryEngine {
         try store.setMeta("relay", relay)
         for (space, records) in logs {
             let log = try store.appendMembership(records, space: space.id)
-            let add = MembershipRecord.sign(space: space.id, index: UInt64(log.records.count + 1), previous: log.records.last?.hash ?? .zero,
-                                            action: .addDevice(certificate), signer: bundle.identity)
+            let add = log.nextRecord(.addDevice(certificate), by: bundle.identity)
             try await transport.postMembership(add)
             try store.appendMembership([add], space: space.id)
         }

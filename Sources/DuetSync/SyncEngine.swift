@@ -29,13 +29,17 @@ public enum SyncEngine {
         var result = Result()
         // Another of this person's devices may have paired: its directory in the personal
         // space announces the couple space, which this device then joins (it was added there).
-        if let personal = try store.space(.personal) {
+        let personal = try store.space(.personal)
+        if let personal {
             result.membershipRecords += try await reconcileMembership(personal, unlocked: unlocked, store: store, transport: transport, now: now)
             try unlocked.refreshDirectory()
             if let couple = try unlocked.announcedCouple() { try await joinAnnounced(couple, unlocked: unlocked, store: store, transport: transport) }
         }
         for space in try store.spaces() {
-            result.membershipRecords += try await reconcileMembership(space, unlocked: unlocked, store: store, transport: transport, now: now)
+            // The personal space's log was read just above: not a second request.
+            if space.id != personal?.id {
+                result.membershipRecords += try await reconcileMembership(space, unlocked: unlocked, store: store, transport: transport, now: now)
+            }
             try await reportRefusedMembership(space, store: store, transport: transport)
             try await DeviceEngine.answerUnusableKey(space, unlocked: unlocked, store: store, transport: transport)
             do { try await DeviceEngine.rekeyOwnDevices(space, unlocked: unlocked, store: store, transport: transport) } catch let failure as RelayTransport.Failure

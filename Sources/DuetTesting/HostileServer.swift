@@ -37,13 +37,7 @@ public final class HostileServer: @unchecked Sendable {
         guard socket >= 0 else { throw RelayTestFailure("no socket") }
         var one: Int32 = 1
         setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(clamping: port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
+        let bound = withLoopbackAddress(port: port) { bind(socket, $0, $1) }
         guard bound == 0, listen(socket, 64) == 0 else {
             close(socket)
             throw RelayTestFailure("cannot listen on \(port)")

@@ -73,12 +73,7 @@ struct HostileMember {
     /// Signs `actions` as Sam's identity, as the log's next records, and posts them: one record
     /// alone, several as one batch (SPEC § 6.5).
     func post(_ actions: [MembershipRecord.Action]) async throws -> RelayClient.Reply {
-        let log = try await log()
-        var records: [MembershipRecord] = []
-        for action in actions {
-            records.append(.sign(space: couple, index: UInt64(log.records.count + records.count + 1),
-                                 previous: records.last?.hash ?? log.records.last?.hash ?? .zero, action: action, signer: identity))
-        }
+        let records = try await log().nextRecords(actions, by: identity)
         if records.count == 1 {
             return try await client.request("POST", "/v1/spaces/\(RelayClient.hex(couple))/membership", body: records[0].encoded)
         }

@@ -214,7 +214,9 @@ public final class SQLiteRelayStorage: RelayStorage {
 
     public func appendMembership(space: SpaceID, from index: UInt64, records: [[UInt8]], creator: [UInt8]?,
                                  maximumSpacesPerCreator: Int) async throws -> MembershipAppendOutcome {
-        guard index >= 1, let count = UInt64(exactly: records.count), index <= UInt64(Int64.max) - count else { return .outOfOrder }
+        // The first and last index are stored as SQLite integers: both must fit in Int64.
+        guard index >= 1, let first = Int64(exactly: index), let count = Int64(exactly: records.count),
+              first <= Int64.max - count else { return .outOfOrder }
         return try await write { db in
             let held = try Int64.fetchOne(db, sql: "SELECT max(idx) FROM membership WHERE space = ?", arguments: [Data(space.bytes)]) ?? 0
             guard let held = UInt64(exactly: held), index == held + 1 else { return .outOfOrder }
@@ -225,7 +227,7 @@ public final class SQLiteRelayStorage: RelayStorage {
             }
             for (offset, record) in records.enumerated() {
                 try db.execute(sql: "INSERT INTO membership (space, idx, record) VALUES (?, ?, ?)",
-                               arguments: [Data(space.bytes), Int64(index) + Int64(offset), Data(record)])
+                               arguments: [Data(space.bytes), first + Int64(offset), Data(record)])
             }
             return .stored
         }
