@@ -146,7 +146,7 @@ public struct SyncDaemon: Service {
 
     func round(_ space: SpaceInfo, store: Store, transport: RelayTransport, ownDevice: WireDeviceID) async throws {
         _ = try await SyncEngine.reconcileMembership(space, unlocked: nil, store: store, transport: transport, now: 0)
-        let round = try await SyncEngine.exchange(space.id, store: store, transport: transport, ownDevice: ownDevice)
+        let round = try await SyncEngine.exchange(space, store: store, transport: transport, ownDevice: ownDevice)
         if round.rolledBack { throw DaemonError(message: "the relay rolled back; see `duet status`") }
         if round.summary.pushed + round.summary.received > 0 {
             logger.debug("synced", metadata: ["pushed": "\(round.summary.pushed)", "received": "\(round.summary.received)"])

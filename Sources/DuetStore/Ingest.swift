@@ -14,6 +14,10 @@ public struct IngestReport: Hashable, Sendable {
     /// Per device touched, the highest seq now held (so a sync needs no query to go on).
     public var heads: [WireDeviceID: UInt64] = [:]
     public init() {}
+
+    /// The refusal of an envelope whose device this store does not know as a member (yet: the
+    /// membership record may have reached the relay after this device last read the log).
+    public static let notMember = "envelope from a device that is not a member"
 }
 
 extension Store {
@@ -131,7 +135,7 @@ extension Store {
             // The header is signed: an envelope moved here from another space says so.
             guard envelope.header.space == space else { return .failure(Refusal(reason: "envelope of another space")) }
             guard let signer = members[envelope.header.device] else {
-                return .failure(Refusal(reason: "envelope from a device that is not a member"))
+                return .failure(Refusal(reason: IngestReport.notMember))
             }
             guard envelope.header.seq <= signer.lastSeq else {
                 return .failure(Refusal(reason: "envelope a device signed after it was removed"))
@@ -150,7 +154,18 @@ extension UnlockedStore {
     /// sealed under an epoch whose key has not reached this device yet, wait for the next call.
     /// Returns the dots applied.
     @discardableResult
-    public func materialise() throws -> [Dot] {
+    public func materialise() throws -> [Dot] { try materialiseReporting().applied }
+
+    /// What ``materialise()`` did, and what still waits.
+    public struct Materialised: Sendable {
+        public var applied: [Dot] = []
+        /// Per space, changes still held whose causal past names an envelope this store does not
+        /// hold at all (not one merely waiting for its key): `waiting` needs `needs`.
+        public var missing: [SpaceID: [(waiting: Dot, needs: Dot)]] = [:]
+    }
+
+    /// ``materialise()``, telling also which held changes wait for envelopes never received.
+    public func materialiseReporting() throws -> Materialised {
         // Names and notices from directory records first (a count when nothing changed).
         try refreshDirectory()
         do {
@@ -162,16 +177,20 @@ extension UnlockedStore {
                                    WHERE e.seq > coalesce(v.seq, 0))
                     """) ?? false
             }
-            guard pending else { return [] }
+            guard pending else { return Materialised() }
             var refusals: [(Dot, Entry.InvalidOperation)] = []
-            let applied = try store.database.write { db in
+            let outcome = try store.database.write { db in
                 refusals = []
-                var applied: [Dot] = []
-                for space in try Store.spaces(db) { applied += try materialise(db, space: space.id, refusals: &refusals) }
-                return applied
+                var outcome = Materialised()
+                for space in try Store.spaces(db) {
+                    var missing: [(waiting: Dot, needs: Dot)] = []
+                    outcome.applied += try materialise(db, space: space.id, refusals: &refusals, missing: &missing)
+                    if !missing.isEmpty { outcome.missing[space.id] = missing }
+                }
+                return outcome
             }
             if !refusals.isEmpty { try noteRefusals(refusals) }
-            return applied
+            return outcome
         } catch {
             throw Store.classify(error, doing: "apply received changes", home: store.home)
         }
@@ -186,7 +205,8 @@ extension UnlockedStore {
         case unreadable(Dot)
     }
 
-    private func materialise(_ db: GRDB.Database, space: SpaceID, refusals: inout [(Dot, Entry.InvalidOperation)]) throws -> [Dot] {
+    private func materialise(_ db: GRDB.Database, space: SpaceID, refusals: inout [(Dot, Entry.InvalidOperation)],
+                             missing: inout [(waiting: Dot, needs: Dot)]) throws -> [Dot] {
         let spaceBytes = Data(space.bytes)
         let keys = try contentKeys(db, space: space)
         var vector: [DeviceID: UInt64] = [:]
@@ -255,6 +275,16 @@ extension UnlockedStore {
             applied += journal.receive(change).applied
         }
         for dot in applied { if let reason = journal.refused[dot] { refusals.append((dot, reason)) } }
+        if journal.pendingCount > 0 {
+            // What is held but waits on a dot stored here (sealed under a key still on its
+            // way) is not missing; only a dot above its device's stored head is.
+            var stored: [DeviceID: UInt64] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT device, max(seq) AS seq FROM envelopes WHERE space = ? GROUP BY device", arguments: [spaceBytes]) {
+                let device: Data = row["device"]
+                if let id = DeviceID(bytes: [UInt8](device)) { stored[id] = UInt64(row["seq"] as Int64) }
+            }
+            missing += journal.missingPast.filter { $0.needs.seq > stored[$0.needs.device, default: 0] }
+        }
         let appliedSet = Set(applied)
         let appliedChanges = changes.filter { appliedSet.contains($0.dot) }
         try Receipts.note(db, appliedChanges, space: space)

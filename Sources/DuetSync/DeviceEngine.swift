@@ -222,7 +222,7 @@ public enum DeviceEngine {
             // Fetched first, so that is everything the relay took from it, each envelope
             // verified here (the relay's own word on its head is not taken: a relay siding
             // with the lost device could name a seq it has not yet signed).
-            _ = try await SyncEngine.exchange(space.id, store: store, transport: transport, ownDevice: keystore.deviceID)
+            _ = try await SyncEngine.exchange(space, store: store, transport: transport, ownDevice: keystore.deviceID)
             let lastSeq = try store.localHeads(space: space.id)[WireDeviceID(verifyingKey: target)] ?? 0
             actions = [.removeDevice(target, lastSeq: lastSeq)]
         } else if Self.removedWithoutRotation(target, in: log) {

@@ -1,6 +1,7 @@
 public import DuetStore
+import DuetCore
 import DuetCrypto
-public import DuetWire
+import DuetWire
 import Foundation
 
 /// Drives a ``SyncSession`` per space with a store and a relay transport.
@@ -35,6 +36,12 @@ public enum SyncEngine {
             try unlocked.refreshDirectory()
             if let couple = try unlocked.announcedCouple() { try await joinAnnounced(couple, unlocked: unlocked, store: store, transport: transport) }
         }
+        // What each space held before this round: a change already here then, still waiting
+        // after a complete round for a past this store lacks, names a past the relay must have
+        // held (its author's device read it there) and did not hand over.
+        var heldBefore: [SpaceID: [WireDeviceID: UInt64]] = [:]
+        var complete: Set<SpaceID> = []
+        for space in try store.spaces() { heldBefore[space.id] = try store.localHeads(space: space.id) }
         for space in try store.spaces() {
             // The personal space's log was read just above: not a second request.
             if space.id != personal?.id {
@@ -44,8 +51,9 @@ public enum SyncEngine {
             try await DeviceEngine.answerUnusableKey(space, unlocked: unlocked, store: store, transport: transport)
             do { try await DeviceEngine.rekeyOwnDevices(space, unlocked: unlocked, store: store, transport: transport) } catch let failure as RelayTransport.Failure
                 where failure.code == "membership-out-of-order" || failure.code.hasPrefix("membership-wrap") {}   // another device mended it first
-            let round = try await exchange(space.id, store: store, transport: transport, ownDevice: unlocked.keystore.deviceID, progress: progress)
+            let round = try await exchange(space, store: store, transport: transport, ownDevice: unlocked.keystore.deviceID, progress: progress)
             if round.rolledBack { result.rolledBack.append(space.kind); continue }
+            if round.summary.complete { complete.insert(space.id) }
             try unlocked.refreshDirectory()
             try await DirectoryEngine.publish(space, unlocked: unlocked, store: store, transport: transport)
             result.pushed += round.summary.pushed
@@ -53,15 +61,35 @@ public enum SyncEngine {
             result.refused += round.summary.refused
         }
         try await RecoveryEngine.refreshIfStale(unlocked, store: store, transport: transport)
-        result.applied = try unlocked.materialise().count
-        // After a complete round, a change still waiting names a past the relay did not hand
-        // over although the author's device had it: the relay is withholding (or lost) it.
+        let materialised = try unlocked.materialiseReporting()
+        result.applied = materialised.applied.count
         result.waiting = try store.pendingIn()
-        if result.waiting > 0, result.rolledBack.isEmpty {
-            try store.addWarning("\(result.waiting) received change(s) wait for earlier changes the relay has not delivered; it may be withholding them")
-        }
+        try warnWithheld(materialised.missing, heldBefore: heldBefore, complete: complete, store: store)
         try store.setMeta("last_sync", String(now))
         return result
+    }
+
+    /// Warns of changes that waited from before a complete round and still wait for a past this
+    /// store never received, when that past was written by a member device while it was one:
+    /// the relay had it and withheld it. (Honest interleavings cannot do this: a change stored
+    /// while its past is still on its way, by `duetd`'s live socket during a round, is newer
+    /// than the round; a past written by no member can never come and blames its author, not
+    /// the relay; a removed device's envelopes past its last seq are refused, and said so.)
+    static func warnWithheld(_ missing: [SpaceID: [(waiting: Dot, needs: Dot)]], heldBefore: [SpaceID: [WireDeviceID: UInt64]],
+                             complete: Set<SpaceID>, store: Store) throws {
+        var withheld = 0
+        for (space, pairs) in missing where complete.contains(space) {
+            let signers = try store.membershipLog(space: space).envelopeSigners
+            for (waiting, needs) in pairs {
+                guard let author = try? WireDeviceID(bytes: waiting.device.bytes), let past = try? WireDeviceID(bytes: needs.device.bytes),
+                      waiting.seq <= heldBefore[space]?[author] ?? 0 else { continue }
+                guard let signer = signers[past], needs.seq <= signer.lastSeq else { continue }
+                withheld += 1
+            }
+        }
+        if withheld > 0 {
+            try store.addWarning("\(withheld) received change(s) wait for earlier changes the relay must hold and did not deliver; it may be withholding them")
+        }
     }
 
     /// Makes the local and relay membership logs of `space` agree: the relay's extra records are
@@ -172,95 +200,6 @@ public enum SyncEngine {
         let expected = Set(people.filter { $0.isMe || space.kind == .couple }.map(\.identity))
         guard case .create(let creator, _) = records.first?.action, expected.contains(creator), expected.isSubset(of: log.identities) else {
             throw RelayTransport.Failure(status: 409, code: "membership-foreign", message: "the relay's membership log is not this person's space")
-        }
-    }
-
-    public struct Round: Sendable {
-        public var summary = SyncSession.Summary()
-        public var rolledBack = false
-    }
-
-    /// The envelope exchange of one space (SPEC § 7.1). Needs no content key.
-    /// What a long round tells the person while it runs.
-    public enum Progress: Sendable {
-        case sending(sent: Int, of: Int)
-    }
-
-    public static func exchange(_ space: SpaceID, store: Store, transport: RelayTransport, ownDevice: WireDeviceID,
-                                progress: (@Sendable (Progress) -> Void)? = nil) async throws -> Round {
-        let heads = try await transport.heads(space)
-        let rolledBack = try store.noteRelayHeads(heads, space: space)
-        if !rolledBack.isEmpty {
-            try store.addWarning("the relay holds fewer changes than it once did (rolled back or replaced); local state was kept")
-        }
-        var local = try store.localHeads(space: space)
-        var session = SyncSession(local: local, ownDevices: [ownDevice])
-        var prefetch: (vector: [WireDeviceID: UInt64], task: Task<(envelopes: [[UInt8]], complete: Bool), any Error>)?
-        var lastPageComplete = true
-        defer { prefetch?.task.cancel() }
-        var action = session.start()
-        while true {
-            switch action {
-            case .requestHeads:
-                action = session.handle(.heads(heads, rolledBack: rolledBack))
-            case .push(let devices, let after):
-                let envelopes = try store.envelopes(space: space, of: devices, after: after)
-                var sent = 0
-                progress?(.sending(sent: 0, of: envelopes.count))
-                let count = try await transport.push(envelopes, to: space) { batch in
-                    // Exactly what the relay acknowledged, batch by batch: the envelopes sent,
-                    // not the store's heads read afterwards (a write committed during the push
-                    // was not sent, and counting it made the next round see a "rollback" and
-                    // stop syncing the space for good), and kept even if the push stops midway.
-                    var acknowledged: [WireDeviceID: UInt64] = [:]
-                    for bytes in batch {
-                        guard let header = try? Envelope(bytes: bytes).header else { continue }
-                        acknowledged[header.device] = max(acknowledged[header.device] ?? 0, header.seq)
-                    }
-                    try store.markPushed(space: space, upTo: acknowledged)
-                    // The relay acknowledged these durably: it must never answer with less again.
-                    _ = try store.noteRelayHeads(heads.merging(acknowledged) { max($0, $1) }, space: space)
-                    sent += batch.count
-                    progress?(.sending(sent: sent, of: envelopes.count))
-                }
-                action = session.handle(.pushed(count: count))
-            case .fetch(let after):
-                let page: (envelopes: [[UInt8]], complete: Bool)
-                if let ahead = prefetch, ahead.vector == after {
-                    page = try await ahead.task.value
-                } else {
-                    prefetch?.task.cancel()
-                    page = try await transport.fetch(space, after: after)
-                }
-                prefetch = nil
-                lastPageComplete = page.complete
-                action = session.handle(.fetched(page.envelopes, complete: page.complete))
-            case .store(let envelopes):
-                // Fetch the next page while this one is verified and stored: the network and
-                // the disk overlap. If the store refuses something, the next fetch asks from
-                // elsewhere and this guess is dropped.
-                if !lastPageComplete {
-                    var guess = local
-                    for bytes in envelopes {
-                        if let header = try? Envelope(bytes: bytes).header { guess[header.device] = max(guess[header.device] ?? 0, header.seq) }
-                    }
-                    let next = guess
-                    prefetch = (next, Task { try await transport.fetch(space, after: next) })
-                }
-                let report = try store.storeVerified(envelopes, space: space)
-                for reason in Set(report.refused) { try store.addWarning("refused from the relay: \(reason)") }
-                if report.duplicates > 0 {
-                    // Asked only for what this device lacks: envelopes it already holds are a replay.
-                    try store.addWarning("the relay sent envelopes this device already holds (a replay); they were ignored")
-                }
-                local.merge(report.heads) { max($0, $1) }
-                session.noteLocal(local)
-                action = session.handle(.stored(received: report.stored, refused: report.refused.count))
-            case .finished(let summary):
-                return Round(summary: summary)
-            case .rolledBack:
-                return Round(rolledBack: true)
-            }
         }
     }
 }

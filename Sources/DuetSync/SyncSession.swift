@@ -31,12 +31,24 @@ public struct SyncSession: Sendable {
         public var pushed = 0
         public var received = 0
         public var refused = 0
+        /// The relay said its last page was complete: this device now holds everything the
+        /// relay held when the round began (what integrity checks after a round rely on).
+        public var complete = false
+
+        public init(pushed: Int = 0, received: Int = 0, refused: Int = 0, complete: Bool = false) {
+            self.pushed = pushed
+            self.received = received
+            self.refused = refused
+            self.complete = complete
+        }
     }
 
     private enum State: Equatable { case start, awaitingHeads, pushing, fetching, storing(complete: Bool), done }
 
     private var state = State.start
     private var local: [WireDeviceID: UInt64]
+    /// What the last fetch asked above: a page that moves nothing past it ends the round.
+    private var asked: [WireDeviceID: UInt64] = [:]
     private let ownDevices: Set<WireDeviceID>
     private var summary = Summary()
 
@@ -69,10 +81,11 @@ public struct SyncSession: Sendable {
             return fetchOrFinish(heads: heads)
         case (.pushing, .pushed(let count)):
             summary.pushed += count
-            state = .fetching
-            return .fetch(after: local)
+            return fetch()
         case (.fetching, .fetched(let envelopes, let complete)):
             if envelopes.isEmpty {
+                // An empty page is complete whatever it says: nothing more is held above us.
+                summary.complete = true
                 state = .done
                 return .finished(summary)
             }
@@ -81,12 +94,16 @@ public struct SyncSession: Sendable {
         case (.storing(let complete), .stored(let received, let refused)):
             summary.received += received
             summary.refused += refused
-            if complete || received == 0 {
+            // A page that moved nothing past what was asked (all refused) ends the round
+            // instead of asking the same again. Duplicates do move it: this device stored them
+            // meanwhile (its daemon's live socket), so the next page starts above them.
+            let advanced = local.contains { device, seq in seq > asked[device, default: 0] }
+            if complete || !advanced {
+                summary.complete = complete
                 state = .done
                 return .finished(summary)
             }
-            state = .fetching
-            return .fetch(after: local)
+            return fetch()
         default:
             preconditionFailure("event \(event) in state \(state): the driver broke the protocol")
         }
@@ -99,9 +116,15 @@ public struct SyncSession: Sendable {
     private mutating func fetchOrFinish(heads: [WireDeviceID: UInt64]) -> Action {
         let lacking = heads.contains { device, seq in seq > local[device, default: 0] }
         guard lacking else {
+            summary.complete = true
             state = .done
             return .finished(summary)
         }
+        return fetch()
+    }
+
+    private mutating func fetch() -> Action {
+        asked = local
         state = .fetching
         return .fetch(after: local)
     }

@@ -14,14 +14,14 @@ struct SyncSessionTests {
         #expect(session.handle(.heads([Self.me: 3, Self.partner: 4], rolledBack: [])) == .push(devices: [Self.me], after: [Self.me: 3, Self.partner: 4]))
         #expect(session.handle(.pushed(count: 2)) == .fetch(after: [Self.me: 5, Self.partner: 2]))
         #expect(session.handle(.fetched([[1], [2]], complete: true)) == .store([[1], [2]]))
-        #expect(session.handle(.stored(received: 2, refused: 0)) == .finished(.init(pushed: 2, received: 2, refused: 0)))
+        #expect(session.handle(.stored(received: 2, refused: 0)) == .finished(.init(pushed: 2, received: 2, refused: 0, complete: true)))
     }
 
     @Test("In step with the relay: nothing moves")
     func inStep() {
         var session = SyncSession(local: [Self.me: 5], ownDevices: [Self.me])
         _ = session.start()
-        #expect(session.handle(.heads([Self.me: 5], rolledBack: [])) == .finished(.init()))
+        #expect(session.handle(.heads([Self.me: 5], rolledBack: [])) == .finished(.init(complete: true)))
     }
 
     @Test("Paged fetches continue above what was stored until the relay says complete")
@@ -33,7 +33,7 @@ struct SyncSessionTests {
         session.noteLocal([Self.partner: 2])
         #expect(session.handle(.stored(received: 2, refused: 0)) == .fetch(after: [Self.partner: 2]))
         #expect(session.handle(.fetched([[3]], complete: true)) == .store([[3]]))
-        #expect(session.handle(.stored(received: 1, refused: 0)) == .finished(.init(pushed: 0, received: 3, refused: 0)))
+        #expect(session.handle(.stored(received: 1, refused: 0)) == .finished(.init(pushed: 0, received: 3, refused: 0, complete: true)))
     }
 
     @Test("A rolled-back relay stops the round before anything is pushed or stored")
@@ -50,5 +50,28 @@ struct SyncSessionTests {
         _ = session.handle(.heads([Self.partner: 3], rolledBack: []))
         _ = session.handle(.fetched([[9]], complete: false))
         #expect(session.handle(.stored(received: 0, refused: 1)) == .finished(.init(pushed: 0, received: 0, refused: 1)))
+    }
+
+    @Test("A page this device already held (stored meanwhile by its daemon) moves the round on; it is not its end")
+    func duplicatesMoveOn() {
+        var session = SyncSession(local: [:], ownDevices: [Self.me])
+        _ = session.start()
+        _ = session.handle(.heads([Self.partner: 4], rolledBack: []))
+        _ = session.handle(.fetched([[1], [2]], complete: false))
+        session.noteLocal([Self.partner: 2])
+        #expect(session.handle(.stored(received: 0, refused: 0)) == .fetch(after: [Self.partner: 2]))
+        #expect(session.handle(.fetched([[3], [4]], complete: true)) == .store([[3], [4]]))
+        session.noteLocal([Self.partner: 4])
+        #expect(session.handle(.stored(received: 2, refused: 0)) == .finished(.init(pushed: 0, received: 2, refused: 0, complete: true)))
+    }
+
+    @Test("A round that ends without the relay's last page is not complete")
+    func incompleteRound() {
+        var session = SyncSession(local: [Self.partner: 1], ownDevices: [Self.me])
+        _ = session.start()
+        _ = session.handle(.heads([Self.partner: 3], rolledBack: []))
+        _ = session.handle(.fetched([[9]], complete: false))
+        session.noteLocal([Self.partner: 1])
+        if case .finished(let summary) = session.handle(.stored(received: 0, refused: 1)) { #expect(!summary.complete) } else { Issue.record("the round goes on") }
     }
 }

@@ -20,6 +20,21 @@ public struct Journal: Sendable {
     /// Changes received whose causal past has not arrived yet.
     public var pendingCount: Int { pending.count + pendingUnreadable.count }
 
+    /// For each held change, the dots of its causal past that this replica has neither applied
+    /// nor holds (the author's earlier changes and its dependencies): what it waits for.
+    public var missingPast: [(waiting: Dot, needs: Dot)] {
+        var missing: [(waiting: Dot, needs: Dot)] = []
+        for (dot, change) in pending {
+            for needed in change.dependencies where needed.seq > vector[needed.device, default: 0] {
+                // Its own earlier changes in between are held too, or the first missing one is named.
+                let first = (vector[needed.device, default: 0] + 1...needed.seq).lazy
+                    .map { Dot(device: needed.device, seq: $0) }.first { self.pending[$0] == nil && !self.pendingUnreadable.contains($0) }
+                if let first { missing.append((dot, first)) }
+            }
+        }
+        return missing
+    }
+
     /// The author's view to put in a new change: the vector without the author itself.
     public func dependencies(excluding device: DeviceID) -> [Dot] {
         // Built straight into the array (this runs on every keystroke's change): no filtered
