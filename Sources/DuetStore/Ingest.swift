@@ -338,7 +338,15 @@ extension Store {
 
     /// Records the relay's heads for `space` and returns the devices for which the relay now
     /// holds less than it was once seen to hold: a rollback (DESIGN §7), to be reported loudly.
-    public func noteRelayHeads(_ heads: [WireDeviceID: UInt64], space: SpaceID) throws(StoreError) -> [WireDeviceID] {
+    /// With `heldHere`, a head is recorded only up to what this store holds of that device:
+    /// more is only the relay's word until a fetch delivers it.
+    public func noteRelayHeads(_ heads: [WireDeviceID: UInt64], space: SpaceID, heldHere: [WireDeviceID: UInt64]? = nil) throws(StoreError) -> [WireDeviceID] {
+        var recording = heads
+        if let heldHere { for (device, seq) in heads { recording[device] = min(seq, heldHere[device, default: 0]) } }
+        return try noteRelayHeads(heads, recording: recording, space: space)
+    }
+
+    private func noteRelayHeads(_ heads: [WireDeviceID: UInt64], recording: [WireDeviceID: UInt64], space: SpaceID) throws(StoreError) -> [WireDeviceID] {
         do {
             return try database.write { db in
                 var rolledBack: [WireDeviceID] = []
@@ -349,7 +357,7 @@ extension Store {
                     if let id = try? WireDeviceID(bytes: [UInt8](device)) { seen[id] = UInt64(row["seq"] as Int64) }
                 }
                 for (device, highest) in seen where heads[device, default: 0] < highest { rolledBack.append(device) }
-                for (device, seq) in heads where seq > seen[device, default: 0] {
+                for (device, seq) in recording where seq > seen[device, default: 0] {
                     try db.execute(sql: "INSERT INTO relay_seen (space, device, seq) VALUES (?, ?, ?) ON CONFLICT (space, device) DO UPDATE SET seq = excluded.seq",
                                    arguments: [spaceBytes, Data(device.bytes), Int64(seq)])
                 }

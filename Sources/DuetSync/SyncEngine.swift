@@ -36,9 +36,10 @@ public enum SyncEngine {
             try unlocked.refreshDirectory()
             if let couple = try unlocked.announcedCouple() { try await joinAnnounced(couple, unlocked: unlocked, store: store, transport: transport) }
         }
-        // What each space held before this round: a change already here then, still waiting
-        // after a complete round for a past this store lacks, names a past the relay must have
-        // held (its author's device read it there) and did not hand over.
+        // What each space held before this round, and then what the round's pages carried: a
+        // change among them still waiting after a complete round for a past this store lacks
+        // names a past the relay must have held (its author's device read it there, before
+        // the change itself reached the relay) and did not hand over.
         var heldBefore: [SpaceID: [WireDeviceID: UInt64]] = [:]
         var complete: Set<SpaceID> = []
         for space in try store.spaces() { heldBefore[space.id] = try store.localHeads(space: space.id) }
@@ -53,7 +54,10 @@ public enum SyncEngine {
                 where failure.code == "membership-out-of-order" || failure.code.hasPrefix("membership-wrap") {}   // another device mended it first
             let round = try await exchange(space, store: store, transport: transport, ownDevice: unlocked.keystore.deviceID, progress: progress)
             if round.rolledBack { result.rolledBack.append(space.kind); continue }
-            if round.summary.complete { complete.insert(space.id) }
+            if round.summary.complete {
+                complete.insert(space.id)
+                heldBefore[space.id, default: [:]].merge(round.delivered) { max($0, $1) }
+            }
             try unlocked.refreshDirectory()
             try await DirectoryEngine.publish(space, unlocked: unlocked, store: store, transport: transport)
             result.pushed += round.summary.pushed
@@ -69,12 +73,12 @@ public enum SyncEngine {
         return result
     }
 
-    /// Warns of changes that waited from before a complete round and still wait for a past this
-    /// store never received, when that past was written by a member device while it was one:
-    /// the relay had it and withheld it. (Honest interleavings cannot do this: a change stored
-    /// while its past is still on its way, by `duetd`'s live socket during a round, is newer
-    /// than the round; a past written by no member can never come and blames its author, not
-    /// the relay; a removed device's envelopes past its last seq are refused, and said so.)
+    /// Warns of changes held before a complete round or carried by it that still wait for a past
+    /// this store never received, when that past was written by a member device while it was
+    /// one: the relay had it and withheld it. (Honest interleavings cannot do this: a change
+    /// `duetd`'s live socket stored during the round, its past still on its way, was neither;
+    /// a past written by no member can never come and blames its author, not the relay; a
+    /// removed device's envelopes past its last seq are refused, and said so.)
     static func warnWithheld(_ missing: [SpaceID: [(waiting: Dot, needs: Dot)]], heldBefore: [SpaceID: [WireDeviceID: UInt64]],
                              complete: Set<SpaceID>, store: Store) throws {
         var withheld = 0

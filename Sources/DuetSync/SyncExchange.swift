@@ -5,6 +5,9 @@ extension SyncEngine {
     public struct Round: Sendable {
         public var summary = SyncSession.Summary()
         public var rolledBack = false
+        /// Per device, the highest seq the relay's pages carried in this round (stored here by
+        /// this round, or already stored by another of this device's processes meanwhile).
+        public var delivered: [WireDeviceID: UInt64] = [:]
     }
 
     /// What a long round tells the person while it runs.
@@ -26,11 +29,14 @@ extension SyncEngine {
     public static func exchange(_ space: SpaceInfo, store: Store, transport: RelayTransport, ownDevice: WireDeviceID,
                                 progress: (@Sendable (Progress) -> Void)? = nil) async throws -> Round {
         let heads = try await transport.heads(space.id)
-        let rolledBack = try store.noteRelayHeads(heads, space: space.id)
+        var local = try store.localHeads(space: space.id)
+        // What the relay is held to later is what it showed it holds: a claim of more than
+        // this device has (from the relay, or its own) is not kept until a fetch bears it
+        // out, so a false claim cannot make an honest answer look like a rollback.
+        let rolledBack = try store.noteRelayHeads(heads, space: space.id, heldHere: local)
         if !rolledBack.isEmpty {
             try store.addWarning("the relay holds fewer changes than it once did (rolled back or replaced); local state was kept")
         }
-        var local = try store.localHeads(space: space.id)
         let ownBefore = local[ownDevice, default: 0]
         var session = SyncSession(local: local, ownDevices: [ownDevice])
         var prefetch: (vector: [WireDeviceID: UInt64], task: Task<(envelopes: [[UInt8]], complete: Bool), any Error>)?
@@ -39,6 +45,7 @@ extension SyncEngine {
         // Devices some envelope of which this round refused: their heads are not held against the relay.
         var refusedDevices: Set<WireDeviceID> = []
         var membershipRead = false
+        var delivered: [WireDeviceID: UInt64] = [:]
         defer { prefetch?.task.cancel() }
         var action = session.start()
         while true {
@@ -61,7 +68,7 @@ extension SyncEngine {
                     }
                     try store.markPushed(space: space.id, upTo: acknowledged)
                     // The relay acknowledged these durably: it must never answer with less again.
-                    _ = try store.noteRelayHeads(heads.merging(acknowledged) { max($0, $1) }, space: space.id)
+                    _ = try store.noteRelayHeads(acknowledged, space: space.id)
                     sent += batch.count
                     progress?(.sending(sent: sent, of: envelopes.count))
                 }
@@ -84,12 +91,17 @@ extension SyncEngine {
                 // elsewhere and this guess is dropped.
                 var guess = local
                 var replayed = 0
+                var inPage: [WireDeviceID: UInt64] = [:]
                 for bytes in envelopes {
                     guard let header = try? Envelope(bytes: bytes).header else { continue }
                     guess[header.device] = max(guess[header.device] ?? 0, header.seq)
-                    // Asked only for what lies above `asked`: anything at or below it is a replay.
-                    if header.seq <= asked[header.device, default: 0] { replayed += 1 }
+                    // Asked only for what lies above `asked`, each device's envelopes in seq
+                    // order (they reached the relay in that order): an envelope at or below
+                    // either is one sent again, a replay.
+                    if header.seq <= max(asked[header.device, default: 0], inPage[header.device, default: 0]) { replayed += 1 }
+                    inPage[header.device] = max(inPage[header.device, default: 0], header.seq)
                 }
+                delivered.merge(inPage) { max($0, $1) }
                 if !lastPageComplete {
                     let next = guess
                     prefetch = (next, Task { try await transport.fetch(space.id, after: next) })
@@ -122,7 +134,7 @@ extension SyncEngine {
                 action = session.handle(.stored(received: report.stored, refused: report.refused.count))
             case .finished(let summary):
                 if summary.complete { try checkHeadsDelivered(heads, space: space, store: store, ownDevice: ownDevice, ownBefore: ownBefore, refused: refusedDevices) }
-                return Round(summary: summary)
+                return Round(summary: summary, delivered: delivered)
             case .rolledBack:
                 return Round(rolledBack: true)
             }
@@ -136,6 +148,8 @@ extension SyncEngine {
     static func checkHeadsDelivered(_ heads: [WireDeviceID: UInt64], space: SpaceInfo, store: Store, ownDevice: WireDeviceID,
                                     ownBefore: UInt64, refused: Set<WireDeviceID>) throws {
         let held = try store.localHeads(space: space.id)
+        // What the fetch bore out, the relay must never answer with less again.
+        _ = try store.noteRelayHeads(heads, space: space.id, heldHere: held)
         let place = space.kind == .couple ? "your shared space" : "your private journal"
         let claimedOwn = heads[ownDevice, default: 0]
         if claimedOwn > held[ownDevice, default: 0] {

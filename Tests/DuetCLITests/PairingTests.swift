@@ -9,10 +9,13 @@ final class Couple {
     let sam: TemporaryJournal
     var alexPairing = "", samPairing = ""
 
-    init(pair: Bool = true, relayOptions: [String] = []) throws {
-        relay = try RelayProcess(options: relayOptions)
-        alex = try TemporaryJournal(name: "Alex", initOptions: ["--device", "Alex's laptop", "--relay", relay.base])
-        sam = try TemporaryJournal(name: "Sam", initOptions: ["--device", "Sam's phone", "--relay", relay.base])
+    /// With `proxy`, every device reaches the relay through it (a relay that lies).
+    init(pair: Bool = true, relayOptions: [String] = [], via proxy: TamperingProxy? = nil) throws {
+        relay = try RelayProcess(options: relayOptions + (proxy.map { ["--public-url", $0.base] } ?? []))
+        proxy?.forward(to: relay.port)
+        let base = proxy?.base ?? relay.base
+        alex = try TemporaryJournal(name: "Alex", initOptions: ["--device", "Alex's laptop", "--relay", base])
+        sam = try TemporaryJournal(name: "Sam", initOptions: ["--device", "Sam's phone", "--relay", base])
         if pair { try self.pair() }
     }
 
