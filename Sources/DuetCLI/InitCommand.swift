@@ -4,7 +4,7 @@ import DuetStore
 import DuetSync
 import Foundation
 
-struct InitCommand: ParsableCommand {
+struct InitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
         abstract: "Create your identity, this device and your private space.")
@@ -41,8 +41,8 @@ struct InitCommand: ParsableCommand {
         return name
     }
 
-    func run() throws {
-        try reportingErrors {
+    func run() async throws {
+        try await reportingRelayErrors {
             let home = common.resolvedHome
             if home.exists {
                 throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal; nothing was changed")
@@ -52,9 +52,25 @@ struct InitCommand: ParsableCommand {
             guard let recovery = RecoveryEngine.newCode() else { throw InputError("could not make a recovery code") }
             let (store, unlocked) = try Store.create(home: home, name: name, deviceName: resolvedDeviceName, passphrase: passphrase,
                                                     parameters: Self.parameters(), now: nowMilliseconds, recovery: recovery.slot)
-            if let relay { try store.setMeta("relay", relay) }
+            // The blob the code opens is sealed now; with a relay it is put there at once (a
+            // first sync registers the private space), so the code works from the moment it is
+            // shown. Out of reach, it stays pending for `duet sync` or `duetd`.
+            try RecoveryEngine.prepare(unlocked, store: store)
+            var stored = false
+            var unreachable: String?
+            if let relay {
+                try store.setMeta("relay", relay)
+                do {
+                    _ = try await SyncEngine.sync(unlocked, store: store, relay: relay, now: nowMilliseconds)
+                    stored = try store.meta("recovery_pending") == nil
+                } catch {
+                    // The journal is made either way: offline first.
+                    unreachable = Sanitise.line((error as? RelayTransport.Failure)?.description ?? "\(error)")
+                }
+            }
             if json {
-                try printJSON(["device": unlocked.keystore.deviceID.description, "home": home.path, "name": name, "recoveryCode": recovery.code])
+                try printJSON(Created(device: unlocked.keystore.deviceID.description, home: home.path, name: name, recoveryCode: recovery.code,
+                                      recoveryAtRelay: stored))
             } else {
                 print("Created \(Sanitise.line(name))'s journal in \(home.path) (device \(unlocked.keystore.deviceID)).")
                 // Shown once, on stderr, so it is not caught in a script's captured output by accident.
@@ -64,11 +80,22 @@ struct InitCommand: ParsableCommand {
 
                         \(recovery.code)
 
-                    It is stored at the relay at your first `duet sync`.
+                    \(stored ? "It is stored at your relay now." : relay == nil
+                        ? "It is stored at your relay at your first `duet sync --relay URL` (or by `duetd`)."
+                        : "Your relay could not be reached (\(unreachable ?? "it refused")): the code is stored there at your next `duet sync` or by `duetd`; until then `duet status` says so.")
 
                     """.utf8))
             }
         }
+    }
+
+    struct Created: Encodable {
+        let device: String
+        let home: String
+        let name: String
+        let recoveryCode: String
+        /// Whether the relay keeps the recovery blob now (else `duet sync` or `duetd` puts it there).
+        let recoveryAtRelay: Bool
     }
 
     /// Duet's default passphrase hashing (about 0.4 s here). `DUET_KDF=minimum` selects the

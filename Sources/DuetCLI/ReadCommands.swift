@@ -219,7 +219,13 @@ struct StatusCommand: ParsableCommand {
 
     struct Report: Encodable {
         let relay: String?
+        /// The newest of this device's syncs, by `duet sync` or by `duetd`, and which it was.
         let lastSync: String?
+        let lastSyncBy: String?
+        /// "connected" or "retrying: REASON" while `duetd` runs; nil when it does not.
+        let daemonState: String?
+        /// False while the recovery code's blob waits to be stored at the relay.
+        let recoveryAtRelay: Bool
         let pendingOut: Int
         let pendingIn: Int
         let daemon: Bool
@@ -231,11 +237,16 @@ struct StatusCommand: ParsableCommand {
         let spaces: [String: String]
         let partner: String?
 
-        enum CodingKeys: String, CodingKey { case relay, lastSync, pendingOut, pendingIn, daemon, warnings, notices, entries, spaces, partner }
+        enum CodingKeys: String, CodingKey {
+            case relay, lastSync, lastSyncBy, daemonState, recoveryAtRelay, pendingOut, pendingIn, daemon, warnings, notices, entries, spaces, partner
+        }
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(relay, forKey: .relay)
             try container.encode(lastSync, forKey: .lastSync)
+            try container.encode(lastSyncBy, forKey: .lastSyncBy)
+            try container.encode(daemonState, forKey: .daemonState)
+            try container.encode(recoveryAtRelay, forKey: .recoveryAtRelay)
             try container.encode(pendingOut, forKey: .pendingOut)
             try container.encode(pendingIn, forKey: .pendingIn)
             try container.encode(daemon, forKey: .daemon)
@@ -251,8 +262,23 @@ struct StatusCommand: ParsableCommand {
         try reportingErrors {
             let store = try Store.open(home: common.resolvedHome)
             let counts = try store.counts()
-            let lastSync = try store.meta("last_sync").flatMap(UInt64.init).map(rfc3339)
-            let report = Report(relay: try store.meta("relay"), lastSync: lastSync, pendingOut: counts.unpushed, pendingIn: try store.pendingIn(), daemon: store.home.isDaemonRunning,
+            let running = store.home.isDaemonRunning
+            let bySync = try store.meta("last_sync").flatMap(UInt64.init), byDaemon = try DaemonStatus.lastSync(store)
+            let last: (time: UInt64, by: String)? = switch (bySync, byDaemon) {
+            case (let sync?, let daemon?): daemon > sync ? (daemon, "duetd") : (sync, "duet sync")
+            case (let sync?, nil): (sync, "duet sync")
+            case (nil, let daemon?): (daemon, "duetd")
+            case (nil, nil): nil
+            }
+            let daemonState: String? = running ? try DaemonStatus.state(store).map { state in
+                switch state {
+                case .connected: "connected"
+                case .retrying(_, let reason): "retrying: \(reason)"
+                }
+            } ?? "starting" : nil
+            let report = Report(relay: try store.meta("relay"), lastSync: last.map { rfc3339($0.time) }, lastSyncBy: last?.by, daemonState: daemonState,
+                                recoveryAtRelay: try store.meta("recovery_pending") == nil,
+                                pendingOut: counts.unpushed, pendingIn: try store.pendingIn(), daemon: running,
                                 warnings: try store.warnings(), notices: try store.notices(), entries: counts.entries,
                                 spaces: Dictionary(try store.spaces().map { ($0.kind == .couple ? "shared" : "private", $0.id.description) }) { a, _ in a },
                                 partner: try store.people().first { !$0.isMe }?.name)
@@ -261,9 +287,12 @@ struct StatusCommand: ParsableCommand {
             print("entries:  \(report.entries)")
             print("partner:  \(report.partner.map(Sanitise.line) ?? "not paired (`duet pair invite`)")")
             print("relay:    \(report.relay ?? "none (`duet sync --relay URL`)")")
-            print("synced:   \(report.lastSync ?? "never")")
+            print("synced:   \(last.map { "\(relativeTime($0.time, now: nowMilliseconds)) (\($0.by))" } ?? "never")")
             print("pending:  \(report.pendingOut) change(s) waiting to be sent, \(report.pendingIn) received and not yet opened")
-            print("daemon:   \(report.daemon ? "duetd is running" : "not running (`duetd` keeps this device in sync)")")
+            print("daemon:   \(report.daemonState.map { "duetd is running, \($0)" } ?? "not running (`duetd` keeps this device in sync)")")
+            if !report.recoveryAtRelay {
+                print("WARNING:  your recovery code does not work yet: its blob is not at the relay; `duet sync` (or `duetd`) stores it there")
+            }
             for warning in report.warnings { print("WARNING:  \(Sanitise.line(warning))") }
             for notice in report.notices { print("NOTICE:   \(Sanitise.line(notice))") }
             // Shown to the person: seen. (A read-only home keeps them for next time.)

@@ -94,6 +94,20 @@ func rfc3339(_ milliseconds: UInt64) -> String {
     return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
 }
 
+/// How long ago `milliseconds` was, as a person says it ("just now", "3 s ago", "5 min ago",
+/// "2 h ago"), and the time itself once it is a day or more.
+func relativeTime(_ milliseconds: UInt64, now: UInt64) -> String {
+    guard now >= milliseconds else { return rfc3339(milliseconds) }
+    let seconds = (now - milliseconds) / 1000
+    switch seconds {
+    case 0: return "just now"
+    case 1..<60: return "\(seconds) s ago"
+    case 60..<3600: return "\(seconds / 60) min ago"
+    case 3600..<86_400: return "\(seconds / 3600) h ago"
+    default: return rfc3339(milliseconds)
+    }
+}
+
 /// Parses `YYYY-MM-DD` (start of that day, UTC) or a full RFC 3339 time.
 func parseDate(_ text: String) throws -> UInt64 {
     let full = ISO8601DateFormatter()

@@ -64,6 +64,7 @@ public struct SyncDaemon: Service {
                     throw error
                 } catch {
                     failures += 1
+                    if let store { try? DaemonStatus.retrying(store, reason: Self.reason(error), now: Self.now()) }
                     let delay = Self.backoff(failures: failures, maximum: options.maximumBackoff)
                     logger.warning("sync interrupted; retrying", metadata: ["reason": "\(Self.reason(error))", "retryInMs": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)"])
                     do { try await Task.sleep(for: delay) } catch { return }
@@ -135,6 +136,8 @@ public struct SyncDaemon: Service {
                 throw DaemonError(message: "the relay refused or did not open a live connection")
             }
             for space in spaces { try await round(space, store: store, transport: authorized, ownDevice: ownDevice) }
+            try await afterRounds(store: store, transport: authorized)
+            try DaemonStatus.connected(store, now: Self.now())
             connected()
             onConnected(relay)
             group.addTask { try await watchLocalWrites(spaces: spaces, since: startVersion, store: store, transport: authorized, ownDevice: ownDevice) }
@@ -152,6 +155,18 @@ public struct SyncDaemon: Service {
             logger.debug("synced", metadata: ["pushed": "\(round.summary.pushed)", "received": "\(round.summary.received)"])
         }
     }
+
+    /// What follows rounds: a recovery blob an unlocked command prepared is put at the relay
+    /// (the daemon holds no key, but needs none for that), and the time is noted for `duet status`.
+    func afterRounds(store: Store, transport: RelayTransport) async throws {
+        do { try await RecoveryEngine.uploadPending(store: store, transport: transport) } catch {
+            // Not a reason to drop the connection: it is tried again after the next round.
+            logger.warning("the recovery blob could not be stored at the relay", metadata: ["reason": "\(Self.reason(error))"])
+        }
+        try DaemonStatus.synced(store, now: Self.now())
+    }
+
+    static func now() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
 
     /// Envelopes pushed by the relay as they are stored. Each is verified and stored; one that
     /// does not follow (a gap after a missed push, a device added since) triggers a full round.
@@ -179,6 +194,7 @@ public struct SyncDaemon: Service {
                     if !report.refused.isEmpty {
                         try await daemon.round(space, store: store, transport: transport, ownDevice: ownDevice)
                     }
+                    try DaemonStatus.synced(store, now: Self.now())
                 }
             }
         }
@@ -208,6 +224,7 @@ public struct SyncDaemon: Service {
                 // Pairing adds a space: reconnect to follow it live.
                 guard try store.spaces() == spaces else { throw DaemonError(message: "the device joined a space") }
                 for space in spaces { try await round(space, store: store, transport: transport, ownDevice: ownDevice) }
+                try await afterRounds(store: store, transport: transport)
             }
             if let until = settlingUntil, clock.now < until {
                 try await Task.sleep(for: .milliseconds(2))

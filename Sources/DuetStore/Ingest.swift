@@ -412,6 +412,14 @@ extension Store {
         }
     }
 
+    public func deleteMeta(_ key: String) throws(StoreError) {
+        do {
+            try database.write { db in try db.execute(sql: "DELETE FROM store_meta WHERE key = ?", arguments: [key]) }
+        } catch {
+            throw Store.classify(error, doing: "write the store", home: home)
+        }
+    }
+
     public func setMeta(_ key: String, _ value: String) throws(StoreError) {
         do {
             try database.write { db in

@@ -44,6 +44,12 @@ public final class Store: Sendable {
     ) throws(StoreError) -> (Store, UnlockedStore) {
         try initialise(home: home, keystore: Keystore.create(from: bundle, device: device, recovery: recovery), deviceName: deviceName,
                        passphrase: passphrase, parameters: parameters, personalEpoch: bundle.personalKeys.keys.max() ?? 1) { db, _ in
+            // How far each log went at the device that made the bundle: the log this device
+            // adopts from the relay must reach that far (SyncEngine.reconcileMembership).
+            for (space, head) in bundle.logHeads {
+                try db.execute(sql: "INSERT INTO store_meta (key, value) VALUES (?, ?)",
+                               arguments: [Self.logFloorKey(space), Data("\(head.records) \(Hex.encode(head.last.bytes))".utf8)])
+            }
             guard let couple = bundle.couple else { return }
             try db.execute(sql: "INSERT INTO spaces (space, kind, epoch) VALUES (?, 'couple', ?)",
                            arguments: [Data(couple.space.bytes), Int64(couple.keys.keys.max() ?? 1)])
@@ -54,6 +60,17 @@ public final class Store: Sendable {
 
     /// The part of creating a store that every way shares: the sealed keystore, the personal
     /// space, this device's facts and person, then `more`, all in one transaction.
+    static func logFloorKey(_ space: SpaceID) -> String { "log_floor_\(space.description)" }
+
+    /// How far `space`'s membership log went at the device that linked or recovered this one
+    /// (nil when it said nothing: an older Duet, or a store made by `init`).
+    public func logFloor(space: SpaceID) throws(StoreError) -> IdentityBundle.LogHead? {
+        guard let text = try meta(Self.logFloorKey(space)) else { return nil }
+        let parts = text.split(separator: " ")
+        guard parts.count == 2, let records = UInt64(parts[0]), let digest = try? Digest(bytes: Hex.decode(String(parts[1])) ?? []) else { return nil }
+        return IdentityBundle.LogHead(records: records, last: digest)
+    }
+
     private static func initialise(
         home: Home, keystore: Keystore, deviceName: String, passphrase: SecretBytes, parameters: PassphraseKDFParameters,
         personalEpoch: UInt64, more: (GRDB.Database, Keystore) throws -> Void

@@ -32,6 +32,7 @@ public enum DeviceEngine {
         }
         let certificate = DeviceCertificate.issue(identity: keystore.identity, device: request.device, created: now())
         var couple: IdentityBundle.Couple?
+        var heads: [SpaceID: IdentityBundle.LogHead] = [:]
         for space in try store.spaces() {
             let log = try store.membershipLog(space: space.id)
             guard let key = try unlocked.spaceKeys(space.id)[log.epoch] else {
@@ -48,14 +49,17 @@ public enum DeviceEngine {
             records.append(grown.nextRecord(.directory(epoch: grown.epoch, sealed: try directory.seal(space: space.id, signer: keystore.identity.verifyingKey,
                                                                                                     contentKey: key)), by: keystore.identity))
             try await transport.postMembership(records)
-            try store.appendMembership(records, space: space.id)
+            let now = try store.appendMembership(records, space: space.id)
+            // The new device must be shown at least this much of the log (SPEC § 7.3).
+            if let last = now.records.last { heads[space.id] = IdentityBundle.LogHead(records: last.index, last: last.hash) }
             try unlocked.refreshDirectory()
             if space.kind == .couple, let partner = try store.people().first(where: { !$0.isMe }) {
                 couple = IdentityBundle.Couple(space: space.id, keys: try unlocked.spaceKeys(space.id), partner: partner.identity, partnerName: partner.name)
             }
         }
         let bundle = IdentityBundle(identity: keystore.identity, name: keystore.name, personalSpace: keystore.personalSpace,
-                                    personalKeys: try unlocked.spaceKeys(keystore.personalSpace), couple: couple, recovery: keystore.recovery)
+                                    personalKeys: try unlocked.spaceKeys(keystore.personalSpace), couple: couple, recovery: keystore.recovery,
+                                    logHeads: heads)
         try await transport.putMailbox(derived.inviteMailbox, try bundle.seal(using: derived.key, purpose: "link"))
         return request.deviceName
     }

@@ -5,6 +5,13 @@ import Foundation
 
 /// The recovery blob (SPEC § 7.5): kept current at the relay by this person's devices, and
 /// turned back into a device by `duet recover` with nothing but the code and the relay.
+///
+/// An unlocked command that changes what the blob must hold seals and signs a new one and
+/// keeps it in the store as *pending* (ciphertext and a signature: nothing readable); whoever
+/// next reaches the relay — that command, `duet sync`, or `duetd`, which holds no key — puts
+/// it there. Each blob carries a generation one above any this device has seen, and every
+/// unlocked sync reads the relay's back: one older than this device put or saw is a relay
+/// serving an old blob (to a device that would then recover old keys and an old membership).
 public enum RecoveryEngine {
     public typealias Failure = PairingEngine.Failure
 
@@ -16,27 +23,124 @@ public enum RecoveryEngine {
 
     public static func isWellFormed(code: String) -> Bool { Recovery.derive(code: code) != nil }
 
-    /// The person's bundle as this device holds it now.
-    static func bundle(_ unlocked: UnlockedStore, store: Store) throws -> IdentityBundle {
+    /// The person's bundle as this device holds it now, with how far each space's log went.
+    static func bundle(_ unlocked: UnlockedStore, store: Store, generation: UInt64 = 0) throws -> IdentityBundle {
         let keystore = unlocked.keystore
         var couple: IdentityBundle.Couple?
         if let space = try store.space(.couple), let partner = try store.people().first(where: { !$0.isMe }) {
             couple = IdentityBundle.Couple(space: space.id, keys: try unlocked.spaceKeys(space.id), partner: partner.identity, partnerName: partner.name)
         }
+        var heads: [SpaceID: IdentityBundle.LogHead] = [:]
+        for space in try store.spaces() {
+            if let last = try store.membershipLog(space: space.id).records.last { heads[space.id] = IdentityBundle.LogHead(records: last.index, last: last.hash) }
+        }
         return IdentityBundle(identity: keystore.identity, name: keystore.name, personalSpace: keystore.personalSpace,
-                              personalKeys: try unlocked.spaceKeys(keystore.personalSpace), couple: couple, recovery: keystore.recovery)
+                              personalKeys: try unlocked.spaceKeys(keystore.personalSpace), couple: couple, recovery: keystore.recovery,
+                              generation: generation, logHeads: heads)
     }
 
-    /// Uploads the blob when what it must hold changed since the last upload (first sync,
-    /// pairing, a new epoch): which spaces and epochs, never the keys, decide staleness.
+    /// What decides that a blob is out of date: which spaces and epochs, and how long each
+    /// log is — never the keys themselves.
+    static func state(of bundle: IdentityBundle) -> String {
+        let logs = bundle.logHeads.sorted { $0.key.description < $1.key.description }.map { "\($0.key):\($0.value.records)" }
+        return "p:\(bundle.personalKeys.keys.sorted());c:\(bundle.couple.map { "\($0.space):\($0.keys.keys.sorted())" } ?? "-");l:\(logs)"
+    }
+
+    /// True when `blob` holds at least what `mine` does (every epoch, each log as long).
+    static func covers(_ blob: IdentityBundle, _ mine: IdentityBundle) -> Bool {
+        Set(blob.personalKeys.keys).isSuperset(of: mine.personalKeys.keys)
+            && (mine.couple.map { couple in blob.couple?.space == couple.space && Set(blob.couple?.keys.keys ?? [:].keys).isSuperset(of: couple.keys.keys) } ?? true)
+            && mine.logHeads.allSatisfy { space, head in (blob.logHeads[space]?.records ?? 0) >= head.records }
+    }
+
+    enum Meta {
+        /// What the blob this device last put at the relay held (``state(of:)``).
+        static let uploaded = "recovery_state"
+        /// The highest generation this device put or saw at the relay.
+        static let generation = "recovery_generation"
+        /// A sealed, signed blob waiting to be put: slot (hex) and body (hex), and its state.
+        static let pending = "recovery_pending"
+    }
+
+    /// Seals and signs a new blob when what it must hold changed since the last one, and keeps
+    /// it as pending. Returns whether one is pending now.
+    @discardableResult
+    public static func prepare(_ unlocked: UnlockedStore, store: Store) throws -> Bool {
+        guard let recovery = unlocked.keystore.recovery else { return false }
+        let current = try bundle(unlocked, store: store)
+        let state = state(of: current)
+        if let pending = try store.meta(Meta.pending), pending.hasSuffix(" " + state) { return true }
+        guard try store.meta(Meta.uploaded) != state else {
+            // The relay holds what this device holds: an older pending blob must not replace it.
+            try store.deleteMeta(Meta.pending)
+            return false
+        }
+        let generation = (UInt64(try store.meta(Meta.generation) ?? "0") ?? 0) + 1
+        let blob = try bundle(unlocked, store: store, generation: generation).seal(using: recovery.key, purpose: "recovery")
+        let body = Recovery.putBody(slot: recovery.slot, blob: blob, identity: unlocked.keystore.identity)
+        try store.setMeta(Meta.pending, "\(Hex.encode(recovery.slot)) \(Hex.encode(body)) \(generation) \(state)")
+        return true
+    }
+
+    /// Puts the pending blob at the relay, if there is one (needs no key: `duetd` does this).
+    public static func uploadPending(store: Store, transport: RelayTransport) async throws {
+        guard let pending = try store.meta(Meta.pending) else { return }
+        let parts = pending.split(separator: " ", maxSplits: 3).map(String.init)
+        guard parts.count == 4, let slot = Hex.decode(parts[0]), let body = Hex.decode(parts[1]), let generation = UInt64(parts[2]) else {
+            try store.deleteMeta(Meta.pending)   // damaged: the next unlocked command makes it again
+            return
+        }
+        try await transport.putRecovery(slot: slot, body: body)
+        // Only if nothing newer was prepared meanwhile (another process of this device).
+        guard try store.meta(Meta.pending) == pending else { return }
+        try store.setMeta(Meta.uploaded, parts[3])
+        if generation > UInt64(try store.meta(Meta.generation) ?? "0") ?? 0 { try store.setMeta(Meta.generation, String(generation)) }
+        try store.deleteMeta(Meta.pending)
+    }
+
+    /// The whole of an unlocked sync's part: reads the relay's blob and checks it against what
+    /// this device put or saw, prepares a new one if needed, and puts it.
     static func refreshIfStale(_ unlocked: UnlockedStore, store: Store, transport: RelayTransport) async throws {
         guard let recovery = unlocked.keystore.recovery else { return }
-        let bundle = try bundle(unlocked, store: store)
-        let state = "p:\(bundle.personalKeys.keys.sorted());c:\(bundle.couple.map { "\($0.space):\($0.keys.keys.sorted())" } ?? "-")"
-        guard try store.meta("recovery_state") != state else { return }
-        try await transport.putRecovery(slot: recovery.slot, blob: try bundle.seal(using: recovery.key, purpose: "recovery"),
-                                        identity: unlocked.keystore.identity)
-        try store.setMeta("recovery_state", state)
+        // Prepared first, so that a relay out of reach still leaves the blob pending for the
+        // next sync or `duetd`.
+        try prepare(unlocked, store: store)
+        try await crossCheck(recovery, unlocked: unlocked, store: store, transport: transport)
+        try prepare(unlocked, store: store)
+        try await uploadPending(store: store, transport: transport)
+    }
+
+    /// Reads the blob the relay keeps and compares it with what this device knows: missing
+    /// after this device put one, not opening, or of an older generation — each is said, and
+    /// a current blob is put again. A newer one (another device of this person's) is noted.
+    static func crossCheck(_ recovery: RecoverySlot, unlocked: UnlockedStore, store: Store, transport: RelayTransport) async throws {
+        let known = UInt64(try store.meta(Meta.generation) ?? "0") ?? 0
+        let uploadedBefore = try store.meta(Meta.uploaded) != nil
+        guard let sealed = try await transport.recovery(slot: recovery.slot) else {
+            if uploadedBefore {
+                try store.addWarning("the relay no longer keeps your recovery blob (it lost it, or was replaced); this device put it there again")
+                try store.deleteMeta(Meta.uploaded)
+            }
+            return
+        }
+        let blob: IdentityBundle
+        do { blob = try IdentityBundle.open(sealed, using: recovery.key, purpose: "recovery") } catch {
+            try store.addWarning("what the relay keeps under your recovery code does not open with it (altered or replaced); this device put a good one there")
+            try store.deleteMeta(Meta.uploaded)
+            return
+        }
+        if blob.generation < known {
+            try store.addWarning("""
+                the relay serves an older recovery blob (generation \(blob.generation); this device put or saw \(known)): a device \
+                recovered from it would get old keys and an old membership; this device put the current one there again
+                """)
+            try store.deleteMeta(Meta.uploaded)
+            return
+        }
+        if blob.generation > known { try store.setMeta(Meta.generation, String(blob.generation)) }
+        // Another of this person's devices put it: keep it, unless it lacks what this one holds.
+        if !covers(blob, try bundle(unlocked, store: store)) { try store.deleteMeta(Meta.uploaded) }
+        else { try store.setMeta(Meta.uploaded, state(of: try bundle(unlocked, store: store))) }
     }
 
     /// On a new device: fetches and opens the blob, creates this device's store in `home` as a
@@ -54,7 +158,7 @@ public enum RecoveryEngine {
         var transport = RelayTransport(base: relay, device: device)
         try await transport.authenticate()
         guard let sealed = try await transport.recovery(slot: slot.slot) else {
-            throw Failure(message: "this relay keeps nothing under that recovery code: check the code and the relay (the blob is uploaded at the first `duet sync`)")
+            throw Failure(message: "this relay keeps nothing under that recovery code: check the code and the relay (`duet status` on another of your devices says whether the code is stored there)")
         }
         let bundle: IdentityBundle
         do { bundle = try IdentityBundle.open(sealed, using: slot.key, purpose: "recovery") } catch {
@@ -70,11 +174,14 @@ public enum RecoveryEngine {
         for space in spaces {
             let records = try await transport.membership(space.id, certificate: certificate)
             try SyncEngine.checkAdopted(records, space: space, people: people)
+            if let floor = bundle.logHeads[space.id] { try SyncEngine.checkReaches(records, floor: floor, space: space, store: nil) }
             logs.append((space, records))
         }
         let (store, unlocked) = try Store.createLinked(home: home, bundle: bundle, device: device, deviceName: deviceName,
                                                        passphrase: passphrase, parameters: parameters, recovery: slot)
         try store.setMeta("relay", relay)
+        // The blob this device came from: one older than it, served later, is caught.
+        try store.setMeta(Meta.generation, String(bundle.generation))
         for (space, records) in logs {
             let log = try store.appendMembership(records, space: space.id)
             let add = log.nextRecord(.addDevice(certificate), by: bundle.identity)

@@ -175,7 +175,12 @@ public struct RelayTransport: Sendable {
 
     /// Keeps the sealed recovery blob in its slot, owned by `identity` (SPEC § 7.5).
     public func putRecovery(slot: [UInt8], blob: [UInt8], identity: SigningKey) async throws {
-        _ = try await request("PUT", "/v1/recovery/\(Self.hex(slot))", body: Recovery.putBody(slot: slot, blob: blob, identity: identity))
+        try await putRecovery(slot: slot, body: Recovery.putBody(slot: slot, blob: blob, identity: identity))
+    }
+
+    /// Puts a body ``Recovery/putBody(slot:blob:identity:)`` made earlier (signed while unlocked).
+    public func putRecovery(slot: [UInt8], body: [UInt8]) async throws {
+        _ = try await request("PUT", "/v1/recovery/\(Self.hex(slot))", body: body)
     }
 
     /// The sealed recovery blob in `slot`, or nil when there is none.

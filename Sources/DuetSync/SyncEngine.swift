@@ -130,6 +130,7 @@ public enum SyncEngine {
             // A linked or recovered device adopts the relay's log: it must be this person's
             // space (and, for the couple space, the partner's too), or the relay invented it.
             try checkAdopted(remote, space: space, people: try store.people())
+            if let floor = try store.logFloor(space: space.id) { try checkReaches(remote, floor: floor, space: space, store: store) }
         }
         if remote.count > local.count {
             // A log this device already kept grows: what others changed is shown until seen. A
@@ -192,6 +193,20 @@ public enum SyncEngine {
         for record in records { try? log.append(record) }
         guard log.identities == [me, couple.partner], log.devices[unlocked.keystore.device.verifyingKey] != nil else { return }
         try store.joinCoupleSpace(couple.space, records: records, partner: couple.partner, partnerName: couple.partnerName)
+    }
+
+    /// A new device adopts the relay's log only if it reaches as far as the log the device that
+    /// linked or recovered it knew: a shorter one, or another record at that index, is an old
+    /// prefix (a relay siding with a revoked device would serve the log from before its
+    /// removal, and this device would then hand that device its keys).
+    static func checkReaches(_ records: [MembershipRecord], floor: IdentityBundle.LogHead, space: SpaceInfo, store: Store?) throws {
+        guard !floor.isHeld(by: records) else { return }
+        let place = space.kind == .couple ? "your shared space" : "your private journal"
+        try store?.addWarning("the relay served an older membership log of \(place) than your other device knew (it may be hiding a revocation); it was not adopted")
+        throw RelayTransport.Failure(status: 409, code: "membership-old-prefix", message: """
+            the relay served an older membership log of \(place) than your other device knew (\(records.count) record(s), \
+            \(floor.records) expected): it may be hiding a revocation, so none of it was adopted; try again later, or another relay
+            """)
     }
 
     static func checkAdopted(_ records: [MembershipRecord], space: SpaceInfo, people: [(identity: VerifyingKey, name: String, isMe: Bool)]) throws {

@@ -10,6 +10,8 @@ public final class TamperingProxy: Sendable {
         public var method: String
         public var target: String
         public var body: [UInt8]
+        /// As the client sent them (read only: the proxy forwards the client's own).
+        public let headers: [String: String]
     }
 
     public struct Reply: Sendable {
@@ -77,7 +79,8 @@ public final class TamperingProxy: Sendable {
         while !stopped.load(ordering: .relaxed), let message = HTTPMessage.read(client, buffered: &pending) {
             let parts = message.start.split(separator: " ", maxSplits: 2).map(String.init)
             guard parts.count == 3 else { return }
-            var request = Request(method: parts[0], target: parts[1], body: message.body)
+            var request = Request(method: parts[0], target: parts[1], body: message.body,
+                                  headers: Dictionary(message.headers.map { ($0.name.lowercased(), $0.value) }) { first, _ in first })
             let (rewriteRequest, rewriteReply) = rules.withLock { $0 }
             rewriteRequest(&request)
             guard let server = connectLoopback(port: upstream.load(ordering: .relaxed), timeout: 60) else { return }

@@ -18,7 +18,7 @@ struct RecoveryTests {
         }
         let json = try TemporaryJournal(name: "Kim", initialise: false)
         let jsonRun = try json.duet(["init", "--name", "Kim", "--json"])
-        #expect((jsonRun.json as? [String: String])?["recoveryCode"]?.count == 31)
+        #expect(((jsonRun.json as? [String: Any])?["recoveryCode"] as? String)?.count == 31)
         #expect(jsonRun.stderr.isEmpty)
 
         let privateEntry = try alex.write("private, before the laptop was lost")

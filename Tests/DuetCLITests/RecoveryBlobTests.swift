@@ -1,0 +1,164 @@
+import DuetTesting
+import DuetWire
+import Foundation
+import GRDB
+import Testing
+
+/// Issue #14 items 3, 4 and 5: the recovery code works from the moment it is shown, `duetd`
+/// keeps it stored and `duet status` says when it is not; the devices cross-check the blob's
+/// generation, and a new device refuses a log older than the one its blob or link names.
+@Suite("The recovery blob kept current, and checked")
+struct RecoveryBlobTests {
+    static func code(in created: ProcessRun) -> String? {
+        created.stderr.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            .first { $0.count == 31 && $0.filter { $0 == "-" }.count == 5 }
+    }
+
+    static func link(_ alex: TemporaryJournal, base: String, named name: String) throws -> TemporaryJournal {
+        let phone = try TemporaryJournal(name: "Alex", initialise: false)
+        let link = try alex.background(["device", "link", "--timeout", "60"])
+        guard let code = link.firstLine() else { throw TestFailure("no link code: \(link.finish().stderr)") }
+        let join = try phone.duet(["device", "join", code, "--relay", base, "--device", name])
+        let linked = link.finish()
+        guard join.status == 0, linked.status == 0 else { throw TestFailure("linking failed: \(join.stderr) \(linked.stderr)") }
+        return phone
+    }
+
+    @Test("The README's quick start with no `duet sync`: init with a relay, pair, write — the code recovers both spaces")
+    func codeWorksAtOnce() throws {
+        let relay = try RelayProcess()
+        let alex = try TemporaryJournal(name: "Alex", initialise: false)
+        let created = try alex.duet(["init", "--name", "Alex", "--device", "Alex's laptop", "--relay", relay.base])
+        #expect(created.status == 0 && created.stderr.contains("stored at your relay now"), "\(created.stderr)")
+        let code = try #require(Self.code(in: created))
+        #expect(try alex.status()["recoveryAtRelay"] as? Bool == true)
+        let first = try TemporaryJournal(name: "Alex", initialise: false)
+        let early = try first.duet(["recover", code, "--relay", relay.base, "--device", "at once"])
+        #expect(early.status == 0, "recovered right after init: \(early.stderr)")
+
+        let sam = try TemporaryJournal(name: "Sam", initOptions: ["--relay", relay.base])
+        try CoupleOf(relay: relay, alex: alex, sam: sam).pair()
+        let daemon = try alex.daemon(backoff: 0.3), samDaemon = try sam.daemon(backoff: 0.3)
+        #expect(daemon.firstLine() != nil && samDaemon.firstLine() != nil)
+        let shared = try alex.write("shared, from the quick start", ["--shared"])
+        #expect(try RelayFaultTests.arrived([shared], at: sam), "duetd sent it")
+        let newLaptop = try TemporaryJournal(name: "Alex", initialise: false)
+        let recovered = try newLaptop.duet(["recover", code, "--relay", relay.base, "--device", "Alex's new laptop"])
+        #expect(recovered.status == 0, "\(recovered.stderr)")
+        #expect(try newLaptop.show(shared)["body"] as? String == "shared, from the quick start", "the couple space came with the code")
+        daemon.signal(SIGTERM)
+        samDaemon.signal(SIGTERM)
+        #expect(daemon.finish().status == 0 && samDaemon.finish().status == 0)
+    }
+
+    @Test("A relay out of reach at init: status warns the code does not work yet; duetd stores it, and says it synced")
+    func storedByTheDaemon() throws {
+        let relay = try RelayProcess()
+        let port = relay.port
+        #expect(relay.terminate() == 0)
+        let alex = try TemporaryJournal(name: "Alex", initialise: false)
+        let created = try alex.duet(["init", "--name", "Alex", "--relay", "http://127.0.0.1:\(port)"])
+        #expect(created.status == 0, "offline first: \(created.stderr)")
+        #expect(created.stderr.contains("could not be reached"), "\(created.stderr)")
+        let code = try #require(Self.code(in: created))
+        #expect(try alex.status()["recoveryAtRelay"] as? Bool == false)
+        let human = try alex.duet(["status"], withoutPassphrase: true)
+        #expect(human.stdout.contains("recovery code does not work yet"), "\(human.stdout)")
+        #expect(human.stdout.contains("synced:   never"), "\(human.stdout)")
+
+        try relay.start(port: port)
+        let daemon = try alex.daemon(backoff: 0.3)
+        #expect(daemon.firstLine() != nil)
+        #expect(try alex.eventually { try alex.status()["recoveryAtRelay"] as? Bool == true }, "duetd stored the blob")
+        let status = try alex.status()
+        #expect(status["lastSyncBy"] as? String == "duetd" && status["daemonState"] as? String == "connected", "\(status)")
+        let shown = try alex.duet(["status"], withoutPassphrase: true).stdout
+        #expect(shown.contains("(duetd)") && shown.contains("duetd is running, connected") && !shown.contains("synced:   never"), "\(shown)")
+        let recovered = try TemporaryJournal(name: "Alex", initialise: false)
+        #expect(try recovered.duet(["recover", code, "--relay", relay.base, "--device", "after duetd"]).status == 0)
+
+        relay.kill()
+        #expect(try alex.eventually { (try alex.status()["daemonState"] as? String)?.hasPrefix("retrying") == true }, "the daemon says it is retrying")
+        daemon.signal(SIGTERM)
+        #expect(daemon.finish().status == 0)
+    }
+
+    @Test("An older recovery blob served again is caught by the counter and put right; two devices uploading in turn raise nothing")
+    func olderBlobCaught() throws {
+        let relay = try RelayProcess()
+        let alex = try TemporaryJournal(name: "Alex", initialise: false)
+        let created = try alex.duet(["init", "--name", "Alex", "--device", "Alex's laptop", "--relay", relay.base])
+        let code = try #require(Self.code(in: created))
+        let slot = try #require(Recovery.derive(code: code)?.slot)
+        let blobs = { () throws -> Data? in
+            let database = try DatabaseQueue(path: relay.data + "/relay.sqlite")
+            defer { try? database.close() }
+            return try database.read { try Data.fetchOne($0, sql: "SELECT blob FROM recovery WHERE slot = ?", arguments: [Data(slot)]) }
+        }
+        let first = try #require(try blobs())
+        // The control: a second device of Alex's and both syncing in turn, each refreshing the blob.
+        let phone = try Self.link(alex, base: relay.base, named: "Alex's phone")
+        for _ in 0..<3 {
+            #expect(try phone.duet(["sync"]).status == 0)
+            #expect(try alex.duet(["sync"]).status == 0)
+        }
+        for device in [alex, phone] { #expect((try device.status()["warnings"] as? [String]) == [], "no false alarm") }
+        #expect(try blobs() != first, "linking changed what the blob holds")
+
+        // The relay (or whoever holds its disk) puts the first blob back.
+        #expect(relay.terminate() == 0)
+        let database = try DatabaseQueue(path: relay.data + "/relay.sqlite")
+        try database.write { try $0.execute(sql: "UPDATE recovery SET blob = ? WHERE slot = ?", arguments: [first, Data(slot)]) }
+        try database.close()
+        try relay.start()
+        #expect(try alex.duet(["sync", "--relay", relay.base]).status == 0)
+        let warnings = (try alex.status()["warnings"] as? [String]) ?? []
+        #expect(warnings.contains { $0.contains("older recovery blob") }, "\(warnings)")
+        #expect(try blobs() != first, "the current blob was put back")
+        let recovered = try TemporaryJournal(name: "Alex", initialise: false)
+        let run = try recovered.duet(["recover", code, "--relay", relay.base, "--device", "recovered"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect((try recovered.status()["warnings"] as? [String]) == [])
+    }
+
+    @Test("A relay serving a recovering device the membership log from before a revocation is refused: nothing is created")
+    func oldLogPrefixRefused() throws {
+        let proxy = try TamperingProxy()
+        let relay = try RelayProcess(options: ["--public-url", proxy.base])
+        proxy.forward(to: relay.port)
+        let alex = try TemporaryJournal(name: "Alex", initialise: false)
+        let created = try alex.duet(["init", "--name", "Alex", "--device", "Alex's laptop", "--relay", proxy.base])
+        let code = try #require(Self.code(in: created))
+        let phone = try Self.link(alex, base: proxy.base, named: "Alex's phone")
+        #expect(try phone.duet(["sync"]).status == 0)
+        let spaces = try #require(try alex.status()["spaces"] as? [String: String])
+        let personal = try #require(spaces["private"])
+        let beforeRevocation = try Self.membershipCount(relay: relay, space: personal)
+        #expect(try alex.duet(["device", "revoke", "Alex's phone"]).status == 0)
+        #expect(try alex.duet(["sync"]).status == 0)
+        #expect(try Self.membershipCount(relay: relay, space: personal) > beforeRevocation)
+
+        // The lost phone's holder and the relay together: a recovering device (it asks with a
+        // certificate, being in no space yet) is shown the log as it was before the removal.
+        proxy.tamper(reply: { request, reply in
+            guard request.target.contains("/membership?"), request.headers["duet-certificate"] != nil, reply.status == 200,
+                  let records = try? RelayMessages.decodeBatch(reply.body, maximumCount: 10_000, maximumItemBytes: 4096) else { return }
+            reply.body = RelayMessages.encode(batch: Array(records.prefix(beforeRevocation)))
+        })
+        let target = try TemporaryJournal(name: "Alex", initialise: false)
+        let refused = try target.duet(["recover", code, "--relay", proxy.base, "--device", "recovered"])
+        #expect(refused.status != 0 && refused.errorLine.contains("older membership log"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: target.home + "/duet.sqlite"), "nothing was created")
+
+        proxy.tamper()
+        let honest = try target.duet(["recover", code, "--relay", proxy.base, "--device", "recovered"])
+        #expect(honest.status == 0, "\(honest.stderr)")
+        proxy.stop()
+    }
+
+    static func membershipCount(relay: RelayProcess, space: String) throws -> Int {
+        let database = try DatabaseQueue(path: relay.data + "/relay.sqlite")
+        defer { try? database.close() }
+        return try database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM membership WHERE space = ?", arguments: [Data(hexBytes(space))]) ?? 0 }
+    }
+}

@@ -1,0 +1,27 @@
+import DuetCrypto
+import DuetWire
+import Foundation
+import Testing
+@testable import DuetStore
+
+/// Issue #14 item 3: a linked or recovered device remembers how far each log went at the device
+/// that made its bundle, so the log it adopts from the relay can be held to it.
+@Suite("Log floors from a bundle")
+struct LogFloorTests {
+    @Test("createLinked keeps each space's log head from the bundle; a store made by init has none")
+    func floorsKept() throws {
+        let first = try Store.create(home: StoreTests.temporaryHome(), name: "A", deviceName: "laptop", passphrase: CausalityTests.passphrase,
+                                     parameters: StoreTests.weakestAllowed, now: 1)
+        let keystore = first.1.keystore
+        #expect(try first.0.logFloor(space: keystore.personalSpace) == nil)
+        let log = try first.0.membershipLog(space: keystore.personalSpace)
+        let head = IdentityBundle.LogHead(records: UInt64(log.records.count), last: try #require(log.records.last).hash)
+        let bundle = IdentityBundle(identity: keystore.identity, name: keystore.name, personalSpace: keystore.personalSpace,
+                                    personalKeys: keystore.personalKeys, couple: nil, logHeads: [keystore.personalSpace: head])
+        let linked = try Store.createLinked(home: StoreTests.temporaryHome(), bundle: bundle, device: .generate(), deviceName: "phone",
+                                            passphrase: CausalityTests.passphrase, parameters: StoreTests.weakestAllowed)
+        #expect(try linked.0.logFloor(space: keystore.personalSpace) == head)
+        #expect(head.isHeld(by: log.records))
+        #expect(!head.isHeld(by: Array(log.records.dropLast())), "a shorter log is an old prefix")
+    }
+}
