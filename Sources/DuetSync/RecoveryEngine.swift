@@ -69,13 +69,18 @@ public enum RecoveryEngine {
         guard let recovery = unlocked.keystore.recovery else { return false }
         let current = try bundle(unlocked, store: store)
         let state = state(of: current)
-        if let pending = try store.meta(Meta.pending), pending.hasSuffix(" " + state) { return true }
+        let known = UInt64(try store.meta(Meta.generation) ?? "0") ?? 0
+        // A pending blob holding the same is kept, unless a newer generation was seen since it
+        // was made (another device put one): it must name more than any seen, or it reads old.
+        if let pending = try store.meta(Meta.pending), pending.hasSuffix(" " + state),
+           let generation = pending.split(separator: " ").dropFirst(2).first.flatMap({ UInt64($0) }), generation > known { return true }
         guard try store.meta(Meta.uploaded) != state else {
             // The relay holds what this device holds: an older pending blob must not replace it.
             try store.deleteMeta(Meta.pending)
             return false
         }
-        let generation = (UInt64(try store.meta(Meta.generation) ?? "0") ?? 0) + 1
+        guard known < UInt64.max else { return false }   // a counter no honest run reaches
+        let generation = known + 1
         let blob = try bundle(unlocked, store: store, generation: generation).seal(using: recovery.key, purpose: "recovery")
         let body = Recovery.putBody(slot: recovery.slot, blob: blob, identity: unlocked.keystore.identity)
         try store.setMeta(Meta.pending, "\(Hex.encode(recovery.slot)) \(Hex.encode(body)) \(generation) \(state)")

@@ -165,7 +165,7 @@ struct DeviceTests {
         #expect(devices.map { $0["name"] as? String ?? "" } == ["Alex's laptop", "Sam's phone", "Sam's tablet"])
         #expect(devices.last?["removed"] is String && devices.first?["isMine"] as? Bool == true)
         let alexWarnings = try couple.alex.status()["warnings"] as? [String], samWarnings = try couple.sam.status()["warnings"] as? [String]
-        #expect(alexWarnings == [] && samWarnings == [])
+        #expect(alexWarnings == [] && samWarnings == [], "\(alexWarnings ?? []) \(samWarnings ?? [])")
     }
 
     @Test("A shared entry the partner deleted says who deleted it, in show and list --deleted")
