@@ -88,6 +88,7 @@ struct WireVectorTests {
             "operations.json",                               // ChangeCodecTests
             "wire-envelope.json",                            // EnvelopeTests
             "wire-membership.json", "wire-relay.json",       // WireVectorTests
+            "wire-codes.json",                               // CodeVectorTests
         ]
         #expect(Set(files) == read, "vector files and their readers: \(files)")
     }
