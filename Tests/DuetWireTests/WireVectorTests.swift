@@ -89,6 +89,7 @@ struct WireVectorTests {
             "wire-envelope.json",                            // EnvelopeTests
             "wire-membership.json", "wire-relay.json",       // WireVectorTests
             "wire-codes.json",                               // CodeVectorTests
+            "wire-auth.json",                                // AuthVectorTests
         ]
         #expect(Set(files) == read, "vector files and their readers: \(files)")
     }
