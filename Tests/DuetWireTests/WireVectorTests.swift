@@ -86,6 +86,7 @@ struct WireVectorTests {
             "crypto-aead.json", "crypto-argon2id.json", "crypto-blake2b.json", "crypto-ed25519.json", "crypto-kdf.json",
             "crypto-padding.json", "crypto-sealedbox.json",  // CryptoVectorTests
             "operations.json",                               // ChangeCodecTests
+            "snapshots.json",                                // SnapshotVectorTests
             "wire-envelope.json",                            // EnvelopeTests
             "wire-membership.json", "wire-relay.json",       // WireVectorTests
             "wire-codes.json",                               // CodeVectorTests
