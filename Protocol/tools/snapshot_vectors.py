@@ -8,6 +8,7 @@ asserts that its right origin is then the next scalar.
 Run: python3 Protocol/tools/snapshot_vectors.py"""
 import json
 import pathlib
+import unicodedata
 
 
 def varint(n):
@@ -110,7 +111,11 @@ class Model:
             elif kind in ("addFactor", "addTag"):
                 target = self.sets["factors" if kind == "addFactor" else "tags"]
                 element = FACTORS[op[1]] if kind == "addFactor" else op[1]
-                target["additions"].setdefault(element, set()).add(dot)
+                # Canonically equivalent tags are one element, spelled as the smallest in UTF-8.
+                key = element if kind == "addFactor" else unicodedata.normalize("NFC", element)
+                spelling, dots = target["additions"].get(key, (element, set()))
+                if kind == "addTag" and element.encode() < spelling.encode(): spelling = element
+                target["additions"][key] = (spelling, dots | {dot})
                 target["history"].add((stamp, element, 1))
             elif kind in ("removeFactor", "removeTag"):
                 target = self.sets["factors" if kind == "removeFactor" else "tags"]
@@ -162,7 +167,7 @@ class Model:
             for stamp, dot, _, supersedes in writes:
                 named.update([stamp[1], dot[0]] + [d for d, _ in supersedes])
         for target in self.sets.values():
-            for dots in target["additions"].values(): named.update(d for d, _ in dots)
+            for _, dots in target["additions"].values(): named.update(d for d, _ in dots)
             named.update(d for d, _ in target["removed"])
             named.update(stamp[1] for stamp, _, _ in target["history"])
         named.update(device for _, device in self.acks)
@@ -179,6 +184,8 @@ class Model:
                     "replyTo": lambda v: b"\x00" if v is None else b"\x01" + v,
                     "date": lambda v: b"\x00" if v is None else b"\x01" + varint(v)}
 
+        def order(value): return unicodedata.normalize("NFC", value).encode() if isinstance(value, str) else value
+
         out = varint(1) + ENTRY + varint(len(table)) + b"".join(table)
         out += optional_stamp(self.creation) + optional_stamp(self.last)
         for name in self.REGISTERS:
@@ -189,10 +196,11 @@ class Model:
         for name, element in [("factors", lambda f: bytes([f])), ("tags", string)]:
             target = self.sets[name]
             out += varint(len(target["additions"]))
-            for value in sorted(target["additions"]):
-                out += element(value) + dots(sorted(target["additions"][value]))
+            for key in sorted(target["additions"], key=order):                  # by the NFC form's scalars
+                spelling, added = target["additions"][key]
+                out += element(spelling) + dots(sorted(added))
             out += dots(sorted(target["removed"]))
-            history = sorted(target["history"])                                 # (stamp, element, added)
+            history = sorted(target["history"], key=lambda h: (h[0], order(h[1]), h[2]))   # (stamp, element, added)
             out += varint(len(history))
             for s, value, added in history:
                 out += element(value) + bytes([added]) + stamp(s)
@@ -266,6 +274,13 @@ case("concurrent titles: 11…#2 and 33…#1 both write without seeing the other
      [(A, 1, hlc(1), [], [("create",), ("setTitle", "first", [])]),
       (A, 2, hlc(5), [], [("setTitle", "mine", [(A, 1)])]),
       (B, 1, hlc(5), [(A, 1)], [("setTitle", "yours", [(A, 1)]), ("setDeleted", True, [])])])
+
+case("canonically equivalent tags: 11… tags 'é' (U+00E9), 33… concurrently 'e' U+0301 — one element, spelled as the smaller "
+     "in UTF-8 (65 cc 81 < c3 a9) whichever arrived first; both additions and both history items are kept; and 'f', which sorts "
+     "before 'é' (tags are ordered by their NFC form)",
+     [(A, 1, hlc(1), [], [("create",)]),
+      (A, 2, hlc(2), [], [("addTag", "\u00e9"), ("addTag", "f")]),
+      (B, 1, hlc(2), [(A, 1)], [("addTag", "e\u0301")])])
 
 root = {
     "kind": "snapshot",
