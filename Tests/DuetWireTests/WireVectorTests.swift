@@ -91,6 +91,7 @@ struct WireVectorTests {
             "wire-membership.json", "wire-relay.json",       // WireVectorTests
             "wire-codes.json",                               // CodeVectorTests
             "wire-auth.json",                                // AuthVectorTests
+            "wire-pairing.json",                             // PairingVectorTests
         ]
         #expect(Set(files) == read, "vector files and their readers: \(files)")
     }
