@@ -88,6 +88,7 @@ struct WireVectorTests {
             "operations.json",                               // ChangeCodecTests
             "snapshots.json",                                // SnapshotVectorTests
             "wire-envelope.json",                            // EnvelopeTests
+            "envelope-changes.json",                         // EnvelopeChangeVectorTests (DuetCoreTests)
             "wire-membership.json", "wire-relay.json",       // WireVectorTests
             "wire-codes.json",                               // CodeVectorTests
             "wire-auth.json",                                // AuthVectorTests
