@@ -93,6 +93,7 @@ struct WireVectorTests {
             "wire-codes.json",                               // CodeVectorTests
             "wire-auth.json",                                // AuthVectorTests
             "wire-pairing.json",                             // PairingVectorTests
+            "wire-certificates.json",                        // CertificateVectorTests
         ]
         #expect(Set(files) == read, "vector files and their readers: \(files)")
     }
