@@ -14,18 +14,15 @@ public enum KeyDerivation {
             self.label = label.description
         }
 
-        /// Seals the local materialised view (DuetStore, §6).
-        public static let storage = Context("duetstor")
-        /// Content keys of a space, per key epoch.
-        public static let spaceContent = Context("duetspce")
-        /// The relay mailbox key derived from a pairing or linking code.
+        /// The mailbox ids and key derived from a pairing or linking code (SPEC § 7.2).
         public static let mailbox = Context("duetmbox")
-        /// The key sealing the recovery blob, derived from the recovery code.
+        /// The recovery slot id and the key sealing the recovery blob, from the recovery code
+        /// (SPEC § 7.5).
         public static let recovery = Context("duetrcvr")
-        /// Per-space device pseudonyms shown to the relay.
-        public static let pseudonym = Context("duetpsdo")
+        // No others: content keys and the storage key are random keys used as they are, and
+        // the relay sees device ids, not pseudonyms (SPEC § 2.1).
 
-        public static let allCases: [Context] = [.storage, .spaceContent, .mailbox, .recovery, .pseudonym]
+        public static let allCases: [Context] = [.mailbox, .recovery]
 
         public var description: String { label }
     }

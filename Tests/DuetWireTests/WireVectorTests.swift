@@ -86,8 +86,14 @@ struct WireVectorTests {
             "crypto-aead.json", "crypto-argon2id.json", "crypto-blake2b.json", "crypto-ed25519.json", "crypto-kdf.json",
             "crypto-padding.json", "crypto-sealedbox.json",  // CryptoVectorTests
             "operations.json",                               // ChangeCodecTests
+            "snapshots.json",                                // SnapshotVectorTests
             "wire-envelope.json",                            // EnvelopeTests
+            "envelope-changes.json",                         // EnvelopeChangeVectorTests (DuetCoreTests)
             "wire-membership.json", "wire-relay.json",       // WireVectorTests
+            "wire-codes.json",                               // CodeVectorTests
+            "wire-auth.json",                                // AuthVectorTests
+            "wire-pairing.json",                             // PairingVectorTests
+            "wire-certificates.json",                        // CertificateVectorTests
         ]
         #expect(Set(files) == read, "vector files and their readers: \(files)")
     }

@@ -93,8 +93,22 @@ public struct ObservedRemoveSet<Element: Hashable & Comparable & Sendable>: Hash
     }
 
     mutating func add(_ element: Element, dot: Dot, stamp: Stamp) {
+        // Strings that are canonically equivalent ("é" and "e" U+0301) are one element, and a
+        // dictionary keeps the spelling that came first: keep the smallest in UTF-8 instead, so
+        // that replicas which received the same changes in any order encode the same bytes.
+        if let index = additions.index(forKey: element), Self.spelledBefore(element, additions.keys[index]) {
+            let dots = additions.remove(at: index).value
+            additions[element] = dots
+        }
         additions[element, default: []].insert(dot)
         history.insert(HistoryItem(element: element, added: true, stamp: stamp))
+    }
+
+    /// Whether `a` is a string spelled before the equal string `b` (other elements have one
+    /// spelling).
+    private static func spelledBefore(_ a: Element, _ b: Element) -> Bool {
+        guard let a = a as? String, let b = b as? String else { return false }
+        return a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 
     mutating func remove(_ element: Element, observed: [Dot], stamp: Stamp) {
