@@ -203,12 +203,15 @@ extension UnlockedStore {
         case waiting
         /// Another device's envelope that does not open or decode, or names another change.
         case unreadable(Dot)
+        /// A change dated at or after its device's certificate expired.
+        case expired(Dot)
     }
 
     private func materialise(_ db: GRDB.Database, space: SpaceID, refusals: inout [(Dot, Entry.InvalidOperation)],
                              missing: inout [(waiting: Dot, needs: Dot)]) throws -> [Dot] {
         let spaceBytes = Data(space.bytes)
-        let keys = try contentKeys(db, space: space)
+        let reading = try reading(db, space: space)
+        let keys = reading.keys, expiries = reading.expiries
         var vector: [DeviceID: UInt64] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT device, seq FROM vectors WHERE space = ?", arguments: [spaceBytes]) {
             let device: Data = row["device"]
@@ -250,15 +253,21 @@ extension UnlockedStore {
             if item.device != own, change.dependencies.contains(where: { $0.device == own && $0.seq > ownHead }) {
                 return .success(.unreadable(Dot(device: item.device, seq: item.seq)))
             }
+            // Dated by its author at or after its certificate's expiry: refused, by the change's
+            // own time, so every replica refuses the same ones (SPEC § 6.2).
+            if let expires = expiries[item.device], change.hlc.milliseconds >= expires {
+                return .success(.expired(Dot(device: item.device, seq: item.seq)))
+            }
             return .success(.change(change))
         }
         var changes: [Change] = []
-        var unreadable: [Dot] = []
+        var unreadable: [(Dot, Entry.InvalidOperation)] = []
         changes.reserveCapacity(opened.count)
         for result in opened {
             switch try result.get() {
             case .change(let change): changes.append(change)
-            case .unreadable(let dot): unreadable.append(dot)
+            case .unreadable(let dot): unreadable.append((dot, .unreadable))
+            case .expired(let dot): unreadable.append((dot, .expiredCertificate))
             case .waiting: break
             }
         }
@@ -270,7 +279,7 @@ extension UnlockedStore {
         }
         var journal = Journal(restoring: vector, entries: entries)
         var applied: [Dot] = []
-        for dot in unreadable { applied += journal.receiveUnreadable(dot).applied }
+        for (dot, reason) in unreadable { applied += journal.receiveRefused(dot, reason).applied }
         for change in changes.sorted(by: { ($0.hlc, $0.device, $0.seq) < ($1.hlc, $1.device, $1.seq) }) {
             applied += journal.receive(change).applied
         }
@@ -310,6 +319,7 @@ extension UnlockedStore {
             let what: String = switch reason {
             case .unreadable: "could not be read: it may come from a newer Duet, or be hostile; it was set aside and its bytes kept"
             case .foreignAuthor: "claimed writing by another device and was refused; nothing of it is shown"
+            case .expiredCertificate: "was dated after that device's certificate expired and was refused; nothing of it is shown"
             default: "was not valid and was refused; nothing of it is shown"
             }
             try store.addWarning("a change from \(sender) \(what)")

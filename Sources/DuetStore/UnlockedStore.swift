@@ -33,7 +33,7 @@ public struct UnlockedStore: Sendable {
                 guard let space = try Store.spaces(db).first(where: { $0.kind == kind })?.id else {
                     throw StoreError(.notPaired, "shared entries need a partner: pair first with `duet pair invite` or `duet pair accept CODE`")
                 }
-                var keys: [SpaceID: [UInt64: SymmetricKey]] = [:]
+                var keys: [SpaceID: SpaceReading] = [:]
                 return try commit(db, entry: id, space: space, now: now, keys: &keys, edit)
             }
         } catch {
@@ -49,7 +49,7 @@ public struct UnlockedStore: Sendable {
             return try store.database.write { db in
                 // Content keys are read once per space for the whole batch: each read replays
                 // the space's membership log, signatures included.
-                var keys: [SpaceID: [UInt64: SymmetricKey]] = [:]
+                var keys: [SpaceID: SpaceReading] = [:]
                 return try edits.map { id, edit in try commit(db, entry: id, space: keystore.personalSpace, now: now, keys: &keys, edit) }
             }
         } catch {
@@ -58,14 +58,15 @@ public struct UnlockedStore: Sendable {
     }
 
     private func commit(_ db: GRDB.Database, entry id: EntryID, space requested: SpaceID, now: UInt64,
-                        keys: inout [SpaceID: [UInt64: SymmetricKey]], _ edit: (inout EntryEditor) throws -> Void) throws -> Change {
+                        keys readings: inout [SpaceID: SpaceReading], _ edit: (inout EntryEditor) throws -> Void) throws -> Change {
         let device = self.device
         let wireDevice = keystore.deviceID
         let existing = try loadStoredEntry(db, id: id)
         // An entry never changes space: an edit goes where the entry lives.
         let space = existing?.space ?? requested
         var epoch = UInt64(clamping: try Int64.fetchOne(db, sql: "SELECT epoch FROM spaces WHERE space = ?", arguments: [Data(space.bytes)]) ?? 1)
-        if keys[space] == nil { keys[space] = try contentKeys(db, space: space) }
+        if readings[space] == nil { readings[space] = try reading(db, space: space) }
+        let keys = readings.mapValues(\.keys)
         if keys[space]?[epoch] == nil {
             // No working key for the current epoch (a rotation handed this device junk, or its
             // wrap is still on its way): write under the newest epoch that no removed device
@@ -93,6 +94,11 @@ public struct UnlockedStore: Sendable {
         let lastClock = try Data.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'hlc'") ?? Data(count: 8)
         var clock = HybridLogicalClock(last: HLC(raw: lastClock.reduce(0) { $0 << 8 | UInt64($1) }))
         let hlc = clock.tick(now: now)
+        // Every client refuses what a device dates at or after its certificate's expiry
+        // (SPEC § 6.2): written here, it would be shown here and nowhere else.
+        if let expires = readings[space]?.expiries[device], hlc.milliseconds >= expires {
+            throw StoreError(.integrity, "this device's certificate has expired, so nothing it writes would be accepted; link it again from another of your devices (`duet device link`)")
+        }
         // The whole applied vector of the space, not only this device's seq: the change names
         // what its author had seen (its dependencies), so a device that receives it before
         // that past holds it back instead of applying an edit to text it does not have yet.
@@ -179,9 +185,26 @@ public struct UnlockedStore: Sendable {
     /// The content keys of `space` by epoch: the personal space's from the keystore, and every
     /// space's from `wrapKey` records of its verified log addressed to this device (opened with
     /// the device's key; a box that does not open is ignored — it was not meant for us).
-    func contentKeys(_ db: GRDB.Database, space: SpaceID) throws -> [UInt64: SymmetricKey] {
-        var keys = space == keystore.personalSpace ? keystore.personalKeys : keystore.otherKeys[space] ?? [:]
+    func contentKeys(_ db: GRDB.Database, space: SpaceID) throws -> [UInt64: SymmetricKey] { try reading(db, space: space).keys }
+
+    /// What writing and applying in a space need from its log, from one replay: the content
+    /// keys this device holds, and the devices certified with an expiry.
+    struct SpaceReading {
+        var keys: [UInt64: SymmetricKey]
+        var expiries: [DeviceID: UInt64]
+    }
+
+    func reading(_ db: GRDB.Database, space: SpaceID) throws -> SpaceReading {
         let log = try Store.membershipLog(db, space: space)
+        var expiries: [DeviceID: UInt64] = [:]
+        for (device, expires) in log.expiries {
+            if let id = DeviceID(bytes: WireDeviceID(verifyingKey: device).bytes) { expiries[id] = expires }
+        }
+        return SpaceReading(keys: contentKeys(log: log, space: space), expiries: expiries)
+    }
+
+    private func contentKeys(log: MembershipLog, space: SpaceID) -> [UInt64: SymmetricKey] {
+        var keys = space == keystore.personalSpace ? keystore.personalKeys : keystore.otherKeys[space] ?? [:]
         let me = keystore.device.verifyingKey
         let boxKey = BoxSecretKey(converting: keystore.device)
         for (epoch, boxes) in log.wrappedKeys where keys[epoch] == nil {

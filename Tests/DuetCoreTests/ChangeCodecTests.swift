@@ -119,6 +119,7 @@ extension Entry.InvalidOperation {
         case .foreignAuthor: "foreignAuthor"
         case .invalidSnapshot: "invalidSnapshot"
         case .unreadable: "unreadable"
+        case .expiredCertificate: "expiredCertificate"
         }
     }
 }

@@ -11,7 +11,7 @@ public struct Journal: Sendable {
     private var pending: [Dot: Change] = [:]
     /// Held changes that could not be read (SPEC § 3.2, forward compatibility): consumed in
     /// turn, after their device's previous change, since what they depend on is unknown.
-    private var pendingUnreadable: Set<Dot> = []
+    private var pendingUnreadable: [Dot: Entry.InvalidOperation] = [:]
     /// Changes refused as invalid, with the reason. Every replica refuses the same ones.
     public private(set) var refused: [Dot: Entry.InvalidOperation] = [:]
 
@@ -28,7 +28,7 @@ public struct Journal: Sendable {
             for needed in change.dependencies where needed.seq > vector[needed.device, default: 0] {
                 // Its own earlier changes in between are held too, or the first missing one is named.
                 let first = (vector[needed.device, default: 0] + 1...needed.seq).lazy
-                    .map { Dot(device: needed.device, seq: $0) }.first { self.pending[$0] == nil && !self.pendingUnreadable.contains($0) }
+                    .map { Dot(device: needed.device, seq: $0) }.first { self.pending[$0] == nil && self.pendingUnreadable[$0] == nil }
                 if let first { missing.append((dot, first)) }
             }
         }
@@ -79,20 +79,27 @@ public struct Journal: Sendable {
     /// refused (`unreadable`).
     @discardableResult
     public mutating func receiveUnreadable(_ dot: Dot) -> (outcome: Outcome, applied: [Dot]) {
+        receiveRefused(dot, .unreadable)
+    }
+
+    /// Receives a change refused whole before any of it is read for what it does (unreadable,
+    /// or dated after its device's certificate expired): consumed in turn like an unreadable one.
+    @discardableResult
+    public mutating func receiveRefused(_ dot: Dot, _ reason: Entry.InvalidOperation) -> (outcome: Outcome, applied: [Dot]) {
         if dot.seq <= vector[dot.device, default: 0] { return (.duplicate, []) }
         guard vector[dot.device, default: 0] == dot.seq - 1 else {
-            pendingUnreadable.insert(dot)
+            pendingUnreadable[dot] = reason
             return (.pending, [])
         }
         var applied: [Dot] = []
-        consumeUnreadable(dot, into: &applied)
+        consumeUnreadable(dot, as: reason, into: &applied)
         drainPending(into: &applied)
-        return (.refused(.unreadable), applied)
+        return (.refused(reason), applied)
     }
 
-    private mutating func consumeUnreadable(_ dot: Dot, into applied: inout [Dot]) {
+    private mutating func consumeUnreadable(_ dot: Dot, as reason: Entry.InvalidOperation, into applied: inout [Dot]) {
         vector[dot.device] = dot.seq
-        refused[dot] = .unreadable
+        refused[dot] = reason
         applied.append(dot)
     }
 
@@ -172,14 +179,14 @@ public struct Journal: Sendable {
                     pending[next] = nil
                     _ = integrate(change, into: &applied)
                     progress = true
-                } else if pendingUnreadable.remove(next) != nil {
-                    consumeUnreadable(next, into: &applied)
+                } else if let reason = pendingUnreadable.removeValue(forKey: next) {
+                    consumeUnreadable(next, as: reason, into: &applied)
                     progress = true
                 }
             }
-            for dot in pendingUnreadable where dot.seq == 1 {
-                pendingUnreadable.remove(dot)
-                consumeUnreadable(dot, into: &applied)
+            for (dot, reason) in pendingUnreadable where dot.seq == 1 {
+                pendingUnreadable[dot] = nil
+                consumeUnreadable(dot, as: reason, into: &applied)
                 progress = true
             }
             // A device's first change (seq 1) is not keyed by any vector entry yet.

@@ -80,6 +80,10 @@ public struct Entry: Sendable {
         /// A change that did not open, unpad or decode (a newer Duet's, or hostile): consumed
         /// whole, none of it applied (SPEC § 3.2, forward compatibility).
         case unreadable
+        /// A change its author dated at or after the expiry of that device's certificate:
+        /// consumed whole, none of it applied (SPEC § 6.2; the time is the change's own, so
+        /// every replica decides alike).
+        case expiredCertificate
     }
 
     /// Checks every operation of a remote change before any is applied, so a change is taken

@@ -33,6 +33,9 @@ public struct MembershipLog: Sendable {
     /// Who certified each device key the log ever named, removed ones included: a key is
     /// certified once, by one identity, for good.
     public private(set) var certifiers: [VerifyingKey: VerifyingKey] = [:]
+    /// Each device key certified with an expiry (ms since the epoch), removed ones included:
+    /// a change that device dates at or after it is refused by every client (SPEC § 6.2).
+    public private(set) var expiries: [VerifyingKey: UInt64] = [:]
     /// Identities that removed a device since the last rotation: only they may rotate.
     public private(set) var removalsAwaitingRotation: Set<VerifyingKey> = []
     /// A rotation whose wraps have not all been posted: who rotated, and the member devices
@@ -225,6 +228,7 @@ public struct MembershipLog: Sendable {
             do { try certificate.verify() } catch { throw .badSignature }
             devices[certificate.device] = certificate
             certifiers[certificate.device] = certificate.identity
+            if certificate.expires != 0 { expiries[certificate.device] = certificate.expires }
             certifiedCount[record.signer, default: 0] += 1
         case .removeDevice(let device, let lastSeq):
             guard let certificate = devices[device] else { throw .invalidAction }
