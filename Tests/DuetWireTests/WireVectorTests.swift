@@ -94,6 +94,7 @@ struct WireVectorTests {
             "wire-auth.json",                                // AuthVectorTests
             "wire-pairing.json",                             // PairingVectorTests
             "wire-certificates.json",                        // CertificateVectorTests
+            "relay-http.json",                               // RelayHTTPVectorTests (DuetRelayTests)
         ]
         #expect(Set(files) == read, "vector files and their readers: \(files)")
     }
