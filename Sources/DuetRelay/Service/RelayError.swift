@@ -32,6 +32,8 @@ public struct RelayError: Error, Hashable, Sendable, CustomStringConvertible {
     public static let unknownSpace = RelayError(code: "unknown-space", status: 404, message: "no such space; create it with a membership record")
     public static func conflict(_ code: String, _ message: String) -> RelayError { RelayError(code: code, status: 409, message: message) }
     public static func tooLarge(limit: Int) -> RelayError { RelayError(code: "too-large", status: 413, message: "at most \(limit) bytes") }
+    /// A batch with more items than a request may carry (the same code; the message says items).
+    public static func tooLarge(items limit: Int) -> RelayError { RelayError(code: "too-large", status: 413, message: "at most \(limit) items") }
     public static func rateLimited(retryAfterMilliseconds: Int) -> RelayError {
         let milliseconds = max(1, retryAfterMilliseconds)
         return RelayError(code: "rate-limited", status: 429, message: "too many requests; retry after \(milliseconds) ms",

@@ -237,7 +237,7 @@ public actor RelayService {
     /// sender must be a member device — which a device joining with its own `addDevice` is.
     public func appendMembership(batch: [[UInt8]], from device: VerifyingKey, now: UInt64 = 0) async throws -> MembershipAppend {
         guard !batch.isEmpty else { throw RelayError.malformed("an empty batch of membership records") }
-        guard batch.count <= Self.maximumMembershipBatch else { throw RelayError.tooLarge(limit: Self.maximumMembershipBatch) }
+        guard batch.count <= Self.maximumMembershipBatch else { throw RelayError.tooLarge(items: Self.maximumMembershipBatch) }
         var records: [MembershipRecord] = []
         for bytes in batch {
             do { records.append(try MembershipRecord(bytes: bytes)) } catch { throw RelayError.malformed("\(error)") }
@@ -364,7 +364,7 @@ public actor RelayService {
 
     /// The serialised part of an append: batch size, membership, rate.
     private func admit(batchSize: Int, to space: SpaceID, from device: VerifyingKey, now: UInt64) async throws {
-        guard batchSize <= limits.maximumBatch else { throw RelayError.tooLarge(limit: limits.maximumBatch) }
+        guard batchSize <= limits.maximumBatch else { throw RelayError.tooLarge(items: limits.maximumBatch) }
         guard let log = try await log(for: space) else { throw RelayError.unknownSpace }
         guard let certificate = log.devices[device], certificate.isValid(at: now) else { throw RelayError.notAMember }
         // A batch larger than the bucket can ever hold would be refused for ever: say so, with
