@@ -10,22 +10,13 @@ import json
 import pathlib
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives import serialization
+from wire_encoding import varint   # SPEC § 1, shared by the generators
 
 def key(seed_byte):
     private = Ed25519PrivateKey.from_private_bytes(bytes([seed_byte]) * 32)
     public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return private, public
 
-def varint(n):
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
 
 def certificate(identity, device_public, name, created=1_767_225_600_000, expires=0):
     """`name` only labels the case: certificates carry keys and times; names travel sealed."""

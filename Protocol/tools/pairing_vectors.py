@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives import serialization
 
 import code_vectors as codes   # the codes and their derivations, § 7.2
+from wire_encoding import varint   # SPEC § 1, shared by the generators
 
 
 def hchacha20(key, nonce16):
@@ -46,16 +47,6 @@ def key(seed_byte):
     return private, private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
-def varint(n):
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
 
 
 def certificate(identity, device_public, created=1_767_225_600_000, expires=0):

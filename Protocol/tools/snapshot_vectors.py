@@ -9,18 +9,9 @@ Run: python3 Protocol/tools/snapshot_vectors.py"""
 import json
 import pathlib
 import unicodedata
+from wire_encoding import varint   # SPEC § 1, shared by the generators
 
 
-def varint(n):
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
 
 
 def string(text):
