@@ -82,7 +82,7 @@ struct InitCommand: AsyncParsableCommand {
 
                     \(stored ? "It is stored at your relay now." : relay == nil
                         ? "It is stored at your relay at your first `duet sync --relay URL` (or by `duetd`)."
-                        : "Your relay could not be reached (\(unreachable ?? "it refused")): the code is stored there at your next `duet sync` or by `duetd`; until then `duet status` says so.")
+                        : "It is not stored at your relay yet: \(unreachable ?? "the relay refused"). `duet sync` or `duetd` stores it once the relay answers; until then `duet status` warns.")
 
                     """.utf8))
             }

@@ -219,7 +219,8 @@ struct StatusCommand: ParsableCommand {
 
     struct Report: Encodable {
         let relay: String?
-        /// The newest of this device's syncs, by `duet sync` or by `duetd`, and which it was.
+        /// The newest of this device's syncs, by a `duet` command (sync, pair, link, recover) or
+        /// by `duetd`, and which it was ("duet" or "duetd").
         let lastSync: String?
         let lastSyncBy: String?
         /// "connected" or "retrying: REASON" while `duetd` runs; nil when it does not.
@@ -265,8 +266,8 @@ struct StatusCommand: ParsableCommand {
             let running = store.home.isDaemonRunning
             let bySync = try store.meta("last_sync").flatMap(UInt64.init), byDaemon = try DaemonStatus.lastSync(store)
             let last: (time: UInt64, by: String)? = switch (bySync, byDaemon) {
-            case (let sync?, let daemon?): daemon > sync ? (daemon, "duetd") : (sync, "duet sync")
-            case (let sync?, nil): (sync, "duet sync")
+            case (let sync?, let daemon?): daemon > sync ? (daemon, "duetd") : (sync, "duet")
+            case (let sync?, nil): (sync, "duet")
             case (nil, let daemon?): (daemon, "duetd")
             case (nil, nil): nil
             }
@@ -295,6 +296,10 @@ struct StatusCommand: ParsableCommand {
             }
             for warning in report.warnings { print("WARNING:  \(Sanitise.line(warning))") }
             for notice in report.notices { print("NOTICE:   \(Sanitise.line(notice))") }
+            if try store.hasUnreadMembershipChanges() {
+                // Learnt by duetd, which holds no key: who and which device are sealed until then.
+                print("NOTICE:   who is in your spaces changed; any `duet` command that asks your passphrase says who and what")
+            }
             // Shown to the person: seen. (A read-only home keeps them for next time.)
             if !report.notices.isEmpty { try? store.markNoticesSeen() }
         }

@@ -13,7 +13,7 @@ struct SyncCommand: AsyncParsableCommand {
     @Option(help: "The relay (remembered for next time; default: the one given to init).") var relay: String?
 
     func run() async throws {
-        try await reportingRelayErrors {
+        try await reportingRelayErrors(keepsWork: true) {
             let store = try Store.open(home: common.resolvedHome)
             let url = try relayURL(store, given: relay)
             let unlocked = try store.unlock(passphrase: try PassphraseSource.read(file: common.passphraseFile))
@@ -62,11 +62,13 @@ func relayURL(_ store: Store, given: String?) throws -> String {
 }
 
 /// Like ``reportingErrors(_:)`` for commands that talk to the relay.
-func reportingRelayErrors(_ body: () async throws -> Void) async throws {
+func reportingRelayErrors(keepsWork: Bool = false, _ body: () async throws -> Void) async throws {
     do {
         try await body()
     } catch let failure as RelayTransport.Failure {
-        FileHandle.standardError.write(Data("error: \(Sanitise.line(failure.description))\n".utf8))
+                // Only where work waits in the store for the relay (a sync) is it said to be kept.
+        let kept = failure.status == 0 && keepsWork ? "; everything written is kept here and sent at the next sync" : ""
+        FileHandle.standardError.write(Data("error: \(Sanitise.line(failure.description))\(kept)\n".utf8))
         throw ExitCode(1)
     } catch let failure as PairingEngine.Failure {
         FileHandle.standardError.write(Data("error: \(Sanitise.line(failure.message))\n".utf8))

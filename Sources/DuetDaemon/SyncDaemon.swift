@@ -21,6 +21,9 @@ public struct SyncDaemon: Service {
         public var watchedPollInterval: Duration = .seconds(1)
         /// Longest wait between reconnection attempts (jittered exponential backoff below it).
         public var maximumBackoff: Duration = .seconds(30)
+        /// How often to run a round with nothing else to prompt one: a membership change (a
+        /// device added or removed elsewhere) sends no envelope, so no socket tells of it.
+        public var quietRoundInterval: Duration = .seconds(30)
         /// How long the live sockets may take to open before the attempt counts as failed.
         public var liveConnectTimeout: Duration = .seconds(30)
         /// How often the live socket pings the relay; two missed pongs end it.
@@ -62,6 +65,11 @@ public struct SyncDaemon: Service {
                 } catch let error as DaemonError where error.isPermanent {
                     logger.error("duetd cannot run", metadata: ["reason": "\(error.message)"])
                     throw error
+                } catch let failure as RelayTransport.Failure where failure.deviceRemoved {
+                    // Revoked: retrying for ever would only hide it. `duet status` says so too.
+                    if let store { try? DaemonStatus.retrying(store, reason: "stopped: \(failure.message)", now: Self.now()) }
+                    logger.error("duetd cannot run", metadata: ["reason": "\(failure.message)"])
+                    throw DaemonError(message: failure.message, isPermanent: true)
                 } catch {
                     failures += 1
                     if let store { try? DaemonStatus.retrying(store, reason: Self.reason(error), now: Self.now()) }
@@ -212,6 +220,7 @@ public struct SyncDaemon: Service {
         let interval = watch.isWatching ? options.watchedPollInterval : options.localPollInterval
         let clock = ContinuousClock()
         var seen = startVersion
+        var lastRound = clock.now
         // A wake comes with the commit's first write to the WAL, before the commit is visible
         // (SQLite publishes it through the memory-mapped index, which raises no event): after a
         // wake, look again every few milliseconds for a short while.
@@ -225,6 +234,11 @@ public struct SyncDaemon: Service {
                 guard try store.spaces() == spaces else { throw DaemonError(message: "the device joined a space") }
                 for space in spaces { try await round(space, store: store, transport: transport, ownDevice: ownDevice) }
                 try await afterRounds(store: store, transport: transport)
+                lastRound = clock.now
+            } else if clock.now - lastRound >= options.quietRoundInterval {
+                for space in spaces { try await round(space, store: store, transport: transport, ownDevice: ownDevice) }
+                try await afterRounds(store: store, transport: transport)
+                lastRound = clock.now
             }
             if let until = settlingUntil, clock.now < until {
                 try await Task.sleep(for: .milliseconds(2))

@@ -1,5 +1,5 @@
 import DuetCrypto
-import DuetWire
+public import DuetWire
 import Foundation
 import GRDB
 
@@ -10,6 +10,18 @@ extension Store {
     /// The notices not yet seen, oldest first.
     public func notices() throws(StoreError) -> [String] {
         (try meta("notices")).map { $0.split(separator: "\n").map(String.init) } ?? []
+    }
+
+    /// Whether membership records wait to become notices (learnt by `duetd`, which cannot open
+    /// the sealed names they need).
+    public func hasUnreadMembershipChanges() throws(StoreError) -> Bool {
+        do {
+            return try database.read { db in
+                try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM store_meta WHERE key LIKE 'notices\\_from\\_%' ESCAPE '\\')") ?? false
+            }
+        } catch {
+            throw Store.classify(error, doing: "read the store", home: home)
+        }
     }
 
     /// Marks every notice seen (after `duet status` has shown them).
@@ -31,8 +43,30 @@ extension Store {
                        arguments: [key, Data(String(from).utf8)])
     }
 
-    /// Appends notices for `records`, applied to `log` (which includes them).
+    /// Remembers records this device signed, before it posts them: if it stops between the
+    /// relay taking them and keeping them itself (a relay or process killed), the next sync
+    /// learns them from the relay, and they must not read as another device's doing. The
+    /// newest 512 are kept (more than any one command signs).
+    public func noteSignedHere(_ records: [MembershipRecord]) throws(StoreError) {
+        guard !records.isEmpty else { return }
+        do {
+            try database.write { db in
+                let held = try Data.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'signed_here'").map { String(decoding: $0, as: UTF8.self) } ?? ""
+                let hashes = (held.split(separator: " ").map(String.init) + records.map { Hex.encode($0.hash.bytes) }).suffix(512)
+                try db.execute(sql: "INSERT INTO store_meta (key, value) VALUES ('signed_here', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                               arguments: [Data(hashes.joined(separator: " ").utf8)])
+            }
+        } catch {
+            throw Store.classify(error, doing: "write the store", home: home)
+        }
+    }
+
+    /// Appends notices for `records`, applied to `log` (which includes them), leaving out those
+    /// this device signed itself.
     static func noteMembershipChanges(_ db: GRDB.Database, _ records: [MembershipRecord], log: MembershipLog, space: SpaceID) throws {
+        let signedHere = Set((try Data.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'signed_here'").map { String(decoding: $0, as: UTF8.self) } ?? "")
+            .split(separator: " ").map(String.init))
+        let records = records.filter { !signedHere.contains(Hex.encode($0.hash.bytes)) }
         guard !records.isEmpty else { return }
         var people: [Data: (name: String, isMe: Bool)] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT identity, name, role FROM people") {

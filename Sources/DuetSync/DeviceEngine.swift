@@ -48,7 +48,7 @@ public enum DeviceEngine {
             let directory = try DirectoryEngine.current(space, log: grown, unlocked: unlocked, store: store, extra: [request.device: request.deviceName])
             records.append(grown.nextRecord(.directory(epoch: grown.epoch, sealed: try directory.seal(space: space.id, signer: keystore.identity.verifyingKey,
                                                                                                     contentKey: key)), by: keystore.identity))
-            try await transport.postMembership(records)
+            try await transport.postMembership(records, signedHere: store)
             let now = try store.appendMembership(records, space: space.id)
             // The new device must be shown at least this much of the log (SPEC § 7.3).
             if let last = now.records.last { heads[space.id] = IdentityBundle.LogHead(records: last.index, last: last.hash) }
@@ -124,7 +124,7 @@ public enum DeviceEngine {
         }
         let records = log.nextRecords(try rotation(of: space.id, after: log), by: unlocked.keystore.identity)
         do {
-            try await transport.postMembership(records)
+            try await transport.postMembership(records, signedHere: store)
         } catch let failure as RelayTransport.Failure where failure.code == "membership-out-of-order" {
             return false   // another device (of this person, answering too) was first: the next sync sees it
         }
@@ -166,7 +166,7 @@ public enum DeviceEngine {
         }
         guard !actions.isEmpty else { return 0 }
         let records = log.nextRecords(actions, by: unlocked.keystore.identity)
-        try await transport.postMembership(records)
+        try await transport.postMembership(records, signedHere: store)
         try store.appendMembership(records, space: space.id)
         return records.count
     }
@@ -237,7 +237,7 @@ public enum DeviceEngine {
         }
         actions += try Self.rotation(of: space.id, after: log, excluding: target)
         let records = log.nextRecords(actions, by: keystore.identity)
-        try await transport.postMembership(records)
+        try await transport.postMembership(records, signedHere: store)
         try store.appendMembership(records, space: space.id)
         return true
     }

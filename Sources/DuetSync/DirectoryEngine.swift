@@ -44,7 +44,7 @@ enum DirectoryEngine {
             return
         }
         let record = log.nextRecord(.directory(epoch: log.epoch, sealed: try wanted.seal(space: space.id, signer: me.verifyingKey, contentKey: key)), by: me)
-        try await transport.postMembership([record])
+        try await transport.postMembership([record], signedHere: store)
         try store.appendMembership([record], space: space.id)
         try unlocked.refreshDirectory()
     }

@@ -53,7 +53,7 @@ public enum PairingEngine {
             + (try certificates.map { .wrapKey(epoch: 1, device: $0.device, box: try wrap(spaceKey, for: $0.device)) }))
         let names = try DirectoryEngine.current(SpaceInfo(id: space, kind: .couple, epoch: 1), log: log, unlocked: unlocked, store: store)
         creation += try extend([.directory(epoch: 1, sealed: try names.seal(space: space, signer: keystore.identity.verifyingKey, contentKey: spaceKey))])
-        try await transport.postMembership(creation)
+        try await transport.postMembership(creation, signedHere: store)
 
         let code = Pairing.makeCode()
         guard let derived = Pairing.derive(code: code) else { throw Failure(message: "could not derive a pairing code") }
@@ -74,7 +74,7 @@ public enum PairingEngine {
         }
         // The partner joins the couple, then certifies and posts their own devices (each person
         // controls only their own devices, SPEC § 6.2); this device gives each the key.
-        try await transport.postMembership(try extend([.addIdentity(reply.identity)]))
+        try await transport.postMembership(try extend([.addIdentity(reply.identity)]), signedHere: store)
         let deadline = ContinuousClock.now + timeout
         while log.devices[reply.certificate.device] == nil {
             guard ContinuousClock.now < deadline else {
@@ -90,7 +90,7 @@ public enum PairingEngine {
         let wraps: [MembershipRecord.Action] = try log.devices.sorted(by: { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) })
             .filter { $0.value.identity == reply.identity && log.wraps[1]?[$0.key] == nil }
             .map { .wrapKey(epoch: 1, device: $0.key, box: try wrap(spaceKey, for: $0.key)) }
-        try await transport.postMembership(try extend(wraps))
+        try await transport.postMembership(try extend(wraps), signedHere: store)
         let records = log.records
         try store.joinCoupleSpace(space, records: records, partner: reply.identity, partnerName: reply.name)
         await announce(unlocked, store: store, transport: transport)
@@ -145,7 +145,7 @@ public enum PairingEngine {
                     // All of this person's devices, in one batch (this one among them).
                     let additions = log.nextRecords(certificates.map { .addDevice($0) }, by: keystore.identity)
                     do {
-                        try await transport.postMembership(additions)
+                        try await transport.postMembership(additions, signedHere: store)
                         added = true
                     } catch let failure as RelayTransport.Failure where failure.code == "membership-out-of-order" {
                         continue   // the inviter appended meanwhile: read the log again

@@ -190,7 +190,7 @@ public enum RecoveryEngine {
         for (space, records) in logs {
             let log = try store.appendMembership(records, space: space.id)
             let add = log.nextRecord(.addDevice(certificate), by: bundle.identity)
-            try await transport.postMembership(add)
+            try await transport.postMembership([add], signedHere: store)
             try store.appendMembership([add], space: space.id)
         }
         let result = try await SyncEngine.sync(unlocked, store: store, relay: relay, now: now())

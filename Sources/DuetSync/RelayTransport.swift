@@ -26,6 +26,9 @@ public struct RelayTransport: Sendable {
         public var retryAfter: Duration?
         /// The origin the relay checks signatures against, when it refused ours for it.
         public var expectedOrigin: String?
+        /// The relay no longer counts this device a member of a space it was in: removed
+        /// (revoked from another device). Nothing is gained by trying again.
+        public var deviceRemoved = false
         public init(status: Int, code: String, message: String, retryAfter: Duration? = nil, expectedOrigin: String? = nil) {
             self.status = status
             self.code = code
@@ -34,7 +37,7 @@ public struct RelayTransport: Sendable {
             self.expectedOrigin = expectedOrigin
         }
         public var description: String {
-            status == 0 ? "the relay at \(code) cannot be reached (\(message)); work is kept and will sync later"
+            status == 0 ? "the relay at \(code) cannot be reached (\(message))"
                 : "the relay refused (\(code)): \(message)"
         }
     }
@@ -151,6 +154,13 @@ public struct RelayTransport: Sendable {
 
     /// Appends records to their space's log as one batch, all or nothing (SPEC § 6.5): a
     /// rotation and its wraps, a device and its key, must never land halfway.
+    /// Posts records this device signed, noting them in `store` first as its own (SPEC § 7.6:
+    /// a device's own doing is never a notice to it, even when it learns it back from the relay).
+    public func postMembership(_ records: [MembershipRecord], signedHere store: Store) async throws {
+        try store.noteSignedHere(records)
+        try await postMembership(records)
+    }
+
     public func postMembership(_ records: [MembershipRecord]) async throws {
         guard let space = records.first?.space else { return }
         _ = try await request("POST", "/v1/spaces/\(Self.hex(space.bytes))/membership/batch",

@@ -110,11 +110,16 @@ public enum SyncEngine {
             remote = []
         } catch let failure as RelayTransport.Failure where failure.code == "not-a-member" && !local.isEmpty {
             // A space this device was in: it was removed, most likely revoked from another of
-            // this person's devices. Say so, rather than only what the relay said.
-            throw RelayTransport.Failure(status: failure.status, code: failure.code, message: """
+            // this person's devices. Say so, rather than only what the relay said, and keep it
+            // for `duet status` (the daemon stops on it).
+            let message = """
                 this device is no longer a member of your \(space.kind == .personal ? "private journal" : "shared space"): \
                 it was probably revoked from another of your devices; what it holds stays readable here
-                """)
+                """
+            try store.addWarning(message)
+            var removed = RelayTransport.Failure(status: failure.status, code: failure.code, message: message)
+            removed.deviceRemoved = true
+            throw removed
         }
         if local.isEmpty, remote.isEmpty, space.kind == .personal {
             // A store made before the log was kept locally: start it now.

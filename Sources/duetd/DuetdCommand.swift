@@ -16,10 +16,12 @@ struct DuetdCommand: AsyncParsableCommand {
     @Option(help: "The journal's folder (default: $DUET_HOME, else $XDG_DATA_HOME/duet, else ~/.local/share/duet).") var home: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
     @Option(help: "Longest wait between reconnection attempts, in seconds.") var maximumBackoff = 30.0
+    @Option(help: "Seconds between rounds when nothing prompts one (to learn of devices added or removed elsewhere).") var quietRound = 30.0
 
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level is one of trace, debug, info, notice, warning, error, critical") }
         guard maximumBackoff >= 0.1, maximumBackoff <= 3600 else { throw ValidationError("--maximum-backoff is 0.1 to 3600 seconds") }
+        guard quietRound >= 0.5, quietRound <= 86_400 else { throw ValidationError("--quiet-round is 0.5 to 86400 seconds") }
     }
 
     func run() async throws {
@@ -41,6 +43,7 @@ struct DuetdCommand: AsyncParsableCommand {
         }
         var options = SyncDaemon.Options()
         options.maximumBackoff = .milliseconds(Int64(maximumBackoff * 1000))
+        options.quietRoundInterval = .milliseconds(Int64(quietRound * 1000))
         let daemon = SyncDaemon(home: homeFolder, logger: logger, options: options) { relay in
             FileHandle.standardOutput.write(Data("connected to \(relay)\n".utf8))
         }

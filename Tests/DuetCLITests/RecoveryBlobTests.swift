@@ -59,7 +59,7 @@ struct RecoveryBlobTests {
         let alex = try TemporaryJournal(name: "Alex", initialise: false)
         let created = try alex.duet(["init", "--name", "Alex", "--relay", "http://127.0.0.1:\(port)"])
         #expect(created.status == 0, "offline first: \(created.stderr)")
-        #expect(created.stderr.contains("could not be reached"), "\(created.stderr)")
+        #expect(created.stderr.contains("not stored at your relay yet: the relay at"), "\(created.stderr)")
         let code = try #require(Self.code(in: created))
         #expect(try alex.status()["recoveryAtRelay"] as? Bool == false)
         let human = try alex.duet(["status"], withoutPassphrase: true)

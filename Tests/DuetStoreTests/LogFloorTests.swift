@@ -25,3 +25,26 @@ struct LogFloorTests {
         #expect(!head.isHeld(by: Array(log.records.dropLast())), "a shorter log is an old prefix")
     }
 }
+
+/// Found by a new-user trial: a revocation interrupted by a relay kill (posted, not yet kept
+/// here) was learnt back at the next sync and shown as "You (on another device) removed …".
+@Suite("A device's own records are not news to it")
+struct SignedHereTests {
+    @Test("A record this device signed and posted, learnt back from the relay, raises no notice; one from another device does")
+    func ownRecordsAreNoNews() throws {
+        for signedHere in [true, false] {
+            let (store, unlocked) = try Store.create(home: StoreTests.temporaryHome(), name: "A", deviceName: "laptop", passphrase: CausalityTests.passphrase,
+                                                     parameters: StoreTests.weakestAllowed, now: 1)
+            let space = unlocked.keystore.personalSpace
+            let log = try store.membershipLog(space: space)
+            let record = log.nextRecord(.addDevice(DeviceCertificate.issue(identity: unlocked.keystore.identity, device: SigningKey.generate().verifyingKey,
+                                                                           created: 2)), by: unlocked.keystore.identity)
+            if signedHere { try store.noteSignedHere([record]) }
+            try store.appendMembership([record], space: space, notify: true)
+            try unlocked.refreshDirectory()
+            let notices = try store.notices()
+            #expect(notices.isEmpty == signedHere, "signed here: \(signedHere): \(notices)")
+            #expect(try !store.hasUnreadMembershipChanges(), "the refresh wrote (or dropped) what waited")
+        }
+    }
+}
