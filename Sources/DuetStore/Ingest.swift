@@ -350,23 +350,44 @@ extension Store {
     /// holds less than it was once seen to hold: a rollback (DESIGN §7), to be reported loudly.
     /// With `heldHere`, a head is recorded only up to what this store holds of that device:
     /// more is only the relay's word until a fetch delivers it.
-    public func noteRelayHeads(_ heads: [WireDeviceID: UInt64], space: SpaceID, heldHere: [WireDeviceID: UInt64]? = nil) throws(StoreError) -> [WireDeviceID] {
+    ///
+    /// With `seenBefore` (what ``relaySeen(space:)`` read before the heads were asked for), the
+    /// heads are held to that: another process of this device (`duetd` beside `duet sync`) may
+    /// record a push the relay acknowledged after these heads left it, and heads older than
+    /// that record are no rollback.
+    public func noteRelayHeads(_ heads: [WireDeviceID: UInt64], space: SpaceID, heldHere: [WireDeviceID: UInt64]? = nil,
+                               seenBefore: [WireDeviceID: UInt64]? = nil) throws(StoreError) -> [WireDeviceID] {
         var recording = heads
         if let heldHere { for (device, seq) in heads { recording[device] = min(seq, heldHere[device, default: 0]) } }
-        return try noteRelayHeads(heads, recording: recording, space: space)
+        return try noteRelayHeads(heads, recording: recording, space: space, seenBefore: seenBefore)
     }
 
-    private func noteRelayHeads(_ heads: [WireDeviceID: UInt64], recording: [WireDeviceID: UInt64], space: SpaceID) throws(StoreError) -> [WireDeviceID] {
+    /// Per device, the highest seq the relay was recorded as holding in `space`.
+    public func relaySeen(space: SpaceID) throws(StoreError) -> [WireDeviceID: UInt64] {
+        do {
+            return try database.read { db in try Self.relaySeen(db, space: space) }
+        } catch {
+            throw Store.classify(error, doing: "read the relay's heads", home: home)
+        }
+    }
+
+    private static func relaySeen(_ db: GRDB.Database, space: SpaceID) throws -> [WireDeviceID: UInt64] {
+        var seen: [WireDeviceID: UInt64] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT device, seq FROM relay_seen WHERE space = ?", arguments: [Data(space.bytes)]) {
+            let device: Data = row["device"]
+            if let id = try? WireDeviceID(bytes: [UInt8](device)) { seen[id] = UInt64(row["seq"] as Int64) }
+        }
+        return seen
+    }
+
+    private func noteRelayHeads(_ heads: [WireDeviceID: UInt64], recording: [WireDeviceID: UInt64], space: SpaceID,
+                                seenBefore: [WireDeviceID: UInt64]?) throws(StoreError) -> [WireDeviceID] {
         do {
             return try database.write { db in
                 var rolledBack: [WireDeviceID] = []
                 let spaceBytes = Data(space.bytes)
-                var seen: [WireDeviceID: UInt64] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT device, seq FROM relay_seen WHERE space = ?", arguments: [spaceBytes]) {
-                    let device: Data = row["device"]
-                    if let id = try? WireDeviceID(bytes: [UInt8](device)) { seen[id] = UInt64(row["seq"] as Int64) }
-                }
-                for (device, highest) in seen where heads[device, default: 0] < highest { rolledBack.append(device) }
+                let seen = try Self.relaySeen(db, space: space)
+                for (device, highest) in seenBefore ?? seen where heads[device, default: 0] < highest { rolledBack.append(device) }
                 for (device, seq) in recording where seq > seen[device, default: 0] {
                     try db.execute(sql: "INSERT INTO relay_seen (space, device, seq) VALUES (?, ?, ?) ON CONFLICT (space, device) DO UPDATE SET seq = excluded.seq",
                                    arguments: [spaceBytes, Data(device.bytes), Int64(seq)])

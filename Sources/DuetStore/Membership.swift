@@ -75,7 +75,14 @@ extension Store {
     public func appendMembership(_ records: [MembershipRecord], space: SpaceID, notify: Bool = false) throws(StoreError) -> MembershipLog {
         do {
             return try database.write { db in
-                if notify, let first = records.first { try Self.markForNotices(db, space: space, from: Int(clamping: first.index) - 1) }
+                // Only what a notice tells of (a device or person added or removed, a new key):
+                // a directory record alone (names) is not news, and must not read as such.
+                if notify, let first = records.first(where: { record in
+                    switch record.action {
+                    case .addDevice, .removeDevice, .rotateKey, .addIdentity: true
+                    default: false
+                    }
+                }) { try Self.markForNotices(db, space: space, from: Int(clamping: first.index) - 1) }
                 return try Self.appendMembership(db, records, space: space)
             }
         } catch {

@@ -28,12 +28,15 @@ extension SyncEngine {
     ///   signing with its key, or the relay lies.
     public static func exchange(_ space: SpaceInfo, store: Store, transport: RelayTransport, ownDevice: WireDeviceID,
                                 progress: (@Sendable (Progress) -> Void)? = nil) async throws -> Round {
+        // What the relay was held to before the heads were asked for: a push `duetd`
+        // records while this request is out is newer than these heads, not a rollback.
+        let seenBefore = try store.relaySeen(space: space.id)
         let heads = try await transport.heads(space.id)
         var local = try store.localHeads(space: space.id)
         // What the relay is held to later is what it showed it holds: a claim of more than
         // this device has (from the relay, or its own) is not kept until a fetch bears it
         // out, so a false claim cannot make an honest answer look like a rollback.
-        let rolledBack = try store.noteRelayHeads(heads, space: space.id, heldHere: local)
+        let rolledBack = try store.noteRelayHeads(heads, space: space.id, heldHere: local, seenBefore: seenBefore)
         if !rolledBack.isEmpty {
             try store.addWarning("the relay holds fewer changes than it once did (rolled back or replaced); local state was kept")
         }
