@@ -62,7 +62,7 @@ struct InitCommand: AsyncParsableCommand {
                 try store.setMeta("relay", relay)
                 do {
                     _ = try await SyncEngine.sync(unlocked, store: store, relay: relay, now: nowMilliseconds)
-                    stored = try store.meta("recovery_pending") == nil
+                    stored = try store.meta("recovery_pending") == nil && store.meta("recovery_state") != nil
                 } catch {
                     // The journal is made either way: offline first.
                     unreachable = Sanitise.line((error as? RelayTransport.Failure)?.description ?? "\(error)")

@@ -278,7 +278,8 @@ struct StatusCommand: ParsableCommand {
                 }
             } ?? "starting" : nil
             let report = Report(relay: try store.meta("relay"), lastSync: last.map { rfc3339($0.time) }, lastSyncBy: last?.by, daemonState: daemonState,
-                                recoveryAtRelay: try store.meta("recovery_pending") == nil,
+                                // Put there and read back, and nothing newer waiting to go.
+                                recoveryAtRelay: try store.meta("recovery_pending") == nil && store.meta("recovery_state") != nil,
                                 pendingOut: counts.unpushed, pendingIn: try store.pendingIn(), daemon: running,
                                 warnings: try store.warnings(), notices: try store.notices(), entries: counts.entries,
                                 spaces: Dictionary(try store.spaces().map { ($0.kind == .couple ? "shared" : "private", $0.id.description) }) { a, _ in a },

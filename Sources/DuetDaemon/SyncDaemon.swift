@@ -167,7 +167,7 @@ public struct SyncDaemon: Service {
     /// What follows rounds: a recovery blob an unlocked command prepared is put at the relay
     /// (the daemon holds no key, but needs none for that), and the time is noted for `duet status`.
     func afterRounds(store: Store, transport: RelayTransport) async throws {
-        do { try await RecoveryEngine.uploadPending(store: store, transport: transport) } catch {
+        do { try await RecoveryEngine.uploadPending(store: store, transport: transport, onlyOverWhatWasSeen: true) } catch {
             // Not a reason to drop the connection: it is tried again after the next round.
             logger.warning("the recovery blob could not be stored at the relay", metadata: ["reason": "\(Self.reason(error))"])
         }

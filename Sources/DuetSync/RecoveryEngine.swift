@@ -60,6 +60,8 @@ public enum RecoveryEngine {
         static let generation = "recovery_generation"
         /// A sealed, signed blob waiting to be put: slot (hex) and body (hex), and its state.
         static let pending = "recovery_pending"
+        /// The digest of the blob this device last saw at the relay or put there.
+        static let seen = "recovery_seen"
     }
 
     /// Seals and signs a new blob when what it must hold changed since the last one, and keeps
@@ -79,29 +81,47 @@ public enum RecoveryEngine {
             try store.deleteMeta(Meta.pending)
             return false
         }
-        guard known < UInt64.max else { return false }   // a counter no honest run reaches
-        let generation = known + 1
+        // A counter no honest run reaches (someone holding the code raised it): stay at it.
+        let generation = known == .max ? known : known + 1
         let blob = try bundle(unlocked, store: store, generation: generation).seal(using: recovery.key, purpose: "recovery")
         let body = Recovery.putBody(slot: recovery.slot, blob: blob, identity: unlocked.keystore.identity)
         try store.setMeta(Meta.pending, "\(Hex.encode(recovery.slot)) \(Hex.encode(body)) \(generation) \(state)")
         return true
     }
 
-    /// Puts the pending blob at the relay, if there is one (needs no key: `duetd` does this).
-    public static func uploadPending(store: Store, transport: RelayTransport) async throws {
+    /// Puts the pending blob at the relay, if there is one (needs no key: `duetd` does this),
+    /// then reads it back: a relay that answers yes and keeps nothing is caught at once.
+    /// With `onlyOverWhatWasSeen` (the daemon, which cannot open the relay's blob to compare
+    /// generations), it is put only over the blob this device last saw or put there: another
+    /// device's newer one is left for the next unlocked sync to weigh.
+    public static func uploadPending(store: Store, transport: RelayTransport, onlyOverWhatWasSeen: Bool = false) async throws {
         guard let pending = try store.meta(Meta.pending) else { return }
         let parts = pending.split(separator: " ", maxSplits: 3).map(String.init)
-        guard parts.count == 4, let slot = Hex.decode(parts[0]), let body = Hex.decode(parts[1]), let generation = UInt64(parts[2]) else {
+        guard parts.count == 4, let slot = Hex.decode(parts[0]), let body = Hex.decode(parts[1]), body.count > 96,
+              let generation = UInt64(parts[2]) else {
             try store.deleteMeta(Meta.pending)   // damaged: the next unlocked command makes it again
             return
         }
+        let blob = Array(body[96...])
+        if onlyOverWhatWasSeen {
+            let there = try await transport.recovery(slot: slot).map(digestText)
+            guard there == (try store.meta(Meta.seen)) else { return }
+        }
         try await transport.putRecovery(slot: slot, body: body)
+        guard try await transport.recovery(slot: slot) == blob else {
+            try store.addWarning("the relay accepted your recovery blob but does not keep it: your recovery code does not work there; it is tried again at the next sync")
+            return
+        }
         // Only if nothing newer was prepared meanwhile (another process of this device).
         guard try store.meta(Meta.pending) == pending else { return }
         try store.setMeta(Meta.uploaded, parts[3])
+        try store.setMeta(Meta.seen, digestText(blob))
         if generation > UInt64(try store.meta(Meta.generation) ?? "0") ?? 0 { try store.setMeta(Meta.generation, String(generation)) }
         try store.deleteMeta(Meta.pending)
     }
+
+    /// How a blob is remembered without keeping it: its BLAKE2b-256, in hex.
+    static func digestText(_ blob: [UInt8]) -> String { Hex.encode(Hash.digest(blob).bytes) }
 
     /// The whole of an unlocked sync's part: reads the relay's blob and checks it against what
     /// this device put or saw, prepares a new one if needed, and puts it.
@@ -121,7 +141,9 @@ public enum RecoveryEngine {
     static func crossCheck(_ recovery: RecoverySlot, unlocked: UnlockedStore, store: Store, transport: RelayTransport) async throws {
         let known = UInt64(try store.meta(Meta.generation) ?? "0") ?? 0
         let uploadedBefore = try store.meta(Meta.uploaded) != nil
-        guard let sealed = try await transport.recovery(slot: recovery.slot) else {
+        let fetched = try await transport.recovery(slot: recovery.slot)
+        if let fetched { try store.setMeta(Meta.seen, digestText(fetched)) } else { try store.deleteMeta(Meta.seen) }
+        guard let sealed = fetched else {
             if uploadedBefore {
                 try store.addWarning("the relay no longer keeps your recovery blob (it lost it, or was replaced); this device put it there again")
                 try store.deleteMeta(Meta.uploaded)
@@ -143,6 +165,10 @@ public enum RecoveryEngine {
             return
         }
         if blob.generation > known { try store.setMeta(Meta.generation, String(blob.generation)) }
+        if blob.generation == .max {
+            // Only someone holding the recovery code (a lost device keeps it) seals that.
+            try store.addWarning("the recovery blob at the relay carries a counter no device of yours would reach: someone else may hold your recovery code")
+        }
         // Another of this person's devices put it: keep it, unless it lacks what this one holds.
         if !covers(blob, try bundle(unlocked, store: store)) { try store.deleteMeta(Meta.uploaded) }
         else { try store.setMeta(Meta.uploaded, state(of: try bundle(unlocked, store: store))) }

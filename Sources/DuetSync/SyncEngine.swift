@@ -69,7 +69,8 @@ public enum SyncEngine {
         result.applied = materialised.applied.count
         result.waiting = try store.pendingIn()
         try warnWithheld(materialised.missing, heldBefore: heldBefore, complete: complete, store: store)
-        try store.setMeta("last_sync", String(now))
+        // A round that stopped at a rollback exchanged nothing there: not "synced".
+        if result.rolledBack.isEmpty { try store.setMeta("last_sync", String(now)) }
         return result
     }
 
@@ -81,18 +82,29 @@ public enum SyncEngine {
     /// removed device's envelopes past its last seq are refused, and said so.)
     static func warnWithheld(_ missing: [SpaceID: [(waiting: Dot, needs: Dot)]], heldBefore: [SpaceID: [WireDeviceID: UInt64]],
                              complete: Set<SpaceID>, store: Store) throws {
-        var withheld = 0
+        // Per author: a change naming a past that never came is the relay withholding it, or
+        // its author naming changes never written (a partner can sign any dependency). This
+        // device cannot tell which, so it says both, and whose change it is.
+        var withheld: [WireDeviceID: Int] = [:]
         for (space, pairs) in missing where complete.contains(space) {
             let signers = try store.membershipLog(space: space).envelopeSigners
             for (waiting, needs) in pairs {
                 guard let author = try? WireDeviceID(bytes: waiting.device.bytes), let past = try? WireDeviceID(bytes: needs.device.bytes),
                       waiting.seq <= heldBefore[space]?[author] ?? 0 else { continue }
                 guard let signer = signers[past], needs.seq <= signer.lastSeq else { continue }
-                withheld += 1
+                withheld[author, default: 0] += 1
             }
         }
-        if withheld > 0 {
-            try store.addWarning("\(withheld) received change(s) wait for earlier changes the relay must hold and did not deliver; it may be withholding them")
+        guard !withheld.isEmpty else { return }
+        let directory = try store.directory()
+        for (author, count) in withheld.sorted(by: { $0.key < $1.key }) {
+            let sender = DeviceID(bytes: author.bytes).flatMap { directory.device($0) }.map { device in
+                "\(Sanitise.line(device.person ?? "someone unknown"))'s device “\(Sanitise.line(device.name))”"
+            } ?? "an unknown device"
+            try store.addWarning("""
+                \(count) change(s) from \(sender) wait for earlier changes that never arrived: the relay may be withholding them, \
+                or that device named changes that were never written
+                """)
         }
     }
 
@@ -121,6 +133,12 @@ public enum SyncEngine {
             removed.deviceRemoved = true
             throw removed
         }
+        if local.isEmpty, let floor = try store.logFloor(space: space.id) {
+            // A linked or recovered device: the relay's log must reach what its bundle named
+            // — an empty or unknown one too (a relay siding with a revoked device could
+            // otherwise have this device start a new log, and seal under a key it holds).
+            try checkReaches(remote, floor: floor, space: space, store: store)
+        }
         if local.isEmpty, remote.isEmpty, space.kind == .personal {
             // A store made before the log was kept locally: start it now.
             guard let unlocked else { return 0 }
@@ -135,7 +153,6 @@ public enum SyncEngine {
             // A linked or recovered device adopts the relay's log: it must be this person's
             // space (and, for the couple space, the partner's too), or the relay invented it.
             try checkAdopted(remote, space: space, people: try store.people())
-            if let floor = try store.logFloor(space: space.id) { try checkReaches(remote, floor: floor, space: space, store: store) }
         }
         if remote.count > local.count {
             // A log this device already kept grows: what others changed is shown until seen. A

@@ -36,7 +36,11 @@ extension SyncEngine {
         // What the relay is held to later is what it showed it holds: a claim of more than
         // this device has (from the relay, or its own) is not kept until a fetch bears it
         // out, so a false claim cannot make an honest answer look like a rollback.
-        let rolledBack = try store.noteRelayHeads(heads, space: space.id, heldHere: local, seenBefore: seenBefore)
+        // Of this device's own envelopes the relay has shown only what it acknowledged (or
+        // delivered back): holding more here is no proof the relay holds them.
+        var proven = local
+        proven[ownDevice] = seenBefore[ownDevice] ?? 0
+        let rolledBack = try store.noteRelayHeads(heads, space: space.id, heldHere: proven, seenBefore: seenBefore)
         if !rolledBack.isEmpty {
             try store.addWarning("the relay holds fewer changes than it once did (rolled back or replaced); local state was kept")
         }
@@ -136,7 +140,10 @@ extension SyncEngine {
                 session.noteLocal(local)
                 action = session.handle(.stored(received: report.stored, refused: report.refused.count))
             case .finished(let summary):
-                if summary.complete { try checkHeadsDelivered(heads, space: space, store: store, ownDevice: ownDevice, ownBefore: ownBefore, refused: refusedDevices) }
+                if summary.complete {
+                    try checkHeadsDelivered(heads, space: space, store: store, ownDevice: ownDevice, ownBefore: ownBefore, refused: refusedDevices,
+                                            ownShown: max(seenBefore[ownDevice] ?? 0, delivered[ownDevice] ?? 0))
+                }
                 return Round(summary: summary, delivered: delivered)
             case .rolledBack:
                 return Round(rolledBack: true)
@@ -149,10 +156,13 @@ extension SyncEngine {
     /// relay withholds what it claims. Of this device's own envelopes the relay can hold
     /// nothing this device did not write, unless another device signs with its key.
     static func checkHeadsDelivered(_ heads: [WireDeviceID: UInt64], space: SpaceInfo, store: Store, ownDevice: WireDeviceID,
-                                    ownBefore: UInt64, refused: Set<WireDeviceID>) throws {
+                                    ownBefore: UInt64, refused: Set<WireDeviceID>, ownShown: UInt64) throws {
         let held = try store.localHeads(space: space.id)
-        // What the fetch bore out, the relay must never answer with less again.
-        _ = try store.noteRelayHeads(heads, space: space.id, heldHere: held)
+        // What the fetch bore out, the relay must never answer with less again (of this
+        // device's own, only what it acknowledged or handed back).
+        var proven = held
+        proven[ownDevice] = ownShown
+        _ = try store.noteRelayHeads(heads, space: space.id, heldHere: proven)
         let place = space.kind == .couple ? "your shared space" : "your private journal"
         let claimedOwn = heads[ownDevice, default: 0]
         if claimedOwn > held[ownDevice, default: 0] {
@@ -169,7 +179,11 @@ extension SyncEngine {
         }
         let withheld = heads.filter { device, seq in device != ownDevice && !refused.contains(device) && seq > held[device, default: 0] }
         if !withheld.isEmpty {
-            let missing = withheld.reduce(0) { $0 + Int(clamping: $1.value - held[$1.key, default: 0]) }
+            // Saturating: heads are the relay's word, up to 2⁶³ − 1 each.
+            let missing = withheld.reduce(UInt64(0)) { sum, head in
+                let (total, overflow) = sum.addingReportingOverflow(head.value - held[head.key, default: 0])
+                return overflow ? .max : total
+            }
             try store.addWarning("the relay announced \(missing) change(s) in \(place) that it then did not deliver; it may be withholding them")
         }
     }

@@ -18,6 +18,8 @@ struct LyingRelayTests {
         case inflatesOwnHead
         /// The heads are honest; the fetch leaves out the partner's device.
         case withholdsPartnerDevice
+        /// The heads name two devices nobody has at seq 2⁶³ − 1 (their sum overflowed a count).
+        case namesDevicesAtTheMaximum
         /// Nothing: the proxy passes everything on (the control).
         case none
         var testDescription: String { rawValue }
@@ -25,7 +27,7 @@ struct LyingRelayTests {
         var warning: String? {
             switch self {
             case .replaysWhatWasHeld: "a replay"
-            case .inflatesPartnerHead, .withholdsPartnerDevice: "then did not deliver"
+            case .inflatesPartnerHead, .withholdsPartnerDevice, .namesDevicesAtTheMaximum: "then did not deliver"
             case .inflatesOwnHead: "another device is using this device's key, or the relay lies"
             case .none: nil
             }
@@ -62,6 +64,12 @@ struct LyingRelayTests {
                 if let seq = heads[device] { heads[device] = seq + 3 }
                 reply.body = RelayMessages.encode(vector: heads)
             })
+        case .namesDevicesAtTheMaximum:
+            proxy.tamper(reply: { request, reply in
+                guard request.target.hasSuffix("/heads"), reply.status == 200, var heads = try? RelayMessages.decodeVector(reply.body) else { return }
+                for fill: UInt8 in [0xEE, 0xEF] { if let id = try? WireDeviceID(bytes: [UInt8](repeating: fill, count: 16)) { heads[id] = Envelope.maximumSeq } }
+                reply.body = RelayMessages.encode(vector: heads)
+            })
         case .withholdsPartnerDevice:
             proxy.tamper(reply: { request, reply in
                 guard request.target.contains("/envelopes?"), reply.status == 200, let flag = reply.body.first,
@@ -72,6 +80,9 @@ struct LyingRelayTests {
         case .none:
             break
         }
+        // Something of Sam's own not sent yet: a lie about Sam's head must not keep it from
+        // being sent once the relay is honest again.
+        let unsent = try couple.sam.write("Sam's, not sent yet", ["--shared"])
         let sync = try couple.sam.duet(["sync"])
         #expect(sync.status == 0, "\(sync.stderr)")
         let warnings = (try couple.sam.status()["warnings"] as? [String]) ?? []
@@ -90,6 +101,9 @@ struct LyingRelayTests {
         #expect(try couple.sam.duet(["sync"]).status == 0)
         #expect(try couple.sam.list(["--shared"]).contains { $0["id"] as? String == second })
         #expect((try couple.sam.status()["warnings"] as? [String]) ?? [] == before, "no new warning from an honest relay")
+        #expect(try couple.sam.status()["pendingOut"] as? Int == 0, "what Sam wrote was sent")
+        #expect(try couple.alex.duet(["sync"]).status == 0)
+        #expect(try couple.alex.list(["--shared"]).contains { $0["id"] as? String == unsent })
         proxy.stop()
     }
 }

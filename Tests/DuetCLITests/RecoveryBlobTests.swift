@@ -162,3 +162,105 @@ struct RecoveryBlobTests {
         return try database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM membership WHERE space = ?", arguments: [Data(hexBytes(space))]) ?? 0 }
     }
 }
+
+/// Found by the adversarial review of issue #14.
+@Suite("The recovery blob and the log floor against a relay that cheats")
+struct RecoveryBlobCheatingTests {
+    @Test("A linked device whose relay says its space does not exist refuses to start a new log (its bundle names one)")
+    func unknownSpaceForALinkedDevice() throws {
+        let relay = try RelayProcess()
+        let alex = try TemporaryJournal(name: "Alex", initOptions: ["--device", "Alex's laptop", "--relay", relay.base])
+        let phone = try RecoveryBlobTests.link(alex, base: relay.base, named: "Alex's phone")
+        // The phone is pointed at a relay that knows nothing (one siding with a revoked device
+        // could answer `unknown-space` alike): its log floor says the log went further.
+        let empty = try RelayProcess()
+        let database = try DatabaseQueue(path: phone.home + "/duet.sqlite")
+        try database.write { try $0.execute(sql: "DELETE FROM membership") }
+        try database.close()
+        let run = try phone.duet(["sync", "--relay", empty.base])
+        #expect(run.status != 0 && run.errorLine.contains("older membership log"), "\(run.stderr)")
+        _ = try phone.write("after the refusal")
+        let envelopes = try empty.envelopeCount()
+        #expect(envelopes == 0, "nothing was sealed for a log the relay made up")
+    }
+
+    @Test("A relay that answers yes to the recovery upload and keeps nothing: init and status say the code does not work")
+    func uploadDropped() throws {
+        let proxy = try TamperingProxy()
+        let relay = try RelayProcess(options: ["--public-url", proxy.base])
+        proxy.forward(to: relay.port)
+        proxy.tamper(request: { request in
+            guard request.method == "PUT", request.target.hasPrefix("/v1/recovery/") else { return }
+            request.method = "GET"
+            request.target = "/healthz"
+            request.body = []
+        }, reply: { request, reply in
+            if request.target == "/healthz" {
+                reply.status = 200
+                reply.body = Array("{}".utf8)
+            }
+        })
+        let alex = try TemporaryJournal(name: "Alex", initialise: false)
+        let created = try alex.duet(["init", "--name", "Alex", "--relay", proxy.base])
+        #expect(created.status == 0 && !created.stderr.contains("stored at your relay now"), "\(created.stderr)")
+        #expect(try alex.status()["recoveryAtRelay"] as? Bool == false)
+        let warnings = (try alex.status()["warnings"] as? [String]) ?? []
+        #expect(warnings.contains { $0.contains("does not keep it") }, "\(warnings)")
+        proxy.stop()
+    }
+
+    @Test("duetd does not put a blob sealed before another device's newer one over it")
+    func staleBlobNotPutByTheDaemon() throws {
+        let relay = try RelayProcess()
+        let port = relay.port
+        #expect(relay.terminate() == 0)
+        let alex = try TemporaryJournal(name: "Alex", initialise: false)
+        #expect(try alex.duet(["init", "--name", "Alex", "--device", "Alex's laptop", "--relay", "http://127.0.0.1:\(port)"]).status == 0)
+        let stale = try #require(try Self.meta(alex, "recovery_pending"), "a blob waits for the relay")
+        try relay.start(port: port)
+        #expect(try alex.duet(["sync"]).status == 0)
+        // The phone's first sync puts a newer blob (it holds a longer log).
+        let phone = try RecoveryBlobTests.link(alex, base: relay.base, named: "Alex's phone")
+        #expect(try phone.duet(["sync"]).status == 0)
+        let newer = try #require(try Self.blob(relay))
+        // The laptop still holds its old blob as pending (as if sealed before the phone's).
+        try Self.setMeta(alex, "recovery_pending", stale)
+        let daemon = try alex.daemon(backoff: 0.3)
+        #expect(daemon.firstLine() != nil)
+        #expect(try alex.eventually(within: 5) { try Self.meta(alex, "daemon_sync") != nil })
+        daemon.signal(SIGTERM)
+        #expect(daemon.finish().status == 0)
+        #expect(try Self.blob(relay) == newer, "the phone's newer blob is still there")
+        // The next unlocked sync weighs both and puts what covers everything, with no alarm.
+        #expect(try alex.duet(["sync"]).status == 0)
+        #expect((try alex.status()["warnings"] as? [String]) == [])
+        #expect(try alex.status()["recoveryAtRelay"] as? Bool == true)
+    }
+
+    static func meta(_ journal: TemporaryJournal, _ key: String) throws -> Data? {
+        let database = try DatabaseQueue(path: journal.home + "/duet.sqlite")
+        defer { try? database.close() }
+        return try database.read { try Data.fetchOne($0, sql: "SELECT value FROM store_meta WHERE key = ?", arguments: [key]) }
+    }
+
+    static func setMeta(_ journal: TemporaryJournal, _ key: String, _ value: Data) throws {
+        let database = try DatabaseQueue(path: journal.home + "/duet.sqlite")
+        defer { try? database.close() }
+        try database.write { try $0.execute(sql: "INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", arguments: [key, value]) }
+    }
+
+    static func blob(_ relay: RelayProcess) throws -> Data? {
+        let database = try DatabaseQueue(path: relay.data + "/relay.sqlite")
+        defer { try? database.close() }
+        return try database.read { try Data.fetchOne($0, sql: "SELECT blob FROM recovery") }
+    }
+}
+
+extension RelayProcess {
+    /// Envelopes the relay holds, over all its spaces.
+    func envelopeCount() throws -> Int {
+        let database = try DatabaseQueue(path: data + "/relay.sqlite")
+        defer { try? database.close() }
+        return try database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM envelopes") ?? 0 }
+    }
+}
