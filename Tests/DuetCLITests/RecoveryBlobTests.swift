@@ -264,3 +264,77 @@ extension RelayProcess {
         return try database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM envelopes") ?? 0 }
     }
 }
+
+/// Each recovery-blob warning fires for what it names (the silent side: every other test of
+/// the suite ends with no warning, two devices of one person uploading in turn included).
+@Suite("The recovery blob's warnings")
+struct RecoveryBlobWarningTests {
+    enum Damage: String, CaseIterable, CustomTestStringConvertible {
+        case removed, altered, counterAtMaximum
+        var testDescription: String { rawValue }
+        var warning: String {
+            switch self {
+            case .removed: "no longer keeps your recovery blob"
+            case .altered: "does not open with it"
+            case .counterAtMaximum: "someone else may hold your recovery code"
+            }
+        }
+    }
+
+    @Test("A blob removed, altered, or sealed with the counter at its maximum is warned of at the next sync, and a good one put back",
+          arguments: Damage.allCases)
+    func damaged(_ damage: Damage) throws {
+        let relay = try RelayProcess()
+        let alex = try TemporaryJournal(name: "Alex", initialise: false)
+        let created = try alex.duet(["init", "--name", "Alex", "--relay", relay.base])
+        let code = try #require(RecoveryBlobTests.code(in: created))
+        let slot = try #require(Recovery.derive(code: code))
+        #expect(relay.terminate() == 0)
+        let database = try DatabaseQueue(path: relay.data + "/relay.sqlite")
+        try database.write { db in
+            switch damage {
+            case .removed:
+                try db.execute(sql: "DELETE FROM recovery")
+            case .altered:
+                var blob = try #require(try Data.fetchOne(db, sql: "SELECT blob FROM recovery"))
+                blob[blob.count / 2] ^= 1
+                try db.execute(sql: "UPDATE recovery SET blob = ?", arguments: [blob])
+            case .counterAtMaximum:
+                // Whoever holds the code (a lost device keeps it) opens, re-seals and replaces it.
+                let sealed = try #require(try Data.fetchOne(db, sql: "SELECT blob FROM recovery"))
+                let bundle = try IdentityBundle.open([UInt8](sealed), using: slot.key, purpose: "recovery")
+                let raised = IdentityBundle(identity: bundle.identity, name: bundle.name, personalSpace: bundle.personalSpace,
+                                            personalKeys: bundle.personalKeys, couple: bundle.couple, recovery: bundle.recovery,
+                                            generation: .max, logHeads: bundle.logHeads)
+                try db.execute(sql: "UPDATE recovery SET blob = ?", arguments: [Data(try raised.seal(using: slot.key, purpose: "recovery"))])
+            }
+        }
+        try database.close()
+        try relay.start()
+        #expect(try alex.duet(["sync", "--relay", relay.base]).status == 0)
+        let warnings = (try alex.status()["warnings"] as? [String]) ?? []
+        #expect(warnings.contains { $0.contains(damage.warning) }, "\(warnings)")
+        #expect(try alex.status()["recoveryAtRelay"] as? Bool == true)
+        let recovered = try TemporaryJournal(name: "Alex", initialise: false)
+        #expect(try recovered.duet(["recover", code, "--relay", relay.base, "--device", "after"]).status == 0, "the code works again")
+    }
+
+    @Test("A home restored from an older backup learns of envelopes signed with its own key elsewhere: warned of, and kept")
+    func restoredFromBackup() throws {
+        let relay = try RelayProcess()
+        let alex = try TemporaryJournal(name: "Alex", initOptions: ["--relay", relay.base])
+        _ = try alex.write("before the backup")
+        #expect(try alex.duet(["sync"]).status == 0)
+        let backup = alex.root + "/backup"
+        try FileManager.default.copyItem(atPath: alex.home, toPath: backup)
+        let after = try alex.write("after the backup")
+        #expect(try alex.duet(["sync"]).status == 0)
+        #expect((try alex.status()["warnings"] as? [String]) == [], "nothing wrong yet")
+        try FileManager.default.removeItem(atPath: alex.home)
+        try FileManager.default.moveItem(atPath: backup, toPath: alex.home)
+        #expect(try alex.duet(["sync"]).status == 0)
+        let warnings = (try alex.status()["warnings"] as? [String]) ?? []
+        #expect(warnings.contains { $0.contains("signed with this device's key that were not written here") }, "\(warnings)")
+        #expect(try alex.show(after)["body"] as? String == "after the backup", "what the relay held of this device came back")
+    }
+}
