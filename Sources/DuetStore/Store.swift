@@ -188,6 +188,10 @@ public final class Store: Sendable {
                     return StoreError(.diskFull, "cannot \(action): the disk is full; free some space and try again (nothing was written)")
                 }
                 return StoreError(.io, "cannot \(action): an input/output error occurred; check the disk")
+            case .SQLITE_BUSY, .SQLITE_LOCKED:
+                // Another process held the journal's write lock past the 10 s wait: a `duetd`
+                // stopped mid-write (a suspended laptop, SIGSTOP), or a very long import.
+                return StoreError(.io, "cannot \(action): the journal stayed busy in another Duet process (is `duetd` stopped or suspended?); nothing was written, try again")
             default: return StoreError(.io, "cannot \(action): database error \(error.resultCode.rawValue)")
             }
         }
