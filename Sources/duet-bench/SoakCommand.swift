@@ -57,6 +57,8 @@ struct SoakCommand: ParsableCommand {
         let world = try SoakWorld(root: root)
         say(String(format: "soak: four devices paired, linked and connected in %.1f s; the fault phase begins", soakSeconds(ContinuousClock.now - setupStart)))
         let run = SoakRun(world: world, schedule: schedule)
+        // Warnings raised while setting up (init, pair, link, the first syncs) are told apart.
+        for device in SoakDevice.all { run.sampleWarnings(on: device, when: "after setup, before any fault") }
         try run.play { say($0) }
         let played = run.elapsed
         world.heal()
@@ -101,7 +103,7 @@ struct SoakCommand: ParsableCommand {
         world.shutDown()
         violations = run.ledger.failures + world.problems + violations
         let report = SoakReport(seed: seed, scheduleHash: schedule.hash, seconds: seconds, command: command, schedule: schedule,
-                                ledger: run.ledger, played: played, lateness: run.lateness, convergence: converged,
+                                ledger: run.ledger, played: played, lateness: run.lateness, slowest: run.slowest, convergence: converged,
                                 convergenceDeadline: convergenceDeadline, violations: violations,
                                 warnings: run.warnings.map { "\($0.key) (first seen \($0.value))" }.sorted(),
                                 daemonLogProblems: Dictionary(uniqueKeysWithValues: SoakDevice.all.map { ($0.description, world.daemons[$0]!.loggedProblems().count) }))

@@ -29,6 +29,9 @@ struct SoakReport: Encodable {
     /// How long the planned phase took, and the most any event ran late.
     let playedSeconds: Double
     let latenessSeconds: Double
+    /// The event that took longest to do, and how long.
+    let slowestEvent: String
+    let slowestEventSeconds: Double
     /// Seconds from healed to converged; nil if it did not converge within the deadline.
     let convergenceSeconds: Double?
     let convergenceDeadline: Int
@@ -39,7 +42,7 @@ struct SoakReport: Encodable {
     let daemonLogProblems: [String: Int]
 
     init(seed: UInt64, scheduleHash: String, seconds: Int, command: String, schedule: SoakSchedule, ledger: SoakLedger,
-         played: Double, lateness: Double, convergence: Double?, convergenceDeadline: Int, violations: [String],
+         played: Double, lateness: Double, slowest: (line: String, seconds: Double), convergence: Double?, convergenceDeadline: Int, violations: [String],
          warnings: [String], daemonLogProblems: [String: Int]) {
         self.seed = seed
         self.scheduleHash = scheduleHash
@@ -57,6 +60,8 @@ struct SoakReport: Encodable {
         faultCount = ledger.faults.values.reduce(0, +)
         playedSeconds = played
         latenessSeconds = lateness
+        slowestEvent = slowest.line
+        slowestEventSeconds = slowest.seconds
         convergenceSeconds = convergence
         self.convergenceDeadline = convergenceDeadline
         self.violations = violations
@@ -68,7 +73,7 @@ struct SoakReport: Encodable {
         let o = operations
         soakPrint("operations: \(o.acknowledged) acknowledged of \(o.planned) planned — writes \(o.privateWrites) private + \(o.sharedWrites) shared; edits: \(o.bodyEdits) body, \(o.titleEdits) title, \(o.factorEdits) factor (\(o.skippedEdits) skipped: entry not there yet; \(o.orphanedEdits) of unacknowledged writes); syncs \(o.syncs) (\(o.failedSyncs) failed)")
         soakPrint("faults: \(faultCount) — " + faults.sorted { $0.key < $1.key }.map { "\($0.value)× \($0.key)" }.joined(separator: ", "))
-        soakPrint(String(format: "played in %.1f s (planned %d s; at most %.1f s late)", playedSeconds, seconds, latenessSeconds))
+        soakPrint(String(format: "played in %.1f s (planned %d s; at most %.1f s late); slowest event %.1f s: ", playedSeconds, seconds, latenessSeconds, slowestEventSeconds) + slowestEvent)
         if let convergenceSeconds {
             soakPrint(String(format: "converged %.1f s after healing", convergenceSeconds))
         } else {

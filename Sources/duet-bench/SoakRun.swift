@@ -10,6 +10,11 @@ final class SoakRun {
     /// "after healing") it was first seen.
     private(set) var warnings: [String: String] = [:]
     private(set) var lateness = 0.0
+    /// The event that took longest, and how long (a daemon slow to stop, a slow command).
+    private(set) var slowest: (line: String, seconds: Double) = ("", 0)
+    /// One line per event with its outcome and duration (`events.log` in the soak's folder).
+    private var eventLog: FileHandle?
+    private var outcome = ""
     private var started = ContinuousClock.now
     private var nextSample = 0
     private var lastSample = ContinuousClock.now
@@ -22,6 +27,10 @@ final class SoakRun {
     var elapsed: Double { soakSeconds(ContinuousClock.now - started) }
 
     func play(log: (String) -> Void) throws {
+        let path = world.root + "/events.log"
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
+        eventLog = FileHandle(forWritingAtPath: path)
+        defer { try? eventLog?.close() }
         started = ContinuousClock.now
         var reported = 0
         for event in schedule.events {
@@ -38,7 +47,12 @@ final class SoakRun {
             }
             lateness = max(lateness, soakSeconds(ContinuousClock.now - due))
             world.checkDaemons()
+            let begun = ContinuousClock.now
+            outcome = "done"
             try perform(event)
+            let took = soakSeconds(ContinuousClock.now - begun)
+            if took > slowest.seconds { slowest = (event.line, took) }
+            try? eventLog?.write(contentsOf: Data((String(format: "%8.3f %6.3f ", elapsed, took) + "\(event.line) → \(outcome)\n").utf8))
             if Int(elapsed) / 10 > reported {
                 reported = Int(elapsed) / 10
                 log(String(format: "soak: %3.0f s, event %d of %d, %d writes and %d edits acknowledged", elapsed, event.number + 1,
@@ -61,6 +75,7 @@ final class SoakRun {
     private func perform(_ operation: SoakOperation, number: Int, on device: SoakDevice) throws {
         if let target = operation.target, ledger.writes[target] == nil {
             ledger.orphan()
+            outcome = "not done: its write was not acknowledged"
             return
         }
         switch operation {
@@ -72,7 +87,9 @@ final class SoakRun {
             let id = run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             if run.succeeded, id.count == 26 {
                 ledger.acknowledge(SoakLedger.Write(event: number, id: id, device: device, shared: shared, marker: marker, title: title))
+                outcome = "acknowledged \(id)"
             } else {
+                outcome = "failed: \(run.errorLine)"
                 ledger.refuse(marker)
                 ledger.fail("write #\(number) on \(device) failed: \(run.errorLine)")
             }
@@ -88,6 +105,7 @@ final class SoakRun {
         case .sync:
             let run = try world.duet(device, ["sync"], timeout: 60)
             ledger.synced(run.succeeded)
+            outcome = run.succeeded ? run.stdout.trimmingCharacters(in: .whitespacesAndNewlines) : "failed: \(run.errorLine)"
             if !run.succeeded { ledger.fail("sync #\(number) on \(device) with the relay up failed: \(run.errorLine)") }
         }
     }
@@ -101,6 +119,7 @@ final class SoakRun {
             ledger.fail("edit #\(number) on \(device) could not be started")
             return
         }
+        outcome = run.succeeded ? "acknowledged" : "refused: \(run.errorLine)"
         if run.succeeded {
             ledger.acknowledge(SoakLedger.AcknowledgedEdit(event: number, device: device, target: target, edit: kind))
         } else {
