@@ -107,6 +107,10 @@ enum SoakCheck {
         once(write.marker, "the write's text")
         titleOnce(write.title, "the write's title")
         let witnesses = entry.tags.orderedHistory.filter(\.added).map(\.element)
+        let acknowledgements = ledger.edits(of: write.event).count { if case .ack = $0.edit { true } else { false } }
+        if entry.acknowledgements.count != acknowledgements {
+            found.append("\(label): \(entry.acknowledgements.count) acknowledgement(s), but \(acknowledgements) `duet ack` exited 0")
+        }
         for edit in ledger.edits(of: write.event) {
             switch edit.edit {
             case .body(let marker): once(marker, "acknowledged edit #\(edit.event) from \(edit.device)")
@@ -114,6 +118,7 @@ enum SoakCheck {
             case .factor(let witness):
                 let count = witnesses.count { $0 == witness }
                 if count != 1 { found.append("\(label): acknowledged factor edit #\(edit.event) from \(edit.device) (witness tag \(witness)) is there \(count) times, not once") }
+            case .ack: break
             }
         }
         for text in ledger.unacknowledged {
@@ -122,6 +127,22 @@ enum SoakCheck {
             }
         }
         if let current = entry.title.value, current != replica.title { found.append("\(label): the exported title is not the snapshot's") }
+        return found
+    }
+
+    /// Each entry's `duet list --json` view alike on every device that holds it: a shared one
+    /// as on Alex's laptop, a private one as on its person's laptop.
+    static func viewDifferences(_ views: [SoakDevice: [String: NSDictionary]]) -> [String] {
+        var found: [String] = []
+        for device in SoakDevice.all {
+            for (id, view) in (views[device] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                let reference = view["space"] as? String == "shared" ? SoakDevice(index: 0) : SoakDevice(index: device.person * 2)
+                guard reference != device, let other = views[reference]?[id], !other.isEqual(view) else { continue }
+                let keys = Set((view.allKeys + other.allKeys).compactMap { $0 as? String }).sorted()
+                let differing = keys.filter { key in !((view[key] as? NSObject)?.isEqual(other[key]) ?? (other[key] == nil)) }
+                found.append("duet list --json shows entry \(id) differently on \(reference) and \(device) (\(differing.joined(separator: ", ")))")
+            }
+        }
         return found
     }
 

@@ -14,8 +14,8 @@ import Foundation
 /// entry it should hold and no other, every replica of an entry is byte-identical (the
 /// canonical snapshot of its whole history and every readable field), every acknowledged edit is
 /// in it exactly once, and nothing is waiting to be sent. That moment is the convergence time.
-/// Then `duet status --json` on every device must show no warning, and `duet list --json` the
-/// same shared entries alike on all four.
+/// Then `duet status --json` on every device must show no warning, and `duet list --all --json`
+/// each entry alike on every device that holds it.
 struct SoakCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "soak",
@@ -99,7 +99,10 @@ struct SoakCommand: ParsableCommand {
                 violations.append("\(device) still holds \(pendingIn) received change(s) it has not opened")
             }
         }
-        if converged != nil { violations += compareViews(run) }
+        if converged != nil {
+            let (views, problems) = run.observeViews()
+            violations += problems + SoakCheck.viewDifferences(views)
+        }
         world.shutDown()
         violations = run.ledger.failures + world.problems + violations
         let report = SoakReport(seed: seed, scheduleHash: schedule.hash, seconds: seconds, command: command, schedule: schedule,
@@ -110,30 +113,6 @@ struct SoakCommand: ParsableCommand {
         if json { try printJSON(report) } else { report.printText() }
         if keep { say("soak: kept \(root)", always: true) }
         if !violations.isEmpty || !report.warnings.isEmpty { throw ExitCode(1) }
-    }
-
-    /// The shared entries as `duet list --json` shows them (authors' names, acknowledgements,
-    /// times), alike on all four devices.
-    private func compareViews(_ run: SoakRun) -> [String] {
-        var views: [SoakDevice: [String: NSDictionary]] = [:]
-        var found: [String] = []
-        for device in SoakDevice.all {
-            guard let result = try? run.world.duet(device, ["list", "--shared", "--json"], timeout: 120), result.succeeded,
-                  let array = try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]] else {
-                found.append("duet list --shared --json failed on \(device)")
-                continue
-            }
-            views[device] = Dictionary(array.compactMap { object in (object["id"] as? String).map { ($0, object as NSDictionary) } }) { a, _ in a }
-        }
-        guard let reference = views[SoakDevice(index: 0)] else { return found }
-        for device in SoakDevice.all.dropFirst() {
-            guard let other = views[device] else { continue }
-            if Set(other.keys) != Set(reference.keys) { found.append("duet list --shared differs in its entries between alex-laptop and \(device)") }
-            for (id, view) in reference where other[id].map({ !$0.isEqual(view) }) ?? false {
-                found.append("duet list --shared shows entry \(id) differently on alex-laptop and \(device): \(view) vs \(other[id]!)")
-            }
-        }
-        return found
     }
 
     private func say(_ line: String, always: Bool = false) {

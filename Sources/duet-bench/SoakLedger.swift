@@ -20,6 +20,9 @@ struct SoakLedger: Sendable {
         case body(marker: String)
         case title(String)
         case factor(witness: String)
+        /// `duet ack`: one acknowledgement more (each person acknowledges once; both of a
+        /// person's devices may, concurrently).
+        case ack
     }
 
     struct AcknowledgedEdit: Sendable {

@@ -9,13 +9,14 @@ struct SoakReport: Encodable {
         let bodyEdits: Int
         let titleEdits: Int
         let factorEdits: Int
+        let acks: Int
         /// Edits planned on a device the entry had not reached yet.
         let skippedEdits: Int
         /// Edits of a write that was not acknowledged.
         let orphanedEdits: Int
         let syncs: Int
         let failedSyncs: Int
-        var acknowledged: Int { privateWrites + sharedWrites + bodyEdits + titleEdits + factorEdits }
+        var acknowledged: Int { privateWrites + sharedWrites + bodyEdits + titleEdits + factorEdits + acks }
     }
 
     let seed: UInt64
@@ -54,6 +55,7 @@ struct SoakReport: Encodable {
             bodyEdits: ledger.count { if case .body = $0 { true } else { false } },
             titleEdits: ledger.count { if case .title = $0 { true } else { false } },
             factorEdits: ledger.count { if case .factor = $0 { true } else { false } },
+            acks: ledger.count { if case .ack = $0 { true } else { false } },
             skippedEdits: ledger.skipped, orphanedEdits: ledger.orphaned,
             syncs: ledger.syncs.succeeded, failedSyncs: ledger.syncs.failed)
         faults = Dictionary(uniqueKeysWithValues: ledger.faults.map { ($0.key.rawValue, $0.value) })
@@ -71,7 +73,7 @@ struct SoakReport: Encodable {
 
     func printText() {
         let o = operations
-        soakPrint("operations: \(o.acknowledged) acknowledged of \(o.planned) planned — writes \(o.privateWrites) private + \(o.sharedWrites) shared; edits: \(o.bodyEdits) body, \(o.titleEdits) title, \(o.factorEdits) factor (\(o.skippedEdits) skipped: entry not there yet; \(o.orphanedEdits) of unacknowledged writes); syncs \(o.syncs) (\(o.failedSyncs) failed)")
+        soakPrint("operations: \(o.acknowledged) acknowledged of \(o.planned) planned — writes \(o.privateWrites) private + \(o.sharedWrites) shared; edits: \(o.bodyEdits) body, \(o.titleEdits) title, \(o.factorEdits) factor; \(o.acks) acks (\(o.skippedEdits) skipped: entry not there yet or already acknowledged; \(o.orphanedEdits) of unacknowledged writes); syncs \(o.syncs) (\(o.failedSyncs) failed)")
         soakPrint("faults: \(faultCount) — " + faults.sorted { $0.key < $1.key }.map { "\($0.value)× \($0.key)" }.joined(separator: ", "))
         soakPrint(String(format: "played in %.1f s (planned %d s; at most %.1f s late); slowest event %.1f s: ", playedSeconds, seconds, latenessSeconds, slowestEventSeconds) + slowestEvent)
         if let convergenceSeconds {

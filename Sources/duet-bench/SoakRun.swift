@@ -102,6 +102,9 @@ final class SoakRun {
         case .editFactor(let target, let factor, let add, let witness):
             edit(number, target, on: device, options: [add ? "--add-factor" : "--remove-factor", factor.rawValue, "--add-tag", witness],
                  kind: .factor(witness: witness), refused: witness)
+        case .ack(let target):
+            // Refused as "already acknowledged" when this person's other device did it first.
+            edit(number, target, on: device, options: [], kind: .ack, refused: nil, command: "ack", benign: "you already acknowledged")
         case .sync:
             let run = try world.duet(device, ["sync"], timeout: 60)
             ledger.synced(run.succeeded)
@@ -110,12 +113,12 @@ final class SoakRun {
         }
     }
 
-    private func edit(_ number: Int, _ target: Int, on device: SoakDevice, options: [String], kind: SoakLedger.Edit, refused: String,
-                      extra: [String: String] = [:]) {
+    private func edit(_ number: Int, _ target: Int, on device: SoakDevice, options: [String], kind: SoakLedger.Edit, refused: String?,
+                      extra: [String: String] = [:], command: String = "edit", benign: String? = nil) {
         guard let write = ledger.writes[target] else { return }
         // A private entry is edited only on its person's devices (the schedule plans it so).
-        guard let run = try? world.duet(device, ["edit", write.id] + options, extra: extra) else {
-            ledger.refuse(refused)
+        guard let run = try? world.duet(device, [command, write.id] + options, extra: extra) else {
+            if let refused { ledger.refuse(refused) }
             ledger.fail("edit #\(number) on \(device) could not be started")
             return
         }
@@ -123,11 +126,11 @@ final class SoakRun {
         if run.succeeded {
             ledger.acknowledge(SoakLedger.AcknowledgedEdit(event: number, device: device, target: target, edit: kind))
         } else {
-            ledger.refuse(refused)
-            if run.stderr.contains("no entry has an id starting with") {
+            if let refused { ledger.refuse(refused) }
+            if run.stderr.contains("no entry has an id starting with") || benign.map({ run.stderr.contains($0) }) == true {
                 ledger.skip()  // not on this device yet: the person could not have edited it here
             } else {
-                ledger.fail("edit #\(number) of #\(target) on \(device) failed: \(run.errorLine)")
+                ledger.fail("\(command) #\(number) of #\(target) on \(device) failed: \(run.errorLine)")
             }
         }
     }
@@ -164,6 +167,21 @@ final class SoakRun {
             }
         }
         return (observed, problems)
+    }
+
+    /// Every entry as `duet list --all --json` shows it on every device (the CLI's entry shape:
+    /// authors' names, acknowledgements, times), by id.
+    func observeViews() -> (views: [SoakDevice: [String: NSDictionary]], problems: [String]) {
+        var views: [SoakDevice: [String: NSDictionary]] = [:], problems: [String] = []
+        for device in SoakDevice.all {
+            guard let run = try? world.duet(device, ["list", "--all", "--json"], timeout: 120), run.succeeded,
+                  let array = try? JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [[String: Any]] else {
+                problems.append("duet list --all --json failed on \(device)")
+                continue
+            }
+            views[device] = Dictionary(array.compactMap { object in (object["id"] as? String).map { ($0, object as NSDictionary) } }) { a, _ in a }
+        }
+        return (views, problems)
     }
 }
 

@@ -30,13 +30,15 @@ enum SoakOperation: Hashable, Sendable {
     /// `--add-factor`/`--remove-factor` with a unique `--add-tag witness` in the same change, so
     /// that the change's arrival can be checked even when the factor part changed nothing.
     case editFactor(target: Int, factor: Factor, add: Bool, witness: String)
+    /// `duet ack` of a shared entry the partner wrote.
+    case ack(target: Int)
     /// `duet sync` while the daemon may be running too (only planned while the relay is up).
     case sync
 
     /// The event number of the write this operation edits, if it edits one.
     var target: Int? {
         switch self {
-        case .editBody(let target, _, _), .editTitle(let target, _), .editFactor(let target, _, _, _): target
+        case .editBody(let target, _, _), .editTitle(let target, _), .editFactor(let target, _, _, _), .ack(let target): target
         case .write, .sync: nil
         }
     }
@@ -79,6 +81,7 @@ struct SoakEvent: Hashable, Sendable {
             case .editTitle(let target, let title): return "\(number) \(at) \(who) edit-title #\(target) title=\(title)"
             case .editFactor(let target, let factor, let add, let witness):
                 return "\(number) \(at) \(who) edit-factor #\(target) \(add ? "add" : "remove")=\(factor.rawValue) witness=\(witness)"
+            case .ack(let target): return "\(number) \(at) \(who) ack #\(target)"
             case .sync: return "\(number) \(at) \(who) sync"
             }
         }
@@ -149,7 +152,7 @@ struct SoakSchedule: Sendable {
         var events: [SoakEvent] = []
         var pendingFaults = faults[...]
         var relayUp = true
-        var shared: [Int] = [], privates: [[Int]] = [[], []]
+        var shared: [Int] = [], privates: [[Int]] = [[], []], sharedBy: [[Int]] = [[], []]
         func add(_ at: Int, _ device: SoakDevice?, _ action: SoakEvent.Action) {
             events.append(SoakEvent(number: events.count, at: at, device: device, action: action))
         }
@@ -183,6 +186,8 @@ struct SoakSchedule: Sendable {
                 operation = .editFactor(target: pickTarget(pool), factor: random.pick(Factor.allCases), add: random.chance(60), witness: "w\(number)")
             case 50..<55 where relayUp:
                 operation = .sync
+            case 55..<60 where !sharedBy[1 - device.person].isEmpty:
+                operation = .ack(target: pickTarget(sharedBy[1 - device.person]))
             default:
                 let isShared = random.chance(55)
                 let count = 2 + random.below(6)
@@ -190,7 +195,7 @@ struct SoakSchedule: Sendable {
                 let factors = Array(Set((0..<random.below(3)).map { _ in random.pick(Factor.allCases) })).sorted()
                 operation = .write(shared: isShared, marker: "⟦n\(number)·\(decoration())⟧ ", words: text,
                                    title: "t\(number) \(decoration())", factors: factors, mood: 1 + random.below(5))
-                if isShared { shared.append(number) } else { privates[device.person].append(number) }
+                if isShared { shared.append(number); sharedBy[device.person].append(number) } else { privates[device.person].append(number) }
             }
             add(now, device, .operation(operation))
             now += 80 + random.below(240)
