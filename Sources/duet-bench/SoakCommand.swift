@@ -83,6 +83,7 @@ struct SoakCommand: ParsableCommand {
                 break
             }
             violations = found
+            say(String(format: "soak: %.1f s after healing, %d thing(s) outstanding, e.g. ", soakSeconds(ContinuousClock.now - healed), found.count) + found[0])
             world.checkDaemons()
             if ContinuousClock.now - healed > .seconds(convergenceDeadline) { break }
             Thread.sleep(forTimeInterval: 0.5)
