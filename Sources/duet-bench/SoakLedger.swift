@@ -45,6 +45,10 @@ struct SoakLedger: Sendable {
     /// "no such entry here yet", a sync with the relay up): violations.
     private(set) var failures: [String] = []
     private(set) var faults: [SoakFault: Int] = [:]
+    /// Commands refused because this device's daemon, stopped by SIGSTOP, held the store's write
+    /// lock (SQLite's busy timeout): not acknowledged and not violations (any process stopped
+    /// inside a write transaction blocks the others), but reported.
+    private(set) var excused: [String] = []
 
     var acknowledgedWrites: (private: Int, shared: Int) {
         (writes.values.count { !$0.shared }, writes.values.count { $0.shared })
@@ -58,6 +62,7 @@ struct SoakLedger: Sendable {
     mutating func skip() { skipped += 1 }
     mutating func orphan() { orphaned += 1 }
     mutating func fail(_ line: String) { failures.append(line) }
+    mutating func excuse(_ line: String) { excused.append(line) }
     mutating func synced(_ succeeded: Bool) {
         if succeeded { syncs.succeeded += 1 } else { syncs.failed += 1 }
     }

@@ -37,6 +37,8 @@ struct SoakReport: Encodable {
     let convergenceSeconds: Double?
     let convergenceDeadline: Int
     let violations: [String]
+    /// Commands refused while their device's daemon was stopped by SIGSTOP holding the store.
+    let excusedFailures: [String]
     let warnings: [String]
     /// Lines at warning level or above in each daemon's log (expected while the relay is down;
     /// not violations, shown for a look).
@@ -67,6 +69,7 @@ struct SoakReport: Encodable {
         convergenceSeconds = convergence
         self.convergenceDeadline = convergenceDeadline
         self.violations = violations
+        excusedFailures = ledger.excused
         self.warnings = warnings
         self.daemonLogProblems = daemonLogProblems
     }
@@ -85,6 +88,10 @@ struct SoakReport: Encodable {
         soakPrint("violations: \(violations.count)")
         for line in violations.prefix(60) { soakPrint("  \(line)") }
         if violations.count > 60 { soakPrint("  … and \(violations.count - 60) more") }
+        if !excusedFailures.isEmpty {
+            soakPrint("refused while the device's daemon was stopped holding the store (not violations): \(excusedFailures.count)")
+            for line in excusedFailures { soakPrint("  \(line)") }
+        }
         soakPrint("warnings: \(warnings.count)")
         for line in warnings { soakPrint("  \(line)") }
         soakPrint("seed \(seed), schedule \(scheduleHash): \(violations.count) violations, \(warnings.count) warnings; replay: \(command)")

@@ -91,7 +91,7 @@ final class SoakRun {
             } else {
                 outcome = "failed: \(run.errorLine)"
                 ledger.refuse(marker)
-                ledger.fail("write #\(number) on \(device) failed: \(run.errorLine)")
+                failed("write #\(number) on \(device) failed: \(run.errorLine)", run, on: device)
             }
         case .editBody(let target, let marker, let position):
             let editor = "'\(world.bench)' soak-editor"
@@ -109,7 +109,7 @@ final class SoakRun {
             let run = try world.duet(device, ["sync"], timeout: 60)
             ledger.synced(run.succeeded)
             outcome = run.succeeded ? run.stdout.trimmingCharacters(in: .whitespacesAndNewlines) : "failed: \(run.errorLine)"
-            if !run.succeeded { ledger.fail("sync #\(number) on \(device) with the relay up failed: \(run.errorLine)") }
+            if !run.succeeded { failed("sync #\(number) on \(device) with the relay up failed: \(run.errorLine)", run, on: device) }
         }
     }
 
@@ -130,8 +130,18 @@ final class SoakRun {
             if run.stderr.contains("no entry has an id starting with") || benign.map({ run.stderr.contains($0) }) == true {
                 ledger.skip()  // not on this device yet: the person could not have edited it here
             } else {
-                ledger.fail("\(command) #\(number) of #\(target) on \(device) failed: \(run.errorLine)")
+                failed("\(command) #\(number) of #\(target) on \(device) failed: \(run.errorLine)", run, on: device)
             }
+        }
+    }
+
+    /// A command's failure: a violation, unless the device's daemon is stopped (SIGSTOP) and
+    /// the store was busy — the stopped daemon may hold SQLite's write lock.
+    private func failed(_ line: String, _ run: SoakCommandResult, on device: SoakDevice) {
+        if world.daemons[device]?.state == .paused, run.stderr.contains("database error 5") {
+            ledger.excuse(line + " (its daemon was stopped by SIGSTOP)")
+        } else {
+            ledger.fail(line)
         }
     }
 
