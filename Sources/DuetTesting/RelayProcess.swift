@@ -29,6 +29,9 @@ public final class RelayProcess: @unchecked Sendable {
     /// The relay's process id (benchmarks read its memory).
     public var processIdentifier: Int32 { process.processIdentifier }
 
+    /// Whether the relay's process has not exited (a soak checks it did not die by itself).
+    public var isRunning: Bool { process.isRunning }
+
     /// Starts the relay and waits for its `listening on` and `admin listening on` lines (not a
     /// sleep: the lines are the readiness signal; 30 s is only a guard against a relay that
     /// never starts).
