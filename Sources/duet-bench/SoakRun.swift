@@ -138,7 +138,7 @@ final class SoakRun {
     /// A command's failure: a violation, unless the device's daemon is stopped (SIGSTOP) and
     /// the store was busy — the stopped daemon may hold SQLite's write lock.
     private func failed(_ line: String, _ run: SoakCommandResult, on device: SoakDevice) {
-        if world.daemons[device]?.state == .paused, run.stderr.contains("database error 5") {
+        if world.daemons[device]?.state == .paused, run.stderr.contains("stayed busy in another Duet process") {
             ledger.excuse(line + " (its daemon was stopped by SIGSTOP)")
         } else {
             ledger.fail(line)
