@@ -290,7 +290,7 @@ extension UnlockedStore {
             var stored: [DeviceID: UInt64] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT device, max(seq) AS seq FROM envelopes WHERE space = ? GROUP BY device", arguments: [spaceBytes]) {
                 let device: Data = row["device"]
-                if let id = DeviceID(bytes: [UInt8](device)) { stored[id] = UInt64(row["seq"] as Int64) }
+                if let id = DeviceID(bytes: [UInt8](device)) { stored[id] = UInt64(clamping: row["seq"] as Int64) }
             }
             missing += journal.missingPast.filter { $0.needs.seq > stored[$0.needs.device, default: 0] }
         }
@@ -375,7 +375,7 @@ extension Store {
         var seen: [WireDeviceID: UInt64] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT device, seq FROM relay_seen WHERE space = ?", arguments: [Data(space.bytes)]) {
             let device: Data = row["device"]
-            if let id = try? WireDeviceID(bytes: [UInt8](device)) { seen[id] = UInt64(row["seq"] as Int64) }
+            if let id = try? WireDeviceID(bytes: [UInt8](device)) { seen[id] = UInt64(clamping: row["seq"] as Int64) }
         }
         return seen
     }
