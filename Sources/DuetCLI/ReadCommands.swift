@@ -225,8 +225,9 @@ struct StatusCommand: ParsableCommand {
         let lastSyncBy: String?
         /// "connected" or "retrying: REASON" while `duetd` runs; nil when it does not.
         let daemonState: String?
-        /// False while the recovery code's blob waits to be stored at the relay.
-        let recoveryAtRelay: Bool
+        /// False while the recovery code's blob waits to be stored at the relay (or was not kept
+        /// there); nil on a device that never held one (a store older than the recovery code).
+        let recoveryAtRelay: Bool?
         let pendingOut: Int
         let pendingIn: Int
         let daemon: Bool
@@ -279,7 +280,7 @@ struct StatusCommand: ParsableCommand {
             } ?? "starting" : nil
             let report = Report(relay: try store.meta("relay"), lastSync: last.map { rfc3339($0.time) }, lastSyncBy: last?.by, daemonState: daemonState,
                                 // Put there and read back, and nothing newer waiting to go.
-                                recoveryAtRelay: try store.meta("recovery_pending") == nil && store.meta("recovery_state") != nil,
+                                recoveryAtRelay: try store.meta("recovery_pending") != nil ? false : store.meta("recovery_state").map { _ in true },
                                 pendingOut: counts.unpushed, pendingIn: try store.pendingIn(), daemon: running,
                                 warnings: try store.warnings(), notices: try store.notices(), entries: counts.entries,
                                 spaces: Dictionary(try store.spaces().map { ($0.kind == .couple ? "shared" : "private", $0.id.description) }) { a, _ in a },
@@ -292,7 +293,8 @@ struct StatusCommand: ParsableCommand {
             print("synced:   \(last.map { "\(relativeTime($0.time, now: nowMilliseconds)) (\($0.by))" } ?? "never")")
             print("pending:  \(report.pendingOut) change(s) waiting to be sent, \(report.pendingIn) received and not yet opened")
             print("daemon:   \(report.daemonState.map { "duetd is running, \($0)" } ?? "not running (`duetd` keeps this device in sync)")")
-            if !report.recoveryAtRelay {
+            // Says the code is not usable yet; never the code itself (it is shown once, at init).
+            if report.recoveryAtRelay == false {
                 print("WARNING:  your recovery code does not work yet: its blob is not at the relay; `duet sync` (or `duetd`) stores it there")
             }
             for warning in report.warnings { print("WARNING:  \(Sanitise.line(warning))") }

@@ -57,7 +57,7 @@ struct InputError: Error {
 }
 
 /// Wall time in milliseconds since the epoch: the CLI is where time enters.
-var nowMilliseconds: UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
+var nowMilliseconds: UInt64 { WallClock.milliseconds }
 
 /// Parses a factor name, listing the five when it is not one.
 func parseFactor(_ text: String) throws -> Factor {

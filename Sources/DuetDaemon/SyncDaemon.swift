@@ -174,7 +174,7 @@ public struct SyncDaemon: Service {
         try DaemonStatus.synced(store, now: Self.now())
     }
 
-    static func now() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
+    static func now() -> UInt64 { WallClock.milliseconds }
 
     /// Envelopes pushed by the relay as they are stored. Each is verified and stored; one that
     /// does not follow (a gap after a missed push, a device added since) triggers a full round.

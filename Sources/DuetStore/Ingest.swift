@@ -290,7 +290,7 @@ extension UnlockedStore {
             var stored: [DeviceID: UInt64] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT device, max(seq) AS seq FROM envelopes WHERE space = ? GROUP BY device", arguments: [spaceBytes]) {
                 let device: Data = row["device"]
-                if let id = DeviceID(bytes: [UInt8](device)) { stored[id] = UInt64(clamping: row["seq"] as Int64) }
+                if let id = DeviceID(bytes: [UInt8](device)), let seq = row["seq"] as Int64?, let held = UInt64(exactly: seq) { stored[id] = held }
             }
             missing += journal.missingPast.filter { $0.needs.seq > stored[$0.needs.device, default: 0] }
         }
@@ -313,9 +313,7 @@ extension UnlockedStore {
     func noteRefusals(_ refusals: [(Dot, Entry.InvalidOperation)]) throws(StoreError) {
         let directory = try store.directory()
         for (dot, reason) in refusals {
-            let sender = directory.device(dot.device).map { device in
-                "\(Sanitise.line(device.person ?? "someone unknown"))'s device “\(Sanitise.line(device.name))”"
-            } ?? "an unknown device"
+            let sender = (try? WireDeviceID(bytes: dot.device.bytes)).map(directory.sender) ?? "an unknown device"
             let what: String = switch reason {
             case .unreadable: "could not be read: it may come from a newer Duet, or be hostile; it was set aside and its bytes kept"
             case .foreignAuthor: "claimed writing by another device and was refused; nothing of it is shown"
@@ -375,7 +373,7 @@ extension Store {
         var seen: [WireDeviceID: UInt64] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT device, seq FROM relay_seen WHERE space = ?", arguments: [Data(space.bytes)]) {
             let device: Data = row["device"]
-            if let id = try? WireDeviceID(bytes: [UInt8](device)) { seen[id] = UInt64(clamping: row["seq"] as Int64) }
+            if let id = try? WireDeviceID(bytes: [UInt8](device)), let value = row["seq"] as Int64?, let seq = UInt64(exactly: value) { seen[id] = seq }
         }
         return seen
     }

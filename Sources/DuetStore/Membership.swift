@@ -110,7 +110,7 @@ extension Store {
                     INSERT INTO devices (device, public_key, identity, name, created) VALUES (?, ?, ?, ?, ?)
                     ON CONFLICT (device) DO NOTHING
                     """, arguments: [Data(WireDeviceID(verifyingKey: certificate.device).bytes), Data(certificate.device.bytes),
-                                     Data(certificate.identity.bytes), "", Int64(certificate.created)])
+                                     Data(certificate.identity.bytes), "", Int64(clamping: certificate.created)])
             }
         }
         // Devices whose envelopes verify, as the log now says: members, and removed devices up to
@@ -211,6 +211,12 @@ public struct Directory: Sendable {
     /// The device that signed a change (DuetCore names devices by the same 16 bytes).
     public func device(_ id: DeviceID) -> Device? {
         (try? WireDeviceID(bytes: id.bytes)).flatMap { devices[$0] }
+    }
+
+    /// How a warning names the device that sent something: "Sam's device “Sam's phone”".
+    public func sender(_ id: WireDeviceID) -> String {
+        devices[id].map { device in "\(Sanitise.line(device.person ?? "someone unknown"))'s device “\(Sanitise.line(device.name))”" }
+            ?? "an unknown device"
     }
 }
 

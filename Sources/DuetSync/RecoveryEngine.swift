@@ -24,7 +24,7 @@ public enum RecoveryEngine {
     public static func isWellFormed(code: String) -> Bool { Recovery.derive(code: code) != nil }
 
     /// The person's bundle as this device holds it now, with how far each space's log went.
-    static func bundle(_ unlocked: UnlockedStore, store: Store, generation: UInt64 = 0) throws -> IdentityBundle {
+    static func bundle(_ unlocked: UnlockedStore, store: Store) throws -> IdentityBundle {
         let keystore = unlocked.keystore
         var couple: IdentityBundle.Couple?
         if let space = try store.space(.couple), let partner = try store.people().first(where: { !$0.isMe }) {
@@ -36,7 +36,7 @@ public enum RecoveryEngine {
         }
         return IdentityBundle(identity: keystore.identity, name: keystore.name, personalSpace: keystore.personalSpace,
                               personalKeys: try unlocked.spaceKeys(keystore.personalSpace), couple: couple, recovery: keystore.recovery,
-                              generation: generation, logHeads: heads)
+                              logHeads: heads)
     }
 
     /// What decides that a blob is out of date: which spaces and epochs, and how long each
@@ -68,8 +68,13 @@ public enum RecoveryEngine {
     /// it as pending. Returns whether one is pending now.
     @discardableResult
     public static func prepare(_ unlocked: UnlockedStore, store: Store) throws -> Bool {
+        try prepare(unlocked, store: store, holding: try bundle(unlocked, store: store))
+    }
+
+    /// ``prepare(_:store:)`` for a bundle already read (each read replays every space's log).
+    @discardableResult
+    static func prepare(_ unlocked: UnlockedStore, store: Store, holding current: IdentityBundle) throws -> Bool {
         guard let recovery = unlocked.keystore.recovery else { return false }
-        let current = try bundle(unlocked, store: store)
         let state = state(of: current)
         let known = UInt64(try store.meta(Meta.generation) ?? "0") ?? 0
         // A pending blob holding the same is kept, unless a newer generation was seen since it
@@ -83,7 +88,7 @@ public enum RecoveryEngine {
         }
         // A counter no honest run reaches (someone holding the code raised it): stay at it.
         let generation = known == .max ? known : known + 1
-        let blob = try bundle(unlocked, store: store, generation: generation).seal(using: recovery.key, purpose: "recovery")
+        let blob = try current.with(generation: generation).seal(using: recovery.key, purpose: "recovery")
         let body = Recovery.putBody(slot: recovery.slot, blob: blob, identity: unlocked.keystore.identity)
         try store.setMeta(Meta.pending, "\(Hex.encode(recovery.slot)) \(Hex.encode(body)) \(generation) \(state)")
         return true
@@ -129,16 +134,17 @@ public enum RecoveryEngine {
         guard let recovery = unlocked.keystore.recovery else { return }
         // Prepared first, so that a relay out of reach still leaves the blob pending for the
         // next sync or `duetd`.
-        try prepare(unlocked, store: store)
-        try await crossCheck(recovery, unlocked: unlocked, store: store, transport: transport)
-        try prepare(unlocked, store: store)
+        let mine = try bundle(unlocked, store: store)
+        try prepare(unlocked, store: store, holding: mine)
+        try await crossCheck(recovery, against: mine, store: store, transport: transport)
+        try prepare(unlocked, store: store, holding: mine)
         try await uploadPending(store: store, transport: transport)
     }
 
     /// Reads the blob the relay keeps and compares it with what this device knows: missing
     /// after this device put one, not opening, or of an older generation — each is said, and
     /// a current blob is put again. A newer one (another device of this person's) is noted.
-    static func crossCheck(_ recovery: RecoverySlot, unlocked: UnlockedStore, store: Store, transport: RelayTransport) async throws {
+    static func crossCheck(_ recovery: RecoverySlot, against mine: IdentityBundle, store: Store, transport: RelayTransport) async throws {
         let known = UInt64(try store.meta(Meta.generation) ?? "0") ?? 0
         let uploadedBefore = try store.meta(Meta.uploaded) != nil
         let fetched = try await transport.recovery(slot: recovery.slot)
@@ -170,8 +176,7 @@ public enum RecoveryEngine {
             try store.addWarning("the recovery blob at the relay carries a counter no device of yours would reach: someone else may hold your recovery code")
         }
         // Another of this person's devices put it: keep it, unless it lacks what this one holds.
-        if !covers(blob, try bundle(unlocked, store: store)) { try store.deleteMeta(Meta.uploaded) }
-        else { try store.setMeta(Meta.uploaded, state(of: try bundle(unlocked, store: store))) }
+        if covers(blob, mine) { try store.setMeta(Meta.uploaded, state(of: mine)) } else { try store.deleteMeta(Meta.uploaded) }
     }
 
     /// On a new device: fetches and opens the blob, creates this device's store in `home` as a

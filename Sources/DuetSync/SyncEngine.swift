@@ -98,9 +98,7 @@ public enum SyncEngine {
         guard !withheld.isEmpty else { return }
         let directory = try store.directory()
         for (author, count) in withheld.sorted(by: { $0.key < $1.key }) {
-            let sender = DeviceID(bytes: author.bytes).flatMap { directory.device($0) }.map { device in
-                "\(Sanitise.line(device.person ?? "someone unknown"))'s device “\(Sanitise.line(device.name))”"
-            } ?? "an unknown device"
+            let sender = directory.sender(author)
             try store.addWarning("""
                 \(count) change(s) from \(sender) wait for earlier changes that never arrived: the relay may be withholding them, \
                 or that device named changes that were never written

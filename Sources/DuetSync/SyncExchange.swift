@@ -141,7 +141,7 @@ extension SyncEngine {
                 action = session.handle(.stored(received: report.stored, refused: report.refused.count))
             case .finished(let summary):
                 if summary.complete {
-                    try checkHeadsDelivered(heads, space: space, store: store, ownDevice: ownDevice, ownBefore: ownBefore, refused: refusedDevices,
+                    try checkHeadsDelivered(heads, held: local, space: space, store: store, ownDevice: ownDevice, ownBefore: ownBefore, refused: refusedDevices,
                                             ownShown: max(seenBefore[ownDevice] ?? 0, delivered[ownDevice] ?? 0))
                 }
                 return Round(summary: summary, delivered: delivered)
@@ -155,9 +155,12 @@ extension SyncEngine {
     /// with `heads` (the relay only appends): heads naming more were a false claim, or the
     /// relay withholds what it claims. Of this device's own envelopes the relay can hold
     /// nothing this device did not write, unless another device signs with its key.
-    static func checkHeadsDelivered(_ heads: [WireDeviceID: UInt64], space: SpaceInfo, store: Store, ownDevice: WireDeviceID,
-                                    ownBefore: UInt64, refused: Set<WireDeviceID>, ownShown: UInt64) throws {
-        let held = try store.localHeads(space: space.id)
+    ///
+    /// `held` is what the round tracked (the store's heads at its start, raised by every page
+    /// stored; a page's duplicates count, so envelopes another process stored meanwhile are in
+    /// it for every device a page touched): no second read of the store.
+    static func checkHeadsDelivered(_ heads: [WireDeviceID: UInt64], held: [WireDeviceID: UInt64], space: SpaceInfo, store: Store,
+                                    ownDevice: WireDeviceID, ownBefore: UInt64, refused: Set<WireDeviceID>, ownShown: UInt64) throws {
         // What the fetch bore out, the relay must never answer with less again (of this
         // device's own, only what it acknowledged or handed back).
         var proven = held

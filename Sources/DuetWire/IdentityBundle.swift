@@ -75,6 +75,12 @@ public struct IdentityBundle: Sendable {
         self.logHeads = logHeads
     }
 
+    /// The same bundle with another recovery generation.
+    public func with(generation: UInt64) -> IdentityBundle {
+        IdentityBundle(identity: identity, name: name, personalSpace: personalSpace, personalKeys: personalKeys, couple: couple,
+                       recovery: recovery, generation: generation, logHeads: logHeads)
+    }
+
     /// Version 2 adds the generation and the log heads; version 1 is still read.
     static let version: UInt8 = 2
 

@@ -11,10 +11,15 @@ extension Couple {
 
     /// Links a new device of `journal`'s person in a fresh home; returns it once `join` has synced.
     static func link(_ alex: TemporaryJournal, relay: RelayProcess, named name: String) throws -> TemporaryJournal {
+        try link(alex, base: relay.base, named: name)
+    }
+
+    /// The same through the relay at `base` (a proxy in front of it, say).
+    static func link(_ alex: TemporaryJournal, base: String, named name: String) throws -> TemporaryJournal {
         let phone = try TemporaryJournal(name: "Alex", initialise: false)
         let link = try alex.background(["device", "link", "--timeout", "60"])
         guard let code = link.firstLine() else { throw TestFailure("no link code: \(link.finish().stderr)") }
-        let join = try phone.duet(["device", "join", code, "--relay", relay.base, "--device", name])
+        let join = try phone.duet(["device", "join", code, "--relay", base, "--device", name])
         let linked = link.finish()
         guard join.status == 0, linked.status == 0 else { throw TestFailure("linking failed: \(join.stderr) \(linked.stderr)") }
         return phone

@@ -14,16 +14,6 @@ struct RecoveryBlobTests {
             .first { $0.count == 31 && $0.filter { $0 == "-" }.count == 5 }
     }
 
-    static func link(_ alex: TemporaryJournal, base: String, named name: String) throws -> TemporaryJournal {
-        let phone = try TemporaryJournal(name: "Alex", initialise: false)
-        let link = try alex.background(["device", "link", "--timeout", "60"])
-        guard let code = link.firstLine() else { throw TestFailure("no link code: \(link.finish().stderr)") }
-        let join = try phone.duet(["device", "join", code, "--relay", base, "--device", name])
-        let linked = link.finish()
-        guard join.status == 0, linked.status == 0 else { throw TestFailure("linking failed: \(join.stderr) \(linked.stderr)") }
-        return phone
-    }
-
     @Test("The README's quick start with no `duet sync`: init with a relay, pair, write — the code recovers both spaces")
     func codeWorksAtOnce() throws {
         let relay = try RelayProcess()
@@ -97,7 +87,7 @@ struct RecoveryBlobTests {
         }
         let first = try #require(try blobs())
         // The control: a second device of Alex's and both syncing in turn, each refreshing the blob.
-        let phone = try Self.link(alex, base: relay.base, named: "Alex's phone")
+        let phone = try Couple.link(alex, base: relay.base, named: "Alex's phone")
         for _ in 0..<3 {
             #expect(try phone.duet(["sync"]).status == 0)
             #expect(try alex.duet(["sync"]).status == 0)
@@ -129,7 +119,7 @@ struct RecoveryBlobTests {
         let alex = try TemporaryJournal(name: "Alex", initialise: false)
         let created = try alex.duet(["init", "--name", "Alex", "--device", "Alex's laptop", "--relay", proxy.base])
         let code = try #require(Self.code(in: created))
-        let phone = try Self.link(alex, base: proxy.base, named: "Alex's phone")
+        let phone = try Couple.link(alex, base: proxy.base, named: "Alex's phone")
         #expect(try phone.duet(["sync"]).status == 0)
         let spaces = try #require(try alex.status()["spaces"] as? [String: String])
         let personal = try #require(spaces["private"])
@@ -170,18 +160,20 @@ struct RecoveryBlobCheatingTests {
     func unknownSpaceForALinkedDevice() throws {
         let relay = try RelayProcess()
         let alex = try TemporaryJournal(name: "Alex", initOptions: ["--device", "Alex's laptop", "--relay", relay.base])
-        let phone = try RecoveryBlobTests.link(alex, base: relay.base, named: "Alex's phone")
+        let phone = try Couple.link(alex, base: relay.base, named: "Alex's phone")
         // The phone is pointed at a relay that knows nothing (one siding with a revoked device
         // could answer `unknown-space` alike): its log floor says the log went further.
         let empty = try RelayProcess()
         let database = try DatabaseQueue(path: phone.home + "/duet.sqlite")
         try database.write { try $0.execute(sql: "DELETE FROM membership") }
         try database.close()
+        // Written first, so a sync that took the made-up log would push it there.
+        _ = try phone.write("waiting to be sent")
         let run = try phone.duet(["sync", "--relay", empty.base])
         #expect(run.status != 0 && run.errorLine.contains("older membership log"), "\(run.stderr)")
-        _ = try phone.write("after the refusal")
-        let envelopes = try empty.envelopeCount()
-        #expect(envelopes == 0, "nothing was sealed for a log the relay made up")
+        #expect(try empty.envelopeCount() == 0, "nothing was sent into a log the relay made up")
+        #expect(try RecoveryBlobTests.membershipCount(relay: empty, space: try #require(try phone.status()["spaces"] as? [String: String])["private"] ?? "") == 0,
+                "and no new log was started there")
     }
 
     @Test("A relay that answers yes to the recovery upload and keeps nothing: init and status say the code does not work")
@@ -220,7 +212,7 @@ struct RecoveryBlobCheatingTests {
         try relay.start(port: port)
         #expect(try alex.duet(["sync"]).status == 0)
         // The phone's first sync puts a newer blob (it holds a longer log).
-        let phone = try RecoveryBlobTests.link(alex, base: relay.base, named: "Alex's phone")
+        let phone = try Couple.link(alex, base: relay.base, named: "Alex's phone")
         #expect(try phone.duet(["sync"]).status == 0)
         let newer = try #require(try Self.blob(relay))
         // The laptop still holds its old blob as pending (as if sealed before the phone's).
@@ -235,6 +227,18 @@ struct RecoveryBlobCheatingTests {
         #expect(try alex.duet(["sync"]).status == 0)
         #expect((try alex.status()["warnings"] as? [String]) == [])
         #expect(try alex.status()["recoveryAtRelay"] as? Bool == true)
+    }
+
+    @Test("A damaged pending blob in the store is dropped and made again; the sync goes on")
+    func damagedPendingBlob() throws {
+        let relay = try RelayProcess()
+        let alex = try TemporaryJournal(name: "Alex", initOptions: ["--relay", relay.base])
+        try Self.setMeta(alex, "recovery_pending", Data("not a blob at all".utf8))
+        try Self.setMeta(alex, "recovery_state", Data("stale".utf8))
+        let sync = try alex.duet(["sync"])
+        #expect(sync.status == 0, "\(sync.stderr)")
+        #expect(try alex.status()["recoveryAtRelay"] as? Bool == true)
+        #expect((try alex.status()["warnings"] as? [String]) == [])
     }
 
     static func meta(_ journal: TemporaryJournal, _ key: String) throws -> Data? {
@@ -303,9 +307,7 @@ struct RecoveryBlobWarningTests {
                 // Whoever holds the code (a lost device keeps it) opens, re-seals and replaces it.
                 let sealed = try #require(try Data.fetchOne(db, sql: "SELECT blob FROM recovery"))
                 let bundle = try IdentityBundle.open([UInt8](sealed), using: slot.key, purpose: "recovery")
-                let raised = IdentityBundle(identity: bundle.identity, name: bundle.name, personalSpace: bundle.personalSpace,
-                                            personalKeys: bundle.personalKeys, couple: bundle.couple, recovery: bundle.recovery,
-                                            generation: .max, logHeads: bundle.logHeads)
+                let raised = bundle.with(generation: .max)
                 try db.execute(sql: "UPDATE recovery SET blob = ?", arguments: [Data(try raised.seal(using: slot.key, purpose: "recovery"))])
             }
         }

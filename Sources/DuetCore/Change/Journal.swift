@@ -26,10 +26,18 @@ public struct Journal: Sendable {
         var missing: [(waiting: Dot, needs: Dot)] = []
         for (dot, change) in pending {
             for needed in change.dependencies where needed.seq > vector[needed.device, default: 0] {
-                // Its own earlier changes in between are held too, or the first missing one is named.
-                let first = (vector[needed.device, default: 0] + 1...needed.seq).lazy
-                    .map { Dot(device: needed.device, seq: $0) }.first { self.pending[$0] == nil && self.pendingUnreadable[$0] == nil }
-                if let first { missing.append((dot, first)) }
+                // The first of the dots up to it that is neither applied nor held. The walk
+                // stops at one not held, so it takes at most as many steps as changes are held
+                // (seqs are at most 2⁶³ − 1 from the decoder: the step cannot overflow).
+                var seq = vector[needed.device, default: 0]
+                while seq < needed.seq {
+                    seq += 1
+                    let candidate = Dot(device: needed.device, seq: seq)
+                    if pending[candidate] == nil, pendingUnreadable[candidate] == nil {
+                        missing.append((dot, candidate))
+                        break
+                    }
+                }
             }
         }
         return missing
