@@ -82,16 +82,18 @@ let package = Package(
         // Layer 3: sync: a sans-I/O session, an engine over the store, a transport to the relay.
         .target(
             name: "DuetSync",
-            dependencies: ["DuetStore", "DuetCore", "DuetWire", "DuetCrypto", "DuetHTTP"],
+            dependencies: [
+                "DuetStore", "DuetCore", "DuetWire", "DuetCrypto", "DuetHTTP",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
-        // Layer 3: the sync daemon's work: live WebSocket, local-write watch, reconnection.
-        // Apart from DuetSync so that `duet` does not link SwiftNIO.
+        // Layer 3: the sync daemon's work: live feeds, local-write watch, reconnection.
         .target(
             name: "DuetDaemon",
             dependencies: [
                 "DuetSync", "DuetStore", "DuetWire", "DuetCrypto", "DuetHTTP",
-                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -113,7 +115,7 @@ let package = Package(
         // Beside the layers: deterministic doubles and trace replay for tests, examples, benchmarks.
         .target(
             name: "DuetTesting",
-            dependencies: ["DuetCore", "DuetWire", "DuetCrypto", "DuetHTTP"],
+            dependencies: ["DuetCore", "DuetWire", "DuetCrypto", "DuetHTTP", "DuetSync", "DuetRelay", "DuetStore"],
             swiftSettings: strict
         ),
         .target(name: "CHeapStatistics"),
@@ -160,6 +162,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // Beside the layers: the deterministic simulator (issue #15), devices and a relay in one
+        // process on a simulated network and clock.
+        .executableTarget(
+            name: "duet-sim",
+            dependencies: [
+                "DuetTesting", "DuetSync", "DuetStore", "DuetRelay", "DuetCore", "DuetWire", "DuetCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),

@@ -13,4 +13,10 @@ static inline int duet_pwhash_alg_argon2id13(void) {
     return crypto_pwhash_ALG_ARGON2ID13;
 }
 
+/// The system source, for the simulator's hook to fall back on (a C global Swift 6 cannot
+/// read without calling it shared mutable state; libsodium never changes it).
+static inline void duet_sysrandom_buf(void * const buf, const size_t size) {
+    randombytes_sysrandom_implementation.buf(buf, size);
+}
+
 #endif

@@ -30,7 +30,7 @@ struct DeviceLinkCommand: AsyncParsableCommand {
             let store = try Store.open(home: common.resolvedHome)
             let url = try relayURL(store, given: relay)
             let unlocked = try store.unlock(passphrase: try PassphraseSource.read(file: common.passphraseFile))
-            let name = try await DeviceEngine.link(unlocked, store: store, relay: url, timeout: .seconds(timeout), now: { nowMilliseconds }) { code in
+            let name = try await DeviceEngine.link(unlocked, store: store, relay: url, timeout: .seconds(timeout)) { code in
                 announce(code: code, json: json, hint: "On the new device: `duet device join CODE --relay \(url)`; waiting up to \(timeout) s…")
             }
             if json { try emitJSONLine(["device": name]) } else { emitLine("Linked \(Sanitise.line(name)).") }
@@ -69,8 +69,7 @@ struct DeviceJoinCommand: AsyncParsableCommand {
             let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "device"
             let name = deviceName?.trimmingCharacters(in: .whitespaces) ?? "new \(host)"
             let joined = try await DeviceEngine.join(code: code, home: home, deviceName: name, passphrase: passphrase,
-                                                     parameters: InitCommand.parameters(), relay: url, timeout: .seconds(timeout),
-                                                     now: { nowMilliseconds })
+                                                     parameters: InitCommand.parameters(), relay: url, timeout: .seconds(timeout))
             print("Joined \(Sanitise.line(joined.unlocked.keystore.name))'s journal as \(Sanitise.line(name)); received \(joined.sync.received) change(s).")
         }
     }
@@ -136,7 +135,7 @@ struct DeviceRevokeCommand: AsyncParsableCommand {
                     : "'\(Sanitise.line(id))' matches several of your devices; give more of the id")
             }
             let unlocked = try store.unlock(passphrase: try PassphraseSource.read(file: common.passphraseFile))
-            let spaces = try await DeviceEngine.revoke(device: target.publicKey, unlocked, store: store, relay: url, now: { nowMilliseconds })
+            let spaces = try await DeviceEngine.revoke(device: target.publicKey, unlocked, store: store, relay: url)
             print("Revoked \(Sanitise.line(target.displayName)): removed from \(spaces) space(s); new keys sealed to your remaining devices\(spaces > 1 ? " and your partner's" : "").")
         }
     }

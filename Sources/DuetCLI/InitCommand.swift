@@ -162,7 +162,7 @@ struct RecoverCommand: AsyncParsableCommand {
             let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "device"
             let name = deviceName?.trimmingCharacters(in: .whitespaces) ?? "recovered \(host)"
             let recovered = try await RecoveryEngine.recover(code: code, home: home, deviceName: name, passphrase: passphrase,
-                                                             parameters: InitCommand.parameters(), relay: url, now: { nowMilliseconds })
+                                                             parameters: InitCommand.parameters(), relay: url)
             print("Recovered \(Sanitise.line(recovered.unlocked.keystore.name))'s journal on \(Sanitise.line(name)); received \(recovered.sync.received) change(s).")
         }
     }

@@ -54,7 +54,7 @@ struct PairInviteCommand: AsyncParsableCommand {
             let url = try relayURL(store, given: relay)
             let unlocked = try store.unlock(passphrase: try PassphraseSource.read(file: common.passphraseFile))
             let paired = try await PairingEngine.invite(
-                unlocked, store: store, relay: url, timeout: .seconds(timeout), now: { nowMilliseconds }
+                unlocked, store: store, relay: url, timeout: .seconds(timeout)
             ) { code in
                 announce(code: code, json: json, hint: "Give this code to your partner (`duet pair accept CODE`); waiting up to \(timeout) s…")
             }
@@ -88,7 +88,7 @@ struct PairAcceptCommand: AsyncParsableCommand {
             let url = try relayURL(store, given: relay)
             let unlocked = try store.unlock(passphrase: try PassphraseSource.read(file: common.passphraseFile))
             let paired = try await PairingEngine.accept(code: code, unlocked, store: store, relay: url,
-                                                        timeout: .seconds(timeout), now: { nowMilliseconds })
+                                                        timeout: .seconds(timeout))
             try showPaired(paired, json: json)
         }
     }

@@ -85,10 +85,12 @@ public enum PassphraseKDF {
     public static func deriveKey(
         passphrase: SecretBytes, parameters: PassphraseKDFParameters
     ) throws(CryptoError) -> SymmetricKey {
-        let bytes = try argon2id(
-            passphrase: passphrase, salt: parameters.salt, opsLimit: parameters.opsLimit,
-            memoryBytes: parameters.memoryBytes, outputByteCount: SymmetricKey.byteCount)
-        return SymmetricKey(unchecked: bytes)
+        try remembering(passphrase: passphrase, parameters: parameters) { () throws(CryptoError) -> SymmetricKey in
+            let bytes = try argon2id(
+                passphrase: passphrase, salt: parameters.salt, opsLimit: parameters.opsLimit,
+                memoryBytes: parameters.memoryBytes, outputByteCount: SymmetricKey.byteCount)
+            return SymmetricKey(unchecked: bytes)
+        }
     }
 
     /// Raw Argon2id (v1.3, one lane) with no minimum: for published known-answer vectors, which

@@ -1,10 +1,8 @@
 public import DuetStore
 import DuetCrypto
-import DuetHTTP
-import DuetSync
+public import DuetSync
 import DuetWire
 import Foundation
-import HummingbirdWSClient
 public import Logging
 public import ServiceLifecycle
 
@@ -36,11 +34,15 @@ public struct SyncDaemon: Service {
     let options: Options
     /// Called once each time the daemon is connected and in step (for `duetd`'s ready line).
     let onConnected: @Sendable (String) -> Void
+    /// The network and clocks (the system's, but for tests and the simulator).
+    let environment: SyncEnvironment
 
-    public init(home: Home, logger: Logger, options: Options = Options(), onConnected: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(home: Home, logger: Logger, options: Options = Options(), environment: SyncEnvironment = .system,
+                onConnected: @escaping @Sendable (String) -> Void = { _ in }) {
         self.home = home
         self.logger = logger
         self.options = options
+        self.environment = environment
         self.onConnected = onConnected
     }
 
@@ -67,15 +69,15 @@ public struct SyncDaemon: Service {
                     throw error
                 } catch let failure as RelayTransport.Failure where failure.deviceRemoved {
                     // Revoked: retrying for ever would only hide it. `duet status` says so too.
-                    if let store { try? DaemonStatus.retrying(store, reason: "stopped: \(failure.message)", now: Self.now()) }
+                    if let store { try? DaemonStatus.retrying(store, reason: "stopped: \(failure.message)", now: environment.now()) }
                     logger.error("duetd cannot run", metadata: ["reason": "\(failure.message)"])
                     throw DaemonError(message: failure.message, isPermanent: true)
                 } catch {
                     failures += 1
-                    if let store { try? DaemonStatus.retrying(store, reason: Self.reason(error), now: Self.now()) }
+                    if let store { try? DaemonStatus.retrying(store, reason: Self.reason(error), now: environment.now()) }
                     let delay = Self.backoff(failures: failures, maximum: options.maximumBackoff)
                     logger.warning("sync interrupted; retrying", metadata: ["reason": "\(Self.reason(error))", "retryInMs": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)"])
-                    do { try await Task.sleep(for: delay) } catch { return }
+                    do { try await environment.sleep(delay) } catch { return }
                 }
             }
         }
@@ -107,7 +109,7 @@ public struct SyncDaemon: Service {
         guard let credential = try store.syncCredential() else {
             throw DaemonError(message: "this device has no sync credential yet: run `duet sync` once with your passphrase", isPermanent: true)
         }
-        var transport = RelayTransport(base: relay, credential: .delegated(credential))
+        var transport = environment.transport(relay, .delegated(credential))
         try await transport.authenticate()
         let ownDevice = WireDeviceID(verifyingKey: credential.device)
         let spaces = try store.spaces()
@@ -129,8 +131,8 @@ public struct SyncDaemon: Service {
             }
             // A live socket that neither opens nor fails (an upgrade the relay never answers)
             // must not hold the daemon: after the connect timeout the wait ends as a failure.
-            let readyTimer = Task {
-                try? await Task.sleep(for: options.liveConnectTimeout)
+            let readyTimer = Task { [environment] in
+                try? await environment.sleep(options.liveConnectTimeout)
                 readySignal.finish()
             }
             defer { readyTimer.cancel() }
@@ -145,7 +147,7 @@ public struct SyncDaemon: Service {
             }
             for space in spaces { try await round(space, store: store, transport: authorized, ownDevice: ownDevice) }
             try await afterRounds(store: store, transport: authorized)
-            try DaemonStatus.connected(store, now: Self.now())
+            try DaemonStatus.connected(store, now: environment.now())
             connected()
             onConnected(relay)
             group.addTask { try await watchLocalWrites(spaces: spaces, since: startVersion, store: store, transport: authorized, ownDevice: ownDevice) }
@@ -171,45 +173,21 @@ public struct SyncDaemon: Service {
             // Not a reason to drop the connection: it is tried again after the next round.
             logger.warning("the recovery blob could not be stored at the relay", metadata: ["reason": "\(Self.reason(error))"])
         }
-        try DaemonStatus.synced(store, now: Self.now())
+        try DaemonStatus.synced(store, now: environment.now())
     }
-
-    static func now() -> UInt64 { WallClock.milliseconds }
 
     /// Envelopes pushed by the relay as they are stored. Each is verified and stored; one that
     /// does not follow (a gap after a missed push, a device added since) triggers a full round.
     func live(_ space: SpaceInfo, store: Store, transport: RelayTransport, ownDevice: WireDeviceID, ready: @escaping @Sendable () -> Void) async throws {
-        var configuration = WebSocketClientConfiguration()
-        configuration.additionalHeaders[.authorization] = "Bearer " + Hex.encode(transport.sessionToken)
-        configuration.maxFrameSize = 4 << 20
-        // A relay that vanished without closing the connection (paused, unplugged, a laptop
-        // that slept) stops answering pings: the socket closes and the daemon reconnects,
-        // instead of waiting on it for ever.
-        configuration.autoPing = .enabled(timePeriod: options.livePingInterval)
-        configuration.closeTimeout = .seconds(1)
-        let url = transport.base.replacingOccurrences(of: "http://", with: "ws://").replacingOccurrences(of: "https://", with: "wss://")
-            + "/v1/spaces/\(space.id)/live"
         let daemon = self
-        let logger = self.logger, socketConfiguration = configuration
-        // Abandoned rather than awaited when the session ends: a socket library that ignores
-        // its cancellation must not keep the daemon from reconnecting, or from exiting.
-        _ = try await withAbandoningDeadline(Self.unbounded) {
-            try await WebSocketClient.connect(url: url, configuration: socketConfiguration, logger: logger) { inbound, _, _ in
-                ready()
-                for try await message in inbound.messages(maxSize: 4 << 20) {
-                    guard case .binary(let buffer) = message else { continue }
-                    let report = try store.storeVerified([Array(buffer.readableBytesView)], space: space.id)
-                    if !report.refused.isEmpty {
-                        try await daemon.round(space, store: store, transport: transport, ownDevice: ownDevice)
-                    }
-                    try DaemonStatus.synced(store, now: Self.now())
-                }
+        try await transport.live(space.id, pingInterval: options.livePingInterval, opened: ready) { envelope in
+            let report = try store.storeVerified([envelope], space: space.id)
+            if !report.refused.isEmpty {
+                try await daemon.round(space, store: store, transport: transport, ownDevice: ownDevice)
             }
+            try DaemonStatus.synced(store, now: daemon.environment.now())
         }
     }
-
-    /// No deadline, only abandonment on cancellation: a live socket runs as long as it is up.
-    static let unbounded: Duration = .seconds(100 * 365 * 86_400)
 
     /// Pushes what `duet` writes: SQLite's data version moves on every commit by another
     /// process; then each space's round pushes the new envelopes (and fetches anything missed).

@@ -11,10 +11,12 @@ public enum DeviceEngine {
     /// in every space (with the current content key sealed to it), then hands it the person's
     /// keys sealed under the code. Returns the new device's name.
     public static func link(
-        _ unlocked: UnlockedStore, store: Store, relay: String, timeout: Duration, now: @Sendable () -> UInt64, show: (String) -> Void
+        _ unlocked: UnlockedStore, store: Store, relay: String, timeout: Duration, environment: SyncEnvironment = .system,
+        show: (String) -> Void
     ) async throws -> String {
         let keystore = unlocked.keystore
-        var transport = RelayTransport(base: relay, device: keystore.device)
+        let now = environment.now
+        var transport = environment.transport(relay, .device(keystore.device))
         try await transport.authenticate()
         // Certify into the logs as the relay holds them, so the new records follow.
         for space in try store.spaces() {
@@ -68,14 +70,14 @@ public enum DeviceEngine {
     /// device's store in `home`, and syncs. Nothing is created unless the whole exchange holds.
     public static func join(
         code: String, home: Home, deviceName: String, passphrase: SecretBytes, parameters: PassphraseKDFParameters,
-        relay: String, timeout: Duration, now: @Sendable () -> UInt64
+        relay: String, timeout: Duration, environment: SyncEnvironment = .system
     ) async throws -> (store: Store, unlocked: UnlockedStore, sync: SyncEngine.Result) {
         guard let derived = Pairing.derive(code: code) else {
             throw Failure(message: "that is not a link code: it has 26 letters and digits (dashes and spaces are ignored)")
         }
         guard !home.exists else { throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal; choose another --home") }
         let device = SigningKey.generate()
-        var transport = RelayTransport(base: relay, device: device)
+        var transport = environment.transport(relay, .device(device))
         try await transport.authenticate()
         try await transport.putMailbox(derived.replyMailbox, try LinkRequest(device: device.verifyingKey, deviceName: deviceName).seal(using: derived.key))
         guard let sealedBundle = try await transport.awaitMailbox(derived.inviteMailbox, timeout: timeout, interval: PairingEngine.pollInterval) else {
@@ -88,7 +90,7 @@ public enum DeviceEngine {
         let (store, unlocked) = try Store.createLinked(home: home, bundle: bundle, device: device, deviceName: deviceName,
                                                        passphrase: passphrase, parameters: parameters)
         try store.setMeta("relay", relay)
-        let result = try await SyncEngine.sync(unlocked, store: store, relay: relay, now: now())
+        let result = try await SyncEngine.sync(unlocked, store: store, relay: relay, now: environment.now(), environment: environment)
         return (store, unlocked, result)
     }
 
@@ -183,13 +185,13 @@ public enum DeviceEngine {
     /// such space to a new content key sealed to the remaining member devices (the partner's
     /// included): the removed device cannot read anything written after. Returns the spaces done.
     public static func revoke(
-        device target: VerifyingKey, _ unlocked: UnlockedStore, store: Store, relay: String, now: @Sendable () -> UInt64
+        device target: VerifyingKey, _ unlocked: UnlockedStore, store: Store, relay: String, environment: SyncEnvironment = .system
     ) async throws -> Int {
         let keystore = unlocked.keystore
         guard target != keystore.device.verifyingKey else {
             throw Failure(message: "this is the device you are using; revoke it from another of your devices")
         }
-        var transport = RelayTransport(base: relay, device: keystore.device)
+        var transport = environment.transport(relay, .device(keystore.device))
         try await transport.authenticate()
         var revoked = 0
         for space in try store.spaces() {
@@ -197,7 +199,7 @@ public enum DeviceEngine {
             // again and retry, a few times, rather than stop between spaces.
             for attempt in 1...3 {
                 do {
-                    if try await revoke(target, in: space, unlocked: unlocked, store: store, transport: transport, now: now) { revoked += 1 }
+                    if try await revoke(target, in: space, unlocked: unlocked, store: store, transport: transport, now: environment.now) { revoked += 1 }
                     break
                 } catch let failure as RelayTransport.Failure where failure.code == "membership-out-of-order" && attempt < 3 {
                     continue

@@ -23,14 +23,14 @@ public enum PairingEngine {
     /// Creates the couple space, shows a code through `show`, waits up to `timeout` for the
     /// partner's answer, then adds the partner and seals the space key to their device.
     public static func invite(
-        _ unlocked: UnlockedStore, store: Store, relay: String, timeout: Duration, now: @Sendable () -> UInt64,
+        _ unlocked: UnlockedStore, store: Store, relay: String, timeout: Duration, environment: SyncEnvironment = .system,
         show: (String) -> Void
     ) async throws -> Paired {
         try requireUnpaired(store)
         let keystore = unlocked.keystore
-        var transport = RelayTransport(base: relay, device: keystore.device)
+        var transport = environment.transport(relay, .device(keystore.device))
         try await transport.authenticate()
-        try await requireUnpairedElsewhere(unlocked, store: store, transport: transport, now: now())
+        try await requireUnpairedElsewhere(unlocked, store: store, transport: transport, now: environment.now())
 
         let space = SpaceID.random()
         let spaceKey = SymmetricKey.random()
@@ -75,12 +75,12 @@ public enum PairingEngine {
         // The partner joins the couple, then certifies and posts their own devices (each person
         // controls only their own devices, SPEC § 6.2); this device gives each the key.
         try await transport.postMembership(try extend([.addIdentity(reply.identity)]), signedHere: store)
-        let deadline = ContinuousClock.now + timeout
+        let deadline = environment.elapsed() + timeout
         while log.devices[reply.certificate.device] == nil {
-            guard ContinuousClock.now < deadline else {
+            guard environment.elapsed() < deadline else {
                 throw Failure(message: "your partner's device did not join the couple space in time; nothing was paired — start again")
             }
-            try await Task.sleep(for: pollInterval)
+            try await environment.sleep(pollInterval)
             for record in try await transport.membership(space, after: UInt64(log.records.count)) {
                 do { try log.append(record) } catch {
                     throw Failure(message: "the couple space's membership log from the relay does not verify (\(error.rawValue)); nothing was paired")
@@ -102,16 +102,16 @@ public enum PairingEngine {
     /// Answers the partner's invitation with this person's identity and device, waits until the
     /// inviter has added this device to the couple space, checks the log, and joins.
     public static func accept(
-        code: String, _ unlocked: UnlockedStore, store: Store, relay: String, timeout: Duration, now: @Sendable () -> UInt64
+        code: String, _ unlocked: UnlockedStore, store: Store, relay: String, timeout: Duration, environment: SyncEnvironment = .system
     ) async throws -> Paired {
         try requireUnpaired(store)
         guard let derived = Pairing.derive(code: code) else {
             throw Failure(message: "that is not a pairing code: it has 26 letters and digits (dashes and spaces are ignored)")
         }
         let keystore = unlocked.keystore
-        var transport = RelayTransport(base: relay, device: keystore.device)
+        var transport = environment.transport(relay, .device(keystore.device))
         try await transport.authenticate()
-        try await requireUnpairedElsewhere(unlocked, store: store, transport: transport, now: now())
+        try await requireUnpairedElsewhere(unlocked, store: store, transport: transport, now: environment.now())
         guard let sealedInvite = try await transport.takeMailbox(derived.inviteMailbox) else {
             throw Failure(message: "no invitation waits under this code: it is mistyped, expired (codes last 10 minutes) or already used; ask your partner for a new one")
         }
@@ -131,7 +131,7 @@ public enum PairingEngine {
 
         // Until the inviter has added this identity, the relay answers not-a-member; then this
         // device certifies itself into the log (no one else may), and waits for its key.
-        let deadline = ContinuousClock.now + timeout
+        let deadline = environment.elapsed() + timeout
         var records: [MembershipRecord] = []
         var added = false
         while true {
@@ -157,10 +157,10 @@ public enum PairingEngine {
                     return false
                 }) { break }
             } catch let failure as RelayTransport.Failure where failure.code == "not-a-member" || failure.code == "unknown-space" {}
-            guard ContinuousClock.now < deadline else {
+            guard environment.elapsed() < deadline else {
                 throw Failure(message: "your partner's device did not add this one in time; nothing was paired — ask for a new code")
             }
-            try await Task.sleep(for: pollInterval)
+            try await environment.sleep(pollInterval)
         }
         try check(records, against: invite, me: keystore.device.verifyingKey)
         try store.joinCoupleSpace(invite.space, records: records, partner: invite.identity, partnerName: invite.name)

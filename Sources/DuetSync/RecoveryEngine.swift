@@ -184,14 +184,14 @@ public enum RecoveryEngine {
     /// created unless the blob opens.
     public static func recover(
         code: String, home: Home, deviceName: String, passphrase: SecretBytes, parameters: PassphraseKDFParameters,
-        relay: String, now: @Sendable () -> UInt64
+        relay: String, environment: SyncEnvironment = .system
     ) async throws -> (store: Store, unlocked: UnlockedStore, sync: SyncEngine.Result) {
         guard let slot = Recovery.derive(code: code) else {
             throw Failure(message: "that is not a recovery code: it has 26 letters and digits (dashes and spaces are ignored)")
         }
         guard !home.exists else { throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal; choose another --home") }
         let device = SigningKey.generate()
-        var transport = RelayTransport(base: relay, device: device)
+        var transport = environment.transport(relay, .device(device))
         try await transport.authenticate()
         guard let sealed = try await transport.recovery(slot: slot.slot) else {
             throw Failure(message: "this relay keeps nothing under that recovery code: check the code and the relay (`duet status` on another of your devices says whether the code is stored there)")
@@ -200,7 +200,7 @@ public enum RecoveryEngine {
         do { bundle = try IdentityBundle.open(sealed, using: slot.key, purpose: "recovery") } catch {
             throw Failure(message: "what the relay keeps under that code does not open with it; nothing was created")
         }
-        let certificate = DeviceCertificate.issue(identity: bundle.identity, device: device.verifyingKey, created: now())
+        let certificate = DeviceCertificate.issue(identity: bundle.identity, device: device.verifyingKey, created: environment.now())
         // Read every space's log before creating anything: a relay that lost them stops here.
         var logs: [(SpaceInfo, [MembershipRecord])] = []
         var spaces = [SpaceInfo(id: bundle.personalSpace, kind: .personal, epoch: bundle.personalKeys.keys.max() ?? 1)]
@@ -224,7 +224,7 @@ public enum RecoveryEngine {
             try await transport.postMembership([add], signedHere: store)
             try store.appendMembership([add], space: space.id)
         }
-        let result = try await SyncEngine.sync(unlocked, store: store, relay: relay, now: now())
+        let result = try await SyncEngine.sync(unlocked, store: store, relay: relay, now: environment.now(), environment: environment)
         return (store, unlocked, result)
     }
 }

@@ -1,7 +1,6 @@
 public import DuetCrypto
 public import DuetStore
 public import DuetWire
-import DuetHTTP
 import Foundation
 
 /// The relay's HTTP surface (SPEC § 6.5) from a device's side.
@@ -42,17 +41,39 @@ public struct RelayTransport: Sendable {
         }
     }
 
+    public let connection: any RelayConnection
+    /// How the transport waits out a `rate-limited` answer and polls a mailbox.
+    let sleep: @Sendable (Duration) async throws -> Void
+    let elapsed: @Sendable () -> Duration
+
+    /// Over HTTP with the system's clocks.
     public init(base: String, device: SigningKey) {
         self.init(base: base, credential: .device(device))
     }
 
+    /// Over HTTP with the system's clocks.
     public init(base: String, credential: Credential) {
-        self.base = base.hasSuffix("/") ? String(base.dropLast()) : base
-        self.credential = credential
+        let system = SyncEnvironment.system
+        self.init(connection: HTTPRelayConnection(origin: base), credential: credential, sleep: system.sleep, elapsed: system.elapsed)
     }
 
-    /// The session token, for the live WebSocket's `Authorization` header.
+    public init(connection: any RelayConnection, credential: Credential, sleep: @escaping @Sendable (Duration) async throws -> Void,
+                elapsed: @escaping @Sendable () -> Duration) {
+        self.connection = connection
+        self.base = connection.origin
+        self.credential = credential
+        self.sleep = sleep
+        self.elapsed = elapsed
+    }
+
+    /// The session token, for the live feed.
     public var sessionToken: [UInt8] { token }
+
+    /// Follows the live feed of `space` on this transport's session (see ``RelayConnection/live``).
+    public func live(_ space: SpaceID, pingInterval: Duration, opened: @escaping @Sendable () -> Void,
+                     receive: @escaping @Sendable ([UInt8]) async throws -> Void) async throws {
+        try await connection.live(space: space, token: token, pingInterval: pingInterval, opened: opened, receive: receive)
+    }
 
     /// Reply caps (a hostile relay must not make a device buffer gigabytes): a fetch page is
     /// bounded by the relay in bytes (SPEC § 6.6), a membership read by its record count.
@@ -62,22 +83,23 @@ public struct RelayTransport: Sendable {
 
     private func request(_ method: String, _ path: String, body: [UInt8]? = nil, headers: [String: String] = [:],
                          maximumReplyBytes: Int = RelayTransport.smallReplyBytes) async throws -> [UInt8] {
-        var fields = headers.map { ($0.key, $0.value) }
-        if body != nil { fields.append(("Content-Type", "application/octet-stream")) }
-        if !token.isEmpty { fields.append(("Authorization", "Bearer " + Hex.encode(token))) }
-        let reply: BoundedHTTPClient.Reply
+        var fields = headers
+        if !token.isEmpty { fields["authorization"] = "Bearer " + Hex.encode(token) }
+        let reply: RelayReply
         do {
-            reply = try await BoundedHTTPClient.send(method, base + path, headers: fields, body: body,
-                                                     limits: .init(maximumReplyBytes: maximumReplyBytes))
-        } catch {
-            if case .replyTooLarge = error {
-                throw Failure(status: 200, code: "reply-too-large", message: "the relay's reply was larger than \(maximumReplyBytes) bytes")
-            }
-            switch error {
+            reply = try await connection.send(RelayRequest(method: method, target: path, headers: fields, body: body ?? []),
+                                              maximumReplyBytes: maximumReplyBytes)
+        } catch let failure as RelayConnectionFailure {
+            switch failure {
+            case .replyTooLarge(let limit):
+                throw Failure(status: 200, code: "reply-too-large", message: "the relay's reply was larger than \(limit) bytes")
             case .unreachable(let reason): throw Failure(status: 0, code: base, message: reason)
             case .timedOut: throw Failure(status: 0, code: base, message: "no answer in time")
-            default: throw Failure(status: 0, code: base, message: error.description)
             }
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw Failure(status: 0, code: base, message: String(describing: type(of: error)))
         }
         guard reply.status == 200 else {
             let object = try? JSONSerialization.jsonObject(with: Data(reply.body)) as? [String: Any]
@@ -87,8 +109,9 @@ public struct RelayTransport: Sendable {
                 ?? "HTTP \(reply.status) from the relay or a proxy in front of it"
             // The wait to the millisecond when the relay gave one (SPEC § 6.6), else Retry-After.
             let milliseconds = (object?["retryAfterMilliseconds"] as? Int).flatMap { (0...86_400_000).contains($0) ? $0 : nil }
+            let seconds = reply.retryAfterSeconds.flatMap { (0...86_400).contains($0) ? $0 : nil }
             var failure = Failure(status: reply.status, code: code, message: message,
-                                  retryAfter: milliseconds.map { .milliseconds($0) } ?? reply.retryAfterSeconds.map { .seconds($0) })
+                                  retryAfter: milliseconds.map { .milliseconds($0) } ?? seconds.map { .seconds($0) })
             failure.expectedOrigin = Self.printable(object?["expectedOrigin"] as? String, limit: 300)
             throw failure
         }
@@ -171,7 +194,7 @@ public struct RelayTransport: Sendable {
     /// word is not trusted).
     public func membership(_ space: SpaceID, after: UInt64 = 0, certificate: DeviceCertificate? = nil) async throws -> [MembershipRecord] {
         let body = try await request("GET", "/v1/spaces/\(Self.hex(space.bytes))/membership?after=\(after)",
-                                     headers: certificate.map { ["Duet-Certificate": Hex.encode($0.encoded)] } ?? [:],
+                                     headers: certificate.map { ["duet-certificate": Hex.encode($0.encoded)] } ?? [:],
                                      maximumReplyBytes: Self.membershipReplyBytes)
         return try RelayMessages.decodeBatch(body, maximumCount: 10_000, maximumItemBytes: 4096).map { try MembershipRecord(bytes: $0) }
     }
@@ -219,11 +242,11 @@ public struct RelayTransport: Sendable {
     /// Waits for a blob to arrive in a mailbox, checking every `interval`, for at most
     /// `timeout`; nil when none came in time.
     public func awaitMailbox(_ id: [UInt8], timeout: Duration, interval: Duration = .milliseconds(200)) async throws -> [UInt8]? {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = elapsed() + timeout
         while true {
             if let blob = try await takeMailbox(id) { return blob }
-            guard ContinuousClock.now < deadline else { return nil }
-            try await Task.sleep(for: interval)
+            guard elapsed() < deadline else { return nil }
+            try await sleep(interval)
         }
     }
 
@@ -252,7 +275,7 @@ public struct RelayTransport: Sendable {
                 _ = try await request("POST", "/v1/spaces/\(Self.hex(space.bytes))/envelopes", body: RelayMessages.encode(batch: batch))
             } catch let failure as Failure where failure.status == 429 && failure.code == "rate-limited" && waits < maximumWaits {
                 waits += 1
-                try await Task.sleep(for: min(.seconds(30), max(.milliseconds(10), failure.retryAfter ?? .seconds(1))))
+                try await sleep(min(.seconds(30), max(.milliseconds(10), failure.retryAfter ?? .seconds(1))))
                 continue
             } catch let failure as Failure where failure.status == 413 && failure.code == "batch-too-large" && batchSize > 1 {
                 batchSize = max(1, batchSize / 2)

@@ -22,10 +22,10 @@ public enum SyncEngine {
 
     /// One full round: for each space this device belongs to, reconcile the membership log,
     /// push, fetch, verify and store; then open and apply what arrived.
-    public static func sync(_ unlocked: UnlockedStore, store: Store, relay: String, now: UInt64,
+    public static func sync(_ unlocked: UnlockedStore, store: Store, relay: String, now: UInt64, environment: SyncEnvironment = .system,
                             progress: (@Sendable (Progress) -> Void)? = nil) async throws -> Result {
         try unlocked.ensureSyncCredential()
-        var transport = RelayTransport(base: relay, device: unlocked.keystore.device)
+        var transport = environment.transport(relay, .device(unlocked.keystore.device))
         try await transport.authenticate()
         var result = Result()
         // Another of this person's devices may have paired: its directory in the personal

@@ -191,10 +191,10 @@ struct SyncBenchCommand: AsyncParsableCommand {
                                                passphrase: Self.passphrase, parameters: parameters, now: 1)
         for store in [alexStore, samStore] { try store.setMeta("relay", relay.base) }
         let codes = AsyncStream<String>.makeStream()
-        async let invited = PairingEngine.invite(alex, store: alexStore, relay: relay.base, timeout: .seconds(60), now: { 1 }) { codes.continuation.yield($0) }
+        async let invited = PairingEngine.invite(alex, store: alexStore, relay: relay.base, timeout: .seconds(60), environment: .system.with(now: { 1 })) { codes.continuation.yield($0) }
         var code = ""
         for await value in codes.stream { code = value; break }
-        _ = try await PairingEngine.accept(code: code, sam, store: samStore, relay: relay.base, timeout: .seconds(60), now: { 1 })
+        _ = try await PairingEngine.accept(code: code, sam, store: samStore, relay: relay.base, timeout: .seconds(60), environment: .system.with(now: { 1 }))
         _ = try await invited
         for (unlocked, store) in [(alex, alexStore), (sam, samStore)] { _ = try await SyncEngine.sync(unlocked, store: store, relay: relay.base, now: 2) }
 

@@ -21,11 +21,12 @@ struct ImportRulesTests {
         "DuetRelay": ["DuetWire", "DuetCrypto"],
         "duet": ["DuetCLI"],
         "DuetCLI": ["DuetStore", "DuetSync", "DuetCore", "DuetCrypto"],
-        "DuetTesting": ["DuetCore", "DuetWire", "DuetCrypto", "DuetHTTP"],
+        "DuetTesting": ["DuetCore", "DuetWire", "DuetCrypto", "DuetHTTP", "DuetSync", "DuetRelay", "DuetStore"],
         // The daemon holds no content key: it may not reach DuetCore, where content is decoded.
         "DuetDaemon": ["DuetSync", "DuetStore", "DuetWire", "DuetCrypto", "DuetHTTP"],
         "duetd": ["DuetDaemon", "DuetStore"],
         "duet-relay": ["DuetRelay"],
+        "duet-sim": ["DuetTesting", "DuetSync", "DuetStore", "DuetRelay", "DuetCore", "DuetWire", "DuetCrypto"],
         "duet-bench": ["DuetCore", "DuetTesting", "DuetStore", "DuetSync", "DuetCrypto", "DuetWire", "CHeapStatistics"],
         "CHeapStatistics": [],
     ]
