@@ -45,6 +45,7 @@ public struct RelayTransport: Sendable {
     /// How the transport waits out a `rate-limited` answer and polls a mailbox.
     let sleep: @Sendable (Duration) async throws -> Void
     let elapsed: @Sendable () -> Duration
+    let tasks: any TaskStarter
 
     /// Over HTTP with the system's clocks.
     public init(base: String, device: SigningKey) {
@@ -58,12 +59,19 @@ public struct RelayTransport: Sendable {
     }
 
     public init(connection: any RelayConnection, credential: Credential, sleep: @escaping @Sendable (Duration) async throws -> Void,
-                elapsed: @escaping @Sendable () -> Duration) {
+                elapsed: @escaping @Sendable () -> Duration, tasks: any TaskStarter = SystemTasks()) {
         self.connection = connection
         self.base = connection.origin
         self.credential = credential
         self.sleep = sleep
         self.elapsed = elapsed
+        self.tasks = tasks
+    }
+
+    /// Starts fetching a page beside the caller's work (see ``fetch(_:after:limit:)``).
+    public func prefetch(_ space: SpaceID, after vector: [WireDeviceID: UInt64]) -> Task<(envelopes: [[UInt8]], complete: Bool), any Error> {
+        let transport = self
+        return tasks.start { try await transport.fetch(space, after: vector) }
     }
 
     /// The session token, for the live feed.

@@ -11,13 +11,17 @@ public struct SyncEnvironment: Sendable {
     public var elapsed: @Sendable () -> Duration
     /// Waits `duration` (throws when the task is cancelled).
     public var sleep: @Sendable (Duration) async throws -> Void
+    /// Starts the work that runs beside a sync (a fetch of the next page while one is stored):
+    /// the simulator must know of every task to run them one at a time.
+    public var tasks: any TaskStarter
 
     public init(dialer: any RelayDialer, now: @escaping @Sendable () -> UInt64, elapsed: @escaping @Sendable () -> Duration,
-                sleep: @escaping @Sendable (Duration) async throws -> Void) {
+                sleep: @escaping @Sendable (Duration) async throws -> Void, tasks: any TaskStarter = SystemTasks()) {
         self.dialer = dialer
         self.now = now
         self.elapsed = elapsed
         self.sleep = sleep
+        self.tasks = tasks
     }
 
     /// HTTP, the system's clocks, and `Task.sleep`.
@@ -36,6 +40,19 @@ public struct SyncEnvironment: Sendable {
 
     /// A transport to the relay at `origin` as `credential`, on this environment's network and clock.
     public func transport(_ origin: String, _ credential: RelayTransport.Credential) -> RelayTransport {
-        RelayTransport(connection: dialer.connection(to: origin), credential: credential, sleep: sleep, elapsed: elapsed)
+        RelayTransport(connection: dialer.connection(to: origin), credential: credential, sleep: sleep, elapsed: elapsed, tasks: tasks)
+    }
+}
+
+/// Starts tasks for ``SyncEnvironment``.
+public protocol TaskStarter: Sendable {
+    func start<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) -> Task<T, any Error>
+}
+
+/// Plain `Task { }`.
+public struct SystemTasks: TaskStarter {
+    public init() {}
+    public func start<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) -> Task<T, any Error> {
+        Task { try await operation() }
     }
 }

@@ -111,7 +111,7 @@ extension SyncEngine {
                 delivered.merge(inPage) { max($0, $1) }
                 if !lastPageComplete {
                     let next = guess
-                    prefetch = (next, Task { try await transport.fetch(space.id, after: next) })
+                    prefetch = (next, transport.prefetch(space.id, after: next))
                 }
                 var report = try store.storeVerified(envelopes, space: space.id)
                 if report.refused.contains(IngestReport.notMember), !membershipRead {

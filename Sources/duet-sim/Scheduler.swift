@@ -99,6 +99,19 @@ final class Scheduler: Sendable {
         await settle()
     }
 
+    /// Starts a task from inside a device's task (a prefetch): counted as running until it
+    /// parks or ends, like every other, so the loop never moves while it runs.
+    func spawn<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) -> Task<T, any Error> {
+        state.withLock { $0.running += 1 }
+        return Task {
+            defer {
+                let ready = state.withLock { Self.parked(&$0) }
+                ready?.resume()
+            }
+            return try await operation()
+        }
+    }
+
     /// Waits until no task runs.
     func settle() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

@@ -33,6 +33,14 @@ extension SyncEnvironment {
     static func simulated(device: Int, scheduler: Scheduler) -> SyncEnvironment {
         SyncEnvironment(dialer: SimulatedDialer(device: device, scheduler: scheduler), now: { scheduler.now },
                         elapsed: { .milliseconds(Int64(clamping: scheduler.now)) },
-                        sleep: { try await scheduler.sleep(device: device, $0) })
+                        sleep: { try await scheduler.sleep(device: device, $0) }, tasks: SimulatedTasks(scheduler: scheduler))
+    }
+}
+
+/// Tasks the scheduler counts.
+struct SimulatedTasks: TaskStarter {
+    let scheduler: Scheduler
+    func start<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) -> Task<T, any Error> {
+        scheduler.spawn(operation)
     }
 }

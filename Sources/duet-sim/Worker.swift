@@ -53,7 +53,7 @@ struct Worker {
         }
         await world.close()
         let events = world.events.withLock { $0 }
-        return "\(world.devices.count) devices, \(events.commits.count) writes, \(world.delivered) requests, "
+        return "digest \(String(world.digest, radix: 16)), \(world.devices.count) devices, \(events.commits.count) writes, \(world.delivered) requests, "
             + "\(world.deviceCrashes) device and \(world.relayCrashes) relay crashes, failures \(events.failures.sorted { $0.key < $1.key })"
     }
 }

@@ -33,6 +33,13 @@ final class World: @unchecked Sendable {
     /// Whether the network loses, repeats and delays (off while setting up and healing).
     var faults = false
     var relayCrashes = 0, deviceCrashes = 0, delivered = 0
+    /// FNV-1a over every request the relay answered and its reply, in order: two runs of one
+    /// seed with the same digest took the same path (`--verbose` prints it).
+    var digest: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    func fold(_ bytes: some Sequence<UInt8>) {
+        for byte in bytes { digest = (digest ^ UInt64(byte)) &* 0x100_0000_01b3 }
+    }
 
     static let passphrase = "simulated passphrase"
     /// One salt for every device: the simulator's KDF cache then derives the key once per run.
@@ -170,7 +177,12 @@ final class World: @unchecked Sendable {
     /// The relay's answer, with its own random stream.
     func respond(_ request: RelayRequest) async -> RelayReply {
         let api = relay.api
-        return await RandomBytes.$simulated.withValue(relayRandom) { await api.respond(request) }
+        let reply = await RandomBytes.$simulated.withValue(relayRandom) { await api.respond(request) }
+        fold(request.method.utf8)
+        fold(request.target.utf8)
+        fold(request.body)
+        fold(reply.body)
+        return reply
     }
 
     /// Runs until every task is done or waits on nothing the loop can give (`until` true stops
