@@ -152,9 +152,10 @@ extension UnlockedStore {
     /// Opens every stored envelope not yet applied, in every space, in causal order, and applies
     /// the changes to the entries (one transaction). Changes whose causal past is missing, or
     /// sealed under an epoch whose key has not reached this device yet, wait for the next call.
-    /// Returns the dots applied.
+    /// Returns the dots applied. `now` is this device's wall clock (ms since the epoch): the
+    /// device's clock moves past what it applies, unless that is dated too far ahead of it.
     @discardableResult
-    public func materialise() throws -> [Dot] { try materialiseReporting().applied }
+    public func materialise(now: UInt64 = WallClock.milliseconds) throws -> [Dot] { try materialiseReporting(now: now).applied }
 
     /// What ``materialise()`` did, and what still waits.
     public struct Materialised: Sendable {
@@ -165,7 +166,7 @@ extension UnlockedStore {
     }
 
     /// ``materialise()``, telling also which held changes wait for envelopes never received.
-    public func materialiseReporting() throws -> Materialised {
+    public func materialiseReporting(now: UInt64 = WallClock.milliseconds) throws -> Materialised {
         // Names and notices from directory records first (a count when nothing changed).
         try refreshDirectory()
         do {
@@ -179,17 +180,26 @@ extension UnlockedStore {
             }
             guard pending else { return Materialised() }
             var refusals: [(Dot, Entry.InvalidOperation)] = []
+            var ahead: [Dot] = []
             let outcome = try store.database.write { db in
                 refusals = []
+                ahead = []
                 var outcome = Materialised()
+                var clock = try StoredClock.read(db)
+                let read = clock
                 for space in try Store.spaces(db) {
                     var missing: [(waiting: Dot, needs: Dot)] = []
-                    outcome.applied += try materialise(db, space: space.id, refusals: &refusals, missing: &missing)
+                    var received = Received(clock: clock, now: now)
+                    outcome.applied += try materialise(db, space: space.id, refusals: &refusals, missing: &missing, received: &received)
+                    clock = received.clock
+                    ahead += received.ahead
                     if !missing.isEmpty { outcome.missing[space.id] = missing }
                 }
+                if clock != read { try StoredClock.write(clock, db) }
                 return outcome
             }
             if !refusals.isEmpty { try noteRefusals(refusals) }
+            if !ahead.isEmpty { try noteClockAhead(ahead) }
             return outcome
         } catch {
             throw Store.classify(error, doing: "apply received changes", home: store.home)
@@ -207,8 +217,15 @@ extension UnlockedStore {
         case expired(Dot)
     }
 
+    /// The device's clock while changes are received, and the changes dated too far ahead of it.
+    private struct Received {
+        var clock: HybridLogicalClock
+        let now: UInt64
+        var ahead: [Dot] = []
+    }
+
     private func materialise(_ db: GRDB.Database, space: SpaceID, refusals: inout [(Dot, Entry.InvalidOperation)],
-                             missing: inout [(waiting: Dot, needs: Dot)]) throws -> [Dot] {
+                             missing: inout [(waiting: Dot, needs: Dot)], received: inout Received) throws -> [Dot] {
         let spaceBytes = Data(space.bytes)
         let reading = try reading(db, space: space)
         let keys = reading.keys, expiries = reading.expiries
@@ -281,7 +298,9 @@ extension UnlockedStore {
         var applied: [Dot] = []
         for (dot, reason) in unreadable { applied += journal.receiveRefused(dot, reason).applied }
         for change in changes.sorted(by: { ($0.hlc, $0.device, $0.seq) < ($1.hlc, $1.device, $1.seq) }) {
-            applied += journal.receive(change).applied
+            let outcome = journal.receive(change, clock: &received.clock, now: received.now)
+            applied += outcome.applied
+            if case .clampedAhead = outcome.clock { received.ahead.append(change.dot) }
         }
         for dot in applied { if let reason = journal.refused[dot] { refusals.append((dot, reason)) } }
         if journal.pendingCount > 0 {
