@@ -32,12 +32,12 @@ extension Store {
     public func storeVerified(_ batch: [[UInt8]], space: SpaceID) throws(StoreError) -> IngestReport {
         do {
             let spaceBytes = Data(space.bytes)
-            let members: [WireDeviceID: Signer] = try database.read { db in
-                var keys: [WireDeviceID: Signer] = [:]
+            let members: [WireDeviceID: EnvelopeAdmission.Signer] = try database.read { db in
+                var keys: [WireDeviceID: EnvelopeAdmission.Signer] = [:]
                 for row in try Row.fetchAll(db, sql: "SELECT device, public_key, last_seq FROM members WHERE space = ?", arguments: [spaceBytes]) {
                     let device: Data = row["device"], key: Data = row["public_key"], lastSeq: Int64? = row["last_seq"]
                     if let id = try? WireDeviceID(bytes: [UInt8](device)), let verifying = try? VerifyingKey(bytes: [UInt8](key)) {
-                        keys[id] = Signer(key: verifying, lastSeq: lastSeq.map { UInt64(clamping: $0) } ?? Envelope.maximumSeq)
+                        keys[id] = EnvelopeAdmission.Signer(key: verifying, lastSeq: lastSeq.map { UInt64(clamping: $0) } ?? Envelope.maximumSeq)
                     }
                 }
                 return keys
@@ -58,11 +58,11 @@ extension Store {
             let spaceBytes = Data(space.bytes)
             return try database.write { db in
                 var report = IngestReport()
-                // Per device: (highest seq held, its hash), read once and then followed. The
-                // device being followed is kept aside: a page is mostly runs of one device, and
-                // comparing 16 bytes is cheaper than hashing them into the table per envelope.
-                var chains: [WireDeviceID: (seq: UInt64, hash: [UInt8])] = [:]
-                var current: (device: WireDeviceID, seq: UInt64, hash: [UInt8])?
+                // Per device: the chain's head, read once and then followed. The device being
+                // followed is kept aside: a page is mostly runs of one device, and comparing 16
+                // bytes is cheaper than hashing them into the table per envelope.
+                var chains: [WireDeviceID: EnvelopeChain.Head] = [:]
+                var current: (device: WireDeviceID, head: EnvelopeChain.Head)?
                 let insert = try EnvelopeInsert(db)
                 let spaceRaw = space.bytes
                 for outcome in checked {
@@ -73,29 +73,34 @@ extension Store {
                     }
                     let header = envelope.header
                     if current?.device != header.device {
-                        if let current { chains[current.device] = (current.seq, current.hash) }
+                        if let current { chains[current.device] = current.head }
                         if let known = chains[header.device] {
-                            current = (header.device, known.seq, known.hash)
+                            current = (header.device, known)
                         } else {
                             let row = try Row.fetchOne(db, sql: "SELECT seq, hash FROM envelopes WHERE space = ? AND device = ? ORDER BY seq DESC LIMIT 1",
                                                        arguments: [spaceBytes, Data(header.device.bytes)])
-                            current = (header.device, row.map { UInt64($0["seq"] as Int64) } ?? 0, row.map { [UInt8]($0["hash"] as Data) } ?? Digest.zero.bytes)
+                            // Clamped like the relay's: a damaged seq is judged, never trapped on.
+                            current = (header.device, row.map { EnvelopeChain.Head(seq: UInt64(clamping: $0["seq"] as Int64), hash: [UInt8]($0["hash"] as Data)) } ?? .empty)
                         }
                     }
                     guard let chain = current else { continue }
-                    if header.seq <= chain.seq {
-                        let held = try Data.fetchOne(db, sql: "SELECT bytes FROM envelopes WHERE space = ? AND device = ? AND seq = ?",
-                                                     arguments: [spaceBytes, Data(header.device.bytes), Int64(header.seq)])
-                        if held.map({ [UInt8]($0) == envelope.bytes }) == true { report.duplicates += 1 } else { report.refused.append("fork: a second envelope for one seq") }
-                        continue
+                    // The rule the relay applies too (DuetWire); only what to do about it is ours.
+                    let verdict = try EnvelopeChain.judge(envelope, head: chain.head) {
+                        try Data.fetchOne(db, sql: "SELECT bytes FROM envelopes WHERE space = ? AND device = ? AND seq = ?",
+                                          arguments: [spaceBytes, Data(header.device.bytes), Int64(clamping: header.seq)]).map { [UInt8]($0) }
                     }
-                    guard header.seq == chain.seq + 1 else { report.refused.append("gap in a device's envelopes"); continue }
-                    guard header.previous.bytes == chain.hash else { report.refused.append("broken chain"); continue }
-                    try insert.execute(space: spaceRaw, device: header.device.bytes, seq: header.seq, hash: hash, bytes: envelope.bytes)
-                    current = (header.device, header.seq, hash)
-                    report.stored += 1
+                    switch verdict {
+                    case .duplicate: report.duplicates += 1
+                    case .fork: report.refused.append("fork: a second envelope for one seq")
+                    case .gap: report.refused.append("gap in a device's envelopes")
+                    case .brokenChain: report.refused.append("broken chain")
+                    case .extends:
+                        try insert.execute(space: spaceRaw, device: header.device.bytes, seq: header.seq, hash: hash, bytes: envelope.bytes)
+                        current = (header.device, EnvelopeChain.Head(seq: header.seq, hash: hash))
+                        report.stored += 1
+                    }
                 }
-                if let current { chains[current.device] = (current.seq, current.hash) }
+                if let current { chains[current.device] = current.head }
                 report.heads = chains.mapValues(\.seq)
                 return report
             }
@@ -121,27 +126,19 @@ extension Store {
         }
     }
 
-    /// A device whose envelopes verify in a space, up to `lastSeq` (a removed device's bound).
-    struct Signer: Sendable {
-        let key: VerifyingKey
-        let lastSeq: UInt64
-    }
-
     /// Parses each envelope and checks it is for `space`, from a member (or from a removed
-    /// device, written while it was one), correctly signed — spread over the cores, in order.
-    static func verify(_ batch: [[UInt8]], space: SpaceID, members: [WireDeviceID: Signer]) -> [Result<Verified, Refusal>] {
+    /// device, written while it was one), correctly signed — the admission the relay applies
+    /// too (DuetWire), spread over the cores, in order.
+    static func verify(_ batch: [[UInt8]], space: SpaceID, members: [WireDeviceID: EnvelopeAdmission.Signer]) -> [Result<Verified, Refusal>] {
         @Sendable func check(_ bytes: [UInt8]) -> Result<Verified, Refusal> {
-            guard let envelope = try? Envelope(bytes: bytes) else { return .failure(Refusal(reason: "malformed envelope")) }
-            // The header is signed: an envelope moved here from another space says so.
-            guard envelope.header.space == space else { return .failure(Refusal(reason: "envelope of another space")) }
-            guard let signer = members[envelope.header.device] else {
-                return .failure(Refusal(reason: IngestReport.notMember))
+            switch EnvelopeAdmission.admit(bytes, to: space, signer: { members[$0] }) {
+            case .success(let envelope): return .success(Verified(envelope))
+            case .failure(.malformed): return .failure(Refusal(reason: "malformed envelope"))
+            case .failure(.otherSpace): return .failure(Refusal(reason: "envelope of another space"))
+            case .failure(.unknownSigner): return .failure(Refusal(reason: IngestReport.notMember))
+            case .failure(.signedAfterRemoval): return .failure(Refusal(reason: "envelope a device signed after it was removed"))
+            case .failure(.badSignature): return .failure(Refusal(reason: "envelope with a bad signature"))
             }
-            guard envelope.header.seq <= signer.lastSeq else {
-                return .failure(Refusal(reason: "envelope a device signed after it was removed"))
-            }
-            do { try envelope.verify(signer: signer.key) } catch { return .failure(Refusal(reason: "envelope with a bad signature")) }
-            return .success(Verified(envelope))
         }
         return Parallel.map(batch, check)
     }
