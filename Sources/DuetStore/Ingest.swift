@@ -32,12 +32,12 @@ extension Store {
     public func storeVerified(_ batch: [[UInt8]], space: SpaceID) throws(StoreError) -> IngestReport {
         do {
             let spaceBytes = Data(space.bytes)
-            let members: [WireDeviceID: EnvelopeAdmission.Signer] = try database.read { db in
-                var keys: [WireDeviceID: EnvelopeAdmission.Signer] = [:]
+            let members: [WireDeviceID: Signer] = try database.read { db in
+                var keys: [WireDeviceID: Signer] = [:]
                 for row in try Row.fetchAll(db, sql: "SELECT device, public_key, last_seq FROM members WHERE space = ?", arguments: [spaceBytes]) {
                     let device: Data = row["device"], key: Data = row["public_key"], lastSeq: Int64? = row["last_seq"]
                     if let id = try? WireDeviceID(bytes: [UInt8](device)), let verifying = try? VerifyingKey(bytes: [UInt8](key)) {
-                        keys[id] = EnvelopeAdmission.Signer(key: verifying, lastSeq: lastSeq.map { UInt64(clamping: $0) } ?? Envelope.maximumSeq)
+                        keys[id] = Signer(key: verifying, lastSeq: lastSeq.map { UInt64(clamping: $0) } ?? Envelope.maximumSeq)
                     }
                 }
                 return keys
@@ -126,10 +126,13 @@ extension Store {
         }
     }
 
+    /// A device whose envelopes verify in a space, up to `lastSeq` (a removed device's bound).
+    typealias Signer = EnvelopeAdmission.Signer
+
     /// Parses each envelope and checks it is for `space`, from a member (or from a removed
     /// device, written while it was one), correctly signed — the admission the relay applies
     /// too (DuetWire), spread over the cores, in order.
-    static func verify(_ batch: [[UInt8]], space: SpaceID, members: [WireDeviceID: EnvelopeAdmission.Signer]) -> [Result<Verified, Refusal>] {
+    static func verify(_ batch: [[UInt8]], space: SpaceID, members: [WireDeviceID: Signer]) -> [Result<Verified, Refusal>] {
         @Sendable func check(_ bytes: [UInt8]) -> Result<Verified, Refusal> {
             switch EnvelopeAdmission.admit(bytes, to: space, signer: { members[$0] }) {
             case .success(let envelope): return .success(Verified(envelope))
@@ -150,7 +153,7 @@ extension UnlockedStore {
     /// the changes to the entries (one transaction). Changes whose causal past is missing, or
     /// sealed under an epoch whose key has not reached this device yet, wait for the next call.
     /// Returns the dots applied. `now` is this device's wall clock (ms since the epoch): the
-    /// device's clock moves past what it applies, unless that is dated too far ahead of it.
+    /// device's clock moves past each change received, unless it is dated too far ahead of it.
     @discardableResult
     public func materialise(now: UInt64 = WallClock.milliseconds) throws -> [Dot] { try materialiseReporting(now: now).applied }
 
