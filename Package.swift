@@ -45,9 +45,18 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // Layer 0: Duet's canonical byte forms (LEB128 varints, fixed-width integers,
+        // length-prefixed bytes), read from untrusted bytes without trapping. Pure, imports
+        // nothing. The one reader and writer for both DuetCore and DuetWire (issue #15): its
+        // own module so that DuetWire, and so the relay, need not link DuetCore.
+        .target(
+            name: "DuetEncoding",
+            swiftSettings: strict
+        ),
         // Layer 1: the CRDTs and their encoding. Pure: no I/O, no clock, no randomness.
         .target(
             name: "DuetCore",
+            dependencies: ["DuetEncoding"],
             swiftSettings: strict
         ),
         // Layer 1: every cryptographic primitive Duet uses, and nothing else.
@@ -59,7 +68,7 @@ let package = Package(
         // Layer 2: what the relay may see: envelopes and (later) relay messages.
         .target(
             name: "DuetWire",
-            dependencies: ["DuetCrypto"],
+            dependencies: ["DuetCrypto", "DuetEncoding"],
             swiftSettings: strict
         ),
         // Layer 1: the one HTTP client (AsyncHTTPClient) with a connect timeout, a whole-request
@@ -76,7 +85,7 @@ let package = Package(
         // Layer 2: the device's SQLite store (envelopes, vectors, sealed keystore, sealed view).
         .target(
             name: "DuetStore",
-            dependencies: ["DuetCore", "DuetWire", "DuetCrypto", "CZlib", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["DuetCore", "DuetEncoding", "DuetWire", "DuetCrypto", "CZlib", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         // Layer 3: sync: a sans-I/O session, an engine over the store, a transport to the relay.
@@ -183,7 +192,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DuetCoreTests",
-            dependencies: ["DuetCore", "DuetTesting", "DuetCrypto"],
+            dependencies: ["DuetCore", "DuetEncoding", "DuetTesting", "DuetCrypto"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -193,7 +202,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DuetStoreTests",
-            dependencies: ["DuetStore", "DuetCore", "DuetCrypto", "DuetWire", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["DuetStore", "DuetCore", "DuetEncoding", "DuetCrypto", "DuetWire", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         .testTarget(
@@ -204,6 +213,11 @@ let package = Package(
         .testTarget(
             name: "DuetSyncTests",
             dependencies: ["DuetSync", "DuetWire", "DuetDaemon", "DuetHTTP", "DuetTesting"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "DuetEncodingTests",
+            dependencies: ["DuetEncoding", "DuetTesting"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -58,11 +58,11 @@ extension Store {
             let spaceBytes = Data(space.bytes)
             return try database.write { db in
                 var report = IngestReport()
-                // Per device: (highest seq held, its hash), read once and then followed. The
-                // device being followed is kept aside: a page is mostly runs of one device, and
-                // comparing 16 bytes is cheaper than hashing them into the table per envelope.
-                var chains: [WireDeviceID: (seq: UInt64, hash: [UInt8])] = [:]
-                var current: (device: WireDeviceID, seq: UInt64, hash: [UInt8])?
+                // Per device: the chain's head, read once and then followed. The device being
+                // followed is kept aside: a page is mostly runs of one device, and comparing 16
+                // bytes is cheaper than hashing them into the table per envelope.
+                var chains: [WireDeviceID: EnvelopeChain.Head] = [:]
+                var current: (device: WireDeviceID, head: EnvelopeChain.Head)?
                 let insert = try EnvelopeInsert(db)
                 let spaceRaw = space.bytes
                 for outcome in checked {
@@ -73,29 +73,34 @@ extension Store {
                     }
                     let header = envelope.header
                     if current?.device != header.device {
-                        if let current { chains[current.device] = (current.seq, current.hash) }
+                        if let current { chains[current.device] = current.head }
                         if let known = chains[header.device] {
-                            current = (header.device, known.seq, known.hash)
+                            current = (header.device, known)
                         } else {
                             let row = try Row.fetchOne(db, sql: "SELECT seq, hash FROM envelopes WHERE space = ? AND device = ? ORDER BY seq DESC LIMIT 1",
                                                        arguments: [spaceBytes, Data(header.device.bytes)])
-                            current = (header.device, row.map { UInt64($0["seq"] as Int64) } ?? 0, row.map { [UInt8]($0["hash"] as Data) } ?? Digest.zero.bytes)
+                            // Clamped like the relay's: a damaged seq is judged, never trapped on.
+                            current = (header.device, row.map { EnvelopeChain.Head(seq: UInt64(clamping: $0["seq"] as Int64), hash: [UInt8]($0["hash"] as Data)) } ?? .empty)
                         }
                     }
                     guard let chain = current else { continue }
-                    if header.seq <= chain.seq {
-                        let held = try Data.fetchOne(db, sql: "SELECT bytes FROM envelopes WHERE space = ? AND device = ? AND seq = ?",
-                                                     arguments: [spaceBytes, Data(header.device.bytes), Int64(header.seq)])
-                        if held.map({ [UInt8]($0) == envelope.bytes }) == true { report.duplicates += 1 } else { report.refused.append("fork: a second envelope for one seq") }
-                        continue
+                    // The rule the relay applies too (DuetWire); only what to do about it is ours.
+                    let verdict = try EnvelopeChain.judge(envelope, head: chain.head) {
+                        try Data.fetchOne(db, sql: "SELECT bytes FROM envelopes WHERE space = ? AND device = ? AND seq = ?",
+                                          arguments: [spaceBytes, Data(header.device.bytes), Int64(clamping: header.seq)]).map { [UInt8]($0) }
                     }
-                    guard header.seq == chain.seq + 1 else { report.refused.append("gap in a device's envelopes"); continue }
-                    guard header.previous.bytes == chain.hash else { report.refused.append("broken chain"); continue }
-                    try insert.execute(space: spaceRaw, device: header.device.bytes, seq: header.seq, hash: hash, bytes: envelope.bytes)
-                    current = (header.device, header.seq, hash)
-                    report.stored += 1
+                    switch verdict {
+                    case .duplicate: report.duplicates += 1
+                    case .fork: report.refused.append("fork: a second envelope for one seq")
+                    case .gap: report.refused.append("gap in a device's envelopes")
+                    case .brokenChain: report.refused.append("broken chain")
+                    case .extends:
+                        try insert.execute(space: spaceRaw, device: header.device.bytes, seq: header.seq, hash: hash, bytes: envelope.bytes)
+                        current = (header.device, EnvelopeChain.Head(seq: header.seq, hash: hash))
+                        report.stored += 1
+                    }
                 }
-                if let current { chains[current.device] = (current.seq, current.hash) }
+                if let current { chains[current.device] = current.head }
                 report.heads = chains.mapValues(\.seq)
                 return report
             }
@@ -122,26 +127,21 @@ extension Store {
     }
 
     /// A device whose envelopes verify in a space, up to `lastSeq` (a removed device's bound).
-    struct Signer: Sendable {
-        let key: VerifyingKey
-        let lastSeq: UInt64
-    }
+    typealias Signer = EnvelopeAdmission.Signer
 
     /// Parses each envelope and checks it is for `space`, from a member (or from a removed
-    /// device, written while it was one), correctly signed — spread over the cores, in order.
+    /// device, written while it was one), correctly signed — the admission the relay applies
+    /// too (DuetWire), spread over the cores, in order.
     static func verify(_ batch: [[UInt8]], space: SpaceID, members: [WireDeviceID: Signer]) -> [Result<Verified, Refusal>] {
         @Sendable func check(_ bytes: [UInt8]) -> Result<Verified, Refusal> {
-            guard let envelope = try? Envelope(bytes: bytes) else { return .failure(Refusal(reason: "malformed envelope")) }
-            // The header is signed: an envelope moved here from another space says so.
-            guard envelope.header.space == space else { return .failure(Refusal(reason: "envelope of another space")) }
-            guard let signer = members[envelope.header.device] else {
-                return .failure(Refusal(reason: IngestReport.notMember))
+            switch EnvelopeAdmission.admit(bytes, to: space, signer: { members[$0] }) {
+            case .success(let envelope): return .success(Verified(envelope))
+            case .failure(.malformed): return .failure(Refusal(reason: "malformed envelope"))
+            case .failure(.otherSpace): return .failure(Refusal(reason: "envelope of another space"))
+            case .failure(.unknownSigner): return .failure(Refusal(reason: IngestReport.notMember))
+            case .failure(.signedAfterRemoval): return .failure(Refusal(reason: "envelope a device signed after it was removed"))
+            case .failure(.badSignature): return .failure(Refusal(reason: "envelope with a bad signature"))
             }
-            guard envelope.header.seq <= signer.lastSeq else {
-                return .failure(Refusal(reason: "envelope a device signed after it was removed"))
-            }
-            do { try envelope.verify(signer: signer.key) } catch { return .failure(Refusal(reason: "envelope with a bad signature")) }
-            return .success(Verified(envelope))
         }
         return Parallel.map(batch, check)
     }
@@ -152,9 +152,10 @@ extension UnlockedStore {
     /// Opens every stored envelope not yet applied, in every space, in causal order, and applies
     /// the changes to the entries (one transaction). Changes whose causal past is missing, or
     /// sealed under an epoch whose key has not reached this device yet, wait for the next call.
-    /// Returns the dots applied.
+    /// Returns the dots applied. `now` is this device's wall clock (ms since the epoch): the
+    /// device's clock moves past each change received, unless it is dated too far ahead of it.
     @discardableResult
-    public func materialise() throws -> [Dot] { try materialiseReporting().applied }
+    public func materialise(now: UInt64 = WallClock.milliseconds) throws -> [Dot] { try materialiseReporting(now: now).applied }
 
     /// What ``materialise()`` did, and what still waits.
     public struct Materialised: Sendable {
@@ -165,7 +166,7 @@ extension UnlockedStore {
     }
 
     /// ``materialise()``, telling also which held changes wait for envelopes never received.
-    public func materialiseReporting() throws -> Materialised {
+    public func materialiseReporting(now: UInt64 = WallClock.milliseconds) throws -> Materialised {
         // Names and notices from directory records first (a count when nothing changed).
         try refreshDirectory()
         do {
@@ -179,17 +180,26 @@ extension UnlockedStore {
             }
             guard pending else { return Materialised() }
             var refusals: [(Dot, Entry.InvalidOperation)] = []
+            var ahead: [Dot] = []
             let outcome = try store.database.write { db in
                 refusals = []
+                ahead = []
                 var outcome = Materialised()
+                var clock = try StoredClock.read(db)
+                let read = clock
                 for space in try Store.spaces(db) {
                     var missing: [(waiting: Dot, needs: Dot)] = []
-                    outcome.applied += try materialise(db, space: space.id, refusals: &refusals, missing: &missing)
+                    var received = Received(clock: clock, now: now)
+                    outcome.applied += try materialise(db, space: space.id, refusals: &refusals, missing: &missing, received: &received)
+                    clock = received.clock
+                    ahead += received.ahead
                     if !missing.isEmpty { outcome.missing[space.id] = missing }
                 }
+                if clock != read { try StoredClock.write(clock, db) }
                 return outcome
             }
             if !refusals.isEmpty { try noteRefusals(refusals) }
+            if !ahead.isEmpty { try noteClockAhead(ahead) }
             return outcome
         } catch {
             throw Store.classify(error, doing: "apply received changes", home: store.home)
@@ -207,8 +217,15 @@ extension UnlockedStore {
         case expired(Dot)
     }
 
+    /// The device's clock while changes are received, and the changes dated too far ahead of it.
+    private struct Received {
+        var clock: HybridLogicalClock
+        let now: UInt64
+        var ahead: [Dot] = []
+    }
+
     private func materialise(_ db: GRDB.Database, space: SpaceID, refusals: inout [(Dot, Entry.InvalidOperation)],
-                             missing: inout [(waiting: Dot, needs: Dot)]) throws -> [Dot] {
+                             missing: inout [(waiting: Dot, needs: Dot)], received: inout Received) throws -> [Dot] {
         let spaceBytes = Data(space.bytes)
         let reading = try reading(db, space: space)
         let keys = reading.keys, expiries = reading.expiries
@@ -281,7 +298,9 @@ extension UnlockedStore {
         var applied: [Dot] = []
         for (dot, reason) in unreadable { applied += journal.receiveRefused(dot, reason).applied }
         for change in changes.sorted(by: { ($0.hlc, $0.device, $0.seq) < ($1.hlc, $1.device, $1.seq) }) {
-            applied += journal.receive(change).applied
+            let outcome = journal.receive(change, clock: &received.clock, now: received.now)
+            applied += outcome.applied
+            if case .clampedAhead = outcome.clock { received.ahead.append(change.dot) }
         }
         for dot in applied { if let reason = journal.refused[dot] { refusals.append((dot, reason)) } }
         if journal.pendingCount > 0 {

@@ -1,5 +1,5 @@
 internal import CZlib
-package import DuetCore
+package import DuetEncoding
 
 /// The form an entry snapshot takes at rest, inside its AEAD seal: the canonical
 /// ``EntrySnapshot`` bytes, deflated when that pays.

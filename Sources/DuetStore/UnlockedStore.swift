@@ -91,8 +91,7 @@ public struct UnlockedStore: Sendable {
             }
             previous = digest
         }
-        let lastClock = try Data.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'hlc'") ?? Data(count: 8)
-        var clock = HybridLogicalClock(last: HLC(raw: lastClock.reduce(0) { $0 << 8 | UInt64($1) }))
+        var clock = try StoredClock.read(db)
         let hlc = clock.tick(now: now)
         // Every client refuses what a device dates at or after its certificate's expiry
         // (SPEC § 6.2): written here, it would be shown here and nowhere else.
@@ -127,8 +126,7 @@ public struct UnlockedStore: Sendable {
                                    Data(envelope.hash.bytes), Data(envelope.bytes)])
         try db.execute(sql: "INSERT INTO vectors (space, device, seq) VALUES (?, ?, ?) ON CONFLICT (space, device) DO UPDATE SET seq = excluded.seq",
                        arguments: [Data(space.bytes), Data(wireDevice.bytes), Int64(change.seq)])
-        try db.execute(sql: "UPDATE store_meta SET value = ? WHERE key = 'hlc'",
-                       arguments: [Data((0..<8).map { UInt8(truncatingIfNeeded: hlc.raw >> (56 - 8 * UInt64($0))) })])
+        try StoredClock.write(clock, db)
         try saveEntry(db, entry, space: space)
         try Receipts.note(db, [change], space: space)
         return change

@@ -61,8 +61,7 @@ public enum TraceReplay {
             }
             for earlier in missing.sorted() {
                 guard let change = changes[earlier] else { continue }
-                clocks[agent].receive(change.hlc, now: now)
-                journals[agent].receive(change)
+                journals[agent].receive(change, clock: &clocks[agent], now: now)
             }
             applied[agent][index] = true
             guard !transaction.patches.isEmpty else { continue }

@@ -1,4 +1,5 @@
 public import DuetCrypto
+import DuetEncoding
 
 /// A change as it travels and is stored (DESIGN §5, Protocol/SPEC.md § 5): a header the relay
 /// can read, the padded change sealed under the space's content key with the header as
@@ -36,7 +37,7 @@ public struct Envelope: Hashable, Sendable {
         }
 
         public var encoded: [UInt8] {
-            var writer = WireWriter()
+            var writer = ByteWriter()
             writer.byte(Envelope.version)
             writer.raw(space.bytes)
             writer.varint(epoch)
@@ -62,7 +63,7 @@ public struct Envelope: Hashable, Sendable {
     ) -> Envelope {
         let headerBytes = header.encoded
         let sealed = AEAD.seal(Padding.pad(plaintext), using: contentKey, associatedData: headerBytes)
-        var writer = WireWriter()
+        var writer = ByteWriter()
         writer.raw(headerBytes)
         writer.varint(UInt64(sealed.count))
         writer.raw(sealed)

@@ -1,4 +1,5 @@
 public import DuetCrypto
+import DuetEncoding
 
 /// The two messages of a pairing (SPEC § 7.2), each sealed under the mailbox key both sides
 /// derive from the code. The relay sees only their sizes; the code never reaches it.
@@ -42,7 +43,7 @@ public enum PairingMessages {
     }
 
     public static func seal(_ invite: Invite, key: SymmetricKey) -> [UInt8] {
-        var writer = WireWriter()
+        var writer = ByteWriter()
         writer.byte(version)
         writer.raw(invite.space.bytes)
         writer.raw(invite.identity.bytes)
@@ -53,7 +54,7 @@ public enum PairingMessages {
     }
 
     public static func seal(_ reply: Reply, key: SymmetricKey) -> [UInt8] {
-        var writer = WireWriter()
+        var writer = ByteWriter()
         writer.byte(version)
         writer.raw(reply.identity.bytes)
         write(reply.certificate, name: reply.name, into: &writer)
@@ -82,7 +83,7 @@ public enum PairingMessages {
         return Reply(identity: identity, certificate: certificate, name: name)
     }
 
-    private static func write(_ certificate: DeviceCertificate, name: String, into writer: inout WireWriter) {
+    private static func write(_ certificate: DeviceCertificate, name: String, into writer: inout ByteWriter) {
         let certificateBytes = certificate.encoded
         writer.varint(UInt64(certificateBytes.count))
         writer.raw(certificateBytes)

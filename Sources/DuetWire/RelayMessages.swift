@@ -1,3 +1,5 @@
+import DuetEncoding
+
 /// The binary bodies of relay requests and replies (SPEC § 6.5).
 public enum RelayMessages {
     /// What a device signs to open a session (SPEC § 6.3): context ‖ the relay's origin ‖ 0x00 ‖
@@ -8,7 +10,7 @@ public enum RelayMessages {
 
     /// A vector: `varint(count) (device:16 seq:varint)*`, devices ascending.
     public static func encode(vector: [WireDeviceID: UInt64]) -> [UInt8] {
-        var writer = WireWriter()
+        var writer = ByteWriter()
         writer.varint(UInt64(vector.count))
         for (device, seq) in vector.sorted(by: { $0.key < $1.key }) {
             writer.raw(device.bytes)
@@ -38,7 +40,7 @@ public enum RelayMessages {
 
     /// A batch of byte strings: `varint(count) (varint(len) bytes)*`.
     public static func encode(batch: [[UInt8]]) -> [UInt8] {
-        var writer = WireWriter()
+        var writer = ByteWriter()
         writer.varint(UInt64(batch.count))
         for item in batch {
             writer.varint(UInt64(item.count))

@@ -1,4 +1,5 @@
 import DuetCrypto
+import DuetEncoding
 import Foundation
 import Testing
 @testable import DuetCore

@@ -33,7 +33,7 @@ struct RelayServiceTests {
 
     @Test("The signed authentication message is exactly the bytes SPEC § 6.3 gives")
     func authenticationBytes() {
-        let message = RelayService.authenticationMessage(origin: "http://127.0.0.1:8479", challenge: [UInt8](repeating: 7, count: 32))
+        let message = RelayMessages.authenticationMessage(origin: "http://127.0.0.1:8479", challenge: [UInt8](repeating: 7, count: 32))
         let expected = "64756574" + "2072656c" + "61792061" + "75746820" + "7631" + "68747470" + "3a2f2f31" + "32372e30" + "2e302e31" + "3a383437" + "39"
             + "00" + String(repeating: "07", count: 32)
         #expect(message.count == 72 && Hex.encode(message) == expected)
@@ -45,7 +45,7 @@ struct RelayServiceTests {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let device = SigningKey.generate()
         let challenge = try await service.challenge(for: device.verifyingKey, now: Self.now)
-        let signature = device.signature(for: RelayService.authenticationMessage(origin: Self.origin, challenge: challenge))
+        let signature = device.signature(for: RelayMessages.authenticationMessage(origin: Self.origin, challenge: challenge))
         let token = try await service.session(device: device.verifyingKey, challenge: challenge, signature: signature, now: Self.now + 1)
         #expect(try await service.device(for: token, now: Self.now + 2) == device.verifyingKey)
         // Reusing the challenge, signing for another relay, or another key's signature: refused.
@@ -53,7 +53,7 @@ struct RelayServiceTests {
             try await service.session(device: device.verifyingKey, challenge: challenge, signature: signature, now: Self.now + 1)
         }
         let second = try await service.challenge(for: device.verifyingKey, now: Self.now)
-        let elsewhere = device.signature(for: RelayService.authenticationMessage(origin: "http://evil.example", challenge: second))
+        let elsewhere = device.signature(for: RelayMessages.authenticationMessage(origin: "http://evil.example", challenge: second))
         await #expect { try await service.session(device: device.verifyingKey, challenge: second, signature: elsewhere, now: Self.now + 1) } throws: { error in
             // The refusal names the origin the relay expects: the likeliest mistake is the URL.
             (error as? RelayError)?.code == "unauthenticated" && "\(error)".contains(Self.origin)
@@ -62,7 +62,7 @@ struct RelayServiceTests {
             try await service.session(device: device.verifyingKey, challenge: second, signature: elsewhere, now: Self.now + 1)
         }
         let third = try await service.challenge(for: device.verifyingKey, now: Self.now)
-        let late = device.signature(for: RelayService.authenticationMessage(origin: Self.origin, challenge: third))
+        let late = device.signature(for: RelayMessages.authenticationMessage(origin: Self.origin, challenge: third))
         await #expect(throws: RelayError.unauthenticated) {
             try await service.session(device: device.verifyingKey, challenge: third, signature: late, now: Self.now + 61_000)
         }

@@ -1,5 +1,6 @@
 import DuetCore
 import DuetCrypto
+import DuetEncoding
 import Foundation
 import GRDB
 import Testing

@@ -1,3 +1,5 @@
+public import DuetEncoding
+
 /// The canonical binary form of a ``Change`` (Protocol/SPEC.md, § Operations): what travels,
 /// padded and sealed, inside an envelope. One change has exactly one encoding; the decoder
 /// refuses every other byte string, including trailing bytes and overlong varints.

@@ -1,3 +1,5 @@
+import DuetEncoding
+
 /// One replica of a space: its entries, the vector of what it has applied, and the changes that
 /// arrived before their causal past (held until it arrives).
 ///

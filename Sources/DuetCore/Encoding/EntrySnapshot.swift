@@ -1,3 +1,5 @@
+public import DuetEncoding
+
 /// The canonical binary form of an ``Entry`` with its full history: every value each register
 /// ever had, every set addition and removal, every acknowledgement, and every scalar ever typed
 /// into the body with its id, origins and whether it is deleted.

@@ -118,11 +118,6 @@ public actor RelayService {
         return issued <= now && now - issued < limits.challengeLifetime
     }
 
-    /// What a device signs to prove it holds its key: context, this relay's origin, challenge.
-    public static func authenticationMessage(origin: String, challenge: [UInt8]) -> [UInt8] {
-        RelayMessages.authenticationMessage(origin: origin, challenge: challenge)
-    }
-
     /// Exchanges a signed challenge for a session token. A challenge is good once.
     /// With `delegate`, the challenge was signed by the device's sync daemon key, which the device
     /// key vouched for (SPEC § 6.3); the session is the device's either way.
@@ -134,7 +129,7 @@ public actor RelayService {
         if let delegate, !SyncDelegation.isValid(delegate.delegation, delegate: delegate.key, device: device) {
             throw .unauthenticated
         }
-        guard signer.isValidSignature(signature, for: Self.authenticationMessage(origin: origin, challenge: challenge)) else {
+        guard signer.isValidSignature(signature, for: RelayMessages.authenticationMessage(origin: origin, challenge: challenge)) else {
             // The likeliest honest cause is a URL mismatch (a proxy in front, localhost for
             // 127.0.0.1): name the origin this relay expects. It is public by definition.
             throw RelayError(code: "unauthenticated", status: 401,
@@ -350,14 +345,19 @@ public actor RelayService {
         let sender = WireDeviceID(verifyingKey: device)
         var envelopes: [Envelope] = []
         envelopes.reserveCapacity(batch.count)
+        // The admission every device applies too (DuetWire); here the only signer is the
+        // session's own device, a current member (`admit` checked that above).
+        let signer = EnvelopeAdmission.Signer(key: device)
         for bytes in batch {
             guard bytes.count <= maximumBytes else { throw RelayError.tooLarge(limit: maximumBytes) }
-            let envelope: Envelope
-            do { envelope = try Envelope(bytes: bytes) } catch { throw RelayError.malformed("\(error)") }
-            guard envelope.header.space == space else { throw RelayError.malformed("an envelope names another space") }
-            guard envelope.header.device == sender else { throw RelayError.malformed("a device appends only its own envelopes") }
-            do { try envelope.verify(signer: device) } catch { throw RelayError.malformed("an envelope's signature does not verify") }
-            envelopes.append(envelope)
+            switch EnvelopeAdmission.admit(bytes, to: space, signer: { $0 == sender ? signer : nil }) {
+            case .success(let envelope): envelopes.append(envelope)
+            case .failure(.malformed(let error)): throw RelayError.malformed("\(error)")
+            case .failure(.otherSpace): throw RelayError.malformed("an envelope names another space")
+            case .failure(.unknownSigner): throw RelayError.malformed("a device appends only its own envelopes")
+            // A current member has no removal bound; answered like a bad signature, should one come.
+            case .failure(.signedAfterRemoval), .failure(.badSignature): throw RelayError.malformed("an envelope's signature does not verify")
+            }
         }
         return try await storage.append(envelopes)
     }

@@ -4,13 +4,15 @@ public import DuetWire
 /// follows, so nothing here relies on SQLite-only behaviour: every rule below is decided inside
 /// the backend's write transaction.
 ///
-/// Append rules (Protocol/SPEC.md § 6, relay):
-/// - `seq` must be the device's next one in the space: a gap is refused (`gap`);
-/// - `previous` must be the hash of the device's envelope `seq − 1` (`brokenChain`);
-/// - the exact same bytes again are acknowledged without storing twice (`duplicate`);
-/// - different bytes for a `(space, device, seq)` already held are a fork: refused (`fork`);
-///   the first offered envelope is kept as evidence (counted against the space quota, and only
-///   while it fits), and the device is refused every append after that (`device-forked`);
+/// Append rules (Protocol/SPEC.md § 6.4, relay):
+/// - the chain rule is DuetWire's `EnvelopeChain`, the one every device applies to what it
+///   receives: a gap (`gap`), a wrong `previous` (`brokenChain`), the same bytes again
+///   (`duplicate`, acknowledged without storing twice), different bytes for a held seq (`fork`);
+///   a backend judges with it and never restates it;
+/// - the relay's own policy around that rule: after a fork the first offered envelope is kept as
+///   evidence (counted against the space quota, and only while it fits), and the device is
+///   refused every append after that (`device-forked`); an envelope past the space's quota is
+///   refused (`quotaExceeded`);
 /// - an acknowledgement is given only after the transaction holding the envelope is durable.
 public protocol RelayStorage: Sendable {
     /// Appends envelopes (already parsed and verified by the caller), each judged on its own,

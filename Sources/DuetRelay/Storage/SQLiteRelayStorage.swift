@@ -288,6 +288,10 @@ public final class SQLiteRelayStorage: RelayStorage {
 
     /// Judges and stores one envelope inside the caller's transaction. Statements are cached:
     /// this runs thousands of times a second and SQL compilation would dominate it.
+    ///
+    /// The chain rule is DuetWire's ``EnvelopeChain`` (the one every device applies too); what
+    /// is decided here is the relay's own policy around it: a forked device is stopped, fork
+    /// evidence is kept, and the space's quota is charged.
     static func append(_ envelope: Envelope, in db: GRDB.Database, quota: Int64) throws -> AppendOutcome {
         let header = envelope.header
         let space = Data(header.space.bytes), device = Data(header.device.bytes)
@@ -296,33 +300,34 @@ public final class SQLiteRelayStorage: RelayStorage {
         if (head?["forked"] as Int64?) ?? 0 != 0 { return .refused(.deviceForked) }
         // A negative or damaged head in the file counts as none held past it: the append is
         // then judged a gap or a fork, never a trap.
-        let current = UInt64(clamping: (head?["seq"] as Int64?) ?? 0)
-        // Envelope parsing refuses seqs above Int64.max; this guard keeps the storage safe alone.
-        guard header.seq <= Envelope.maximumSeq else { return .refused(.gap) }
+        let chain = EnvelopeChain.Head(seq: UInt64(clamping: (head?["seq"] as Int64?) ?? 0),
+                                       hash: (head?["hash"] as Data?).map { [UInt8]($0) } ?? Digest.zero.bytes)
+        let verdict = try EnvelopeChain.judge(envelope, head: chain) {
+            try Data.fetchOne(db.cachedStatement(sql: "SELECT bytes FROM envelopes WHERE space = ? AND device = ? AND seq = ?"),
+                              arguments: [space, device, Int64(clamping: header.seq)]).map { [UInt8]($0) }
+        }
         let held = try Row.fetchOne(db.cachedStatement(sql: "SELECT position, bytes FROM spaces WHERE space = ?"), arguments: [space])
         let usedBytes = max(0, (held?["bytes"] as Int64?) ?? 0)
-        if header.seq <= current {
-            let heldBytes = try Data.fetchOne(
-                db.cachedStatement(sql: "SELECT bytes FROM envelopes WHERE space = ? AND device = ? AND seq = ?"),
-                arguments: [space, device, Int64(header.seq)])
-            if let heldBytes, [UInt8](heldBytes) == envelope.bytes { return .duplicate }
-            // A fork: the device is stopped, and its first offered envelope is kept as evidence
-            // while it fits in the space's quota (one per seq, and only one ever, since the
-            // device is refused from now on).
+        switch verdict {
+        case .extends: break
+        case .duplicate: return .duplicate
+        case .gap: return .refused(.gap)
+        case .brokenChain: return .refused(.brokenChain)
+        case .fork:
+            // The device is stopped, and its first offered envelope is kept as evidence while it
+            // fits in the space's quota (one per seq, and only one ever, since the device is
+            // refused from now on).
             try db.cachedStatement(sql: "UPDATE heads SET forked = 1 WHERE space = ? AND device = ?").execute(arguments: [space, device])
             let size = Int64(envelope.bytes.count)
             if size <= quota - min(quota, usedBytes) {
                 try db.cachedStatement(sql: "INSERT OR IGNORE INTO forks (space, device, seq, offered) VALUES (?, ?, ?, ?)")
-                    .execute(arguments: [space, device, Int64(header.seq), Data(envelope.bytes)])
+                    .execute(arguments: [space, device, Int64(clamping: header.seq), Data(envelope.bytes)])
                 if db.changesCount > 0 {
                     try db.cachedStatement(sql: "UPDATE spaces SET bytes = bytes + ? WHERE space = ?").execute(arguments: [size, space])
                 }
             }
             return .refused(.fork)
         }
-        guard header.seq == current + 1 else { return .refused(.gap) }
-        let expectedPrevious = (head?["hash"] as Data?).map { [UInt8]($0) } ?? Digest.zero.bytes
-        guard header.previous.bytes == expectedPrevious else { return .refused(.brokenChain) }
         // Compared without adding: a damaged byte count near Int64.max must not overflow.
         guard Int64(envelope.bytes.count) <= quota - min(quota, usedBytes) else { return .refused(.quotaExceeded) }
         let (position, overflow) = max(0, (held?["position"] as Int64?) ?? 0).addingReportingOverflow(1)

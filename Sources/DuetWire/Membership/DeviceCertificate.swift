@@ -1,4 +1,5 @@
 public import DuetCrypto
+import DuetEncoding
 
 /// A person's identity key vouching for one of their devices (SPEC § 6.2): keys and times only.
 /// The device's name travels sealed, in the space's directory record, never where the relay
@@ -32,7 +33,7 @@ public struct DeviceCertificate: Hashable, Sendable {
     }
 
     static func encodeBody(identity: VerifyingKey, device: VerifyingKey, created: UInt64, expires: UInt64) -> [UInt8] {
-        var writer = WireWriter()
+        var writer = ByteWriter()
         writer.byte(version)
         writer.raw(identity.bytes)
         writer.raw(device.bytes)

@@ -1,4 +1,5 @@
 public import DuetCrypto
+import DuetEncoding
 
 /// One record of a space's membership log (SPEC § 6.2): hash-chained, signed by an identity
 /// that is a member when it applies.
@@ -64,7 +65,7 @@ public struct MembershipRecord: Hashable, Sendable {
     }
 
     static func encodeBody(space: SpaceID, index: UInt64, previous: Digest, action: Action, signer: VerifyingKey) -> [UInt8] {
-        var writer = WireWriter()
+        var writer = ByteWriter()
         writer.byte(version)
         writer.raw(space.bytes)
         writer.varint(index)

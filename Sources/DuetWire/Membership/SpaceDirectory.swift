@@ -1,4 +1,5 @@
 public import DuetCrypto
+import DuetEncoding
 
 /// What a person tells the other members of a space about themselves, sealed under the space's
 /// content key so the relay learns none of it (SPEC § 6.2, action 7): their name, their devices'
@@ -39,7 +40,7 @@ public struct SpaceDirectory: Equatable, Sendable {
     /// name = u8 len (1–64) ‖ UTF-8, devices ascending by key.
     public func seal(space: SpaceID, signer: VerifyingKey, contentKey: SymmetricKey) throws(WireError) -> [UInt8] {
         guard deviceNames.count <= Self.maximumDevices else { throw .tooLarge(limit: Self.maximumDevices) }
-        var writer = WireWriter()
+        var writer = ByteWriter()
         writer.byte(Self.version)
         try Self.write(personName, into: &writer)
         writer.byte(UInt8(truncatingIfNeeded: deviceNames.count))
@@ -91,7 +92,7 @@ public struct SpaceDirectory: Equatable, Sendable {
         return SpaceDirectory(personName: personName, deviceNames: names, couple: couple)
     }
 
-    private static func write(_ name: String, into writer: inout WireWriter) throws(WireError) {
+    private static func write(_ name: String, into writer: inout ByteWriter) throws(WireError) {
         let bytes = Array(name.utf8)
         guard (1...64).contains(bytes.count) else { throw .malformed("a name is 1 to 64 bytes") }
         writer.byte(UInt8(truncatingIfNeeded: bytes.count))

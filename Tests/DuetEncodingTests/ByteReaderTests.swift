@@ -1,6 +1,6 @@
 import DuetTesting
 import Testing
-@testable import DuetCore
+import DuetEncoding
 
 @Suite("Byte reader")
 struct ByteReaderTests {

@@ -1,5 +1,5 @@
 /// Appends Duet's canonical binary forms: LEB128 varints, fixed-width big-endian integers,
-/// length-prefixed byte strings.
+/// length-prefixed byte strings. The one writer, for DuetCore's encodings and DuetWire's.
 public struct ByteWriter: Sendable {
     public private(set) var bytes: [UInt8] = []
 

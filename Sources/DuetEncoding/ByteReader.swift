@@ -1,6 +1,10 @@
 /// Reads Duet's canonical binary forms from untrusted bytes. Never traps: every read checks the
 /// bytes left, varints must be in shortest form, and every length is checked against a stated
 /// limit and against the bytes actually left before anything is allocated.
+///
+/// The one reader: DuetCore decodes changes and snapshots with it, DuetWire the relay-visible
+/// structures (through `WireReader`, which only renames the errors), so the two layers cannot
+/// drift on what a valid varint is.
 public struct ByteReader: Sendable {
     private let bytes: [UInt8]
     public private(set) var offset = 0
@@ -91,7 +95,7 @@ public struct ByteReader: Sendable {
         }
     }
 
-    public mutating func expectEnd() throws(DecodingError) {
+    public func expectEnd() throws(DecodingError) {
         guard isAtEnd else { throw .trailingBytes }
     }
 }
