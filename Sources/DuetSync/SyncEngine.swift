@@ -65,7 +65,7 @@ public enum SyncEngine {
             result.refused += round.summary.refused
         }
         try await RecoveryEngine.refreshIfStale(unlocked, store: store, transport: transport)
-        let materialised = try unlocked.materialiseReporting()
+        let materialised = try unlocked.materialiseReporting(now: environment.now())
         result.applied = materialised.applied.count
         result.waiting = try store.pendingIn()
         try warnWithheld(materialised.missing, heldBefore: heldBefore, complete: complete, store: store)
