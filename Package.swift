@@ -197,7 +197,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DuetCLITests",
-            dependencies: ["duet", "duet-relay", "duetd", "DuetTesting", "DuetCore", "DuetStore", "DuetSync", "DuetWire", "DuetCrypto", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["duet", "duet-relay", "duetd", "duet-sim", "DuetTesting", "DuetCore", "DuetStore", "DuetSync", "DuetWire", "DuetCrypto", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         .testTarget(

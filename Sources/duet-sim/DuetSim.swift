@@ -20,6 +20,10 @@ struct DuetSim: AsyncParsableCommand {
     @Option(help: "Worker processes (each runs every jobs-th seed).") var jobs = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
     @Flag(help: "Print each seed's figures.") var verbose = false
     @Flag(help: .hidden) var worker = false
+    /// For the simulator's own tests: the seed that reports a violation, and the one whose
+    /// worker dies mid-seed, so the reporting of both is tested.
+    @Option(help: .hidden) var failSeed: UInt64?
+    @Option(help: .hidden) var dieAtSeed: UInt64?
 
     func validate() throws {
         guard (1...10_000_000).contains(seeds) else { throw ValidationError("--seeds is 1 to 10,000,000") }
@@ -29,9 +33,12 @@ struct DuetSim: AsyncParsableCommand {
 
     func run() async throws {
         if worker {
-            try await Worker(first: from, count: seeds, stride: UInt64(jobs), adversary: adversary, verbose: verbose).run()
+            try await Worker(first: from, count: seeds, stride: UInt64(jobs), adversary: adversary, verbose: verbose,
+                             failSeed: failSeed, dieAtSeed: dieAtSeed).run()
         } else {
-            let failed = try await Supervisor(first: from, count: seeds, jobs: jobs, adversary: adversary, verbose: verbose).run()
+            let failed = try await Supervisor(first: from, count: seeds, jobs: jobs, adversary: adversary, verbose: verbose,
+                                              passedOn: (failSeed.map { ["--fail-seed", String($0)] } ?? [])
+                                                + (dieAtSeed.map { ["--die-at-seed", String($0)] } ?? [])).run()
             if failed > 0 { throw ExitCode(1) }
         }
     }

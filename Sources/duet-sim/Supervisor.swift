@@ -10,6 +10,8 @@ struct Supervisor {
     let jobs: Int
     let adversary: Adversary
     let verbose: Bool
+    /// Hidden options handed to the workers as they are.
+    let passedOn: [String]
 
     /// Returns the number of failing seeds.
     func run() async throws -> Int {
@@ -49,7 +51,7 @@ struct Supervisor {
             process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
             if let executable = Bundle.main.executablePath { process.executableURL = URL(fileURLWithPath: executable) }
             process.arguments = ["--worker", "--from", String(next), "--seeds", String(remaining), "--jobs", String(jobs),
-                                 "--adversary", adversary.rawValue] + (verbose ? ["--verbose"] : [])
+                                 "--adversary", adversary.rawValue] + (verbose ? ["--verbose"] : []) + passedOn
             var environment = ProcessInfo.processInfo.environment
             environment["SWIFT_DETERMINISTIC_HASHING"] = "1"
             process.environment = environment

@@ -11,6 +11,8 @@ struct Worker {
     let stride: UInt64
     let adversary: Adversary
     let verbose: Bool
+    let failSeed: UInt64?
+    let dieAtSeed: UInt64?
 
     func run() async throws {
         // Before anything touches libsodium: every draw comes from the seed from here on.
@@ -23,8 +25,10 @@ struct Worker {
             let seed = first + UInt64(index) * stride
             say("begin \(seed)")
             let directory = "\(root)/\(seed)"
+            if seed == dieAtSeed { kill(getpid(), SIGKILL) }
             do {
                 let figures = try await Self.simulate(seed: seed, adversary: adversary, directory: directory)
+                if seed == failSeed { throw Violation("the violation --fail-seed asked for") }
                 if verbose { say("seed \(seed): \(figures)") }
                 say("ok \(seed)")
             } catch {

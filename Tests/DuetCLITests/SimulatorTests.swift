@@ -1,0 +1,50 @@
+import DuetTesting
+import Foundation
+import Testing
+
+/// Issue #15 item 5: `duet-sim`, the deterministic simulator, run by CI (more on demand:
+/// `duet-sim --seeds 200000`).
+@Suite("Deterministic simulator")
+struct SimulatorTests {
+    /// The seeds CI runs.
+    static let ciSeeds = Int(ProcessInfo.processInfo.environment["DUET_SIM_SEEDS"] ?? "") ?? 2000
+
+    static var simulator: String { BuildProducts.folder(holding: "duet-sim").appendingPathComponent("duet-sim").path }
+
+    @Test("The CI seeds: two people, one to three devices each, a relay, loss, repeats, reordering, partitions and crashes: no violation")
+    func ciSeeds() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.simulator), "duet-sim is not built beside the tests")
+        let run = try ProcessRun(Self.simulator, ["--seeds", String(Self.ciSeeds)])
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.last == "\(Self.ciSeeds) seeds, 0 violations", "\(run.stdout.suffix(4000))\n\(run.stderr.suffix(2000))")
+        #expect(run.status == 0)
+    }
+
+    @Test("A seed replays exactly: the same path, the same figures")
+    func replay() throws {
+        let first = try ProcessRun(Self.simulator, ["--seeds", "2", "--from", "41", "--jobs", "1", "--verbose"])
+        let second = try ProcessRun(Self.simulator, ["--seeds", "2", "--from", "41", "--jobs", "1", "--verbose"])
+        let figures = first.stdout.split(separator: "\n").filter { $0.hasPrefix("seed ") }
+        #expect(figures.count == 2 && figures.allSatisfy { $0.contains("digest ") }, "\(first.stdout)")
+        #expect(figures == second.stdout.split(separator: "\n").filter { $0.hasPrefix("seed ") })
+        // Another seed takes another path.
+        #expect(Set(figures.map { $0.split(separator: ",").first ?? "" }).count == 2)
+    }
+
+    @Test("A violation names its seed and the command that replays it, and the run fails")
+    func violationReported() throws {
+        let run = try ProcessRun(Self.simulator, ["--seeds", "3", "--from", "7", "--fail-seed", "8"])
+        #expect(run.status != 0)
+        #expect(run.stdout.contains("violation seed 8: the violation --fail-seed asked for — replay: duet-sim --seeds 1 --from 8 --adversary none --jobs 1"), "\(run.stdout)")
+        #expect(run.stdout.hasSuffix("3 seeds, 1 violations\n"), "\(run.stdout)")
+    }
+
+    @Test("A seed whose process dies is reported with its replay command, and the other seeds still run")
+    func deathReported() throws {
+        let run = try ProcessRun(Self.simulator, ["--seeds", "4", "--from", "20", "--jobs", "1", "--die-at-seed", "21"])
+        #expect(run.status != 0)
+        #expect(run.stdout.contains("violation seed 21: the process stopped"), "\(run.stdout)")
+        #expect(run.stdout.contains("replay: duet-sim --seeds 1 --from 21"), "\(run.stdout)")
+        #expect(run.stdout.hasSuffix("4 seeds, 1 violations\n"), "\(run.stdout)")
+    }
+}
