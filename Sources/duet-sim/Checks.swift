@@ -21,10 +21,14 @@ extension World {
             // Every change held was applied: none waits for a past that never came.
             let waiting = try store.pendingIn()
             guard waiting == 0 else { throw Violation("\(device.name) still holds \(waiting) change(s) it could not apply after the heal") }
-            // An honest world raises no warning at all.
-            if adversary == .none {
-                let warnings = try store.warnings()
-                guard warnings.isEmpty else { throw Violation("\(device.name) warned on an honest run: \(warnings[0])") }
+            // A warning exactly when an attack reached this device: an honest world raises none.
+            let warnings = try store.warnings()
+            let attacks = events.attacks.filter { $0.device == device.index }
+            if attacks.isEmpty {
+                guard warnings.isEmpty else { throw Violation("\(device.name) warned though nothing attacked it: \(warnings[0])") }
+            }
+            for attack in attacks where !warnings.contains(where: { $0.contains(attack.warning) }) {
+                throw Violation("\(device.name) met the relay's \(attack.kind) and did not warn of it (warnings: \(warnings))")
             }
         }
         try checkConverged(replicas)

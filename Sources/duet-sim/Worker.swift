@@ -48,7 +48,7 @@ struct Worker {
         do {
             let perPerson = [1 + world.random.below(3), 1 + world.random.below(3)]
             try await world.setUp(devicesPerPerson: perPerson)
-            try await world.work(steps: 40 + world.random.below(160))
+            try await world.work(steps: 60 + world.random.below(240))
             try await world.heal()
             try world.check()
         } catch {
@@ -58,6 +58,6 @@ struct Worker {
         await world.close()
         let events = world.events.withLock { $0 }
         return "digest \(String(world.digest, radix: 16)), \(world.devices.count) devices, \(events.commits.count) writes, \(world.delivered) requests, "
-            + "\(world.deviceCrashes) device and \(world.relayCrashes) relay crashes, failures \(events.failures.sorted { $0.key < $1.key })"
+            + "\(world.deviceCrashes) device and \(world.relayCrashes) relay crashes, \(events.attacks.count) attack(s) \(world.relayAttack?.rawValue ?? ""), failures \(events.failures.sorted { $0.key < $1.key })"
     }
 }

@@ -131,9 +131,9 @@ extension World {
             await scheduler.settle()
             let roll = random.below(100)
             switch roll {
-            case 0..<30:
+            case 0..<20:
                 await act(devices[random.below(devices.count)])
-            case 30..<84:
+            case 20..<90:
                 let requests = scheduler.requests
                 if !requests.isEmpty {
                     await deliver(requests[random.below(requests.count)])
@@ -141,11 +141,11 @@ extension World {
                     // A request the network repeated arrives late; nobody waits for its reply.
                     _ = await respond(replays.remove(at: random.below(replays.count)))
                 }
-            case 84..<92:
+            case 90..<95:
                 if scheduler.sleeperCount > 0 { await scheduler.wakeNext() } else { scheduler.advance(by: UInt64(1 + random.below(5000))) }
-            case 92..<95:
-                try crash(devices[random.below(devices.count)])
             case 95..<97:
+                try crash(devices[random.below(devices.count)])
+            case 97..<98:
                 try crashRelay()
             default:
                 let device = devices[random.below(devices.count)]

@@ -32,6 +32,8 @@ final class World: @unchecked Sendable {
     var abandoned: [(requests: [Scheduler.Request], sleepers: [Scheduler.Sleeper])] = []
     /// Whether the network loses, repeats and delays (off while setting up and healing).
     var faults = false
+    /// The relay's attack in this seed (`--adversary relay`), drawn at the start.
+    var relayAttack: RelayAttack?
     var relayCrashes = 0, deviceCrashes = 0, delivered = 0
     /// FNV-1a over every request the relay answered and its reply, in order: two runs of one
     /// seed with the same digest took the same path (`--verbose` prints it).
@@ -51,6 +53,7 @@ final class World: @unchecked Sendable {
         self.directory = directory
         parameters = try PassphraseKDFParameters(opsLimit: 2, memoryBytes: 64 << 20, salt: [UInt8](repeating: 7, count: 16))
         random = SeededRandom(seed: seed)
+        if adversary == .relay { relayAttack = RelayAttack.allCases[random.below(RelayAttack.allCases.count)] }
         // 2026-01-01 plus up to a year, so no seed depends on one date.
         let scheduler = Scheduler(start: 1_767_225_600_000 + UInt64(random.below(365 * 86_400)) * 1000)
         self.scheduler = scheduler
@@ -171,7 +174,8 @@ final class World: @unchecked Sendable {
             await scheduler.answer(request, with: .failure(RelayConnectionFailure.replyTooLarge(limit: request.maximumReplyBytes)))
             return
         }
-        await scheduler.answer(request, with: .success(reply))
+        // Only while the workload runs: the heal shows what honest replies then mend.
+        await scheduler.answer(request, with: .success(faults ? attack(reply, to: request.request, device: device) : reply))
     }
 
     /// The relay's answer, with its own random stream.
@@ -230,8 +234,13 @@ struct Events {
     /// Shared entries by who created them.
     var sharedEntries: [(entry: EntryID, person: Int)] = []
     var privateEntries: [(entry: EntryID, person: Int)] = []
-    /// Attacks carried out (adversary modes), by the warning they must raise.
-    var attacks: [String] = []
+    /// An attack carried out (adversary modes), on whom, and what it must make them say.
+    struct Attack {
+        let device: Int
+        let kind: String
+        let warning: String
+    }
+    var attacks: [Attack] = []
     var failures: [String: Int] = [:]
 }
 
