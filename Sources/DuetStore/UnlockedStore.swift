@@ -71,7 +71,7 @@ public struct UnlockedStore: Sendable {
             // No working key for the current epoch (a rotation handed this device junk, or its
             // wrap is still on its way): write under the newest epoch that no removed device
             // held, as safe as the current one — never under one a removed device could open.
-            let log = try Store.membershipLog(db, space: space)
+            let log = try store.membershipLog(db, space: space)
             let safe = log.oldestSafeEpoch
             if safe <= epoch, let usable = (safe...epoch).reversed().first(where: { keys[space]?[$0] != nil }) { epoch = usable }
         }
@@ -195,7 +195,7 @@ public struct UnlockedStore: Sendable {
     }
 
     func reading(_ db: GRDB.Database, space: SpaceID) throws -> SpaceReading {
-        let log = try Store.membershipLog(db, space: space)
+        let log = try store.membershipLog(db, space: space)
         var expiries: [DeviceID: UInt64] = [:]
         for (device, expires) in log.expiries {
             if let id = DeviceID(bytes: WireDeviceID(verifyingKey: device).bytes) { expiries[id] = expires }
@@ -223,7 +223,7 @@ public struct UnlockedStore: Sendable {
     public func currentKeyIsUnusable(space: SpaceID) throws(StoreError) -> Bool {
         do {
             return try store.database.read { db in
-                let log = try Store.membershipLog(db, space: space)
+                let log = try store.membershipLog(db, space: space)
                 guard log.wrappedKeys[log.epoch]?[keystore.device.verifyingKey] != nil else { return false }
                 return try contentKeys(db, space: space)[log.epoch] == nil
             }
