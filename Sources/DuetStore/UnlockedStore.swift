@@ -232,12 +232,15 @@ public struct UnlockedStore: Sendable {
         }
     }
 
-    /// The kind of space entry `id` lives in.
+    /// The kind of space entry `id` lives in. From the entry's `space` column, which is stored in
+    /// the clear: nothing is opened (a `duet show` opened the snapshot a second time only for
+    /// this). The column is also the seal's associated data, so a row whose space was changed
+    /// on disk no longer opens.
     public func spaceKind(of id: EntryID) throws(StoreError) -> SpaceKind? {
         do {
             return try store.database.read { db in
-                guard let space = try loadStoredEntry(db, id: id)?.space else { return nil }
-                return try Store.spaces(db).first { $0.id == space }?.kind
+                guard let space = try Data.fetchOne(db, sql: "SELECT space FROM entries WHERE id = ?", arguments: [Data(id.bytes)]) else { return nil }
+                return try Store.spaces(db).first { Data($0.id.bytes) == space }?.kind
             }
         } catch {
             throw Store.classify(error, doing: "read the entry")
