@@ -48,7 +48,8 @@ public struct UnlockedStore: Sendable {
         do {
             return try store.database.write { db in
                 // Content keys are read once per space for the whole batch: each read replays
-                // the space's membership log, signatures included.
+                // the space's membership log (verifying only records this store has not yet
+                // seen, `MembershipReplays`) and opens the key wraps addressed to this device.
                 var keys: [SpaceID: SpaceReading] = [:]
                 return try edits.map { id, edit in try commit(db, entry: id, space: keystore.personalSpace, now: now, keys: &keys, edit) }
             }
