@@ -12,7 +12,11 @@ let strict: [SwiftSetting] = [
 
 let package = Package(
     name: "Duet",
-    platforms: [.macOS(.v14)],
+    // Linux (glibc) is where Duet is built and tested. macOS 15 is the oldest macOS whose
+    // standard library has `Synchronization.Mutex`, which the relay and the store use; the
+    // Linux-only calls (inotify, /proc, MSG_NOSIGNAL, glibc's names) are guarded, each with a
+    // fallback, so the libraries build there too (untested on macOS).
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "duet", targets: ["duet"]),
         .executable(name: "duet-relay", targets: ["duet-relay"]),
@@ -20,6 +24,10 @@ let package = Package(
         .library(name: "DuetCore", targets: ["DuetCore"]),
         .library(name: "DuetCrypto", targets: ["DuetCrypto"]),
         .library(name: "DuetWire", targets: ["DuetWire"]),
+        // What an app links to keep a journal and sync it (DESIGN §3, layers 1–2).
+        .library(name: "DuetStore", targets: ["DuetStore"]),
+        .library(name: "DuetSync", targets: ["DuetSync"]),
+        .library(name: "DuetHTTP", targets: ["DuetHTTP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -72,7 +72,7 @@ struct Terminal {
     let descriptor: Int32
 
     static func open() -> Terminal? {
-        let descriptor = Glibc.open("/dev/tty", O_RDWR | O_NOCTTY)
+        let descriptor = SystemCall.open("/dev/tty", O_RDWR | O_NOCTTY)
         guard descriptor >= 0 else { return nil }
         return Terminal(descriptor: descriptor)
     }
@@ -92,7 +92,7 @@ struct Terminal {
         }
         var bytes: [UInt8] = []
         var byte: UInt8 = 0
-        while Glibc.read(descriptor, &byte, 1) == 1, byte != 10 { bytes.append(byte) }
+        while SystemCall.read(descriptor, &byte, 1) == 1, byte != 10 { bytes.append(byte) }
         defer { for index in bytes.indices { bytes[index] = 0 } }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw StoreError(.invalidInput, "the passphrase is not valid UTF-8")
@@ -102,6 +102,6 @@ struct Terminal {
 
     func write(_ text: String) {
         var bytes = Array(text.utf8)
-        _ = Glibc.write(descriptor, &bytes, bytes.count)
+        _ = SystemCall.write(descriptor, &bytes, bytes.count)
     }
 }

@@ -1,12 +1,16 @@
 import Dispatch
-#if canImport(Glibc)
+// inotify is Linux's: `canImport(Glibc)` alone would also hold on FreeBSD, which has none.
+// Elsewhere (macOS, a Musl or BSD build) the watch is absent and the daemon polls
+// (`SyncDaemon.Options.localPollInterval`).
+#if os(Linux) && canImport(Glibc)
 import Glibc
 #endif
 
 /// Wakes the daemon when a file in the home folder changes: SQLite appends to the store's WAL on
 /// every commit `duet` makes, so a local write is pushed at once instead of at the next poll
 /// (and an idle daemon does not wake forty times a second to ask). Linux inotify; where it is
-/// unavailable, `wait` sleeps its timeout and the daemon polls as before.
+/// unavailable (any system but Linux with glibc), `wait` sleeps its timeout and the daemon polls
+/// as before.
 ///
 /// A wake is only a hint: the daemon still asks SQLite whether another connection committed
 /// (`PRAGMA data_version`), so its own writes and unrelated files cost one cheap check.
@@ -22,7 +26,7 @@ final class FolderWatch: Sendable {
     private let interruptWrite: Int32
 
     init(path: String) {
-        #if canImport(Glibc)
+        #if os(Linux) && canImport(Glibc)
         let changes = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
         var ends: [Int32] = [-1, -1]
         let piped = pipe(&ends) == 0 && ends.allSatisfy { end in
@@ -47,7 +51,7 @@ final class FolderWatch: Sendable {
     }
 
     deinit {
-        #if canImport(Glibc)
+        #if os(Linux) && canImport(Glibc)
         for descriptor in [changes, interrupt, interruptWrite] where descriptor >= 0 { close(descriptor) }
         #endif
     }
@@ -58,7 +62,7 @@ final class FolderWatch: Sendable {
     /// whichever is first; throws `CancellationError` at once if the task is cancelled meanwhile.
     @discardableResult
     func wait(timeout: Duration) async throws -> Bool {
-        #if canImport(Glibc)
+        #if os(Linux) && canImport(Glibc)
         guard changes >= 0 else {
             try await Task.sleep(for: timeout)
             return false
@@ -82,7 +86,7 @@ final class FolderWatch: Sendable {
         #endif
     }
 
-    #if canImport(Glibc)
+    #if os(Linux) && canImport(Glibc)
     /// Ends the poll in progress, or the next one, at once.
     func interruptWaiting() {
         var byte: UInt8 = 1

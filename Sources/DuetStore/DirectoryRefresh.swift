@@ -33,7 +33,7 @@ extension UnlockedStore {
         do {
             return try store.database.read { db in
                 guard try Store.spaces(db).contains(where: { $0.kind == .couple }) == false else { return nil }
-                let log = try Store.membershipLog(db, space: keystore.personalSpace)
+                let log = try store.membershipLog(db, space: keystore.personalSpace)
                 return try directory(db, of: keystore.identity.verifyingKey, in: log)?.couple
             }
         } catch {
@@ -48,7 +48,7 @@ extension UnlockedStore {
     }
 
     private func apply(_ db: GRDB.Database, space: SpaceInfo) throws {
-        let log = try Store.membershipLog(db, space: space.id)
+        let log = try store.membershipLog(db, space: space.id)
         let keys = try contentKeys(db, space: space.id)
         // Every directory in order, not only each person's latest: a device removed since keeps
         // the name it had (what it wrote is still shown under it).

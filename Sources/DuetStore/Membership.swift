@@ -48,22 +48,24 @@ extension Store {
     }
 
     /// The space's membership log as stored here, replayed (every record was verified before it
-    /// was kept, so a failure here is damage on disk).
+    /// was kept, so a failure here is damage on disk). What this store already verified of it is
+    /// not verified again while the file holds the same bytes (``MembershipReplays``).
     public func membershipLog(space: SpaceID) throws(StoreError) -> MembershipLog {
         do {
-            return try database.read { db in try Self.membershipLog(db, space: space) }
+            return try database.read { db in try membershipLog(db, space: space) }
         } catch {
             throw Store.classify(error, doing: "read the membership log", home: home)
         }
     }
 
-    static func membershipLog(_ db: GRDB.Database, space: SpaceID) throws -> MembershipLog {
-        var log = MembershipLog(space: space)
-        for bytes in try Data.fetchAll(db, sql: "SELECT bytes FROM membership WHERE space = ? ORDER BY idx", arguments: [Data(space.bytes)]) {
-            guard let record = try? MembershipRecord(bytes: [UInt8](bytes)) else { throw StoreError.corrupt("a stored membership record") }
-            do { try log.append(record) } catch { throw StoreError.corrupt("the stored membership log (\(error.rawValue))") }
-        }
-        return log
+    func membershipLog(_ db: GRDB.Database, space: SpaceID) throws -> MembershipLog {
+        try membershipReplays.log(of: space, from: storedMembership(db, space: space))
+    }
+
+    /// The bytes of `space`'s records as the file holds them, in order: read in full every time,
+    /// so that nothing changed on disk is taken for what was verified.
+    private func storedMembership(_ db: GRDB.Database, space: SpaceID) throws -> [[UInt8]] {
+        try Data.fetchAll(db, sql: "SELECT bytes FROM membership WHERE space = ? ORDER BY idx", arguments: [Data(space.bytes)]).map { [UInt8]($0) }
     }
 
     /// Verifies `records` as the continuation of the stored log and keeps them, with the member
@@ -83,7 +85,7 @@ extension Store {
                     default: false
                     }
                 }) { try Self.markForNotices(db, space: space, from: Int(clamping: first.index) - 1) }
-                return try Self.appendMembership(db, records, space: space)
+                return try appendMembership(db, records, space: space)
             }
         } catch {
             throw Store.classify(error, doing: "record the membership log", home: home)
@@ -91,14 +93,20 @@ extension Store {
     }
 
     @discardableResult
-    static func appendMembership(_ db: GRDB.Database, _ records: [MembershipRecord], space: SpaceID) throws -> MembershipLog {
-        var log = try membershipLog(db, space: space)
+    func appendMembership(_ db: GRDB.Database, _ records: [MembershipRecord], space: SpaceID) throws -> MembershipLog {
+        var stored = try storedMembership(db, space: space)
+        var log = try membershipReplays.log(of: space, from: stored)
+        var remembering = true
         for record in records {
             do { try log.append(record) } catch {
                 throw StoreError(.integrity, "a membership record for this space was refused (\(error.rawValue)); nothing was changed")
             }
+            let encoded = record.encoded
             try db.execute(sql: "INSERT INTO membership (space, idx, bytes) VALUES (?, ?, ?)",
-                           arguments: [Data(space.bytes), Int64(record.index), Data(record.encoded)])
+                           arguments: [Data(space.bytes), Int64(record.index), Data(encoded)])
+            // The memo below stands for a replay of these bytes: only when they parse back to
+            // this record (a record that does not would fail the next replay, as it did before).
+            if remembering, (try? MembershipRecord(bytes: encoded)) == record { stored.append(encoded) } else { remembering = false }
             if case .removeDevice(let device, _) = record.action {
                 // The record carries no time: the removal is dated when this device learns it.
                 try db.execute(sql: "UPDATE devices SET removed = coalesce(removed, ?) WHERE public_key = ?",
@@ -122,6 +130,10 @@ extension Store {
                            arguments: [Data(space.bytes), Data(id.bytes), Data(signer.key.bytes), bound])
         }
         try db.execute(sql: "UPDATE spaces SET epoch = ? WHERE space = ?", arguments: [Int64(log.epoch), Data(space.bytes)])
+        // The records were verified just above, on top of the stored ones: the next read needs
+        // to verify none of them. (Should this transaction roll back, the file will not hold
+        // these bytes, and the next read replays what it does hold.)
+        if remembering { membershipReplays.remember(log, replayedFrom: stored) }
         return log
     }
 
@@ -134,7 +146,7 @@ extension Store {
                     throw StoreError(.invalidInput, "this journal is already paired; nothing was changed")
                 }
                 try db.execute(sql: "INSERT INTO spaces (space, kind, epoch) VALUES (?, 'couple', 1)", arguments: [Data(space.bytes)])
-                try Self.appendMembership(db, records, space: space)
+                try appendMembership(db, records, space: space)
                 try db.execute(sql: "INSERT INTO people (identity, name, role) VALUES (?, ?, 'partner')",
                                arguments: [Data(partner.bytes), partnerName])
             }
@@ -228,7 +240,7 @@ extension UnlockedStore {
         do {
             try store.database.write { db in
                 guard try Int.fetchOne(db, sql: "SELECT count(*) FROM membership WHERE space = ?", arguments: [Data(keystore.personalSpace.bytes)]) == 0 else { return }
-                try Store.appendMembership(db, Store.personalLog(keystore, deviceName: deviceName, now: now), space: keystore.personalSpace)
+                try store.appendMembership(db, Store.personalLog(keystore, deviceName: deviceName, now: now), space: keystore.personalSpace)
                 try db.execute(sql: "INSERT INTO people (identity, name, role) VALUES (?, ?, 'me') ON CONFLICT (identity) DO NOTHING",
                                arguments: [Data(keystore.identity.verifyingKey.bytes), keystore.name])
             }

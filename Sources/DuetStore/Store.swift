@@ -14,6 +14,8 @@ import GRDB
 public final class Store: Sendable {
     public let home: Home
     let database: DatabaseQueue
+    /// Membership logs already verified here, reused while the file holds the same records.
+    let membershipReplays = MembershipReplays()
 
     private init(home: Home, database: DatabaseQueue) {
         self.home = home
@@ -30,8 +32,8 @@ public final class Store: Sendable {
         recovery: RecoverySlot? = nil
     ) throws(StoreError) -> (Store, UnlockedStore) {
         try initialise(home: home, keystore: Keystore.create(name: name, recovery: recovery), deviceName: deviceName,
-                       passphrase: passphrase, parameters: parameters, personalEpoch: 1) { db, keystore in
-            try appendMembership(db, Self.personalLog(keystore, deviceName: deviceName, now: now), space: keystore.personalSpace)
+                       passphrase: passphrase, parameters: parameters, personalEpoch: 1) { store, db, keystore in
+            try store.appendMembership(db, Self.personalLog(keystore, deviceName: deviceName, now: now), space: keystore.personalSpace)
         }
     }
 
@@ -43,7 +45,7 @@ public final class Store: Sendable {
         parameters: PassphraseKDFParameters, recovery: RecoverySlot? = nil
     ) throws(StoreError) -> (Store, UnlockedStore) {
         try initialise(home: home, keystore: Keystore.create(from: bundle, device: device, recovery: recovery), deviceName: deviceName,
-                       passphrase: passphrase, parameters: parameters, personalEpoch: bundle.personalKeys.keys.max() ?? 1) { db, _ in
+                       passphrase: passphrase, parameters: parameters, personalEpoch: bundle.personalKeys.keys.max() ?? 1) { _, db, _ in
             // How far each log went at the device that made the bundle: the log this device
             // adopts from the relay must reach that far (SyncEngine.reconcileMembership).
             for (space, head) in bundle.logHeads {
@@ -73,7 +75,7 @@ public final class Store: Sendable {
 
     private static func initialise(
         home: Home, keystore: Keystore, deviceName: String, passphrase: SecretBytes, parameters: PassphraseKDFParameters,
-        personalEpoch: UInt64, more: (GRDB.Database, Keystore) throws -> Void
+        personalEpoch: UInt64, more: (Store, GRDB.Database, Keystore) throws -> Void
     ) throws(StoreError) -> (Store, UnlockedStore) {
         guard !home.exists else {
             throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal; nothing was changed (choose another --home)")
@@ -91,7 +93,7 @@ public final class Store: Sendable {
                                arguments: [Data(keystore.deviceID.bytes), Data(keystore.personalSpace.bytes), Data(count: 8), Data(deviceName.utf8)])
                 try db.execute(sql: "INSERT INTO people (identity, name, role) VALUES (?, ?, 'me')",
                                arguments: [Data(keystore.identity.verifyingKey.bytes), keystore.name])
-                try more(db, keystore)
+                try more(store, db, keystore)
             }
         } catch {
             // A half-made store must not be mistaken for a journal: remove it.

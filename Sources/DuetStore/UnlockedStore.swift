@@ -48,7 +48,8 @@ public struct UnlockedStore: Sendable {
         do {
             return try store.database.write { db in
                 // Content keys are read once per space for the whole batch: each read replays
-                // the space's membership log, signatures included.
+                // the space's membership log (verifying only records this store has not yet
+                // seen, `MembershipReplays`) and opens the key wraps addressed to this device.
                 var keys: [SpaceID: SpaceReading] = [:]
                 return try edits.map { id, edit in try commit(db, entry: id, space: keystore.personalSpace, now: now, keys: &keys, edit) }
             }
@@ -71,7 +72,7 @@ public struct UnlockedStore: Sendable {
             // No working key for the current epoch (a rotation handed this device junk, or its
             // wrap is still on its way): write under the newest epoch that no removed device
             // held, as safe as the current one — never under one a removed device could open.
-            let log = try Store.membershipLog(db, space: space)
+            let log = try store.membershipLog(db, space: space)
             let safe = log.oldestSafeEpoch
             if safe <= epoch, let usable = (safe...epoch).reversed().first(where: { keys[space]?[$0] != nil }) { epoch = usable }
         }
@@ -193,7 +194,7 @@ public struct UnlockedStore: Sendable {
     }
 
     func reading(_ db: GRDB.Database, space: SpaceID) throws -> SpaceReading {
-        let log = try Store.membershipLog(db, space: space)
+        let log = try store.membershipLog(db, space: space)
         var expiries: [DeviceID: UInt64] = [:]
         for (device, expires) in log.expiries {
             if let id = DeviceID(bytes: WireDeviceID(verifyingKey: device).bytes) { expiries[id] = expires }
@@ -221,7 +222,7 @@ public struct UnlockedStore: Sendable {
     public func currentKeyIsUnusable(space: SpaceID) throws(StoreError) -> Bool {
         do {
             return try store.database.read { db in
-                let log = try Store.membershipLog(db, space: space)
+                let log = try store.membershipLog(db, space: space)
                 guard log.wrappedKeys[log.epoch]?[keystore.device.verifyingKey] != nil else { return false }
                 return try contentKeys(db, space: space)[log.epoch] == nil
             }
@@ -230,12 +231,15 @@ public struct UnlockedStore: Sendable {
         }
     }
 
-    /// The kind of space entry `id` lives in.
+    /// The kind of space entry `id` lives in. From the entry's `space` column, which is stored in
+    /// the clear: nothing is opened (a `duet show` opened the snapshot a second time only for
+    /// this). The column is also the seal's associated data, so a row whose space was changed
+    /// on disk no longer opens.
     public func spaceKind(of id: EntryID) throws(StoreError) -> SpaceKind? {
         do {
             return try store.database.read { db in
-                guard let space = try loadStoredEntry(db, id: id)?.space else { return nil }
-                return try Store.spaces(db).first { $0.id == space }?.kind
+                guard let space = try Data.fetchOne(db, sql: "SELECT space FROM entries WHERE id = ?", arguments: [Data(id.bytes)]) else { return nil }
+                return try Store.spaces(db).first { Data($0.id.bytes) == space }?.kind
             }
         } catch {
             throw Store.classify(error, doing: "read the entry")

@@ -33,7 +33,7 @@ public final class HostileServer: @unchecked Sendable {
     /// and gives each connection the next of `answers`, in turn.
     public init(port: Int = 0, answers: [Answer] = HostileServer.answers.map { Answer($0) }) throws {
         let answers = answers.isEmpty ? [Answer([])] : answers
-        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let socket = Portable.streamSocket()
         guard socket >= 0 else { throw RelayTestFailure("no socket") }
         var one: Int32 = 1
         setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -82,11 +82,11 @@ public final class HostileServer: @unchecked Sendable {
                 _ = buffer.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
                 if let trickle = answer.trickle {
                     for byte in answer.bytes {
-                        guard [byte].withUnsafeBytes({ send(connection, $0.baseAddress, 1, Int32(MSG_NOSIGNAL)) }) == 1 else { break }
+                        guard [byte].withUnsafeBytes({ send(connection, $0.baseAddress, 1, Portable.sendFlags) }) == 1 else { break }
                         Thread.sleep(forTimeInterval: Double(trickle.components.attoseconds) / 1e18 + Double(trickle.components.seconds))
                     }
                 } else {
-                    _ = answer.bytes.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                    _ = answer.bytes.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Portable.sendFlags) }
                 }
                 let hold = Double(answer.hold.components.attoseconds) / 1e18 + Double(answer.hold.components.seconds)
                 if hold > 0 { Thread.sleep(forTimeInterval: hold) }

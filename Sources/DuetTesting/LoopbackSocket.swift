@@ -3,7 +3,7 @@ import Foundation
 /// A blocking TCP socket connected to 127.0.0.1:`port`, its reads timing out after `timeout`
 /// seconds; nil when nothing accepts. Shared by the tests' raw clients.
 func connectLoopback(port: Int, timeout: Int) -> Int32? {
-    let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let socket = Portable.streamSocket()
     guard socket >= 0 else { return nil }
     let connected = withLoopbackAddress(port: port) { connect(socket, $0, $1) }
     guard connected == 0 else {

@@ -53,9 +53,12 @@ public enum BuildProducts {
     /// The folder of the running executable or the nearest one above it that holds `duet`.
     public static var folder: URL { folder(holding: "duet") }
 
+    /// The running executable (portable: /proc/self/exe exists on Linux only).
+    public static var runningExecutable: URL { Portable.executable }
+
     /// The nearest folder, from the running executable's up, that holds `product`.
     public static func folder(holding product: String) -> URL {
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        let executable = Portable.executable
         var folder = executable.deletingLastPathComponent()
         let start = folder
         while !FileManager.default.fileExists(atPath: folder.appendingPathComponent(product).path) {

@@ -20,7 +20,7 @@ public final class RawConnection {
     @discardableResult
     public func send(_ bytes: [UInt8]) -> Bool {
         guard !bytes.isEmpty else { return true }
-        return bytes.withUnsafeBytes { Foundation.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
+        return bytes.withUnsafeBytes { Foundation.send(socket, $0.baseAddress, $0.count, Portable.sendFlags) } == bytes.count
     }
 
     /// What arrives until the other side closes, `limit` bytes are read, or a read times out.

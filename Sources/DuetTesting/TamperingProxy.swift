@@ -31,7 +31,7 @@ public final class TamperingProxy: Sendable {
 
     public init() throws {
         rules = Mutex(({ _ in }, { _, _ in }))
-        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let socket = Portable.streamSocket()
         guard socket >= 0 else { throw RelayTestFailure("no socket") }
         guard withLoopbackAddress(port: 0, { bind(socket, $0, $1) }) == 0, listen(socket, 64) == 0 else {
             close(socket)
@@ -165,7 +165,7 @@ enum HTTPMessage {
         let bytes = Array((head + "\r\n").utf8) + body
         var sent = 0
         while sent < bytes.count {
-            let count = bytes[sent...].withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let count = bytes[sent...].withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Portable.sendFlags) }
             guard count > 0 else { return false }
             sent += count
         }

@@ -25,7 +25,7 @@ final class SoakWorld {
         self.root = root
         let products = BuildProducts.folder(holding: "duet")
         duet = products.appendingPathComponent("duet").path
-        bench = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        bench = BuildProducts.runningExecutable.path
         relay = try RelayProcess(data: root + "/relay")
         SoakChildren.started(relay.processIdentifier, "duet-relay")
         var daemons: [SoakDevice: SoakDaemon] = [:]

@@ -14,6 +14,7 @@ struct StoreCommand: ParsableCommand {
 
     @Option(help: "Entries to write.") var entries: Int = 20_000
     @Option(help: "Fresh runs to take the median of.") var runs: Int = 5
+    @Option(help: "Single changes timed on the full journal: written, then applied on a copy of the device.") var changes: Int = 200
     @Option(help: "Where to put the temporary journal (removed afterwards).") var folder: String = NSTemporaryDirectory()
     @Flag(help: "Print one JSON object instead of text.") var json = false
 
@@ -27,6 +28,8 @@ struct StoreCommand: ParsableCommand {
         let searchMilliseconds: Summary
         let showMilliseconds: Summary
         let materialiseNothingPendingMilliseconds: Summary
+        let writeOneCPUMilliseconds: Summary
+        let applyOneArrivalCPUMilliseconds: Summary
         let databaseBytes: Int
         let peakResidentBytesWriting: Int
         let peakResidentBytesReading: Int
@@ -93,13 +96,17 @@ struct StoreCommand: ParsableCommand {
             show.append(try Measure.milliseconds {
                 let id = try session.resolve(String(target.description.prefix(8)))
                 _ = try session.entry(id)?.body.string
+                // What `duet show` asks next, for the space line.
+                _ = try session.spaceKind(of: id)
             })
         }
+        let one = try Self.oneChange(store: store, writer: unlocked, home: home, passphrase: passphrase, count: changes)
         let size = (try? FileManager.default.attributesOfItem(atPath: home.databasePath)[.size] as? Int) ?? 0
         let report = Report(
             entries: entries, writeSeconds: writeSeconds, entriesPerSecond: Double(entries) / writeSeconds,
             unlockMilliseconds: Summary(unlock), openAndListNewest50Milliseconds: Summary(list50),
             listAllMilliseconds: Summary(listAll), searchMilliseconds: Summary(search), showMilliseconds: Summary(show), materialiseNothingPendingMilliseconds: Summary(settle),
+            writeOneCPUMilliseconds: Summary(one.write), applyOneArrivalCPUMilliseconds: Summary(one.apply),
             databaseBytes: size, peakResidentBytesWriting: peakAfterWriting, peakResidentBytesReading: peakReading)
         if json { return try printJSON(report) }
         print("store: \(entries) entries of ~1 KiB written through the import path in \(String(format: "%.2f", writeSeconds)) s (\(Int(report.entriesPerSecond))/s), file \(size / 1_048_576) MiB")
@@ -109,6 +116,8 @@ struct StoreCommand: ParsableCommand {
         print("  search every body ms:                     \(report.searchMilliseconds.text)")
         print("  show one (by 8-character prefix) ms:      \(report.showMilliseconds.text)")
         print("  materialise with nothing pending ms:      \(report.materialiseNothingPendingMilliseconds.text)")
+        print("  write one more (commit), thread CPU ms:   \(report.writeOneCPUMilliseconds.text)")
+        print("  apply it on a copy (materialise), CPU ms: \(report.applyOneArrivalCPUMilliseconds.text)")
         print(String(format: "  peak RSS: %.1f MiB while writing (Argon2id's 256 MiB included); %.1f MiB opening, listing and searching after unlock",
                      Double(report.peakResidentBytesWriting) / 1_048_576, Double(report.peakResidentBytesReading) / 1_048_576))
     }

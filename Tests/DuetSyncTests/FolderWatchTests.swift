@@ -1,4 +1,4 @@
-#if canImport(Glibc)
+#if os(Linux) && canImport(Glibc)
 import Foundation
 import Testing
 @testable import DuetDaemon
