@@ -31,6 +31,11 @@ extension World {
                 throw Violation("\(device.name) met the relay's \(attack.kind) and did not warn of it (warnings: \(warnings))")
             }
         }
+        for device in devices {
+            for forged in forgedEntries where replicas[device.index]?.shared[forged] != nil {
+                throw Violation("\(device.name) shows the entry Sam forged in Alex's name")
+            }
+        }
         try checkConverged(replicas)
         try checkNothingLost(events, replicas)
         try checkAuthorship(events, authors)

@@ -24,6 +24,7 @@ extension World {
                 try await link(addDevice(person: person), from: devices(of: person)[0])
             }
         }
+        if adversary == .partner { try await linkHostile() }
         // Everyone learns of everyone's devices before the workload begins.
         for _ in 0..<2 { for device in devices { try await syncNow(device) } }
     }
@@ -147,6 +148,8 @@ extension World {
                 try crash(devices[random.below(devices.count)])
             case 97..<98:
                 try crashRelay()
+            case 98 where adversary == .partner:
+                await attackAsPartner()
             default:
                 let device = devices[random.below(devices.count)]
                 device.partitioned.toggle()

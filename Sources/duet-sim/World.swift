@@ -34,6 +34,12 @@ final class World: @unchecked Sendable {
     var faults = false
     /// The relay's attack in this seed (`--adversary relay`), drawn at the start.
     var relayAttack: RelayAttack?
+    /// The partner's attack in this seed (`--adversary partner`), its device and its chain.
+    var partnerAttack: PartnerAttack?
+    var hostile: Device?
+    var hostileChain = HostileChain()
+    /// Entries the hostile partner forged in Alex's name: no device may ever show them.
+    var forgedEntries: [EntryID] = []
     var relayCrashes = 0, deviceCrashes = 0, delivered = 0
     /// FNV-1a over every request the relay answered and its reply, in order: two runs of one
     /// seed with the same digest took the same path (`--verbose` prints it).
@@ -54,6 +60,7 @@ final class World: @unchecked Sendable {
         parameters = try PassphraseKDFParameters(opsLimit: 2, memoryBytes: 64 << 20, salt: [UInt8](repeating: 7, count: 16))
         random = SeededRandom(seed: seed)
         if adversary == .relay { relayAttack = RelayAttack.allCases[random.below(RelayAttack.allCases.count)] }
+        if adversary == .partner { partnerAttack = PartnerAttack.allCases[random.below(PartnerAttack.allCases.count)] }
         // 2026-01-01 plus up to a year, so no seed depends on one date.
         let scheduler = Scheduler(start: 1_767_225_600_000 + UInt64(random.below(365 * 86_400)) * 1000)
         self.scheduler = scheduler
@@ -152,12 +159,13 @@ final class World: @unchecked Sendable {
         guard let request = scheduler.take(pending.id) else { return }
         delivered += 1
         scheduler.advance(by: UInt64(1 + random.below(30)))
-        let device = devices[request.device]
+        guard let device = request.device == hostile?.index ? hostile
+                : devices.indices.contains(request.device) ? devices[request.device] : nil else { return }
         if device.partitioned {
             await scheduler.answer(request, with: .failure(RelayConnectionFailure.unreachable("simulated partition")))
             return
         }
-        let fate = faults ? random.below(100) : 99
+        let fate = faults && request.device != hostile?.index ? random.below(100) : 99
         if fate < 3 {
             // Lost on the way: the relay never sees it.
             await scheduler.answer(request, with: .failure(RelayConnectionFailure.unreachable("simulated loss")))
