@@ -18,6 +18,9 @@ extension World {
                 return true
             }
             replicas[device.index] = (personal, shared)
+            for forged in forgedEntries where shared[forged] != nil {
+                throw Violation("\(device.name) shows the entry Sam forged in Alex's name")
+            }
             // Every change held was applied: none waits for a past that never came.
             let waiting = try store.pendingIn()
             guard waiting == 0 else { throw Violation("\(device.name) still holds \(waiting) change(s) it could not apply after the heal") }
@@ -28,12 +31,7 @@ extension World {
                 guard warnings.isEmpty else { throw Violation("\(device.name) warned though nothing attacked it: \(warnings[0])") }
             }
             for attack in attacks where !warnings.contains(where: { $0.contains(attack.warning) }) {
-                throw Violation("\(device.name) met the relay's \(attack.kind) and did not warn of it (warnings: \(warnings))")
-            }
-        }
-        for device in devices {
-            for forged in forgedEntries where replicas[device.index]?.shared[forged] != nil {
-                throw Violation("\(device.name) shows the entry Sam forged in Alex's name")
+                throw Violation("\(device.name) met the \(attack.kind) attack and did not warn of it (warnings: \(warnings))")
             }
         }
         try checkConverged(replicas)

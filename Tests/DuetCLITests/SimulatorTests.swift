@@ -6,17 +6,21 @@ import Testing
 /// `duet-sim --seeds 200000`).
 @Suite("Deterministic simulator")
 struct SimulatorTests {
-    /// The seeds CI runs.
+    /// The seeds CI runs, 2,000 in all: most with an honest relay and partner, the rest with
+    /// each adversary (`DUET_SIM_SEEDS` scales all three).
     static let ciSeeds = Int(ProcessInfo.processInfo.environment["DUET_SIM_SEEDS"] ?? "") ?? 2000
+    static let modes: [(adversary: String, seeds: Int)] = [("none", ciSeeds * 7 / 10), ("relay", ciSeeds * 15 / 100), ("partner", ciSeeds * 15 / 100)]
 
     static var simulator: String { BuildProducts.folder(holding: "duet-sim").appendingPathComponent("duet-sim").path }
 
-    @Test("The CI seeds: two people, one to three devices each, a relay, loss, repeats, reordering, partitions and crashes: no violation")
-    func ciSeeds() throws {
+    @Test("The CI seeds: two people, one to three devices each, a relay, loss, repeats, reordering, partitions and crashes, honest and with each adversary: no violation",
+          arguments: Self.modes.map(\.adversary))
+    func ciSeeds(_ adversary: String) throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.simulator), "duet-sim is not built beside the tests")
-        let run = try ProcessRun(Self.simulator, ["--seeds", String(Self.ciSeeds)])
+        let seeds = Self.modes.first { $0.adversary == adversary }?.seeds ?? 0
+        let run = try ProcessRun(Self.simulator, ["--seeds", String(seeds), "--adversary", adversary])
         let lines = run.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.last == "\(Self.ciSeeds) seeds, 0 violations", "\(run.stdout.suffix(4000))\n\(run.stderr.suffix(2000))")
+        #expect(lines.last == "\(seeds) seeds, 0 violations", "\(run.stdout.suffix(4000))\n\(run.stderr.suffix(2000))")
         #expect(run.status == 0)
     }
 
