@@ -157,8 +157,11 @@ public struct SyncDaemon: Service {
         throw DaemonError(message: "the relay closed the live connection")
     }
 
-    func round(_ space: SpaceInfo, store: Store, transport: RelayTransport, ownDevice: WireDeviceID) async throws {
-        _ = try await SyncEngine.reconcileMembership(space, unlocked: nil, store: store, transport: transport, now: 0)
+    /// One space's round; `membership` false when a local write prompted it: `duet` posted any
+    /// record it made itself, so only the envelopes need to go (issue #15: a local write cost six
+    /// requests, the membership read and heads of every space and a fetch after the push).
+    func round(_ space: SpaceInfo, store: Store, transport: RelayTransport, ownDevice: WireDeviceID, membership: Bool = true) async throws {
+        if membership { _ = try await SyncEngine.reconcileMembership(space, unlocked: nil, store: store, transport: transport, now: 0) }
         let round = try await SyncEngine.exchange(space, store: store, transport: transport, ownDevice: ownDevice)
         if round.rolledBack { throw DaemonError(message: "the relay rolled back; see `duet status`") }
         if round.summary.pushed + round.summary.received > 0 {
@@ -210,7 +213,10 @@ public struct SyncDaemon: Service {
                 settlingUntil = nil
                 // Pairing adds a space: reconnect to follow it live.
                 guard try store.spaces() == spaces else { throw DaemonError(message: "the device joined a space") }
-                for space in spaces { try await round(space, store: store, transport: transport, ownDevice: ownDevice) }
+                // Only where this device wrote: what others write comes on the live sockets.
+                for space in spaces where try store.hasUnpushed(space: space.id, device: ownDevice) {
+                    try await round(space, store: store, transport: transport, ownDevice: ownDevice, membership: false)
+                }
                 try await afterRounds(store: store, transport: transport)
                 lastRound = clock.now
             } else if clock.now - lastRound >= options.quietRoundInterval {

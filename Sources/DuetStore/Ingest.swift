@@ -449,6 +449,18 @@ extension Store {
         }
     }
 
+    /// Whether `device` wrote envelopes in `space` the relay has not acknowledged yet.
+    public func hasUnpushed(space: SpaceID, device: WireDeviceID) throws(StoreError) -> Bool {
+        do {
+            return try database.read { db in
+                try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM envelopes WHERE space = ? AND device = ? AND pushed = 0)",
+                                  arguments: [Data(space.bytes), Data(device.bytes)]) ?? false
+            }
+        } catch {
+            throw Store.classify(error, doing: "read what waits to be sent", home: home)
+        }
+    }
+
     /// A value kept in the store's metadata (the relay URL), or nil.
     public func meta(_ key: String) throws(StoreError) -> String? {
         do {

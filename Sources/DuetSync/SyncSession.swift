@@ -50,6 +50,8 @@ public struct SyncSession: Sendable {
     /// What the last fetch asked above: a page that moves nothing past it ends the round.
     private var asked: [WireDeviceID: UInt64] = [:]
     private let ownDevices: Set<WireDeviceID>
+    /// The relay's heads when the round began: after a push, a fetch only where they show a lack.
+    private var heads: [WireDeviceID: UInt64] = [:]
     private var summary = Summary()
 
     /// - Parameters:
@@ -73,6 +75,7 @@ public struct SyncSession: Sendable {
                 state = .done
                 return .rolledBack(rolledBack)
             }
+            self.heads = heads
             let behind = ownDevices.filter { local[$0, default: 0] > heads[$0, default: 0] }
             if !behind.isEmpty {
                 state = .pushing
@@ -81,7 +84,10 @@ public struct SyncSession: Sendable {
             return fetchOrFinish(heads: heads)
         case (.pushing, .pushed(let count)):
             summary.pushed += count
-            return fetch()
+            // Nothing the heads showed is lacking here: no fetch after every push (issue #15:
+            // the daemon asked for an empty page after each local write). What others append
+            // meanwhile comes with the next round or the live socket.
+            return fetchOrFinish(heads: heads)
         case (.fetching, .fetched(let envelopes, let complete)):
             if envelopes.isEmpty {
                 // An empty page is complete whatever it says: nothing more is held above us.

@@ -1,3 +1,4 @@
+import DuetCrypto
 import DuetTesting
 import Foundation
 import Testing
@@ -47,6 +48,28 @@ struct DaemonTests {
         #expect(alexDaemon.finish().status == 0, "SIGTERM is a clean exit")
         #expect(samDaemon.finish().status == 0)
         #expect(try couple.sam.status()["daemon"] as? Bool == false)
+    }
+
+    @Test("A local write costs the daemon two requests: its space's heads and the push (no membership read, no fetch, nothing for the other space)")
+    func requestsPerLocalWrite() async throws {
+        let couple = try Couple()
+        try couple.syncBoth()
+        let daemon = try couple.alex.daemon()
+        #expect(daemon.firstLine()?.hasPrefix("connected to ") == true)
+        // The relay counts every request on its public listener (the admin one is not counted).
+        let admin = RelayClient(base: couple.relay.adminBase, device: SigningKey.generate())
+        func served() async throws -> Int {
+            let text = try await admin.request("GET", "/metrics", authorised: false).text
+            return text.split(separator: "\n").filter { $0.hasPrefix("duet_relay_requests_total{") }
+                .compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.reduce(0, +)
+        }
+        let before = try await served()
+        _ = try couple.alex.write("One more, for the counting.", ["--shared"])
+        #expect(try couple.alex.eventually { (try couple.alex.status()["pendingOut"] as? Int) == 0 }, "the daemon pushed it")
+        let after = try await served()
+        #expect(after - before == 2, "requests for one local write: \(after - before)")
+        daemon.signal(SIGTERM)
+        #expect(daemon.finish().status == 0)
     }
 
     @Test("One daemon per home; no relay or no credential is a clear error")

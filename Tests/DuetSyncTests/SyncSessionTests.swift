@@ -17,6 +17,14 @@ struct SyncSessionTests {
         #expect(session.handle(.stored(received: 2, refused: 0)) == .finished(.init(pushed: 2, received: 2, refused: 0, complete: true)))
     }
 
+    @Test("A push when the heads show nothing to fetch ends the round without a fetch")
+    func pushOnly() {
+        var session = SyncSession(local: [Self.me: 5, Self.partner: 2], ownDevices: [Self.me])
+        _ = session.start()
+        #expect(session.handle(.heads([Self.me: 4, Self.partner: 2], rolledBack: [])) == .push(devices: [Self.me], after: [Self.me: 4, Self.partner: 2]))
+        #expect(session.handle(.pushed(count: 1)) == .finished(.init(pushed: 1, complete: true)))
+    }
+
     @Test("In step with the relay: nothing moves")
     func inStep() {
         var session = SyncSession(local: [Self.me: 5], ownDevices: [Self.me])
