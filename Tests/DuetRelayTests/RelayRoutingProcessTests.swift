@@ -1,0 +1,61 @@
+import DuetCrypto
+import DuetTesting
+import DuetWire
+import Foundation
+import Testing
+
+/// The HTTP seam (issue #15: every route in `RelayAPI`, catch-all routes in `RelayServer`) as a
+/// hostile client sees it, over raw sockets so that nothing between the test and the relay
+/// tidies the request: targets no URL library would send, methods no route takes, bodies whose
+/// declared length is past the route's limit.
+@Suite("duet-relay routing seam")
+struct RelayRoutingProcessTests {
+    struct Answer {
+        let status: Int
+        let head: String
+        let body: String
+        var code: String? {
+            (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["code"] as? String
+        }
+    }
+
+    /// Sends `head` (a request line and header lines, without the blank line) and whatever
+    /// `body` holds, with `Connection: close`, and reads the answer until the relay closes or
+    /// `timeout` seconds pass without a byte (status 0 then).
+    static func send(_ relay: RelayProcess, _ head: String, token: [UInt8]? = nil, body: [UInt8] = [], timeout: Int = 10) throws -> Answer {
+        let connection = try #require(RawConnection(port: relay.port, timeout: timeout))
+        var lines = head + "\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        if let token { lines += "Authorization: Bearer \(Hex.encode(token))\r\n" }
+        connection.send(Array((lines + "\r\n").utf8) + body)
+        let text = String(decoding: connection.read(limit: 1 << 20).bytes, as: UTF8.self)
+        let parts = text.components(separatedBy: "\r\n\r\n")
+        let status = text.hasPrefix("HTTP/1.1 ") ? Int(text.dropFirst(9).prefix(3)) ?? 0 : 0
+        return Answer(status: status, head: parts.first ?? "", body: parts.dropFirst().joined(separator: "\r\n\r\n"))
+    }
+
+    @Test("A query value with a malformed or non-UTF-8 escape is malformed (400), never taken as absent")
+    func malformedQueryEscapes() async throws {
+        // Seen at the seam: RelayRequest.query answered nil for `limit=%zz`, so the relay served
+        // the default page (200) for a limit SPEC § 6.5 calls malformed, and `vector=%FF` as the
+        // empty vector: the whole space.
+        let relay = try RelayProcess()
+        var alex = RelayProcessTests.Member()
+        let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
+        let path = "/v1/spaces/\(RelayClient.hex(space))"
+        let stored = try await client.request("POST", path + "/envelopes", body: RelayMessages.encode(batch: [alex.envelope(space, .random()).bytes]))
+        #expect(stored.status == 200)
+        // The same requests well-formed are answered: the refusals below are the escapes'.
+        for query in ["envelopes?limit=%31", "envelopes?vector=", "membership?after=%30", "envelopes?limit=1&limit=%zz"] {
+            let answer = try Self.send(relay, "GET \(path)/\(query) HTTP/1.1", token: client.token)
+            #expect(answer.status == 200, "\(query) → \(answer.status) \(answer.body)")
+        }
+        for escape in ["%zz", "%", "1%", "%3", "%FF", "%C0%80", "%ED%A0%80"] {
+            for query in ["envelopes?limit=\(escape)", "envelopes?vector=\(escape)", "membership?after=\(escape)",
+                          "envelopes?limit=\(escape)&limit=5"] {
+                let answer = try Self.send(relay, "GET \(path)/\(query) HTTP/1.1", token: client.token)
+                #expect(answer.status == 400 && answer.code == "malformed", "\(query) → \(answer.status) \(answer.body)")
+            }
+        }
+        #expect(try await RelayLimitsProcessTests.alive(relay))
+    }
+}
