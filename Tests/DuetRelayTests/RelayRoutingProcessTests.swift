@@ -58,4 +58,46 @@ struct RelayRoutingProcessTests {
         }
         #expect(try await RelayLimitsProcessTests.alive(relay))
     }
+
+    @Test("Every request no route takes — other methods, the root, paths under /healthz — is 404 not-found in JSON; /healthz and the routes answer as before")
+    func unknownRoutes() async throws {
+        let relay = try RelayProcess()
+        let alex = RelayProcessTests.Member()
+        let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
+        let hexSpace = RelayClient.hex(space)
+        var targets: [(String, String)] = [("GET", "/"), ("GET", "/nope"), ("GET", "/metrics"), ("GET", "/healthz/x"), ("POST", "/healthz"),
+                                           ("PUT", "/v1/spaces/\(hexSpace)/heads"), ("GET", "/v1/auth/challenge"), ("GET", "/%761/spaces/\(hexSpace)/heads")]
+        for method in ["DELETE", "PATCH", "OPTIONS"] {
+            for route in ["/v1/spaces/\(hexSpace)/envelopes", "/v1/mailboxes/\(hexSpace)", "/healthz", "/"] { targets.append((method, route)) }
+        }
+        for (method, target) in targets {
+            for token in [client.token, nil] {
+                let answer = try Self.send(relay, "\(method) \(target) HTTP/1.1", token: token)
+                #expect(answer.status == 404 && answer.code == "not-found" && answer.head.lowercased().contains("content-type: application/json"),
+                        "\(method) \(target) → \(answer.status) \(answer.body)")
+            }
+        }
+        // HEAD: the status and headers of a not-found, no body.
+        for target in ["/v1/spaces/\(hexSpace)/heads", "/healthz", "/"] {
+            let answer = try Self.send(relay, "HEAD \(target) HTTP/1.1", token: client.token)
+            #expect(answer.status == 404 && answer.body.isEmpty && answer.head.lowercased().contains("content-type: application/json"),
+                    "HEAD \(target) → \(answer.status) \(answer.body)")
+        }
+        // What did answer before the seam still does: health, and a route spelled with extra
+        // slashes or upper-case hex.
+        let health = try Self.send(relay, "GET /healthz HTTP/1.1")
+        #expect(health.status == 200 && health.body == "ok\n")
+        for target in ["/v1/spaces/\(hexSpace)/heads", "/v1/spaces/\(hexSpace)/heads/", "//v1//spaces//\(hexSpace)//heads",
+                       "/v1/spaces/\(hexSpace.uppercased())/heads"] {
+            let answer = try Self.send(relay, "GET \(target) HTTP/1.1", token: client.token)
+            #expect(answer.status == 200, "GET \(target) → \(answer.status) \(answer.body)")
+        }
+        // Every one of them is counted as a refusal by code, and only on the admin port.
+        let admin = RelayClient(base: relay.adminBase, device: .generate())
+        let metrics = try await admin.request("GET", "/metrics", authorised: false).text
+        let counted = metrics.split(separator: "\n").first { $0.hasPrefix("duet_relay_refusals_total{code=\"not-found\"}") }
+            .flatMap { $0.split(separator: " ").last.flatMap { Int($0) } } ?? 0
+        #expect(counted >= targets.count * 2 + 3, "not-found refusals counted: \(counted)")
+        #expect(try await RelayLimitsProcessTests.alive(relay))
+    }
 }
