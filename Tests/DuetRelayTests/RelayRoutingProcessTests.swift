@@ -100,4 +100,34 @@ struct RelayRoutingProcessTests {
         #expect(counted >= targets.count * 2 + 3, "not-found refusals counted: \(counted)")
         #expect(try await RelayLimitsProcessTests.alive(relay))
     }
+
+    @Test("A body declared longer than the route takes is 413 at once, before any of it is read")
+    func declaredTooLarge() async throws {
+        // Seen at the seam: the reader clamped the declared length to the limit before comparing,
+        // so `Content-Length: 9 MiB` on an 8 MiB route reserved 8 MiB of the relay-wide budget and
+        // waited for the bytes (until the idle timeout when they never came) instead of refusing.
+        let relay = try RelayProcess()
+        var client = RelayClient(base: relay.base, device: .generate())
+        try await client.authenticate()
+        let space = Hex.encode(RandomBytes.make(count: 16))
+        let cases: [(String, Int, [UInt8]?)] = [
+            ("POST /v1/auth/challenge", 1025, nil), ("POST /v1/auth/session", 1 << 30, client.token),
+            ("POST /v1/spaces/\(space)/envelopes", (8 << 20) + 1, client.token), ("POST /v1/spaces/\(space)/membership", 4097, client.token),
+            ("PUT /v1/mailboxes/\(space)", (64 << 10) + 1, client.token), ("PUT /v1/recovery/\(space)", (64 << 10) + 97, client.token),
+        ]
+        for (line, length, token) in cases {
+            // Only the head is sent: an answer can come only from the declared length.
+            let answer = try Self.send(relay, "\(line) HTTP/1.1\r\nContent-Length: \(length)", token: token, timeout: 10)
+            #expect(answer.status == 413 && answer.code == "too-large", "\(line) with Content-Length \(length) → \(answer.status) \(answer.body)")
+        }
+        // A body of exactly the limit is still read and judged by the route.
+        let exact = try Self.send(relay, "POST /v1/auth/challenge HTTP/1.1\r\nContent-Length: 1024", body: [UInt8](repeating: 1, count: 1024))
+        #expect(exact.status == 400 && exact.code == "malformed", "\(exact.status) \(exact.body)")
+        // Chunked bodies declare nothing: past the limit they are 413 as they arrive.
+        let chunk = Array("400\r\n".utf8) + [UInt8](repeating: 2, count: 1024) + Array("\r\n".utf8)
+        let chunked = try Self.send(relay, "POST /v1/spaces/\(space)/membership HTTP/1.1\r\nTransfer-Encoding: chunked", token: client.token,
+                                    body: chunk + chunk + chunk + chunk + chunk + Array("0\r\n\r\n".utf8))
+        #expect(chunked.status == 413 && chunked.code == "too-large", "\(chunked.status) \(chunked.body)")
+        #expect(try await RelayLimitsProcessTests.alive(relay))
+    }
 }
