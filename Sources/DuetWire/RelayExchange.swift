@@ -21,14 +21,18 @@ public struct RelayRequest: Sendable, Equatable {
     /// The path without the query.
     public var path: Substring { target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "" }
 
-    /// The query's value for `name` (percent-decoded), or nil when absent; the first wins.
+    /// The query's value for `name` (percent-decoded), or nil when absent; the first wins. A
+    /// value whose escapes are malformed or not UTF-8 is returned as sent, `%` and all, so that
+    /// the route's parser refuses it (`malformed`) instead of taking the parameter as absent:
+    /// `limit=%zz` is not "no limit", and `vector=%FF` is not the empty vector.
     public func query(_ name: String) -> String? {
         let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.count == 2 else { return nil }
         for pair in parts[1].split(separator: "&") {
             let field = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard let key = Self.percentDecoded(field[0]), key == name else { continue }
-            return field.count == 2 ? Self.percentDecoded(field[1]) : ""
+            guard field.count == 2 else { return "" }
+            return Self.percentDecoded(field[1]) ?? String(field[1])
         }
         return nil
     }

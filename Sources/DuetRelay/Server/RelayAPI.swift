@@ -94,9 +94,7 @@ public struct RelayAPI: Sendable {
 
     /// Answers one request. Never throws: a refusal is a reply with its code.
     public func respond(_ request: RelayRequest) async -> RelayReply {
-        guard let route = Route(method: request.method, path: request.path) else {
-            return reply(for: RelayError(code: "not-found", status: 404, message: "no such route"))
-        }
+        guard let route = Route(method: request.method, path: request.path) else { return reply(for: Self.noSuchRoute) }
         if let limit = bodyLimit(method: request.method, target: request.target), request.body.count > limit {
             return reply(for: RelayError.tooLarge(limit: limit))
         }
@@ -110,6 +108,9 @@ public struct RelayAPI: Sendable {
             return json("{\"code\":\"internal\",\"message\":\"the relay failed; retry later\"}", status: 500)
         }
     }
+
+    /// What a request no route takes is answered (SPEC § 6.5: `not-found`, 404).
+    public static let noSuchRoute = RelayError(code: "not-found", status: 404, message: "no such route")
 
     /// The reply for a refusal: its code and message as JSON, the wait when it has one.
     public func reply(for error: RelayError) -> RelayReply {

@@ -80,6 +80,10 @@ public enum RelayServer {
         }
 
         let api = RelayAPI(service: service, live: live, now: now, metrics: metrics, maximumRequestBytes: configuration.maximumRequestBytes)
+        // The catch-all routes below take GET, POST and PUT under a path; every other request
+        // (HEAD, DELETE, OPTIONS, PATCH, the root, a path under /healthz) reaches the router's
+        // own not-found, which must answer as the API does: JSON `not-found`, counted.
+        router.middlewares.add(NotFoundMiddleware(api: api))
         // Every route is the API's (RelayAPI parses the path, one home for both transports):
         // here only the body is read, within the route's limit and the relay-wide budget.
         for method in [HTTPRequest.Method.get, .post, .put] {
@@ -166,6 +170,21 @@ public enum RelayServer {
         if let authorization = request.headers[.authorization] { headers["authorization"] = authorization }
         if let name = HTTPField.Name("Duet-Certificate"), let certificate = request.headers[name] { headers["duet-certificate"] = certificate }
         return response(await api.respond(RelayRequest(method: method, target: target, headers: headers, body: bytes)))
+    }
+
+    /// The router's not-found (no route for this method and path) as the API's `not-found`.
+    struct NotFoundMiddleware<Context: RequestContext>: RouterMiddleware {
+        let api: RelayAPI
+
+        func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+            do {
+                return try await next(request, context)
+            } catch let error as HTTPError where error.status == .notFound {
+                let reply = RelayServer.response(api.reply(for: RelayAPI.noSuchRoute))
+                // A reply to HEAD has the headers of the reply to GET and no body (RFC 9110 § 9.3.2).
+                return request.method == .head ? reply.createHeadResponse() : reply
+            }
+        }
     }
 
     static func response(_ reply: RelayReply) -> Response {
