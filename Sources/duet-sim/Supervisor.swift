@@ -79,7 +79,9 @@ struct Supervisor {
             ran += 1
             failures.append("violation seed \(crashed): the process stopped (status \(process.terminationStatus)) — "
                             + "replay: duet-sim --seeds 1 --from \(crashed) --adversary \(adversary.rawValue) --jobs 1")
-            next = crashed + UInt64(jobs)
+            let (following, overflow) = crashed.addingReportingOverflow(UInt64(jobs))
+            guard !overflow else { break }
+            next = following
         }
         return (ran, failures)
     }
