@@ -80,7 +80,11 @@ extension Store {
                             let row = try Row.fetchOne(db, sql: "SELECT seq, hash FROM envelopes WHERE space = ? AND device = ? ORDER BY seq DESC LIMIT 1",
                                                        arguments: [spaceBytes, Data(header.device.bytes)])
                             // Clamped like the relay's: a damaged seq is judged, never trapped on.
-                            current = (header.device, row.map { EnvelopeChain.Head(seq: UInt64(clamping: $0["seq"] as Int64), hash: [UInt8]($0["hash"] as Data)) } ?? .empty)
+                            // A NULL or non-integer column (a damaged file) reads as none held: judged, not trapped on.
+                            current = (header.device, row.map {
+                                EnvelopeChain.Head(seq: UInt64(clamping: Int64.fromDatabaseValue($0["seq"] as DatabaseValue) ?? 0),
+                                                   hash: Data.fromDatabaseValue($0["hash"] as DatabaseValue).map { [UInt8]($0) } ?? Digest.zero.bytes)
+                            } ?? .empty)
                         }
                     }
                     guard let chain = current else { continue }
