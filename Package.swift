@@ -28,6 +28,8 @@ let package = Package(
         .library(name: "DuetStore", targets: ["DuetStore"]),
         .library(name: "DuetSync", targets: ["DuetSync"]),
         .library(name: "DuetHTTP", targets: ["DuetHTTP"]),
+        // A device's use cases as one Swift API: what an app embeds (README, "Embedding Duet").
+        .library(name: "DuetDevice", targets: ["DuetDevice"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -147,16 +149,26 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // Layer 3: the commands of `duet`, thin over the store.
+        // Layer 4: a device's use cases (create, write, edit, list, share, pair, sync, …) with
+        // typed errors and an injected clock, random source and relay connection; no English.
         .target(
-            name: "DuetCLI",
+            name: "DuetDevice",
             dependencies: [
-                // DuetWire is not imported (ImportRulesTests): it is listed because DuetCLI uses
+                // DuetWire is not imported (ImportRulesTests): it is listed because DuetDevice uses
                 // DuetWire's structs through DuetStore's API, and without the edge an incremental
                 // build did not recompile such a file when a struct gained a stored property; the
                 // stale object's copy of the struct's destroy helper won at link time and crashed
                 // the tests (swiftlang/swift#89636, swift-package-manager#10502).
                 "DuetStore", "DuetSync", "DuetCore", "DuetCrypto", "DuetWire",
+            ],
+            swiftSettings: strict
+        ),
+        // Layer 5: the commands of `duet`: parse, call DuetDevice, render in English.
+        .target(
+            name: "DuetCLI",
+            dependencies: [
+                // The lower modules are listed only for the build edge explained above.
+                "DuetDevice", "DuetStore", "DuetSync", "DuetCore", "DuetCrypto", "DuetWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -175,7 +187,7 @@ let package = Package(
         .executableTarget(
             name: "duetd",
             dependencies: [
-                "DuetDaemon", "DuetStore",
+                "DuetDaemon", "DuetStore", "DuetSync",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

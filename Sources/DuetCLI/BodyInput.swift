@@ -1,13 +1,12 @@
-import DuetCore
-import DuetStore
+import DuetDevice
 import Foundation
 
 /// Where a body comes from: `-m`, `--file`, standard input when it is not a terminal and not
 /// empty, else the editor (`$VISUAL`, `$EDITOR`) on a temporary file in the home's private
 /// scratch folder.
 enum BodyInput {
-    static func read(message: String?, file: String?, home: Home, initial: String = "") throws -> [Unicode.Scalar]? {
-        if let message { return try checked(message) }
+    static func read(message: String?, file: String?, home: String, initial: String = "") throws -> String? {
+        if let message { return message }
         if let file {
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw InputError("cannot read \(file)")
@@ -23,30 +22,19 @@ enum BodyInput {
         return try edit(initial: initial, home: home)
     }
 
-    static func checked(_ data: Data) throws -> [Unicode.Scalar] {
-        guard let text = String(validating: [UInt8](data), as: UTF8.self) else {
-            throw InputError("the text is not valid UTF-8; save it as UTF-8 and try again")
-        }
-        return try checked(text)
-    }
-
-    static func checked(_ text: String) throws -> [Unicode.Scalar] {
-        let scalars = Array(text.unicodeScalars)
-        guard scalars.count <= ChangeLimits.maximumBodyScalars else {
-            throw InputError("the text is \(scalars.count) characters; an entry holds at most \(ChangeLimits.maximumBodyScalars)")
-        }
-        return scalars
+    static func checked(_ data: Data) throws -> String {
+        try EntryRules.text(utf8: data)
     }
 
     /// Opens the editor on `initial`. The file lives in a 0700 folder inside the home and is
     /// removed afterwards, whatever happens; the editor itself may keep swap or backup files.
-    static func edit(initial: String, home: Home) throws -> [Unicode.Scalar]? {
+    static func edit(initial: String, home: String) throws -> String? {
         let environment = ProcessInfo.processInfo.environment
         guard let editor = environment["VISUAL"].flatMap({ $0.isEmpty ? nil : $0 })
                 ?? environment["EDITOR"].flatMap({ $0.isEmpty ? nil : $0 }) else {
             throw InputError("no text given: use -m TEXT, --file PATH, pipe it on stdin, or set $EDITOR")
         }
-        let folder = home.scratchPath
+        let folder = Device.scratchFolder(home: home)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let path = folder + "/entry-\(getpid()).md"
         guard FileManager.default.createFile(atPath: path, contents: Data(initial.utf8), attributes: [.posixPermissions: 0o600]) else {

@@ -1,7 +1,5 @@
 import ArgumentParser
-import DuetCrypto
-import DuetStore
-import DuetSync
+import DuetDevice
 import Foundation
 
 struct DeviceCommand: AsyncParsableCommand {
@@ -27,13 +25,13 @@ struct DeviceLinkCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingRelayErrors {
-            let store = try Store.open(home: common.resolvedHome)
-            let url = try relayURL(store, given: relay)
-            let unlocked = try store.unlock(passphrase: try PassphraseSource.read(file: common.passphraseFile))
-            let name = try await DeviceEngine.link(unlocked, store: store, relay: url, timeout: .seconds(timeout)) { code in
+            let device = try common.open()
+            let url = try device.relay(given: relay)
+            let unlocked = try device.unlock(try PassphraseSource.read(file: common.passphraseFile))
+            let name = try await unlocked.link(timeout: .seconds(timeout)) { code in
                 announce(code: code, json: json, hint: "On the new device: `duet device join CODE --relay \(url)`; waiting up to \(timeout) s…")
             }
-            if json { try emitJSONLine(["device": name]) } else { emitLine("Linked \(Sanitise.line(name)).") }
+            if json { try emitJSONLine(["device": name]) } else { emitLine("Linked \(Display.line(name)).") }
         }
     }
 }
@@ -59,18 +57,16 @@ struct DeviceJoinCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingRelayErrors {
-            guard PairingEngine.isWellFormed(code: code) else {
-                throw InputError("that is not a link code: it has 26 letters and digits (dashes and spaces are ignored)")
-            }
+            guard Device.isWellFormed(code: code, .link) else { throw DeviceError.invalidCode(.link) }
             let home = common.resolvedHome
-            if home.exists { throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal; choose another --home") }
-            let url = try checkedRelayURL(relay)
+            if Device.exists(home: home) { throw DeviceError.alreadyInitialised(home: home) }
+            let url = try Device.checkedRelayURL(relay)
             let passphrase = try PassphraseSource.readNew(file: common.passphraseFile)
             let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "device"
             let name = deviceName?.trimmingCharacters(in: .whitespaces) ?? "new \(host)"
-            let joined = try await DeviceEngine.join(code: code, home: home, deviceName: name, passphrase: passphrase,
-                                                     parameters: InitCommand.parameters(), relay: url, timeout: .seconds(timeout))
-            print("Joined \(Sanitise.line(joined.unlocked.keystore.name))'s journal as \(Sanitise.line(name)); received \(joined.sync.received) change(s).")
+            let joined = try await Device.join(code: code, home: home, deviceName: name, passphrase: passphrase, relay: url,
+                                               timeout: .seconds(timeout), environment: .cli)
+            print("Joined \(Display.line(joined.device.name))'s journal as \(Display.line(name)); received \(joined.received) change(s).")
         }
     }
 }
@@ -92,16 +88,14 @@ struct DeviceListCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let store = try Store.open(home: common.resolvedHome)
-            let current = try store.deviceID()
-            let rows = try store.directory().devices.values
-                .sorted { ($0.isMine ? 0 : 1, $0.created) < ($1.isMine ? 0 : 1, $1.created) }
-                .map { Row(id: $0.id.description, name: $0.displayName, person: $0.person ?? "unknown", added: rfc3339($0.created),
-                           removed: $0.removed.map(rfc3339), thisDevice: $0.id.description == current) }
+            let rows = try common.open().devices().map {
+                Row(id: $0.id, name: $0.name, person: $0.person ?? "unknown", added: rfc3339($0.added),
+                    removed: $0.removed.map(rfc3339), thisDevice: $0.isThisDevice)
+            }
             if json { return try printJSON(rows) }
             for row in rows {
                 let state = row.removed.map { "removed \($0)" } ?? "added \(row.added)"
-                print("\(row.id.prefix(8))  \(Sanitise.line(row.person)): \(Sanitise.line(row.name))  \(state)\(row.thisDevice ? "  (this device)" : "")")
+                print("\(row.id.prefix(8))  \(Display.line(row.person)): \(Display.line(row.name))  \(state)\(row.thisDevice ? "  (this device)" : "")")
             }
         }
     }
@@ -118,25 +112,12 @@ struct DeviceRevokeCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingRelayErrors {
-            let store = try Store.open(home: common.resolvedHome)
-            let url = try relayURL(store, given: relay)
-            // Devices a revocation can still act on, from the logs themselves: a device removed
-            // from one space but still a member of another (a revocation cut short) is one.
-            let people = try store.people()
-            guard let me = people.first(where: \.isMe), let thisDevice = try store.devicePublicKey() else { throw InputError("this journal has no identity yet") }
-            let revocable = try DeviceEngine.revocable(store, identity: me.identity, this: thisDevice)
-            // This device is offered too, so that asking to revoke it gets the reason it cannot.
-            let mine = try store.directory().devices.values.filter { $0.isMine && (revocable.contains($0.publicKey) || $0.publicKey == thisDevice) }
-            let wanted = id.lowercased()
-            let matches = mine.filter { $0.name == id || (wanted.count >= 4 && $0.id.description.hasPrefix(wanted)) }
-            guard matches.count == 1, let target = matches.first else {
-                throw InputError(matches.isEmpty
-                    ? "none of your current devices is '\(Sanitise.line(id))'; `duet device list` shows them"
-                    : "'\(Sanitise.line(id))' matches several of your devices; give more of the id")
-            }
-            let unlocked = try store.unlock(passphrase: try PassphraseSource.read(file: common.passphraseFile))
-            let spaces = try await DeviceEngine.revoke(device: target.publicKey, unlocked, store: store, relay: url)
-            print("Revoked \(Sanitise.line(target.displayName)): removed from \(spaces) space(s); new keys sealed to your remaining devices\(spaces > 1 ? " and your partner's" : "").")
+            let device = try common.open()
+            _ = try device.relay(given: relay)
+            let target = try device.revocableDevice(id)
+            let unlocked = try device.unlock(try PassphraseSource.read(file: common.passphraseFile))
+            let spaces = try await unlocked.revoke(target)
+            print("Revoked \(Display.line(target.name)): removed from \(spaces) space(s); new keys sealed to your remaining devices\(spaces > 1 ? " and your partner's" : "").")
         }
     }
 }

@@ -1,7 +1,7 @@
 public import ArgumentParser
 
-/// `duet`: the journal's command-line client (CLI.md). Each command is thin: it checks its
-/// input, calls DuetStore, and prints.
+/// `duet`: the journal's command-line client (CLI.md). Each command is thin: it parses its
+/// input, calls DuetDevice, and renders what comes back in English.
 @available(macOS 10.15, macCatalyst 13, iOS 13, tvOS 13, watchOS 6, *)  // lets ArgumentParser pick the async entry point
 public struct DuetCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(

@@ -1,10 +1,20 @@
-import DuetCore
-import DuetCrypto
-import DuetStore
+import DuetDevice
 import Foundation
 
-/// An entry as the CLI shows it (CLI.md's JSON shape). Authorship comes from the change that
-/// created the entry, whose device the store verified, never from a field of the payload.
+/// How the CLI names the author of a change: "Alex", or "Sam (Sam's phone)".
+enum Names {
+    /// The person. A device no verified record names is shown as such, never guessed.
+    static func person(_ author: Author) -> String {
+        author.person ?? "unknown device \(author.device.prefix(8))"
+    }
+
+    static func personAndDevice(_ author: Author) -> String {
+        guard let name = author.deviceName else { return person(author) }
+        return "\(person(author)) (\(name))"
+    }
+}
+
+/// An entry as the CLI shows it (CLI.md's JSON shape).
 struct EntryView: Encodable {
     struct Acknowledgement: Encodable {
         let by: String
@@ -25,7 +35,7 @@ struct EntryView: Encodable {
     let replyTo: String?
     let acks: [Acknowledgement]
     let deleted: Bool
-    /// Who deleted it (the device that signed the winning write of `deleted`), when it is.
+    /// Who deleted it, when it is.
     let deletedBy: String?
 
     enum CodingKeys: String, CodingKey {
@@ -51,30 +61,25 @@ struct EntryView: Encodable {
         if let deletedBy { try container.encode(deletedBy, forKey: .deletedBy) }
     }
 
-    /// Whether this device's person wrote the entry (for `--author me|partner`).
-    let isMine: Bool
     let authorDeviceName: String
 
-    init(_ entry: Entry, kind: SpaceKind, authors: Authors) {
-        let names = authors.person
-        id = entry.id.description
-        space = kind == .couple ? "shared" : "private"
-        author = entry.author.map(names) ?? "unknown"
-        authorDevice = entry.author.map { Hex.encode($0.bytes) } ?? ""
-        authorDeviceName = entry.author.map(authors.personAndDevice) ?? "unknown"
-        isMine = entry.author.map(authors.isMine) ?? false
-        let written = (entry.date.value ?? nil) ?? entry.creation?.hlc.milliseconds ?? 0
-        createdAt = rfc3339(written)
-        updatedAt = rfc3339(max(written, entry.lastChange?.hlc.milliseconds ?? 0))
-        title = entry.title.value ?? ""
-        body = entry.body.string
-        mood = (entry.mood.value ?? nil).map(Int.init)
-        factors = entry.factors.elements.map(\.rawValue)
-        tags = entry.tags.elements
-        replyTo = (entry.replyTo.value ?? nil)?.description
-        acks = entry.acknowledgements.sorted().map { Acknowledgement(by: names($0.device), at: rfc3339($0.hlc.milliseconds)) }
-        deleted = entry.isDeleted
-        deletedBy = entry.isDeleted ? entry.deleted.heads.last.map { authors.personAndDevice($0.stamp.device) } : nil
+    init(_ record: EntryRecord) {
+        id = record.id
+        space = record.visibility == .shared ? "shared" : "private"
+        author = record.author.map(Names.person) ?? "unknown"
+        authorDevice = record.author?.device ?? ""
+        authorDeviceName = record.author.map(Names.personAndDevice) ?? "unknown"
+        createdAt = rfc3339(record.created)
+        updatedAt = rfc3339(record.updated)
+        title = record.title
+        body = record.body
+        mood = record.mood
+        factors = record.factors
+        tags = record.tags
+        replyTo = record.replyTo
+        acks = record.acknowledgements.map { Acknowledgement(by: Names.person($0.by), at: rfc3339($0.at)) }
+        deleted = record.isDeleted
+        deletedBy = record.deletedBy.map(Names.personAndDevice)
     }
 }
 

@@ -1,32 +1,6 @@
 import ArgumentParser
-import DuetCore
-import DuetStore
+import DuetDevice
 import Foundation
-
-/// Duet's own export: every entry this device can read, readable fields beside the canonical
-/// snapshot (base64) that carries its full history, so `import --from duet` is lossless.
-struct DuetExport: Codable {
-    static let formatName = "duet"
-    static let currentVersion = 1
-
-    struct Item: Codable {
-        let id: String
-        let title: String
-        let body: String
-        let createdAt: String
-        let factors: [String]
-        let tags: [String]
-        let mood: Int?
-        let deleted: Bool
-        /// EntrySnapshot (Protocol/SPEC.md § 4), base64: the entry with its whole history.
-        let snapshot: String
-    }
-
-    let format: String
-    let version: Int
-    let exportedAt: String
-    let entries: [Item]
-}
 
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -44,26 +18,12 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let unlocked = try common.unlock()
-            let authors = try Authors(unlocked)
-            var entries: [(Entry, SpaceKind)] = []
-            try unlocked.forEachEntry { entries.append(($0, $1)); return true }
-            entries.reverse()  // oldest first reads naturally in a document
-            let data: Data
+            let data: Data, count: Int
             if format == "json" {
-                let items = entries.map { entry, kind in
-                    let view = EntryView(entry, kind: kind, authors: authors)
-                    return DuetExport.Item(
-                        id: view.id, title: view.title, body: view.body, createdAt: view.createdAt, factors: view.factors,
-                        tags: view.tags, mood: view.mood, deleted: view.deleted,
-                        snapshot: Data(EntrySnapshot.encode(entry)).base64EncodedString())
-                }
-                let export = DuetExport(format: DuetExport.formatName, version: DuetExport.currentVersion,
-                                        exportedAt: rfc3339(nowMilliseconds), entries: items)
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                data = try encoder.encode(export) + Data("\n".utf8)
+                (data, count) = try unlocked.exportJSON()
             } else {
-                data = Data(Self.markdown(entries.map { EntryView($0, kind: $1, authors: authors) }, name: unlocked.keystore.name).utf8)
+                let views = try unlocked.allEntries().map(EntryView.init)
+                (data, count) = (Data(Self.markdown(views, name: unlocked.name).utf8), views.count)
             }
             if let out {
                 // The user asked for plaintext on disk here; keep it theirs alone.
@@ -72,7 +32,7 @@ struct ExportCommand: ParsableCommand {
                 guard FileManager.default.createFile(atPath: out, contents: data, attributes: [.posixPermissions: 0o600]) else {
                     throw InputError("cannot write \(out); check the folder exists and is writable")
                 }
-                FileHandle.standardError.write(Data("Exported \(entries.count) entries to \(out).\n".utf8))
+                FileHandle.standardError.write(Data("Exported \(count) entries to \(out).\n".utf8))
             } else {
                 FileHandle.standardOutput.write(data)
             }

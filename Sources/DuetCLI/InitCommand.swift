@@ -1,7 +1,5 @@
 import ArgumentParser
-import DuetCrypto
-import DuetStore
-import DuetSync
+import DuetDevice
 import Foundation
 
 struct InitCommand: AsyncParsableCommand {
@@ -44,43 +42,24 @@ struct InitCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingRelayErrors {
             let home = common.resolvedHome
-            if home.exists {
-                throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal; nothing was changed")
-            }
+            if Device.exists(home: home) { throw DeviceError.alreadyInitialised(home: home) }
             let passphrase = try PassphraseSource.readNew(file: common.passphraseFile)
-            if let relay { _ = try checkedRelayURL(relay) }
-            guard let recovery = RecoveryEngine.newCode() else { throw InputError("could not make a recovery code") }
-            let (store, unlocked) = try Store.create(home: home, name: name, deviceName: resolvedDeviceName, passphrase: passphrase,
-                                                    parameters: Self.parameters(), now: nowMilliseconds, recovery: recovery.slot)
-            // The blob the code opens is sealed now; with a relay it is put there at once (a
-            // first sync registers the private space), so the code works from the moment it is
-            // shown. Out of reach, it stays pending for `duet sync` or `duetd`.
-            try RecoveryEngine.prepare(unlocked, store: store)
-            var stored = false
-            var unreachable: String?
-            if let relay {
-                try store.setMeta("relay", relay)
-                do {
-                    _ = try await SyncEngine.sync(unlocked, store: store, relay: relay, now: nowMilliseconds)
-                    stored = try store.meta("recovery_pending") == nil && store.meta("recovery_state") != nil
-                } catch {
-                    // The journal is made either way: offline first.
-                    unreachable = Sanitise.line((error as? RelayTransport.Failure)?.description ?? "\(error)")
-                }
-            }
+            let created = try await Device.create(home: home, name: name, deviceName: resolvedDeviceName, passphrase: passphrase,
+                                                  relay: relay, environment: .cli)
+            let unreachable = created.relayFailure.map { Display.line($0.english) }
             if json {
-                try printJSON(Created(device: unlocked.keystore.deviceID.description, home: home.path, name: name, recoveryCode: recovery.code,
-                                      recoveryAtRelay: stored))
+                try printJSON(Created(device: created.device.deviceID, home: home, name: name, recoveryCode: created.recoveryCode,
+                                      recoveryAtRelay: created.recoveryAtRelay))
             } else {
-                print("Created \(Sanitise.line(name))'s journal in \(home.path) (device \(unlocked.keystore.deviceID)).")
+                print("Created \(Display.line(name))'s journal in \(home) (device \(created.device.deviceID)).")
                 // Shown once, on stderr, so it is not caught in a script's captured output by accident.
                 FileHandle.standardError.write(Data("""
                     Your recovery code (shown only now — write it down and keep it somewhere safe; with it and your
                     relay, your journal can be restored on a new device, and anyone holding it can read it):
 
-                        \(recovery.code)
+                        \(created.recoveryCode)
 
-                    \(stored ? "It is stored at your relay now." : relay == nil
+                    \(created.recoveryAtRelay ? "It is stored at your relay now." : relay == nil
                         ? "It is stored at your relay at your first `duet sync --relay URL` (or by `duetd`)."
                         : "It is not stored at your relay yet: \(unreachable ?? "the relay refused"). `duet sync` or `duetd` stores it once the relay answers; until then `duet status` warns.")
 
@@ -98,17 +77,6 @@ struct InitCommand: AsyncParsableCommand {
         let recoveryAtRelay: Bool
     }
 
-    /// Duet's default passphrase hashing (about 0.4 s here). `DUET_KDF=minimum` selects the
-    /// pinned minimum instead, for test suites that create many journals; nothing weaker is
-    /// possible.
-    static func parameters() -> PassphraseKDFParameters {
-        let defaults = PassphraseKDFParameters.makeDefault()
-        guard ProcessInfo.processInfo.environment["DUET_KDF"] == "minimum",
-              let minimum = try? PassphraseKDFParameters(
-                opsLimit: PassphraseKDFParameters.minimumOpsLimit,
-                memoryBytes: PassphraseKDFParameters.minimumMemoryBytes, salt: defaults.salt) else { return defaults }
-        return minimum
-    }
 }
 
 struct PassphraseCommand: ParsableCommand {
@@ -123,10 +91,12 @@ struct PassphraseCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let store = try Store.open(home: common.resolvedHome)
-            let unlocked = try store.unlock(passphrase: try PassphraseSource.read(file: common.passphraseFile, prompt: "Current passphrase: "))
+            let device = try common.open()
+            let current = try PassphraseSource.read(file: common.passphraseFile, prompt: "Current passphrase: ")
+            // The current one is checked before the new one is asked for.
+            _ = try device.unlock(current)
             let new = try PassphraseSource.readReplacement(file: newPassphraseFile)
-            try store.changePassphrase(unlocked, to: new, parameters: InitCommand.parameters())
+            try device.changePassphrase(from: current, to: new)
             print("Passphrase changed.")
         }
     }
@@ -151,19 +121,16 @@ struct RecoverCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingRelayErrors {
-            guard RecoveryEngine.isWellFormed(code: code) else {
-                throw InputError("that is not a recovery code: it has 26 letters and digits (dashes and spaces are ignored)")
-            }
+            guard Device.isWellFormed(code: code, .recovery) else { throw DeviceError.invalidCode(.recovery) }
             guard let relay else { throw InputError("pass --relay URL: the relay your journal synced through") }
-            let url = try checkedRelayURL(relay)
+            let url = try Device.checkedRelayURL(relay)
             let home = common.resolvedHome
-            if home.exists { throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal; choose another --home") }
+            if Device.exists(home: home) { throw DeviceError.alreadyInitialised(home: home) }
             let passphrase = try PassphraseSource.readNew(file: common.passphraseFile)
             let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "device"
             let name = deviceName?.trimmingCharacters(in: .whitespaces) ?? "recovered \(host)"
-            let recovered = try await RecoveryEngine.recover(code: code, home: home, deviceName: name, passphrase: passphrase,
-                                                             parameters: InitCommand.parameters(), relay: url)
-            print("Recovered \(Sanitise.line(recovered.unlocked.keystore.name))'s journal on \(Sanitise.line(name)); received \(recovered.sync.received) change(s).")
+            let recovered = try await Device.recover(code: code, home: home, deviceName: name, passphrase: passphrase, relay: url, environment: .cli)
+            print("Recovered \(Display.line(recovered.device.name))'s journal on \(Display.line(name)); received \(recovered.received) change(s).")
         }
     }
 }

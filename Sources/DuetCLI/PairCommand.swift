@@ -1,7 +1,5 @@
 import ArgumentParser
-import DuetCrypto
-import DuetStore
-import DuetSync
+import DuetDevice
 import Foundation
 
 struct PairCommand: AsyncParsableCommand {
@@ -50,12 +48,10 @@ struct PairInviteCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingRelayErrors {
-            let store = try Store.open(home: common.resolvedHome)
-            let url = try relayURL(store, given: relay)
-            let unlocked = try store.unlock(passphrase: try PassphraseSource.read(file: common.passphraseFile))
-            let paired = try await PairingEngine.invite(
-                unlocked, store: store, relay: url, timeout: .seconds(timeout)
-            ) { code in
+            let device = try common.open()
+            _ = try device.relay(given: relay)
+            let unlocked = try device.unlock(try PassphraseSource.read(file: common.passphraseFile))
+            let paired = try await unlocked.invitePartner(timeout: .seconds(timeout)) { code in
                 announce(code: code, json: json, hint: "Give this code to your partner (`duet pair accept CODE`); waiting up to \(timeout) s…")
             }
             try showPaired(paired, json: json)
@@ -81,24 +77,21 @@ struct PairAcceptCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingRelayErrors {
             // A malformed code is refused before the passphrase is asked for.
-            guard PairingEngine.isWellFormed(code: code) else {
-                throw InputError("that is not a pairing code: it has 26 letters and digits (dashes and spaces are ignored)")
-            }
-            let store = try Store.open(home: common.resolvedHome)
-            let url = try relayURL(store, given: relay)
-            let unlocked = try store.unlock(passphrase: try PassphraseSource.read(file: common.passphraseFile))
-            let paired = try await PairingEngine.accept(code: code, unlocked, store: store, relay: url,
-                                                        timeout: .seconds(timeout))
+            guard Device.isWellFormed(code: code, .pairing) else { throw DeviceError.invalidCode(.pairing) }
+            let device = try common.open()
+            _ = try device.relay(given: relay)
+            let unlocked = try device.unlock(try PassphraseSource.read(file: common.passphraseFile))
+            let paired = try await unlocked.acceptPartner(code: code, timeout: .seconds(timeout))
             try showPaired(paired, json: json)
         }
     }
 }
 
-private func showPaired(_ paired: PairingEngine.Paired, json: Bool) throws {
+private func showPaired(_ paired: PartnerPairing, json: Bool) throws {
     if json {
-        try emitJSONLine(["partner": paired.partnerName, "safetyNumber": paired.safetyNumber])
+        try emitJSONLine(["partner": paired.partner, "safetyNumber": paired.safetyNumber])
     } else {
-        emitLine("Paired with \(Sanitise.line(paired.partnerName)).")
+        emitLine("Paired with \(Display.line(paired.partner)).")
         emitLine("Safety number: \(paired.safetyNumber)")
         emitLine("Compare it with your partner's, in person or on a call: if the numbers differ, someone is in between.")
     }
@@ -122,36 +115,25 @@ struct PairStatusCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let store = try Store.open(home: common.resolvedHome)
-            let people = try store.people()
-            guard let me = people.first(where: \.isMe), let partner = people.first(where: { !$0.isMe }),
-                  let couple = try store.space(.couple) else {
+            guard let pairing = try common.open().pairing() else {
                 if json { return try printJSON(Report(partner: nil, safetyNumber: nil, people: [], devices: [])) }
                 print("Not paired yet: one of you runs `duet pair invite`, the other `duet pair accept CODE`.")
                 return
             }
-            let log = try store.membershipLog(space: couple.id)
-            let directory = try store.directory()
-            let names = Dictionary(people.map { ($0.identity, $0.name) }) { first, _ in first }
-            var devices: [Report.Device] = []
-            for record in log.records {
-                guard case .addDevice(let certificate) = record.action else { continue }
-                let known = directory.devices.values.first { $0.publicKey == certificate.device }
-                devices.append(Report.Device(id: known?.id.description ?? Hex.encode(certificate.device.bytes), name: known?.displayName ?? "a device not yet named",
-                                             person: names[certificate.identity] ?? "someone unknown",
-                                             isMine: certificate.identity == me.identity, added: rfc3339(certificate.created),
-                                             removed: log.removedDevices.contains(certificate.device) ? known?.removed.map(rfc3339) ?? "yes" : nil))
+            let devices = pairing.devices.map { member in
+                Report.Device(id: member.id, name: member.name ?? "a device not yet named", person: member.person ?? "someone unknown",
+                              isMine: member.isMine, added: rfc3339(member.added),
+                              removed: member.removed.map { $0.map(rfc3339) ?? "yes" })
             }
-            let report = Report(partner: partner.name, safetyNumber: PairingEngine.safetyNumber(me.identity, partner.identity),
-                                people: log.identities.map { Report.Person(name: names[$0] ?? "someone unknown", isMe: $0 == me.identity) }
-                                    .sorted { ($0.isMe ? 0 : 1, $0.name) < ($1.isMe ? 0 : 1, $1.name) },
+            let report = Report(partner: pairing.partner, safetyNumber: pairing.safetyNumber,
+                                people: pairing.people.map { Report.Person(name: $0.name.isEmpty ? "someone unknown" : $0.name, isMe: $0.isMe) },
                                 devices: devices)
             if json { return try printJSON(report) }
-            print("partner:       \(Sanitise.line(partner.name))")
+            print("partner:       \(Display.line(pairing.partner))")
             print("safety number: \(report.safetyNumber ?? "")")
-            print("people:        \(report.people.map { Sanitise.line($0.name) + ($0.isMe ? " (you)" : "") }.joined(separator: ", "))")
+            print("people:        \(report.people.map { Display.line($0.name) + ($0.isMe ? " (you)" : "") }.joined(separator: ", "))")
             for device in devices {
-                print("device:        \(Sanitise.line(device.name)), \(Sanitise.line(device.person))'s (added \(device.added)\(device.removed.map { ", removed \($0)" } ?? ""))")
+                print("device:        \(Display.line(device.name)), \(Display.line(device.person))'s (added \(device.added)\(device.removed.map { ", removed \($0)" } ?? ""))")
             }
         }
     }

@@ -1,61 +1,52 @@
-import DuetCrypto
-import DuetStore
+import DuetDevice
 import Foundation
 
 /// Where the passphrase comes from (CLI.md): a no-echo prompt on the terminal, else
 /// `DUET_PASSPHRASE`, else `--passphrase-file`. With none of them and no terminal: an error,
 /// never a hang.
 enum PassphraseSource {
-    static func read(file: String?, prompt: String = "Passphrase: ") throws -> SecretBytes {
+    static func read(file: String?, prompt: String = "Passphrase: ") throws -> Passphrase {
         if let terminal = Terminal.open() {
-            return normalised(try terminal.readSecret(prompt: prompt))
+            return Passphrase(try terminal.readSecret(prompt: prompt))
         }
         if let value = ProcessInfo.processInfo.environment["DUET_PASSPHRASE"] {
-            return normalised(value)
+            return Passphrase(value)
         }
         if let file { return try fromFile(file) }
-        throw StoreError(.noPassphrase, "no passphrase: run in a terminal, or set DUET_PASSPHRASE, or pass --passphrase-file PATH")
+        throw InputError("no passphrase: run in a terminal, or set DUET_PASSPHRASE, or pass --passphrase-file PATH")
     }
 
     /// A passphrase kept in a file (scripts); a trailing newline from `echo` is not part of it.
-    static func fromFile(_ file: String) throws -> SecretBytes {
+    static func fromFile(_ file: String) throws -> Passphrase {
         guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
-            throw StoreError(.invalidInput, "cannot read the passphrase file \(file)")
+            throw InputError("cannot read the passphrase file \(file)")
         }
-        return normalised(String(text.trimmingSuffix { $0 == "\n" || $0 == "\r" }))
+        return Passphrase(String(text.trimmingSuffix { $0 == "\n" || $0 == "\r" }))
     }
 
     /// The replacement passphrase for `duet passphrase`: asked twice on a terminal, else from
     /// `--new-passphrase-file`, else `DUET_NEW_PASSPHRASE`.
-    static func readReplacement(file: String?) throws -> SecretBytes {
+    static func readReplacement(file: String?) throws -> Passphrase {
         if Terminal.open() != nil { return try readNew(file: nil) }
         if let file { return try checked(fromFile(file)) }
-        if let value = ProcessInfo.processInfo.environment["DUET_NEW_PASSPHRASE"] { return try checked(normalised(value)) }
-        throw StoreError(.noPassphrase, "no new passphrase: run in a terminal, or pass --new-passphrase-file PATH, or set DUET_NEW_PASSPHRASE")
+        if let value = ProcessInfo.processInfo.environment["DUET_NEW_PASSPHRASE"] { return try checked(Passphrase(value)) }
+        throw InputError("no new passphrase: run in a terminal, or pass --new-passphrase-file PATH, or set DUET_NEW_PASSPHRASE")
     }
 
     /// A new passphrase: asked twice on a terminal; taken once from the environment or a file.
-    static func readNew(file: String?) throws -> SecretBytes {
+    static func readNew(file: String?) throws -> Passphrase {
         if let terminal = Terminal.open() {
-            let first = try terminal.readSecret(prompt: "New passphrase: ")
-            let second = try terminal.readSecret(prompt: "Repeat it: ")
-            guard first == second else { throw StoreError(.passphraseMismatch, "the two passphrases differ; nothing was changed") }
-            return try checked(normalised(first))
+            let first = Passphrase(try terminal.readSecret(prompt: "New passphrase: "))
+            let second = Passphrase(try terminal.readSecret(prompt: "Repeat it: "))
+            guard first == second else { throw InputError("the two passphrases differ; nothing was changed") }
+            return try checked(first)
         }
         return try checked(read(file: file))
     }
 
-    private static func checked(_ passphrase: SecretBytes) throws -> SecretBytes {
-        guard passphrase.count >= 8 else {
-            throw StoreError(.invalidInput, "the passphrase must be at least 8 characters; a few words make a good one")
-        }
+    private static func checked(_ passphrase: Passphrase) throws -> Passphrase {
+        guard passphrase.isLongEnough else { throw DeviceError.passphraseTooShort(minimum: Passphrase.minimumLength) }
         return passphrase
-    }
-
-    /// The same passphrase typed on different keyboards can arrive composed or decomposed:
-    /// NFC makes them one.
-    private static func normalised(_ text: String) -> SecretBytes {
-        SecretBytes(utf8: text.precomposedStringWithCanonicalMapping)
     }
 }
 
@@ -94,9 +85,7 @@ struct Terminal {
         var byte: UInt8 = 0
         while SystemCall.read(descriptor, &byte, 1) == 1, byte != 10 { bytes.append(byte) }
         defer { for index in bytes.indices { bytes[index] = 0 } }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw StoreError(.invalidInput, "the passphrase is not valid UTF-8")
-        }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw DeviceError.passphraseNotUTF8 }
         return text
     }
 

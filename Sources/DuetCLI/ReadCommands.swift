@@ -1,7 +1,5 @@
 import ArgumentParser
-import DuetCore
-import DuetCrypto
-import DuetStore
+import DuetDevice
 import Foundation
 
 struct ListCommand: ParsableCommand {
@@ -28,33 +26,22 @@ struct ListCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let factor = try self.factor.map(parseFactor)
-            let since = try self.since.map(parseDate), until = try self.until.map(parseDate)
-            let unlocked = try common.unlock()
-            let authors = try Authors(unlocked)
-            var views: [EntryView] = []
-            try unlocked.forEachEntry { entry, kind in
-                let created = (entry.date.value ?? nil) ?? entry.creation?.hlc.milliseconds ?? 0
-                let mine = entry.author.map(authors.isMine) ?? false
-                guard entry.isDeleted == deleted,
-                      !(shared && kind != .couple), !(`private` && kind != .personal),
-                      !(author == "me" && !mine), !(author == "partner" && mine),
-                      factor.map({ entry.factors.contains($0) }) ?? true,
-                      tag.map({ entry.tags.contains($0) }) ?? true,
-                      since.map({ created >= $0 }) ?? true,
-                      until.map({ created < $0 }) ?? true else { return true }
-                views.append(EntryView(entry, kind: kind, authors: authors))
-                return limit.map { views.count < $0 } ?? true
-            }
+            let visibility: Visibility? = shared ? .shared : `private` ? .private : nil
+            let whose: EntryFilter.Whose? = author.map { $0 == "me" ? .mine : .partners }
+            let filter = EntryFilter(visibility: visibility, factor: factor, tag: tag, author: whose,
+                                     since: try since.map(EntryRules.date), until: try until.map(EntryRules.date),
+                                     deleted: deleted, limit: limit)
+            try filter.validate()
+            let views = try common.unlock().list(filter).map(EntryView.init)
             if json { return try printJSON(views) }
             if views.isEmpty { print(deleted ? "No deleted entries." : "No entries yet. Write one with `duet write`.") }
             for view in views {
                 let title = view.title.isEmpty ? view.firstLine : view.title
                 let factors = view.factors.isEmpty ? "" : "  [\(view.factors.joined(separator: ", "))]"
                 let mood = view.mood.map { "  mood \($0)" } ?? ""
-                var whose = view.space == "shared" ? "  shared, by \(Sanitise.line(view.author))" : ""
-                if let by = view.deletedBy { whose += "  deleted by \(Sanitise.line(by))" }
-                print("\(view.id.prefix(8))  \(view.createdAt.prefix(16).replacingOccurrences(of: "T", with: " "))  \(Sanitise.line(title))\(factors)\(mood)\(whose)")
+                var whose = view.space == "shared" ? "  shared, by \(Display.line(view.author))" : ""
+                if let by = view.deletedBy { whose += "  deleted by \(Display.line(by))" }
+                print("\(view.id.prefix(8))  \(view.createdAt.prefix(16).replacingOccurrences(of: "T", with: " "))  \(Display.line(title))\(factors)\(mood)\(whose)")
             }
         }
     }
@@ -80,14 +67,11 @@ struct ShowCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let unlocked = try common.unlock()
-            let id = try unlocked.resolve(self.id)
-            guard let entry = try unlocked.entry(id) else { throw StoreError(.unknownEntry, "entry \(id) is gone") }
-            let authors = try Authors(unlocked)
-            let view = EntryView(entry, kind: try unlocked.spaceKind(of: id) ?? .personal, authors: authors)
-            let past = history ? Self.history(of: entry, authors: authors) : nil
+            let detail = try common.unlock().show(id, history: history)
+            let view = EntryView(detail.record)
+            let past = detail.history.map(Self.history)
             // Devices that have applied this device's latest change to the entry.
-            let delivered = try unlocked.deliveredTo(id).map(authors.personAndDevice).sorted()
+            let delivered = detail.deliveredTo.map(Names.personAndDevice).sorted()
             if json {
                 if let past {
                     struct WithHistory: Encodable { let entry: EntryView; let history: HistoryView; let deliveredTo: [String] }
@@ -98,73 +82,54 @@ struct ShowCommand: ParsableCommand {
             }
             print("id:      \(view.id)")
             print("space:   \(view.space)")
-            print("author:  \(Sanitise.line(view.authorDeviceName))")
+            print("author:  \(Display.line(view.authorDeviceName))")
             print("created: \(view.createdAt)")
             if view.updatedAt != view.createdAt { print("updated: \(view.updatedAt)") }
-            if !view.title.isEmpty { print("title:   \(Sanitise.line(view.title))") }
+            if !view.title.isEmpty { print("title:   \(Display.line(view.title))") }
             if let mood = view.mood { print("mood:    \(mood)") }
             if !view.factors.isEmpty { print("factors: \(view.factors.joined(separator: ", "))") }
-            if !view.tags.isEmpty { print("tags:    \(view.tags.map(Sanitise.line).joined(separator: ", "))") }
-            for device in delivered { print("delivered to: \(Sanitise.line(device))") }
-            for ack in view.acks { print("read by: \(Sanitise.line(ack.by)) at \(ack.at)") }
-            if view.deleted { print("deleted: by \(Sanitise.line(view.deletedBy ?? "unknown")) (`duet restore \(view.id.prefix(8))` brings it back)") }
+            if !view.tags.isEmpty { print("tags:    \(view.tags.map(Display.line).joined(separator: ", "))") }
+            for device in delivered { print("delivered to: \(Display.line(device))") }
+            for ack in view.acks { print("read by: \(Display.line(ack.by)) at \(ack.at)") }
+            if view.deleted { print("deleted: by \(Display.line(view.deletedBy ?? "unknown")) (`duet restore \(view.id.prefix(8))` brings it back)") }
             print("")
-            print(Sanitise.text(view.body))
+            print(Display.text(view.body))
             if let past {
                 print("")
                 print("history:")
                 for (name, values) in [("title", past.title), ("mood", past.mood), ("deleted", past.deleted)] where !values.isEmpty {
                     for value in values {
-                        print("  \(name) = \(Sanitise.line(value.value))  (\(value.at), \(Sanitise.line(value.by)))\(value.current ? "  ← current" : "")")
+                        print("  \(name) = \(Display.line(value.value))  (\(value.at), \(Display.line(value.by)))\(value.current ? "  ← current" : "")")
                     }
                 }
                 for (name, changes) in [("factor", past.factors), ("tag", past.tags)] {
-                    for change in changes { print("  \(change.change) \(name) \(Sanitise.line(change.value))  (\(change.at), \(Sanitise.line(change.by)))") }
+                    for change in changes { print("  \(change.change) \(name) \(Display.line(change.value))  (\(change.at), \(Display.line(change.by)))") }
                 }
-                for run in past.text { print("  text by \(Sanitise.line(run.by)): \(Sanitise.line(run.text))") }
-                if !past.deletedText.isEmpty { print("  text deleted over time: \(Sanitise.line(past.deletedText))") }
+                for run in past.text { print("  text by \(Display.line(run.by)): \(Display.line(run.text))") }
+                if !past.deletedText.isEmpty { print("  text deleted over time: \(Display.line(past.deletedText))") }
             }
         }
     }
 
-    static func history(of entry: Entry, authors: Authors) -> HistoryView {
-        let name = authors.person
-        func values<V>(_ register: Register<V>, _ text: (V) -> String) -> [HistoryView.Value] {
-            let current = register.heads.last?.dot
-            return register.history.map {
-                HistoryView.Value(value: text($0.value), at: rfc3339($0.stamp.hlc.milliseconds), by: name($0.stamp.device), current: $0.dot == current)
-            }
+    static func history(_ history: EntryHistory) -> HistoryView {
+        func values(_ values: [EntryHistory.Value]) -> [HistoryView.Value] {
+            values.map { HistoryView.Value(value: $0.value ?? "none", at: rfc3339($0.at), by: Names.person($0.by), current: $0.isCurrent) }
         }
-        func changes<E>(_ set: ObservedRemoveSet<E>, _ text: (E) -> String) -> [HistoryView.SetChange] {
-            set.orderedHistory.map {
-                HistoryView.SetChange(value: text($0.element), change: $0.added ? "added" : "removed",
-                                      at: rfc3339($0.stamp.hlc.milliseconds), by: name($0.stamp.device))
-            }
+        func changes(_ changes: [EntryHistory.SetChange]) -> [HistoryView.SetChange] {
+            changes.map { HistoryView.SetChange(value: $0.value, change: $0.added ? "added" : "removed", at: rfc3339($0.at), by: Names.person($0.by)) }
         }
-        var deletedText = String.UnicodeScalarView()
-        deletedText.append(contentsOf: entry.body.deletedScalars)
-        return HistoryView(
-            title: values(entry.title) { $0 }, mood: values(entry.mood) { $0.map(String.init) ?? "none" },
-            deleted: values(entry.deleted) { $0 ? "yes" : "no" },
-            factors: changes(entry.factors) { $0.rawValue }, tags: changes(entry.tags) { $0 },
-            deletedText: String(deletedText),
-            text: runs(of: entry, authors: authors))
-    }
-
-    /// The body's runs by person (runs by two devices of one person are joined).
-    static func runs(of entry: Entry, authors: Authors) -> [HistoryView.Run] {
+        // Runs by two devices of one person read as one.
         var runs: [HistoryView.Run] = []
-        for run in entry.body.authoredRuns {
-            var text = String.UnicodeScalarView()
-            text.append(contentsOf: run.scalars)
-            let by = authors.person(run.device)
+        for run in history.text {
+            let by = Names.person(run.by)
             if let last = runs.last, last.by == by {
-                runs[runs.count - 1] = HistoryView.Run(by: by, text: last.text + String(text))
+                runs[runs.count - 1] = HistoryView.Run(by: by, text: last.text + run.text)
             } else {
-                runs.append(HistoryView.Run(by: by, text: String(text)))
+                runs.append(HistoryView.Run(by: by, text: run.text))
             }
         }
-        return runs
+        return HistoryView(title: values(history.title), mood: values(history.mood), deleted: values(history.deleted),
+                           factors: changes(history.factors), tags: changes(history.tags), deletedText: history.deletedText, text: runs)
     }
 }
 
@@ -179,15 +144,12 @@ struct SearchCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            guard !text.isEmpty else { throw InputError("search for at least one character") }
-            let unlocked = try common.unlock()
-            let authors = try Authors(unlocked)
-            let views = try unlocked.search(text).map { EntryView($0.entry, kind: $0.kind, authors: authors) }
+            let views = try common.unlock().search(text).map(EntryView.init)
             if json { return try printJSON(views) }
             if views.isEmpty { print("Nothing matches.") }
             for view in views {
                 let title = view.title.isEmpty ? view.firstLine : view.title
-                print("\(view.id.prefix(8))  \(view.createdAt.prefix(10))  \(Sanitise.line(title))")
+                print("\(view.id.prefix(8))  \(view.createdAt.prefix(10))  \(Display.line(title))")
             }
         }
     }
@@ -202,11 +164,9 @@ struct PromptCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let factor = try self.factor.map(parseFactor)
-            var random = SystemRandomSource()
-            let (chosen, prompt) = Prompts.pick(factor: factor, using: &random)
-            if json { return try printJSON(["factor": chosen.rawValue, "prompt": prompt]) }
-            print("\(chosen.rawValue): \(prompt)")
+            let (chosen, prompt) = try Prompts.pick(factor: factor, environment: .cli)
+            if json { return try printJSON(["factor": chosen, "prompt": prompt]) }
+            print("\(chosen): \(prompt)")
         }
     }
 }
@@ -262,49 +222,43 @@ struct StatusCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let store = try Store.open(home: common.resolvedHome)
-            let counts = try store.counts()
-            let running = store.home.isDaemonRunning
-            let bySync = try store.meta("last_sync").flatMap(UInt64.init), byDaemon = try DaemonStatus.lastSync(store)
-            let last: (time: UInt64, by: String)? = switch (bySync, byDaemon) {
-            case (let sync?, let daemon?): daemon > sync ? (daemon, "duetd") : (sync, "duet")
-            case (let sync?, nil): (sync, "duet")
-            case (nil, let daemon?): (daemon, "duetd")
-            case (nil, nil): nil
-            }
-            let daemonState: String? = running ? try DaemonStatus.state(store).map { state in
+            let device = try common.open()
+            let status = try device.status()
+            let last = status.lastSync
+            let daemonState: String? = status.daemon.map { state in
                 switch state {
+                case .starting: "starting"
                 case .connected: "connected"
-                case .retrying(_, let reason): "retrying: \(reason)"
+                case .retrying(let reason): "retrying: \(reason)"
                 }
-            } ?? "starting" : nil
-            let report = Report(relay: try store.meta("relay"), lastSync: last.map { rfc3339($0.time) }, lastSyncBy: last?.by, daemonState: daemonState,
-                                // Put there and read back, and nothing newer waiting to go.
-                                recoveryAtRelay: try store.meta("recovery_pending") != nil ? false : store.meta("recovery_state").map { _ in true },
-                                pendingOut: counts.unpushed, pendingIn: try store.pendingIn(), daemon: running,
-                                warnings: try store.warnings(), notices: try store.notices(), entries: counts.entries,
-                                spaces: Dictionary(try store.spaces().map { ($0.kind == .couple ? "shared" : "private", $0.id.description) }) { a, _ in a },
-                                partner: try store.people().first { !$0.isMe }?.name)
+            }
+            var spaces: [String: String] = [:]
+            if let id = status.privateSpace { spaces["private"] = id }
+            if let id = status.sharedSpace { spaces["shared"] = id }
+            let report = Report(relay: status.relay, lastSync: last.map { rfc3339($0.milliseconds) }, lastSyncBy: last?.by.rawValue,
+                                daemonState: daemonState, recoveryAtRelay: status.recoveryAtRelay, pendingOut: status.pendingOut,
+                                pendingIn: status.pendingIn, daemon: status.daemon != nil, warnings: status.warnings, notices: status.notices,
+                                entries: status.entries, spaces: spaces, partner: status.partner)
             if json { return try printJSON(report) }
-            print("home:     \(store.home.path)")
+            print("home:     \(status.home)")
             print("entries:  \(report.entries)")
-            print("partner:  \(report.partner.map(Sanitise.line) ?? "not paired (`duet pair invite`)")")
+            print("partner:  \(report.partner.map(Display.line) ?? "not paired (`duet pair invite`)")")
             print("relay:    \(report.relay ?? "none (`duet sync --relay URL`)")")
-            print("synced:   \(last.map { "\(relativeTime($0.time, now: nowMilliseconds)) (\($0.by))" } ?? "never")")
+            print("synced:   \(last.map { "\(relativeTime($0.milliseconds, now: nowMilliseconds)) (\($0.by.rawValue))" } ?? "never")")
             print("pending:  \(report.pendingOut) change(s) waiting to be sent, \(report.pendingIn) received and not yet opened")
             print("daemon:   \(report.daemonState.map { "duetd is running, \($0)" } ?? "not running (`duetd` keeps this device in sync)")")
             // Says the code is not usable yet; never the code itself (it is shown once, at init).
             if report.recoveryAtRelay == false {
                 print("WARNING:  your recovery code does not work yet: its blob is not at the relay; `duet sync` (or `duetd`) stores it there")
             }
-            for warning in report.warnings { print("WARNING:  \(Sanitise.line(warning))") }
-            for notice in report.notices { print("NOTICE:   \(Sanitise.line(notice))") }
-            if try store.hasUnreadMembershipChanges() {
+            for warning in report.warnings { print("WARNING:  \(Display.line(warning))") }
+            for notice in report.notices { print("NOTICE:   \(Display.line(notice))") }
+            if status.unreadMembershipChange {
                 // Learnt by duetd, which holds no key: who and which device are sealed until then.
                 print("NOTICE:   who is in your spaces changed; any `duet` command that asks your passphrase says who and what")
             }
             // Shown to the person: seen. (A read-only home keeps them for next time.)
-            if !report.notices.isEmpty { try? store.markNoticesSeen() }
+            if !report.notices.isEmpty { device.markNoticesSeen() }
         }
     }
 }

@@ -1,7 +1,5 @@
 import ArgumentParser
-import DuetCore
-import DuetCrypto
-import DuetStore
+import DuetDevice
 import Foundation
 
 struct WriteCommand: ParsableCommand {
@@ -42,30 +40,13 @@ struct WriteCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let factors = try self.factors.map(parseFactor)
-            let tags = try self.tags.map(checkTag)
-            let mood = try self.mood.map(parseMood)
-            let title = try self.title.map(checkTitle)
+            var entry = NewEntry(visibility: shared ? .shared : .private, title: title, factors: factors, tags: tags, mood: mood, replyTo: replyTo)
+            try entry.validate()
             // Read the text before unlocking, so the editor is not kept waiting on Argon2id.
-            let store = try Store.open(home: common.resolvedHome)
-            let body = try BodyInput.read(message: m, file: file, home: store.home) ?? []
-            let unlocked = try applyingPending(try store.unlock(passphrase: try PassphraseSource.read(file: common.passphraseFile)))
-            let replyTarget = try replyTo.map { try unlocked.resolve($0) }
-            if shared, let replyTarget, try unlocked.spaceKind(of: replyTarget) != .couple {
-                throw InputError("a shared entry can only answer a shared entry: \(replyTarget) is private (`duet share` it first)")
-            }
-            var random = SystemRandomSource()
-            let id = EntryID.random(using: &random)
-            try unlocked.commit(entry: id, in: shared ? .couple : .personal, now: nowMilliseconds) { editor in
-                editor.create()
-                if let title { editor.setTitle(title) }
-                if let mood { editor.setMood(mood) }
-                for factor in factors { editor.addFactor(factor) }
-                for tag in tags { editor.addTag(tag) }
-                if let replyTarget { editor.setReplyTo(replyTarget) }
-                editor.insertText(body, at: 0)
-            }
-            print(id.description)
+            let device = try common.open()
+            entry.body = try BodyInput.read(message: m, file: file, home: device.home) ?? ""
+            let unlocked = try device.unlock(try PassphraseSource.read(file: common.passphraseFile))
+            print(try unlocked.write(entry))
         }
     }
 }
@@ -108,34 +89,21 @@ struct EditCommand: ParsableCommand {
         if m != nil && file != nil { throw ValidationError("give the text with -m or --file, not both") }
     }
 
-    private var changesOnlyMetadata: Bool {
-        title != nil || mood != nil || !addFactor.isEmpty || !removeFactor.isEmpty || !addTag.isEmpty || !removeTag.isEmpty
-    }
-
     func run() throws {
         try reportingErrors {
-            let adding = try addFactor.map(parseFactor), removing = try removeFactor.map(parseFactor)
-            let tagsToAdd = try addTag.map(checkTag), tagsToRemove = try removeTag.map(checkTag)
-            let mood = try self.mood.map(parseMood)
-            let title = try self.title.map(checkTitle)
-            let store = try Store.open(home: common.resolvedHome)
-            let unlocked = try applyingPending(try store.unlock(passphrase: try PassphraseSource.read(file: common.passphraseFile)))
-            let id = try unlocked.resolve(self.id)
-            guard let current = try unlocked.entry(id) else { throw StoreError(.unknownEntry, "entry \(id) is gone") }
-            var body: [Unicode.Scalar]?
-            if m != nil || file != nil || !changesOnlyMetadata {
-                body = try BodyInput.read(message: m, file: file, home: store.home, initial: current.body.string)
+            var changes = EntryChanges(title: title, mood: mood, addFactors: addFactor, removeFactors: removeFactor,
+                                       addTags: addTag, removeTags: removeTag)
+            try changes.validate()
+            let unlocked = try common.unlock()
+            if m != nil || file != nil || !changes.changesMetadata {
+                // The editor opens on the text as it is now; what arrives while it is open (the
+                // partner's answer, duetd applying another device's edit) is kept: the change is
+                // made against this version, not against the text at saving time.
+                let current = try unlocked.show(id).record
+                changes.base = current.version
+                changes.body = try BodyInput.read(message: m, file: file, home: unlocked.device.home, initial: current.body)
             }
-            try unlocked.commit(entry: id, now: nowMilliseconds) { editor in
-                if let title, title != editor.entry.title.value { editor.setTitle(title) }
-                if let mood, mood != (editor.entry.mood.value ?? nil) { editor.setMood(mood) }
-                for factor in adding where !editor.entry.factors.contains(factor) { editor.addFactor(factor) }
-                for factor in removing where editor.entry.factors.contains(factor) { editor.removeFactor(factor) }
-                for tag in tagsToAdd where !editor.entry.tags.contains(tag) { editor.addTag(tag) }
-                for tag in tagsToRemove where editor.entry.tags.contains(tag) { editor.removeTag(tag) }
-                if let body { editor.replaceBody(with: body) }
-            }
-            print(id.description)
+            print(try unlocked.edit(id, changes))
         }
     }
 }
@@ -161,12 +129,5 @@ struct RestoreCommand: ParsableCommand {
 }
 
 private func setDeleted(_ deleted: Bool, id text: String, common: CommonOptions) throws {
-    let unlocked = try common.unlock()
-    let id = try unlocked.resolve(text)
-    guard let entry = try unlocked.entry(id) else { throw StoreError(.unknownEntry, "entry \(id) is gone") }
-    guard entry.isDeleted != deleted else {
-        throw InputError("entry \(id) is \(deleted ? "already deleted" : "not deleted"); nothing was changed")
-    }
-    try unlocked.commit(entry: id, now: nowMilliseconds) { $0.setDeleted(deleted) }
-    print(id.description)
+    print(try common.unlock().setDeleted(deleted, text))
 }

@@ -104,10 +104,10 @@ public struct SyncDaemon: Service {
     /// until something fails (then the caller backs off and reconnects).
     func connectedSession(store: Store, connected: () -> Void) async throws {
         guard let relay = try store.meta("relay") else {
-            throw DaemonError(message: "no relay is configured: run `duet sync --relay URL` once", isPermanent: true)
+            throw DaemonError(message: "no relay is configured", isPermanent: true, next: .giveRelay)
         }
         guard let credential = try store.syncCredential() else {
-            throw DaemonError(message: "this device has no sync credential yet: run `duet sync` once with your passphrase", isPermanent: true)
+            throw DaemonError(message: "this device has no sync credential yet", isPermanent: true, next: .syncOnceWithPassphrase)
         }
         var transport = environment.transport(relay, .delegated(credential))
         try await transport.authenticate()
@@ -163,7 +163,7 @@ public struct SyncDaemon: Service {
     func round(_ space: SpaceInfo, store: Store, transport: RelayTransport, ownDevice: WireDeviceID, membership: Bool = true) async throws {
         if membership { _ = try await SyncEngine.reconcileMembership(space, unlocked: nil, store: store, transport: transport, now: 0) }
         let round = try await SyncEngine.exchange(space, store: store, transport: transport, ownDevice: ownDevice)
-        if round.rolledBack { throw DaemonError(message: "the relay rolled back; see `duet status`") }
+        if round.rolledBack { throw DaemonError(message: "the relay rolled back", next: .seeStatus) }
         if round.summary.pushed + round.summary.received > 0 {
             logger.debug("synced", metadata: ["pushed": "\(round.summary.pushed)", "received": "\(round.summary.received)"])
         }
@@ -242,5 +242,12 @@ extension SyncDaemon: CustomStringConvertible {
 public struct DaemonError: Error, CustomStringConvertible, Sendable {
     public let message: String
     public var isPermanent = false
+    /// What the person can do, for `duetd` (or an app) to word.
+    public var next: NextStep?
+    public init(message: String, isPermanent: Bool = false, next: NextStep? = nil) {
+        self.message = message
+        self.isPermanent = isPermanent
+        self.next = next
+    }
     public var description: String { message }
 }

@@ -53,7 +53,7 @@ public struct Home: Sendable {
         let posix = (nsError.userInfo[NSUnderlyingErrorKey] as? NSError)?.code ?? nsError.code
         switch Int32(posix) {
         case EROFS, EACCES, EPERM:
-            return StoreError(.readOnly, "cannot \(action): the folder is read-only or not yours; choose another --home")
+            return StoreError(.readOnly, "cannot \(action): the folder is read-only or not yours")
         case ENOSPC:
             return StoreError(.diskFull, "cannot \(action): the disk is full; free some space and try again")
         default:

@@ -78,7 +78,7 @@ public final class Store: Sendable {
         personalEpoch: UInt64, more: (Store, GRDB.Database, Keystore) throws -> Void
     ) throws(StoreError) -> (Store, UnlockedStore) {
         guard !home.exists else {
-            throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal; nothing was changed (choose another --home)")
+            throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal; nothing was changed")
         }
         try home.create()
         let sealed = try keystore.seal(passphrase: passphrase, parameters: parameters)
@@ -181,7 +181,7 @@ public final class Store: Sendable {
             switch error.resultCode {
             case .SQLITE_NOTADB, .SQLITE_CORRUPT: return StoreError.corrupt("SQLite reports corruption")
             case .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM:
-                return StoreError(.readOnly, "cannot \(action): the home folder is read-only or not yours; choose another --home")
+                return StoreError(.readOnly, "cannot \(action): the home folder is read-only or not yours")
             case .SQLITE_FULL: return StoreError(.diskFull, "cannot \(action): the disk is full; free some space and try again (nothing was written)")
             case .SQLITE_IOERR:
                 // SQLite reports a full disk while growing its shared-memory file as an I/O

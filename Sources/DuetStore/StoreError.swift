@@ -1,10 +1,15 @@
-/// What can go wrong with a device's store. Every message says what happened and what to do;
-/// none includes a passphrase, a key or journal text.
+/// What can go wrong with a device's store. Every message says what happened; what to do next
+/// is the client's to word from the code (no message names a command or flag). None includes
+/// a passphrase, a key or journal text.
 public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     public enum Code: String, Hashable, Sendable {
         case notInitialised, alreadyInitialised, wrongPassphrase, noPassphrase, passphraseMismatch
         case corrupt, newerVersion, readOnly, diskFull, unknownEntry, ambiguousEntry, invalidInput
         case insecurePermissions, io, integrity, notPaired
+        /// This device has no key for the space's current epoch yet: a sync brings it.
+        case awaitingKey
+        /// This device's certificate expired: it must be linked again from another device.
+        case certificateExpired
     }
 
     public let code: Code
@@ -18,7 +23,7 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String { message }
 
     static func notInitialised(_ home: String) -> StoreError {
-        StoreError(.notInitialised, "no Duet journal in \(home); run `duet init --name NAME` first, or pass --home")
+        StoreError(.notInitialised, "no Duet journal in \(home)")
     }
     static func corrupt(_ detail: String) -> StoreError {
         StoreError(.corrupt, "the store file is damaged (\(detail)); it was left untouched — restore it from a backup or re-sync")

@@ -31,7 +31,7 @@ public struct UnlockedStore: Sendable {
         do {
             return try store.database.write { db in
                 guard let space = try Store.spaces(db).first(where: { $0.kind == kind })?.id else {
-                    throw StoreError(.notPaired, "shared entries need a partner: pair first with `duet pair invite` or `duet pair accept CODE`")
+                    throw StoreError(.notPaired, "shared entries need a partner")
                 }
                 var keys: [SpaceID: SpaceReading] = [:]
                 return try commit(db, entry: id, space: space, now: now, keys: &keys, edit)
@@ -77,7 +77,7 @@ public struct UnlockedStore: Sendable {
             if safe <= epoch, let usable = (safe...epoch).reversed().first(where: { keys[space]?[$0] != nil }) { epoch = usable }
         }
         guard let contentKey = keys[space]?[epoch] else {
-            throw StoreError(.integrity, "this device has no key for the space's current epoch yet; run `duet sync` and try again")
+            throw StoreError(.awaitingKey, "this device has no key for the space's current epoch yet")
         }
         let seq = try Int64.fetchOne(db, sql: "SELECT seq FROM vectors WHERE space = ? AND device = ?",
                                      arguments: [Data(space.bytes), Data(wireDevice.bytes)]) ?? 0
@@ -97,7 +97,7 @@ public struct UnlockedStore: Sendable {
         // Every client refuses what a device dates at or after its certificate's expiry
         // (SPEC § 6.2): written here, it would be shown here and nowhere else.
         if let expires = readings[space]?.expiries[device], hlc.milliseconds >= expires {
-            throw StoreError(.integrity, "this device's certificate has expired, so nothing it writes would be accepted; link it again from another of your devices (`duet device link`)")
+            throw StoreError(.certificateExpired, "this device's certificate has expired, so nothing it writes would be accepted")
         }
         // The whole applied vector of the space, not only this device's seq: the change names
         // what its author had seen (its dependencies), so a device that receives it before
@@ -151,8 +151,9 @@ public struct UnlockedStore: Sendable {
             """)
         for (entry, snapshot) in zip(entries, sealed) {
             // Ordered by when the reflection was written: an imported date, else its creation.
-            let created = Int64((entry.date.value ?? nil) ?? entry.creation?.hlc.milliseconds ?? 0)
-            let updated = Int64(entry.lastChange?.hlc.milliseconds ?? 0)
+            // Clamped: a date is the partner's bytes, and no value of it may trap here.
+            let created = Int64(clamping: (entry.date.value ?? nil) ?? entry.creation?.hlc.milliseconds ?? 0)
+            let updated = Int64(clamping: entry.lastChange?.hlc.milliseconds ?? 0)
             try statement.execute(arguments: [Data(entry.id.bytes), entry.id.description, Data(space.bytes), created, updated, Data(snapshot)])
         }
     }
@@ -267,19 +268,39 @@ public struct UnlockedStore: Sendable {
     /// Entries newest first (by when they were written), decrypted one by one; `body` returns
     /// false to stop. Rows are read a page at a time, so listing the newest few of twenty
     /// thousand entries reads and decrypts only those.
-    public func forEachEntry(_ body: (Entry, SpaceKind) throws -> Bool) throws {
+    ///
+    /// `kind`, `from` and `before` narrow the scan in SQL, on the clear columns (the space, and
+    /// when the entry was written) and their index: an entry outside them is never decrypted.
+    public func forEachEntry(kind: SpaceKind? = nil, from: UInt64? = nil, before: UInt64? = nil,
+                             _ body: (Entry, SpaceKind) throws -> Bool) throws {
         let pageSize = 64
-        let kinds = Dictionary(try store.spaces().map { (Data($0.id.bytes), $0.kind) }) { first, _ in first }
+        let spaces = try store.spaces()
+        let kinds = Dictionary(spaces.map { (Data($0.id.bytes), $0.kind) }) { first, _ in first }
+        var filters: [String] = []
+        var filterArguments: [any DatabaseValueConvertible] = []
+        if let kind {
+            // A kind this device has no space of yet (not paired) holds no entry.
+            guard let space = spaces.first(where: { $0.kind == kind }) else { return }
+            filters.append("space = ?")
+            filterArguments.append(Data(space.id.bytes))
+        }
+        if let from { filters.append("created >= ?"); filterArguments.append(Int64(clamping: from)) }
+        if let before { filters.append("created < ?"); filterArguments.append(Int64(clamping: before)) }
         var after: (created: Int64, id: Data)?
         while true {
             let rows: [(Int64, Data, Data, Data)]
             do {
                 rows = try store.database.read { db in
-                    let sql = after == nil
-                        ? "SELECT created, id, space, snapshot FROM entries ORDER BY created DESC, id LIMIT ?"
-                        : "SELECT created, id, space, snapshot FROM entries WHERE created <= ? AND (created < ? OR id > ?) ORDER BY created DESC, id LIMIT ?"
-                    let arguments: StatementArguments = after.map { [$0.created, $0.created, $0.id, pageSize] } ?? [pageSize]
-                    return try Row.fetchAll(db, sql: sql, arguments: arguments).map { ($0["created"], $0["id"], $0["space"], $0["snapshot"]) }
+                    var conditions = filters
+                    var arguments = filterArguments
+                    if let after {
+                        conditions.append("created <= ? AND (created < ? OR id > ?)")
+                        arguments += [after.created, after.created, after.id]
+                    }
+                    let condition = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ") + " "
+                    let sql = "SELECT created, id, space, snapshot FROM entries \(condition)ORDER BY created DESC, id LIMIT ?"
+                    return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments + [pageSize]))
+                        .map { ($0["created"], $0["id"], $0["space"], $0["snapshot"]) }
                 }
             } catch {
                 throw Store.classify(error, doing: "read the journal")
@@ -293,12 +314,11 @@ public struct UnlockedStore: Sendable {
         }
     }
 
-    /// The entry an id or unique prefix (4+ Crockford characters, any case) names.
-    public func resolve(_ text: String) throws(StoreError) -> EntryID {
+    /// The prefix as ids are written, and up to six entries whose id starts with it; nil when
+    /// `text` cannot be part of an id (fewer than 4 or more than 26 Crockford characters).
+    public func entries(matchingPrefix text: String) throws(StoreError) -> (normalised: String, matches: [EntryID])? {
         let prefix = text.uppercased()
-        guard prefix.count >= 4, prefix.count <= 26, prefix.allSatisfy({ EntryID.isCrockfordCharacter($0) }) else {
-            throw StoreError(.invalidInput, "'\(Sanitise.line(text))' is not an entry id: use 4 to 26 characters of the id `duet list` shows")
-        }
+        guard prefix.count >= 4, prefix.count <= 26, prefix.allSatisfy({ EntryID.isCrockfordCharacter($0) }) else { return nil }
         let normalised = EntryID.normalisedCrockford(prefix)
         let matches: [EntryID]
         do {
@@ -311,9 +331,17 @@ public struct UnlockedStore: Sendable {
         } catch {
             throw Store.classify(error, doing: "read the journal")
         }
+        return (normalised, matches)
+    }
+
+    /// The entry an id or unique prefix (4+ Crockford characters, any case) names.
+    public func resolve(_ text: String) throws(StoreError) -> EntryID {
+        guard let (normalised, matches) = try entries(matchingPrefix: text) else {
+            throw StoreError(.invalidInput, "'\(Sanitise.line(text))' is not an entry id: an id is 4 to 26 letters and digits")
+        }
         switch matches.count {
         case 1: return matches[0]
-        case 0: throw StoreError(.unknownEntry, "no entry has an id starting with \(normalised); `duet list` shows the ids")
+        case 0: throw StoreError(.unknownEntry, "no entry has an id starting with \(normalised)")
         default:
             let shown = matches.prefix(5).map(\.description).joined(separator: ", ")
             throw StoreError(.ambiguousEntry, "\(normalised) matches several entries (\(shown)\(matches.count > 5 ? ", …" : "")); type more characters")

@@ -26,7 +26,7 @@ public enum DeviceEngine {
         guard let derived = Pairing.derive(code: code) else { throw Failure(message: "could not derive a code") }
         show(code)
         guard let sealedRequest = try await transport.awaitMailbox(derived.replyMailbox, timeout: timeout, interval: PairingEngine.pollInterval) else {
-            throw Failure(message: "no new device asked in time; the code is no longer valid — run `duet device link` again")
+            throw Failure(message: "no new device asked in time; the code is no longer valid", next: .linkAgain)
         }
         let request: LinkRequest
         do { request = try LinkRequest.open(sealedRequest, using: derived.key) } catch {
@@ -38,7 +38,7 @@ public enum DeviceEngine {
         for space in try store.spaces() {
             let log = try store.membershipLog(space: space.id)
             guard let key = try unlocked.spaceKeys(space.id)[log.epoch] else {
-                throw Failure(message: "this device lacks the current key of a space; run `duet sync` and try again")
+                throw Failure(message: "this device lacks the current key of a space", next: .syncThenRetry)
             }
             var records = log.nextRecords([.addDevice(certificate),
                                            .wrapKey(epoch: log.epoch, device: request.device, box: try PairingEngine.wrap(key, for: request.device))],
@@ -75,13 +75,13 @@ public enum DeviceEngine {
         guard let derived = Pairing.derive(code: code) else {
             throw Failure(message: "that is not a link code: it has 26 letters and digits (dashes and spaces are ignored)")
         }
-        guard !home.exists else { throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal; choose another --home") }
+        guard !home.exists else { throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal") }
         let device = SigningKey.generate()
         var transport = environment.transport(relay, .device(device))
         try await transport.authenticate()
         try await transport.putMailbox(derived.replyMailbox, try LinkRequest(device: device.verifyingKey, deviceName: deviceName).seal(using: derived.key))
         guard let sealedBundle = try await transport.awaitMailbox(derived.inviteMailbox, timeout: timeout, interval: PairingEngine.pollInterval) else {
-            throw Failure(message: "your other device did not answer in time: check the code, and that `duet device link` is still waiting")
+            throw Failure(message: "your other device did not answer in time: check the code", next: .checkLinkIsWaiting)
         }
         let bundle: IdentityBundle
         do { bundle = try IdentityBundle.open(sealedBundle, using: derived.key, purpose: "link") } catch {
@@ -206,7 +206,7 @@ public enum DeviceEngine {
                 }
             }
         }
-        guard revoked > 0 else { throw Failure(message: "that device is not one of yours in any space; `duet device list` shows them") }
+        guard revoked > 0 else { throw Failure(message: "that device is not one of yours in any space", next: .listDevices) }
         // The recovery blob holds every epoch's key: after a rotation it must hold the new one,
         // or a device recovered before the next sync reads nothing written after this. Best
         // effort: the next sync tries again.

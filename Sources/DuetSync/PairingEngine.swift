@@ -15,6 +15,12 @@ public enum PairingEngine {
     /// Why pairing stopped. Nothing is kept on this device in any of these cases.
     public struct Failure: Error, CustomStringConvertible, Sendable {
         public let message: String
+        /// What the person can do next, for the client to word.
+        public let next: NextStep?
+        public init(message: String, next: NextStep? = nil) {
+            self.message = message
+            self.next = next
+        }
         public var description: String { message }
     }
 
@@ -38,7 +44,7 @@ public enum PairingEngine {
         // the certificates of the personal space, each device keyed.
         let certificates = try ownCertificates(store, unlocked)
         guard let certificate = certificates.first(where: { $0.device == keystore.device.verifyingKey }) else {
-            throw Failure(message: "this device is not in its own journal's membership log; run `duet sync` and try again")
+            throw Failure(message: "this device is not in its own journal's membership log", next: .syncThenRetry)
         }
         // The log as this device builds it; each step is checked by the same replay the relay
         // and the partner run before anything is posted.
@@ -63,7 +69,7 @@ public enum PairingEngine {
         show(code)
 
         guard let sealedReply = try await transport.awaitMailbox(derived.replyMailbox, timeout: timeout, interval: pollInterval) else {
-            throw Failure(message: "no answer from your partner in time; the code is no longer valid — run `duet pair invite` again")
+            throw Failure(message: "no answer from your partner in time; the code is no longer valid", next: .inviteAgain)
         }
         let reply: PairingMessages.Reply
         do { reply = try PairingMessages.openReply(sealedReply, key: derived.key) } catch {
@@ -124,7 +130,7 @@ public enum PairingEngine {
         }
         let certificates = try ownCertificates(store, unlocked)
         guard let certificate = certificates.first(where: { $0.device == keystore.device.verifyingKey }) else {
-            throw Failure(message: "this device is not in its own journal's membership log; run `duet sync` and try again")
+            throw Failure(message: "this device is not in its own journal's membership log", next: .syncThenRetry)
         }
         let reply = PairingMessages.Reply(identity: keystore.identity.verifyingKey, certificate: certificate, name: keystore.name)
         try await transport.putMailbox(derived.replyMailbox, PairingMessages.seal(reply, key: derived.key))
@@ -195,7 +201,7 @@ public enum PairingEngine {
     static func requireUnpaired(_ store: Store) throws {
         if try store.space(.couple) != nil {
             let partner = try store.people().first { !$0.isMe }?.name ?? "your partner"
-            throw Failure(message: "this journal is already paired with \(partner); `duet pair status` shows the details")
+            throw Failure(message: "this journal is already paired with \(partner)", next: .showPairing)
         }
     }
 
@@ -207,7 +213,7 @@ public enum PairingEngine {
         _ = try await SyncEngine.reconcileMembership(personal, unlocked: unlocked, store: store, transport: transport, now: now)
         try unlocked.refreshDirectory()
         if let couple = try unlocked.announcedCouple() {
-            throw Failure(message: "you are already paired with \(Sanitise.line(couple.partnerName)) on another of your devices; `duet sync` brings that couple space here")
+            throw Failure(message: "you are already paired with \(Sanitise.line(couple.partnerName)) on another of your devices", next: .syncToBringCoupleSpace)
         }
     }
 

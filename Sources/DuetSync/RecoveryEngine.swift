@@ -189,12 +189,12 @@ public enum RecoveryEngine {
         guard let slot = Recovery.derive(code: code) else {
             throw Failure(message: "that is not a recovery code: it has 26 letters and digits (dashes and spaces are ignored)")
         }
-        guard !home.exists else { throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal; choose another --home") }
+        guard !home.exists else { throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal") }
         let device = SigningKey.generate()
         var transport = environment.transport(relay, .device(device))
         try await transport.authenticate()
         guard let sealed = try await transport.recovery(slot: slot.slot) else {
-            throw Failure(message: "this relay keeps nothing under that recovery code: check the code and the relay (`duet status` on another of your devices says whether the code is stored there)")
+            throw Failure(message: "this relay keeps nothing under that recovery code: check the code and the relay", next: .checkRecoveryOnAnotherDevice)
         }
         let bundle: IdentityBundle
         do { bundle = try IdentityBundle.open(sealed, using: slot.key, purpose: "recovery") } catch {

@@ -147,8 +147,10 @@ public struct RelayTransport: Sendable {
                 // which one to fix; trying again would only fail the same way.
                 let expected = failure.expectedOrigin ?? ""
                 throw Failure(status: 401, code: "wrong-relay-url",
+                              // The operator's flag is the relay's own vocabulary; the device's next
+                              // step (`expectedOrigin`) is worded by the client.
                               message: "this device reaches the relay as \(base), but the relay expects to be reached as \(expected). "
-                                + "If \(base) is right, its operator must start it with --public-url \(base); otherwise run `duet sync --relay \(expected)`",
+                                + "If \(base) is right, its operator must start it with --public-url \(base)",
                               expectedOrigin: expected)
             } catch let failure as Failure where failure.status == 401 && failure.code == "unauthenticated" && attempt < 3 {
                 continue

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DuetDaemon
 import DuetStore
+import DuetSync
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -51,8 +52,18 @@ struct DuetdCommand: AsyncParsableCommand {
         do {
             try await group.run()
         } catch let error as DaemonError {
-            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            FileHandle.standardError.write(Data("error: \(error.message)\(Self.hint(error.next))\n".utf8))
             throw ExitCode(1)
+        }
+    }
+
+    /// The daemon's next steps in the words of Duet's commands.
+    static func hint(_ next: NextStep?) -> String {
+        switch next {
+        case .giveRelay?: ": run `duet sync --relay URL` once"
+        case .syncOnceWithPassphrase?: ": run `duet sync` once with your passphrase"
+        case .seeStatus?: "; see `duet status`"
+        default: ""
         }
     }
 }

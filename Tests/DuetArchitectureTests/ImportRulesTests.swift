@@ -23,11 +23,14 @@ struct ImportRulesTests {
         // The relay cannot interpret content, by construction: no DuetCore, DuetStore or DuetSync.
         "DuetRelay": ["DuetWire", "DuetCrypto"],
         "duet": ["DuetCLI"],
-        "DuetCLI": ["DuetStore", "DuetSync", "DuetCore", "DuetCrypto"],
+        // A device's use cases, over the store and sync; no networking or C of its own.
+        "DuetDevice": ["DuetStore", "DuetSync", "DuetCore", "DuetCrypto"],
+        // Parse, call DuetDevice, render: nothing below it (issue #15).
+        "DuetCLI": ["DuetDevice"],
         "DuetTesting": ["DuetCore", "DuetWire", "DuetCrypto", "DuetHTTP", "DuetSync", "DuetRelay", "DuetStore"],
         // The daemon holds no content key: it may not reach DuetCore, where content is decoded.
         "DuetDaemon": ["DuetSync", "DuetStore", "DuetWire", "DuetCrypto", "DuetHTTP"],
-        "duetd": ["DuetDaemon", "DuetStore"],
+        "duetd": ["DuetDaemon", "DuetStore", "DuetSync"],
         "duet-relay": ["DuetRelay"],
         "duet-sim": ["DuetTesting", "DuetSync", "DuetStore", "DuetRelay", "DuetCore", "DuetWire", "DuetCrypto"],
         "duet-bench": ["DuetCore", "DuetTesting", "DuetStore", "DuetSync", "DuetCrypto", "DuetWire", "CHeapStatistics"],

@@ -3,7 +3,7 @@ import DuetCore
 /// Reflection prompts, twelve or more for each of the five things partners give each other.
 /// Written for couples rebuilding trust: kind, specific, and about small moments rather than
 /// verdicts.
-enum Prompts {
+public enum Prompts {
     static let byFactor: [Factor: [String]] = [
         .safety: [
             "When did you feel safe with your partner this week? What exactly did they do or say?",
@@ -82,5 +82,12 @@ enum Prompts {
         let chosen = factor ?? Factor.allCases.randomElement(using: &random) ?? .safety
         let prompts = byFactor[chosen] ?? []
         return (chosen, prompts.randomElement(using: &random) ?? "")
+    }
+
+    /// A prompt for the factor named `factor` (or any): needs no journal.
+    public static func pick(factor: String?, environment: DeviceEnvironment = .system) throws(DeviceError) -> (factor: String, prompt: String) {
+        var random = environment.generator
+        let (chosen, prompt) = pick(factor: try factor.map(EntryRules.factor), using: &random)
+        return (chosen.rawValue, prompt)
     }
 }

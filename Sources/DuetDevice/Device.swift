@@ -1,0 +1,75 @@
+import DuetCore
+import DuetCrypto
+import DuetStore
+import DuetSync
+import Foundation
+
+/// One device's journal, opened but not unlocked: what it can say without the passphrase (its
+/// status, devices, pairing), and the door to everything else (``unlock(_:)``). `duetd` needs
+/// nothing more than this; `duet` is a thin client over it (issue #15).
+public struct Device: Sendable {
+    let store: Store
+    public let environment: DeviceEnvironment
+
+    /// The folder it lives in.
+    public var home: String { store.home.path }
+
+    /// The home an option, `$DUET_HOME`, `$XDG_DATA_HOME` or `$HOME` names (CLI.md).
+    public static func home(option: String?, environment: [String: String]? = nil) -> String {
+        Home.resolve(option: option, environment: environment ?? ProcessInfo.processInfo.environment).path
+    }
+
+    /// Whether `home` holds a journal.
+    public static func exists(home: String) -> Bool { Home(path: home).exists }
+
+    /// Where an editor may keep its temporary file for this home (0700, inside the home).
+    public static func scratchFolder(home: String) -> String { Home(path: home).scratchPath }
+
+    /// Opens the journal in `home`.
+    public static func open(home: String, environment: DeviceEnvironment = .system) throws(DeviceError) -> Device {
+        let folder = Home(path: home)
+        guard folder.exists else { throw .notInitialised(home: home) }
+        return Device(store: try translatingErrors { try Store.open(home: folder) }, environment: environment)
+    }
+
+    /// Unlocks with the passphrase and applies what `duetd` (or a sync) stored since: what the
+    /// partner wrote is readable as soon as the journal unlocks. On a read-only home (or a
+    /// full disk) it waits for the next unlock that can write.
+    public func unlock(_ passphrase: Passphrase) throws(DeviceError) -> UnlockedDevice {
+        let unlocked = try translatingErrors { try store.unlock(passphrase: passphrase.secret) }
+        do {
+            try unlocked.materialise()
+        } catch let error as StoreError where error.code == .readOnly || error.code == .diskFull {
+            // Reading still works.
+        } catch {
+            throw DeviceError.from(error)
+        }
+        return UnlockedDevice(device: self, unlocked: unlocked)
+    }
+
+    /// Re-seals the keystore under a new passphrase (nothing else is rewritten).
+    public func changePassphrase(from current: Passphrase, to new: Passphrase) throws(DeviceError) {
+        let replacement = try new.checkedNew()
+        let unlocked = try translatingErrors { try store.unlock(passphrase: current.secret) }
+        try translatingErrors { try store.changePassphrase(unlocked, to: replacement, parameters: environment.passphraseHashing.parameters) }
+    }
+
+    /// The relay to use: `given` (checked, and remembered for next time), else the one remembered.
+    public func relay(given: String?) throws(DeviceError) -> String {
+        if let given {
+            let url = try Self.checkedRelayURL(given)
+            try translatingErrors { try store.setMeta("relay", url) }
+            return url
+        }
+        guard let url = try translatingErrors({ try store.meta("relay") }) else { throw .noRelay }
+        return url
+    }
+
+    /// `given` if it is an http(s) URL with a host.
+    public static func checkedRelayURL(_ given: String) throws(DeviceError) -> String {
+        guard let url = URL(string: given), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+            throw .invalidRelayURL(given)
+        }
+        return given
+    }
+}

@@ -1,0 +1,145 @@
+import DuetCore
+import Foundation
+
+/// A new entry, as a person gives it. ``validate()`` checks it without the journal, so a
+/// client can refuse bad input before asking for the passphrase.
+public struct NewEntry: Sendable, Equatable {
+    public var visibility: Visibility
+    public var title: String?
+    public var body: String
+    public var factors: [String]
+    public var tags: [String]
+    public var mood: Int?
+    /// The id (or a unique prefix) of the entry this answers.
+    public var replyTo: String?
+
+    public init(visibility: Visibility = .private, title: String? = nil, body: String = "", factors: [String] = [],
+                tags: [String] = [], mood: Int? = nil, replyTo: String? = nil) {
+        self.visibility = visibility
+        self.title = title
+        self.body = body
+        self.factors = factors
+        self.tags = tags
+        self.mood = mood
+        self.replyTo = replyTo
+    }
+
+    public func validate() throws(DeviceError) { _ = try checked() }
+
+    struct Checked {
+        let title: String?
+        let body: [Unicode.Scalar]
+        let factors: [Factor]
+        let tags: [String]
+        let mood: UInt8?
+    }
+
+    func checked() throws(DeviceError) -> Checked {
+        Checked(title: try title.map(EntryRules.title), body: try EntryRules.body(body), factors: try factors.map(EntryRules.factor),
+                tags: try tags.map(EntryRules.tag), mood: try mood.map(EntryRules.mood))
+    }
+}
+
+/// Changes to an entry. A new body is diffed against `base` (the version it was edited from)
+/// when given, else against the body as it is when the change is made.
+public struct EntryChanges: Sendable, Equatable {
+    public var body: String?
+    public var base: EntryVersion?
+    public var title: String?
+    public var mood: Int?
+    public var addFactors: [String]
+    public var removeFactors: [String]
+    public var addTags: [String]
+    public var removeTags: [String]
+
+    public init(body: String? = nil, base: EntryVersion? = nil, title: String? = nil, mood: Int? = nil, addFactors: [String] = [],
+                removeFactors: [String] = [], addTags: [String] = [], removeTags: [String] = []) {
+        self.body = body
+        self.base = base
+        self.title = title
+        self.mood = mood
+        self.addFactors = addFactors
+        self.removeFactors = removeFactors
+        self.addTags = addTags
+        self.removeTags = removeTags
+    }
+
+    /// Whether it touches anything but the body.
+    public var changesMetadata: Bool {
+        title != nil || mood != nil || !addFactors.isEmpty || !removeFactors.isEmpty || !addTags.isEmpty || !removeTags.isEmpty
+    }
+
+    public func validate() throws(DeviceError) {
+        _ = try body.map(EntryRules.body)
+        _ = try title.map(EntryRules.title)
+        _ = try mood.map(EntryRules.mood)
+        _ = try (addFactors + removeFactors).map(EntryRules.factor)
+        _ = try (addTags + removeTags).map(EntryRules.tag)
+    }
+}
+
+/// What a field of an entry may hold (the limits every replica enforces on what it receives).
+public enum EntryRules {
+    /// The five things partners give each other, by name.
+    public static let factorNames = Factor.allCases.map(\.rawValue)
+    public static let maximumBodyCharacters = ChangeLimits.maximumBodyScalars
+
+    static func factor(_ text: String) throws(DeviceError) -> Factor {
+        guard let factor = Factor(rawValue: text.lowercased()) else { throw .unknownFactor(text, known: factorNames) }
+        return factor
+    }
+
+    static func mood(_ value: Int) throws(DeviceError) -> UInt8 {
+        guard (1...5).contains(value) else { throw .moodOutOfRange(value) }
+        return UInt8(value)
+    }
+
+    static func tag(_ tag: String) throws(DeviceError) -> String {
+        guard !tag.isEmpty, tag.utf8.count <= ChangeLimits.maximumTagBytes else { throw .tagSize(maximum: ChangeLimits.maximumTagBytes) }
+        return tag
+    }
+
+    static func title(_ title: String) throws(DeviceError) -> String {
+        guard title.utf8.count <= ChangeLimits.maximumTitleBytes else { throw .titleTooLong(maximum: ChangeLimits.maximumTitleBytes) }
+        return title
+    }
+
+    static func body(_ text: String) throws(DeviceError) -> [Unicode.Scalar] {
+        let scalars = Array(text.unicodeScalars)
+        guard scalars.count <= ChangeLimits.maximumBodyScalars else {
+            throw .bodyTooLong(count: scalars.count, maximum: ChangeLimits.maximumBodyScalars)
+        }
+        return scalars
+    }
+
+    /// Text from bytes (a file, standard input, an editor's file), if it is UTF-8 and fits.
+    public static func text(utf8 bytes: some Collection<UInt8>) throws(DeviceError) -> String {
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw .notUTF8 }
+        _ = try body(text)
+        return text
+    }
+
+    /// `YYYY-MM-DD` (the start of that day, UTC) or a full RFC 3339 time, in milliseconds.
+    public static func date(_ text: String) throws(DeviceError) -> UInt64 {
+        let full = ISO8601DateFormatter()
+        if let date = full.date(from: text) { return milliseconds(date) }
+        let day = ISO8601DateFormatter()
+        day.formatOptions = [.withFullDate]
+        day.timeZone = TimeZone(identifier: "UTC")
+        if let date = day.date(from: text) { return milliseconds(date) }
+        throw .notADate(text)
+    }
+
+    private static func milliseconds(_ date: Date) -> UInt64 {
+        let value = date.timeIntervalSince1970 * 1000
+        guard value.isFinite, value > 0 else { return 0 }
+        return value >= 1.8e19 ? UInt64.max : UInt64(value)
+    }
+
+    /// A name for a person or a device: 1 to 64 bytes once trimmed.
+    public static func name(_ text: String) throws(DeviceError) -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty, trimmed.utf8.count <= 64 else { throw .nameSize(maximum: 64) }
+        return trimmed
+    }
+}

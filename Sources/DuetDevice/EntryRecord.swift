@@ -1,0 +1,150 @@
+import DuetCore
+import DuetStore
+
+/// Which of the two spaces an entry lives in.
+public enum Visibility: String, Sendable, Equatable, CaseIterable {
+    /// Readable on this person's devices only.
+    case `private`
+    /// Readable and editable by both partners.
+    case shared
+
+    init(_ kind: SpaceKind) { self = kind == .couple ? .shared : .private }
+    var kind: SpaceKind { self == .shared ? .couple : .personal }
+}
+
+/// An entry as a client shows it. Authorship comes from the change that created the entry,
+/// whose device the store verified, never from a field of the payload. Times are milliseconds
+/// since the epoch.
+public struct EntryRecord: Sendable, Equatable {
+    public struct Acknowledgement: Sendable, Equatable {
+        public let by: Author
+        public let at: UInt64
+    }
+
+    public let id: String
+    public let visibility: Visibility
+    /// Nil for an entry whose creating change this device does not hold.
+    public let author: Author?
+    /// When it was written: an imported date, else its creation.
+    public let created: UInt64
+    public let updated: UInt64
+    public let title: String
+    public let body: String
+    public let mood: Int?
+    public let factors: [String]
+    public let tags: [String]
+    public let replyTo: String?
+    public let acknowledgements: [Acknowledgement]
+    public let isDeleted: Bool
+    /// Who deleted it (the device that signed the winning write of `deleted`), when it is.
+    public let deletedBy: Author?
+    /// The body as read now: pass it back to ``UnlockedDevice/edit(_:_:)`` so that an edit made
+    /// from this text merges with whatever arrives meanwhile.
+    public let version: EntryVersion
+
+    init(_ entry: Entry, kind: SpaceKind, authors: Authors) {
+        id = entry.id.description
+        visibility = Visibility(kind)
+        author = entry.author.map(authors.author)
+        let written = (entry.date.value ?? nil) ?? entry.creation?.hlc.milliseconds ?? 0
+        created = written
+        updated = max(written, entry.lastChange?.hlc.milliseconds ?? 0)
+        title = entry.title.value ?? ""
+        body = entry.body.string
+        mood = (entry.mood.value ?? nil).map(Int.init)
+        factors = entry.factors.elements.map(\.rawValue)
+        tags = entry.tags.elements
+        replyTo = (entry.replyTo.value ?? nil)?.description
+        acknowledgements = entry.acknowledgements.sorted().map { Acknowledgement(by: authors.author($0.device), at: $0.hlc.milliseconds) }
+        isDeleted = entry.isDeleted
+        deletedBy = entry.isDeleted ? entry.deleted.heads.last.map { authors.author($0.stamp.device) } : nil
+        version = EntryVersion(entry: entry.id, body: entry.body.version)
+    }
+}
+
+/// An entry's text as someone read it, to edit against (issue #15: an edit made on stale text
+/// merges instead of erasing what arrived). Opaque; it holds the text, so keep it in memory only.
+public struct EntryVersion: Sendable, Equatable {
+    let entry: EntryID
+    let body: BodyVersion
+
+    /// The text it was read with.
+    public var text: String {
+        var view = String.UnicodeScalarView()
+        view.append(contentsOf: body.scalars)
+        return String(view)
+    }
+}
+
+/// Every value each field of an entry ever had, who typed which text, and where this device's
+/// latest change to it was delivered.
+public struct EntryHistory: Sendable, Equatable {
+    public struct Value: Sendable, Equatable {
+        /// The value, or nil for "none" (a cleared mood).
+        public let value: String?
+        public let at: UInt64
+        public let by: Author
+        public let isCurrent: Bool
+    }
+    public struct SetChange: Sendable, Equatable {
+        public let value: String
+        public let added: Bool
+        public let at: UInt64
+        public let by: Author
+    }
+    /// Consecutive visible text by one person.
+    public struct Run: Sendable, Equatable {
+        public let by: Author
+        public let text: String
+    }
+    public let title: [Value]
+    public let mood: [Value]
+    public let deleted: [Value]
+    public let factors: [SetChange]
+    public let tags: [SetChange]
+    public let text: [Run]
+    public let deletedText: String
+
+    init(_ entry: Entry, authors: Authors) {
+        func values<V>(_ register: Register<V>, _ text: (V) -> String?) -> [Value] {
+            let current = register.heads.last?.dot
+            return register.history.map {
+                Value(value: text($0.value), at: $0.stamp.hlc.milliseconds, by: authors.author($0.stamp.device), isCurrent: $0.dot == current)
+            }
+        }
+        func changes<E>(_ set: ObservedRemoveSet<E>, _ text: (E) -> String) -> [SetChange] {
+            set.orderedHistory.map {
+                SetChange(value: text($0.element), added: $0.added, at: $0.stamp.hlc.milliseconds, by: authors.author($0.stamp.device))
+            }
+        }
+        title = values(entry.title) { $0 }
+        mood = values(entry.mood) { $0.map(String.init) }
+        deleted = values(entry.deleted) { $0 ? "yes" : "no" }
+        factors = changes(entry.factors) { $0.rawValue }
+        tags = changes(entry.tags) { $0 }
+        var removed = String.UnicodeScalarView()
+        removed.append(contentsOf: entry.body.deletedScalars)
+        deletedText = String(removed)
+        // Runs by two devices of one person are one run.
+        var runs: [Run] = []
+        for run in entry.body.authoredRuns {
+            var text = String.UnicodeScalarView()
+            text.append(contentsOf: run.scalars)
+            let by = authors.author(run.device)
+            if let last = runs.last, last.by.person == by.person, last.by.isMine == by.isMine, by.person != nil || last.by == by {
+                runs[runs.count - 1] = Run(by: last.by, text: last.text + String(text))
+            } else {
+                runs.append(Run(by: by, text: String(text)))
+            }
+        }
+        text = runs
+    }
+}
+
+/// One entry whole: the record, its history, and the devices that applied this device's
+/// latest change to it.
+public struct EntryDetail: Sendable, Equatable {
+    public let record: EntryRecord
+    public let history: EntryHistory?
+    public let deliveredTo: [Author]
+}
