@@ -236,6 +236,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "DuetDeviceTests",
+            dependencies: ["DuetDevice", "DuetSync", "DuetTesting"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "DuetEncodingTests",
             dependencies: ["DuetEncoding", "DuetTesting"],
             swiftSettings: strict

@@ -54,6 +54,53 @@ struct ImportRulesTests {
         }
     }
 
+    /// The C doors and the networking, storage and parsing libraries, and the only modules
+    /// that may import each (issue #15: the checks above see Duet's own modules only, so a
+    /// `duet` command could have reached libsodium or SwiftNIO directly and no test said so).
+    static let externalOwners: [String: Set<String>] = [
+        "CSodium": ["DuetCrypto"],
+        "CZlib": ["DuetStore"],
+        "CHeapStatistics": ["duet-bench"],
+        "GRDB": ["DuetStore", "DuetRelay"],
+        "GRDBSQLite": ["DuetStore", "duet-bench"],
+        "SQLite3": [],
+        "AsyncHTTPClient": ["DuetHTTP"],
+        "NIOCore": ["DuetHTTP", "DuetRelay", "DuetSync", "DuetTesting", "duet-bench", "duet-relay"],
+        "NIOPosix": ["DuetHTTP", "DuetRelay", "DuetTesting", "duet-bench", "duet-relay"],
+        "NIOHTTP1": ["DuetHTTP", "DuetRelay"],
+        "NIOFoundationCompat": ["DuetHTTP", "DuetRelay"],
+        "Hummingbird": ["DuetRelay", "duet-relay"],
+        "HummingbirdCore": ["DuetRelay"],
+        "HummingbirdWebSocket": ["DuetRelay"],
+        "HummingbirdWSClient": ["DuetSync"],
+        "WSClient": ["DuetSync"],
+        "HTTPTypes": ["DuetRelay", "DuetSync"],
+        "ServiceLifecycle": ["DuetDaemon", "duetd", "duet-relay"],
+    ]
+
+    @Test("C libraries and networking libraries are imported only where their layer lives; duet's commands import DuetDevice and no lower module")
+    func externalImports() throws {
+        let sources = RepositoryLayout.root.appendingPathComponent("Sources")
+        var seen: Set<String> = []
+        for module in try FileManager.default.contentsOfDirectory(atPath: sources.path).sorted() {
+            for (file, imported) in try Self.imports(in: sources.appendingPathComponent(module)) {
+                for name in imported {
+                    guard let owners = Self.externalOwners[name] else { continue }
+                    seen.insert(name)
+                    #expect(owners.contains(module), "\(module)/\(file) imports \(name), which only \(owners.sorted()) may")
+                }
+            }
+        }
+        // The map is about modules really imported: a stale entry would guard nothing.
+        #expect(seen.isSuperset(of: ["CSodium", "CZlib", "GRDB", "AsyncHTTPClient", "Hummingbird", "NIOCore"]))
+        // The CLI's whole world: its library, argument parsing, Foundation and the C library for
+        // the terminal.
+        let cliAllowed: Set<String> = ["DuetDevice", "ArgumentParser", "Foundation", "Synchronization", "Glibc", "Musl", "Darwin"]
+        for (file, imported) in try Self.imports(in: sources.appendingPathComponent("DuetCLI")) {
+            #expect(imported.isSubset(of: cliAllowed), "DuetCLI/\(file) imports \(imported.subtracting(cliAllowed).sorted())")
+        }
+    }
+
     /// Issue #12: URLSession on Linux trapped in `URLSessionTask.cancel()` when a relay died and
     /// once hung a whole test run in `select`. Every HTTP call goes through DuetHTTP.
     @Test("Nothing imports FoundationNetworking or uses its sessions: HTTP goes through DuetHTTP")

@@ -40,10 +40,11 @@ extension EntryEditor {
     /// `base` to `text` are applied to the body as it is now. A scalar deleted since is not
     /// deleted again; an insertion goes right after the scalar it followed in `base` (or the
     /// nearest earlier one still there). Equal to ``replaceBody(with:)`` when nothing changed
-    /// since `base`. A version of another entry's body matches nothing here: its deletions are
-    /// skipped and its insertions land at the start, so a caller's mistake loses no text.
+    /// since `base`. A version that is not of this body (its first scalar was never in it: a
+    /// caller's mistake) is ignored, and `text` is diffed against the body as it is.
     public mutating func replaceBody(with text: [Unicode.Scalar], since base: BodyVersion) {
-        guard base.ids.count == base.scalars.count else { return replaceBody(with: text) }
+        guard base.ids.count == base.scalars.count,
+              base.ids.first.map({ (try? entry.body.storage.ref(for: $0)) != nil }) ?? true else { return replaceBody(with: text) }
         // Where each scalar of the current body stands. Edits run from the end of `base`, and
         // the scalars of `base` keep their relative order in any later body, so what an edit
         // changes always lies after every scalar an earlier edit refers to: one map serves all.
