@@ -36,6 +36,9 @@ extension Device {
                              parameters: environment.passphraseHashing.parameters, now: environment.now, recovery: recovery.slot)
         }
         let device = UnlockedDevice(device: Device(store: store, environment: environment), unlocked: unlocked)
+        // The directory of the new log is read now, so that the first unlock finds nothing to
+        // do: a command that then fails (a relay out of reach) leaves the files as they were.
+        try translatingErrors { try unlocked.refreshDirectory() }
         // The blob the code opens is sealed now; with a relay it is put there at once (a first
         // sync registers the private space). Out of reach, it stays pending for a later sync.
         try translatingErrors { try RecoveryEngine.prepare(unlocked, store: store) }

@@ -101,6 +101,31 @@ struct ImportRulesTests {
         }
     }
 
+    /// Issue #15: twenty messages below the CLI named `duet …` commands or `--home`, so an app
+    /// embedding Duet would show a person commands they cannot type. The libraries say what
+    /// happened (and a `NextStep` or an error code for what to do); the clients word it.
+    @Test("No message below the clients names a duet command or a command-line flag",
+          arguments: ["DuetStore", "DuetSync", "DuetDaemon", "DuetDevice"])
+    func librariesNameNoCommands(module: String) throws {
+        let folder = RepositoryLayout.root.appendingPathComponent("Sources/\(module)")
+        let files = try Self.imports(in: folder).map(\.0)
+        #expect(!files.isEmpty)
+        for file in files {
+            let text = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
+            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let code = line.trimmingCharacters(in: .whitespaces)
+                guard !code.hasPrefix("//") else { continue }
+                // Only what is inside string literals counts: a line's code may name a flag in a comment after it.
+                let literals = code.split(separator: "\"", omittingEmptySubsequences: false).enumerated()
+                    .filter { $0.offset % 2 == 1 }.map(\.element)
+                for literal in literals {
+                    #expect(!literal.contains("`duet ") && !literal.contains("--home") && !literal.contains("--relay"),
+                            "\(module)/\(file):\(number + 1) names a command or flag: \(literal)")
+                }
+            }
+        }
+    }
+
     /// Issue #12: URLSession on Linux trapped in `URLSessionTask.cancel()` when a relay died and
     /// once hung a whole test run in `select`. Every HTTP call goes through DuetHTTP.
     @Test("Nothing imports FoundationNetworking or uses its sessions: HTTP goes through DuetHTTP")
