@@ -237,7 +237,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DuetDeviceTests",
-            dependencies: ["DuetDevice", "DuetSync", "DuetTesting"],
+            dependencies: ["DuetDevice", "DuetSync", "DuetStore", "DuetWire", "DuetTesting"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -403,20 +403,46 @@ extension Store {
 
     private func noteRelayHeads(_ heads: [WireDeviceID: UInt64], recording: [WireDeviceID: UInt64], space: SpaceID,
                                 seenBefore: [WireDeviceID: UInt64]?) throws(StoreError) -> [WireDeviceID] {
+        func rolledBack(_ seen: [WireDeviceID: UInt64]) -> [WireDeviceID] {
+            (seenBefore ?? seen).filter { heads[$0.key, default: 0] < $0.value }.map(\.key).sorted()
+        }
         do {
+            // Read first: a round that learns nothing new (a local write's round, a quiet
+            // round) opens no write transaction (issue #15: four per local write before).
+            let seen = try database.read { db in try Self.relaySeen(db, space: space) }
+            guard recording.contains(where: { $0.value > seen[$0.key, default: 0] }) else { return rolledBack(seen) }
             return try database.write { db in
-                var rolledBack: [WireDeviceID] = []
-                let spaceBytes = Data(space.bytes)
+                // Again inside the transaction: another process may have recorded more meanwhile.
                 let seen = try Self.relaySeen(db, space: space)
-                for (device, highest) in seenBefore ?? seen where heads[device, default: 0] < highest { rolledBack.append(device) }
-                for (device, seq) in recording where seq > seen[device, default: 0] {
-                    try db.execute(sql: "INSERT INTO relay_seen (space, device, seq) VALUES (?, ?, ?) ON CONFLICT (space, device) DO UPDATE SET seq = excluded.seq",
-                                   arguments: [spaceBytes, Data(device.bytes), Int64(seq)])
-                }
-                return rolledBack.sorted()
+                try Self.record(recording, over: seen, space: space, db)
+                return rolledBack(seen)
             }
         } catch {
             throw Store.classify(error, doing: "record the relay's heads", home: home)
+        }
+    }
+
+    private static func record(_ recording: [WireDeviceID: UInt64], over seen: [WireDeviceID: UInt64], space: SpaceID, _ db: GRDB.Database) throws {
+        for (device, seq) in recording where seq > seen[device, default: 0] {
+            try db.execute(sql: "INSERT INTO relay_seen (space, device, seq) VALUES (?, ?, ?) ON CONFLICT (space, device) DO UPDATE SET seq = excluded.seq",
+                           arguments: [Data(space.bytes), Data(device.bytes), Int64(clamping: seq)])
+        }
+    }
+
+    /// What the relay acknowledged of a push, in one transaction: those envelopes are sent,
+    /// and the relay must never answer with less of them again.
+    public func notePushAcknowledged(space: SpaceID, upTo heads: [WireDeviceID: UInt64]) throws(StoreError) {
+        guard !heads.isEmpty else { return }
+        do {
+            try database.write { db in
+                for (device, seq) in heads {
+                    try db.execute(sql: "UPDATE envelopes SET pushed = 1 WHERE space = ? AND device = ? AND seq <= ? AND pushed = 0",
+                                   arguments: [Data(space.bytes), Data(device.bytes), Int64(clamping: seq)])
+                }
+                try Self.record(heads, over: try Self.relaySeen(db, space: space), space: space, db)
+            }
+        } catch {
+            throw Store.classify(error, doing: "record what was sent", home: home)
         }
     }
 }
@@ -436,20 +462,6 @@ extension Store {
             }
         } catch {
             throw Store.classify(error, doing: "read the store", home: home)
-        }
-    }
-
-    /// Marks envelopes the relay acknowledged, so `duet status` stops counting them as pending.
-    public func markPushed(space: SpaceID, upTo heads: [WireDeviceID: UInt64]) throws(StoreError) {
-        do {
-            try database.write { db in
-                for (device, seq) in heads {
-                    try db.execute(sql: "UPDATE envelopes SET pushed = 1 WHERE space = ? AND device = ? AND seq <= ?",
-                                   arguments: [Data(space.bytes), Data(device.bytes), Int64(seq)])
-                }
-            }
-        } catch {
-            throw Store.classify(error, doing: "record what was sent", home: home)
         }
     }
 

@@ -73,9 +73,8 @@ extension SyncEngine {
                         guard let header = try? Envelope(bytes: bytes).header else { continue }
                         acknowledged[header.device] = max(acknowledged[header.device] ?? 0, header.seq)
                     }
-                    try store.markPushed(space: space.id, upTo: acknowledged)
                     // The relay acknowledged these durably: it must never answer with less again.
-                    _ = try store.noteRelayHeads(acknowledged, space: space.id)
+                    try store.notePushAcknowledged(space: space.id, upTo: acknowledged)
                     sent += batch.count
                     progress?(.sending(sent: sent, of: envelopes.count))
                 }
