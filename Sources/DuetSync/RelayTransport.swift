@@ -2,12 +2,23 @@ public import DuetCrypto
 public import DuetStore
 public import DuetWire
 import Foundation
+import Synchronization
 
 /// The relay's HTTP surface (SPEC § 6.5) from a device's side.
 public struct RelayTransport: Sendable {
     public let base: String
     private let credential: Credential
-    private var token: [UInt8] = []
+    /// The session token, shared by copies of this transport (a prefetch's task): a session
+    /// renewed by one of them serves all.
+    private let session = Session()
+
+    final class Session: Sendable {
+        private let state = Mutex<[UInt8]>([])
+        var token: [UInt8] {
+            get { state.withLock { $0 } }
+            set { state.withLock { $0 = newValue } }
+        }
+    }
 
     /// How this side proves it is the device: with the device key itself (an unlocked CLI), or
     /// with the sync daemon's delegated key (SPEC § 6.3).
@@ -75,12 +86,12 @@ public struct RelayTransport: Sendable {
     }
 
     /// The session token, for the live feed.
-    public var sessionToken: [UInt8] { token }
+    public var sessionToken: [UInt8] { session.token }
 
     /// Follows the live feed of `space` on this transport's session (see ``RelayConnection/live``).
     public func live(_ space: SpaceID, pingInterval: Duration, opened: @escaping @Sendable () -> Void,
                      receive: @escaping @Sendable ([UInt8]) async throws -> Void) async throws {
-        try await connection.live(space: space, token: token, pingInterval: pingInterval, opened: opened, receive: receive)
+        try await connection.live(space: space, token: session.token, pingInterval: pingInterval, opened: opened, receive: receive)
     }
 
     /// Reply caps (a hostile relay must not make a device buffer gigabytes): a fetch page is
@@ -90,8 +101,9 @@ public struct RelayTransport: Sendable {
     static let membershipReplyBytes = 16 << 20
 
     private func request(_ method: String, _ path: String, body: [UInt8]? = nil, headers: [String: String] = [:],
-                         maximumReplyBytes: Int = RelayTransport.smallReplyBytes) async throws -> [UInt8] {
+                         maximumReplyBytes: Int = RelayTransport.smallReplyBytes, renewed: Bool = false) async throws -> [UInt8] {
         var fields = headers
+        let token = session.token
         if !token.isEmpty { fields["authorization"] = "Bearer " + Hex.encode(token) }
         let reply: RelayReply
         do {
@@ -121,6 +133,13 @@ public struct RelayTransport: Sendable {
             var failure = Failure(status: reply.status, code: code, message: message,
                                   retryAfter: milliseconds.map { .milliseconds($0) } ?? seconds.map { .seconds($0) })
             failure.expectedOrigin = Self.printable(object?["expectedOrigin"] as? String, limit: 300)
+            // A session the relay no longer knows (it restarted between this round's requests:
+            // sessions live in its memory) is renewed once, and the request sent again. The
+            // relay checks the session before anything else, so the first try did nothing.
+            if reply.status == 401, code == "unauthenticated", !renewed, !token.isEmpty, !path.hasPrefix("/v1/auth/") {
+                try await establishSession()
+                return try await request(method, path, body: body, headers: headers, maximumReplyBytes: maximumReplyBytes, renewed: true)
+            }
             throw failure
         }
         return reply.body
@@ -136,6 +155,11 @@ public struct RelayTransport: Sendable {
 
     /// Proves the device key to the relay and keeps the session token.
     public mutating func authenticate() async throws {
+        try await establishSession()
+    }
+
+    /// ``authenticate()``, on the shared session.
+    private func establishSession() async throws {
         // A challenge lives a minute at the relay. One that expired before it was answered (a
         // laptop that slept between the two requests, a machine too busy to run this task)
         // earns a fresh one, once more; any other refusal is final.
@@ -158,7 +182,7 @@ public struct RelayTransport: Sendable {
         }
     }
 
-    private mutating func authenticateOnce() async throws {
+    private func authenticateOnce() async throws {
         let device: VerifyingKey
         switch credential {
         case .device(let key): device = key.verifyingKey
@@ -168,10 +192,10 @@ public struct RelayTransport: Sendable {
         let message = RelayMessages.authenticationMessage(origin: base, challenge: challenge)
         switch credential {
         case .device(let key):
-            token = try await request("POST", "/v1/auth/session", body: device.bytes + challenge + key.signature(for: message).bytes)
+            session.token = try await request("POST", "/v1/auth/session", body: device.bytes + challenge + key.signature(for: message).bytes)
         case .delegated(let sync):
-            token = try await request("POST", "/v1/auth/session",
-                                      body: device.bytes + challenge + sync.key.signature(for: message).bytes + sync.key.verifyingKey.bytes + sync.delegation.bytes)
+            session.token = try await request("POST", "/v1/auth/session",
+                                              body: device.bytes + challenge + sync.key.signature(for: message).bytes + sync.key.verifyingKey.bytes + sync.delegation.bytes)
         }
     }
 

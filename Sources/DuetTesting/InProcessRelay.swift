@@ -74,6 +74,7 @@ public struct InProcessDialer: RelayDialer {
 /// A relay nobody answers at.
 public struct UnreachableConnection: RelayConnection {
     public let origin: String
+    public init(origin: String) { self.origin = origin }
     public func send(_ request: RelayRequest, maximumReplyBytes: Int) async throws -> RelayReply {
         throw RelayConnectionFailure.unreachable("connection refused: nothing is listening there")
     }
