@@ -130,10 +130,11 @@ public enum EntryRules {
         throw .notADate(text)
     }
 
+    /// A date from an import file or a person: before 1970 is 0, past UInt64 is its maximum.
     private static func milliseconds(_ date: Date) -> UInt64 {
-        let value = date.timeIntervalSince1970 * 1000
+        let value = (date.timeIntervalSince1970 * 1000).rounded(.down)
         guard value.isFinite, value > 0 else { return 0 }
-        return value >= 1.8e19 ? UInt64.max : UInt64(value)
+        return UInt64(exactly: value) ?? UInt64.max
     }
 
     /// A name for a person or a device: 1 to 64 bytes once trimmed.

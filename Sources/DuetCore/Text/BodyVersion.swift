@@ -18,7 +18,9 @@ extension TextCRDT {
         var ids: [CharID] = []
         ids.reserveCapacity(visibleCount)
         for chunk in chunks {
-            for span in chunk.spans where !span.deleted {
+            // A span's agent indexes this body's own table (a rebuilt snapshot is checked when
+            // it is decoded); one that does not is skipped rather than trapped on.
+            for span in chunk.spans where !span.deleted && Int(span.agent) < agents.count {
                 let device = agents[Int(span.agent)]
                 for offset in 0..<span.length { ids.append(CharID(device: device, counter: span.counter &+ offset)) }
             }
@@ -52,6 +54,10 @@ extension EntryEditor {
         position.reserveCapacity(entry.body.count)
         for (index, id) in entry.body.storage.visibleIDs.enumerated() { position[id] = index }
         for edit in TextDiff.edits(from: base.scalars, to: text).reversed() {
+            // TextDiff's edits lie within `base` and `text` by construction; checked all the same,
+            // so that no edit reaches outside either.
+            guard edit.position >= 0, edit.deleteCount >= 0, edit.deleteCount <= base.ids.count - edit.position,
+                  edit.insertRange.lowerBound >= 0, edit.insertRange.upperBound <= text.count else { continue }
             let removed = base.ids[edit.position..<(edit.position + edit.deleteCount)]
             // Still-visible scalars of the removed range, as runs of adjacent current positions,
             // deleted from the last run back so the earlier positions stay right.
