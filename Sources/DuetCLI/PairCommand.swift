@@ -51,7 +51,7 @@ struct PairInviteCommand: AsyncParsableCommand {
             let device = try common.open()
             _ = try device.relay(given: relay)
             let unlocked = try device.unlock(try PassphraseSource.read(file: common.passphraseFile))
-            let paired = try await unlocked.invitePartner(timeout: .seconds(timeout)) { code in
+            let paired = try await unlocked.invitePartner(relay: relay, timeout: .seconds(timeout)) { code in
                 announce(code: code, json: json, hint: "Give this code to your partner (`duet pair accept CODE`); waiting up to \(timeout) s…")
             }
             try showPaired(paired, json: json)
@@ -81,7 +81,7 @@ struct PairAcceptCommand: AsyncParsableCommand {
             let device = try common.open()
             _ = try device.relay(given: relay)
             let unlocked = try device.unlock(try PassphraseSource.read(file: common.passphraseFile))
-            let paired = try await unlocked.acceptPartner(code: code, timeout: .seconds(timeout))
+            let paired = try await unlocked.acceptPartner(code: code, relay: relay, timeout: .seconds(timeout))
             try showPaired(paired, json: json)
         }
     }

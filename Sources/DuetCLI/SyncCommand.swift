@@ -14,10 +14,11 @@ struct SyncCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingRelayErrors(keepsWork: true) {
             let device = try common.open()
+            // Checked before the passphrase is asked; remembered once the relay answered.
             _ = try device.relay(given: relay)
             let unlocked = try device.unlock(try PassphraseSource.read(file: common.passphraseFile))
             defer { SendingProgress.finish() }
-            let report = try await unlocked.sync(progress: SendingProgress.report)
+            let report = try await unlocked.sync(relay: relay, progress: SendingProgress.report)
             SendingProgress.finish()
             var parts = ["sent \(report.sent)", "received \(report.received)"]
             if report.deviceChanges > 0 { parts.append("\(report.deviceChanges) device change(s)") }

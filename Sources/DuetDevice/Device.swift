@@ -54,15 +54,20 @@ public struct Device: Sendable {
         try translatingErrors { try store.changePassphrase(unlocked, to: replacement, parameters: environment.passphraseHashing.parameters) }
     }
 
-    /// The relay to use: `given` (checked, and remembered for next time), else the one remembered.
+    /// The relay to use: `given` (checked), else the one remembered. Nothing is written here:
+    /// an exchange remembers a relay once it answered (``remember(relay:)``), so a mistyped URL
+    /// given to a command that then fails does not replace the one that works.
     public func relay(given: String?) throws(DeviceError) -> String {
-        if let given {
-            let url = try Self.checkedRelayURL(given)
-            try translatingErrors { try store.setMeta("relay", url) }
-            return url
-        }
+        if let given { return try Self.checkedRelayURL(given) }
         guard let url = try translatingErrors({ try store.meta("relay") }) else { throw .noRelay }
         return url
+    }
+
+    /// Keeps `relay` as the one to use next time (a write only when it changed).
+    func remember(relay: String) throws(DeviceError) {
+        try translatingErrors {
+            if try store.meta("relay") != relay { try store.setMeta("relay", relay) }
+        }
     }
 
     /// `given` if it is an http(s) URL with a host.

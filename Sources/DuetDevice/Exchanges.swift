@@ -39,6 +39,8 @@ extension UnlockedDevice {
             try await SyncEngine.sync(unlocked, store: store, relay: relay, now: environment.now, environment: environment.sync,
                                       progress: forward)
         }
+        // It answered: the relay to use from now on, even if it rolled back (the person was told).
+        try device.remember(relay: relay)
         if !result.rolledBack.isEmpty { throw .relayRolledBack }
         return SyncReport(relay: relay, sent: result.pushed, received: result.received, deviceChanges: result.membershipRecords,
                           refused: result.refused)
@@ -51,6 +53,7 @@ extension UnlockedDevice {
         let paired = try await translatingErrors {
             try await PairingEngine.invite(unlocked, store: store, relay: relay, timeout: timeout, environment: environment.sync, show: show)
         }
+        try device.remember(relay: relay)
         return PartnerPairing(partner: paired.partnerName, safetyNumber: paired.safetyNumber)
     }
 
@@ -61,6 +64,7 @@ extension UnlockedDevice {
         let paired = try await translatingErrors {
             try await PairingEngine.accept(code: code, unlocked, store: store, relay: relay, timeout: timeout, environment: environment.sync)
         }
+        try device.remember(relay: relay)
         return PartnerPairing(partner: paired.partnerName, safetyNumber: paired.safetyNumber)
     }
 
@@ -68,18 +72,22 @@ extension UnlockedDevice {
     /// ``Device/join(code:home:deviceName:passphrase:relay:timeout:environment:)`` on it. Returns its name.
     public func link(relay given: String? = nil, timeout: Duration, show: (String) -> Void) async throws(DeviceError) -> String {
         let relay = try device.relay(given: given)
-        return try await translatingErrors {
+        let name = try await translatingErrors {
             try await DeviceEngine.link(unlocked, store: store, relay: relay, timeout: timeout, environment: environment.sync, show: show)
         }
+        try device.remember(relay: relay)
+        return name
     }
 
     /// Removes one of this person's devices everywhere and moves its spaces to new keys it
     /// never sees. Returns the spaces it was removed from.
     public func revoke(_ target: RevocableDevice, relay given: String? = nil) async throws(DeviceError) -> Int {
         let relay = try device.relay(given: given)
-        return try await translatingErrors {
+        let spaces = try await translatingErrors {
             try await DeviceEngine.revoke(device: target.publicKey, unlocked, store: store, relay: relay, environment: environment.sync)
         }
+        try device.remember(relay: relay)
+        return spaces
     }
 }
 

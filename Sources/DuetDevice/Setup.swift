@@ -45,6 +45,7 @@ extension Device {
         var stored = false
         var failure: DeviceError?
         if let relay {
+            // Remembered even if this first sync fails: offline first, the next sync uses it.
             try translatingErrors { try store.setMeta("relay", relay) }
             do {
                 _ = try await device.sync(relay: relay)

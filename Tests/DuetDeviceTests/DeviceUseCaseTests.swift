@@ -108,6 +108,19 @@ struct DeviceUseCaseTests {
         await #expect(throws: DeviceError.invalidCode(.pairing)) { try await couple.alex.acceptPartner(code: "nope", timeout: .seconds(1)) }
     }
 
+    @Test("A relay URL given to an exchange that fails is not remembered; one that answers is")
+    func relayRememberedOnlyWhenItAnswered() async throws {
+        let couple = try await TwoPartners.make(paired: false)
+        defer { couple.remove() }
+        let mistyped = "http://relay.tset"
+        await #expect(throws: DeviceError.self) { try await couple.alex.sync(relay: mistyped) }
+        await #expect(throws: DeviceError.self) { try await couple.alex.invitePartner(relay: mistyped, timeout: .seconds(1)) { _ in } }
+        await #expect(throws: DeviceError.self) { try await couple.alex.link(relay: mistyped, timeout: .seconds(1)) { _ in } }
+        #expect(try couple.alex.device.status().relay == couple.relay.origin, "the working relay is kept")
+        #expect(try couple.alex.device.relay(given: nil) == couple.relay.origin)
+        #expect(try await couple.alex.sync().relay == couple.relay.origin)
+    }
+
     @Test("Entries that collide on a prefix are ambiguous, with the candidates named")
     func ambiguousPrefix() async throws {
         let couple = try await TwoPartners.make(paired: false)
