@@ -92,11 +92,9 @@ struct PassphraseCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let device = try common.open()
-            let current = try PassphraseSource.read(file: common.passphraseFile, prompt: "Current passphrase: ")
             // The current one is checked before the new one is asked for.
-            _ = try device.unlock(current)
-            let new = try PassphraseSource.readReplacement(file: newPassphraseFile)
-            try device.changePassphrase(from: current, to: new)
+            let unlocked = try device.unlock(try PassphraseSource.read(file: common.passphraseFile, prompt: "Current passphrase: "))
+            try unlocked.changePassphrase(to: try PassphraseSource.readReplacement(file: newPassphraseFile))
             print("Passphrase changed.")
         }
     }

@@ -123,7 +123,7 @@ struct PairStatusCommand: ParsableCommand {
             let devices = pairing.devices.map { member in
                 Report.Device(id: member.id, name: member.name ?? "a device not yet named", person: member.person ?? "someone unknown",
                               isMine: member.isMine, added: rfc3339(member.added),
-                              removed: member.removed.map { $0.map(rfc3339) ?? "yes" })
+                              removed: member.isRemoved ? member.removedAt.map(rfc3339) ?? "yes" : nil)
             }
             let report = Report(partner: pairing.partner, safetyNumber: pairing.safetyNumber,
                                 people: pairing.people.map { Report.Person(name: $0.name.isEmpty ? "someone unknown" : $0.name, isMe: $0.isMe) },

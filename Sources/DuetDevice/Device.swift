@@ -47,13 +47,6 @@ public struct Device: Sendable {
         return UnlockedDevice(device: self, unlocked: unlocked)
     }
 
-    /// Re-seals the keystore under a new passphrase (nothing else is rewritten).
-    public func changePassphrase(from current: Passphrase, to new: Passphrase) throws(DeviceError) {
-        let replacement = try new.checkedNew()
-        let unlocked = try translatingErrors { try store.unlock(passphrase: current.secret) }
-        try translatingErrors { try store.changePassphrase(unlocked, to: replacement, parameters: environment.passphraseHashing.parameters) }
-    }
-
     /// The relay to use: `given` (checked), else the one remembered. Nothing is written here:
     /// an exchange remembers a relay once it answered (``remember(relay:)``), so a mistyped URL
     /// given to a command that then fails does not replace the one that works.

@@ -92,7 +92,7 @@ public struct EntryHistory: Sendable, Equatable {
         public let at: UInt64
         public let by: Author
     }
-    /// Consecutive visible text by one person.
+    /// Consecutive visible text typed on one device.
     public struct Run: Sendable, Equatable {
         public let by: Author
         public let text: String
@@ -125,19 +125,12 @@ public struct EntryHistory: Sendable, Equatable {
         var removed = String.UnicodeScalarView()
         removed.append(contentsOf: entry.body.deletedScalars)
         deletedText = String(removed)
-        // Runs by two devices of one person are one run.
-        var runs: [Run] = []
-        for run in entry.body.authoredRuns {
+        // Runs as the body holds them, one per device; a client joins them as it names people.
+        text = entry.body.authoredRuns.map { run in
             var text = String.UnicodeScalarView()
             text.append(contentsOf: run.scalars)
-            let by = authors.author(run.device)
-            if let last = runs.last, last.by.person == by.person, last.by.isMine == by.isMine, by.person != nil || last.by == by {
-                runs[runs.count - 1] = Run(by: last.by, text: last.text + String(text))
-            } else {
-                runs.append(Run(by: by, text: String(text)))
-            }
+            return Run(by: authors.author(run.device), text: String(text))
         }
-        text = runs
     }
 }
 

@@ -13,9 +13,14 @@ public struct DeviceStatus: Sendable, Equatable {
         case retrying(reason: String)
     }
 
+    public struct LastSync: Sendable, Equatable {
+        public let milliseconds: UInt64
+        public let by: Syncer
+    }
+
     public let home: String
     public let relay: String?
-    public let lastSync: (milliseconds: UInt64, by: Syncer)?
+    public let lastSync: LastSync?
     /// While `duetd` runs; nil when it does not.
     public let daemon: DaemonState?
     /// False while the recovery code's blob waits to be stored at the relay; nil on a device
@@ -33,13 +38,6 @@ public struct DeviceStatus: Sendable, Equatable {
     public let sharedSpace: String?
     public let partner: String?
 
-    public static func == (lhs: DeviceStatus, rhs: DeviceStatus) -> Bool {
-        lhs.home == rhs.home && lhs.relay == rhs.relay && lhs.lastSync?.milliseconds == rhs.lastSync?.milliseconds
-            && lhs.lastSync?.by == rhs.lastSync?.by && lhs.daemon == rhs.daemon && lhs.recoveryAtRelay == rhs.recoveryAtRelay
-            && lhs.pendingOut == rhs.pendingOut && lhs.pendingIn == rhs.pendingIn && lhs.warnings == rhs.warnings
-            && lhs.notices == rhs.notices && lhs.unreadMembershipChange == rhs.unreadMembershipChange && lhs.entries == rhs.entries
-            && lhs.privateSpace == rhs.privateSpace && lhs.sharedSpace == rhs.sharedSpace && lhs.partner == rhs.partner
-    }
 }
 
 /// One device of the couple, as the verified logs name it.
@@ -64,8 +62,9 @@ public struct PairingReport: Sendable, Equatable {
         public let person: String?
         public let isMine: Bool
         public let added: UInt64
-        /// Removed, and when (nil inside when the time is unknown).
-        public let removed: UInt64??
+        public let isRemoved: Bool
+        /// When it was removed, if this device knows.
+        public let removedAt: UInt64?
     }
     public let partner: String
     public let safetyNumber: String
@@ -79,10 +78,10 @@ extension Device {
             let counts = try store.counts()
             let running = store.home.isDaemonRunning
             let bySync = try store.meta("last_sync").flatMap(UInt64.init), byDaemon = try DaemonStatus.lastSync(store)
-            let last: (milliseconds: UInt64, by: DeviceStatus.Syncer)? = switch (bySync, byDaemon) {
-            case (let sync?, let daemon?): daemon > sync ? (daemon, .duetd) : (sync, .duet)
-            case (let sync?, nil): (sync, .duet)
-            case (nil, let daemon?): (daemon, .duetd)
+            let last: DeviceStatus.LastSync? = switch (bySync, byDaemon) {
+            case (let sync?, let daemon?): daemon > sync ? .init(milliseconds: daemon, by: .duetd) : .init(milliseconds: sync, by: .duet)
+            case (let sync?, nil): .init(milliseconds: sync, by: .duet)
+            case (nil, let daemon?): .init(milliseconds: daemon, by: .duetd)
             case (nil, nil): nil
             }
             let daemon: DeviceStatus.DaemonState? = running ? try DaemonStatus.state(store).map { state in
@@ -136,7 +135,7 @@ extension Device {
                 devices.append(PairingReport.Member(
                     id: known?.id.description ?? Hex.encode(certificate.device.bytes), name: known.flatMap { $0.name.isEmpty ? nil : $0.name },
                     person: names[certificate.identity], isMine: certificate.identity == me.identity, added: certificate.created,
-                    removed: log.removedDevices.contains(certificate.device) ? .some(known?.removed) : nil))
+                    isRemoved: log.removedDevices.contains(certificate.device), removedAt: known?.removed))
             }
             return PairingReport(
                 partner: partner.name, safetyNumber: PairingEngine.safetyNumber(me.identity, partner.identity),

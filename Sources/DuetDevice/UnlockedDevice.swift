@@ -18,6 +18,13 @@ public struct UnlockedDevice: Sendable {
     /// This device's id.
     public var deviceID: String { unlocked.keystore.deviceID.description }
 
+    /// Re-seals the keystore under a new passphrase (nothing else is rewritten). On the
+    /// unlocked journal, so the old passphrase is hashed once, by the unlock.
+    public func changePassphrase(to new: Passphrase) throws(DeviceError) {
+        let replacement = try new.checkedNew()
+        try translatingErrors { try store.changePassphrase(unlocked, to: replacement, parameters: environment.passphraseHashing.parameters) }
+    }
+
     // MARK: - Writing
 
     /// Writes a new entry; returns its id.
@@ -58,12 +65,13 @@ public struct UnlockedDevice: Sendable {
     /// from `changes.base` keeps whatever arrived since that version was read.
     @discardableResult
     public func edit(_ reference: String, _ changes: EntryChanges) throws(DeviceError) -> String {
-        try changes.validate()
-        let id = try resolve(reference)
-        guard try translatingErrors({ try unlocked.contains(id) }) else { throw .entryGone(id: id.description) }
+        // Checked before the entry is looked up, so bad input is refused however the id reads.
         let body = try changes.body.map(EntryRules.body)
         let title = try changes.title.map(EntryRules.title), mood = try changes.mood.map(EntryRules.mood)
         let adding = try changes.addFactors.map(EntryRules.factor), removing = try changes.removeFactors.map(EntryRules.factor)
+        let tagsToAdd = try changes.addTags.map(EntryRules.tag), tagsToRemove = try changes.removeTags.map(EntryRules.tag)
+        // Resolved from the entries table: the entry exists, and the commit edits it where it lives.
+        let id = try resolve(reference)
         let base = changes.base.flatMap { $0.entry == id ? $0.body : nil }
         try translatingErrors {
             try unlocked.commit(entry: id, now: environment.now) { editor in
@@ -71,8 +79,8 @@ public struct UnlockedDevice: Sendable {
                 if let mood, mood != (editor.entry.mood.value ?? nil) { editor.setMood(mood) }
                 for factor in adding where !editor.entry.factors.contains(factor) { editor.addFactor(factor) }
                 for factor in removing where editor.entry.factors.contains(factor) { editor.removeFactor(factor) }
-                for tag in changes.addTags where !editor.entry.tags.contains(tag) { editor.addTag(tag) }
-                for tag in changes.removeTags where editor.entry.tags.contains(tag) { editor.removeTag(tag) }
+                for tag in tagsToAdd where !editor.entry.tags.contains(tag) { editor.addTag(tag) }
+                for tag in tagsToRemove where editor.entry.tags.contains(tag) { editor.removeTag(tag) }
                 if let body {
                     if let base { editor.replaceBody(with: body, since: base) } else { editor.replaceBody(with: body) }
                 }

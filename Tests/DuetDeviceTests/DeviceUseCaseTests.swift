@@ -95,7 +95,7 @@ struct DeviceUseCaseTests {
         #expect(throws: DeviceError.notPaired) { try couple.alex.write(NewEntry(visibility: .shared, body: "to nobody")) }
         #expect(throws: DeviceError.moodOutOfRange(9)) { try couple.alex.write(NewEntry(body: "x", mood: 9)) }
         #expect(throws: DeviceError.passphraseTooShort(minimum: 8)) {
-            try couple.alex.device.changePassphrase(from: TwoPartners.passphrase, to: Passphrase("short"))
+            try couple.alex.changePassphrase(to: Passphrase("short"))
         }
         let device = try Device.open(home: couple.folder + "/alex", environment: couple.environment)
         #expect(throws: DeviceError.wrongPassphrase) { try device.unlock(Passphrase("not the passphrase")) }
