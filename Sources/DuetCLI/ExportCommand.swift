@@ -34,7 +34,7 @@ struct ExportCommand: ParsableCommand {
                 }
                 FileHandle.standardError.write(Data("Exported \(count) entries to \(out).\n".utf8))
             } else {
-                FileHandle.standardOutput.write(data)
+                try writeOut(data)
             }
         }
     }

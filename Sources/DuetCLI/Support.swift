@@ -101,6 +101,14 @@ func relativeTime(_ milliseconds: UInt64, now: UInt64) -> String {
 func printJSON(_ value: some Encodable) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    FileHandle.standardOutput.write(try encoder.encode(value))
-    FileHandle.standardOutput.write(Data("\n".utf8))
+    try writeOut(try encoder.encode(value) + Data("\n".utf8))
+}
+
+/// Writes to standard output. A full disk or a device that refuses is an error line and exit
+/// code 1: `FileHandle.write(_:)` trapped there (`duet export > file` on a full disk crashed
+/// with a backtrace and left half a file that looked whole).
+func writeOut(_ data: Data) throws {
+    do { try FileHandle.standardOutput.write(contentsOf: data) } catch {
+        throw InputError("could not write everything to standard output (the disk is full or the output was closed); what it holds is incomplete")
+    }
 }

@@ -4,6 +4,23 @@ import Testing
 
 @Suite("duet export and import")
 struct ExportImportTests {
+    @Test("Export to a full disk is one error line and exit code 1, not a crash and not silence")
+    func exportToFullDisk() throws {
+        // Linux's full device: every write fails with ENOSPC.
+        let kind = try FileManager.default.attributesOfItem(atPath: "/dev/full")[.type] as? FileAttributeType
+        try #require(kind == .typeCharacterSpecial, "/dev/full is not the kernel's full device here")
+        let journal = try TemporaryJournal()
+        _ = try journal.write("enough to need a write")
+        for format in ["json", "markdown"] {
+            let duet = BuildProducts.folder.appendingPathComponent("duet").path
+            let run = try ProcessRun("/bin/sh", ["-c", "exec \"$0\" export --format \(format) --home \"$1\" > /dev/full", duet, journal.home],
+                                     environment: journal.environment)
+            #expect(run.status == 1, "\(format): \(run.stderr)")
+            #expect(run.stderr.hasPrefix("error: could not write everything to standard output"), "\(format): \(run.stderr)")
+            #expect(run.stderr.split(separator: "\n").count == 1)
+        }
+    }
+
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/import")
 
