@@ -49,10 +49,7 @@ struct DeviceJoinCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (1...600).contains(timeout) else { throw ValidationError("--timeout is 1 to 600 seconds") }
-        if let deviceName {
-            let trimmed = deviceName.trimmingCharacters(in: .whitespaces)
-            guard !trimmed.isEmpty, trimmed.utf8.count <= 64 else { throw ValidationError("--device must be 1 to 64 bytes") }
-        }
+        if let deviceName { try checkedName(deviceName, option: "--device") }
     }
 
     func run() async throws {

@@ -22,12 +22,8 @@ struct InitCommand: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
-        let trimmed = name.trimmingCharacters(in: .whitespaces)
-        guard !trimmed.isEmpty, trimmed.utf8.count <= 64 else { throw ValidationError("--name must be 1 to 64 bytes") }
-        if let deviceName {
-            let trimmed = deviceName.trimmingCharacters(in: .whitespaces)
-            guard !trimmed.isEmpty, trimmed.utf8.count <= 64 else { throw ValidationError("--device must be 1 to 64 bytes") }
-        }
+        try checkedName(name, option: "--name")
+        if let deviceName { try checkedName(deviceName, option: "--device") }
     }
 
     /// The device's name in its certificate: given, or the person's name and the host's.
@@ -111,10 +107,7 @@ struct RecoverCommand: AsyncParsableCommand {
     @Option(name: .customLong("device"), help: "This device's name.") var deviceName: String?
 
     func validate() throws {
-        if let deviceName {
-            let trimmed = deviceName.trimmingCharacters(in: .whitespaces)
-            guard !trimmed.isEmpty, trimmed.utf8.count <= 64 else { throw ValidationError("--device must be 1 to 64 bytes") }
-        }
+        if let deviceName { try checkedName(deviceName, option: "--device") }
     }
 
     func run() async throws {

@@ -72,6 +72,14 @@ private func report(_ error: any Error, keepsWork: Bool = false) throws -> Never
     }
 }
 
+/// A name option checked by DuetDevice's rule for names, as a usage error.
+func checkedName(_ text: String, option: String) throws {
+    do { _ = try EntryRules.name(text) } catch {
+        guard case .nameSize(let maximum) = error else { throw error }
+        throw ValidationError("\(option) must be 1 to \(maximum) bytes")
+    }
+}
+
 /// A failure of the CLI's own input (a file it cannot read, an editor that failed).
 struct InputError: Error {
     let message: String
