@@ -51,18 +51,51 @@ extension DeviceError {
             "\(format == .dayone ? "Day One" : format.rawValue) entry \(index) has no creationDate; nothing was imported"
         case .noRelay: "no relay: pass --relay URL (it is remembered), or give one to `duet init`"
         case .invalidRelayURL(let given): "'\(Display.line(given))' is not a relay URL: give one like http://127.0.0.1:8479"
-        case .invalidCode(let kind):
-            "that is not a \(kind == .pairing ? "pairing" : kind == .link ? "link" : "recovery") code: it has 26 letters and digits (dashes and spaces are ignored)"
+        case .invalidCode(let kind): Self.english(ExchangeFailure.malformedCode(kind))
         case .relayUnreachable(let origin, let detail): "the relay at \(origin) cannot be reached (\(detail))"
         case .relayRefused(_, let code, let detail, let expected):
             "the relay refused (\(code)): \(detail)\(expected.map { code == "wrong-relay-url" ? "; otherwise run `duet sync --relay \($0)`" : "" } ?? "")"
         case .relayRolledBack:
             "the relay holds less than it once did (rolled back or replaced); nothing was exchanged there and nothing was changed here — check the relay"
-        case .exchange(let detail, let next): detail + Self.english(next)
+        case .exchange(let reason, let next): Self.english(reason) + Self.english(next)
         case .noSuchDevice(let reference): "none of your current devices is '\(Display.line(reference))'; `duet device list` shows them"
         case .ambiguousDevice(let reference): "'\(Display.line(reference))' matches several of your devices; give more of the id"
         case .noIdentity: "this journal has no identity yet"
         case .noRecoveryCode: "could not make a recovery code"
+        }
+    }
+
+    /// Why an exchange stopped, in a person's words (the next step follows it).
+    static func english(_ reason: ExchangeFailure) -> String {
+        switch reason {
+        case .malformedCode(let kind):
+            "that is not a \(kind == .pairing ? "pairing" : kind == .link ? "link" : "recovery") code: it has 26 letters and digits (dashes and spaces are ignored)"
+        case .codeNotDerived: "could not derive a code"
+        case .notInOwnLog: "this device is not in its own journal's membership log"
+        case .coupleLogNotBuilt(let cause): "could not build the couple space's log (\(Display.line(cause)))"
+        case .invitationUnanswered: "no answer from your partner in time; the code is no longer valid"
+        case .answerInvalid(let cause): "the answer to this invitation was not valid (\(Display.line(cause))); nothing was paired — start again"
+        case .acceptedByOwnIdentity: "the invitation was accepted by your own identity; pair with your partner's journal instead"
+        case .partnerDidNotJoin: "your partner's device did not join the couple space in time; nothing was paired — start again"
+        case .coupleLogDoesNotVerify(let cause):
+            "the couple space's membership log from the relay does not verify (\(Display.line(cause))); nothing was paired"
+        case .noInvitation:
+            "no invitation waits under this code: it is mistyped, expired (codes last 10 minutes) or already used; ask your partner for a new one"
+        case .invitationInvalid(let cause): "the invitation under this code is not valid (\(Display.line(cause))); ask your partner for a new one"
+        case .ownInvitation: "this is your own invitation; your partner accepts it on their device"
+        case .partnerDidNotAdd: "your partner's device did not add this one in time; nothing was paired — ask for a new code"
+        case .wrongCoupleSpace: "the couple space on the relay is not the one your partner invited you to; nothing was paired"
+        case .alreadyPaired(let partner): "this journal is already paired with \(partner.map(Display.line) ?? "your partner")"
+        case .pairedOnAnotherDevice(let partner): "you are already paired with \(Display.line(partner)) on another of your devices"
+        case .nothingUnderRecoveryCode: "this relay keeps nothing under that recovery code: check the code and the relay"
+        case .recoveryDoesNotOpen: "what the relay keeps under that code does not open with it; nothing was created"
+        case .linkUnanswered: "no new device asked in time; the code is no longer valid"
+        case .linkRequestInvalid(let cause): "the new device's request was not valid (\(Display.line(cause))); nothing was linked"
+        case .lacksSpaceKey: "this device lacks the current key of a space"
+        case .otherDeviceDidNotAnswer: "your other device did not answer in time: check the code"
+        case .linkReplyInvalid(let cause): "what came back was not valid (\(Display.line(cause))); nothing was created"
+        case .revokingThisDevice: "this is the device you are using; revoke it from another of your devices"
+        case .notOwnDevice: "that device is not one of yours in any space"
         }
     }
 

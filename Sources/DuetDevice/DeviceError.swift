@@ -3,9 +3,9 @@ import DuetStore
 public import DuetSync
 
 /// Why a use case did not happen: a code with its facts. Nothing here is English meant for a
-/// person except `detail`, which carries what a lower layer (the store, the relay) said about
-/// a failure only it can describe (a damaged file, a refusal's reason). Clients word the rest;
-/// the CLI's wording is in DuetCLI.
+/// person except `detail`, which carries what a lower layer said about a failure only it can
+/// describe (which file is damaged and how, the reason a relay gave for a refusal). Clients
+/// word the rest; the CLI's wording is in DuetCLI.
 public enum DeviceError: Error, Sendable, Equatable {
     // The home and its passphrase
     case notInitialised(home: String)
@@ -68,7 +68,7 @@ public enum DeviceError: Error, Sendable, Equatable {
     /// The relay holds less than it once did: nothing was exchanged there.
     case relayRolledBack
     /// A pairing, link, recovery or revocation stopped; `next` is what the person can do.
-    case exchange(detail: String, next: NextStep?)
+    case exchange(ExchangeFailure, next: NextStep?)
     case noSuchDevice(String)
     case ambiguousDevice(String)
     case noIdentity
@@ -76,7 +76,7 @@ public enum DeviceError: Error, Sendable, Equatable {
     case noRecoveryCode
 
     /// The kinds of one-time code.
-    public enum CodeKind: Sendable, Equatable { case pairing, link, recovery }
+    public typealias CodeKind = ExchangeFailure.CodeKind
 
     /// Whether work written here waits for the relay (so a failed exchange lost nothing).
     public var relayWasUnreachable: Bool {
@@ -95,7 +95,11 @@ extension DeviceError {
         case let failure as RelayTransport.Failure:
             if failure.status == 0 { return .relayUnreachable(origin: failure.code, detail: failure.message) }
             return .relayRefused(status: failure.status, code: failure.code, detail: failure.message, expectedOrigin: failure.expectedOrigin)
-        case let failure as PairingEngine.Failure: return .exchange(detail: failure.message, next: failure.next)
+        case let failure as PairingEngine.Failure:
+            switch failure.reason {
+            case .malformedCode(let kind): return .invalidCode(kind)
+            default: return .exchange(failure.reason, next: failure.next)
+            }
         case let error as CryptoError: return .storage(detail: error.description)
         default: return .storage(detail: String(describing: type(of: error)))
         }
@@ -127,3 +131,6 @@ func translatingErrors<T>(_ body: () async throws -> T) async throws(DeviceError
 
 /// What the person can do about a failed exchange, as a fact for the client to word.
 public typealias NextStep = DuetSync.NextStep
+
+/// Why an exchange stopped, as a fact for the client to word.
+public typealias ExchangeFailure = DuetSync.ExchangeFailure

@@ -1,6 +1,6 @@
 import DuetCrypto
 import DuetStore
-import DuetSync
+public import DuetSync
 
 /// A journal just made: the device, unlocked, and the recovery code (shown once, never kept).
 public struct CreatedJournal: Sendable {

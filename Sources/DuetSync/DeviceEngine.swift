@@ -23,14 +23,14 @@ public enum DeviceEngine {
             _ = try await SyncEngine.reconcileMembership(space, unlocked: unlocked, store: store, transport: transport, now: now())
         }
         let code = Pairing.makeCode()
-        guard let derived = Pairing.derive(code: code) else { throw Failure(message: "could not derive a code") }
+        guard let derived = Pairing.derive(code: code) else { throw Failure(.codeNotDerived) }
         show(code)
         guard let sealedRequest = try await transport.awaitMailbox(derived.replyMailbox, timeout: timeout, interval: PairingEngine.pollInterval) else {
-            throw Failure(message: "no new device asked in time; the code is no longer valid", next: .linkAgain)
+            throw Failure(.linkUnanswered, next: .linkAgain)
         }
         let request: LinkRequest
         do { request = try LinkRequest.open(sealedRequest, using: derived.key) } catch {
-            throw Failure(message: "the new device's request was not valid (\(error)); nothing was linked")
+            throw Failure(.linkRequestInvalid(cause: String(describing: error)))
         }
         let certificate = DeviceCertificate.issue(identity: keystore.identity, device: request.device, created: now())
         var couple: IdentityBundle.Couple?
@@ -38,7 +38,7 @@ public enum DeviceEngine {
         for space in try store.spaces() {
             let log = try store.membershipLog(space: space.id)
             guard let key = try unlocked.spaceKeys(space.id)[log.epoch] else {
-                throw Failure(message: "this device lacks the current key of a space", next: .syncThenRetry)
+                throw Failure(.lacksSpaceKey, next: .syncThenRetry)
             }
             var records = log.nextRecords([.addDevice(certificate),
                                            .wrapKey(epoch: log.epoch, device: request.device, box: try PairingEngine.wrap(key, for: request.device))],
@@ -73,7 +73,7 @@ public enum DeviceEngine {
         relay: String, timeout: Duration, environment: SyncEnvironment = .system
     ) async throws -> (store: Store, unlocked: UnlockedStore, sync: SyncEngine.Result) {
         guard let derived = Pairing.derive(code: code) else {
-            throw Failure(message: "that is not a link code: it has 26 letters and digits (dashes and spaces are ignored)")
+            throw Failure(.malformedCode(.link))
         }
         guard !home.exists else { throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal") }
         let device = SigningKey.generate()
@@ -81,11 +81,11 @@ public enum DeviceEngine {
         try await transport.authenticate()
         try await transport.putMailbox(derived.replyMailbox, try LinkRequest(device: device.verifyingKey, deviceName: deviceName).seal(using: derived.key))
         guard let sealedBundle = try await transport.awaitMailbox(derived.inviteMailbox, timeout: timeout, interval: PairingEngine.pollInterval) else {
-            throw Failure(message: "your other device did not answer in time: check the code", next: .checkLinkIsWaiting)
+            throw Failure(.otherDeviceDidNotAnswer, next: .checkLinkIsWaiting)
         }
         let bundle: IdentityBundle
         do { bundle = try IdentityBundle.open(sealedBundle, using: derived.key, purpose: "link") } catch {
-            throw Failure(message: "what came back was not valid (\(error)); nothing was created")
+            throw Failure(.linkReplyInvalid(cause: String(describing: error)))
         }
         let (store, unlocked) = try Store.createLinked(home: home, bundle: bundle, device: device, deviceName: deviceName,
                                                        passphrase: passphrase, parameters: parameters)
@@ -189,7 +189,7 @@ public enum DeviceEngine {
     ) async throws -> Int {
         let keystore = unlocked.keystore
         guard target != keystore.device.verifyingKey else {
-            throw Failure(message: "this is the device you are using; revoke it from another of your devices")
+            throw Failure(.revokingThisDevice)
         }
         var transport = environment.transport(relay, .device(keystore.device))
         try await transport.authenticate()
@@ -206,7 +206,7 @@ public enum DeviceEngine {
                 }
             }
         }
-        guard revoked > 0 else { throw Failure(message: "that device is not one of yours in any space", next: .listDevices) }
+        guard revoked > 0 else { throw Failure(.notOwnDevice, next: .listDevices) }
         // The recovery blob holds every epoch's key: after a rotation it must hold the new one,
         // or a device recovered before the next sync reads nothing written after this. Best
         // effort: the next sync tries again.

@@ -14,14 +14,15 @@ public enum PairingEngine {
 
     /// Why pairing stopped. Nothing is kept on this device in any of these cases.
     public struct Failure: Error, CustomStringConvertible, Sendable {
-        public let message: String
+        public let reason: ExchangeFailure
         /// What the person can do next, for the client to word.
         public let next: NextStep?
-        public init(message: String, next: NextStep? = nil) {
-            self.message = message
+        public init(_ reason: ExchangeFailure, next: NextStep? = nil) {
+            self.reason = reason
             self.next = next
         }
-        public var description: String { message }
+        /// For logs: the reason's name and facts (a client words it for people).
+        public var description: String { "exchange stopped: \(reason)" }
     }
 
     static let pollInterval: Duration = .milliseconds(200)
@@ -44,14 +45,14 @@ public enum PairingEngine {
         // the certificates of the personal space, each device keyed.
         let certificates = try ownCertificates(store, unlocked)
         guard let certificate = certificates.first(where: { $0.device == keystore.device.verifyingKey }) else {
-            throw Failure(message: "this device is not in its own journal's membership log", next: .syncThenRetry)
+            throw Failure(.notInOwnLog, next: .syncThenRetry)
         }
         // The log as this device builds it; each step is checked by the same replay the relay
         // and the partner run before anything is posted.
         var log = MembershipLog(space: space)
         func extend(_ actions: [MembershipRecord.Action]) throws -> [MembershipRecord] {
             let records = log.nextRecords(actions, by: keystore.identity)
-            do { try log.append(batch: records) } catch { throw Failure(message: "could not build the couple space's log (\(error.rawValue))") }
+            do { try log.append(batch: records) } catch { throw Failure(.coupleLogNotBuilt(cause: error.rawValue)) }
             return records
         }
         var creation = try extend([.create(identity: keystore.identity.verifyingKey, keyCommitment: MembershipLog.keyCommitment(space: space, epoch: 1, key: spaceKey))]
@@ -62,21 +63,21 @@ public enum PairingEngine {
         try await transport.postMembership(creation, signedHere: store)
 
         let code = Pairing.makeCode()
-        guard let derived = Pairing.derive(code: code) else { throw Failure(message: "could not derive a pairing code") }
+        guard let derived = Pairing.derive(code: code) else { throw Failure(.codeNotDerived) }
         let invite = PairingMessages.Invite(space: space, identity: keystore.identity.verifyingKey, certificate: certificate,
                                             name: keystore.name, logHead: creation[creation.count - 1].hash, logLength: UInt64(creation.count))
         try await transport.putMailbox(derived.inviteMailbox, PairingMessages.seal(invite, key: derived.key))
         show(code)
 
         guard let sealedReply = try await transport.awaitMailbox(derived.replyMailbox, timeout: timeout, interval: pollInterval) else {
-            throw Failure(message: "no answer from your partner in time; the code is no longer valid", next: .inviteAgain)
+            throw Failure(.invitationUnanswered, next: .inviteAgain)
         }
         let reply: PairingMessages.Reply
         do { reply = try PairingMessages.openReply(sealedReply, key: derived.key) } catch {
-            throw Failure(message: "the answer to this invitation was not valid (\(error)); nothing was paired — start again")
+            throw Failure(.answerInvalid(cause: String(describing: error)))
         }
         guard reply.identity != keystore.identity.verifyingKey else {
-            throw Failure(message: "the invitation was accepted by your own identity; pair with your partner's journal instead")
+            throw Failure(.acceptedByOwnIdentity)
         }
         // The partner joins the couple, then certifies and posts their own devices (each person
         // controls only their own devices, SPEC § 6.2); this device gives each the key.
@@ -84,12 +85,12 @@ public enum PairingEngine {
         let deadline = environment.elapsed() + timeout
         while log.devices[reply.certificate.device] == nil {
             guard environment.elapsed() < deadline else {
-                throw Failure(message: "your partner's device did not join the couple space in time; nothing was paired — start again")
+                throw Failure(.partnerDidNotJoin)
             }
             try await environment.sleep(pollInterval)
             for record in try await transport.membership(space, after: UInt64(log.records.count)) {
                 do { try log.append(record) } catch {
-                    throw Failure(message: "the couple space's membership log from the relay does not verify (\(error.rawValue)); nothing was paired")
+                    throw Failure(.coupleLogDoesNotVerify(cause: error.rawValue))
                 }
             }
         }
@@ -112,25 +113,25 @@ public enum PairingEngine {
     ) async throws -> Paired {
         try requireUnpaired(store)
         guard let derived = Pairing.derive(code: code) else {
-            throw Failure(message: "that is not a pairing code: it has 26 letters and digits (dashes and spaces are ignored)")
+            throw Failure(.malformedCode(.pairing))
         }
         let keystore = unlocked.keystore
         var transport = environment.transport(relay, .device(keystore.device))
         try await transport.authenticate()
         try await requireUnpairedElsewhere(unlocked, store: store, transport: transport, now: environment.now())
         guard let sealedInvite = try await transport.takeMailbox(derived.inviteMailbox) else {
-            throw Failure(message: "no invitation waits under this code: it is mistyped, expired (codes last 10 minutes) or already used; ask your partner for a new one")
+            throw Failure(.noInvitation)
         }
         let invite: PairingMessages.Invite
         do { invite = try PairingMessages.openInvite(sealedInvite, key: derived.key) } catch {
-            throw Failure(message: "the invitation under this code is not valid (\(error)); ask your partner for a new one")
+            throw Failure(.invitationInvalid(cause: String(describing: error)))
         }
         guard invite.identity != keystore.identity.verifyingKey else {
-            throw Failure(message: "this is your own invitation; your partner accepts it on their device")
+            throw Failure(.ownInvitation)
         }
         let certificates = try ownCertificates(store, unlocked)
         guard let certificate = certificates.first(where: { $0.device == keystore.device.verifyingKey }) else {
-            throw Failure(message: "this device is not in its own journal's membership log", next: .syncThenRetry)
+            throw Failure(.notInOwnLog, next: .syncThenRetry)
         }
         let reply = PairingMessages.Reply(identity: keystore.identity.verifyingKey, certificate: certificate, name: keystore.name)
         try await transport.putMailbox(derived.replyMailbox, PairingMessages.seal(reply, key: derived.key))
@@ -146,7 +147,7 @@ public enum PairingEngine {
                 if !added, records.contains(where: { $0.action == .addIdentity(keystore.identity.verifyingKey) }) {
                     var log = MembershipLog(space: invite.space)
                     do { try log.append(batch: records) } catch {
-                        throw Failure(message: "the couple space's membership log from the relay does not verify (\(error.rawValue)); nothing was paired")
+                        throw Failure(.coupleLogDoesNotVerify(cause: error.rawValue))
                     }
                     // All of this person's devices, in one batch (this one among them).
                     let additions = log.nextRecords(certificates.map { .addDevice($0) }, by: keystore.identity)
@@ -164,7 +165,7 @@ public enum PairingEngine {
                 }) { break }
             } catch let failure as RelayTransport.Failure where failure.code == "not-a-member" || failure.code == "unknown-space" {}
             guard environment.elapsed() < deadline else {
-                throw Failure(message: "your partner's device did not add this one in time; nothing was paired — ask for a new code")
+                throw Failure(.partnerDidNotAdd)
             }
             try await environment.sleep(pollInterval)
         }
@@ -181,14 +182,14 @@ public enum PairingEngine {
         var log = MembershipLog(space: invite.space)
         for record in records {
             do { try log.append(record) } catch {
-                throw Failure(message: "the couple space's membership log from the relay does not verify (\(error.rawValue)); nothing was paired")
+                throw Failure(.coupleLogDoesNotVerify(cause: error.rawValue))
             }
         }
         // The invite's length was bounded when it was opened; checked again, without a trap.
         guard let length = Int(exactly: invite.logLength), length >= 1, length <= records.count, records[length - 1].hash == invite.logHead,
               case .create(let creator, _) = records[0].action, creator == invite.identity,
               log.devices[invite.certificate.device] != nil, log.devices[me] != nil else {
-            throw Failure(message: "the couple space on the relay is not the one your partner invited you to; nothing was paired")
+            throw Failure(.wrongCoupleSpace)
         }
     }
 
@@ -200,8 +201,7 @@ public enum PairingEngine {
 
     static func requireUnpaired(_ store: Store) throws {
         if try store.space(.couple) != nil {
-            let partner = try store.people().first { !$0.isMe }?.name ?? "your partner"
-            throw Failure(message: "this journal is already paired with \(partner)", next: .showPairing)
+            throw Failure(.alreadyPaired(partner: try store.people().first { !$0.isMe }?.name), next: .showPairing)
         }
     }
 
@@ -213,7 +213,7 @@ public enum PairingEngine {
         _ = try await SyncEngine.reconcileMembership(personal, unlocked: unlocked, store: store, transport: transport, now: now)
         try unlocked.refreshDirectory()
         if let couple = try unlocked.announcedCouple() {
-            throw Failure(message: "you are already paired with \(Sanitise.line(couple.partnerName)) on another of your devices", next: .syncToBringCoupleSpace)
+            throw Failure(.pairedOnAnotherDevice(partner: couple.partnerName), next: .syncToBringCoupleSpace)
         }
     }
 

@@ -187,18 +187,18 @@ public enum RecoveryEngine {
         relay: String, environment: SyncEnvironment = .system
     ) async throws -> (store: Store, unlocked: UnlockedStore, sync: SyncEngine.Result) {
         guard let slot = Recovery.derive(code: code) else {
-            throw Failure(message: "that is not a recovery code: it has 26 letters and digits (dashes and spaces are ignored)")
+            throw Failure(.malformedCode(.recovery))
         }
         guard !home.exists else { throw StoreError(.alreadyInitialised, "\(home.path) already holds a Duet journal") }
         let device = SigningKey.generate()
         var transport = environment.transport(relay, .device(device))
         try await transport.authenticate()
         guard let sealed = try await transport.recovery(slot: slot.slot) else {
-            throw Failure(message: "this relay keeps nothing under that recovery code: check the code and the relay", next: .checkRecoveryOnAnotherDevice)
+            throw Failure(.nothingUnderRecoveryCode, next: .checkRecoveryOnAnotherDevice)
         }
         let bundle: IdentityBundle
         do { bundle = try IdentityBundle.open(sealed, using: slot.key, purpose: "recovery") } catch {
-            throw Failure(message: "what the relay keeps under that code does not open with it; nothing was created")
+            throw Failure(.recoveryDoesNotOpen)
         }
         let certificate = DeviceCertificate.issue(identity: bundle.identity, device: device.verifyingKey, created: environment.now())
         // Read every space's log before creating anything: a relay that lost them stops here.

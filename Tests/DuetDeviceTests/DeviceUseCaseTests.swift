@@ -108,6 +108,21 @@ struct DeviceUseCaseTests {
         await #expect(throws: DeviceError.invalidCode(.pairing)) { try await couple.alex.acceptPartner(code: "nope", timeout: .seconds(1)) }
     }
 
+    @Test("A failed exchange is a reason with its facts, not English: no invitation, already paired (with the name as stored)")
+    func exchangeFailuresAreTyped() async throws {
+        let couple = try await TwoPartners.make()
+        defer { couple.remove() }
+        let unused = String(repeating: "7", count: 26)
+        await #expect(throws: DeviceError.exchange(.alreadyPaired(partner: "Sam"), next: .showPairing)) {
+            try await couple.alex.acceptPartner(code: unused, timeout: .seconds(1))
+        }
+        let loner = try await Device.create(home: couple.folder + "/robin", name: "Robin", deviceName: "Robin's laptop",
+                                            passphrase: TwoPartners.passphrase, relay: couple.relay.origin, environment: couple.environment).device
+        await #expect(throws: DeviceError.exchange(.noInvitation, next: nil)) {
+            try await loner.acceptPartner(code: unused, timeout: .seconds(1))
+        }
+    }
+
     @Test("A relay URL given to an exchange that fails is not remembered; one that answers is")
     func relayRememberedOnlyWhenItAnswered() async throws {
         let couple = try await TwoPartners.make(paired: false)
