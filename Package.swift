@@ -141,7 +141,7 @@ let package = Package(
         .executableTarget(
             name: "duet-bench",
             dependencies: [
-                "DuetCore", "DuetTesting", "DuetStore", "DuetSync", "DuetCrypto", "DuetWire", "CHeapStatistics",
+                "DuetCore", "DuetTesting", "DuetStore", "DuetSync", "DuetCrypto", "DuetWire", "DuetDevice", "CHeapStatistics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

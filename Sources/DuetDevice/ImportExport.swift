@@ -20,28 +20,29 @@ public struct ImportResult: Sendable, Equatable {
 }
 
 /// Duet's own export: every entry this device can read, readable fields beside the canonical
-/// snapshot (base64) that carries its full history, so an import of it is lossless.
-struct DuetExport: Codable {
+/// snapshot (base64) that carries its full history, so an import of it is lossless. Public so
+/// that a reader of exports (the soak's replica check) decodes the one format, not a copy of it.
+public struct DuetExport: Codable, Sendable {
     static let formatName = "duet"
     static let currentVersion = 1
 
-    struct Item: Codable {
-        let id: String
-        let title: String
-        let body: String
-        let createdAt: String
-        let factors: [String]
-        let tags: [String]
-        let mood: Int?
-        let deleted: Bool
+    public struct Item: Codable, Equatable, Sendable {
+        public let id: String
+        public let title: String
+        public let body: String
+        public let createdAt: String
+        public let factors: [String]
+        public let tags: [String]
+        public let mood: Int?
+        public let deleted: Bool
         /// EntrySnapshot (Protocol/SPEC.md § 4), base64: the entry with its whole history.
-        let snapshot: String
+        public let snapshot: String
     }
 
-    let format: String
-    let version: Int
-    let exportedAt: String
-    let entries: [Item]
+    public let format: String
+    public let version: Int
+    public let exportedAt: String
+    public let entries: [Item]
 }
 
 extension UnlockedDevice {

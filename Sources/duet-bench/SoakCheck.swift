@@ -1,24 +1,15 @@
 import DuetCore
+import DuetDevice
 import Foundation
 
 /// One entry as `duet export` prints it on one device: the readable fields and the canonical
 /// snapshot of its whole history (SPEC § 4), which must be byte-identical on every replica.
-struct SoakReplica: Decodable, Equatable, Sendable {
-    let id: String
-    let title: String
-    let body: String
-    let createdAt: String
-    let factors: [String]
-    let tags: [String]
-    let mood: Int?
-    let deleted: Bool
-    let snapshot: String
+typealias SoakReplica = DuetExport.Item
 
-    private struct Export: Decodable { let entries: [SoakReplica] }
-
+extension SoakReplica {
     /// The entries of one `duet export` (format json), by id.
     static func parse(export text: String) throws -> [String: SoakReplica] {
-        let export = try JSONDecoder().decode(Export.self, from: Data(text.utf8))
+        let export = try JSONDecoder().decode(DuetExport.self, from: Data(text.utf8))
         return Dictionary(export.entries.map { ($0.id, $0) }) { first, _ in first }
     }
 

@@ -33,7 +33,7 @@ struct ImportRulesTests {
         "duetd": ["DuetDaemon", "DuetStore", "DuetSync"],
         "duet-relay": ["DuetRelay"],
         "duet-sim": ["DuetTesting", "DuetSync", "DuetStore", "DuetRelay", "DuetCore", "DuetWire", "DuetCrypto"],
-        "duet-bench": ["DuetCore", "DuetTesting", "DuetStore", "DuetSync", "DuetCrypto", "DuetWire", "CHeapStatistics"],
+        "duet-bench": ["DuetCore", "DuetTesting", "DuetStore", "DuetSync", "DuetCrypto", "DuetWire", "DuetDevice", "CHeapStatistics"],
         "CHeapStatistics": [],
     ]
     static let ownModules: Set<String> = Set(allowed.keys)
