@@ -80,7 +80,7 @@ extension DeviceError {
         case .coupleLogDoesNotVerify(let cause):
             "the couple space's membership log from the relay does not verify (\(Display.line(cause))); nothing was paired"
         case .noInvitation:
-            "no invitation waits under this code: it is mistyped, expired (codes last 10 minutes) or already used; ask your partner for a new one"
+            "no invitation waits under this code at this relay: the code is mistyped, expired (codes last 10 minutes) or already used, or your partner invited you through another relay; ask for a new code, and check that both of you use the same relay"
         case .invitationInvalid(let cause): "the invitation under this code is not valid (\(Display.line(cause))); ask your partner for a new one"
         case .ownInvitation: "this is your own invitation; your partner accepts it on their device"
         case .partnerDidNotAdd: "your partner's device did not add this one in time; nothing was paired — ask for a new code"

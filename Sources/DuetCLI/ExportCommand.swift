@@ -9,7 +9,7 @@ struct ExportCommand: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
     @Option(help: "json or markdown.") var format: String = "json"
-    @Option(help: "Write to this file (created 0600) instead of standard output.") var out: String?
+    @Option(help: "Write to this file (created 0600; a symlink is followed) instead of standard output.") var out: String?
 
     func validate() throws {
         guard ["json", "markdown"].contains(format) else { throw ValidationError("--format is json or markdown") }
@@ -26,12 +26,7 @@ struct ExportCommand: ParsableCommand {
                 (data, count) = (Data(Self.markdown(views, name: unlocked.name).utf8), views.count)
             }
             if let out {
-                // The user asked for plaintext on disk here; keep it theirs alone.
-                let previousMask = umask(0o077)
-                defer { umask(previousMask) }
-                guard FileManager.default.createFile(atPath: out, contents: data, attributes: [.posixPermissions: 0o600]) else {
-                    throw InputError("cannot write \(out); check the folder exists and is writable")
-                }
+                try OutputFile.write(data, to: out)
                 FileHandle.standardError.write(Data("Exported \(count) entries to \(out).\n".utf8))
             } else {
                 try writeOut(data)
