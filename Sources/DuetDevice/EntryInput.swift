@@ -123,6 +123,13 @@ public enum EntryRules {
     public static func date(_ text: String) throws(DeviceError) -> UInt64 {
         let full = ISO8601DateFormatter()
         if let date = full.date(from: text) { return milliseconds(date) }
+        // The day form exactly: the formatter alone took "2026-12-02 23:59" and "2026-12-02junk"
+        // as that day, dropping the rest without a word (found by the new-user trial).
+        let bytes = Array(text.utf8)
+        let isDay = bytes.count == 10 && bytes.indices.allSatisfy { index in
+            index == 4 || index == 7 ? bytes[index] == UInt8(ascii: "-") : (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index])
+        }
+        guard isDay else { throw .notADate(text) }
         let day = ISO8601DateFormatter()
         day.formatOptions = [.withFullDate]
         day.timeZone = TimeZone(identifier: "UTC")

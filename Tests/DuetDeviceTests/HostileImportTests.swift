@@ -13,6 +13,10 @@ struct HostileImportTests {
         #expect(try EntryRules.date("1970-01-02") == 86_400_000)
         #expect(try EntryRules.date("9999-12-31T23:59:59Z") == 253_402_300_799_000)
         #expect(throws: DeviceError.notADate("yesterday")) { try EntryRules.date("yesterday") }
+        // A day with anything after it is not that day (the formatter alone dropped the rest).
+        for text in ["2026-12-02 23:59", "2026-12-02T14:19", "2026-12-02junk", "2026-1-02", "2026-12-0x"] {
+            #expect(throws: DeviceError.notADate(text)) { try EntryRules.date(text) }
+        }
     }
 
     @Test("A jrnl file with extreme dates, wrong types and a missing date imports what is sound or nothing")
