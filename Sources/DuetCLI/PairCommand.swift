@@ -49,10 +49,13 @@ struct PairInviteCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingRelayErrors {
             let device = try common.open()
-            _ = try device.relay(given: relay)
+            let origin = try device.relay(given: relay)
             let unlocked = try device.unlock(try PassphraseSource.read(file: common.passphraseFile))
             let paired = try await unlocked.invitePartner(relay: relay, timeout: .seconds(timeout)) { code in
-                announce(code: code, json: json, hint: "Give this code to your partner (`duet pair accept CODE`); waiting up to \(timeout) s…")
+                // The partner's journal must reach the same relay: say which (the new-user trial's
+                // partner, told only `duet pair accept CODE`, had no relay and then the wrong one).
+                announce(code: code, json: json,
+                         hint: "Give this code to your partner, who runs `duet pair accept CODE --relay \(Display.line(origin))` in a journal of their own; waiting up to \(timeout) s…")
             }
             try showPaired(paired, json: json)
         }
