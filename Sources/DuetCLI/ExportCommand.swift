@@ -5,7 +5,7 @@ import Foundation
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Export everything this device can read (json re-imports losslessly; markdown is for reading).")
+        abstract: "Export everything this device can read (json re-imports every entry's text and fields, as your own private writing; markdown is for reading).")
 
     @OptionGroup var common: CommonOptions
     @Option(help: "json or markdown.") var format: String = "json"

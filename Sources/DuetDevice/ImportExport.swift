@@ -4,7 +4,8 @@ public import Foundation
 
 /// Where an import comes from.
 public enum ImportFormat: String, Sendable, Equatable, CaseIterable {
-    /// Duet's own export (lossless: each entry's snapshot with its history).
+    /// Duet's own export: each entry's snapshot with its history. An import keeps every value but
+    /// not who wrote it or where: it becomes the importing device's own private writing.
     case duet
     /// jrnl's `--format json`.
     case jrnl
@@ -20,7 +21,8 @@ public struct ImportResult: Sendable, Equatable {
 }
 
 /// Duet's own export: every entry this device can read, readable fields beside the canonical
-/// snapshot (base64) that carries its full history, so an import of it is lossless. Public so
+/// snapshot (base64) that carries its full history (an import keeps the values, as its own
+/// writing: no change of the importer's may claim another device's). Public so
 /// that a reader of exports (the soak's replica check) decodes the one format, not a copy of it.
 public struct DuetExport: Codable, Sendable {
     static let formatName = "duet"
@@ -88,7 +90,7 @@ extension UnlockedDevice {
     }
 
     /// Duet's JSON export of every entry this device can read, oldest first, and how many.
-    /// `import --from duet` reads it back losslessly. Plaintext: the caller decides where it goes.
+    /// `import --from duet` reads its values back. Plaintext: the caller decides where it goes.
     public func exportJSON() throws(DeviceError) -> (data: Data, count: Int) {
         try translatingErrors {
             var entries: [(Entry, SpaceKind)] = []
