@@ -17,6 +17,8 @@ extension DeviceError {
         case .awaitingKey: "this device has no key for the space's current epoch yet; run `duet sync` and try again"
         case .certificateExpired:
             "this device's certificate has expired, so nothing it writes would be accepted; link it again from another of your devices (`duet device link`)"
+        case .changeTooLarge:
+            "that change is larger than one change can be sent (it would touch too many pieces of text, or hold more than 1 MiB); nothing was written — make it in smaller steps"
         case .notAnEntryID(let text): "'\(Display.line(text))' is not an entry id: use 4 to 26 characters of the id `duet list` shows"
         case .unknownEntry(let prefix): "no entry has an id starting with \(prefix); `duet list` shows the ids"
         case .ambiguousEntry(let prefix, let matches, let more):

@@ -22,6 +22,8 @@ public enum DeviceError: Error, Sendable, Equatable {
     /// No key yet for a space's current epoch: a sync brings it.
     case awaitingKey
     case certificateExpired
+    /// The change would be larger than other devices or the relay take: nothing was written.
+    case changeTooLarge
 
     // Entries
     case notAnEntryID(String)
@@ -113,6 +115,7 @@ extension DeviceError {
         case .notPaired: .notPaired
         case .awaitingKey: .awaitingKey
         case .certificateExpired: .certificateExpired
+        case .changeTooLarge: .changeTooLarge
         default: .storage(detail: error.message)
         }
     }

@@ -39,9 +39,11 @@ extension UnlockedDevice {
             try await SyncEngine.sync(unlocked, store: store, relay: relay, now: environment.now, environment: environment.sync,
                                       progress: forward)
         }
-        // It answered: the relay to use from now on, even if it rolled back (the person was told).
-        try device.remember(relay: relay)
+        // A relay that holds less than this device saw is not the one to use from now on: it
+        // may be another relay altogether (a mistyped port looks just like a rollback; the
+        // adversarial review found it remembered, against "nothing was changed here").
         if !result.rolledBack.isEmpty { throw .relayRolledBack }
+        try device.remember(relay: relay)
         return SyncReport(relay: relay, sent: result.pushed, received: result.received, deviceChanges: result.membershipRecords,
                           refused: result.refused)
     }

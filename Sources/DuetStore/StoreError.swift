@@ -10,6 +10,8 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         case awaitingKey
         /// This device's certificate expired: it must be linked again from another device.
         case certificateExpired
+        /// A change larger than every other replica's decoder (or the relay) takes: not written.
+        case changeTooLarge
     }
 
     public let code: Code

@@ -118,10 +118,22 @@ public struct UnlockedStore: Sendable {
             throw StoreError(.invalidInput, "nothing to change; the entry was left as it was")
         }
         guard let entry = journal.entries[id] else { throw StoreError.corrupt("the change made no entry") }
+        // Sealed only if every other replica can read it, by the decoder they run, and the relay
+        // can take it: an edit of text typed in many pieces can make more operations than one
+        // change may carry, and a hostile export's entry more text. Sent anyway, the first was
+        // refused on every other device (the copies diverged) and the second by the relay, at
+        // the head of every push for good (found by the adversarial review).
+        let plaintext = ChangeCodec.encode(change)
+        do { _ = try ChangeCodec.decode(plaintext) } catch {
+            throw StoreError(.changeTooLarge, "the change is larger than one change may be (\(error)); nothing was written")
+        }
         let envelope = Envelope.seal(
-            ChangeCodec.encode(change),
+            plaintext,
             header: Envelope.Header(space: space, epoch: epoch, device: wireDevice, seq: change.seq, previous: previous),
             contentKey: contentKey, signingKey: keystore.device)
+        guard envelope.bytes.count <= Envelope.maximumSealedBytes + 256 else {
+            throw StoreError(.changeTooLarge, "the change seals to more than a relay takes; nothing was written")
+        }
         try db.execute(sql: "INSERT INTO envelopes (space, device, seq, hash, bytes) VALUES (?, ?, ?, ?, ?)",
                        arguments: [Data(space.bytes), Data(wireDevice.bytes), Int64(change.seq),
                                    Data(envelope.hash.bytes), Data(envelope.bytes)])
