@@ -14,6 +14,12 @@ public struct CreatedJournal: Sendable {
     public let relayFailure: DeviceError?
 }
 
+extension CreatedJournal: CustomStringConvertible, CustomReflectable {
+    /// Redacted: an app that logs what `create` returned must not log the recovery code.
+    public var description: String { "CreatedJournal(recoveryCode: redacted, recoveryAtRelay: \(recoveryAtRelay))" }
+    public var customMirror: Mirror { Mirror(self, children: ["recoveryAtRelay": recoveryAtRelay], displayStyle: .struct) }
+}
+
 /// A journal brought to this device (by linking or recovery) and what its first sync moved.
 public struct JoinedJournal: Sendable {
     public let device: UnlockedDevice

@@ -1,4 +1,6 @@
 import DuetDevice
+import DuetSync
+import DuetTesting
 import Foundation
 import Synchronization
 import Testing
@@ -121,6 +123,24 @@ struct DeviceUseCaseTests {
         await #expect(throws: DeviceError.exchange(.noInvitation, next: nil)) {
             try await loner.acceptPartner(code: unused, timeout: .seconds(1))
         }
+    }
+
+    @Test("What create returns shows the recovery code only when asked for it: not in a description, not in a dump")
+    func recoveryCodeRedacted() async throws {
+        let folder = TwoPartners.folder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let relay = try InProcessRelay(directory: folder + "/relay", origin: "http://relay.test") { SyncEnvironment.system.now() }
+        let created = try await Device.create(home: folder + "/alex", name: "Alex", deviceName: "laptop", passphrase: TwoPartners.passphrase,
+                                              environment: TwoPartners.environment(relay))
+        let code = created.recoveryCode.filter { $0.isLetter || $0.isNumber }
+        #expect(code.count == 26)
+        var dumped = ""
+        dump(created, to: &dumped)
+        for text in [String(describing: created), "\(created)", dumped] {
+            #expect(!text.filter { $0.isLetter || $0.isNumber }.contains(code), "\(text)")
+            #expect(!text.contains(created.recoveryCode))
+        }
+        #expect(!"\(TwoPartners.passphrase)".contains("horse"))
     }
 
     @Test("A relay URL given to an exchange that fails is not remembered; one that answers is")
