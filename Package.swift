@@ -237,7 +237,8 @@ let package = Package(
         ),
         .testTarget(
             name: "DuetDeviceTests",
-            dependencies: ["DuetDevice", "DuetSync", "DuetStore", "DuetWire", "DuetTesting"],
+            dependencies: ["DuetDevice", "DuetSync", "DuetStore", "DuetWire", "DuetCore", "DuetCrypto", "DuetRelay", "DuetTesting",
+                           .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         .testTarget(

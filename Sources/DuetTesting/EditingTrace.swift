@@ -31,10 +31,10 @@ public struct EditingTrace: Sendable {
     }
 
     /// Loads a `.json` or `.json.gz` trace.
-    public static func load(path: String) throws -> EditingTrace {
+    public static func load(path: String) async throws -> EditingTrace {
         let data: Data
         if path.hasSuffix(".gz") {
-            data = try gunzip(path: path)
+            data = try await gunzip(path: path)
         } else {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         }
@@ -70,16 +70,9 @@ public struct EditingTrace: Sendable {
             agentCount: root["numAgents"] as? Int ?? 1, isConcurrent: concurrent)
     }
 
-    private static func gunzip(path: String) throws -> Data {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/gzip")
-        process.arguments = ["-dc", path]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+    private static func gunzip(path: String) async throws -> Data {
+        let (status, data, _) = try await ChildProcess("/bin/gzip", ["-dc", path]).finishBytes()
+        guard status == 0 else {
             throw LoadError(description: "gzip could not read \(path)")
         }
         return data

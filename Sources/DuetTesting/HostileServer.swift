@@ -14,6 +14,8 @@ public final class HostileServer: @unchecked Sendable {
         let lock = NSLock()
         var isStopped = false
         var served = 0
+        var closed = false
+        var closing: [CheckedContinuation<Void, Never>] = []
     }
 
     /// What one connection gets: `bytes` sent at once, or a byte every `trickle`; then the
@@ -94,12 +96,26 @@ public final class HostileServer: @unchecked Sendable {
             }
         }
         close(listener)
+        let waiting = state.lock.withLock { () -> [CheckedContinuation<Void, Never>] in
+            state.closed = true
+            defer { state.closing = [] }
+            return state.closing
+        }
+        for waiter in waiting { waiter.resume() }
     }
 
-    /// Stops accepting and closes the port (within 100 ms), so a relay can take it again.
-    public func stop() {
-        state.lock.withLock { state.isStopped = true }
-        while !thread.isFinished { Thread.sleep(forTimeInterval: 0.02) }
+    /// Stops accepting and suspends until the port is closed (within 100 ms), so a relay can
+    /// take it again.
+    public func stop() async {
+        let state = self.state
+        await withCheckedContinuation { continuation in
+            let closed = state.lock.withLock { () -> Bool in
+                state.isStopped = true
+                if !state.closed { state.closing.append(continuation) }
+                return state.closed
+            }
+            if closed { continuation.resume() }
+        }
     }
 
     deinit { state.lock.withLock { state.isStopped = true } }

@@ -6,45 +6,24 @@ public struct ProcessRun: Sendable {
     public let stdout: String
     public let stderr: String
 
-    /// Runs `executable` (a product name in the build folder, or an absolute path) and waits for
-    /// it to exit.
-    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                stdin: String? = nil) throws {
-        let process = Process()
-        process.executableURL = executable.hasPrefix("/")
-            ? URL(fileURLWithPath: executable) : BuildProducts.folder.appendingPathComponent(executable)
-        process.arguments = arguments
-        var merged = ProcessInfo.processInfo.environment
-        // A developer's own settings must not leak into tests.
-        for key in ["DUET_HOME", "DUET_PASSPHRASE", "VISUAL", "EDITOR", "DUET_KDF", "DUET_NEW_PASSPHRASE"] { merged[key] = nil }
-        for (key, value) in environment { merged[key] = value }
-        process.environment = merged
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = stdin == nil ? FileHandle.nullDevice : input
-        try process.run()
-        if let stdin {
-            // The child may exit without reading all of it (that is often the point of a test):
-            // a broken pipe must be an error for this write, not a signal that kills the runner.
-            signal(SIGPIPE, SIG_IGN)
-            try? input.fileHandleForWriting.write(contentsOf: Data(stdin.utf8))
-            try? input.fileHandleForWriting.close()
+    public init(status: Int32, stdout: String, stderr: String) {
+        self.status = status
+        self.stdout = stdout
+        self.stderr = stderr
+    }
+
+    /// Runs `executable` (a product name in the build folder, or an absolute path) and suspends
+    /// until it exits, without holding a thread while it runs. A child still running after
+    /// `timeout` is killed, so a stuck one fails its test instead of hanging the whole run (an
+    /// hour by default: CI's simulator seeds take over ten minutes on a loaded machine).
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                           stdin: String? = nil, timeout: Duration = .seconds(3600)) async throws -> ProcessRun {
+        let child = try ChildProcess(executable, arguments, environment: environment, stdin: stdin)
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [weak child] in
+            if let child, child.isRunning { child.signal(SIGKILL) }
         }
-        // Read both pipes to the end before waiting, so a chatty process cannot block.
-        let group = DispatchGroup()
-        nonisolated(unsafe) var errData = Data()
-        group.enter()
-        DispatchQueue.global().async {
-            errData = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        status = process.terminationStatus
-        stdout = String(decoding: outData, as: UTF8.self)
-        stderr = String(decoding: errData, as: UTF8.self)
+        return await child.finish()
     }
 }
 

@@ -2,11 +2,14 @@ public import DuetCrypto
 public import DuetWire
 import DuetHTTP
 import Foundation
+import Synchronization
 
 /// A real `duet-relay` process on 127.0.0.1 with a free port and a temporary data folder.
 public final class RelayProcess: @unchecked Sendable {
     public let data: String
-    private(set) var process: Process
+    private var process: Process
+    private var exit: ProcessExit
+    private var output: PipeDrain?
     /// Where the relay's log (stderr) goes, for tests that read it.
     public let logPath: String
     public private(set) var port = 0
@@ -18,27 +21,28 @@ public final class RelayProcess: @unchecked Sendable {
     /// Extra command-line options (limits) for every start.
     public let options: [String]
 
-    public init(data: String? = nil, options: [String] = []) throws {
+    public init(data: String? = nil, options: [String] = []) async throws {
         self.data = data ?? NSTemporaryDirectory() + "duet-relay-process-" + UUID().uuidString
         self.options = options
         logPath = self.data + ".log"
         process = Process()
-        try start()
+        exit = ProcessExit(process)
+        try await start()
     }
 
     /// The relay's process id (benchmarks read its memory).
     public var processIdentifier: Int32 { process.processIdentifier }
 
     /// Whether the relay's process has not exited (a soak checks it did not die by itself).
-    public var isRunning: Bool { process.isRunning }
+    public var isRunning: Bool { process.processIdentifier != 0 && !exit.hasExited }
 
     /// Starts the relay and waits for its `listening on` and `admin listening on` lines (not a
     /// sleep: the lines are the readiness signal; 30 s is only a guard against a relay that
-    /// never starts).
+    /// never starts, which is then killed).
     /// `port` 0 picks a free one; a restart can ask for the port it had, so that clients that
     /// remember the relay's URL find it again.
-    public func start(port requested: Int = 0) throws {
-        process = Process()
+    public func start(port requested: Int = 0) async throws {
+        let process = Process()
         // `DUET_RELAY_BINARY` runs the tests against another build (an older relay, to check
         // that a test of a fix fails without it); `DUET_RELAY_LEGACY=1` for one from before the
         // admin listener, which prints one `listening on` line and serves /metrics publicly.
@@ -48,23 +52,26 @@ public final class RelayProcess: @unchecked Sendable {
             ?? BuildProducts.folder(holding: "duet-relay").appendingPathComponent("duet-relay")
         process.arguments = ["--port", String(requested)] + (legacy ? [] : ["--admin-port", "0"])
             + ["--data", data, "--log-level", "warning"] + options
-        let output = Pipe()
-        process.standardOutput = output
+        let pipe = Pipe()
+        process.standardOutput = pipe
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.standardError = FileHandle(forWritingAtPath: logPath) ?? FileHandle.nullDevice
+        let exit = ProcessExit(process)
         try process.run()
-        let handle = output.fileHandleForReading
-        var buffer = Data()
-        // Monotonic: a step of the system clock must not cut the wait short.
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
-            let chunk = handle.availableData
-            if chunk.isEmpty { break }
-            buffer.append(chunk)
-            let lines = String(decoding: buffer, as: UTF8.self).split(separator: "\n")
-            func reported(after prefix: String) -> Int? {
-                lines.first(where: { $0.hasPrefix(prefix) })?.split(separator: ":").last.flatMap { Int($0) }
-            }
+        let output = PipeDrain(pipe.fileHandleForReading)
+        (self.process, self.exit, self.output) = (process, exit, output)
+        let pid = process.processIdentifier
+        let ready = Ready()
+        DispatchQueue.global().asyncAfter(deadline: .now() + 30) {
+            if !ready.flag.load(ordering: .acquiring) { Foundation.kill(pid, SIGKILL) }
+        }
+        defer { ready.flag.store(true, ordering: .releasing) }
+        var lines: [String] = []
+        func reported(after prefix: String) -> Int? {
+            lines.first(where: { $0.hasPrefix(prefix) })?.split(separator: ":").last.flatMap { Int($0) }
+        }
+        while let line = await output.nextLine() {
+            lines.append(line)
             if legacy, let relay = reported(after: "listening on ") {
                 self.port = relay
                 adminPort = relay
@@ -79,25 +86,31 @@ public final class RelayProcess: @unchecked Sendable {
         throw RelayTestFailure("duet-relay did not report a port")
     }
 
-    public func terminate() -> Int32 {
+    /// SIGTERM, then suspends until the relay exited; its status.
+    public func terminate() async -> Int32 {
         process.terminate()
-        process.waitUntilExit()
-        return process.terminationStatus
+        return await exit.status
     }
 
     /// Sends `signal` (SIGSTOP and SIGCONT pause and resume the relay).
     public func signal(_ signal: Int32) { Foundation.kill(process.processIdentifier, signal) }
 
-    public func kill() {
+    /// SIGKILL, then suspends until the relay is gone (its port free again).
+    public func kill() async {
         Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        _ = await exit.status
     }
 
     deinit {
-        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        // Nothing waits here: the termination handler reaps the child.
+        if isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
         try? FileManager.default.removeItem(atPath: data)
         try? FileManager.default.removeItem(atPath: logPath)
     }
+}
+
+private final class Ready: Sendable {
+    let flag = Atomic(false)
 }
 
 public struct RelayTestFailure: Error, CustomStringConvertible {

@@ -7,7 +7,7 @@ import Foundation
 /// concurrently from an empty document — A the first half, B the second, each as one change,
 /// positions clamped to the replica's own text — then each receives the other's change. Times
 /// the two merges; `benchmarks/peers/loro_merge.py` does the same in Loro.
-struct MergeCommand: ParsableCommand {
+struct MergeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "merge",
         abstract: "Two replicas each take half of a trace concurrently, then merge both ways.")
@@ -24,8 +24,8 @@ struct MergeCommand: ParsableCommand {
         let converged: Bool
     }
 
-    func run() throws {
-        let trace = try EditingTrace.load(path: path)
+    func run() async throws {
+        let trace = try await EditingTrace.load(path: path)
         let patches = trace.transactions.flatMap(\.patches)
         let half = patches.count / 2
         let entry = TraceReplay.entry

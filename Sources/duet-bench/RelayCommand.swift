@@ -34,7 +34,7 @@ struct RelayCommand: AsyncParsableCommand {
 
     func run() async throws {
         // No rate limit: the benchmark measures the relay's own capacity.
-        let relay = try RelayProcess(options: ["--appends-per-second", "1000000000", "--append-burst", "1000000000", "--max-connections", "20000"] + relayOption)
+        let relay = try await RelayProcess(options: ["--appends-per-second", "1000000000", "--append-burst", "1000000000", "--max-connections", "20000"] + relayOption)
         let key = SymmetricKey.random()
         var rounds: [Round] = []
         for deviceCount in [1, 10, 100] {
@@ -70,7 +70,7 @@ struct RelayCommand: AsyncParsableCommand {
         let idle = try await Self.idleMemory(relay, connections: idleConnections)
         let report = Report(rounds: rounds, fanOutP50Milliseconds: Self.percentile(fanOut, 0.5), fanOutP99Milliseconds: Self.percentile(fanOut, 0.99),
                             idleConnections: idleConnections, bytesPerIdleConnection: idle)
-        _ = relay.terminate()
+        _ = await relay.terminate()
         if json { return try printJSON(report) }
         for round in rounds {
             print(String(format: "relay: %3d devices, %5d appends of ~1 KiB: %.0f appends/s, acknowledgement p50 %.2f ms, p99 %.2f ms",

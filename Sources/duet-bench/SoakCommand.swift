@@ -16,7 +16,7 @@ import Foundation
 /// in it exactly once, and nothing is waiting to be sent. That moment is the convergence time.
 /// Then `duet status --json` on every device must show no warning, and `duet list --all --json`
 /// each entry alike on every device that holds it.
-struct SoakCommand: ParsableCommand {
+struct SoakCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "soak",
         abstract: "Fault-injection soak with real processes: writes and edits on four devices while relay and daemons are killed, paused and restarted; then heal and check.")
@@ -34,7 +34,7 @@ struct SoakCommand: ParsableCommand {
         guard (10...3_600).contains(convergenceDeadline) else { throw ValidationError("--convergence-deadline is 10 to 3600") }
     }
 
-    func run() throws {
+    func run() async throws {
         let schedule = SoakSchedule.plan(seed: seed, seconds: seconds)
         if printSchedule {
             for event in schedule.events { print(event.line) }
@@ -54,14 +54,14 @@ struct SoakCommand: ParsableCommand {
         defer { SoakChildren.killAll() }
 
         let setupStart = ContinuousClock.now
-        let world = try SoakWorld(root: root)
+        let world = try await SoakWorld(root: root)
         say(String(format: "soak: four devices paired, linked and connected in %.1f s; the fault phase begins", soakSeconds(ContinuousClock.now - setupStart)))
         let run = SoakRun(world: world, schedule: schedule)
         // Warnings raised while setting up (init, pair, link, the first syncs) are told apart.
         for device in SoakDevice.all { run.sampleWarnings(on: device, when: "after setup, before any fault") }
-        try run.play { say($0) }
+        try await run.play { say($0) }
         let played = run.elapsed
-        world.heal()
+        await world.heal()
         let healed = ContinuousClock.now
         say(String(format: "soak: healed after %.1f s (planned %d s); waiting for convergence (deadline %d s)", played, seconds, convergenceDeadline))
 
@@ -84,9 +84,9 @@ struct SoakCommand: ParsableCommand {
             }
             violations = found
             say(String(format: "soak: %.1f s after healing, %d thing(s) outstanding, e.g. ", soakSeconds(ContinuousClock.now - healed), found.count) + found[0])
-            world.checkDaemons()
+            await world.checkDaemons()
             if ContinuousClock.now - healed > .seconds(convergenceDeadline) { break }
-            Thread.sleep(forTimeInterval: 0.5)
+            try? await Task.sleep(for: .milliseconds(500))
         }
         if let converged {
             violations = []
@@ -104,7 +104,7 @@ struct SoakCommand: ParsableCommand {
             let (views, problems) = run.observeViews()
             violations += problems + SoakCheck.viewDifferences(views)
         }
-        world.shutDown()
+        await world.shutDown()
         violations = run.ledger.failures + world.problems + violations
         let report = SoakReport(seed: seed, scheduleHash: schedule.hash, seconds: seconds, command: command, schedule: schedule,
                                 ledger: run.ledger, played: played, lateness: run.lateness, slowest: run.slowest, convergence: converged,

@@ -26,7 +26,7 @@ final class SoakRun {
 
     var elapsed: Double { soakSeconds(ContinuousClock.now - started) }
 
-    func play(log: (String) -> Void) throws {
+    func play(log: (String) -> Void) async throws {
         let path = world.root + "/events.log"
         _ = FileManager.default.createFile(atPath: path, contents: nil)
         eventLog = FileHandle(forWritingAtPath: path)
@@ -42,14 +42,14 @@ final class SoakRun {
                     nextSample += 1
                     lastSample = ContinuousClock.now
                 } else {
-                    Thread.sleep(forTimeInterval: min(0.01, soakSeconds(due - ContinuousClock.now)))
+                    try? await Task.sleep(for: min(.milliseconds(10), due - ContinuousClock.now))
                 }
             }
             lateness = max(lateness, soakSeconds(ContinuousClock.now - due))
-            world.checkDaemons()
+            await world.checkDaemons()
             let begun = ContinuousClock.now
             outcome = "done"
-            try perform(event)
+            try await perform(event)
             let took = soakSeconds(ContinuousClock.now - begun)
             if took > slowest.seconds { slowest = (event.line, took) }
             try? eventLog?.write(contentsOf: Data((String(format: "%8.3f %6.3f ", elapsed, took) + "\(event.line) → \(outcome)\n").utf8))
@@ -61,11 +61,11 @@ final class SoakRun {
         }
     }
 
-    private func perform(_ event: SoakEvent) throws {
+    private func perform(_ event: SoakEvent) async throws {
         switch event.action {
         case .fault(let fault):
             ledger.injected(fault)
-            world.apply(fault, to: event.device)
+            await world.apply(fault, to: event.device)
         case .operation(let operation):
             guard let device = event.device else { return }
             try perform(operation, number: event.number, on: device)

@@ -21,12 +21,12 @@ final class SoakWorld {
     func home(_ device: SoakDevice) -> String { root + "/\(device)/home" }
 
     /// Everything up to four paired and linked devices with their daemons running and connected.
-    init(root: String) throws {
+    init(root: String) async throws {
         self.root = root
         let products = BuildProducts.folder(holding: "duet")
         duet = products.appendingPathComponent("duet").path
         bench = BuildProducts.runningExecutable.path
-        relay = try RelayProcess(data: root + "/relay")
+        relay = try await RelayProcess(data: root + "/relay")
         SoakChildren.started(relay.processIdentifier, "duet-relay")
         var daemons: [SoakDevice: SoakDaemon] = [:]
         var daemonEnvironment = Self.cleanEnvironment
@@ -37,7 +37,7 @@ final class SoakWorld {
                                          logPath: root + "/\(device)/duetd.log", environment: daemonEnvironment)
         }
         self.daemons = daemons
-        try setUp()
+        try await setUp()
     }
 
     /// The environment without a developer's own Duet settings.
@@ -64,7 +64,7 @@ final class SoakWorld {
         try runCommand(duet, arguments, environment: environment(device, extra: extra), timeout: timeout)
     }
 
-    private func setUp() throws {
+    private func setUp() async throws {
         let alex = SoakDevice(index: 0), sam = SoakDevice(index: 2)
         for device in [alex, sam] {
             let run = try duet(device, ["init", "--name", device.personName, "--device", device.deviceName, "--relay", relay.base])
@@ -72,18 +72,18 @@ final class SoakWorld {
         }
         // Pairing: Alex invites, Sam accepts the code Alex printed first.
         let invite = try background(alex, ["pair", "invite", "--timeout", "60"])
-        guard let code = invite.firstLine(timeout: 60) else { throw BenchFailure("pair invite printed no code: \(invite.finish().stderr)") }
+        guard let code = await invite.firstLine(timeout: 60) else { throw BenchFailure("pair invite printed no code: \(await invite.finish().stderr)") }
         let accept = try duet(sam, ["pair", "accept", code])
-        let invited = invite.finish()
+        let invited = await invite.finish()
         SoakChildren.reaped(invite.processIdentifier)
         guard accept.succeeded, invited.status == 0 else { throw BenchFailure("pairing: \(accept.errorLine) \(invited.stderr)") }
         // Each person's phone, linked from the laptop.
         for laptop in [alex, sam] {
             let phone = laptop.sibling
             let link = try background(laptop, ["device", "link", "--timeout", "60"])
-            guard let code = link.firstLine(timeout: 60) else { throw BenchFailure("device link printed no code: \(link.finish().stderr)") }
+            guard let code = await link.firstLine(timeout: 60) else { throw BenchFailure("device link printed no code: \(await link.finish().stderr)") }
             let join = try duet(phone, ["device", "join", code, "--relay", relay.base, "--device", phone.deviceName])
-            let linked = link.finish()
+            let linked = await link.finish()
             SoakChildren.reaped(link.processIdentifier)
             guard join.succeeded, linked.status == 0 else { throw BenchFailure("linking \(phone): \(join.errorLine) \(linked.stderr)") }
         }
@@ -124,7 +124,7 @@ final class SoakWorld {
 
     // MARK: Faults
 
-    func apply(_ fault: SoakFault, to device: SoakDevice?) {
+    func apply(_ fault: SoakFault, to device: SoakDevice?) async {
         if let device {
             let daemon = daemons[device]!
             switch fault {
@@ -143,12 +143,12 @@ final class SoakWorld {
         switch fault {
         case .killRelay:
             let pid = relay.processIdentifier
-            relay.kill()
+            await relay.kill()
             SoakChildren.reaped(pid)
             relayState = .down
         case .terminateRelay:
             let pid = relay.processIdentifier
-            let status = relay.terminate()
+            let status = await relay.terminate()
             SoakChildren.reaped(pid)
             if status != 0 { problems.append("duet-relay exited \(status) on SIGTERM") }
             relayState = .down
@@ -159,30 +159,30 @@ final class SoakWorld {
             relay.signal(SIGCONT)
             relayState = .up
         case .startRelay:
-            startRelay()
+            await startRelay()
         default: break
         }
     }
 
     /// Starts the relay again on its port (a few tries: the old socket may linger a moment).
-    private func startRelay() {
+    private func startRelay() async {
         let port = relay.port
         for attempt in 1...20 {
             do {
-                try relay.start(port: port)
+                try await relay.start(port: port)
                 SoakChildren.started(relay.processIdentifier, "duet-relay")
                 relayState = .up
                 return
             } catch {
                 if relay.processIdentifier > 0 { kill(relay.processIdentifier, SIGKILL) }
                 if attempt == 20 { problems.append("duet-relay would not restart on port \(port): \(error)") }
-                Thread.sleep(forTimeInterval: 0.25)
+                try? await Task.sleep(for: .milliseconds(250))
             }
         }
     }
 
     /// Daemons that exited by themselves become problems, and are started again.
-    func checkDaemons() {
+    func checkDaemons() async {
         for device in SoakDevice.all {
             let daemon = daemons[device]!
             if let status = daemon.unexpectedExit {
@@ -193,30 +193,30 @@ final class SoakWorld {
         }
         if relayState != .down, !relay.isRunning {
             problems.append("duet-relay exited by itself; log: \((try? String(contentsOfFile: relay.logPath, encoding: .utf8))?.suffix(400) ?? "")")
-            startRelay()
+            await startRelay()
         }
     }
 
     /// Healed: the relay running and not paused, every daemon running and not paused.
-    func heal() {
+    func heal() async {
         switch relayState {
-        case .paused: apply(.resumeRelay, to: nil)
-        case .down: apply(.startRelay, to: nil)
+        case .paused: await apply(.resumeRelay, to: nil)
+        case .down: await apply(.startRelay, to: nil)
         case .up: break
         }
         for device in SoakDevice.all {
             let daemon = daemons[device]!
             switch daemon.state {
             case .paused: daemon.resume()
-            case .stopped: apply(.startDaemon, to: device)
+            case .stopped: await apply(.startDaemon, to: device)
             case .running: break
             }
         }
-        checkDaemons()
+        await checkDaemons()
     }
 
     /// SIGTERM to every daemon (each must exit 0) and to the relay.
-    func shutDown() {
+    func shutDown() async {
         for device in SoakDevice.all {
             let daemon = daemons[device]!
             guard daemon.state != .stopped else { continue }
@@ -226,7 +226,7 @@ final class SoakWorld {
         if relayState == .paused { relay.signal(SIGCONT) }
         if relayState != .down {
             let pid = relay.processIdentifier
-            _ = relay.terminate()
+            _ = await relay.terminate()
             SoakChildren.reaped(pid)
             relayState = .down
         }

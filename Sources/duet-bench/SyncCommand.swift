@@ -57,7 +57,7 @@ struct SyncBenchCommand: AsyncParsableCommand {
         let root = folder + "/duet-bench-sync-\(getpid())"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let relay = try RelayProcess(options: ["--appends-per-second", "1000000000", "--append-burst", "1000000000"])
+        let relay = try await RelayProcess(options: ["--appends-per-second", "1000000000", "--append-burst", "1000000000"])
 
         // The writer: a journal of `entries` entries, each created then edited, pushed to the relay.
         let writerHome = Home(path: root + "/writer")
@@ -202,8 +202,20 @@ struct SyncBenchCommand: AsyncParsableCommand {
             try BackgroundRun(BuildProducts.folder(holding: "duetd").appendingPathComponent("duetd").path,
                               ["--home", store.home.path, "--log-level", "error", "--maximum-backoff", "1"])
         }
-        defer { for daemon in daemons { daemon.signal(SIGTERM); _ = daemon.finish() } }
-        for daemon in daemons { guard daemon.firstLine() != nil else { throw BenchFailure("duetd did not connect") } }
+        do {
+            let result = try await latency(alex: alex, alexStore: alexStore, sam: sam, samStore: samStore, daemons: daemons)
+            for daemon in daemons { daemon.signal(SIGTERM); _ = await daemon.finish() }
+            return result
+        } catch {
+            for daemon in daemons { daemon.signal(SIGTERM); _ = await daemon.finish() }
+            throw error
+        }
+    }
+
+    /// The measurement itself, with both daemons running.
+    private func latency(alex: UnlockedStore, alexStore: Store, sam: UnlockedStore, samStore: Store,
+                         daemons: [BackgroundRun]) async throws -> (stored: [Double], readable: [Double]) {
+        for daemon in daemons { guard await daemon.firstLine() != nil else { throw BenchFailure("duetd did not connect") } }
         guard let couple = try alexStore.space(.couple) else { throw BenchFailure("not paired") }
         let alexDevice = alex.keystore.deviceID
         var stored: [Double] = [], readable: [Double] = []

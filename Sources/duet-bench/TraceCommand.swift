@@ -5,7 +5,7 @@ import DuetTesting
 import Foundation
 
 /// `duet-bench trace PATH`: replays a sequential trace into one entry body.
-struct TraceCommand: ParsableCommand {
+struct TraceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trace",
         abstract: "Replay a sequential editing trace into one entry's body.")
@@ -60,8 +60,8 @@ struct TraceCommand: ParsableCommand {
         let peakResidentBytes: Int
     }
 
-    func run() throws {
-        let trace = try EditingTrace.load(path: path)
+    func run() async throws {
+        let trace = try await EditingTrace.load(path: path)
         let mode = TraceReplay.Mode(rawValue: mode) ?? .changePerOp
         var results: [Run] = []
         var finalLength = 0, spans = 0
@@ -124,7 +124,7 @@ struct TraceCommand: ParsableCommand {
 }
 
 /// `duet-bench concurrent PATH`: one replica per agent, causal delivery, check end content.
-struct ConcurrentCommand: ParsableCommand {
+struct ConcurrentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "concurrent",
         abstract: "Replay a concurrent trace with one replica per agent.")
@@ -146,8 +146,8 @@ struct ConcurrentCommand: ParsableCommand {
         let milliseconds: Summary
     }
 
-    func run() throws {
-        let trace = try EditingTrace.load(path: path)
+    func run() async throws {
+        let trace = try await EditingTrace.load(path: path)
         guard trace.isConcurrent else { throw ValidationError("\(path) is not a concurrent trace") }
         var times: [Double] = []
         var matched = true

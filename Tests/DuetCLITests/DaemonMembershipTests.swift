@@ -8,40 +8,40 @@ import Testing
 @Suite("duetd and membership changes")
 struct DaemonMembershipTests {
     @Test("A device Sam links is learnt by Alex's duetd within a quiet round; status says so, and an unlocked command says who")
-    func deviceAddedElsewhereIsLearnt() throws {
-        let couple = try Couple()
+    func deviceAddedElsewhereIsLearnt() async throws {
+        let couple = try await Couple()
         var environment = couple.alex.environment
         environment["DUET_PASSPHRASE"] = nil
         let alexDaemon = try BackgroundRun("duetd", ["--home", couple.alex.home, "--maximum-backoff", "0.3", "--quiet-round", "1", "--log-level", "warning"],
                                            environment: environment)
-        #expect(alexDaemon.firstLine() != nil)
-        _ = try Couple.link(couple.sam, relay: couple.relay, named: "Sam's tablet")
-        let learnt = try couple.alex.eventually(within: 20) {
-            try couple.alex.duet(["status"], withoutPassphrase: true).stdout.contains("who is in your spaces changed")
+        #expect(await alexDaemon.firstLine() != nil)
+        _ = try await Couple.link(couple.sam, relay: couple.relay, named: "Sam's tablet")
+        let learnt = try await couple.alex.eventually(within: 20) {
+            try await couple.alex.duet(["status"], withoutPassphrase: true).stdout.contains("who is in your spaces changed")
         }
         #expect(learnt, "duetd learnt the new device without any envelope from it")
-        _ = try couple.alex.list()
-        let notices = (try couple.alex.status()["notices"] as? [String]) ?? []
+        _ = try await couple.alex.list()
+        let notices = (try await couple.alex.status()["notices"] as? [String]) ?? []
         #expect(notices.contains("Sam added a device, “Sam's tablet”, to your shared space"), "\(notices)")
         alexDaemon.signal(SIGTERM)
-        #expect(alexDaemon.finish().status == 0)
+        #expect(await alexDaemon.finish().status == 0)
     }
 
     @Test("A revoked device's duetd stops and says why; its status warns that it was removed")
-    func revokedDaemonStops() throws {
-        let couple = try Couple()
-        let phone = try couple.linkAlexDevice(named: "Alex's phone")
+    func revokedDaemonStops() async throws {
+        let couple = try await Couple()
+        let phone = try await couple.linkAlexDevice(named: "Alex's phone")
         var environment = phone.environment
         environment["DUET_PASSPHRASE"] = nil
         let phoneDaemon = try BackgroundRun("duetd", ["--home", phone.home, "--maximum-backoff", "0.3", "--quiet-round", "1", "--log-level", "warning"],
                                             environment: environment)
-        #expect(phoneDaemon.firstLine() != nil)
-        #expect(try couple.alex.duet(["device", "revoke", "Alex's phone"]).status == 0)
-        let stopped = phone.eventually(within: 30) { !phoneDaemon.isRunning }
+        #expect(await phoneDaemon.firstLine() != nil)
+        #expect(try await couple.alex.duet(["device", "revoke", "Alex's phone"]).status == 0)
+        let stopped = await phone.eventually(within: 30) { !phoneDaemon.isRunning }
         #expect(stopped, "the daemon stopped instead of retrying for ever")
-        let run = phoneDaemon.finish()
+        let run = await phoneDaemon.finish()
         #expect(run.status != 0 && run.stderr.contains("no longer a member"), "\(run.stderr.suffix(600))")
-        let warnings = (try phone.status()["warnings"] as? [String]) ?? []
+        let warnings = (try await phone.status()["warnings"] as? [String]) ?? []
         #expect(warnings.contains { $0.contains("no longer a member") && $0.contains("probably revoked") }, "\(warnings)")
     }
 }

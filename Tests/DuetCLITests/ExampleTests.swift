@@ -6,11 +6,11 @@ import Testing
 @Suite("Examples")
 struct ExampleTests {
     @Test("Examples/two-partners.sh tells the whole story and every check in it holds")
-    func twoPartners() throws {
+    func twoPartners() async throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let script = root.appendingPathComponent("Examples/two-partners.sh").path
         // The script builds nothing when DUET_BIN names the folder holding the built products.
-        let run = try ProcessRun("/bin/bash", [script], environment: ["DUET_BIN": BuildProducts.folder.path, "DUET_KDF": "minimum"])
+        let run = try await ProcessRun.run("/bin/bash", [script], environment: ["DUET_BIN": BuildProducts.folder.path, "DUET_KDF": "minimum"])
         #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
         #expect(run.stdout.contains("The numbers match"))
         #expect(run.stdout.contains("text by Sam: Sam: I noticed it too."))

@@ -5,16 +5,16 @@ import Testing
 @Suite("duet export and import")
 struct ExportImportTests {
     @Test("Export to a full disk is one error line and exit code 1, not a crash and not silence")
-    func exportToFullDisk() throws {
+    func exportToFullDisk() async throws {
         // Linux's full device: every write fails with ENOSPC.
         let kind = try FileManager.default.attributesOfItem(atPath: "/dev/full")[.type] as? FileAttributeType
         try #require(kind == .typeCharacterSpecial, "/dev/full is not the kernel's full device here")
-        let journal = try TemporaryJournal()
-        _ = try journal.write("enough to need a write")
+        let journal = try await TemporaryJournal()
+        _ = try await journal.write("enough to need a write")
         for format in ["json", "markdown"] {
             let duet = BuildProducts.folder.appendingPathComponent("duet").path
-            let run = try ProcessRun("/bin/sh", ["-c", "exec \"$0\" export --format \(format) --home \"$1\" > /dev/full", duet, journal.home],
-                                     environment: journal.environment)
+            let run = try await ProcessRun.run("/bin/sh", ["-c", "exec \"$0\" export --format \(format) --home \"$1\" > /dev/full", duet, journal.home],
+                                               environment: journal.environment)
             #expect(run.status == 1, "\(format): \(run.stderr)")
             #expect(run.stderr.hasPrefix("error: could not write everything to standard output"), "\(format): \(run.stderr)")
             #expect(run.stderr.split(separator: "\n").count == 1)
@@ -25,69 +25,69 @@ struct ExportImportTests {
         .appendingPathComponent("Fixtures/import")
 
     @Test("Duet JSON imports into another journal with every current value, as that journal's own writing")
-    func duetRoundTrip() throws {
-        let first = try TemporaryJournal()
-        let id = try first.write("We argued. We repaired.", ["--title", "Sunday", "--factor", "comfort", "--tag", "repair", "--mood", "3"])
-        #expect(try first.duet(["edit", id, "--title", "Sunday, later", "-m", "We argued. Then we repaired, slowly."]).status == 0)
-        _ = try first.write("A second one")
-        #expect(try first.duet(["delete", id]).status == 0)
+    func duetRoundTrip() async throws {
+        let first = try await TemporaryJournal()
+        let id = try await first.write("We argued. We repaired.", ["--title", "Sunday", "--factor", "comfort", "--tag", "repair", "--mood", "3"])
+        #expect(try await first.duet(["edit", id, "--title", "Sunday, later", "-m", "We argued. Then we repaired, slowly."]).status == 0)
+        _ = try await first.write("A second one")
+        #expect(try await first.duet(["delete", id]).status == 0)
         let exportFile = first.root + "/export.json"
-        #expect(try first.duet(["export", "--out", exportFile]).status == 0)
+        #expect(try await first.duet(["export", "--out", exportFile]).status == 0)
         #expect(try first.permissions(exportFile) == 0o600)
-        let original = try #require(try first.duet(["show", id, "--json"]).json as? [String: Any])
+        let original = try #require(try await first.duet(["show", id, "--json"]).json as? [String: Any])
 
-        let second = try TemporaryJournal(name: "Alex on a new laptop")
-        let imported = try second.duet(["import", "--from", "duet", exportFile])
+        let second = try await TemporaryJournal(name: "Alex on a new laptop")
+        let imported = try await second.duet(["import", "--from", "duet", exportFile])
         #expect(imported.status == 0, "\(imported.stderr)")
         #expect(imported.stdout.contains("Imported 2 entries"))
-        let again = try second.duet(["import", "--from", "duet", exportFile])
+        let again = try await second.duet(["import", "--from", "duet", exportFile])
         #expect(again.stdout.contains("skipped 2"), "importing twice adds nothing: \(again.stdout)")
         // Same entry, same values, same date. The history of the other journal's devices is not
         // carried: a change may name only its signing device (SPEC § 3.3.2), so the import is
         // this device's writing, not a claim that another device wrote it.
-        let copy = try #require(try second.duet(["show", id, "--json"]).json as? [String: Any])
+        let copy = try #require(try await second.duet(["show", id, "--json"]).json as? [String: Any])
         for key in ["title", "body", "mood", "factors", "tags", "deleted"] {
             #expect(String(describing: copy[key]) == String(describing: original[key]), "\(key)")
         }
         #expect(copy["createdAt"] as? String == original["createdAt"] as? String, "the date it was written")
         #expect(copy["authorDevice"] as? String != original["authorDevice"] as? String, "written by this journal's device")
         #expect(copy["author"] as? String == "Alex on a new laptop")
-        #expect((try second.duet(["list", "--deleted", "--json"]).json as? [[String: Any]])?.count == 1)
+        #expect((try await second.duet(["list", "--deleted", "--json"]).json as? [[String: Any]])?.count == 1)
         // Imported entries are editable.
-        #expect(try second.duet(["restore", id]).status == 0)
+        #expect(try await second.duet(["restore", id]).status == 0)
     }
 
     @Test("Markdown export is one readable document with titles, dates, factors and mood")
-    func markdown() throws {
-        let journal = try TemporaryJournal()
-        _ = try journal.write("You made tea.", ["--title", "Tea", "--factor", "attunement", "--mood", "4"])
-        let run = try journal.duet(["export", "--format", "markdown"])
+    func markdown() async throws {
+        let journal = try await TemporaryJournal()
+        _ = try await journal.write("You made tea.", ["--title", "Tea", "--factor", "attunement", "--mood", "4"])
+        let run = try await journal.duet(["export", "--format", "markdown"])
         #expect(run.status == 0)
         #expect(run.stdout.hasPrefix("# Alex's journal"))
         #expect(run.stdout.contains("## Tea") && run.stdout.contains("attunement") && run.stdout.contains("mood 4/5") && run.stdout.contains("You made tea."))
     }
 
     @Test("jrnl's JSON export imports with titles, bodies, original dates and tags")
-    func jrnl() throws {
-        let journal = try TemporaryJournal()
-        let run = try journal.duet(["import", "--from", "jrnl", Self.fixtures.appendingPathComponent("jrnl.json").path])
+    func jrnl() async throws {
+        let journal = try await TemporaryJournal()
+        let run = try await journal.duet(["import", "--from", "jrnl", Self.fixtures.appendingPathComponent("jrnl.json").path])
         #expect(run.status == 0, "\(run.stderr)")
-        let entries = try #require(try journal.duet(["list", "--json"]).json as? [[String: Any]])
+        let entries = try #require(try await journal.duet(["list", "--json"]).json as? [[String: Any]])
         #expect(entries.count == 3)
         let phone = try #require(entries.first { ($0["title"] as? String) == "Hard conversation about the phone." })
         #expect(phone["createdAt"] as? String == "2024-03-05T22:10:00Z")
         #expect(phone["tags"] as? [String] == ["repair"])
         #expect((phone["body"] as? String)?.contains("I want to stop asking one day.") == true)
         #expect(entries.first?["title"] as? String == "Café mornings ☕", "newest (by original date) first")
-        #expect((try journal.duet(["list", "--since", "2024-03-03", "--json"]).json as? [[String: Any]])?.count == 2)
+        #expect((try await journal.duet(["list", "--since", "2024-03-03", "--json"]).json as? [[String: Any]])?.count == 2)
     }
 
     @Test("Day One's JSON export imports, taking a leading heading as the title")
-    func dayOne() throws {
-        let journal = try TemporaryJournal()
-        let run = try journal.duet(["import", "--from", "dayone", Self.fixtures.appendingPathComponent("dayone.json").path])
+    func dayOne() async throws {
+        let journal = try await TemporaryJournal()
+        let run = try await journal.duet(["import", "--from", "dayone", Self.fixtures.appendingPathComponent("dayone.json").path])
         #expect(run.status == 0, "\(run.stderr)")
-        let entries = try #require(try journal.duet(["list", "--json"]).json as? [[String: Any]])
+        let entries = try #require(try await journal.duet(["list", "--json"]).json as? [[String: Any]])
         #expect(entries.count == 2)
         let valentine = try #require(entries.first { ($0["title"] as? String) == "Valentine's" })
         #expect(valentine["body"] as? String == "We cooked together and burned the rice. You laughed first.")
@@ -96,18 +96,18 @@ struct ExportImportTests {
     }
 
     @Test("A damaged or foreign file imports nothing")
-    func badImports() throws {
-        let journal = try TemporaryJournal()
-        _ = try journal.write("already here")
+    func badImports() async throws {
+        let journal = try await TemporaryJournal()
+        _ = try await journal.write("already here")
         let bad = journal.root + "/bad.json"
         try #"{"format": "duet", "version": 1, "exportedAt": "x", "entries": [{"id": "0000000000000000000000000A", "snapshot": "bm90IGEgc25hcHNob3Q="}]}"#
             .write(toFile: bad, atomically: true, encoding: .utf8)
-        try BadInputTests.refuses(journal, ["import", "--from", "duet", bad], containing: "damaged")
+        try await BadInputTests.refuses(journal, ["import", "--from", "duet", bad], containing: "damaged")
         try "not json".write(toFile: bad, atomically: true, encoding: .utf8)
-        try BadInputTests.refuses(journal, ["import", "--from", "jrnl", bad], containing: "not a JSON object")
-        try BadInputTests.refuses(journal, ["import", "--from", "dayone", Self.fixtures.appendingPathComponent("jrnl.json").path],
+        try await BadInputTests.refuses(journal, ["import", "--from", "jrnl", bad], containing: "not a JSON object")
+        try await BadInputTests.refuses(journal, ["import", "--from", "dayone", Self.fixtures.appendingPathComponent("jrnl.json").path],
                                   containing: "creationDate")
-        try BadInputTests.refuses(journal, ["import", "--from", "duet", Self.fixtures.appendingPathComponent("jrnl.json").path],
+        try await BadInputTests.refuses(journal, ["import", "--from", "duet", Self.fixtures.appendingPathComponent("jrnl.json").path],
                                   containing: "not a Duet export")
     }
 }

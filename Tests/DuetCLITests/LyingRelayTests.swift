@@ -36,18 +36,18 @@ struct LyingRelayTests {
 
     @Test("Each lie is warned of by name, what is true is still shown, and an honest relay through the same proxy raises nothing",
           arguments: Lie.allCases)
-    func lie(_ lie: Lie) throws {
+    func lie(_ lie: Lie) async throws {
         let proxy = try TamperingProxy()
-        let couple = try Couple(via: proxy)
-        let first = try couple.alex.write("first shared", ["--shared"])
-        #expect(try couple.alex.duet(["sync"]).status == 0)
-        #expect(try couple.sam.duet(["sync"]).status == 0)
-        let mine = try couple.sam.write("Sam's own", ["--shared"])
-        #expect(try couple.sam.duet(["sync"]).status == 0)
-        let alexDevice = try WireDeviceID(bytes: hexBytes(try #require(try couple.alex.show(first)["authorDevice"] as? String)))
-        let samDevice = try WireDeviceID(bytes: hexBytes(try #require(try couple.sam.show(mine)["authorDevice"] as? String)))
-        let second = try couple.alex.write("second shared", ["--shared"])
-        #expect(try couple.alex.duet(["sync"]).status == 0)
+        let couple = try await Couple(via: proxy)
+        let first = try await couple.alex.write("first shared", ["--shared"])
+        #expect(try await couple.alex.duet(["sync"]).status == 0)
+        #expect(try await couple.sam.duet(["sync"]).status == 0)
+        let mine = try await couple.sam.write("Sam's own", ["--shared"])
+        #expect(try await couple.sam.duet(["sync"]).status == 0)
+        let alexDevice = try WireDeviceID(bytes: hexBytes(try #require(try await couple.alex.show(first)["authorDevice"] as? String)))
+        let samDevice = try WireDeviceID(bytes: hexBytes(try #require(try await couple.sam.show(mine)["authorDevice"] as? String)))
+        let second = try await couple.alex.write("second shared", ["--shared"])
+        #expect(try await couple.alex.duet(["sync"]).status == 0)
 
         switch lie {
         case .replaysWhatWasHeld:
@@ -82,28 +82,28 @@ struct LyingRelayTests {
         }
         // Something of Sam's own not sent yet: a lie about Sam's head must not keep it from
         // being sent once the relay is honest again.
-        let unsent = try couple.sam.write("Sam's, not sent yet", ["--shared"])
-        let sync = try couple.sam.duet(["sync"])
+        let unsent = try await couple.sam.write("Sam's, not sent yet", ["--shared"])
+        let sync = try await couple.sam.duet(["sync"])
         #expect(sync.status == 0, "\(sync.stderr)")
-        let warnings = (try couple.sam.status()["warnings"] as? [String]) ?? []
+        let warnings = (try await couple.sam.status()["warnings"] as? [String]) ?? []
         if let expected = lie.warning {
             #expect(warnings.contains { $0.contains(expected) }, "\(warnings)")
         } else {
             #expect(warnings.isEmpty, "\(warnings)")
         }
-        let shown = Set(try couple.sam.list(["--shared"]).compactMap { $0["id"] as? String })
+        let shown = Set(try await couple.sam.list(["--shared"]).compactMap { $0["id"] as? String })
         #expect(shown.isSuperset(of: [first, mine]), "what verified is shown")
         #expect(shown.contains(second) == (lie != .withholdsPartnerDevice), "\(shown)")
 
         // The relay is honest again: the next sync catches up and says nothing new.
         proxy.tamper()
-        let before = (try couple.sam.status()["warnings"] as? [String]) ?? []
-        #expect(try couple.sam.duet(["sync"]).status == 0)
-        #expect(try couple.sam.list(["--shared"]).contains { $0["id"] as? String == second })
-        #expect((try couple.sam.status()["warnings"] as? [String]) ?? [] == before, "no new warning from an honest relay")
-        #expect(try couple.sam.status()["pendingOut"] as? Int == 0, "what Sam wrote was sent")
-        #expect(try couple.alex.duet(["sync"]).status == 0)
-        #expect(try couple.alex.list(["--shared"]).contains { $0["id"] as? String == unsent })
+        let before = (try await couple.sam.status()["warnings"] as? [String]) ?? []
+        #expect(try await couple.sam.duet(["sync"]).status == 0)
+        #expect(try await couple.sam.list(["--shared"]).contains { $0["id"] as? String == second })
+        #expect((try await couple.sam.status()["warnings"] as? [String]) ?? [] == before, "no new warning from an honest relay")
+        #expect(try await couple.sam.status()["pendingOut"] as? Int == 0, "what Sam wrote was sent")
+        #expect(try await couple.alex.duet(["sync"]).status == 0)
+        #expect(try await couple.alex.list(["--shared"]).contains { $0["id"] as? String == unsent })
         proxy.stop()
     }
 }

@@ -14,21 +14,21 @@ struct PartnerAttackTests {
     /// A paired couple where Alex has written a shared entry Sam received, and Sam's keys in
     /// hostile hands.
     static func setUp(relayOptions: [String] = []) async throws -> (Couple, HostileMember, alexDevice: DeviceID, shared: String) {
-        let couple = try Couple(relayOptions: relayOptions)
-        let shared = try couple.alex.write("Thank you for listening last night.", ["--shared"])
-        try couple.syncBoth()
-        let authorHex = try couple.alex.show(shared)["authorDevice"] as? String ?? ""
+        let couple = try await Couple(relayOptions: relayOptions)
+        let shared = try await couple.alex.write("Thank you for listening last night.", ["--shared"])
+        try await couple.syncBoth()
+        let authorHex = try await couple.alex.show(shared)["authorDevice"] as? String ?? ""
         let alexDevice = try #require(DeviceID(bytes: hexBytes(authorHex)))
         let sam = try await HostileMember.take(couple.sam, relay: couple.relay.base)
         return (couple, sam, alexDevice, shared)
     }
 
     /// Alex syncs (unlocked: what arrived is applied) and must still work.
-    static func alexSyncs(_ couple: Couple) throws -> [String] {
-        let sync = try couple.alex.duet(["sync"])
+    static func alexSyncs(_ couple: Couple) async throws -> [String] {
+        let sync = try await couple.alex.duet(["sync"])
         #expect(sync.status == 0, "Alex's sync still works: \(sync.stderr)")
-        #expect(try couple.alex.duet(["list"]).status == 0, "Alex's journal still opens")
-        return (try couple.alex.status()["warnings"] as? [String]) ?? []
+        #expect(try await couple.alex.duet(["list"]).status == 0, "Alex's journal still opens")
+        return (try await couple.alex.status()["warnings"] as? [String]) ?? []
     }
 
     @Test("Sam's change adopting a snapshot of an entry 'by Alex' is refused: nothing appears under Alex's name")
@@ -45,11 +45,11 @@ struct PartnerAttackTests {
         let honestID = EntryID(high: 0xF0, low: 0x01)
         #expect(try await sam.push(entry: honestID, operations: [.create, .insertText(TextInsert(
             id: CharID(device: sam.deviceID, counter: 0), originLeft: nil, originRight: nil, scalars: Array("later, honestly".unicodeScalars)))]).status == 200)
-        let warnings = try Self.alexSyncs(couple)
-        let bodies = try couple.alex.list().compactMap { $0["body"] as? String }
+        let warnings = try await Self.alexSyncs(couple)
+        let bodies = try await couple.alex.list().compactMap { $0["body"] as? String }
         #expect(!bodies.contains { $0.contains("never loved") }, "the forged entry is not shown: \(bodies)")
-        #expect(try couple.alex.duet(["show", forgedID.description]).status != 0)
-        let honest = try couple.alex.show(honestID.description)
+        #expect(try await couple.alex.duet(["show", forgedID.description]).status != 0)
+        let honest = try await couple.alex.show(honestID.description)
         #expect(honest["body"] as? String == "later, honestly" && honest["author"] as? String == "Sam")
         #expect(warnings.contains { $0.contains("Sam") && $0.contains("another device") }, "\(warnings)")
     }
@@ -76,13 +76,13 @@ struct PartnerAttackTests {
         #expect(try await sam.push(plaintext: plaintext).status == 200)
         let later = EntryID(high: 0xBA, low: 0xE)
         #expect(try await sam.push(entry: later, operations: [.create, .setTitle("after the bad one", supersedes: [])]).status == 200)
-        let warnings = try Self.alexSyncs(couple)
+        let warnings = try await Self.alexSyncs(couple)
         #expect(warnings.contains { $0.contains("Sam") && $0.contains("could not be read") }, "\(warnings)")
-        #expect(try couple.alex.show(later.description)["title"] as? String == "after the bad one", "Sam's next change applies")
-        #expect(try couple.alex.show(shared)["body"] as? String == "Thank you for listening last night.")
+        #expect(try await couple.alex.show(later.description)["title"] as? String == "after the bad one", "Sam's next change applies")
+        #expect(try await couple.alex.show(shared)["body"] as? String == "Thank you for listening last night.")
         // A second run is as calm: the change was consumed, not retried for ever.
-        #expect(try couple.alex.duet(["list"]).status == 0)
-        #expect(try couple.alex.duet(["write", "-m", "still here", "--shared"]).status == 0)
+        #expect(try await couple.alex.duet(["list"]).status == 0)
+        #expect(try await couple.alex.duet(["write", "-m", "still here", "--shared"]).status == 0)
     }
 
     @Test("Sam cannot re-certify, remove, or re-key Alex's devices, nor add a third person; the relay refuses each by name")
@@ -108,14 +108,14 @@ struct PartnerAttackTests {
         #expect(after.devices[laptop]?.identity == alexIdentity && after.identities.count == 2 && after.records.count == log.records.count)
         // Alex is shown each attempt (the relay kept the refused records; Alex's device replayed
         // them against its own log before believing it), once.
-        let warnings = try Self.alexSyncs(couple)
+        let warnings = try await Self.alexSyncs(couple)
         for refusal in [MembershipLog.Refusal.deviceKnown, .notOwnDevice, .wrapExists, .identityLimit, .rotationIncomplete] {
             #expect(warnings.contains("Sam signed a change to your shared space that was refused and not followed: \(refusal.explanation)"), "\(warnings)")
         }
         #expect(warnings.count == 5)
-        #expect(try Self.alexSyncs(couple).count == 5, "told once")
-        _ = try couple.alex.write("still mine", ["--shared"])
-        #expect(try couple.alex.duet(["sync"]).status == 0)
+        #expect(try await Self.alexSyncs(couple).count == 5, "told once")
+        _ = try await couple.alex.write("still mine", ["--shared"])
+        #expect(try await couple.alex.duet(["sync"]).status == 0)
         let heads = try await sam.client.request("GET", "/v1/spaces/\(RelayClient.hex(sam.couple))/heads")
         let alexHead = try RelayMessages.decodeVector(heads.body)[WireDeviceID(verifyingKey: laptop)]
         #expect(alexHead == 2, "Alex's second shared entry was accepted by the relay")
@@ -144,12 +144,12 @@ struct PartnerAttackTests {
             if rotations > 70 { break }
         }
         #expect(rotations == 59)
-        let sync = try couple.alex.duet(["sync"])
+        let sync = try await couple.alex.duet(["sync"])
         #expect(sync.status == 0, "\(sync.stderr)")
-        #expect(try couple.alex.duet(["write", "-m", "shared, still", "--shared"]).status == 0)
-        #expect(try couple.alex.duet(["sync"]).status == 0)
-        _ = try couple.linkAlexDevice(named: "Alex's phone")
-        let revoke = try couple.alex.duet(["device", "revoke", "Alex's phone"])
+        #expect(try await couple.alex.duet(["write", "-m", "shared, still", "--shared"]).status == 0)
+        #expect(try await couple.alex.duet(["sync"]).status == 0)
+        _ = try await couple.linkAlexDevice(named: "Alex's phone")
+        let revoke = try await couple.alex.duet(["device", "revoke", "Alex's phone"])
         #expect(revoke.status == 0, "Alex can still rotate: \(revoke.stderr)")
     }
 
@@ -180,13 +180,13 @@ struct PartnerAttackTests {
         }
         let rotation = try await sam.post([.rotateKey(epoch: 2, keyCommitment: MembershipLog.keyCommitment(space: sam.couple, epoch: 2, key: key))] + wraps)
         #expect(rotation.status == 200, "every rule is met: \(rotation.text)")
-        let warnings = try Self.alexSyncs(couple)
+        let warnings = try await Self.alexSyncs(couple)
         #expect(warnings.contains("Sam gave this device a key for your shared space that does not work (it does not open, or is not the key announced); this device set a new key for every device in it"), "\(warnings)")
-        let notices = (try couple.alex.status()["notices"] as? [String]) ?? []
+        let notices = (try await couple.alex.status()["notices"] as? [String]) ?? []
         #expect(notices.contains("Sam removed the device “unnamed” from your shared space; its key was changed"), "\(notices)")
-        let write = try couple.alex.duet(["write", "--shared", "-m", "still able to share"])
+        let write = try await couple.alex.duet(["write", "--shared", "-m", "still able to share"])
         #expect(write.status == 0, "\(write.stderr)")
-        #expect(try couple.alex.duet(["sync"]).status == 0)
+        #expect(try await couple.alex.duet(["sync"]).status == 0)
         let after = try await sam.log()
         #expect(after.epoch == 3 && after.epochBegunBy != sam.identity.verifyingKey, "Alex answered with epoch 3")
         // Sam cannot answer Alex's answer.
@@ -201,17 +201,17 @@ struct PartnerAttackTests {
         #expect(try await sam.post(flood).status == 200)
         let more = try await sam.post([.addDevice(.issue(identity: sam.identity, device: SigningKey.generate().verifyingKey, created: 1))])
         #expect(more.status == 409 && more.code == "membership-device-limit", "\(more.text)")
-        let phone = try couple.linkAlexDevice(named: "Alex's phone")
+        let phone = try await couple.linkAlexDevice(named: "Alex's phone")
         _ = phone
-        let revoke = try couple.alex.duet(["device", "revoke", "Alex's phone"])
+        let revoke = try await couple.alex.duet(["device", "revoke", "Alex's phone"])
         #expect(revoke.status == 0, "\(revoke.stderr)")
         #expect(try await sam.log().devices.count == 17, "Alex's laptop and Sam's 16")
         // A removal without a rotation says nothing about a new key.
         let samLog = try await sam.log()
         let spare = try #require(samLog.devices.first { $0.value.identity == sam.identity.verifyingKey && $0.key != sam.device.verifyingKey }?.key)
         #expect(try await sam.post([.removeDevice(spare)]).status == 200)
-        _ = try Self.alexSyncs(couple)
-        let notices = (try couple.alex.status()["notices"] as? [String]) ?? []
+        _ = try await Self.alexSyncs(couple)
+        let notices = (try await couple.alex.status()["notices"] as? [String]) ?? []
         #expect(notices.contains("Sam removed the device “unnamed” from your shared space"), "no directory named it: \(notices)")
     }
 
@@ -238,29 +238,29 @@ struct PartnerAttackTests {
         let (couple, sam, _, _) = try await Self.setUp()
         let reply = try await Self.rotate(sam, removing: false) { _ in [UInt8](repeating: 0x41, count: 80) }
         #expect(reply.status == 200, "Sam may answer the epoch Alex began by creating the space: \(reply.text)")
-        let warnings = try Self.alexSyncs(couple)
+        let warnings = try await Self.alexSyncs(couple)
         #expect(warnings.contains { $0.contains("it writes under the previous key") }, "\(warnings)")
-        let write = try couple.alex.duet(["write", "--shared", "-m", "still writing"])
+        let write = try await couple.alex.duet(["write", "--shared", "-m", "still writing"])
         #expect(write.status == 0, "\(write.stderr)")
-        #expect(try couple.alex.duet(["sync"]).status == 0)
+        #expect(try await couple.alex.duet(["sync"]).status == 0)
     }
 
     @Test("Sam's rotation spoils the key of one of Alex's devices only: another of Alex's devices mends it")
     func partialJunk() async throws {
         let (couple, sam, _, _) = try await Self.setUp()
-        let phone = try couple.linkAlexDevice(named: "Alex's phone")
+        let phone = try await couple.linkAlexDevice(named: "Alex's phone")
         // Alex's newest device is the phone (certified after the laptop).
         let alexDevices = try await sam.log().devices.filter { $0.value.identity != sam.identity.verifyingKey }
         let phoneKey = try #require(alexDevices.max { $0.value.created < $1.value.created }?.key)
         let reply = try await Self.rotate(sam, removing: true) { device in device == phoneKey ? [UInt8](repeating: 0x41, count: 80) : nil }
         #expect(reply.status == 200, "\(reply.text)")
-        #expect(try couple.alex.duet(["sync"]).status == 0, "the laptop holds the committed key and re-keys the phone")
-        #expect(try phone.duet(["sync"]).status == 0)
-        let fromLaptop = try couple.alex.write("from the laptop, under the new key", ["--shared"])
-        #expect(try couple.alex.duet(["sync"]).status == 0)
-        #expect(try phone.duet(["sync"]).status == 0)
-        #expect(try phone.show(fromLaptop)["body"] as? String == "from the laptop, under the new key")
-        #expect(try phone.duet(["write", "--shared", "-m", "and from the phone"]).status == 0)
+        #expect(try await couple.alex.duet(["sync"]).status == 0, "the laptop holds the committed key and re-keys the phone")
+        #expect(try await phone.duet(["sync"]).status == 0)
+        let fromLaptop = try await couple.alex.write("from the laptop, under the new key", ["--shared"])
+        #expect(try await couple.alex.duet(["sync"]).status == 0)
+        #expect(try await phone.duet(["sync"]).status == 0)
+        #expect(try await phone.show(fromLaptop)["body"] as? String == "from the laptop, under the new key")
+        #expect(try await phone.duet(["write", "--shared", "-m", "and from the phone"]).status == 0)
     }
 
     @Test("Sam cannot fill the log with directory records: at most 128 each")
@@ -283,21 +283,21 @@ struct PartnerAttackTests {
 @Suite("A relay that lies about refused records")
 struct FalseEvidenceTests {
     @Test("A relay that presents an accepted record as refused evidence raises no warning")
-    func acceptedRecordIsNoEvidence() throws {
+    func acceptedRecordIsNoEvidence() async throws {
         // Found by the second adversarial review: an accepted rotation, replayed alone, looked refused.
-        let couple = try Couple()
-        _ = try couple.linkAlexDevice(named: "Alex's phone")
-        #expect(try couple.alex.duet(["device", "revoke", "Alex's phone"]).status == 0)
-        #expect(couple.relay.terminate() == 0)
+        let couple = try await Couple()
+        _ = try await couple.linkAlexDevice(named: "Alex's phone")
+        #expect(try await couple.alex.duet(["device", "revoke", "Alex's phone"]).status == 0)
+        #expect(await couple.relay.terminate() == 0)
         let database = try DatabaseQueue(path: couple.relay.data + "/relay.sqlite")
-        try database.write { db in
+        try await database.write { db in
             try db.execute(sql: "INSERT INTO membership_refused (space, record) SELECT space, record FROM membership")
         }
         try database.close()
-        try couple.relay.start()
+        try await couple.relay.start()
         for journal in [couple.alex, couple.sam] {
-            #expect(try journal.duet(["sync", "--relay", couple.relay.base]).status == 0)
-            #expect((try journal.status()["warnings"] as? [String]) == [], "nothing was refused")
+            #expect(try await journal.duet(["sync", "--relay", couple.relay.base]).status == 0)
+            #expect((try await journal.status()["warnings"] as? [String]) == [], "nothing was refused")
         }
     }
 }

@@ -15,69 +15,71 @@ struct RecoveryBlobTests {
     }
 
     @Test("The README's quick start with no `duet sync`: init with a relay, pair, write — the code recovers both spaces")
-    func codeWorksAtOnce() throws {
-        let relay = try RelayProcess()
-        let alex = try TemporaryJournal(name: "Alex", initialise: false)
-        let created = try alex.duet(["init", "--name", "Alex", "--device", "Alex's laptop", "--relay", relay.base])
+    func codeWorksAtOnce() async throws {
+        let relay = try await RelayProcess()
+        let alex = try await TemporaryJournal(name: "Alex", initialise: false)
+        let created = try await alex.duet(["init", "--name", "Alex", "--device", "Alex's laptop", "--relay", relay.base])
         #expect(created.status == 0 && created.stderr.contains("stored at your relay now"), "\(created.stderr)")
         let code = try #require(Self.code(in: created))
-        #expect(try alex.status()["recoveryAtRelay"] as? Bool == true)
-        let first = try TemporaryJournal(name: "Alex", initialise: false)
-        let early = try first.duet(["recover", code, "--relay", relay.base, "--device", "at once"])
+        #expect(try await alex.status()["recoveryAtRelay"] as? Bool == true)
+        let first = try await TemporaryJournal(name: "Alex", initialise: false)
+        let early = try await first.duet(["recover", code, "--relay", relay.base, "--device", "at once"])
         #expect(early.status == 0, "recovered right after init: \(early.stderr)")
 
-        let sam = try TemporaryJournal(name: "Sam", initOptions: ["--relay", relay.base])
-        try CoupleOf(relay: relay, alex: alex, sam: sam).pair()
+        let sam = try await TemporaryJournal(name: "Sam", initOptions: ["--relay", relay.base])
+        try await CoupleOf(relay: relay, alex: alex, sam: sam).pair()
         let daemon = try alex.daemon(backoff: 0.3), samDaemon = try sam.daemon(backoff: 0.3)
-        #expect(daemon.firstLine() != nil && samDaemon.firstLine() != nil)
-        let shared = try alex.write("shared, from the quick start", ["--shared"])
-        #expect(try RelayFaultTests.arrived([shared], at: sam), "duetd sent it")
-        let newLaptop = try TemporaryJournal(name: "Alex", initialise: false)
-        let recovered = try newLaptop.duet(["recover", code, "--relay", relay.base, "--device", "Alex's new laptop"])
+        let daemonLine = await daemon.firstLine(), samDaemonLine = await samDaemon.firstLine()
+        #expect(daemonLine != nil && samDaemonLine != nil)
+        let shared = try await alex.write("shared, from the quick start", ["--shared"])
+        #expect(try await RelayFaultTests.arrived([shared], at: sam), "duetd sent it")
+        let newLaptop = try await TemporaryJournal(name: "Alex", initialise: false)
+        let recovered = try await newLaptop.duet(["recover", code, "--relay", relay.base, "--device", "Alex's new laptop"])
         #expect(recovered.status == 0, "\(recovered.stderr)")
-        #expect(try newLaptop.show(shared)["body"] as? String == "shared, from the quick start", "the couple space came with the code")
+        #expect(try await newLaptop.show(shared)["body"] as? String == "shared, from the quick start", "the couple space came with the code")
         daemon.signal(SIGTERM)
         samDaemon.signal(SIGTERM)
-        #expect(daemon.finish().status == 0 && samDaemon.finish().status == 0)
+        let daemonExit = await daemon.finish(), samDaemonExit = await samDaemon.finish()
+        #expect(daemonExit.status == 0 && samDaemonExit.status == 0)
     }
 
     @Test("A relay out of reach at init: status warns the code does not work yet; duetd stores it, and says it synced")
-    func storedByTheDaemon() throws {
-        let relay = try RelayProcess()
+    func storedByTheDaemon() async throws {
+        let relay = try await RelayProcess()
         let port = relay.port
-        #expect(relay.terminate() == 0)
-        let alex = try TemporaryJournal(name: "Alex", initialise: false)
-        let created = try alex.duet(["init", "--name", "Alex", "--relay", "http://127.0.0.1:\(port)"])
+        #expect(await relay.terminate() == 0)
+        let alex = try await TemporaryJournal(name: "Alex", initialise: false)
+        let created = try await alex.duet(["init", "--name", "Alex", "--relay", "http://127.0.0.1:\(port)"])
         #expect(created.status == 0, "offline first: \(created.stderr)")
         #expect(created.stderr.contains("not stored at your relay yet: the relay at"), "\(created.stderr)")
         let code = try #require(Self.code(in: created))
-        #expect(try alex.status()["recoveryAtRelay"] as? Bool == false)
-        let human = try alex.duet(["status"], withoutPassphrase: true)
+        #expect(try await alex.status()["recoveryAtRelay"] as? Bool == false)
+        let human = try await alex.duet(["status"], withoutPassphrase: true)
         #expect(human.stdout.contains("recovery code does not work yet"), "\(human.stdout)")
         #expect(human.stdout.contains("synced:   never"), "\(human.stdout)")
 
-        try relay.start(port: port)
+        try await relay.start(port: port)
         let daemon = try alex.daemon(backoff: 0.3)
-        #expect(daemon.firstLine() != nil)
-        #expect(try alex.eventually { try alex.status()["recoveryAtRelay"] as? Bool == true }, "duetd stored the blob")
-        let status = try alex.status()
+        #expect(await daemon.firstLine() != nil)
+        #expect(try await alex.eventually { try await alex.status()["recoveryAtRelay"] as? Bool == true }, "duetd stored the blob")
+        let status = try await alex.status()
         #expect(status["lastSyncBy"] as? String == "duetd" && status["daemonState"] as? String == "connected", "\(status)")
-        let shown = try alex.duet(["status"], withoutPassphrase: true).stdout
+        let shown = try await alex.duet(["status"], withoutPassphrase: true).stdout
         #expect(shown.contains("(duetd)") && shown.contains("duetd is running, connected") && !shown.contains("synced:   never"), "\(shown)")
-        let recovered = try TemporaryJournal(name: "Alex", initialise: false)
-        #expect(try recovered.duet(["recover", code, "--relay", relay.base, "--device", "after duetd"]).status == 0)
+        let recovered = try await TemporaryJournal(name: "Alex", initialise: false)
+        #expect(try await recovered.duet(["recover", code, "--relay", relay.base, "--device", "after duetd"]).status == 0)
 
-        relay.kill()
-        #expect(try alex.eventually { (try alex.status()["daemonState"] as? String)?.hasPrefix("retrying") == true }, "the daemon says it is retrying")
+        await relay.kill()
+        #expect(try await alex.eventually { (try await alex.status()["daemonState"] as? String)?.hasPrefix("retrying") == true }, "the daemon says it is retrying")
         daemon.signal(SIGTERM)
-        #expect(daemon.finish().status == 0)
+        #expect(await daemon.finish().status == 0)
     }
 
     @Test("An older recovery blob served again is caught by the counter and put right; two devices uploading in turn raise nothing")
-    func olderBlobCaught() throws {
-        let relay = try RelayProcess()
-        let alex = try TemporaryJournal(name: "Alex", initialise: false)
-        let created = try alex.duet(["init", "--name", "Alex", "--device", "Alex's laptop", "--relay", relay.base])
+    func olderBlobCaught() async throws {
+        let relay = try await RelayProcess()
+        let alex = try await TemporaryJournal(name: "Alex", initialise: false)
+        let created = try await alex.duet(["init", "--name", "Alex", "--device", "Alex's laptop", "--relay", relay.base])
         let code = try #require(Self.code(in: created))
         let slot = try #require(Recovery.derive(code: code)?.slot)
         let blobs = { () throws -> Data? in
@@ -87,45 +89,45 @@ struct RecoveryBlobTests {
         }
         let first = try #require(try blobs())
         // The control: a second device of Alex's and both syncing in turn, each refreshing the blob.
-        let phone = try Couple.link(alex, base: relay.base, named: "Alex's phone")
+        let phone = try await Couple.link(alex, base: relay.base, named: "Alex's phone")
         for _ in 0..<3 {
-            #expect(try phone.duet(["sync"]).status == 0)
-            #expect(try alex.duet(["sync"]).status == 0)
+            #expect(try await phone.duet(["sync"]).status == 0)
+            #expect(try await alex.duet(["sync"]).status == 0)
         }
-        for device in [alex, phone] { #expect((try device.status()["warnings"] as? [String]) == [], "no false alarm") }
+        for device in [alex, phone] { #expect((try await device.status()["warnings"] as? [String]) == [], "no false alarm") }
         #expect(try blobs() != first, "linking changed what the blob holds")
 
         // The relay (or whoever holds its disk) puts the first blob back.
-        #expect(relay.terminate() == 0)
+        #expect(await relay.terminate() == 0)
         let database = try DatabaseQueue(path: relay.data + "/relay.sqlite")
-        try database.write { try $0.execute(sql: "UPDATE recovery SET blob = ? WHERE slot = ?", arguments: [first, Data(slot)]) }
+        try await database.write { try $0.execute(sql: "UPDATE recovery SET blob = ? WHERE slot = ?", arguments: [first, Data(slot)]) }
         try database.close()
-        try relay.start()
-        #expect(try alex.duet(["sync", "--relay", relay.base]).status == 0)
-        let warnings = (try alex.status()["warnings"] as? [String]) ?? []
+        try await relay.start()
+        #expect(try await alex.duet(["sync", "--relay", relay.base]).status == 0)
+        let warnings = (try await alex.status()["warnings"] as? [String]) ?? []
         #expect(warnings.contains { $0.contains("older recovery blob") }, "\(warnings)")
         #expect(try blobs() != first, "the current blob was put back")
-        let recovered = try TemporaryJournal(name: "Alex", initialise: false)
-        let run = try recovered.duet(["recover", code, "--relay", relay.base, "--device", "recovered"])
+        let recovered = try await TemporaryJournal(name: "Alex", initialise: false)
+        let run = try await recovered.duet(["recover", code, "--relay", relay.base, "--device", "recovered"])
         #expect(run.status == 0, "\(run.stderr)")
-        #expect((try recovered.status()["warnings"] as? [String]) == [])
+        #expect((try await recovered.status()["warnings"] as? [String]) == [])
     }
 
     @Test("A relay serving a recovering device the membership log from before a revocation is refused: nothing is created")
-    func oldLogPrefixRefused() throws {
+    func oldLogPrefixRefused() async throws {
         let proxy = try TamperingProxy()
-        let relay = try RelayProcess(options: ["--public-url", proxy.base])
+        let relay = try await RelayProcess(options: ["--public-url", proxy.base])
         proxy.forward(to: relay.port)
-        let alex = try TemporaryJournal(name: "Alex", initialise: false)
-        let created = try alex.duet(["init", "--name", "Alex", "--device", "Alex's laptop", "--relay", proxy.base])
+        let alex = try await TemporaryJournal(name: "Alex", initialise: false)
+        let created = try await alex.duet(["init", "--name", "Alex", "--device", "Alex's laptop", "--relay", proxy.base])
         let code = try #require(Self.code(in: created))
-        let phone = try Couple.link(alex, base: proxy.base, named: "Alex's phone")
-        #expect(try phone.duet(["sync"]).status == 0)
-        let spaces = try #require(try alex.status()["spaces"] as? [String: String])
+        let phone = try await Couple.link(alex, base: proxy.base, named: "Alex's phone")
+        #expect(try await phone.duet(["sync"]).status == 0)
+        let spaces = try #require(try await alex.status()["spaces"] as? [String: String])
         let personal = try #require(spaces["private"])
         let beforeRevocation = try Self.membershipCount(relay: relay, space: personal)
-        #expect(try alex.duet(["device", "revoke", "Alex's phone"]).status == 0)
-        #expect(try alex.duet(["sync"]).status == 0)
+        #expect(try await alex.duet(["device", "revoke", "Alex's phone"]).status == 0)
+        #expect(try await alex.duet(["sync"]).status == 0)
         #expect(try Self.membershipCount(relay: relay, space: personal) > beforeRevocation)
 
         // The lost phone's holder and the relay together: a recovering device (it asks with a
@@ -135,13 +137,13 @@ struct RecoveryBlobTests {
                   let records = try? RelayMessages.decodeBatch(reply.body, maximumCount: 10_000, maximumItemBytes: 4096) else { return }
             reply.body = RelayMessages.encode(batch: Array(records.prefix(beforeRevocation)))
         })
-        let target = try TemporaryJournal(name: "Alex", initialise: false)
-        let refused = try target.duet(["recover", code, "--relay", proxy.base, "--device", "recovered"])
+        let target = try await TemporaryJournal(name: "Alex", initialise: false)
+        let refused = try await target.duet(["recover", code, "--relay", proxy.base, "--device", "recovered"])
         #expect(refused.status != 0 && refused.errorLine.contains("older membership log"), "\(refused.stderr)")
         #expect(!FileManager.default.fileExists(atPath: target.home + "/duet.sqlite"), "nothing was created")
 
         proxy.tamper()
-        let honest = try target.duet(["recover", code, "--relay", proxy.base, "--device", "recovered"])
+        let honest = try await target.duet(["recover", code, "--relay", proxy.base, "--device", "recovered"])
         #expect(honest.status == 0, "\(honest.stderr)")
         proxy.stop()
     }
@@ -157,29 +159,30 @@ struct RecoveryBlobTests {
 @Suite("The recovery blob and the log floor against a relay that cheats")
 struct RecoveryBlobCheatingTests {
     @Test("A linked device whose relay says its space does not exist refuses to start a new log (its bundle names one)")
-    func unknownSpaceForALinkedDevice() throws {
-        let relay = try RelayProcess()
-        let alex = try TemporaryJournal(name: "Alex", initOptions: ["--device", "Alex's laptop", "--relay", relay.base])
-        let phone = try Couple.link(alex, base: relay.base, named: "Alex's phone")
+    func unknownSpaceForALinkedDevice() async throws {
+        let relay = try await RelayProcess()
+        let alex = try await TemporaryJournal(name: "Alex", initOptions: ["--device", "Alex's laptop", "--relay", relay.base])
+        let phone = try await Couple.link(alex, base: relay.base, named: "Alex's phone")
         // The phone is pointed at a relay that knows nothing (one siding with a revoked device
         // could answer `unknown-space` alike): its log floor says the log went further.
-        let empty = try RelayProcess()
+        let empty = try await RelayProcess()
         let database = try DatabaseQueue(path: phone.home + "/duet.sqlite")
-        try database.write { try $0.execute(sql: "DELETE FROM membership") }
+        try await database.write { try $0.execute(sql: "DELETE FROM membership") }
         try database.close()
         // Written first, so a sync that took the made-up log would push it there.
-        _ = try phone.write("waiting to be sent")
-        let run = try phone.duet(["sync", "--relay", empty.base])
+        _ = try await phone.write("waiting to be sent")
+        let run = try await phone.duet(["sync", "--relay", empty.base])
         #expect(run.status != 0 && run.errorLine.contains("older membership log"), "\(run.stderr)")
         #expect(try empty.envelopeCount() == 0, "nothing was sent into a log the relay made up")
-        #expect(try RecoveryBlobTests.membershipCount(relay: empty, space: try #require(try phone.status()["spaces"] as? [String: String])["private"] ?? "") == 0,
+        let spaces = try #require(try await phone.status()["spaces"] as? [String: String])
+        #expect(try RecoveryBlobTests.membershipCount(relay: empty, space: spaces["private"] ?? "") == 0,
                 "and no new log was started there")
     }
 
     @Test("A relay that answers yes to the recovery upload and keeps nothing: init and status say the code does not work")
-    func uploadDropped() throws {
+    func uploadDropped() async throws {
         let proxy = try TamperingProxy()
-        let relay = try RelayProcess(options: ["--public-url", proxy.base])
+        let relay = try await RelayProcess(options: ["--public-url", proxy.base])
         proxy.forward(to: relay.port)
         proxy.tamper(request: { request in
             guard request.method == "PUT", request.target.hasPrefix("/v1/recovery/") else { return }
@@ -192,53 +195,53 @@ struct RecoveryBlobCheatingTests {
                 reply.body = Array("{}".utf8)
             }
         })
-        let alex = try TemporaryJournal(name: "Alex", initialise: false)
-        let created = try alex.duet(["init", "--name", "Alex", "--relay", proxy.base])
+        let alex = try await TemporaryJournal(name: "Alex", initialise: false)
+        let created = try await alex.duet(["init", "--name", "Alex", "--relay", proxy.base])
         #expect(created.status == 0 && !created.stderr.contains("stored at your relay now"), "\(created.stderr)")
-        #expect(try alex.status()["recoveryAtRelay"] as? Bool == false)
-        let warnings = (try alex.status()["warnings"] as? [String]) ?? []
+        #expect(try await alex.status()["recoveryAtRelay"] as? Bool == false)
+        let warnings = (try await alex.status()["warnings"] as? [String]) ?? []
         #expect(warnings.contains { $0.contains("does not keep it") }, "\(warnings)")
         proxy.stop()
     }
 
     @Test("duetd does not put a blob sealed before another device's newer one over it")
-    func staleBlobNotPutByTheDaemon() throws {
-        let relay = try RelayProcess()
+    func staleBlobNotPutByTheDaemon() async throws {
+        let relay = try await RelayProcess()
         let port = relay.port
-        #expect(relay.terminate() == 0)
-        let alex = try TemporaryJournal(name: "Alex", initialise: false)
-        #expect(try alex.duet(["init", "--name", "Alex", "--device", "Alex's laptop", "--relay", "http://127.0.0.1:\(port)"]).status == 0)
+        #expect(await relay.terminate() == 0)
+        let alex = try await TemporaryJournal(name: "Alex", initialise: false)
+        #expect(try await alex.duet(["init", "--name", "Alex", "--device", "Alex's laptop", "--relay", "http://127.0.0.1:\(port)"]).status == 0)
         let stale = try #require(try Self.meta(alex, "recovery_pending"), "a blob waits for the relay")
-        try relay.start(port: port)
-        #expect(try alex.duet(["sync"]).status == 0)
+        try await relay.start(port: port)
+        #expect(try await alex.duet(["sync"]).status == 0)
         // The phone's first sync puts a newer blob (it holds a longer log).
-        let phone = try Couple.link(alex, base: relay.base, named: "Alex's phone")
-        #expect(try phone.duet(["sync"]).status == 0)
+        let phone = try await Couple.link(alex, base: relay.base, named: "Alex's phone")
+        #expect(try await phone.duet(["sync"]).status == 0)
         let newer = try #require(try Self.blob(relay))
         // The laptop still holds its old blob as pending (as if sealed before the phone's).
         try Self.setMeta(alex, "recovery_pending", stale)
         let daemon = try alex.daemon(backoff: 0.3)
-        #expect(daemon.firstLine() != nil)
-        #expect(try alex.eventually(within: 5) { try Self.meta(alex, "daemon_sync") != nil })
+        #expect(await daemon.firstLine() != nil)
+        #expect(try await alex.eventually(within: 5) { try Self.meta(alex, "daemon_sync") != nil })
         daemon.signal(SIGTERM)
-        #expect(daemon.finish().status == 0)
+        #expect(await daemon.finish().status == 0)
         #expect(try Self.blob(relay) == newer, "the phone's newer blob is still there")
         // The next unlocked sync weighs both and puts what covers everything, with no alarm.
-        #expect(try alex.duet(["sync"]).status == 0)
-        #expect((try alex.status()["warnings"] as? [String]) == [])
-        #expect(try alex.status()["recoveryAtRelay"] as? Bool == true)
+        #expect(try await alex.duet(["sync"]).status == 0)
+        #expect((try await alex.status()["warnings"] as? [String]) == [])
+        #expect(try await alex.status()["recoveryAtRelay"] as? Bool == true)
     }
 
     @Test("A damaged pending blob in the store is dropped and made again; the sync goes on")
-    func damagedPendingBlob() throws {
-        let relay = try RelayProcess()
-        let alex = try TemporaryJournal(name: "Alex", initOptions: ["--relay", relay.base])
+    func damagedPendingBlob() async throws {
+        let relay = try await RelayProcess()
+        let alex = try await TemporaryJournal(name: "Alex", initOptions: ["--relay", relay.base])
         try Self.setMeta(alex, "recovery_pending", Data("not a blob at all".utf8))
         try Self.setMeta(alex, "recovery_state", Data("stale".utf8))
-        let sync = try alex.duet(["sync"])
+        let sync = try await alex.duet(["sync"])
         #expect(sync.status == 0, "\(sync.stderr)")
-        #expect(try alex.status()["recoveryAtRelay"] as? Bool == true)
-        #expect((try alex.status()["warnings"] as? [String]) == [])
+        #expect(try await alex.status()["recoveryAtRelay"] as? Bool == true)
+        #expect((try await alex.status()["warnings"] as? [String]) == [])
     }
 
     static func meta(_ journal: TemporaryJournal, _ key: String) throws -> Data? {
@@ -287,15 +290,15 @@ struct RecoveryBlobWarningTests {
 
     @Test("A blob removed, altered, or sealed with the counter at its maximum is warned of at the next sync, and a good one put back",
           arguments: Damage.allCases)
-    func damaged(_ damage: Damage) throws {
-        let relay = try RelayProcess()
-        let alex = try TemporaryJournal(name: "Alex", initialise: false)
-        let created = try alex.duet(["init", "--name", "Alex", "--relay", relay.base])
+    func damaged(_ damage: Damage) async throws {
+        let relay = try await RelayProcess()
+        let alex = try await TemporaryJournal(name: "Alex", initialise: false)
+        let created = try await alex.duet(["init", "--name", "Alex", "--relay", relay.base])
         let code = try #require(RecoveryBlobTests.code(in: created))
         let slot = try #require(Recovery.derive(code: code))
-        #expect(relay.terminate() == 0)
+        #expect(await relay.terminate() == 0)
         let database = try DatabaseQueue(path: relay.data + "/relay.sqlite")
-        try database.write { db in
+        try await database.write { db in
             switch damage {
             case .removed:
                 try db.execute(sql: "DELETE FROM recovery")
@@ -312,31 +315,31 @@ struct RecoveryBlobWarningTests {
             }
         }
         try database.close()
-        try relay.start()
-        #expect(try alex.duet(["sync", "--relay", relay.base]).status == 0)
-        let warnings = (try alex.status()["warnings"] as? [String]) ?? []
+        try await relay.start()
+        #expect(try await alex.duet(["sync", "--relay", relay.base]).status == 0)
+        let warnings = (try await alex.status()["warnings"] as? [String]) ?? []
         #expect(warnings.contains { $0.contains(damage.warning) }, "\(warnings)")
-        #expect(try alex.status()["recoveryAtRelay"] as? Bool == true)
-        let recovered = try TemporaryJournal(name: "Alex", initialise: false)
-        #expect(try recovered.duet(["recover", code, "--relay", relay.base, "--device", "after"]).status == 0, "the code works again")
+        #expect(try await alex.status()["recoveryAtRelay"] as? Bool == true)
+        let recovered = try await TemporaryJournal(name: "Alex", initialise: false)
+        #expect(try await recovered.duet(["recover", code, "--relay", relay.base, "--device", "after"]).status == 0, "the code works again")
     }
 
     @Test("A home restored from an older backup learns of envelopes signed with its own key elsewhere: warned of, and kept")
-    func restoredFromBackup() throws {
-        let relay = try RelayProcess()
-        let alex = try TemporaryJournal(name: "Alex", initOptions: ["--relay", relay.base])
-        _ = try alex.write("before the backup")
-        #expect(try alex.duet(["sync"]).status == 0)
+    func restoredFromBackup() async throws {
+        let relay = try await RelayProcess()
+        let alex = try await TemporaryJournal(name: "Alex", initOptions: ["--relay", relay.base])
+        _ = try await alex.write("before the backup")
+        #expect(try await alex.duet(["sync"]).status == 0)
         let backup = alex.root + "/backup"
         try FileManager.default.copyItem(atPath: alex.home, toPath: backup)
-        let after = try alex.write("after the backup")
-        #expect(try alex.duet(["sync"]).status == 0)
-        #expect((try alex.status()["warnings"] as? [String]) == [], "nothing wrong yet")
+        let after = try await alex.write("after the backup")
+        #expect(try await alex.duet(["sync"]).status == 0)
+        #expect((try await alex.status()["warnings"] as? [String]) == [], "nothing wrong yet")
         try FileManager.default.removeItem(atPath: alex.home)
         try FileManager.default.moveItem(atPath: backup, toPath: alex.home)
-        #expect(try alex.duet(["sync"]).status == 0)
-        let warnings = (try alex.status()["warnings"] as? [String]) ?? []
+        #expect(try await alex.duet(["sync"]).status == 0)
+        let warnings = (try await alex.status()["warnings"] as? [String]) ?? []
         #expect(warnings.contains { $0.contains("signed with this device's key that were not written here") }, "\(warnings)")
-        #expect(try alex.show(after)["body"] as? String == "after the backup", "what the relay held of this device came back")
+        #expect(try await alex.show(after)["body"] as? String == "after the backup", "what the relay held of this device came back")
     }
 }

@@ -15,19 +15,19 @@ struct SimulatorTests {
 
     @Test("The CI seeds: two people, one to three devices each, a relay, loss, repeats, reordering, partitions and crashes, honest and with each adversary: no violation",
           arguments: Self.modes.map(\.adversary))
-    func ciSeeds(_ adversary: String) throws {
+    func ciSeeds(_ adversary: String) async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.simulator), "duet-sim is not built beside the tests")
         let seeds = Self.modes.first { $0.adversary == adversary }?.seeds ?? 0
-        let run = try ProcessRun(Self.simulator, ["--seeds", String(seeds), "--adversary", adversary])
+        let run = try await ProcessRun.run(Self.simulator, ["--seeds", String(seeds), "--adversary", adversary])
         let lines = run.stdout.split(separator: "\n").map(String.init)
         #expect(lines.last == "\(seeds) seeds, 0 violations", "\(run.stdout.suffix(4000))\n\(run.stderr.suffix(2000))")
         #expect(run.status == 0)
     }
 
     @Test("A seed replays exactly: the same path, the same figures")
-    func replay() throws {
-        let first = try ProcessRun(Self.simulator, ["--seeds", "2", "--from", "41", "--jobs", "1", "--verbose"])
-        let second = try ProcessRun(Self.simulator, ["--seeds", "2", "--from", "41", "--jobs", "1", "--verbose"])
+    func replay() async throws {
+        let first = try await ProcessRun.run(Self.simulator, ["--seeds", "2", "--from", "41", "--jobs", "1", "--verbose"])
+        let second = try await ProcessRun.run(Self.simulator, ["--seeds", "2", "--from", "41", "--jobs", "1", "--verbose"])
         let figures = first.stdout.split(separator: "\n").filter { $0.hasPrefix("seed ") }
         #expect(figures.count == 2 && figures.allSatisfy { $0.contains("digest ") }, "\(first.stdout)")
         #expect(figures == second.stdout.split(separator: "\n").filter { $0.hasPrefix("seed ") })
@@ -36,16 +36,16 @@ struct SimulatorTests {
     }
 
     @Test("A violation names its seed and the command that replays it, and the run fails")
-    func violationReported() throws {
-        let run = try ProcessRun(Self.simulator, ["--seeds", "3", "--from", "7", "--fail-seed", "8"])
+    func violationReported() async throws {
+        let run = try await ProcessRun.run(Self.simulator, ["--seeds", "3", "--from", "7", "--fail-seed", "8"])
         #expect(run.status != 0)
         #expect(run.stdout.contains("violation seed 8: the violation --fail-seed asked for — replay: duet-sim --seeds 1 --from 8 --adversary none --jobs 1"), "\(run.stdout)")
         #expect(run.stdout.hasSuffix("3 seeds, 1 violations\n"), "\(run.stdout)")
     }
 
     @Test("A seed whose process dies is reported with its replay command, and the other seeds still run")
-    func deathReported() throws {
-        let run = try ProcessRun(Self.simulator, ["--seeds", "4", "--from", "20", "--jobs", "1", "--die-at-seed", "21"])
+    func deathReported() async throws {
+        let run = try await ProcessRun.run(Self.simulator, ["--seeds", "4", "--from", "20", "--jobs", "1", "--die-at-seed", "21"])
         #expect(run.status != 0)
         #expect(run.stdout.contains("violation seed 21: the process stopped"), "\(run.stdout)")
         #expect(run.stdout.contains("replay: duet-sim --seeds 1 --from 21"), "\(run.stdout)")

@@ -10,14 +10,14 @@ struct SoakTests {
     static let seed = 14
 
     @Test("A 35 s soak of one relay, four devices and their daemons under kills and pauses: every acknowledged write where it belongs and nowhere else, replicas identical, no warning")
-    func shortSoak() throws {
+    func shortSoak() async throws {
         // Built beside the tests by `swift build --build-tests`.
         let folder = BuildProducts.folder(holding: "duet-bench")
         let bench = folder.appendingPathComponent("duet-bench").path
         try #require(FileManager.default.isExecutableFile(atPath: bench), "duet-bench is not built beside the tests (swift build --build-tests builds it)")
         // The soak bounds itself (its own deadlines, and it kills every process it started on
         // every way out), so waiting for it to exit cannot hang the suite.
-        let run = try ProcessRun(bench, ["soak", "--seed", String(Self.seed), "--seconds", "35", "--convergence-deadline", "120", "--json"])
+        let run = try await ProcessRun.run(bench, ["soak", "--seed", String(Self.seed), "--seconds", "35", "--convergence-deadline", "120", "--json"])
         let report = try #require(try? JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any],
                                   "the soak printed no report (status \(run.status)): \(run.stderr.suffix(3000))")
         let violations = report["violations"] as? [String] ?? ["(no violations field)"]

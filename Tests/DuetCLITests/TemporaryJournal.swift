@@ -7,12 +7,12 @@ final class TemporaryJournal {
     let root: String
     let home: String
 
-    init(name: String = "Alex", initialise: Bool = true, initOptions: [String] = []) throws {
+    init(name: String = "Alex", initialise: Bool = true, initOptions: [String] = []) async throws {
         root = NSTemporaryDirectory() + "duet-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         home = root + "/home"
         if initialise {
-            let run = try duet(["init", "--name", name] + initOptions)
+            let run = try await duet(["init", "--name", name] + initOptions)
             guard run.status == 0 else { throw TestFailure("init failed: \(run.stderr)") }
         }
     }
@@ -25,7 +25,7 @@ final class TemporaryJournal {
 
     /// Runs `duet` with `--home` added after the subcommand.
     func duet(_ arguments: [String], environment extra: [String: String] = [:], stdin: String? = nil,
-              withoutPassphrase: Bool = false) throws -> ProcessRun {
+              withoutPassphrase: Bool = false) async throws -> ProcessRun {
         var arguments = arguments
         if let first = arguments.first, !first.hasPrefix("-") {
             // After the subcommand: `pair invite`, `device link` have two words.
@@ -34,12 +34,12 @@ final class TemporaryJournal {
         }
         var environment = self.environment.merging(extra) { $1 }
         if withoutPassphrase { environment["DUET_PASSPHRASE"] = nil }
-        return try ProcessRun("duet", arguments, environment: environment, stdin: stdin)
+        return try await ProcessRun.run("duet", arguments, environment: environment, stdin: stdin)
     }
 
     /// Writes an entry and returns its id.
-    func write(_ text: String, _ options: [String] = []) throws -> String {
-        let run = try duet(["write"] + options + ["-m", text])
+    func write(_ text: String, _ options: [String] = []) async throws -> String {
+        let run = try await duet(["write"] + options + ["-m", text])
         guard run.status == 0 else { throw TestFailure("write failed: \(run.stderr)") }
         return run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }

@@ -16,13 +16,13 @@ struct TraceTests {
     ]
     static let concurrent = ["concurrent_friendsforever", "concurrent_clownschool"]
 
-    static func load(_ name: String) throws -> EditingTrace {
-        try EditingTrace.load(path: folder.appendingPathComponent("\(name).json.gz").path)
+    static func load(_ name: String) async throws -> EditingTrace {
+        try await EditingTrace.load(path: folder.appendingPathComponent("\(name).json.gz").path)
     }
 
     @Test("Every sequential trace replays, one change per edit, to its end content", arguments: sequential)
-    func sequentialChangePerOp(name: String) throws {
-        let trace = try Self.load(name)
+    func sequentialChangePerOp(name: String) async throws {
+        let trace = try await Self.load(name)
         let journal = TraceReplay.sequential(trace, mode: .changePerOp)
         let entry = try #require(journal.entries[TraceReplay.entry])
         #expect(entry.body.string == trace.endContent)
@@ -35,15 +35,15 @@ struct TraceTests {
     }
 
     @Test("The bulk mode (one change) gives the same text", arguments: ["sveltecomponent", "json-crdt-blog-post"])
-    func sequentialOneChange(name: String) throws {
-        let trace = try Self.load(name)
+    func sequentialOneChange(name: String) async throws {
+        let trace = try await Self.load(name)
         let journal = TraceReplay.sequential(trace, mode: .oneChange)
         #expect(journal.entries[TraceReplay.entry]?.body.string == trace.endContent)
     }
 
     @Test("Concurrent traces converge to their end content with one replica per agent", arguments: concurrent)
-    func concurrentReplay(name: String) throws {
-        let trace = try Self.load(name)
+    func concurrentReplay(name: String) async throws {
+        let trace = try await Self.load(name)
         #expect(trace.isConcurrent)
         let journals = TraceReplay.concurrent(trace)
         #expect(journals.count >= 2)

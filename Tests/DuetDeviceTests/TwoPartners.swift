@@ -53,3 +53,57 @@ struct TwoPartners {
 
     func remove() { try? FileManager.default.removeItem(atPath: folder) }
 }
+
+extension TwoPartners {
+    /// A couple made of two devices already created (Alex's `inviter`, Sam's `accepter`): one
+    /// pairing, both sides' answers.
+    static func pair(_ inviter: UnlockedDevice, _ accepter: UnlockedDevice,
+                     timeout: Duration = .seconds(60)) async throws -> (inviter: PartnerPairing, accepter: PartnerPairing) {
+        let (codes, handOver) = AsyncStream.makeStream(of: String.self)
+        async let invited = inviter.invitePartner(timeout: timeout) { handOver.yield($0); handOver.finish() }
+        var code: String?
+        for await given in codes { code = given }
+        let accepted = try await accepter.acceptPartner(code: code ?? "", timeout: timeout)
+        return (try await invited, accepted)
+    }
+
+    /// Pairs Alex and Sam (made with `paired: false`).
+    func pair() async throws {
+        let (inviter, accepter) = try await Self.pair(alex, sam)
+        guard inviter.safetyNumber == accepter.safetyNumber else { throw PairingMismatch() }
+    }
+
+    /// A new device of `device`'s person in a fresh home, linked from `device`; returned once
+    /// its join has synced.
+    func link(_ device: UnlockedDevice, named name: String) async throws -> UnlockedDevice {
+        let home = folder + "/" + UUID().uuidString
+        let (codes, handOver) = AsyncStream.makeStream(of: String.self)
+        async let linked = device.link(timeout: .seconds(60)) { handOver.yield($0); handOver.finish() }
+        var code: String?
+        for await given in codes { code = given }
+        let joined = try await Device.join(code: code ?? "", home: home, deviceName: name, passphrase: Self.passphrase,
+                                           relay: relay.origin, timeout: .seconds(60), environment: environment)
+        guard try await linked == name else { throw PairingMismatch() }
+        return joined.device
+    }
+
+    /// Alex, Sam, Alex: each syncs once.
+    func syncBoth() async throws {
+        for device in [alex, sam, alex] { _ = try await device.sync() }
+    }
+
+    /// Whether any file under `home` holds `bytes`.
+    static func holds(_ bytes: [UInt8], under home: String) -> Bool {
+        let needle = Data(bytes)
+        for path in FileManager.default.subpaths(atPath: home) ?? [] {
+            if let data = FileManager.default.contents(atPath: home + "/" + path), data.range(of: needle) != nil { return true }
+        }
+        return false
+    }
+}
+
+extension UnlockedDevice {
+    /// The person who wrote the entry `id`, as this device verified it.
+    func author(of id: String) throws -> String? { try show(id).record.author?.person }
+    func body(of id: String) throws -> String { try show(id).record.body }
+}

@@ -15,7 +15,7 @@ struct RelayHTTPVectorTests {
             .appendingPathComponent("Protocol/vectors/relay-http.json")
         let root = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
         let tests = try #require(root["tests"] as? [[String: Any]])
-        let relay = try RelayProcess(options: ["--appends-per-second", "100000", "--append-burst", "256"])
+        let relay = try await RelayProcess(options: ["--appends-per-second", "100000", "--append-burst", "256"])
 
         var member = RelayProcessTests.Member()
         let (memberClient, space) = try await RelayProcessTests.personalSpace(relay, member)
@@ -86,6 +86,6 @@ struct RelayHTTPVectorTests {
             }
             #expect(Set(test.keys) == keys, "case \(id): keys no check reads: \(Set(test.keys).subtracting(keys))")
         }
-        _ = relay.terminate()
+        _ = await relay.terminate()
     }
 }

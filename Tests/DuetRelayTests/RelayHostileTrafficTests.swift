@@ -45,7 +45,7 @@ struct RelayHostileTrafficTests {
 
     @Test("Random and crafted bodies, methods and paths on every route: never a 5xx, never a dropped answer; the relay stays up and small")
     func everyRoute() async throws {
-        let relay = try RelayProcess()
+        let relay = try await RelayProcess()
         let alex = RelayProcessTests.Member()
         let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
         let hexSpace = RelayClient.hex(space)
@@ -88,7 +88,7 @@ struct RelayHostileTrafficTests {
 
     @Test("Broken WebSocket traffic — an oversized frame header, a thousand fragments, unmasked and garbage frames — closes that socket only")
     func brokenFrames() async throws {
-        let relay = try RelayProcess()
+        let relay = try await RelayProcess()
         var alex = RelayProcessTests.Member()
         let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
         let path = "/v1/spaces/\(RelayClient.hex(space))/live"
@@ -120,7 +120,7 @@ struct RelayHostileTrafficTests {
 
     @Test("Slow clients: a request head trickled a byte at a time is cut off; too many connections are refused at once, and room comes back")
     func slowClients() async throws {
-        let relay = try RelayProcess(options: ["--max-connections", "40", "--request-head-timeout", "2", "--request-body-timeout", "2", "--idle-timeout", "3"])
+        let relay = try await RelayProcess(options: ["--max-connections", "40", "--request-head-timeout", "2", "--request-body-timeout", "2", "--idle-timeout", "3"])
         // Slowloris: a head that never completes, one byte at a time.
         let slow = try #require(RawConnection(port: relay.port, timeout: 1))
         let start = ContinuousClock.now

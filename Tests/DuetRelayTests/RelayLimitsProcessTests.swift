@@ -35,7 +35,7 @@ struct RelayLimitsProcessTests {
     func hostileNumbers() async throws {
         // Attack: GET …/membership?after=18446744073709551615 overflowed `after + 1` and killed
         // the relay; after=9223372036854775807 trapped in storage at Int64(index).
-        let relay = try RelayProcess()
+        let relay = try await RelayProcess()
         var alex = Member()
         let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
         let path = "/v1/spaces/\(RelayClient.hex(space))"
@@ -84,7 +84,7 @@ struct RelayLimitsProcessTests {
     @Test("A device that forks is stopped after its first fork; evidence counts against the quota and the disk stays bounded")
     func forkFlood() async throws {
         // Attack: 20 forks of 2 MiB on a space with a 1 MB quota wrote 84 MB in under a second.
-        let relay = try RelayProcess(options: ["--space-quota-bytes", "1000000"])
+        let relay = try await RelayProcess(options: ["--space-quota-bytes", "1000000"])
         var alex = Member()
         let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
         let path = "/v1/spaces/\(RelayClient.hex(space))/envelopes"
@@ -117,7 +117,7 @@ struct RelayLimitsProcessTests {
     @Test("Mailboxes are capped per device and in all, with 429 and Retry-After; taking one frees its room")
     func mailboxCaps() async throws {
         // Attack: 100,000 × 64 KiB mailboxes were 6.4 GiB of the relay's memory for anyone.
-        let relay = try RelayProcess(options: ["--mailbox-bytes", String(512 << 10), "--mailbox-bytes-per-device", String(192 << 10)])
+        let relay = try await RelayProcess(options: ["--mailbox-bytes", String(512 << 10), "--mailbox-bytes-per-device", String(192 << 10)])
         var mallory = RelayClient(base: relay.base, device: .generate())
         try await mallory.authenticate()
         let blob = [UInt8](repeating: 1, count: 64 << 10)
@@ -151,7 +151,7 @@ struct RelayLimitsProcessTests {
     func challengeAndSessionCaps() async throws {
         // Attack: challenges were kept per claimed key; eight requests naming a victim's public
         // key (which the partner sees in the membership log) kept that device from signing in.
-        let relay = try RelayProcess(options: ["--sessions-per-device", "2", "--max-sessions", "5"])
+        let relay = try await RelayProcess(options: ["--sessions-per-device", "2", "--max-sessions", "5"])
         let victim = RelayProcessTests.Member()
         let (_, space) = try await RelayProcessTests.personalSpace(relay, victim)
         let attacker = RelayClient(base: relay.base, device: .generate())
@@ -192,7 +192,7 @@ struct RelayLimitsProcessTests {
 
     @Test("Spaces per identity, recovery slots per identity and membership bursts are capped")
     func creationCaps() async throws {
-        let relay = try RelayProcess(options: ["--spaces-per-identity", "2", "--recovery-slots-per-identity", "2", "--membership-burst", "8"])
+        let relay = try await RelayProcess(options: ["--spaces-per-identity", "2", "--recovery-slots-per-identity", "2", "--membership-burst", "8"])
         let identity = SigningKey.generate()
         var client = RelayClient(base: relay.base, device: .generate())
         try await client.authenticate()
@@ -233,7 +233,7 @@ struct RelayLimitsProcessTests {
 
     @Test("Appends past the rate get 429 with Retry-After; a batch larger than the burst is 413 batch-too-large")
     func appendRate() async throws {
-        let relay = try RelayProcess(options: ["--appends-per-second", "10", "--append-burst", "20"])
+        let relay = try await RelayProcess(options: ["--appends-per-second", "10", "--append-burst", "20"])
         var alex = Member()
         let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
         let path = "/v1/spaces/\(RelayClient.hex(space))/envelopes"
@@ -250,7 +250,7 @@ struct RelayLimitsProcessTests {
 
     @Test("Fetch pages are bounded in bytes and always carry one envelope; the client reads on to completion")
     func pagesBoundedInBytes() async throws {
-        let relay = try RelayProcess(options: ["--max-page-bytes", "65536"])
+        let relay = try await RelayProcess(options: ["--max-page-bytes", "65536"])
         var alex = Member()
         let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
         let path = "/v1/spaces/\(RelayClient.hex(space))"
@@ -278,7 +278,7 @@ struct RelayLimitsProcessTests {
 
     @Test("The relay's files are readable by its user alone")
     func privateFiles() async throws {
-        let relay = try RelayProcess()
+        let relay = try await RelayProcess()
         var alex = Member()
         let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
         _ = try await client.request("POST", "/v1/spaces/\(RelayClient.hex(space))/envelopes",
@@ -293,25 +293,25 @@ struct RelayLimitsProcessTests {
 
     @Test("One relay per data folder: a second is refused with a clear line, and the first is untouched")
     func oneRelayPerFolder() async throws {
-        let relay = try RelayProcess()
-        let second = try ProcessRun("duet-relay", ["--port", "0", "--admin-port", "0", "--data", relay.data])
+        let relay = try await RelayProcess()
+        let second = try await ProcessRun.run("duet-relay", ["--port", "0", "--admin-port", "0", "--data", relay.data])
         #expect(second.status == 1 && second.stderr.contains("another duet-relay is already serving"), "\(second.stderr)")
         #expect(try await Self.alive(relay))
     }
 
     @Test("Bad options are one clear line and a non-zero exit")
-    func badOptions() throws {
+    func badOptions() async throws {
         for (options, words) in [(["--port", "8479", "--admin-port", "8479"], "must differ"), (["--max-request-bytes", "100"], "at least one envelope"),
                                  (["--log-level", "chatty"], "--log-level is one of"), (["--public-url", "notaurl"], "--public-url must be"),
                                  (["--max-page-bytes", "5"], "--max-page-bytes must be"), (["--idle-timeout", "99999999999"], "at most 86400")] {
-            let run = try ProcessRun("duet-relay", ["--data", NSTemporaryDirectory() + "duet-never-" + UUID().uuidString] + options)
+            let run = try await ProcessRun.run("duet-relay", ["--data", NSTemporaryDirectory() + "duet-never-" + UUID().uuidString] + options)
             #expect(run.status != 0 && run.stderr.contains(words), "\(options): \(run.stderr)")
         }
     }
 
     @Test("Behind a proxy: clients sign --public-url; the listening address is refused as an origin")
     func publicURL() async throws {
-        let relay = try RelayProcess(options: ["--public-url", "https://relay.example.test/"])
+        let relay = try await RelayProcess(options: ["--public-url", "https://relay.example.test/"])
         var behindProxy = RelayClient(base: relay.base, device: .generate(), origin: "https://relay.example.test")
         try await behindProxy.authenticate()
         #expect(behindProxy.token.count == 32, "the public URL (trailing slash dropped) is the origin")
@@ -325,7 +325,7 @@ struct RelayRevocationProcessTests {
     @Test("Removing a device closes its live sockets, ends its sessions, and closes the recovery read path to it")
     func revocation() async throws {
         // Attack: a revoked laptop's duetd kept receiving every new envelope on its socket.
-        let relay = try RelayProcess()
+        let relay = try await RelayProcess()
         var alex = RelayProcessTests.Member()
         let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
         let path = "/v1/spaces/\(RelayClient.hex(space))"

@@ -48,7 +48,7 @@ struct RelayProcessTests {
 
     @Test("Health on both listeners, metrics only on the admin one, and graceful shutdown on SIGTERM")
     func lifecycle() async throws {
-        let relay = try RelayProcess()
+        let relay = try await RelayProcess()
         let client = RelayClient(base: relay.base, device: .generate())
         let admin = RelayClient(base: relay.adminBase, device: .generate())
         let health = try await client.request("GET", "/healthz", authorised: false)
@@ -59,12 +59,12 @@ struct RelayProcessTests {
         // Issue #12: a partner polling the public /metrics saw when and how much the other wrote.
         let onPublicPort = try await client.request("GET", "/metrics", authorised: false)
         #expect(onPublicPort.status == 404 && !onPublicPort.text.contains("duet_relay"), "no metrics on the public port")
-        #expect(relay.terminate() == 0, "exits cleanly on SIGTERM")
+        #expect(await relay.terminate() == 0, "exits cleanly on SIGTERM")
     }
 
     @Test("Append, heads, fetch by vector; duplicates, gaps, forks and strangers refused with codes")
     func envelopes() async throws {
-        let relay = try RelayProcess()
+        let relay = try await RelayProcess()
         var alex = Member()
         let (client, space) = try await Self.personalSpace(relay, alex)
         let key = SymmetricKey.random()
@@ -102,7 +102,7 @@ struct RelayProcessTests {
 
     @Test("Random and oversized bodies on every route get a 4xx, and the relay stays up")
     func hostileBodies() async throws {
-        let relay = try RelayProcess()
+        let relay = try await RelayProcess()
         let alex = Member()
         let (client, space) = try await Self.personalSpace(relay, alex)
         let path = "/v1/spaces/\(RelayClient.hex(space))"
@@ -124,7 +124,7 @@ struct RelayProcessTests {
 
     @Test("Killed with SIGKILL during appends and restarted: nothing acknowledged is missing")
     func crashDuringAppends() async throws {
-        let relay = try RelayProcess()
+        let relay = try await RelayProcess()
         var alex = Member()
         let (client, space) = try await Self.personalSpace(relay, alex)
         let key = SymmetricKey.random()
@@ -140,10 +140,10 @@ struct RelayProcessTests {
         }
         // Kill once some appends have been acknowledged (a condition, polled, not a fixed sleep).
         while await acknowledged.highest < 20 { try await Task.sleep(for: .milliseconds(2)) }
-        relay.kill()
+        await relay.kill()
         await sender.value
         let highest = await acknowledged.highest
-        try relay.start()
+        try await relay.start()
         var again = RelayClient(base: relay.base, device: alex.device)
         try await again.authenticate()
         let heads = try RelayMessages.decodeVector(try await again.request("GET", path + "/heads").body)
@@ -161,7 +161,7 @@ actor AcknowledgedCounter {
 struct RelayMailboxAndLoadTests {
     @Test("A mailbox holds one opaque message, read once; sizes and reuse are refused")
     func mailboxes() async throws {
-        let relay = try RelayProcess()
+        let relay = try await RelayProcess()
         var inviter = RelayClient(base: relay.base, device: .generate())
         var invitee = RelayClient(base: relay.base, device: .generate())
         try await inviter.authenticate()
@@ -180,7 +180,7 @@ struct RelayMailboxAndLoadTests {
 
     @Test("200 concurrent devices append over HTTP: every envelope stored once, each device in order, fetch exact")
     func concurrentClients() async throws {
-        let relay = try RelayProcess()
+        let relay = try await RelayProcess()
         // Twenty spaces (an identity holds at most 16 devices at once): each created by its owner
         // identity; 10 devices join each, each certified.
         let owners = (0..<20).map { _ in SigningKey.generate() }
@@ -250,7 +250,7 @@ struct RelayMailboxAndLoadTests {
 struct RelayLiveTests {
     @Test("Every stored envelope is pushed at once to each connected member device; strangers cannot subscribe")
     func livePush() async throws {
-        let relay = try RelayProcess()
+        let relay = try await RelayProcess()
         var alex = RelayProcessTests.Member()
         let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
         let path = "/v1/spaces/\(RelayClient.hex(space))"
@@ -282,7 +282,7 @@ struct RelayLiveTests {
 struct RelayLogTests {
     @Test("At trace level the log holds no token, key, id or byte of ciphertext")
     func logsHoldNoSecrets() async throws {
-        let relay = try RelayProcess(options: ["--log-level", "trace"])
+        let relay = try await RelayProcess(options: ["--log-level", "trace"])
         var alex = RelayProcessTests.Member()
         let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
         let key = SymmetricKey.random()
@@ -291,7 +291,7 @@ struct RelayLogTests {
         #expect(try await client.request("POST", path + "/envelopes", body: RelayMessages.encode(batch: [envelope.bytes])).status == 200)
         #expect(try await client.request("POST", path + "/envelopes", body: [1, 2, 3]).status == 400)
         _ = try await client.request("GET", path + "/heads")
-        #expect(relay.terminate() == 0)
+        #expect(await relay.terminate() == 0)
         let log = try String(contentsOfFile: relay.logPath, encoding: .utf8)
         #expect(log.contains("refused"), "refusals are logged (by code)")
         let hex = Hex.encode
@@ -306,7 +306,7 @@ struct RelayLogTests {
 struct RelayConnectionLimitTests {
     @Test("A device gets at most the configured number of live connections")
     func connectionLimit() async throws {
-        let relay = try RelayProcess(options: ["--live-connections-per-device", "2"])
+        let relay = try await RelayProcess(options: ["--live-connections-per-device", "2"])
         let alex = RelayProcessTests.Member()
         let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
         let path = "/v1/spaces/\(RelayClient.hex(space))/live"
@@ -324,7 +324,7 @@ struct RelayConnectionLimitTests {
 struct RelayRefusalTests {
     @Test("A session with a wrong signature is 401; a membership record that does not follow the log is 409")
     func refusals() async throws {
-        let relay = try RelayProcess()
+        let relay = try await RelayProcess()
         let alex = RelayProcessTests.Member()
         let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
         let challenge = try await client.request("POST", "/v1/auth/challenge", body: alex.device.verifyingKey.bytes, authorised: false)

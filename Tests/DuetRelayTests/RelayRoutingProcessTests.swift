@@ -38,7 +38,7 @@ struct RelayRoutingProcessTests {
         // Seen at the seam: RelayRequest.query answered nil for `limit=%zz`, so the relay served
         // the default page (200) for a limit SPEC § 6.5 calls malformed, and `vector=%FF` as the
         // empty vector: the whole space.
-        let relay = try RelayProcess()
+        let relay = try await RelayProcess()
         var alex = RelayProcessTests.Member()
         let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
         let path = "/v1/spaces/\(RelayClient.hex(space))"
@@ -61,7 +61,7 @@ struct RelayRoutingProcessTests {
 
     @Test("Every request no route takes — other methods, the root, paths under /healthz — is 404 not-found in JSON; /healthz and the routes answer as before")
     func unknownRoutes() async throws {
-        let relay = try RelayProcess()
+        let relay = try await RelayProcess()
         let alex = RelayProcessTests.Member()
         let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
         let hexSpace = RelayClient.hex(space)
@@ -106,7 +106,7 @@ struct RelayRoutingProcessTests {
         // Seen at the seam: the reader clamped the declared length to the limit before comparing,
         // so `Content-Length: 9 MiB` on an 8 MiB route reserved 8 MiB of the relay-wide budget and
         // waited for the bytes (until the idle timeout when they never came) instead of refusing.
-        let relay = try RelayProcess()
+        let relay = try await RelayProcess()
         var client = RelayClient(base: relay.base, device: .generate())
         try await client.authenticate()
         let space = Hex.encode(RandomBytes.make(count: 16))

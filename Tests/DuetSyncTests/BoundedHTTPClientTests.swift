@@ -22,7 +22,7 @@ struct BoundedHTTPClientTests {
         }
         let fits = try await BoundedHTTPClient.send("GET", Self.url(declared), limits: .init(maximumReplyBytes: 2 << 20))
         #expect(fits.status == 200 && fits.body.count == big.count, "the same reply under a larger cap is read whole")
-        declared.stop(); undeclared.stop()
+        await declared.stop(); await undeclared.stop()
     }
 
     @Test("A server that never answers, or trickles its reply, is given up on at the deadline")
@@ -37,7 +37,7 @@ struct BoundedHTTPClientTests {
             }
             #expect(ContinuousClock.now - start < .seconds(8), "gave up near the 1 s deadline, not the server's 20 s")
         }
-        silent.stop(); trickling.stop()
+        await silent.stop(); await trickling.stop()
     }
 
     @Test("Redirects are not followed: the reply is the redirect itself")
@@ -48,14 +48,14 @@ struct BoundedHTTPClientTests {
                                                      limits: .init(maximumReplyBytes: 1024))
         #expect(reply.status == 302)
         #expect(target.connections == 0, "the token never went to the other host")
-        target.stop(); redirecting.stop()
+        await target.stop(); await redirecting.stop()
     }
 
     @Test("A refused connection and a malformed reply are failures, not traps")
     func failures() async throws {
         let closed = try HostileServer()
         let port = closed.port
-        closed.stop()
+        await closed.stop()
         await #expect(throws: BoundedHTTPClient.Failure.self) {
             try await BoundedHTTPClient.send("GET", "http://127.0.0.1:\(port)/", limits: .init(maximumReplyBytes: 1024))
         }
@@ -69,7 +69,7 @@ struct BoundedHTTPClientTests {
         await #expect(throws: BoundedHTTPClient.Failure.badURL) {
             try await BoundedHTTPClient.send("GET", "ftp://127.0.0.1/", limits: .init(maximumReplyBytes: 1024))
         }
-        garbage.stop()
+        await garbage.stop()
     }
 
     @Test("withAbandoningDeadline returns at its deadline, and at once when cancelled, even if the work ignores cancellation")
