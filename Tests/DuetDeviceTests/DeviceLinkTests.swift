@@ -48,7 +48,7 @@ struct DeviceLinkTests {
             try await Device.join(code: "00000-00000-00000-00000-00000-0", home: phone, deviceName: "Alex's phone", passphrase: TwoPartners.passphrase,
                                   relay: couple.relay.origin, timeout: .seconds(1), environment: clock.driving(couple.environment))
         }
-        #expect(refused.flatMap(PartnerTests.detail)?.contains("did not answer in time") == true, "\(String(describing: refused))")
+        #expect(refused.flatMap(PartnerTests.reason) == .otherDeviceDidNotAnswer, "\(String(describing: refused))")
         #expect(!FileManager.default.fileExists(atPath: phone + "/duet.sqlite"), "no journal was created")
         await #expect(throws: DeviceError.invalidCode(.link)) {
             try await Device.join(code: "nonsense", home: phone, deviceName: "Alex's phone", passphrase: TwoPartners.passphrase,
@@ -67,7 +67,7 @@ struct DeviceLinkTests {
         #expect(try phone.body(of: before) == "shared, before the revocation")
 
         let own = await #expect(throws: DeviceError.self) { try await couple.alex.revoke(try couple.alex.device.revocableDevice("Alex's laptop")) }
-        #expect(own.flatMap(PartnerTests.detail)?.contains("the device you are using") == true, "\(String(describing: own))")
+        #expect(own.flatMap(PartnerTests.reason) == .revokingThisDevice, "\(String(describing: own))")
         _ = try await couple.alex.revoke(try couple.alex.device.revocableDevice("Alex's phone"))
         let after = try couple.alex.write(NewEntry(visibility: .shared, body: "shared, after the revocation"))
         let privateAfter = try couple.alex.write(NewEntry(body: "private, after the revocation"))
@@ -195,7 +195,7 @@ struct AllDevicesPairingTests {
         let phone = try await couple.link(couple.alex, named: "Alex's phone")
         try await couple.pair()
         let second = await #expect(throws: DeviceError.self) { try await phone.invitePartner(timeout: .seconds(5)) { _ in } }
-        #expect(second.flatMap(PartnerTests.detail)?.contains("already paired with Sam on another of your devices") == true,
+        #expect(second.flatMap(PartnerTests.reason) == .pairedOnAnotherDevice(partner: "Sam"),
                 "\(String(describing: second))")
         _ = try await phone.sync()
         #expect(try phone.device.status().partner == "Sam")

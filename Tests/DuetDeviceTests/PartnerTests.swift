@@ -8,9 +8,9 @@ import Testing
 /// in process (these ran as `duet` and `duet-relay` processes before issue #15 item 6).
 @Suite("Pairing, shared entries and authorship")
 struct PartnerTests {
-    /// `error`'s detail when it is an exchange's refusal.
-    static func detail(_ error: any Error) -> String? {
-        if case .exchange(let detail, _) = error as? DeviceError { return detail }
+    /// `error`'s reason when it is an exchange's refusal.
+    static func reason(_ error: any Error) -> ExchangeFailure? {
+        if case .exchange(let reason, _) = error as? DeviceError { return reason }
         return nil
     }
 
@@ -21,7 +21,7 @@ struct PartnerTests {
         let wrong = await #expect(throws: DeviceError.self) {
             try await couple.sam.acceptPartner(code: "00000-00000-00000-00000-00000-0", timeout: .seconds(60))
         }
-        #expect(wrong.flatMap(Self.detail)?.hasPrefix("no invitation waits under this code") == true, "\(String(describing: wrong))")
+        #expect(wrong.flatMap(Self.reason) == .noInvitation, "\(String(describing: wrong))")
         await #expect(throws: DeviceError.invalidCode(.pairing)) { try await couple.sam.acceptPartner(code: "not-a-code", timeout: .seconds(60)) }
 
         // Expired: the inviter gives up and keeps nothing. Its wait runs on a simulated clock,
@@ -29,7 +29,7 @@ struct PartnerTests {
         let clock = SimulatedClock()
         let waiting = try Device.open(home: couple.alex.device.home, environment: clock.driving(couple.environment)).unlock(TwoPartners.passphrase)
         let gaveUp = await #expect(throws: DeviceError.self) { try await waiting.invitePartner(timeout: .seconds(1)) { _ in } }
-        #expect(gaveUp.flatMap(Self.detail)?.contains("no answer from your partner in time") == true, "\(String(describing: gaveUp))")
+        #expect(gaveUp.flatMap(Self.reason) == .invitationUnanswered, "\(String(describing: gaveUp))")
         #expect(clock.elapsed >= .seconds(1), "the invitation waited its whole second")
         #expect(try couple.alex.device.status().partner == nil)
         #expect(try couple.sam.device.status().partner == nil, "the failed attempts left Sam unpaired")
@@ -44,11 +44,11 @@ struct PartnerTests {
         let kim = try await Device.create(home: couple.folder + "/kim", name: "Kim", deviceName: "Kim's phone", passphrase: TwoPartners.passphrase,
                                           relay: couple.relay.origin, environment: couple.environment).device
         let reused = await #expect(throws: DeviceError.self) { try await kim.acceptPartner(code: code, timeout: .seconds(60)) }
-        #expect(reused.flatMap(Self.detail)?.contains("already used") == true, "\(String(describing: reused))")
+        #expect(reused.flatMap(Self.reason) == .noInvitation, "\(String(describing: reused))")
         #expect(try kim.device.status().partner == nil)
         // Pairing twice is refused too.
         let again = await #expect(throws: DeviceError.self) { try await couple.sam.invitePartner(timeout: .seconds(1)) { _ in } }
-        #expect(again.flatMap(Self.detail)?.contains("already paired with Alex") == true, "\(String(describing: again))")
+        #expect(again.flatMap(Self.reason) == .alreadyPaired(partner: "Alex"), "\(String(describing: again))")
     }
 
     @Test("Shared entries reach the partner under their verified author; private ones never leave their owner")

@@ -73,7 +73,7 @@ struct RecoveryTests {
             try await Device.recover(code: "00000-00000-00000-00000-00000-0", home: target, deviceName: "laptop", passphrase: TwoPartners.passphrase,
                                      relay: couple.relay.origin, environment: couple.environment)
         }
-        #expect(wrong.flatMap(PartnerTests.detail)?.contains("keeps nothing under that recovery code") == true, "\(String(describing: wrong))")
+        #expect(wrong.flatMap(PartnerTests.reason) == .nothingUnderRecoveryCode, "\(String(describing: wrong))")
         await #expect(throws: DeviceError.invalidCode(.recovery)) {
             try await Device.recover(code: "not-a-code", home: target, deviceName: "laptop", passphrase: TwoPartners.passphrase,
                                      relay: couple.relay.origin, environment: couple.environment)
