@@ -38,6 +38,7 @@ extension World {
         // Its network index is past the honest devices' (the scheduler keys waits by index).
         let indexed = Device(index: 1000, person: 1, name: name, home: device.home, random: device.random)
         hostile = indexed
+        connect(indexed)
         try await link(indexed, from: devices(of: 1)[0])
     }
 

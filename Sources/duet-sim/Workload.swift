@@ -138,9 +138,13 @@ extension World {
                 let requests = scheduler.requests
                 if !requests.isEmpty {
                     await deliver(requests[random.below(requests.count)])
-                } else if !replays.isEmpty {
+                } else {
                     // A request the network repeated arrives late; nobody waits for its reply.
-                    _ = await respond(replays.remove(at: random.below(replays.count)))
+                    let repeating = devices.compactMap(\.network).filter { $0.repeatsWaiting > 0 }
+                    if !repeating.isEmpty {
+                        let network = repeating[random.below(repeating.count)]
+                        await network.deliverRepeat(at: random.below(network.repeatsWaiting))
+                    }
                 }
             case 90..<95:
                 if scheduler.sleeperCount > 0 { await scheduler.wakeNext() } else { scheduler.advance(by: UInt64(1 + random.below(5000))) }
@@ -173,6 +177,7 @@ extension World {
         case 3 where !device.daemonRunning:
             // `duetd`'s round, locked, beside whatever `duet` does on the same home.
             device.daemonRunning = true
+            device.daemonStart = opStart(device)
             let life = device.life, environment = self.environment(device), origin = self.origin, events = self.events
             await start(device) {
                 do { try await World.daemonRound(store: store, origin: origin, environment: environment) } catch {
@@ -183,6 +188,7 @@ extension World {
         default:
             guard !device.syncing else { return }
             device.syncing = true
+            device.syncStart = opStart(device)
             let life = device.life, environment = self.environment(device), origin = self.origin, scheduler = self.scheduler
             let events = self.events
             await start(device) {
