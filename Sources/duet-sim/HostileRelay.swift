@@ -103,7 +103,8 @@ extension World {
             guard !lower.isEmpty else { return nil }
             alteration = .rollBack(to: lower[random.below(lower.count)])
         } else {
-            guard let page = observed.page, !page.envelopes.isEmpty, random.chance(25) else { return nil }
+            // Pages of two or more envelopes are few (devices sync often): every one is reordered.
+            guard let page = observed.page, !page.envelopes.isEmpty, kind == .reorder ? page.envelopes.count >= 2 : random.chance(25) else { return nil }
             let headers = page.envelopes.map { try? Envelope(bytes: $0).header }
             switch kind {
             case .tamper:
@@ -112,7 +113,6 @@ extension World {
             case .replay:
                 alteration = .replay(envelope: random.below(page.envelopes.count))
             case .reorder:
-                guard page.envelopes.count >= 2 else { return nil }
                 var order = Array(page.envelopes.indices)
                 for index in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(index, random.below(index + 1)) }
                 var highest: [WireDeviceID: UInt64] = [:]
@@ -150,7 +150,7 @@ extension World {
                 return nil
             }
         }
-        if told { events.withLock { $0.attacks.append(.init(device: device.index, kind: kind.rawValue, warning: kind.warning)) } }
+        if told { events.withLock { $0.attacks.append(.init(device: device.index, kind: kind.rawValue, warning: kind.warning)) } } else { silentAttacks += 1 }
         return alteration
     }
 }

@@ -46,6 +46,8 @@ final class World: @unchecked Sendable {
     /// Entries the hostile partner forged in Alex's name: no device may ever show them.
     var forgedEntries: [EntryID] = []
     var relayCrashes = 0, deviceCrashes = 0, delivered = 0
+    /// Relay attacks carried out that the device cannot tell from an honest relay's doing.
+    var silentAttacks = 0
     /// FNV-1a over every request the relay answered and its reply, in order: two runs of one
     /// seed with the same digest took the same path (`--verbose` prints it).
     var digest: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -270,6 +272,8 @@ struct Events {
         let warning: String
     }
     var attacks: [Attack] = []
+    /// What an attack achieved that a defence should have stopped.
+    var defencesBroken: [String] = []
     var failures: [String: Int] = [:]
 }
 

@@ -46,7 +46,7 @@ struct FaultWrapperTests {
         _ = try await couple.alex.sync()
         _ = try await couple.sam.sync()
         _ = try await couple.alex.sync()
-        #expect(repeated.withLock { $0 } >= 3)
+        #expect(repeated.withLock { $0 } >= 2)
         #expect(try couple.sam.show(id).record.body == "Sent twice, kept once.")
         #expect(try Self.warnings(couple.alex).isEmpty)
         #expect(try Self.warnings(couple.sam).isEmpty)
