@@ -85,15 +85,16 @@ extension World {
     }
 
     private func choose(_ kind: RelayAttack, _ observed: HostileRelayConnection.Observed, device: Device) -> RelayAlteration? {
-        guard let store = device.store, let own = device.unlocked?.keystore.deviceID, let part = Self.spacePart(observed.request),
-              let space = ((try? store.spaces()) ?? []).first(where: { Hex.encode($0.id.bytes) == part })?.id else { return nil }
+        guard let store = device.store, let own = device.unlocked?.keystore.deviceID, let part = Self.spacePart(observed.request) else { return nil }
+        // Read from the store only for a reply about to be altered.
+        func space() -> SpaceID? { ((try? store.spaces()) ?? []).first { Hex.encode($0.id.bytes) == part }?.id }
         var told = true
         let alteration: RelayAlteration
         if kind == .rollback {
             guard observed.request.method == "GET", observed.request.path.hasSuffix("/heads"), !observed.earlier.isEmpty, random.chance(25) else { return nil }
             // Every running op (and so the exchange that asked) holds the relay to at least this.
             let starts = running(device)
-            guard !starts.isEmpty else { return nil }
+            guard !starts.isEmpty, let space = space() else { return nil }
             var floor: [WireDeviceID: UInt64] = [:]
             for id in (starts[0].seen[space] ?? [:]).keys { floor[id] = starts.map { $0.seen[space]?[id] ?? 0 }.min() }
             let lower = observed.earlier.indices.filter { index in
@@ -131,7 +132,7 @@ extension World {
                     // held here already (another op of this device may have stored them).
                     guard let floor = running(device).map(\.heads).min(),
                           let named = device.heads[part]?.first(where: { $0.number > floor })?.heads,
-                          let held = try? store.localHeads(space: space) else { return nil }
+                          let space = space(), let held = try? store.localHeads(space: space) else { return nil }
                     for case let header? in headers where header.device != own && header.seq <= named[header.device, default: 0]
                         && header.seq > held[header.device, default: 0] {
                         eligible[header.device, default: []].append(header.seq)
