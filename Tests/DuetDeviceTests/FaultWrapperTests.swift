@@ -79,7 +79,11 @@ struct FaultWrapperTests {
         let arrived = Box<[String]>([])
         let slept = Box<[Duration]>([])
         let relay = RecordingConnection(arrived: arrived)
-        let network = FaultyConnection(relay, holdLimit: .seconds(30), sleep: { duration in slept.value.append(duration) }) { request in
+        // The sleep waits for real: the hold limit is a timer on it, which must not fire at once.
+        let network = FaultyConnection(relay, holdLimit: .seconds(30), sleep: { duration in
+            slept.value.append(duration)
+            try await Task.sleep(for: duration)
+        }) { request in
             switch request.target {
             case "/first": .reorder
             case "/third": .delay(.milliseconds(7))
@@ -87,7 +91,9 @@ struct FaultWrapperTests {
             }
         }
         async let first = network.send(RelayRequest(method: "GET", target: "/first"), maximumReplyBytes: 100)
-        while network.heldBack == 0 { await Task.yield() }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while network.heldBack == 0, ContinuousClock.now < deadline { await Task.yield() }
+        try #require(network.heldBack == 1)
         _ = try await network.send(RelayRequest(method: "GET", target: "/second"), maximumReplyBytes: 100)
         _ = try await first
         _ = try await network.send(RelayRequest(method: "GET", target: "/third"), maximumReplyBytes: 100)
@@ -176,7 +182,7 @@ struct FaultWrapperTests {
         }
     }
 
-    @Test("A page reordered within one device's envelopes is a replay to the device; across devices it cannot tell")
+    @Test("An alteration applies as given: a permutation reorders, indices are withheld, a rollback serves the remembered reply; one that does not fit leaves the reply as it is")
     func reorderedPages() throws {
         let page = FetchPage(envelopes: [[1], [2], [3]], complete: true)
         let reply = RelayReply(status: 200, body: page.body)
