@@ -31,7 +31,7 @@ final class World: @unchecked Sendable {
     static let faultRates = NetworkFaultRates(loseRequest: 3, loseReply: 4, duplicate: 3)
     /// Whether the request being delivered was sent by a task since cancelled (nobody reads its reply).
     var deliveringCancelled = false
-    /// Incremented for every heads reply a device is shown (``Device/headsShown``).
+    /// Incremented for every heads reply a device is shown (``Device/heads`` numbers them).
     var headsShown = 0
     /// Crashed devices' waits, ended when the seed is over.
     var abandoned: [(requests: [Scheduler.Request], sleepers: [Scheduler.Sleeper])] = []
