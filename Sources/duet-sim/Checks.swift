@@ -7,6 +7,7 @@ import Foundation
 extension World {
     func check() throws {
         let events = self.events.withLock { $0 }
+        if let broken = events.defencesBroken.first { throw Violation(broken) }
         var replicas: [Int: (personal: [EntryID: [UInt8]], shared: [EntryID: [UInt8]])] = [:]
         var authors: [Int: [EntryID: DeviceID]] = [:]
         for device in devices {

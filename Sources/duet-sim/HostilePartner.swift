@@ -12,11 +12,28 @@ enum PartnerAttack: String, CaseIterable, Sendable {
     case forgedAdoption
     /// A signed envelope whose plaintext is not a change (issue #13's poisoned envelope).
     case poisonedEnvelope
+    /// A membership record, signed by Sam's identity, removing one of Alex's devices (issue
+    /// #13: an identity removes only devices it certified). The relay refuses it and keeps it
+    /// as evidence; every honest device replays it against its own log and warns.
+    case evictDevice
+    /// A membership record adding a third identity to the couple space (a reader neither
+    /// person is): refused by the same rule on the relay and on every device.
+    case thirdReader
 
     var warning: String {
         switch self {
         case .forgedAdoption: "another device"
         case .poisonedEnvelope: "could not be read"
+        case .evictDevice, .thirdReader: "was refused and not followed"
+        }
+    }
+
+    /// The relay's refusal the attack must meet (what the log's rule says, SPEC § 6.2).
+    var refusal: String? {
+        switch self {
+        case .evictDevice: "membership-not-own-device"
+        case .thirdReader: "membership-identity-limit"
+        case .forgedAdoption, .poisonedEnvelope: nil
         }
     }
 }
@@ -38,6 +55,7 @@ extension World {
         // Its network index is past the honest devices' (the scheduler keys waits by index).
         let indexed = Device(index: 1000, person: 1, name: name, home: device.home, random: device.random)
         hostile = indexed
+        connect(indexed)
         try await link(indexed, from: devices(of: 1)[0])
     }
 
@@ -46,6 +64,10 @@ extension World {
         guard adversary == .partner, let kind = partnerAttack, let device = hostile, let unlocked = device.unlocked,
               let store = device.store, let couple = try? store.space(.couple), let keys = try? unlocked.spaceKeys(couple.id),
               let epoch = keys.keys.max(), let key = keys[epoch] else { return }
+        if kind.refusal != nil {
+            await attackMembership(kind, device: device, unlocked: unlocked, store: store, couple: couple)
+            return
+        }
         let wire = unlocked.keystore.deviceID
         let author = unlocked.device
         var chain = hostileChain
@@ -67,6 +89,8 @@ extension World {
                                                       dependencies: [], entry: forged, operations: [.adoptSnapshot(EntrySnapshot.encode(entry))]))
             case .poisonedEnvelope:
                 plaintext = (0..<200).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            case .evictDevice, .thirdReader:
+                return
             }
             let header = Envelope.Header(space: couple.id, epoch: epoch, device: wire, seq: chain.seq, previous: chain.previous)
             chain.pending = RandomBytes.$simulated.withValue(device.random) {
@@ -91,6 +115,48 @@ extension World {
         guard pushed.isSet else { return }
         hostileChain = HostileChain(seq: chain.seq + 1, previous: envelope.hash, pending: nil)
         // Every honest device of the couple space receives it: each must warn.
+        events.withLock { events in
+            for honest in devices { events.attacks.append(.init(device: honest.index, kind: kind.rawValue, warning: kind.warning)) }
+        }
+    }
+}
+
+extension World {
+    /// The hostile device posts a membership record its identity signed that the log's rules
+    /// refuse. Counted once the relay refused it by that rule (it then keeps it as evidence):
+    /// every honest device of the couple must warn at its next sync, and nothing changes.
+    func attackMembership(_ kind: PartnerAttack, device: Device, unlocked: UnlockedStore, store: Store, couple: SpaceInfo) async {
+        guard let log = try? store.membershipLog(space: couple.id) else { return }
+        let action: MembershipRecord.Action
+        switch kind {
+        case .evictDevice:
+            let alex = devices(of: 0).compactMap { $0.unlocked?.keystore.device.verifyingKey }
+            guard !alex.isEmpty else { return }
+            action = .removeDevice(alex[random.below(alex.count)])
+        case .thirdReader:
+            let stranger = RandomBytes.$simulated.withValue(device.random) { SigningKey.generate() }
+            action = .addIdentity(stranger.verifyingKey)
+        case .forgedAdoption, .poisonedEnvelope:
+            return
+        }
+        let records = log.nextRecords([action], by: unlocked.keystore.identity)
+        let environment = self.environment(device), origin = self.origin, events = self.events
+        let refused = EventFlag(), finished = EventFlag()
+        await start(device) {
+            var transport = environment.transport(origin, .device(unlocked.keystore.device))
+            do {
+                try await transport.authenticate()
+                try await transport.postMembership(records)
+                events.withLock { $0.defencesBroken.append("the relay accepted Sam's \(kind.rawValue) record") }
+            } catch let failure as RelayTransport.Failure where failure.code == kind.refusal {
+                refused.set()
+            } catch {
+                events.withLock { $0.failures["hostile: " + World.kind(of: error), default: 0] += 1 }
+            }
+            finished.set()
+        }
+        try? await drive(until: { finished.isSet })
+        guard refused.isSet else { return }
         events.withLock { events in
             for honest in devices { events.attacks.append(.init(device: honest.index, kind: kind.rawValue, warning: kind.warning)) }
         }

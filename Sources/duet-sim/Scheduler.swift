@@ -29,6 +29,8 @@ final class Scheduler: Sendable {
         var requests: [Request] = []
         var sleepers: [Sleeper] = []
         var nextID = 0
+        /// Requests whose task was cancelled while they waited.
+        var cancelled: Set<Int> = []
         var now: UInt64
         /// Set at the end of a seed: every wait fails at once, so abandoned tasks finish.
         var closed = false
@@ -44,21 +46,33 @@ final class Scheduler: Sendable {
     // MARK: - What device tasks call
 
     /// Parks the calling task until the loop answers its request.
+    /// A task cancelled while it waits (a prefetch the exchange no longer wants) still has its
+    /// request answered, but nobody reads the reply: ``isCancelled(_:)`` tells the loop so.
     func send(from device: Int, _ request: RelayRequest, maximumReplyBytes: Int) async throws -> RelayReply {
-        try await withCheckedThrowingContinuation { continuation in
-            let ready = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                guard !state.closed else {
-                    continuation.resume(throwing: SimulatedFault.ended)
-                    return nil
+        let id = state.withLock { state in
+            state.nextID += 1
+            return state.nextID
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let ready = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                    guard !state.closed else {
+                        continuation.resume(throwing: SimulatedFault.ended)
+                        return nil
+                    }
+                    state.requests.append(Request(id: id, device: device, request: request, maximumReplyBytes: maximumReplyBytes,
+                                                  continuation: continuation))
+                    return Self.parked(&state)
                 }
-                state.nextID += 1
-                state.requests.append(Request(id: state.nextID, device: device, request: request, maximumReplyBytes: maximumReplyBytes,
-                                              continuation: continuation))
-                return Self.parked(&state)
+                ready?.resume()
             }
-            ready?.resume()
+        } onCancel: {
+            state.withLock { _ = $0.cancelled.insert(id) }
         }
     }
+
+    /// Whether the task that sent request `id` was cancelled (nobody will read its reply).
+    func isCancelled(_ id: Int) -> Bool { state.withLock { $0.cancelled.remove(id) != nil } }
 
     /// Parks the calling task for `duration` of simulated time.
     func sleep(device: Int, _ duration: Duration) async throws {

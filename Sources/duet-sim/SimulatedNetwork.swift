@@ -44,3 +44,21 @@ struct SimulatedTasks: TaskStarter {
         scheduler.spawn(operation)
     }
 }
+
+/// The relay as the simulated network reaches it: `respond` is the real ``RelayAPI``'s answer
+/// (the world's current relay, with the relay's random stream, folded into the digest).
+struct SimulatedRelay: RelayConnection {
+    let origin: String
+    let respond: @Sendable (RelayRequest) async -> RelayReply
+
+    func send(_ request: RelayRequest, maximumReplyBytes: Int) async throws -> RelayReply {
+        let reply = await respond(request)
+        guard reply.body.count <= maximumReplyBytes else { throw RelayConnectionFailure.replyTooLarge(limit: maximumReplyBytes) }
+        return reply
+    }
+
+    func live(space: SpaceID, token: [UInt8], pingInterval: Duration, opened: @escaping @Sendable () -> Void,
+              receive: @escaping @Sendable ([UInt8]) async throws -> Void) async throws {
+        throw RelayConnectionFailure.unreachable("the simulated relay has no live feed")
+    }
+}

@@ -58,6 +58,6 @@ struct Worker {
         await world.close()
         let events = world.events.withLock { $0 }
         return "digest \(String(world.digest, radix: 16)), \(world.devices.count) devices, \(events.commits.count) writes, \(world.delivered) requests, "
-            + "\(world.deviceCrashes) device and \(world.relayCrashes) relay crashes, \(events.attacks.count) attack(s) \(world.relayAttack?.rawValue ?? ""), failures \(events.failures.sorted { $0.key < $1.key })"
+            + "\(world.deviceCrashes) device and \(world.relayCrashes) relay crashes, \(events.attacks.count) attack(s) \(world.relayAttack?.rawValue ?? world.partnerAttack?.rawValue ?? ""), \(world.silentAttacks) silent, failures \(events.failures.sorted { $0.key < $1.key })"
     }
 }

@@ -26,7 +26,25 @@ extension World {
         }
         if adversary == .partner { try await linkHostile() }
         // Everyone learns of everyone's devices before the workload begins.
-        for _ in 0..<2 { for device in devices { try await syncNow(device) } }
+        try await syncUntilSettled()
+    }
+
+    /// Syncs every device on an honest network until each has synced since the last change
+    /// anyone made at the relay (every device at least once, in order): then each holds all
+    /// the others sent. Fewer syncs than fixed rounds of every device (a round that moves
+    /// nothing is not run), and more when a late round still moves something.
+    func syncUntilSettled() async throws {
+        var synced: [Int: Int] = [:]   // device index → relayWrites when its last sync ended
+        var syncs = 0, next = 0
+        func stale(_ device: Device) -> Bool { device.store != nil && synced[device.index].map { $0 < relayWrites } ?? true }
+        // Round and round in order, from the device after the last one synced.
+        while let position = devices.indices.map({ (next + $0) % devices.count }).first(where: { stale(devices[$0]) }) {
+            syncs += 1
+            guard syncs <= 8 * devices.count else { throw Violation("the devices did not settle in \(syncs - 1) syncs on an honest network") }
+            try await syncNow(devices[position])
+            synced[devices[position].index] = relayWrites
+            next = position + 1
+        }
     }
 
     func create(_ device: Device) async throws {
@@ -138,9 +156,13 @@ extension World {
                 let requests = scheduler.requests
                 if !requests.isEmpty {
                     await deliver(requests[random.below(requests.count)])
-                } else if !replays.isEmpty {
+                } else {
                     // A request the network repeated arrives late; nobody waits for its reply.
-                    _ = await respond(replays.remove(at: random.below(replays.count)))
+                    let repeating = devices.compactMap(\.network).filter { $0.repeatsWaiting > 0 }
+                    if !repeating.isEmpty {
+                        let network = repeating[random.below(repeating.count)]
+                        await network.deliverRepeat(at: random.below(network.repeatsWaiting))
+                    }
                 }
             case 90..<95:
                 if scheduler.sleeperCount > 0 { await scheduler.wakeNext() } else { scheduler.advance(by: UInt64(1 + random.below(5000))) }
@@ -173,6 +195,7 @@ extension World {
         case 3 where !device.daemonRunning:
             // `duetd`'s round, locked, beside whatever `duet` does on the same home.
             device.daemonRunning = true
+            device.daemonStart = opStart(device)
             let life = device.life, environment = self.environment(device), origin = self.origin, events = self.events
             await start(device) {
                 do { try await World.daemonRound(store: store, origin: origin, environment: environment) } catch {
@@ -183,6 +206,7 @@ extension World {
         default:
             guard !device.syncing else { return }
             device.syncing = true
+            device.syncStart = opStart(device)
             let life = device.life, environment = self.environment(device), origin = self.origin, scheduler = self.scheduler
             let events = self.events
             await start(device) {
@@ -243,15 +267,13 @@ extension World {
         }
     }
 
-    /// Every device syncs a few times on an honest network with nothing offline, so that each
-    /// holds everything every other device wrote.
+    /// Every device syncs on an honest network with nothing offline until none has anything
+    /// left to learn, so that each holds everything every other device wrote.
     func heal() async throws {
         for device in devices { device.partitioned = false }
         faults = false
         try await drive()
-        for _ in 0..<3 {
-            for device in devices where device.store != nil { try await syncNow(device) }
-        }
+        try await syncUntilSettled()
     }
 
     func words(_ count: Int) -> String {

@@ -26,8 +26,13 @@ final class World: @unchecked Sendable {
     var devices: [Device] = []
     /// What happened that the checks judge: commits, failures, attacks.
     let events = EventLog()
-    /// Requests the network will deliver again later (a duplicate), their replies dropped.
-    var replays: [RelayRequest] = []
+    /// How often the network loses and repeats requests while faults are on (the scheduler
+    /// reorders and delays: it answers waiting requests in the seed's order, at the seed's times).
+    static let faultRates = NetworkFaultRates(loseRequest: 3, loseReply: 4, duplicate: 3)
+    /// Whether the request being delivered was sent by a task since cancelled (nobody reads its reply).
+    var deliveringCancelled = false
+    /// Incremented for every heads reply a device is shown (``Device/heads`` numbers them).
+    var headsShown = 0
     /// Crashed devices' waits, ended when the seed is over.
     var abandoned: [(requests: [Scheduler.Request], sleepers: [Scheduler.Sleeper])] = []
     /// Whether the network loses, repeats and delays (off while setting up and healing).
@@ -41,12 +46,23 @@ final class World: @unchecked Sendable {
     /// Entries the hostile partner forged in Alex's name: no device may ever show them.
     var forgedEntries: [EntryID] = []
     var relayCrashes = 0, deviceCrashes = 0, delivered = 0
+    /// Requests that changed what the relay holds for a space (``respond(_:)``): a device that
+    /// synced after the last of them holds everything there is to learn.
+    var relayWrites = 0
+    /// Relay attacks carried out that the device cannot tell from an honest relay's doing.
+    var silentAttacks = 0
     /// FNV-1a over every request the relay answered and its reply, in order: two runs of one
     /// seed with the same digest took the same path (`--verbose` prints it).
     var digest: UInt64 = 0xcbf2_9ce4_8422_2325
 
-    func fold(_ bytes: some Sequence<UInt8>) {
-        for byte in bytes { digest = (digest ^ UInt64(byte)) &* 0x100_0000_01b3 }
+    func fold(_ bytes: [UInt8]) {
+        // Through a buffer pointer and a local: the debug build CI runs makes a generic
+        // sequence walk over every byte of every reply a few percent of a seed.
+        var digest = self.digest
+        bytes.withUnsafeBufferPointer { buffer in
+            for byte in buffer { digest = (digest ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        }
+        self.digest = digest
     }
 
     static let passphrase = "simulated passphrase"
@@ -90,6 +106,16 @@ final class World: @unchecked Sendable {
         var partitioned = false
         /// Bumped on every crash: an op of an earlier life reports nothing.
         var life = 0
+        /// Its network (losses, repeats) and, outside it, what the relay's attacks make of the
+        /// replies that reach the device (set by ``World/connect(_:)``).
+        var network: FaultyConnection?
+        var relayView: (any RelayConnection)?
+        /// What the running sync and daemon round had been shown when each began (the
+        /// relay's attacks are chosen so that the device can tell, or cannot; HostileRelay.swift).
+        var syncStart: OpStart?
+        var daemonStart: OpStart?
+        /// The heads replies this device was shown, by space path, each numbered by ``World/headsShown``.
+        var heads: [String: [(number: Int, heads: [WireDeviceID: UInt64])]] = [:]
 
         init(index: Int, person: Int, name: String, home: Home, random: SeededRandomStream) {
             self.index = index
@@ -106,7 +132,23 @@ final class World: @unchecked Sendable {
         let device = Device(index: index, person: person, name: name, home: Home(path: "\(directory)/\(name)"),
                             random: SeededRandomStream(seed: seed, name: name))
         devices.append(device)
+        connect(device)
         return device
+    }
+
+    /// `device`'s way to the relay: the simulated relay, behind the device's lossy network,
+    /// behind the relay's attacks (outermost, so an attack counts only when its reply reaches
+    /// the device). Every choice is drawn from the seed by the loop, which runs all three.
+    func connect(_ device: Device) {
+        let origin = self.origin
+        let relay = SimulatedRelay(origin: origin) { [unowned self] request in await self.respond(request) }
+        let network = FaultyConnection(relay, repeatsBeforeNextRequest: false) { [unowned self, unowned device] _ in
+            self.faults && device.index != self.hostile?.index ? Self.faultRates.draw(&self.random) : .deliver
+        }
+        device.network = network
+        device.relayView = HostileRelayConnection(network) { [unowned self, unowned device] observed in
+            self.alteration(observed, device: device)
+        }
     }
 
     static let people = ["Alex", "Sam"]
@@ -165,35 +207,27 @@ final class World: @unchecked Sendable {
             await scheduler.answer(request, with: .failure(RelayConnectionFailure.unreachable("simulated partition")))
             return
         }
-        let fate = faults && request.device != hostile?.index ? random.below(100) : 99
-        if fate < 3 {
-            // Lost on the way: the relay never sees it.
-            await scheduler.answer(request, with: .failure(RelayConnectionFailure.unreachable("simulated loss")))
-            return
+        guard let connection = device.relayView else { return }
+        deliveringCancelled = scheduler.isCancelled(request.id)
+        let result: Result<RelayReply, any Error>
+        do {
+            result = .success(try await connection.send(request.request, maximumReplyBytes: request.maximumReplyBytes))
+        } catch {
+            result = .failure(error)
         }
-        let reply = await respond(request.request)
-        if fate < 7 {
-            // The relay did it, the reply was lost.
-            await scheduler.answer(request, with: .failure(RelayConnectionFailure.unreachable("simulated lost reply")))
-            return
-        }
-        if fate < 10 { replays.append(request.request) }
-        guard reply.body.count <= request.maximumReplyBytes else {
-            await scheduler.answer(request, with: .failure(RelayConnectionFailure.replyTooLarge(limit: request.maximumReplyBytes)))
-            return
-        }
-        // Only while the workload runs: the heal shows what honest replies then mend.
-        await scheduler.answer(request, with: .success(faults ? attack(reply, to: request.request, device: device) : reply))
+        await scheduler.answer(request, with: result)
     }
 
     /// The relay's answer, with its own random stream.
     func respond(_ request: RelayRequest) async -> RelayReply {
         let api = relay.api
         let reply = await RandomBytes.$simulated.withValue(relayRandom) { await api.respond(request) }
-        fold(request.method.utf8)
-        fold(request.target.utf8)
+        fold(Array(request.method.utf8))
+        fold(Array(request.target.utf8))
         fold(request.body)
         fold(reply.body)
+        // What the relay now holds that a device may need to learn (a push, a membership record).
+        if request.method != "GET", reply.status == 200, request.path.hasPrefix("/v1/spaces/") { relayWrites += 1 }
         return reply
     }
 
@@ -249,6 +283,8 @@ struct Events {
         let warning: String
     }
     var attacks: [Attack] = []
+    /// What an attack achieved that a defence should have stopped.
+    var defencesBroken: [String] = []
     var failures: [String: Int] = [:]
 }
 

@@ -15,9 +15,14 @@ struct TwoPartners {
 
     static let passphrase = Passphrase("correct horse battery")
 
-    static func environment(_ relay: InProcessRelay) -> DeviceEnvironment {
+    static func environment(_ relay: InProcessRelay, through wrap: (@Sendable (any RelayConnection) -> any RelayConnection)? = nil) -> DeviceEnvironment {
         var environment = DeviceEnvironment.system
-        environment.sync.dialer = InProcessDialer(relay)
+        if let wrap {
+            let connection = wrap(relay.connection())
+            environment.sync.dialer = InProcessDialer { origin in origin == relay.origin ? connection : nil }
+        } else {
+            environment.sync.dialer = InProcessDialer(relay)
+        }
         environment.passphraseHashing = .minimum
         return environment
     }
@@ -26,11 +31,12 @@ struct TwoPartners {
         NSTemporaryDirectory() + "duet-device-tests-" + UUID().uuidString
     }
 
-    /// Alex and Sam with journals at the relay; paired unless `paired` is false.
-    static func make(paired: Bool = true) async throws -> TwoPartners {
+    /// Alex and Sam with journals at the relay; paired unless `paired` is false. With `wrap`,
+    /// both reach the relay through the one connection it makes of the relay's (a fault wrapper).
+    static func make(paired: Bool = true, through wrap: (@Sendable (any RelayConnection) -> any RelayConnection)? = nil) async throws -> TwoPartners {
         let folder = folder()
         let relay = try InProcessRelay(directory: folder + "/relay", origin: "http://relay.test") { SyncEnvironment.system.now() }
-        let environment = environment(relay)
+        let environment = environment(relay, through: wrap)
         let alex = try await Device.create(home: folder + "/alex", name: "Alex", deviceName: "Alex's laptop", passphrase: passphrase,
                                            relay: relay.origin, environment: environment).device
         let sam = try await Device.create(home: folder + "/sam", name: "Sam", deviceName: "Sam's phone", passphrase: passphrase,
