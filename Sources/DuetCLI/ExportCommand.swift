@@ -29,7 +29,7 @@ struct ExportCommand: ParsableCommand {
                 try OutputFile.write(data, to: out)
                 FileHandle.standardError.write(Data("Exported \(count) entries to \(out).\n".utf8))
             } else {
-                try writeOut(data)
+                writeOut(data)
             }
         }
     }

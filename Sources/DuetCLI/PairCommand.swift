@@ -12,7 +12,8 @@ struct PairCommand: AsyncParsableCommand {
 /// Writes one line to stdout at once (unbuffered), so a script reading the code is not kept
 /// waiting while the command waits for the partner.
 func emitLine(_ line: String) {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    print(line)
+    StandardOutput.flushNow()
 }
 
 /// Shows a one-time code the moment it exists: alone on the first line of stdout (or as

@@ -17,6 +17,11 @@ public enum StandardOutput {
         exit(2)
     }
 
+    /// Sends what was printed now (a pairing code must show while the command waits for the
+    /// partner); a failure stays recorded in the stream for ``flushOrFail()``. `FileHandle`'s
+    /// `write(_:)`, used before, trapped on a full disk.
+    public static func flushNow() { fflush(stdout) }
+
     /// Flushes standard output; if anything printed did not get there, says so and exits 1.
     public static func flushOrFail() {
         guard fflush(stdout) != 0 || ferror(stdout) != 0 else { return }

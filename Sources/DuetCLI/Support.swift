@@ -109,14 +109,12 @@ func relativeTime(_ milliseconds: UInt64, now: UInt64) -> String {
 func printJSON(_ value: some Encodable) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    try writeOut(try encoder.encode(value) + Data("\n".utf8))
+    writeOut(try encoder.encode(value) + Data("\n".utf8))
 }
 
-/// Writes to standard output. A full disk or a device that refuses is an error line and exit
-/// code 1: `FileHandle.write(_:)` trapped there (`duet export > file` on a full disk crashed
-/// with a backtrace and left half a file that looked whole).
-func writeOut(_ data: Data) throws {
-    do { try FileHandle.standardOutput.write(contentsOf: data) } catch {
-        throw InputError("could not write everything to standard output (the disk is full or the output was closed); what it holds is incomplete")
-    }
+/// Writes UTF-8 bytes to standard output, through the same buffer as `print`: a write that
+/// fails there (a full disk, a closed pipe) is reported once, by ``StandardOutput/flushOrFail()``
+/// at the end, as one error line and exit 1.
+func writeOut(_ data: Data) {
+    print(String(decoding: data, as: UTF8.self), terminator: "")
 }

@@ -1,3 +1,4 @@
+import DuetCrypto
 import DuetTesting
 import DuetWire
 import Foundation
@@ -44,8 +45,8 @@ struct LyingRelayTests {
         #expect(try await couple.sam.duet(["sync"]).status == 0)
         let mine = try await couple.sam.write("Sam's own", ["--shared"])
         #expect(try await couple.sam.duet(["sync"]).status == 0)
-        let alexDevice = try WireDeviceID(bytes: hexBytes(try #require(try await couple.alex.show(first)["authorDevice"] as? String)))
-        let samDevice = try WireDeviceID(bytes: hexBytes(try #require(try await couple.sam.show(mine)["authorDevice"] as? String)))
+        let alexDevice = try WireDeviceID(bytes: try #require((try await couple.alex.show(first)["authorDevice"] as? String).flatMap(Hex.decode)))
+        let samDevice = try WireDeviceID(bytes: try #require((try await couple.sam.show(mine)["authorDevice"] as? String).flatMap(Hex.decode)))
         let second = try await couple.alex.write("second shared", ["--shared"])
         #expect(try await couple.alex.duet(["sync"]).status == 0)
 

@@ -1,3 +1,4 @@
+import DuetCrypto
 import DuetTesting
 import Foundation
 import Testing
@@ -67,16 +68,6 @@ extension TemporaryJournal {
     }
 }
 
-func hexBytes(_ text: String) -> [UInt8] {
-    var bytes: [UInt8] = []
-    var index = text.startIndex
-    while index < text.endIndex, let next = text.index(index, offsetBy: 2, limitedBy: text.endIndex),
-          let byte = UInt8(text[index..<next], radix: 16) {
-        bytes.append(byte)
-        index = next
-    }
-    return bytes
-}
 
 /// Pairing through `duet` and `duet-relay` processes, end to end; what pairing means (codes,
 /// authorship, shared and private entries, linked devices) is tested in process, in

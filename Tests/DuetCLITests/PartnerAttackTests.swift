@@ -18,7 +18,7 @@ struct PartnerAttackTests {
         let shared = try await couple.alex.write("Thank you for listening last night.", ["--shared"])
         try await couple.syncBoth()
         let authorHex = try await couple.alex.show(shared)["authorDevice"] as? String ?? ""
-        let alexDevice = try #require(DeviceID(bytes: hexBytes(authorHex)))
+        let alexDevice = try #require(Hex.decode(authorHex).flatMap { DeviceID(bytes: $0) })
         let sam = try await HostileMember.take(couple.sam, relay: couple.relay.base)
         return (couple, sam, alexDevice, shared)
     }

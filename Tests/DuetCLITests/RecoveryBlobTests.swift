@@ -1,3 +1,4 @@
+import DuetCrypto
 import DuetTesting
 import DuetWire
 import Foundation
@@ -151,7 +152,7 @@ struct RecoveryBlobTests {
     static func membershipCount(relay: RelayProcess, space: String) throws -> Int {
         let database = try DatabaseQueue(path: relay.data + "/relay.sqlite")
         defer { try? database.close() }
-        return try database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM membership WHERE space = ?", arguments: [Data(hexBytes(space))]) ?? 0 }
+        return try database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM membership WHERE space = ?", arguments: [Data(try #require(Hex.decode(space)))]) ?? 0 }
     }
 }
 

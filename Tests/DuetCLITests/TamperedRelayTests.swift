@@ -1,3 +1,4 @@
+import DuetCrypto
 import DuetTesting
 import Foundation
 import GRDB
@@ -21,8 +22,8 @@ struct TamperedRelayTests {
         _ = try await couple.alex.write("a private one", [])
         #expect(try await couple.alex.duet(["sync"]).status == 0)
         let spaces = try #require(try await couple.alex.status()["spaces"] as? [String: String])
-        let shared = Data(hexBytes(try #require(spaces["shared"]))), personal = Data(hexBytes(try #require(spaces["private"])))
-        let device = Data(hexBytes(try #require(try await couple.alex.show(first)["authorDevice"] as? String)))
+        let shared = Data(try #require(spaces["shared"].flatMap(Hex.decode))), personal = Data(try #require(spaces["private"].flatMap(Hex.decode)))
+        let device = Data(try #require((try await couple.alex.show(first)["authorDevice"] as? String).flatMap(Hex.decode)))
 
         #expect(await couple.relay.terminate() == 0)
         let database = try DatabaseQueue(path: couple.relay.data + "/relay.sqlite")
@@ -90,8 +91,8 @@ struct WithholdingRelayTests {
 
         // The operator deletes Alex's envelope (and its head) from the couple space.
         let spaces = try #require(try await couple.alex.status()["spaces"] as? [String: String])
-        let shared = Data(hexBytes(try #require(spaces["shared"])))
-        let alexDevice = Data(hexBytes(try #require(try await couple.alex.show(id)["authorDevice"] as? String)))
+        let shared = Data(try #require(spaces["shared"].flatMap(Hex.decode)))
+        let alexDevice = Data(try #require((try await couple.alex.show(id)["authorDevice"] as? String).flatMap(Hex.decode)))
         #expect(await couple.relay.terminate() == 0)
         let database = try DatabaseQueue(path: couple.relay.data + "/relay.sqlite")
         try await database.write { db in

@@ -1,3 +1,4 @@
+import DuetCrypto
 import DuetDevice
 import DuetSync
 import DuetTesting
@@ -74,7 +75,7 @@ struct PartnerTests {
         #expect(try couple.sam.list(EntryFilter()).allSatisfy { $0.id != secret })
         #expect(throws: DeviceError.unknownEntry(prefix: secret.uppercased())) { try couple.sam.show(secret) }
         let alexPrivateSpace = try #require(try couple.alex.device.status().privateSpace)
-        #expect(!TwoPartners.holds(hexBytes(alexPrivateSpace), under: couple.sam.device.home), "nothing of Alex's private space is on Sam's device")
+        #expect(!TwoPartners.holds(try #require(Hex.decode(alexPrivateSpace)), under: couple.sam.device.home), "nothing of Alex's private space is on Sam's device")
         #expect(!TwoPartners.holds(Array("PRIVATE-MARKER".utf8), under: couple.alex.device.home))
         for marker in ["PRIVATE-MARKER", "river", "Thank you"] {
             #expect(!TwoPartners.holds(Array(marker.utf8), under: couple.relay.directory), "plaintext '\(marker)' in the relay's files")
@@ -161,13 +162,3 @@ struct PartnerTests {
     }
 }
 
-func hexBytes(_ text: String) -> [UInt8] {
-    var bytes: [UInt8] = []
-    var index = text.startIndex
-    while index < text.endIndex, let next = text.index(index, offsetBy: 2, limitedBy: text.endIndex),
-          let byte = UInt8(text[index..<next], radix: 16) {
-        bytes.append(byte)
-        index = next
-    }
-    return bytes
-}
