@@ -8,8 +8,8 @@ struct ExportCommand: ParsableCommand {
         abstract: "Export everything this device can read (json re-imports every entry's text and fields, as your own private writing; markdown is for reading).")
 
     @OptionGroup var common: CommonOptions
-    @Option(help: "json or markdown.") var format: String = "json"
-    @Option(help: "Write to this file (created 0600; a symlink is followed) instead of standard output.") var out: String?
+    @Option(help: "json or markdown.", completion: .list(["json", "markdown"])) var format: String = "json"
+    @Option(help: "Write to this file (created 0600; a symlink is followed) instead of standard output.", completion: .file()) var out: String?
 
     func validate() throws {
         guard ["json", "markdown"].contains(format) else { throw ValidationError("--format is json or markdown") }

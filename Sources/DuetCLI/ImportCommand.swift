@@ -8,8 +8,8 @@ struct ImportCommand: ParsableCommand {
         abstract: "Import from Duet's own JSON, jrnl's JSON export, or Day One's JSON export.")
 
     @OptionGroup var common: CommonOptions
-    @Option(help: "duet, jrnl or dayone.") var from: String
-    @Argument(help: "The export file.") var path: String
+    @Option(help: "duet, jrnl or dayone.", completion: .list(["duet", "jrnl", "dayone"])) var from: String
+    @Argument(help: "The export file.", completion: .file()) var path: String
 
     func validate() throws {
         guard ImportFormat(rawValue: from) != nil else { throw ValidationError("--from is duet, jrnl or dayone") }

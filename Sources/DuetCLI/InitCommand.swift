@@ -82,7 +82,7 @@ struct PassphraseCommand: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    @Option(help: "Read the new passphrase from this file (for scripts).")
+    @Option(help: "Read the new passphrase from this file (for scripts).", completion: .file())
     var newPassphraseFile: String?
 
     func run() throws {

@@ -9,9 +9,9 @@ struct ListCommand: ParsableCommand {
     @Flag(help: "Only private entries.") var `private` = false
     @Flag(help: "Only shared entries.") var shared = false
     @Flag(help: "Private and shared entries (the default).") var all = false
-    @Option(help: "Only entries with this factor.") var factor: String?
+    @Option(help: "Only entries with this factor.", completion: .factors) var factor: String?
     @Option(help: "Only entries with this tag.") var tag: String?
-    @Option(help: "me or partner.") var author: String?
+    @Option(help: "me or partner.", completion: .list(["me", "partner"])) var author: String?
     @Option(help: "Only entries created on or after this date (YYYY-MM-DD or RFC 3339).") var since: String?
     @Option(help: "Only entries created before this date.") var until: String?
     @Flag(help: "Show deleted entries instead.") var deleted = false
@@ -159,7 +159,7 @@ struct PromptCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "prompt", abstract: "A reflection prompt for one of the five factors.")
 
     @OptionGroup var common: CommonOptions
-    @Option(help: "safety, attunement, comfort, delight or exploration.") var factor: String?
+    @Option(help: "safety, attunement, comfort, delight or exploration.", completion: .factors) var factor: String?
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {

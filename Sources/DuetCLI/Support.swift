@@ -4,10 +4,10 @@ import Foundation
 
 /// Options every command takes.
 struct CommonOptions: ParsableArguments {
-    @Option(help: "The device's data folder (default: $DUET_HOME, else $XDG_DATA_HOME/duet, else ~/.local/share/duet).")
+    @Option(help: "The device's data folder (default: $DUET_HOME, else $XDG_DATA_HOME/duet, else ~/.local/share/duet).", completion: .directory)
     var home: String?
 
-    @Option(help: "Read the passphrase from this file (for scripts; a terminal prompt or DUET_PASSPHRASE come first).")
+    @Option(help: "Read the passphrase from this file (for scripts; a terminal prompt or DUET_PASSPHRASE come first).", completion: .file())
     var passphraseFile: String?
 
     var resolvedHome: String { Device.home(option: home) }

@@ -10,6 +10,16 @@ struct SyncCommand: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
     @Option(help: "The relay (remembered for next time; default: the one given to init).") var relay: String?
+    @Flag(help: "Print one JSON object: relay, sent, received, deviceChanges, refused.") var json = false
+
+    /// What `--json` prints; every key is always there.
+    struct Report: Encodable {
+        let relay: String
+        let sent: Int
+        let received: Int
+        let deviceChanges: Int
+        let refused: Int
+    }
 
     func run() async throws {
         try await reportingRelayErrors(keepsWork: true) {
@@ -20,6 +30,10 @@ struct SyncCommand: AsyncParsableCommand {
             defer { SendingProgress.finish() }
             let report = try await unlocked.sync(relay: relay, progress: SendingProgress.report)
             SendingProgress.finish()
+            if json {
+                return try printJSON(Report(relay: report.relay, sent: report.sent, received: report.received,
+                                            deviceChanges: report.deviceChanges, refused: report.refused))
+            }
             var parts = ["sent \(report.sent)", "received \(report.received)"]
             if report.deviceChanges > 0 { parts.append("\(report.deviceChanges) device change(s)") }
             if report.refused > 0 { parts.append("refused \(report.refused) (see `duet status`)") }

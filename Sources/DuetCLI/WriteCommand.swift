@@ -16,7 +16,7 @@ struct WriteCommand: ParsableCommand {
     @Option(help: "A title.")
     var title: String?
 
-    @Option(name: .customLong("factor"), help: "safety, attunement, comfort, delight or exploration (repeatable).")
+    @Option(name: .customLong("factor"), help: "safety, attunement, comfort, delight or exploration (repeatable).", completion: .factors)
     var factors: [String] = []
 
     @Option(name: .customLong("tag"), help: "A tag (repeatable).")
@@ -31,7 +31,7 @@ struct WriteCommand: ParsableCommand {
     @Option(name: .short, help: "The text of the entry.")
     var m: String?
 
-    @Option(help: "Read the text from this file.")
+    @Option(help: "Read the text from this file.", completion: .file())
     var file: String?
 
     func validate() throws {
@@ -64,7 +64,7 @@ struct EditCommand: ParsableCommand {
     @Option(name: .short, help: "The new text.")
     var m: String?
 
-    @Option(help: "Read the new text from this file.")
+    @Option(help: "Read the new text from this file.", completion: .file())
     var file: String?
 
     @Option(help: "A new title.")
@@ -73,10 +73,10 @@ struct EditCommand: ParsableCommand {
     @Option(help: "A new mood from 1 to 5.")
     var mood: Int?
 
-    @Option(help: "Add a factor (repeatable).")
+    @Option(help: "Add a factor (repeatable).", completion: .factors)
     var addFactor: [String] = []
 
-    @Option(help: "Remove a factor (repeatable).")
+    @Option(help: "Remove a factor (repeatable).", completion: .factors)
     var removeFactor: [String] = []
 
     @Option(help: "Add a tag (repeatable).")
