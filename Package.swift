@@ -217,7 +217,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DuetCLITests",
-            dependencies: ["duet", "duet-relay", "duetd", "duet-sim", "DuetTesting", "DuetCore", "DuetStore", "DuetSync", "DuetWire", "DuetCrypto", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["duet", "DuetCLI", "duet-relay", "duetd", "duet-sim", "DuetTesting", "DuetCore", "DuetStore", "DuetSync", "DuetWire", "DuetCrypto", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         .testTarget(

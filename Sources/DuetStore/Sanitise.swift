@@ -6,8 +6,10 @@ public enum Sanitise {
     /// with U+FFFD.
     public static func text(_ text: String) -> String {
         var view = String.UnicodeScalarView()
-        for scalar in text.unicodeScalars {
-            view.append(isDangerous(scalar) && scalar != "\n" && scalar != "\t" ? "\u{FFFD}" : scalar)
+        let scalars = Array(text.unicodeScalars)
+        for (index, scalar) in scalars.enumerated() {
+            let kept = scalar == "\n" || scalar == "\t" || !isDangerous(scalar) || joinsEmoji(scalars, at: index)
+            view.append(kept ? scalar : "\u{FFFD}")
         }
         return String(view)
     }
@@ -15,12 +17,23 @@ public enum Sanitise {
     /// One line: like ``text(_:)`` but newlines and tabs become spaces.
     public static func line(_ text: String) -> String {
         var view = String.UnicodeScalarView()
-        for scalar in text.unicodeScalars {
+        let scalars = Array(text.unicodeScalars)
+        for (index, scalar) in scalars.enumerated() {
             if scalar == "\n" || scalar == "\t" || scalar == "\r" { view.append(" ") } else {
-                view.append(isDangerous(scalar) ? "\u{FFFD}" : scalar)
+                view.append(!isDangerous(scalar) || joinsEmoji(scalars, at: index) ? scalar : "\u{FFFD}")
             }
         }
         return String(view)
+    }
+
+    /// A zero-width joiner between two emoji is part of one picture (a couple with a heart, a
+    /// family, a skin tone): kept, where anywhere else it is an invisible character.
+    static func joinsEmoji(_ scalars: [Unicode.Scalar], at index: Int) -> Bool {
+        guard scalars[index].value == 0x200D, index > 0, index + 1 < scalars.count else { return false }
+        let before = scalars[index - 1], after = scalars[index + 1]
+        let endsEmoji = before.value == 0xFE0F || before.properties.isEmojiPresentation || before.properties.isEmojiModifier
+            || (before.properties.isEmoji && before.value > 0x7F)
+        return endsEmoji && after.properties.isEmoji && after.value > 0x7F
     }
 
     static func isDangerous(_ scalar: Unicode.Scalar) -> Bool {
@@ -31,6 +44,10 @@ public enum Sanitise {
         // directional marks make two names that look the same differ (a partner's "Alex's
         // laptop" beside the real one).
         case 0x202A...0x202E, 0x2066...0x2069, 0x2028, 0x2029, 0x200B...0x200F, 0x2060, 0xFEFF: true
+        // The other invisible formatting characters that make two names look the same: the soft
+        // hyphen, the Arabic letter mark, the Mongolian vowel separator, the invisible operators,
+        // the deprecated shaping controls and the interlinear annotation marks.
+        case 0x00AD, 0x061C, 0x180E, 0x2061...0x2064, 0x206A...0x206F, 0xFFF9...0xFFFB: true
         default: false
         }
     }
