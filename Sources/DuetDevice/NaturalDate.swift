@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A moment or a day a person typed: `--since`, `--until`, `write --date`, `edit --date`.
 ///

@@ -100,13 +100,16 @@ struct LocalTimeTests {
     ])
     func refused(_ text: String) async throws {
         let journal = try await TemporaryJournal()
-        let write = try await journal.duet(["write", "--date", text, "-m", "should not be written"])
+        // `--date=TEXT`: a value starting with "-" is otherwise read as an option.
+        let write = try await journal.duet(["write", "--date=\(text)", "-m", "should not be written"])
         #expect(write.status != 0)
         #expect(write.errorLine == "error: '\(text)' is not a date; use YYYY-MM-DD, YYYY-MM-DD HH:MM, an RFC 3339 time, now, today, yesterday, tomorrow, a weekday (friday, last friday), N days/weeks/months/years/hours/minutes ago, or last week/month/year; a day may be followed by HH:MM (yesterday 18:00); times are local", "\(write.stderr)")
         #expect(try await journal.list().isEmpty)
-        let list = try await journal.duet(["list", "--since", text])
+        let list = try await journal.duet(["list", "--since=\(text)"])
         #expect(list.status != 0 && list.errorLine.hasPrefix("error: '\(text)' is not a date;") && !list.errorLine.contains("\n"))
-        #expect(try await journal.duet(["list", "--until", text]).status != 0)
+        #expect(try await journal.duet(["list", "--until=\(text)"]).status != 0)
+        #expect(try await journal.duet(["edit", "abcd", "--date=\(text)"]).errorLine.hasPrefix("error: '\(text)' is not a date;"),
+                "the date is checked before the entry is looked up")
     }
 
     @Test("A local time the clocks skip is refused by name")

@@ -40,6 +40,8 @@ struct ThreadCommandTests {
         #expect(try await journal.show(note)["space"] as? String == "private")
         let shown = try await journal.duet(["show", secret])
         #expect(shown.stdout.contains("1 reply:") && shown.stdout.contains("    a later thought"), "\(shown.stdout)")
+        let shared = try await journal.duet(["write", "--shared", "--reply-to", secret, "-m", "x"])
+        #expect(shared.status != 0 && shared.errorLine.contains("a shared entry can only answer a shared entry"), "\(shared.stderr)")
     }
 
     @Test("Replies Sam makes up (to nothing, to itself, in a cycle) are shown as such; nothing loops or fails")
