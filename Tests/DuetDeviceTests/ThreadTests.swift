@@ -1,6 +1,7 @@
 import DuetDevice
 import DuetTesting
 import Foundation
+import GRDB
 import Testing
 
 /// Replies between partners, in process through the real relay service: where a reply lives,
@@ -69,5 +70,25 @@ struct ThreadTests {
         #expect(try couple.alex.show(id).record.created == 1_700_000_000_000)
         #expect(try couple.alex.list(EntryFilter(until: 1_000_000_000_001)).isEmpty)
         #expect(try couple.alex.list(EntryFilter(since: 1_700_000_000_000)).map(\.id) == [id])
+    }
+
+    @Test("A store from before the reply index still finds replies, and the next unlock indexes its rows")
+    func upgradedStore() async throws {
+        let couple = try await TwoPartners.make(paired: false)
+        defer { couple.remove() }
+        let parent = try couple.alex.write(NewEntry(body: "before the upgrade"))
+        let reply = try couple.alex.reply(to: parent, NewEntry(body: "an answer, also before"))
+        // As migration v4-reply-to leaves rows it cannot open: reply_to unknown.
+        let database = try DatabaseQueue(path: couple.alex.device.home + "/duet.sqlite")
+        try await database.write { db in try db.execute(sql: "UPDATE entries SET reply_to = NULL, reply_known = 0") }
+        #expect(try couple.alex.show(parent).replies.map(\.id) == [reply], "unknown rows are opened and checked")
+        #expect(try couple.alex.list().first { $0.id == parent }?.replyCount == 1)
+
+        let again = try Device.open(home: couple.alex.device.home, environment: couple.environment).unlock(TwoPartners.passphrase)
+        let unknown = try await database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entries WHERE reply_known = 0") }
+        #expect(unknown == 0, "the unlock indexed every row")
+        let indexed = try await database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entries WHERE reply_to IS NOT NULL") }
+        #expect(indexed == 1)
+        #expect(try again.show(parent).replies.map(\.id) == [reply])
     }
 }
