@@ -62,6 +62,11 @@ struct EntryView: Encodable {
     }
 
     let authorDeviceName: String
+    /// Live replies (not in CLI.md's JSON shape; the replies carry `replyTo`).
+    let replyCount: Int
+    /// When it was written and last changed, as milliseconds, for the human forms.
+    let created: UInt64
+    let updated: UInt64
 
     init(_ record: EntryRecord) {
         id = record.id
@@ -80,6 +85,9 @@ struct EntryView: Encodable {
         acks = record.acknowledgements.map { Acknowledgement(by: Names.person($0.by), at: rfc3339($0.at)) }
         deleted = record.isDeleted
         deletedBy = record.deletedBy.map(Names.personAndDevice)
+        replyCount = record.replyCount
+        created = record.created
+        updated = record.updated
     }
 }
 
@@ -89,5 +97,20 @@ extension EntryView {
         let line = body.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
         let trimmed = line.trimmingCharacters(in: .whitespaces)
         return trimmed.count > 60 ? String(trimmed.prefix(59)) + "…" : trimmed
+    }
+
+    /// The title, else the first line: what a list shows of it.
+    var heading: String { title.isEmpty ? firstLine : title }
+
+    /// One line of a list: id, local time, a reply's "↳ ", the heading, then what else is
+    /// worth seeing at a glance ("2 replies").
+    var listLine: String {
+        let factors = factors.isEmpty ? "" : "  [\(factors.joined(separator: ", "))]"
+        let mood = mood.map { "  mood \($0)" } ?? ""
+        var whose = space == "shared" ? "  shared, by \(Display.line(author))" : ""
+        if let deletedBy { whose += "  deleted by \(Display.line(deletedBy))" }
+        let marker = replyTo == nil ? "" : "↳ "
+        let replies = replyCount == 0 ? "" : replyCount == 1 ? "  1 reply" : "  \(replyCount) replies"
+        return "\(id.prefix(8))  \(LocalTime.minute(created))  \(marker)\(Display.line(heading))\(factors)\(mood)\(whose)\(replies)"
     }
 }

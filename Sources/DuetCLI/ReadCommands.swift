@@ -12,8 +12,10 @@ struct ListCommand: ParsableCommand {
     @Option(help: "Only entries with this factor.", completion: .factors) var factor: String?
     @Option(help: "Only entries with this tag.") var tag: String?
     @Option(help: "me or partner.", completion: .list(["me", "partner"])) var author: String?
-    @Option(help: "Only entries created on or after this date (YYYY-MM-DD or RFC 3339).") var since: String?
-    @Option(help: "Only entries created before this date.") var until: String?
+    @Option(help: ArgumentHelp("Only entries written on or after this local day or time (yesterday, 2026-12-02, 3 days ago…).",
+                               discussion: DateWording.help)) var since: String?
+    @Option(help: ArgumentHelp("Only entries written up to this local day or time, that whole day included (--until 2026-12-02 keeps all of 2 December).",
+                               discussion: DateWording.help)) var until: String?
     @Flag(help: "Show deleted entries instead.") var deleted = false
     @Option(help: "At most this many entries.") var limit: Int?
     @Flag(help: "Print one JSON array.") var json = false
@@ -29,20 +31,14 @@ struct ListCommand: ParsableCommand {
             let visibility: Visibility? = shared ? .shared : `private` ? .private : nil
             let whose: EntryFilter.Whose? = author.map { $0 == "me" ? .mine : .partners }
             let filter = EntryFilter(visibility: visibility, factor: factor, tag: tag, author: whose,
-                                     since: try since.map(EntryRules.date), until: try until.map(EntryRules.date),
+                                     since: try since.map { text throws(DeviceError) in try LocalTime.parse(text).since },
+                                     until: try until.map { text throws(DeviceError) in try LocalTime.parse(text).until },
                                      deleted: deleted, limit: limit)
             try filter.validate()
             let views = try common.unlock().list(filter).map(EntryView.init)
             if json { return try printJSON(views) }
             if views.isEmpty { print(deleted ? "No deleted entries." : "No entries yet. Write one with `duet write`.") }
-            for view in views {
-                let title = view.title.isEmpty ? view.firstLine : view.title
-                let factors = view.factors.isEmpty ? "" : "  [\(view.factors.joined(separator: ", "))]"
-                let mood = view.mood.map { "  mood \($0)" } ?? ""
-                var whose = view.space == "shared" ? "  shared, by \(Display.line(view.author))" : ""
-                if let by = view.deletedBy { whose += "  deleted by \(Display.line(by))" }
-                print("\(view.id.prefix(8))  \(view.createdAt.prefix(16).replacingOccurrences(of: "T", with: " "))  \(Display.line(title))\(factors)\(mood)\(whose)")
-            }
+            for view in views { print(view.listLine) }
         }
     }
 }
@@ -83,17 +79,21 @@ struct ShowCommand: ParsableCommand {
             print("id:      \(view.id)")
             print("space:   \(view.space)")
             print("author:  \(Display.line(view.authorDeviceName))")
-            print("created: \(view.createdAt)")
-            if view.updatedAt != view.createdAt { print("updated: \(view.updatedAt)") }
+            print("created: \(LocalTime.full(view.created))")
+            if view.updatedAt != view.createdAt { print("updated: \(LocalTime.full(view.updated))") }
+            if let parent = detail.parent { print("reply to: \(ThreadLines.parent(parent))") }
             if !view.title.isEmpty { print("title:   \(Display.line(view.title))") }
             if let mood = view.mood { print("mood:    \(mood)") }
             if !view.factors.isEmpty { print("factors: \(view.factors.joined(separator: ", "))") }
             if !view.tags.isEmpty { print("tags:    \(view.tags.map(Display.line).joined(separator: ", "))") }
             for device in delivered { print("delivered to: \(Display.line(device))") }
-            for ack in view.acks { print("read by: \(Display.line(ack.by)) at \(ack.at)") }
+            for ack in detail.record.acknowledgements {
+                print("read by: \(Display.line(Names.person(ack.by))) at \(LocalTime.full(ack.at))")
+            }
             if view.deleted { print("deleted: by \(Display.line(view.deletedBy ?? "unknown")) (`duet restore \(view.id.prefix(8))` brings it back)") }
             print("")
             print(Display.text(view.body))
+            ThreadLines.printReplies(detail.replies)
             if let past {
                 print("")
                 print("history:")
@@ -147,10 +147,7 @@ struct SearchCommand: ParsableCommand {
             let views = try common.unlock().search(text).map(EntryView.init)
             if json { return try printJSON(views) }
             if views.isEmpty { print("Nothing matches.") }
-            for view in views {
-                let title = view.title.isEmpty ? view.firstLine : view.title
-                print("\(view.id.prefix(8))  \(view.createdAt.prefix(10))  \(Display.line(title))")
-            }
+            for view in views { print(view.listLine) }
         }
     }
 }

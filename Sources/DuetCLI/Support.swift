@@ -89,20 +89,20 @@ struct InputError: Error {
 /// Wall time in milliseconds since the epoch: the CLI is where time enters.
 var nowMilliseconds: UInt64 { DeviceEnvironment.cli.sync.now() }
 
-/// RFC 3339 in UTC, to the second.
-func rfc3339(_ milliseconds: UInt64) -> String { Timestamps.rfc3339(milliseconds) }
+/// RFC 3339 in the person's time zone, with its offset, to the second.
+func rfc3339(_ milliseconds: UInt64) -> String { LocalTime.rfc3339(milliseconds) }
 
 /// How long ago `milliseconds` was, as a person says it ("just now", "3 s ago", "5 min ago",
-/// "2 h ago"), and the time itself once it is a day or more.
+/// "2 h ago"), and the local time itself once it is a day or more.
 func relativeTime(_ milliseconds: UInt64, now: UInt64) -> String {
-    guard now >= milliseconds else { return rfc3339(milliseconds) }
+    guard now >= milliseconds else { return LocalTime.full(milliseconds) }
     let seconds = (now - milliseconds) / 1000
     switch seconds {
     case 0: return "just now"
     case 1..<60: return "\(seconds) s ago"
     case 60..<3600: return "\(seconds / 60) min ago"
     case 3600..<86_400: return "\(seconds / 3600) h ago"
-    default: return rfc3339(milliseconds)
+    default: return LocalTime.full(milliseconds)
     }
 }
 

@@ -25,8 +25,11 @@ struct WriteCommand: ParsableCommand {
     @Option(help: "Mood from 1 to 5.")
     var mood: Int?
 
-    @Option(help: "The id of the entry this answers.")
+    @Option(help: "The id of the entry this answers (yours or your partner's); the reply is shared when that entry is.")
     var replyTo: String?
+
+    @Option(help: ArgumentHelp("When it was written, if not now (local time; a day alone is 09:00 that day).", discussion: DateWording.help))
+    var date: String?
 
     @Option(name: .short, help: "The text of the entry.")
     var m: String?
@@ -41,11 +44,14 @@ struct WriteCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             var entry = NewEntry(visibility: shared ? .shared : .private, title: title, factors: factors, tags: tags, mood: mood, replyTo: replyTo)
+            entry.date = try date.map { text throws(DeviceError) in try LocalTime.parse(text).entryDate(text) }
             try entry.validate()
             // Read the text before unlocking, so the editor is not kept waiting on Argon2id.
             let device = try common.open()
             entry.body = try BodyInput.read(message: m, file: file, home: device.home) ?? ""
             let unlocked = try device.unlock(try PassphraseSource.read(file: common.passphraseFile))
+            // A reply without --shared goes where the entry it answers lives.
+            if let replyTo, !shared { return print(try unlocked.reply(to: replyTo, entry)) }
             print(try unlocked.write(entry))
         }
     }
@@ -85,6 +91,9 @@ struct EditCommand: ParsableCommand {
     @Option(help: "Remove a tag (repeatable).")
     var removeTag: [String] = []
 
+    @Option(help: ArgumentHelp("A new time for when it was written (local time; a day alone is 09:00 that day).", discussion: DateWording.help))
+    var date: String?
+
     func validate() throws {
         if m != nil && file != nil { throw ValidationError("give the text with -m or --file, not both") }
     }
@@ -93,6 +102,7 @@ struct EditCommand: ParsableCommand {
         try reportingErrors {
             var changes = EntryChanges(title: title, mood: mood, addFactors: addFactor, removeFactors: removeFactor,
                                        addTags: addTag, removeTags: removeTag)
+            changes.date = try date.map { text throws(DeviceError) in try LocalTime.parse(text).entryDate(text) }
             try changes.validate()
             let unlocked = try common.unlock()
             if m != nil || file != nil || !changes.changesMetadata {

@@ -39,6 +39,8 @@ public struct Device: Sendable {
         let unlocked = try translatingErrors { try store.unlock(passphrase: passphrase.secret) }
         do {
             try unlocked.materialise()
+            // Once, after the upgrade that added threads to the store.
+            try unlocked.indexReplies()
         } catch let error as StoreError where error.code == .readOnly || error.code == .diskFull {
             // Reading still works.
         } catch {

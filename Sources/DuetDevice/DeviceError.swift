@@ -40,6 +40,9 @@ public enum DeviceError: Error, Sendable, Equatable {
     case alreadyAcknowledged(id: String)
     /// A shared entry can only answer a shared entry.
     case sharedReplyToPrivate(id: String)
+    /// A reply lives where the entry it answers lives: a private one to a shared entry would
+    /// never reach the partner it answers.
+    case privateReplyToShared(id: String)
 
     // What a person typed
     case unknownFactor(String, known: [String])
@@ -51,6 +54,10 @@ public enum DeviceError: Error, Sendable, Equatable {
     case emptySearch
     case nameSize(maximum: Int)
     case notADate(String)
+    /// A date before 1970 (for an entry's time) or outside years 1 to 9999.
+    case dateOutOfRange(String)
+    /// A local time the clocks skip that day in `zone` (a change to summer time).
+    case skippedTime(String, zone: String)
 
     // Imports
     case importNotJSON(format: ImportFormat)

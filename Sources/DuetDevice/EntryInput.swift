@@ -10,11 +10,14 @@ public struct NewEntry: Sendable, Equatable {
     public var factors: [String]
     public var tags: [String]
     public var mood: Int?
-    /// The id (or a unique prefix) of the entry this answers.
+    /// The id (or a unique prefix) of the entry this answers. A reply lives where the entry it
+    /// answers lives (``UnlockedDevice/reply(to:_:)`` picks that space).
     public var replyTo: String?
+    /// When it was written (milliseconds), when not now: `write --date`.
+    public var date: UInt64?
 
     public init(visibility: Visibility = .private, title: String? = nil, body: String = "", factors: [String] = [],
-                tags: [String] = [], mood: Int? = nil, replyTo: String? = nil) {
+                tags: [String] = [], mood: Int? = nil, replyTo: String? = nil, date: UInt64? = nil) {
         self.visibility = visibility
         self.title = title
         self.body = body
@@ -22,6 +25,7 @@ public struct NewEntry: Sendable, Equatable {
         self.tags = tags
         self.mood = mood
         self.replyTo = replyTo
+        self.date = date
     }
 
     public func validate() throws(DeviceError) { _ = try checked() }
@@ -51,9 +55,11 @@ public struct EntryChanges: Sendable, Equatable {
     public var removeFactors: [String]
     public var addTags: [String]
     public var removeTags: [String]
+    /// A new time for when it was written (milliseconds): `edit --date`.
+    public var date: UInt64?
 
     public init(body: String? = nil, base: EntryVersion? = nil, title: String? = nil, mood: Int? = nil, addFactors: [String] = [],
-                removeFactors: [String] = [], addTags: [String] = [], removeTags: [String] = []) {
+                removeFactors: [String] = [], addTags: [String] = [], removeTags: [String] = [], date: UInt64? = nil) {
         self.body = body
         self.base = base
         self.title = title
@@ -62,11 +68,12 @@ public struct EntryChanges: Sendable, Equatable {
         self.removeFactors = removeFactors
         self.addTags = addTags
         self.removeTags = removeTags
+        self.date = date
     }
 
     /// Whether it touches anything but the body.
     public var changesMetadata: Bool {
-        title != nil || mood != nil || !addFactors.isEmpty || !removeFactors.isEmpty || !addTags.isEmpty || !removeTags.isEmpty
+        title != nil || mood != nil || date != nil || !addFactors.isEmpty || !removeFactors.isEmpty || !addTags.isEmpty || !removeTags.isEmpty
     }
 
     public func validate() throws(DeviceError) {

@@ -39,7 +39,7 @@ extension UnlockedDevice {
     public func list(_ filter: EntryFilter = EntryFilter()) throws(DeviceError) -> [EntryRecord] {
         let factor = try filter.factor.map(EntryRules.factor)
         if let limit = filter.limit, limit < 1 { return [] }
-        return try translatingErrors {
+        let records = try translatingErrors {
             let authors = try Authors(unlocked)
             var records: [EntryRecord] = []
             try unlocked.forEachEntry(kind: filter.visibility?.kind, from: filter.since, before: filter.until) { entry, kind in
@@ -53,16 +53,18 @@ extension UnlockedDevice {
             }
             return records
         }
+        return try countingReplies(records)
     }
 
     /// Live entries whose title or body contains `text`, ignoring case; newest first. Decrypted
     /// in memory: an index of journal text on disk would be journal text on disk.
     public func search(_ text: String) throws(DeviceError) -> [EntryRecord] {
         guard !text.isEmpty else { throw .emptySearch }
-        return try translatingErrors {
+        let records = try translatingErrors {
             let authors = try Authors(unlocked)
             return try unlocked.search(text).map { EntryRecord($0.entry, kind: $0.kind, authors: authors) }
         }
+        return try countingReplies(records)
     }
 
     /// A reflection prompt for `factor` (or any of the five), chosen with the environment's

@@ -41,6 +41,9 @@ public struct EntryRecord: Sendable, Equatable {
     /// The body as read now: pass it back to ``UnlockedDevice/edit(_:_:)`` so that an edit made
     /// from this text merges with whatever arrives meanwhile.
     public let version: EntryVersion
+    /// How many live entries answer this one (filled in by `list` and `search`; `show` gives
+    /// the replies themselves).
+    public internal(set) var replyCount = 0
 
     init(_ entry: Entry, kind: SpaceKind, authors: Authors) {
         id = entry.id.description
@@ -140,4 +143,8 @@ public struct EntryDetail: Sendable, Equatable {
     public let record: EntryRecord
     public let history: EntryHistory?
     public let deliveredTo: [Author]
+    /// What it answers, when it is a reply.
+    public let parent: ReplyParent?
+    /// The live entries that answer it, oldest first.
+    public let replies: [EntryRecord]
 }

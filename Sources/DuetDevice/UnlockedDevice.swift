@@ -32,8 +32,13 @@ public struct UnlockedDevice: Sendable {
     public func write(_ new: NewEntry) throws(DeviceError) -> String {
         let checked = try new.checked()
         let replyTarget = try new.replyTo.map(resolve)
-        if new.visibility == .shared, let replyTarget, try kind(of: replyTarget) != .couple {
-            throw .sharedReplyToPrivate(id: replyTarget.description)
+        // A reply lives where the entry it answers lives: a shared answer to a private entry
+        // would show the partner a thread they cannot read, a private answer to a shared one
+        // would never reach the partner it answers (and read as if it had).
+        if let replyTarget {
+            let targetKind = try kind(of: replyTarget)
+            if new.visibility == .shared, targetKind != .couple { throw .sharedReplyToPrivate(id: replyTarget.description) }
+            if new.visibility == .private, targetKind == .couple { throw .privateReplyToShared(id: replyTarget.description) }
         }
         var random = environment.generator
         let id = EntryID.random(using: &random)
@@ -45,13 +50,15 @@ public struct UnlockedDevice: Sendable {
                 for factor in checked.factors { editor.addFactor(factor) }
                 for tag in checked.tags { editor.addTag(tag) }
                 if let replyTarget { editor.setReplyTo(replyTarget) }
+                if let date = new.date { editor.setDate(date) }
                 editor.insertText(checked.body, at: 0)
             }
         }
         return id.description
     }
 
-    /// Answers an entry: a new entry in the same space, pointing at it.
+    /// Answers an entry: a new entry in the same space, pointing at it (a partner's shared entry
+    /// as well as one's own; whatever `new.visibility` says).
     @discardableResult
     public func reply(to target: String, _ new: NewEntry) throws(DeviceError) -> String {
         let id = try resolve(target)
@@ -81,6 +88,9 @@ public struct UnlockedDevice: Sendable {
                 for factor in removing where editor.entry.factors.contains(factor) { editor.removeFactor(factor) }
                 for tag in tagsToAdd where !editor.entry.tags.contains(tag) { editor.addTag(tag) }
                 for tag in tagsToRemove where editor.entry.tags.contains(tag) { editor.removeTag(tag) }
+                if let date = changes.date, date != (editor.entry.date.value ?? nil) ?? editor.entry.creation?.hlc.milliseconds {
+                    editor.setDate(date)
+                }
                 if let body {
                     if let base { editor.replaceBody(with: body, since: base) } else { editor.replaceBody(with: body) }
                 }
@@ -140,7 +150,8 @@ public struct UnlockedDevice: Sendable {
             let authors = try Authors(unlocked)
             let record = EntryRecord(entry, kind: try unlocked.spaceKind(of: id) ?? .personal, authors: authors)
             let delivered = try unlocked.deliveredTo(id).map(authors.author)
-            return EntryDetail(record: record, history: history ? EntryHistory(entry, authors: authors) : nil, deliveredTo: delivered)
+            return EntryDetail(record: record, history: history ? EntryHistory(entry, authors: authors) : nil, deliveredTo: delivered,
+                               parent: try parent(of: entry, authors: authors), replies: try replies(to: id, authors: authors))
         }
     }
 

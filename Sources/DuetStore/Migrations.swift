@@ -141,6 +141,20 @@ enum Migrations {
                 ALTER TABLE members ADD COLUMN last_seq INTEGER;
                 """)
         }
+        migrator.registerMigration("v4-reply-to") { db in
+            try db.execute(sql: """
+                -- Which entry each entry answers (its replyTo), so that `show` finds an entry's
+                -- replies and `list` counts them without opening every snapshot. The shape of a
+                -- thread is in the clear beside the ids, spaces and times already there; no
+                -- journal text is. NULL: not a reply. `reply_known` = 0 marks a row saved before
+                -- this column, whose reply_to is not yet known (only an unlocked store can open the
+                -- snapshot): lookups open those rows too until an unlock fills them in.
+                ALTER TABLE entries ADD COLUMN reply_to BLOB;
+                ALTER TABLE entries ADD COLUMN reply_known INTEGER NOT NULL DEFAULT 0;
+                CREATE INDEX entries_by_reply_to ON entries (reply_to) WHERE reply_to IS NOT NULL;
+                CREATE INDEX entries_reply_unknown ON entries (id) WHERE reply_known = 0;
+                """)
+        }
         return migrator
     }
 }

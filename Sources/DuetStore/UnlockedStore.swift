@@ -157,8 +157,9 @@ public struct UnlockedStore: Sendable {
             AEAD.seal(StoredSnapshot.pack(EntrySnapshot.encode(entry)), using: storageKey, associatedData: entry.id.bytes + space.bytes)
         }
         let statement = try db.cachedStatement(sql: """
-            INSERT INTO entries (id, code, space, created, updated, snapshot) VALUES (?, ?, ?, ?, ?, ?)
-            ON CONFLICT (id) DO UPDATE SET created = excluded.created, updated = excluded.updated, snapshot = excluded.snapshot
+            INSERT INTO entries (id, code, space, created, updated, snapshot, reply_to, reply_known) VALUES (?, ?, ?, ?, ?, ?, ?, 1)
+            ON CONFLICT (id) DO UPDATE SET created = excluded.created, updated = excluded.updated, snapshot = excluded.snapshot,
+                reply_to = excluded.reply_to, reply_known = 1
             WHERE entries.space = excluded.space
             """)
         for (entry, snapshot) in zip(entries, sealed) {
@@ -166,13 +167,14 @@ public struct UnlockedStore: Sendable {
             // Clamped: a date is the partner's bytes, and no value of it may trap here.
             let created = Int64(clamping: (entry.date.value ?? nil) ?? entry.creation?.hlc.milliseconds ?? 0)
             let updated = Int64(clamping: entry.lastChange?.hlc.milliseconds ?? 0)
-            try statement.execute(arguments: [Data(entry.id.bytes), entry.id.description, Data(space.bytes), created, updated, Data(snapshot)])
+            let replyTo = (entry.replyTo.value ?? nil).map { Data($0.bytes) }
+            try statement.execute(arguments: [Data(entry.id.bytes), entry.id.description, Data(space.bytes), created, updated, Data(snapshot), replyTo])
         }
     }
 
     // MARK: - Reading
 
-    private func openSnapshot(id: [UInt8], space: [UInt8], sealed: [UInt8]) throws(StoreError) -> Entry {
+    func openSnapshot(id: [UInt8], space: [UInt8], sealed: [UInt8]) throws(StoreError) -> Entry {
         do {
             let plain = try AEAD.open(sealed, using: keystore.storageKey, associatedData: id + space)
             return try EntrySnapshot.decode(try StoredSnapshot.unpack(plain))

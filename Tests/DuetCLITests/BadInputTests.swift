@@ -61,7 +61,7 @@ struct BadInputTests {
         try await Self.refuses(journal, ["write", "--mood", "0", "-m", "x"], containing: "mood must be from 1 to 5")
         try await Self.refuses(journal, ["write", "--tag", String(repeating: "t", count: 65), "-m", "x"], containing: "tag")
         try await Self.refuses(journal, ["write", "--title", String(repeating: "t", count: 1025), "-m", "x"], containing: "title")
-        try await Self.refuses(journal, ["list", "--since", "yesterday"], containing: "not a date")
+        try await Self.refuses(journal, ["list", "--since", "last blursday"], containing: "not a date")
     }
 
     @Test("A body over the size limit, and text that is not UTF-8")
