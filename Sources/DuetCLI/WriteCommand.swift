@@ -101,7 +101,8 @@ struct EditCommand: ParsableCommand {
                 // made against this version, not against the text at saving time.
                 let current = try unlocked.show(id).record
                 changes.base = current.version
-                changes.body = try BodyInput.read(message: m, file: file, home: unlocked.device.home, initial: current.body)
+                changes.body = try BodyInput.read(message: m, file: file, home: unlocked.device.home, initial: current.body,
+                                                  purpose: .change)
             }
             print(try unlocked.edit(id, changes))
         }

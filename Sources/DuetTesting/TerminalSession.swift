@@ -1,5 +1,5 @@
 internal import CPseudoTerminal
-public import Foundation
+import Foundation
 import Synchronization
 
 /// A built executable run on a pseudo-terminal of its own, as a person runs it in a terminal
@@ -39,12 +39,16 @@ public final class TerminalSession: Sendable {
     }
 
     deinit {
-        if !exit.hasExited { kill(processIdentifier, SIGKILL) }
-        screen.close()
+        // The whole process group: the program and the editor it started.
+        // The screen's reader closes the terminal once the program's side is closed: closing it
+        // here, under a blocked read(), could hand that read a descriptor reopened meanwhile.
+        if !exit.hasExited { kill(-processIdentifier, SIGKILL) }
     }
 
     /// Types `text` as keystrokes (a carriage return is the Return key, "\u{1b}" Escape).
-    public func type(_ text: String) {
+    public func type(_ text: String) { Self.type(text, to: controller) }
+
+    private static func type(_ text: String, to controller: Int32) {
         let bytes = Array(text.utf8)
         var written = 0
         while written < bytes.count {
@@ -56,9 +60,26 @@ public final class TerminalSession: Sendable {
     }
 
     /// Answers every new appearance of `prompt` on the screen with `reply` (typed), for prompts
-    /// that may or may not come (a passphrase asked on the terminal).
-    public func answer(_ prompt: String, with reply: String) {
-        screen.addResponder(prompt: Array(prompt.utf8)) { [self] in type(reply) }
+    /// that may or may not come. With `secret`, the reply waits until the terminal stops
+    /// echoing: a no-echo prompt turns echo off with TCSAFLUSH, which throws away whatever was
+    /// typed before, and the prompt is on the screen before that.
+    public func answer(_ prompt: String, with reply: String, secret: Bool = false) {
+        // The descriptor, not `self`: the screen keeps the responder, and the session the screen.
+        screen.addResponder(prompt: Array(prompt.utf8)) { [controller] in
+            guard secret else { return Self.type(reply, to: controller) }
+            DispatchQueue.global().async {
+                let deadline = ContinuousClock.now + .seconds(30)
+                while Self.echoes(controller) && ContinuousClock.now < deadline { usleep(2_000) }
+                Self.type(reply, to: controller)
+            }
+        }
+    }
+
+    /// Whether the terminal echoes what is typed (the two sides share their modes).
+    private static func echoes(_ controller: Int32) -> Bool {
+        var modes = termios()
+        guard tcgetattr(controller, &modes) == 0 else { return false }
+        return modes.c_lflag & tcflag_t(ECHO) != 0
     }
 
     /// Suspends until `text` appears on the screen after what earlier waits matched; throws with
@@ -121,7 +142,6 @@ private final class ScreenLog: Sendable {
         /// Where the next wait starts looking: past what the previous wait matched.
         var cursor = 0
         var ended = false
-        var closed = false
         var waiters: [Waiter] = []
         var responders: [Responder] = []
         var nextID = 0
@@ -138,22 +158,15 @@ private final class ScreenLog: Sendable {
                 if count < 0 && errno == EINTR { continue }
                 // EIO once every descriptor of the program's side is closed: the program ended.
                 received(count > 0 ? Array(buffer[0..<count]) : nil)
-                if count <= 0 { return }
+                if count <= 0 {
+                    close(descriptor)
+                    return
+                }
             }
         }
     }
 
     var text: String { state.withLock { String(decoding: $0.bytes, as: UTF8.self) } }
-
-    func close() {
-        let wasOpen = state.withLock { state in
-            defer { state.closed = true }
-            return !state.closed
-        }
-        // The reader thread may still be in read(): closing the descriptor ends it with EBADF
-        // at worst; the process is gone by now (killed in deinit).
-        if wasOpen { _ = Foundation.close(descriptor) }
-    }
 
     func addResponder(prompt: [UInt8], reply: @escaping @Sendable () -> Void) {
         let due = state.withLock { state -> [@Sendable () -> Void] in
@@ -176,7 +189,7 @@ private final class ScreenLog: Sendable {
                 let id = state.nextID
                 state.waiters.append(Waiter(needle: needle, continuation: continuation, id: id))
                 DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [self] in
-                    let expired = state.withLock { state -> Waiter? in
+                    let expired = self.state.withLock { state -> Waiter? in
                         guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
                         return state.waiters.remove(at: index)
                     }

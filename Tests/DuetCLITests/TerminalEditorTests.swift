@@ -18,7 +18,7 @@ struct TerminalEditorTests {
         var arguments = arguments
         arguments.insert(contentsOf: ["--home", journal.home], at: 1)
         let session = try TerminalSession("duet", arguments, environment: journal.environment.merging(["EDITOR": editor]) { $1 })
-        session.answer("Passphrase: ", with: TemporaryJournal.passphrase + "\r")
+        session.answer("Passphrase: ", with: TemporaryJournal.passphrase + "\r", secret: true)
         return session
     }
 
