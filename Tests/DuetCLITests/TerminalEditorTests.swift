@@ -9,8 +9,9 @@ import Testing
 @Suite("Terminal editors")
 struct TerminalEditorTests {
     /// vim with nothing of the person's loaded (no vimrc, no viminfo, no swap file) that says
-    /// on the screen when it reads keys. The arguments are part of $EDITOR, as people write it.
-    static let vim = "vim -u NONE -i NONE -n -N -c 'echo \"EDITOR-READY\"'"
+    /// on the screen when it reads keys, and only that (no file message before it, which would
+    /// make it wait for Enter). The arguments are part of $EDITOR, as people write it.
+    static let vim = "vim -u NONE -i NONE -n -N --cmd 'set shortmess+=F' -c 'echo \"EDITOR-READY\"'"
 
     /// `duet` on a pseudo-terminal with vim as the editor; a passphrase asked on the terminal
     /// is answered there (DUET_PASSPHRASE is set too, for when it takes precedence).
@@ -64,14 +65,34 @@ struct TerminalEditorTests {
         #expect(scratchFiles(journal).isEmpty)
     }
 
-    @Test("quitting vim without writing aborts the write like git: nothing written, exit 1; Ctrl-C goes to the editor, not to duet")
+    @Test("with its output captured (id=$(duet write)), the editor still draws on the terminal and only the id is captured")
+    func writeWithCapturedOutput() async throws {
+        let journal = try await TemporaryJournal()
+        let duet = BuildProducts.folder.appendingPathComponent("duet").path
+        let script = "id=$(\"$0\" write --home \"$1\"); echo \"captured=[$id]\""
+        let session = try TerminalSession("/bin/sh", ["-c", script, duet, journal.home],
+                                          environment: journal.environment.merging(["EDITOR": Self.vim]) { $1 })
+        session.answer("Passphrase: ", with: TemporaryJournal.passphrase + "\r", secret: true)
+        try await session.waitFor("EDITOR-READY")
+        session.type("iCaptured\u{1b}:wq\r")
+        try await session.waitFor("captured=[")
+        let termination = await session.finish()
+        #expect(termination == .exited(0), "\(session.output)")
+        let listed = try await entries(journal)
+        let id = try #require(listed.first?["id"] as? String)
+        #expect(listed.first?["body"] as? String == "Captured")
+        #expect(session.output.contains("captured=[\(id)]"), "\(session.output)")
+    }
+
+    @Test("quitting vim without writing aborts the write like git: nothing written, exit 1; SIGINT while the editor runs does not end duet")
     func quitWithoutSaving() async throws {
         let journal = try await TemporaryJournal()
         let session = try terminal(journal, ["write"])
         try await session.waitFor("EDITOR-READY")
-        // Ctrl-C reaches the whole foreground group: vim takes it as "cancel", and duet, which
-        // ignores it while the editor runs, must still be there to say what happened.
-        session.type("\u{03}")
+        // Ctrl-C reaches the whole foreground group, and it is the editor's: duet, which ignores
+        // SIGINT while the editor runs, must still be there to say what happened. (Sent to duet
+        // alone: vim drops the keys typed ahead of an interrupt, and says nothing to wait on.)
+        session.signal(SIGINT)
         session.type(":q!\r")
         let termination = await session.finish()
         #expect(termination == .exited(1), "\(session.output)")
