@@ -25,6 +25,9 @@ enum SignalCleanup {
         var previous: [Int32: sigaction] = [:]
         var editor: pid_t?
         var editorGone: DispatchSemaphore?
+        /// A signal is being acted on: the main thread must not go on (to report the editor's
+        /// death by that signal as an ordinary failure, or to write the entry).
+        var stopping = false
     }
     private static let state = Mutex(State())
     /// The pipe's write end, -1 until the watcher runs: the one thing the handler reads.
@@ -52,6 +55,7 @@ enum SignalCleanup {
 
     /// Restores the dispositions `arm` replaced: the file is gone.
     static func disarm() {
+        haltIfStopping()
         state.withLock { state in
             for (signal, previous) in state.previous {
                 var previous = previous
@@ -94,10 +98,18 @@ enum SignalCleanup {
             return state.editorGone
         }
         gone?.signal()
+        haltIfStopping()
         for (signal, previous) in saved {
             var previous = previous
             sigaction(signal, &previous, nil)
         }
+    }
+
+    /// Parks the calling thread for good once a signal is being acted on: the watcher exits
+    /// the process in a moment.
+    private static func haltIfStopping() {
+        guard state.withLock({ $0.stopping }) else { return }
+        while true { pause() }
     }
 
     private static func startWatcher() throws {
@@ -128,16 +140,48 @@ enum SignalCleanup {
     /// Passes the signal on to a running editor, waits a moment for it, removes this process's
     /// scratch files and exits.
     private static func stop(by signal: Int32) -> Never {
-        let (editor, gone, home) = state.withLock { ($0.editor, $0.editorGone, $0.home) }
+        let (editor, gone, home) = state.withLock { state in
+            state.stopping = true
+            return (state.editor, state.editorGone, state.home)
+        }
         if let editor {
-            kill(editor, signal)
-            _ = gone?.wait(timeout: .now() + editorGrace)
+            // The editor runs under `sh -c`, which does not pass signals on and may not exec
+            // it: the shell's descendants get the signal too, and are waited for.
+            let descendants = descendants(of: editor)
+            for process in [editor] + descendants { kill(process, signal) }
+            let deadline = DispatchTime.now() + editorGrace
+            _ = gone?.wait(timeout: deadline)
+            while descendants.contains(where: isAlive) && DispatchTime.now() < deadline { usleep(10_000) }
         }
         if let home { ScratchFolder.removeFiles(of: getpid(), home: home) }
         let name = [SIGHUP: "SIGHUP", SIGINT: "SIGINT", SIGTERM: "SIGTERM"][signal] ?? "signal \(signal)"
         var line = Array("error: stopped by \(name); the editor's file was removed\n".utf8)
         _ = SystemCall.write(STDERR_FILENO, &line, line.count)
         _exit(128 + signal)
+    }
+
+    /// The processes below `pid`, from Linux's /proc (none elsewhere: then only the shell is
+    /// signalled). Bounded: an editor is a handful of processes.
+    private static func descendants(of pid: pid_t) -> [pid_t] {
+        var found: [pid_t] = []
+        var next = [pid]
+        while let parent = next.popLast(), found.count < 64 {
+            let path = "/proc/\(parent)/task/\(parent)/children"
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { continue }
+            let children = text.split(separator: " ").compactMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            found += children.filter { $0 > 1 }
+            next += children.filter { $0 > 1 }
+        }
+        return Array(found.prefix(64))
+    }
+
+    /// Whether `pid` still runs: it exists and, where /proc says, is not a zombie (an orphaned
+    /// editor's exit waits for a parent that may not reap it soon).
+    private static func isAlive(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let afterName = stat.range(of: ") ", options: .backwards)?.upperBound else { return true }
+        return stat[afterName...].first != "Z"
     }
 
     private static func isIgnored(_ action: sigaction) -> Bool {

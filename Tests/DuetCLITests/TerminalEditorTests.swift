@@ -84,6 +84,20 @@ struct TerminalEditorTests {
         #expect(session.output.contains("captured=[\(id)]"), "\(session.output)")
     }
 
+    @Test("an editor that leaves only blank lines writes nothing; one that fails says so; both leave no file")
+    func blankAndFailingEditors() async throws {
+        let journal = try await TemporaryJournal()
+        // EDITOR with arguments, run through sh as git does.
+        let blank = try await journal.duet(["write"], environment: ["EDITOR": "sh -c 'printf \"  \\n\\t\\n\" > \"$1\"' editor"])
+        #expect(blank.status == 1)
+        #expect(blank.errorLine == "error: empty entry, nothing written")
+        let failing = try await journal.duet(["write"], environment: ["EDITOR": "sh -c 'printf words > \"$1\"; exit 3' editor"])
+        #expect(failing.status == 1)
+        #expect(failing.errorLine == "error: the editor exited with status 3; nothing was saved")
+        #expect(try await entries(journal).isEmpty)
+        #expect(scratchFiles(journal).isEmpty)
+    }
+
     @Test("quitting vim without writing aborts the write like git: nothing written, exit 1; SIGINT while the editor runs does not end duet")
     func quitWithoutSaving() async throws {
         let journal = try await TemporaryJournal()
@@ -120,12 +134,14 @@ struct TerminalEditorTests {
           arguments: [SIGHUP, SIGTERM])
     func signalWhileEditing(signal: Int32) async throws {
         let journal = try await TemporaryJournal()
-        let session = try terminal(journal, ["write"])
+        // With its swap file (no -n), which vim keeps for recovery when it is hung up on.
+        let session = try terminal(journal, ["write"], editor: Self.vim.replacingOccurrences(of: " -n ", with: " "))
         try await session.waitFor("EDITOR-READY")
-        // Saved but not finished: the plaintext is on disk now.
+        // Saved but not finished: the plaintext is on disk now, in the file and in vim's swap file.
         session.type("iA secret draft\u{1b}:w\r")
         try await session.waitFor("written")
-        #expect(scratchFiles(journal).count == 1)
+        #expect(scratchFiles(journal).contains { $0.hasPrefix("entry-") && $0.hasSuffix(".md") })
+        #expect(scratchFiles(journal).contains { $0.hasSuffix(".swp") }, "\(scratchFiles(journal))")
         session.signal(signal)
         let termination = await session.finish()
         #expect(termination == .exited(128 + signal), "\(session.output)")
