@@ -134,10 +134,13 @@ let package = Package(
         // Beside the layers: deterministic doubles and trace replay for tests, examples, benchmarks.
         .target(
             name: "DuetTesting",
-            dependencies: ["DuetCore", "DuetWire", "DuetCrypto", "DuetHTTP", "DuetSync", "DuetRelay", "DuetStore"],
+            dependencies: ["DuetCore", "DuetWire", "DuetCrypto", "DuetHTTP", "DuetSync", "DuetRelay", "DuetStore", "CPseudoTerminal"],
             swiftSettings: strict
         ),
         .target(name: "CHeapStatistics"),
+        // Beside the layers: a pseudo-terminal for tests that drive a real terminal editor
+        // (posix_openpt and POSIX_SPAWN_SETSID do not reach Swift's Glibc module). Tests only.
+        .target(name: "CPseudoTerminal"),
         .executableTarget(
             name: "duet-bench",
             dependencies: [

@@ -5,7 +5,8 @@ import Foundation
 /// empty, else the editor (`$VISUAL`, `$EDITOR`) on a temporary file in the home's private
 /// scratch folder.
 enum BodyInput {
-    static func read(message: String?, file: String?, home: String, initial: String = "") throws -> String? {
+    static func read(message: String?, file: String?, home: String, initial: String = "",
+                     purpose: Purpose = .newEntry) throws -> String? {
         if let message { return message }
         if let file {
             guard let data = FileManager.default.contents(atPath: file) else {
@@ -19,35 +20,52 @@ enum BodyInput {
             let data = FileHandle.standardInput.readDataToEndOfFile()
             if !data.isEmpty { return try checked(data) }
         }
-        return try edit(initial: initial, home: home)
+        return try edit(initial: initial, home: home, purpose: purpose)
     }
 
     static func checked(_ data: Data) throws -> String {
         try EntryRules.text(utf8: data)
     }
 
-    /// Opens the editor on `initial`. The file lives in a 0700 folder inside the home and is
-    /// removed afterwards, whatever happens; the editor itself may keep swap or backup files.
-    static func edit(initial: String, home: String) throws -> String? {
-        let environment = ProcessInfo.processInfo.environment
-        guard let editor = environment["VISUAL"].flatMap({ $0.isEmpty ? nil : $0 })
-                ?? environment["EDITOR"].flatMap({ $0.isEmpty ? nil : $0 }) else {
+    /// What quitting the editor without a change means, like git: for a new entry, nothing to
+    /// write; for an entry's body, nothing to change.
+    enum Purpose {
+        case newEntry
+        case change
+    }
+
+    /// Opens the editor on `initial` in a file of the home's private scratch folder, removed
+    /// afterwards whatever happens (``ScratchFile``); the editor itself may keep swap or backup
+    /// files elsewhere. A failed or interrupted editor, or a session that changed nothing,
+    /// aborts with nothing written.
+    static func edit(initial: String, home: String, purpose: Purpose) throws -> String? {
+        guard let editor = Editor.command(in: ProcessInfo.processInfo.environment) else {
             throw InputError("no text given: use -m TEXT, --file PATH, pipe it on stdin, or set $EDITOR")
         }
-        let folder = Device.scratchFolder(home: home)
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let path = folder + "/entry-\(getpid()).md"
-        guard FileManager.default.createFile(atPath: path, contents: Data(initial.utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw InputError("cannot create a temporary file in \(folder)")
+        let scratch = try ScratchFile(home: home, initial: initial)
+        defer { scratch.remove() }
+        switch try Editor.run(editor, on: scratch.path) {
+        case .exited(0): break
+        case .exited(let status): throw InputError("the editor exited with status \(status); nothing was saved")
+        case .signaled(let signal): throw InputError("the editor was ended by signal \(signal); nothing was saved")
         }
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", "\(editor) \"$1\"", "duet-editor", path]
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw InputError("the editor exited with status \(process.terminationStatus); nothing was saved") }
-        guard let data = FileManager.default.contents(atPath: path) else { throw InputError("the editor's file disappeared; nothing was saved") }
-        return try checked(data)
+        return try accepted(try checked(scratch.contents()), initial: initial, purpose: purpose)
+    }
+
+    /// The editor's text, or the abort git would make: a new entry left empty (or blank, or as
+    /// it started) and a body left as it was write nothing. A final line break the editor added
+    /// (vim's 'fixeol') is not part of the text.
+    static func accepted(_ edited: String, initial: String, purpose: Purpose) throws -> String {
+        var text = edited
+        if !initial.hasSuffix("\n") && !initial.hasSuffix("\r\n") {
+            if text.hasSuffix("\r\n") || text.hasSuffix("\n") { text.removeLast() }
+        }
+        switch purpose {
+        case .newEntry:
+            guard !text.allSatisfy(\.isWhitespace), text != initial else { throw InputError("empty entry, nothing written") }
+        case .change:
+            guard text != initial else { throw InputError("no change, nothing written") }
+        }
+        return text
     }
 }

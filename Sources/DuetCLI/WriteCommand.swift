@@ -6,7 +6,11 @@ struct WriteCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "write",
         abstract: "Write a new entry; prints its id.",
-        discussion: "With no -m or --file, the text is read from stdin when it is not a terminal, else from $VISUAL/$EDITOR.")
+        discussion: """
+            With no -m or --file, the text is read from stdin when it is not a terminal, else from $VISUAL/$EDITOR \
+            (with its arguments, e.g. EDITOR="code --wait"). Quitting the editor without writing anything writes \
+            no entry ("empty entry, nothing written", exit 1).
+            """)
 
     @OptionGroup var common: CommonOptions
 
@@ -60,7 +64,11 @@ struct WriteCommand: ParsableCommand {
 struct EditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "edit",
-        abstract: "Change an entry. A new body is diffed against the old one, so only changed characters become operations.")
+        abstract: "Change an entry. A new body is diffed against the old one, so only changed characters become operations.",
+        discussion: """
+            With no text or field option, $VISUAL/$EDITOR opens on the current body; leaving it unchanged \
+            changes nothing ("no change, nothing written", exit 1).
+            """)
 
     @OptionGroup var common: CommonOptions
 
@@ -111,7 +119,8 @@ struct EditCommand: ParsableCommand {
                 // made against this version, not against the text at saving time.
                 let current = try unlocked.show(id).record
                 changes.base = current.version
-                changes.body = try BodyInput.read(message: m, file: file, home: unlocked.device.home, initial: current.body)
+                changes.body = try BodyInput.read(message: m, file: file, home: unlocked.device.home, initial: current.body,
+                                                  purpose: .change)
             }
             print(try unlocked.edit(id, changes))
         }

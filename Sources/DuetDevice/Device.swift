@@ -25,10 +25,12 @@ public struct Device: Sendable {
     /// Where an editor may keep its temporary file for this home (0700, inside the home).
     public static func scratchFolder(home: String) -> String { Home(path: home).scratchPath }
 
-    /// Opens the journal in `home`.
+    /// Opens the journal in `home`, wiping an editor's file a killed process left in its
+    /// scratch folder (``ScratchFolder/wipeStale(home:)``).
     public static func open(home: String, environment: DeviceEnvironment = .system) throws(DeviceError) -> Device {
         let folder = Home(path: home)
         guard folder.exists else { throw .notInitialised(home: home) }
+        ScratchFolder.wipeStale(home: home)
         return Device(store: try translatingErrors { try Store.open(home: folder) }, environment: environment)
     }
 
