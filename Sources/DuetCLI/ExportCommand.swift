@@ -22,7 +22,8 @@ struct ExportCommand: ParsableCommand {
             let data: Data, count: Int
             if let readable = ReadableExport.Format(rawValue: format) {
                 let views = try unlocked.allEntries().map(EntryView.init)
-                let text = ReadableExport.render(views, name: unlocked.name, exportedOn: String(rfc3339(nowMilliseconds).prefix(10)), format: readable)
+                let text = ReadableExport.render(views, name: unlocked.name, exportedOn: String(LocalTime.minute(nowMilliseconds).prefix(10)),
+                                                zone: LocalTime.zone.identifier, format: readable)
                 (data, count) = (Data(text.utf8), views.count)
             } else {
                 (data, count) = try unlocked.exportJSON()

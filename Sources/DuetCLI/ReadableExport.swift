@@ -18,15 +18,16 @@ enum ReadableExport {
     /// The deepest indentation shown; deeper replies are shown at this depth (still in order).
     static let deepestShownLevel = 6
 
-    static func render(_ views: [EntryView], name: String, exportedOn: String, format: Format) -> String {
+    /// `exportedOn` is the local day; `zone` names the time zone every time shown is in.
+    static func render(_ views: [EntryView], name: String, exportedOn: String, zone: String, format: Format) -> String {
         let threads = Threads(views)
         var text: String
         switch format {
         case .markdown:
-            text = "# \(Markdown.inline(Display.line(name)))'s journal\n\n_Exported from Duet on \(exportedOn); \(views.count) entries._\n"
+            text = "# \(Markdown.inline(Display.line(name)))'s journal\n\n_Exported from Duet on \(exportedOn); \(views.count) entries; times in \(Markdown.inline(zone))._\n"
         case .txt:
             let title = "\(Display.line(name))'s journal"
-            text = "\(title)\n\(String(repeating: "=", count: min(title.count, 72)))\n\nExported from Duet on \(exportedOn); \(views.count) entries.\n"
+            text = "\(title)\n\(String(repeating: "=", count: min(title.count, 72)))\n\nExported from Duet on \(exportedOn); \(views.count) entries; times in \(zone).\n"
         }
         for (view, depth, note) in threads.inOrder() {
             switch format {

@@ -94,8 +94,13 @@ struct ReadableExportTests {
         let journal = try await TemporaryJournal()
         var parent = try await journal.write("The first.", ["--title", "Root"])
         for depth in 1...8 { parent = try await journal.write("Answer \(depth).", ["--reply-to", parent]) }
-        let run = try await journal.duet(["export", "--format", "markdown"])
+        let run = try await journal.duet(["export", "--format", "markdown"], environment: ["TZ": "Asia/Tokyo"])
         #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("times in Asia/Tokyo"), "the zone of the times is said")
+        let json = try #require(try await journal.duet(["show", parent, "--json"], environment: ["TZ": "Asia/Tokyo"]).json as? [String: Any])
+        let created = try #require(json["createdAt"] as? String)
+        #expect(created.hasSuffix("+09:00"))
+        #expect(run.stdout.contains(String(created.prefix(16)).replacingOccurrences(of: "T", with: " ")), "the same local time as show --json")
         let depths = run.stdout.split(separator: "\n").map { line in line.prefix { $0 == ">" || $0 == " " }.filter { $0 == ">" }.count }
         #expect(depths.max() == ReadableExport.deepestShownLevel, "\(run.stdout)")
         let answers = run.stdout.split(separator: "\n").filter { $0.contains("Answer ") }.map { String($0.drop { $0 == ">" || $0 == " " }) }
