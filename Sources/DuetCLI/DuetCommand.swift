@@ -18,6 +18,7 @@ public struct DuetCommand: AsyncParsableCommand {
             SearchCommand.self, DeleteCommand.self, RestoreCommand.self, PromptCommand.self,
             ShareCommand.self, AckCommand.self, ExportCommand.self, ImportCommand.self,
             PairCommand.self, DeviceCommand.self, SyncCommand.self, PassphraseCommand.self, StatusCommand.self,
+            TagsCommand.self,
         ]
     )
 

@@ -15,6 +15,7 @@ struct ListCommand: ParsableCommand {
     @Option(help: "Only entries created on or after this date (YYYY-MM-DD or RFC 3339).") var since: String?
     @Option(help: "Only entries created before this date.") var until: String?
     @Flag(help: "Show deleted entries instead.") var deleted = false
+    @Flag(help: "Only starred entries.") var starred = false
     @Option(help: "At most this many entries.") var limit: Int?
     @Flag(help: "Print one JSON array.") var json = false
 
@@ -30,7 +31,7 @@ struct ListCommand: ParsableCommand {
             let whose: EntryFilter.Whose? = author.map { $0 == "me" ? .mine : .partners }
             let filter = EntryFilter(visibility: visibility, factor: factor, tag: tag, author: whose,
                                      since: try since.map(EntryRules.date), until: try until.map(EntryRules.date),
-                                     deleted: deleted, limit: limit)
+                                     deleted: deleted, starred: starred, limit: limit)
             try filter.validate()
             let views = try common.unlock().list(filter).map(EntryView.init)
             if json { return try printJSON(views) }
@@ -41,7 +42,8 @@ struct ListCommand: ParsableCommand {
                 let mood = view.mood.map { "  mood \($0)" } ?? ""
                 var whose = view.space == "shared" ? "  shared, by \(Display.line(view.author))" : ""
                 if let by = view.deletedBy { whose += "  deleted by \(Display.line(by))" }
-                print("\(view.id.prefix(8))  \(view.createdAt.prefix(16).replacingOccurrences(of: "T", with: " "))  \(Display.line(title))\(factors)\(mood)\(whose)")
+                if let imported = view.importedAttribution { whose += "  \(imported)" }
+                print("\(view.id.prefix(8))  \(view.createdAt.prefix(16).replacingOccurrences(of: "T", with: " "))  \(view.starMark)\(Display.line(title))\(factors)\(mood)\(whose)")
             }
         }
     }
@@ -83,6 +85,8 @@ struct ShowCommand: ParsableCommand {
             print("id:      \(view.id)")
             print("space:   \(view.space)")
             print("author:  \(Display.line(view.authorDeviceName))")
+            if let imported = view.importedAttribution { print("origin:  \(imported)") }
+            if view.starred { print("starred: ★ (one star for the entry; on a shared one, for you both)") }
             print("created: \(view.createdAt)")
             if view.updatedAt != view.createdAt { print("updated: \(view.updatedAt)") }
             if !view.title.isEmpty { print("title:   \(Display.line(view.title))") }

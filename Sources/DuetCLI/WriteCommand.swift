@@ -28,6 +28,9 @@ struct WriteCommand: ParsableCommand {
     @Option(help: "The id of the entry this answers.")
     var replyTo: String?
 
+    @Flag(help: "Star it. On a shared entry the star is one flag for both of you: either can star or unstar it.")
+    var star = false
+
     @Option(name: .short, help: "The text of the entry.")
     var m: String?
 
@@ -40,7 +43,8 @@ struct WriteCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            var entry = NewEntry(visibility: shared ? .shared : .private, title: title, factors: factors, tags: tags, mood: mood, replyTo: replyTo)
+            var entry = NewEntry(visibility: shared ? .shared : .private, title: title, factors: factors, tags: tags, mood: mood, replyTo: replyTo,
+                                 starred: star)
             try entry.validate()
             // Read the text before unlocking, so the editor is not kept waiting on Argon2id.
             let device = try common.open()
@@ -85,14 +89,21 @@ struct EditCommand: ParsableCommand {
     @Option(help: "Remove a tag (repeatable).")
     var removeTag: [String] = []
 
+    @Flag(help: "Star it. On a shared entry the star is one flag for both of you: the latest change wins.")
+    var star = false
+
+    @Flag(help: "Remove its star.")
+    var unstar = false
+
     func validate() throws {
         if m != nil && file != nil { throw ValidationError("give the text with -m or --file, not both") }
+        if star && unstar { throw ValidationError("choose --star or --unstar, not both") }
     }
 
     func run() throws {
         try reportingErrors {
             var changes = EntryChanges(title: title, mood: mood, addFactors: addFactor, removeFactors: removeFactor,
-                                       addTags: addTag, removeTags: removeTag)
+                                       addTags: addTag, removeTags: removeTag, starred: star ? true : unstar ? false : nil)
             try changes.validate()
             let unlocked = try common.unlock()
             if m != nil || file != nil || !changes.changesMetadata {

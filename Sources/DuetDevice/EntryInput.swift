@@ -12,9 +12,11 @@ public struct NewEntry: Sendable, Equatable {
     public var mood: Int?
     /// The id (or a unique prefix) of the entry this answers.
     public var replyTo: String?
+    /// Starred (one flag for the entry: on a shared one, for both partners).
+    public var starred: Bool
 
     public init(visibility: Visibility = .private, title: String? = nil, body: String = "", factors: [String] = [],
-                tags: [String] = [], mood: Int? = nil, replyTo: String? = nil) {
+                tags: [String] = [], mood: Int? = nil, replyTo: String? = nil, starred: Bool = false) {
         self.visibility = visibility
         self.title = title
         self.body = body
@@ -22,6 +24,7 @@ public struct NewEntry: Sendable, Equatable {
         self.tags = tags
         self.mood = mood
         self.replyTo = replyTo
+        self.starred = starred
     }
 
     public func validate() throws(DeviceError) { _ = try checked() }
@@ -51,9 +54,11 @@ public struct EntryChanges: Sendable, Equatable {
     public var removeFactors: [String]
     public var addTags: [String]
     public var removeTags: [String]
+    /// Star (true) or unstar (false) it; nil leaves the star as it is.
+    public var starred: Bool?
 
     public init(body: String? = nil, base: EntryVersion? = nil, title: String? = nil, mood: Int? = nil, addFactors: [String] = [],
-                removeFactors: [String] = [], addTags: [String] = [], removeTags: [String] = []) {
+                removeFactors: [String] = [], addTags: [String] = [], removeTags: [String] = [], starred: Bool? = nil) {
         self.body = body
         self.base = base
         self.title = title
@@ -62,11 +67,13 @@ public struct EntryChanges: Sendable, Equatable {
         self.removeFactors = removeFactors
         self.addTags = addTags
         self.removeTags = removeTags
+        self.starred = starred
     }
 
     /// Whether it touches anything but the body.
     public var changesMetadata: Bool {
         title != nil || mood != nil || !addFactors.isEmpty || !removeFactors.isEmpty || !addTags.isEmpty || !removeTags.isEmpty
+            || starred != nil
     }
 
     public func validate() throws(DeviceError) {
@@ -83,6 +90,8 @@ public enum EntryRules {
     /// The five things partners give each other, by name.
     public static let factorNames = Factor.allCases.map(\.rawValue)
     public static let maximumBodyCharacters = ChangeLimits.maximumBodyScalars
+    public static let maximumTitleBytes = ChangeLimits.maximumTitleBytes
+    public static let maximumTags = ChangeLimits.maximumTags
 
     static func factor(_ text: String) throws(DeviceError) -> Factor {
         guard let factor = Factor(rawValue: text.lowercased()) else { throw .unknownFactor(text, known: factorNames) }
@@ -94,9 +103,15 @@ public enum EntryRules {
         return UInt8(value)
     }
 
-    static func tag(_ tag: String) throws(DeviceError) -> String {
-        guard !tag.isEmpty, tag.utf8.count <= ChangeLimits.maximumTagBytes else { throw .tagSize(maximum: ChangeLimits.maximumTagBytes) }
-        return tag
+    /// The characters jrnl marks tags with (its default `tagsymbols`).
+    public static let tagSigils: Set<Character> = ["#", "@"]
+
+    /// A tag as stored: without the sigils jrnl users type (`#repair` and `@repair` are the tag
+    /// `repair`), so one tag is one element however it was written; 1 to 64 bytes after that.
+    public static func tag(_ tag: String) throws(DeviceError) -> String {
+        let bare = String(tag.drop { tagSigils.contains($0) })
+        guard !bare.isEmpty, bare.utf8.count <= ChangeLimits.maximumTagBytes else { throw .tagSize(maximum: ChangeLimits.maximumTagBytes) }
+        return bare
     }
 
     static func title(_ title: String) throws(DeviceError) -> String {
@@ -138,7 +153,7 @@ public enum EntryRules {
     }
 
     /// A date from an import file or a person: before 1970 is 0, past UInt64 is its maximum.
-    private static func milliseconds(_ date: Date) -> UInt64 {
+    static func milliseconds(_ date: Date) -> UInt64 {
         let value = (date.timeIntervalSince1970 * 1000).rounded(.down)
         guard value.isFinite, value > 0 else { return 0 }
         return UInt64(exactly: value) ?? UInt64.max

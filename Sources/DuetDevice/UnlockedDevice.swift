@@ -45,6 +45,7 @@ public struct UnlockedDevice: Sendable {
                 for factor in checked.factors { editor.addFactor(factor) }
                 for tag in checked.tags { editor.addTag(tag) }
                 if let replyTarget { editor.setReplyTo(replyTarget) }
+                if new.starred { editor.setStarred(true) }
                 editor.insertText(checked.body, at: 0)
             }
         }
@@ -81,6 +82,7 @@ public struct UnlockedDevice: Sendable {
                 for factor in removing where editor.entry.factors.contains(factor) { editor.removeFactor(factor) }
                 for tag in tagsToAdd where !editor.entry.tags.contains(tag) { editor.addTag(tag) }
                 for tag in tagsToRemove where editor.entry.tags.contains(tag) { editor.removeTag(tag) }
+                if let starred = changes.starred, starred != editor.entry.isStarred { editor.setStarred(starred) }
                 if let body {
                     if let base { editor.replaceBody(with: body, since: base) } else { editor.replaceBody(with: body) }
                 }

@@ -38,6 +38,17 @@ public struct Entry: Sendable {
         get { fields?.date ?? Register() }
         _modify { yield &uniqueFields().date }
     }
+    /// Starred or not: one flag for the entry (on a shared one, for both partners).
+    public internal(set) var starred: Register<Bool> {
+        get { fields?.starred ?? Register() }
+        _modify { yield &uniqueFields().starred }
+    }
+    /// For an entry copied from another journal's export: the original author's name there
+    /// ("" when the export named none). A claim of the importing device, not authorship.
+    public internal(set) var originalAuthor: Register<String?> {
+        get { fields?.originalAuthor ?? Register() }
+        _modify { yield &uniqueFields().originalAuthor }
+    }
     public internal(set) var factors: ObservedRemoveSet<Factor> {
         get { fields?.factors ?? ObservedRemoveSet() }
         _modify { yield &uniqueFields().factors }
@@ -61,6 +72,7 @@ public struct Entry: Sendable {
 
     public var author: DeviceID? { creation?.device }
     public var isDeleted: Bool { deleted.value ?? false }
+    public var isStarred: Bool { starred.value ?? false }
 
     /// Why an operation is refused. Refusal may depend only on the operation itself and its
     /// causal past — never on what happens to have arrived concurrently — so every replica
@@ -148,6 +160,10 @@ public struct Entry: Sendable {
             if kind.utf8.count > ChangeLimits.maximumKindBytes {
                 throw .tooLong(field: "kind", limit: ChangeLimits.maximumKindBytes)
             }
+        case .setOriginalAuthor(let name?, _):
+            if name.utf8.count > ChangeLimits.maximumOriginalAuthorBytes {
+                throw .tooLong(field: "original author", limit: ChangeLimits.maximumOriginalAuthorBytes)
+            }
         case .addTag(let tag), .removeTag(let tag, _):
             if tag.isEmpty { throw .emptyTag }
             if tag.utf8.count > ChangeLimits.maximumTagBytes {
@@ -213,6 +229,10 @@ public struct Entry: Sendable {
             replyTo.apply(.init(dot: dot, stamp: stamp, value: value, supersedes: supersedes))
         case .setDate(let value, let supersedes):
             date.apply(.init(dot: dot, stamp: stamp, value: value, supersedes: supersedes))
+        case .setStarred(let value, let supersedes):
+            starred.apply(.init(dot: dot, stamp: stamp, value: value, supersedes: supersedes))
+        case .setOriginalAuthor(let value, let supersedes):
+            originalAuthor.apply(.init(dot: dot, stamp: stamp, value: value, supersedes: supersedes))
         case .adoptSnapshot(let bytes):
             if isEmpty, let adopted = try? EntrySnapshot.decode(bytes), adopted.id == id { self = adopted }
         case .addFactor(let factor):
