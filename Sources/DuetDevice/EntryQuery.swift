@@ -85,6 +85,11 @@ extension UnlockedDevice {
 public struct TagCount: Sendable, Equatable {
     public let tag: String
     public let count: Int
+
+    public init(tag: String, count: Int) {
+        self.tag = tag
+        self.count = count
+    }
 }
 
 extension UnlockedDevice {
