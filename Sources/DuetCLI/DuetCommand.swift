@@ -19,6 +19,7 @@ public struct DuetCommand: AsyncParsableCommand {
             ShareCommand.self, AckCommand.self, ExportCommand.self, ImportCommand.self,
             PairCommand.self, DeviceCommand.self, SyncCommand.self, PassphraseCommand.self, StatusCommand.self,
             CompletionsCommand.self,
+            TagsCommand.self,
         ]
     )
 

@@ -37,9 +37,15 @@ struct EntryView: Encodable {
     let deleted: Bool
     /// Who deleted it, when it is.
     let deletedBy: String?
+    /// One flag for the entry (on a shared one, the same for both partners).
+    let starred: Bool
+    /// For an entry imported from another journal's Duet export: the name it gave the original
+    /// author ("" when it gave none). The author above is who imported it.
+    let originalAuthor: String?
 
     enum CodingKeys: String, CodingKey {
         case id, space, author, authorDevice, createdAt, updatedAt, title, body, mood, factors, tags, replyTo, acks, deleted, deletedBy
+        case starred, imported, originalAuthor
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -59,6 +65,13 @@ struct EntryView: Encodable {
         try container.encode(acks, forKey: .acks)
         try container.encode(deleted, forKey: .deleted)
         if let deletedBy { try container.encode(deletedBy, forKey: .deletedBy) }
+        try container.encode(starred, forKey: .starred)
+        if let originalAuthor {
+            // Only on imported entries: `imported` says the author is who imported it, and
+            // `originalAuthor` (null when the export named no one) who wrote it first.
+            try container.encode(true, forKey: .imported)
+            try container.encode(originalAuthor.isEmpty ? nil : originalAuthor, forKey: .originalAuthor)
+        }
     }
 
     let authorDeviceName: String
@@ -88,10 +101,23 @@ struct EntryView: Encodable {
         replyCount = record.replyCount
         created = record.created
         updated = record.updated
+        starred = record.isStarred
+        originalAuthor = record.originalAuthor
     }
 }
 
 extension EntryView {
+    /// "★ " before a starred entry's title in a list; nothing otherwise.
+    var starMark: String { starred ? "★ " : "" }
+
+    /// How an imported entry names whose words it holds: "imported; originally written by Sam on
+    /// 2024-03-05" (neutralised: the name came from a file). Nil for an entry written here.
+    var importedAttribution: String? {
+        guard let originalAuthor else { return nil }
+        let who = originalAuthor.isEmpty ? "by someone the export did not name" : "by \(Display.line(originalAuthor))"
+        return "imported; originally written \(who) on \(createdAt.prefix(10))"
+    }
+
     /// The start of the body's first non-empty line, for lists of untitled entries.
     var firstLine: String {
         let line = body.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
@@ -109,7 +135,8 @@ extension EntryView {
         let mood = mood.map { "  mood \($0)" } ?? ""
         var whose = space == "shared" ? "  shared, by \(Display.line(author))" : ""
         if let deletedBy { whose += "  deleted by \(Display.line(deletedBy))" }
-        let marker = replyTo == nil ? "" : "↳ "
+        if let importedAttribution { whose += "  \(importedAttribution)" }
+        let marker = (replyTo == nil ? "" : "↳ ") + starMark
         let replies = replyCount == 0 ? "" : replyCount == 1 ? "  1 reply" : "  \(replyCount) replies"
         return "\(id.prefix(8))  \(LocalTime.minute(created))  \(marker)\(Display.line(heading))\(factors)\(mood)\(whose)\(replies)"
     }

@@ -47,6 +47,7 @@ extension DeviceError {
         case .importNotJSON(let format): "the file is not a JSON object; is it an export from \(format.rawValue)?"
         case .importNotDuet: "not a Duet export (format is not \"duet\")"
         case .importNewerVersion: "this Duet export is from a newer version; upgrade Duet"
+        case .importNoKey: "this journal's keystore holds no personal key to import with; nothing was imported"
         case .importNoEntries(.duet): "the export has no entries list"
         case .importNoEntries(.jrnl): "not a jrnl JSON export: no \"entries\" list"
         case .importNoEntries(.dayone): "not a Day One JSON export: no \"entries\" list"

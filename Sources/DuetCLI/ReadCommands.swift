@@ -17,6 +17,7 @@ struct ListCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only entries written up to this local day or time, that whole day included (--until 2026-12-02 keeps all of 2 December).",
                                discussion: DateWording.help)) var until: String?
     @Flag(help: "Show deleted entries instead.") var deleted = false
+    @Flag(help: "Only starred entries.") var starred = false
     @Option(help: "At most this many entries.") var limit: Int?
     @Flag(help: "Print one JSON array.") var json = false
 
@@ -33,7 +34,7 @@ struct ListCommand: ParsableCommand {
             let filter = EntryFilter(visibility: visibility, factor: factor, tag: tag, author: whose,
                                      since: try since.map { text throws(DeviceError) in try LocalTime.parse(text).since },
                                      until: try until.map { text throws(DeviceError) in try LocalTime.parse(text).until },
-                                     deleted: deleted, limit: limit)
+                                     deleted: deleted, starred: starred, limit: limit)
             try filter.validate()
             let views = try common.unlock().list(filter).map(EntryView.init)
             if json { return try printJSON(views) }
@@ -79,7 +80,9 @@ struct ShowCommand: ParsableCommand {
             print("id:      \(view.id)")
             print("space:   \(view.space)")
             print("author:  \(Display.line(view.authorDeviceName))")
-            print("created: \(LocalTime.full(view.created))")
+            if let imported = view.importedAttribution { print("origin:  \(imported)") }
+            if view.starred { print("starred: ★ (one star for the entry; on a shared one, for you both)") }
+                        print("created: \(LocalTime.full(view.created))")
             if view.updatedAt != view.createdAt { print("updated: \(LocalTime.full(view.updated))") }
             if let parent = detail.parent { print("reply to: \(ThreadLines.parent(parent))") }
             if !view.title.isEmpty { print("title:   \(Display.line(view.title))") }

@@ -1,8 +1,8 @@
 import DuetDevice
 
 /// `export --format markdown|txt`: the journal as one document for people to read (the JSON
-/// export is the one to re-import). Each entry says who wrote it, in which space, who read it and
-/// when, with its replies nested under it.
+/// export is the one to re-import). Each entry says who wrote it, in which space, whether it is
+/// starred or imported, who read it and when, with its replies nested under it.
 ///
 /// Everything in an entry may have been written by the partner, or come from an imported file,
 /// so it is treated as hostile twice over: control characters, escapes and invisible characters
@@ -43,6 +43,8 @@ enum ReadableExport {
         var facts = [Display.line(view.author), view.space == "shared" ? "shared" : "private", shownTime(view.createdAt)]
         if !view.factors.isEmpty { facts.append(view.factors.map(Display.line).joined(separator: ", ")) }
         if let mood = view.mood { facts.append("mood \(mood)/5") }
+        if view.starred { facts.append("★ starred") }
+        if let imported = view.importedAttribution { facts.append(imported) }
         if view.deleted { facts.append("deleted" + (view.deletedBy.map { " by \(Display.line($0))" } ?? "")) }
         return facts
     }

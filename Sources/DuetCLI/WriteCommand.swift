@@ -35,6 +35,9 @@ struct WriteCommand: ParsableCommand {
     @Option(help: ArgumentHelp("When it was written, if not now (local time; a day alone is 09:00 that day).", discussion: DateWording.help))
     var date: String?
 
+    @Flag(help: "Star it. On a shared entry the star is one flag for both of you: either can star or unstar it.")
+    var star = false
+
     @Option(name: .short, help: "The text of the entry.")
     var m: String?
 
@@ -47,7 +50,8 @@ struct WriteCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            var entry = NewEntry(visibility: shared ? .shared : .private, title: title, factors: factors, tags: tags, mood: mood, replyTo: replyTo)
+            var entry = NewEntry(visibility: shared ? .shared : .private, title: title, factors: factors, tags: tags, mood: mood, replyTo: replyTo,
+                                 starred: star)
             entry.date = try date.map { text throws(DeviceError) in try LocalTime.parse(text).entryDate(text) }
             try entry.validate()
             // Read the text before unlocking, so the editor is not kept waiting on Argon2id.
@@ -102,14 +106,21 @@ struct EditCommand: ParsableCommand {
     @Option(help: ArgumentHelp("A new time for when it was written (local time; a day alone is 09:00 that day).", discussion: DateWording.help))
     var date: String?
 
+    @Flag(help: "Star it. On a shared entry the star is one flag for both of you: the latest change wins.")
+    var star = false
+
+    @Flag(help: "Remove its star.")
+    var unstar = false
+
     func validate() throws {
         if m != nil && file != nil { throw ValidationError("give the text with -m or --file, not both") }
+        if star && unstar { throw ValidationError("choose --star or --unstar, not both") }
     }
 
     func run() throws {
         try reportingErrors {
             var changes = EntryChanges(title: title, mood: mood, addFactors: addFactor, removeFactors: removeFactor,
-                                       addTags: addTag, removeTags: removeTag)
+                                       addTags: addTag, removeTags: removeTag, starred: star ? true : unstar ? false : nil)
             changes.date = try date.map { text throws(DeviceError) in try LocalTime.parse(text).entryDate(text) }
             try changes.validate()
             let unlocked = try common.unlock()

@@ -19,10 +19,14 @@ public enum KeyDerivation {
         /// The recovery slot id and the key sealing the recovery blob, from the recovery code
         /// (SPEC § 7.5).
         public static let recovery = Context("duetrcvr")
+        /// The key that turns an imported entry's source (a jrnl entry's date and text, a Day One
+        /// uuid) into its entry id, from the personal space's first content key: local to this
+        /// person's devices, so an id reveals nothing of the text it came from.
+        public static let importSource = Context("duetimpt")
         // No others: content keys and the storage key are random keys used as they are, and
         // the relay sees device ids, not pseudonyms (SPEC § 2.1).
 
-        public static let allCases: [Context] = [.mailbox, .recovery]
+        public static let allCases: [Context] = [.mailbox, .recovery, .importSource]
 
         public var description: String { label }
     }

@@ -66,6 +66,8 @@ public enum DeviceError: Error, Sendable, Equatable {
     case importNoEntries(format: ImportFormat)
     case importDamagedEntry(index: Int)
     case importMissingDate(format: ImportFormat, index: Int)
+    /// The keystore holds no personal content key to key imported entries by their source.
+    case importNoKey
 
     // The relay and exchanges
     case noRelay

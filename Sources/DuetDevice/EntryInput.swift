@@ -15,9 +15,11 @@ public struct NewEntry: Sendable, Equatable {
     public var replyTo: String?
     /// When it was written (milliseconds), when not now: `write --date`.
     public var date: UInt64?
+    /// Starred (one flag for the entry: on a shared one, for both partners).
+    public var starred: Bool
 
     public init(visibility: Visibility = .private, title: String? = nil, body: String = "", factors: [String] = [],
-                tags: [String] = [], mood: Int? = nil, replyTo: String? = nil, date: UInt64? = nil) {
+                tags: [String] = [], mood: Int? = nil, replyTo: String? = nil, date: UInt64? = nil, starred: Bool = false) {
         self.visibility = visibility
         self.title = title
         self.body = body
@@ -26,6 +28,7 @@ public struct NewEntry: Sendable, Equatable {
         self.mood = mood
         self.replyTo = replyTo
         self.date = date
+        self.starred = starred
     }
 
     public func validate() throws(DeviceError) { _ = try checked() }
@@ -57,9 +60,11 @@ public struct EntryChanges: Sendable, Equatable {
     public var removeTags: [String]
     /// A new time for when it was written (milliseconds): `edit --date`.
     public var date: UInt64?
+    /// Star (true) or unstar (false) it; nil leaves the star as it is.
+    public var starred: Bool?
 
     public init(body: String? = nil, base: EntryVersion? = nil, title: String? = nil, mood: Int? = nil, addFactors: [String] = [],
-                removeFactors: [String] = [], addTags: [String] = [], removeTags: [String] = [], date: UInt64? = nil) {
+                removeFactors: [String] = [], addTags: [String] = [], removeTags: [String] = [], date: UInt64? = nil, starred: Bool? = nil) {
         self.body = body
         self.base = base
         self.title = title
@@ -69,11 +74,13 @@ public struct EntryChanges: Sendable, Equatable {
         self.addTags = addTags
         self.removeTags = removeTags
         self.date = date
+        self.starred = starred
     }
 
     /// Whether it touches anything but the body.
     public var changesMetadata: Bool {
         title != nil || mood != nil || date != nil || !addFactors.isEmpty || !removeFactors.isEmpty || !addTags.isEmpty || !removeTags.isEmpty
+            || starred != nil
     }
 
     public func validate() throws(DeviceError) {
@@ -90,6 +97,8 @@ public enum EntryRules {
     /// The five things partners give each other, by name.
     public static let factorNames = Factor.allCases.map(\.rawValue)
     public static let maximumBodyCharacters = ChangeLimits.maximumBodyScalars
+    public static let maximumTitleBytes = ChangeLimits.maximumTitleBytes
+    public static let maximumTags = ChangeLimits.maximumTags
 
     static func factor(_ text: String) throws(DeviceError) -> Factor {
         guard let factor = Factor(rawValue: text.lowercased()) else { throw .unknownFactor(text, known: factorNames) }
@@ -101,9 +110,15 @@ public enum EntryRules {
         return UInt8(value)
     }
 
-    static func tag(_ tag: String) throws(DeviceError) -> String {
-        guard !tag.isEmpty, tag.utf8.count <= ChangeLimits.maximumTagBytes else { throw .tagSize(maximum: ChangeLimits.maximumTagBytes) }
-        return tag
+    /// The characters jrnl marks tags with (its default `tagsymbols`).
+    public static let tagSigils: Set<Character> = ["#", "@"]
+
+    /// A tag as stored: without the sigils jrnl users type (`#repair` and `@repair` are the tag
+    /// `repair`), so one tag is one element however it was written; 1 to 64 bytes after that.
+    public static func tag(_ tag: String) throws(DeviceError) -> String {
+        let bare = String(tag.drop { tagSigils.contains($0) })
+        guard !bare.isEmpty, bare.utf8.count <= ChangeLimits.maximumTagBytes else { throw .tagSize(maximum: ChangeLimits.maximumTagBytes) }
+        return bare
     }
 
     static func title(_ title: String) throws(DeviceError) -> String {
@@ -145,7 +160,7 @@ public enum EntryRules {
     }
 
     /// A date from an import file or a person: before 1970 is 0, past UInt64 is its maximum.
-    private static func milliseconds(_ date: Date) -> UInt64 {
+    static func milliseconds(_ date: Date) -> UInt64 {
         let value = (date.timeIntervalSince1970 * 1000).rounded(.down)
         guard value.isFinite, value > 0 else { return 0 }
         return UInt64(exactly: value) ?? UInt64.max

@@ -36,6 +36,12 @@ public struct EntryRecord: Sendable, Equatable {
     public let replyTo: String?
     public let acknowledgements: [Acknowledgement]
     public let isDeleted: Bool
+    /// Starred: one flag for the entry (on a shared entry, the same for both partners).
+    public let isStarred: Bool
+    /// For an entry imported from another journal's Duet export: the name that export gave its
+    /// original author ("" when it gave none). A claim made by the device that imported it
+    /// (``author``), to be shown as such — never as if that person's device wrote it here.
+    public let originalAuthor: String?
     /// Who deleted it (the device that signed the winning write of `deleted`), when it is.
     public let deletedBy: Author?
     /// The body as read now: pass it back to ``UnlockedDevice/edit(_:_:)`` so that an edit made
@@ -60,6 +66,8 @@ public struct EntryRecord: Sendable, Equatable {
         replyTo = (entry.replyTo.value ?? nil)?.description
         acknowledgements = entry.acknowledgements.sorted().map { Acknowledgement(by: authors.author($0.device), at: $0.hlc.milliseconds) }
         isDeleted = entry.isDeleted
+        isStarred = entry.isStarred
+        originalAuthor = entry.originalAuthor.value ?? nil
         deletedBy = entry.isDeleted ? entry.deleted.heads.last.map { authors.author($0.stamp.device) } : nil
         version = EntryVersion(entry: entry.id, body: entry.body.version)
     }

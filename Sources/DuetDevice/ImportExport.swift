@@ -4,8 +4,9 @@ public import Foundation
 
 /// Where an import comes from.
 public enum ImportFormat: String, Sendable, Equatable, CaseIterable {
-    /// Duet's own export: each entry's snapshot with its history. An import keeps every value but
-    /// not who wrote it or where: it becomes the importing device's own private writing.
+    /// Duet's own export: each entry's snapshot with its history. An import keeps every value,
+    /// where it lived (private or shared) and who wrote it, as a marked attribution: the copy is
+    /// the importing device's writing ("imported; originally written by Sam").
     case duet
     /// jrnl's `--format json`.
     case jrnl
@@ -13,20 +14,17 @@ public enum ImportFormat: String, Sendable, Equatable, CaseIterable {
     case dayone
 }
 
-/// What an import did.
-public struct ImportResult: Sendable, Equatable {
-    public let imported: Int
-    /// Entries already in this journal (a second import of the same export).
-    public let skipped: Int
-}
-
 /// Duet's own export: every entry this device can read, readable fields beside the canonical
 /// snapshot (base64) that carries its full history (an import keeps the values, as its own
 /// writing: no change of the importer's may claim another device's). Public so
 /// that a reader of exports (the soak's replica check) decodes the one format, not a copy of it.
+///
+/// Version 2 adds, per entry, `space`, `author` (the name this journal knows its author by),
+/// `starred` and `originalAuthor` (an entry this journal itself imported); version 1 files
+/// still import.
 public struct DuetExport: Codable, Sendable {
     static let formatName = "duet"
-    static let currentVersion = 1
+    static let currentVersion = 2
 
     public struct Item: Codable, Equatable, Sendable {
         public let id: String
@@ -37,6 +35,14 @@ public struct DuetExport: Codable, Sendable {
         public let tags: [String]
         public let mood: Int?
         public let deleted: Bool
+        /// "private" or "shared" (version 2).
+        public let space: String?
+        /// The author's name as this journal knows it, nil when it does not (version 2).
+        public let author: String?
+        public let starred: Bool?
+        /// For an entry this journal imported from another's export: the original author's name
+        /// there ("" when unknown; version 2).
+        public let originalAuthor: String?
         /// EntrySnapshot (Protocol/SPEC.md § 4), base64: the entry with its whole history.
         public let snapshot: String
     }
@@ -49,34 +55,58 @@ public struct DuetExport: Codable, Sendable {
 
 extension UnlockedDevice {
     /// Imports every entry of an export, or none: everything is checked before anything is
-    /// written, in one transaction.
-    public func importEntries(_ data: Data, from format: ImportFormat) throws(DeviceError) -> ImportResult {
+    /// written, in one transaction. Entries are keyed by their source (a Duet entry by its id,
+    /// a jrnl entry by its date, time and text, a Day One entry by its uuid): one already here is
+    /// skipped, so importing a file again adds nothing. jrnl's local times are taken in
+    /// `timeZone`. `progress` hears (done, total) as entries are written.
+    public func importEntries(_ data: Data, from format: ImportFormat, timeZone: TimeZone = .current,
+                              progress: ((Int, Int) -> Void)? = nil) throws(DeviceError) -> ImportResult {
         guard let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw .importNotJSON(format: format) }
+        var tally = LeftOutTally()
+        let authors = try translatingErrors { try Authors(unlocked) }
         let incoming = switch format {
-        case .duet: try Importers.duet(root)
-        case .jrnl: try Importers.jrnl(root)
-        case .dayone: try Importers.dayOne(root)
+        case .duet: try DuetImport.entries(root, isMine: authors.isMine)
+        case .jrnl: try JrnlImport.entries(root, timeZone: timeZone, tally: &tally)
+        case .dayone: try DayOneImport.entries(root, tally: &tally)
         }
-        var random = environment.generator
+        guard let keys = ImportKeys(personalKeys: unlocked.keystore.personalKeys) else { throw .importNoKey }
+        let paired = try translatingErrors { try unlocked.hasSpace(.couple) }
         var skipped = 0
-        var edits: [(EntryID, (inout EntryEditor) throws -> Void)] = []
+        var seen = Set<EntryID>()
+        var planned: [(EntryID, Incoming)] = []
         for item in incoming {
-            let id = item.id ?? EntryID.random(using: &random)
+            let id: EntryID
+            switch item.source {
+            case .entry(let given): id = given
+            case .key(let key):
+                guard let derived = keys.entryID(for: key) else { throw .importNoKey }
+                id = derived
+            }
+            guard seen.insert(id).inserted else { skipped += 1; continue }
             if try translatingErrors({ try unlocked.contains(id) }) { skipped += 1; continue }
-            if let original = item.original {
-                edits.append((id, { editor in editor.recreate(from: original) }))
-            } else {
-                edits.append((id, { editor in
+            if item.visibility == .shared, !paired { tally.add(.sharedEntriesNotPaired); continue }
+            planned.append((id, item))
+        }
+        let total = planned.count
+        let edits: [(EntryID, SpaceKind, (inout EntryEditor) throws -> Void)] = planned.enumerated().map { position, planned in
+            let (id, item) = planned
+            return (id, item.visibility.kind, { editor in
+                if let original = item.original {
+                    editor.recreate(from: original)
+                    if let name = item.originalAuthor, (original.originalAuthor.value ?? nil) == nil { editor.setOriginalAuthor(name) }
+                } else {
                     editor.create()
                     if let title = item.title, !title.isEmpty { editor.setTitle(title) }
                     if let date = item.date { editor.setDate(date) }
                     for tag in item.tags { editor.addTag(tag) }
                     editor.insertText(item.body, at: 0)
-                }))
-            }
+                }
+                if item.starred { editor.setStarred(true) }
+                progress?(position + 1, total)
+            })
         }
         if !edits.isEmpty { try translatingErrors { try unlocked.commitAll(edits, now: environment.now) } }
-        return ImportResult(imported: edits.count, skipped: skipped)
+        return ImportResult(imported: edits.count, skipped: skipped, leftOut: tally.counts)
     }
 
     /// Every entry this device can read, oldest first.
@@ -93,6 +123,7 @@ extension UnlockedDevice {
     /// `import --from duet` reads its values back. Plaintext: the caller decides where it goes.
     public func exportJSON() throws(DeviceError) -> (data: Data, count: Int) {
         try translatingErrors {
+            let authors = try Authors(unlocked)
             var entries: [(Entry, SpaceKind)] = []
             try unlocked.forEachEntry { entries.append(($0, $1)); return true }
             entries.reverse()
@@ -102,6 +133,8 @@ extension UnlockedDevice {
                     id: entry.id.description, title: entry.title.value ?? "", body: entry.body.string,
                     createdAt: Timestamps.rfc3339(written), factors: entry.factors.elements.map(\.rawValue), tags: entry.tags.elements,
                     mood: (entry.mood.value ?? nil).map(Int.init), deleted: entry.isDeleted,
+                    space: Visibility(kind).rawValue, author: entry.author.flatMap { authors.author($0).person },
+                    starred: entry.isStarred, originalAuthor: entry.originalAuthor.value ?? nil,
                     snapshot: Data(EntrySnapshot.encode(entry)).base64EncodedString())
             }
             let export = DuetExport(format: DuetExport.formatName, version: DuetExport.currentVersion,
@@ -120,73 +153,5 @@ public enum Timestamps {
         formatter.formatOptions = [.withInternetDateTime]
         formatter.timeZone = TimeZone(identifier: "UTC")
         return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
-    }
-}
-
-/// One entry to create.
-struct Incoming {
-    var id: EntryID?
-    /// A Duet export's entry, copied as this device's own writing (its history names the
-    /// exporting journal's devices, which no change of ours may claim).
-    var original: Entry?
-    var title: String?
-    var body: [Unicode.Scalar] = []
-    var date: UInt64?
-    var tags: [String] = []
-}
-
-/// The three export formats Duet reads.
-enum Importers {
-    static func duet(_ root: [String: Any]) throws(DeviceError) -> [Incoming] {
-        guard root["format"] as? String == DuetExport.formatName else { throw .importNotDuet }
-        guard let version = root["version"] as? Int, version <= DuetExport.currentVersion else { throw .importNewerVersion }
-        guard let entries = root["entries"] as? [[String: Any]] else { throw .importNoEntries(format: .duet) }
-        var incoming: [Incoming] = []
-        for (index, item) in entries.enumerated() {
-            guard let idText = item["id"] as? String, let id = EntryID(idText),
-                  let encoded = item["snapshot"] as? String, let snapshot = Data(base64Encoded: encoded),
-                  let entry = try? EntrySnapshot.decode([UInt8](snapshot)), entry.id == id else {
-                throw .importDamagedEntry(index: index + 1)
-            }
-            incoming.append(Incoming(id: id, original: entry))
-        }
-        return incoming
-    }
-
-    /// jrnl's `--format json`: `{"tags": {...}, "entries": [{"title", "body", "date": "YYYY-MM-DD",
-    /// "time": "HH:MM", "tags": ["@tag"], "starred"}]}`.
-    static func jrnl(_ root: [String: Any]) throws(DeviceError) -> [Incoming] {
-        guard let entries = root["entries"] as? [[String: Any]] else { throw .importNoEntries(format: .jrnl) }
-        var incoming: [Incoming] = []
-        for (index, item) in entries.enumerated() {
-            guard let date = item["date"] as? String else { throw .importMissingDate(format: .jrnl, index: index + 1) }
-            let time = item["time"] as? String ?? "00:00"
-            var tags: [String] = []
-            for tag in (item["tags"] as? [String]) ?? [] { tags.append(try EntryRules.tag(tag.hasPrefix("@") ? String(tag.dropFirst()) : tag)) }
-            incoming.append(Incoming(title: try EntryRules.title(item["title"] as? String ?? ""), body: try EntryRules.body(item["body"] as? String ?? ""),
-                                     date: try EntryRules.date("\(date)T\(time):00Z"), tags: tags))
-        }
-        return incoming
-    }
-
-    /// Day One's JSON export: `{"metadata": {...}, "entries": [{"uuid", "creationDate", "text",
-    /// "tags", "starred", …}]}`; a first line `# Title` becomes the title.
-    static func dayOne(_ root: [String: Any]) throws(DeviceError) -> [Incoming] {
-        guard let entries = root["entries"] as? [[String: Any]] else { throw .importNoEntries(format: .dayone) }
-        var incoming: [Incoming] = []
-        for (index, item) in entries.enumerated() {
-            guard let created = item["creationDate"] as? String else { throw .importMissingDate(format: .dayone, index: index + 1) }
-            var text = item["text"] as? String ?? ""
-            var title: String?
-            if text.hasPrefix("# ") {
-                let firstLine = text.prefix { $0 != "\n" }
-                title = try EntryRules.title(String(firstLine.dropFirst(2)).trimmingCharacters(in: .whitespaces))
-                text = String(text.dropFirst(firstLine.count)).trimmingCharacters(in: .newlines)
-            }
-            var tags: [String] = []
-            for tag in (item["tags"] as? [String]) ?? [] { tags.append(try EntryRules.tag(tag)) }
-            incoming.append(Incoming(title: title, body: try EntryRules.body(text), date: try EntryRules.date(created), tags: tags))
-        }
-        return incoming
     }
 }

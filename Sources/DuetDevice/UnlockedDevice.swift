@@ -51,6 +51,7 @@ public struct UnlockedDevice: Sendable {
                 for tag in checked.tags { editor.addTag(tag) }
                 if let replyTarget { editor.setReplyTo(replyTarget) }
                 if let date = new.date { editor.setDate(date) }
+                if new.starred { editor.setStarred(true) }
                 editor.insertText(checked.body, at: 0)
             }
         }
@@ -91,6 +92,7 @@ public struct UnlockedDevice: Sendable {
                 if let date = changes.date, date != (editor.entry.date.value ?? nil) ?? editor.entry.creation?.hlc.milliseconds {
                     editor.setDate(date)
                 }
+                if let starred = changes.starred, starred != editor.entry.isStarred { editor.setStarred(starred) }
                 if let body {
                     if let base { editor.replaceBody(with: body, since: base) } else { editor.replaceBody(with: body) }
                 }

@@ -58,6 +58,35 @@ public struct UnlockedStore: Sendable {
         }
     }
 
+    /// The same, each new entry in the space of its `kind` (a Duet import keeps which entries
+    /// were shared). Refused whole when a shared one is asked for before pairing.
+    @discardableResult
+    public func commitAll(_ edits: [(EntryID, SpaceKind, (inout EntryEditor) throws -> Void)], now: UInt64) throws -> [Change] {
+        do {
+            return try store.database.write { db in
+                let spaces = try Store.spaces(db)
+                var keys: [SpaceID: SpaceReading] = [:]
+                return try edits.map { id, kind, edit in
+                    guard let space = spaces.first(where: { $0.kind == kind })?.id else {
+                        throw StoreError(.notPaired, "shared entries need a partner")
+                    }
+                    return try commit(db, entry: id, space: space, now: now, keys: &keys, edit)
+                }
+            }
+        } catch {
+            throw Store.classify(error, doing: "save the change", home: store.home)
+        }
+    }
+
+    /// Whether this device has a space of `kind` (the couple space exists once paired).
+    public func hasSpace(_ kind: SpaceKind) throws(StoreError) -> Bool {
+        do {
+            return try store.database.read { db in try Store.spaces(db).contains { $0.kind == kind } }
+        } catch {
+            throw Store.classify(error, doing: "read the spaces", home: store.home)
+        }
+    }
+
     private func commit(_ db: GRDB.Database, entry id: EntryID, space requested: SpaceID, now: UInt64,
                         keys readings: inout [SpaceID: SpaceReading], _ edit: (inout EntryEditor) throws -> Void) throws -> Change {
         let device = self.device

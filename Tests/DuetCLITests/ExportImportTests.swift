@@ -70,7 +70,8 @@ struct ExportImportTests {
     @Test("jrnl's JSON export imports with titles, bodies, original dates and tags")
     func jrnl() async throws {
         let journal = try await TemporaryJournal()
-        let run = try await journal.duet(["import", "--from", "jrnl", Self.fixtures.appendingPathComponent("jrnl.json").path])
+        // jrnl's dates and times are local wall time: read here in UTC, so they show unchanged.
+        let run = try await journal.duet(["import", "--from", "jrnl", Self.fixtures.appendingPathComponent("jrnl.json").path], environment: ["TZ": "UTC"])
         #expect(run.status == 0, "\(run.stderr)")
         let entries = try #require(try await journal.duet(["list", "--json"]).json as? [[String: Any]])
         #expect(entries.count == 3)

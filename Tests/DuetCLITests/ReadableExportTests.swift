@@ -16,7 +16,7 @@ struct ReadableExportTests {
     func coupleExport() async throws {
         let couple = try await Couple()
         let sunday = try await couple.alex.write("Walking by the river helped.", ["--shared", "--title", "Sunday"])
-        _ = try await couple.alex.write("Only mine.", ["--title", "Mine"])
+        _ = try await couple.alex.write("Only mine.", ["--title", "Mine", "--star"])
         try await couple.syncBoth()
         let answer = try await couple.sam.write("It helped me too.", ["--shared", "--reply-to", sunday])
         #expect(try await couple.sam.duet(["ack", sunday]).status == 0)
@@ -29,7 +29,7 @@ struct ReadableExportTests {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         #expect(lines.contains("## Sunday"))
         #expect(lines.contains { $0.hasPrefix("*Alex · shared · ") }, "the author and the space of Sunday")
-        #expect(lines.contains { $0.hasPrefix("*Alex · private · ") }, "Mine is private")
+        #expect(lines.contains { $0.hasPrefix("*Alex · private · ") && $0.hasSuffix(" · ★ starred*") }, "Mine is private and starred")
         let sundayAt = try #require(lines.firstIndex(of: "## Sunday"))
         let replyAt = try #require(lines.firstIndex(of: "> ### Reply"), "the reply is quoted under its parent: \(text)")
         #expect(replyAt > sundayAt)

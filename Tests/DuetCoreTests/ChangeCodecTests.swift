@@ -142,6 +142,8 @@ extension EntryOperation {
         case .insertText: "insertText"
         case .deleteText: "deleteText"
         case .setDate: "setDate"
+        case .setStarred: "setStarred"
+        case .setOriginalAuthor: "setOriginalAuthor"
         case .adoptSnapshot: "adoptSnapshot"
         }
     }

@@ -14,6 +14,10 @@ enum RandomEdits {
         case 0: editor.setTitle(random.pick(titles))
         case 1: editor.setMood(random.chance(20) ? nil : UInt8(1 + random.below(5)))
         case 2: editor.setDeleted(random.chance(50))
+        case 3 where random.chance(40):
+            if random.chance(50) { editor.setStarred(random.chance(60)) } else {
+                editor.setOriginalAuthor(random.chance(20) ? nil : random.pick(["Sam", "", "Zoë"]))
+            }
         case 3: editor.setKind(random.pick(["reflection", "prompt", "response"]))
         case 4: random.chance(50) ? editor.addFactor(random.pick(Factor.allCases)) : editor.removeFactor(random.pick(Factor.allCases))
         case 5: random.chance(50) ? editor.addTag(random.pick(tags)) : editor.removeTag(random.pick(tags))

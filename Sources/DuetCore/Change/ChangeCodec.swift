@@ -4,14 +4,20 @@ public import DuetEncoding
 /// padded and sealed, inside an envelope. One change has exactly one encoding; the decoder
 /// refuses every other byte string, including trailing bytes and overlong varints.
 ///
-///     change     = version:varint(1) devices seq:varint hlc:varint deps entry:16 ops
+///     change     = version:varint(1|2) devices seq:varint hlc:varint deps entry:16 ops
 ///     devices    = count:varint(1…256) device:16 × count   ; [0] = author, rest ascending, all used
 ///     deps       = count:varint (device:varint seq:varint)* ; device index ≥ 1, ascending
 ///     ops        = count:varint(1…65536) op*
 ///     ref        = 0 (none) | device+1:varint counter:varint
 ///     dot        = device:varint seq:varint                 ; dots ascending
+///
+/// Version 2 is version 1 with two more operations, `setStarred` and `setOriginalAuthor`. A
+/// change is written in the lowest version that holds its operations, so every change without
+/// them still reads on a Duet that knows only version 1 (which consumes a version 2 change as
+/// unreadable, SPEC § 3.2); a version 2 change without one of them is not canonical.
 public enum ChangeCodec {
-    public static let version: UInt64 = 1
+    /// The highest version this Duet reads and writes.
+    public static let version: UInt64 = 2
 
     enum Tag: UInt8 {
         case create = 0x01
@@ -21,6 +27,8 @@ public enum ChangeCodec {
         case setKind = 0x05
         case setReplyTo = 0x06
         case setDate = 0x07
+        case setStarred = 0x08
+        case setOriginalAuthor = 0x09
         case addFactor = 0x10
         case removeFactor = 0x11
         case addTag = 0x12
@@ -44,7 +52,7 @@ public enum ChangeCodec {
         for (position, device) in table.enumerated() { index[device] = UInt64(position) }
 
         var writer = ByteWriter(capacity: 64)
-        writer.varint(version)
+        writer.varint(change.operations.contains(where: \.needsVersion2) ? 2 : 1)
         writer.varint(table.count)
         for device in table { writer.raw(device.bytes) }
         writer.varint(change.seq)
@@ -94,6 +102,12 @@ public enum ChangeCodec {
             writer.byte(Tag.setDate.rawValue)
             if let date { writer.byte(1); writer.varint(date) } else { writer.byte(0) }
             dots(supersedes)
+        case .setStarred(let starred, let supersedes):
+            writer.byte(Tag.setStarred.rawValue); writer.byte(starred ? 1 : 0); dots(supersedes)
+        case .setOriginalAuthor(let name, let supersedes):
+            writer.byte(Tag.setOriginalAuthor.rawValue)
+            if let name { writer.byte(1); writer.string(name) } else { writer.byte(0) }
+            dots(supersedes)
         case .adoptSnapshot(let bytes):
             writer.byte(Tag.adoptSnapshot.rawValue); writer.lengthPrefixed(bytes)
         case .addFactor(let factor):
@@ -126,7 +140,7 @@ public enum ChangeCodec {
     public static func decode(_ bytes: [UInt8]) throws(DecodingError) -> Change {
         var reader = ByteReader(bytes)
         let version = try reader.varint()
-        guard version == Self.version else { throw .unknownVersion(version) }
+        guard version == 1 || version == 2 else { throw .unknownVersion(version) }
         let deviceCount = try reader.count(max: ChangeLimits.maximumDevices, "device table")
         guard deviceCount >= 1 else { throw .invalidValue("a change names its author") }
         var table: [DeviceID] = []
@@ -171,9 +185,12 @@ public enum ChangeCodec {
         operations.reserveCapacity(operationCount)
         let author = table[0]
         for _ in 0..<operationCount {
-            operations.append(try decodeOperation(&reader, author: author, device: device))
+            operations.append(try decodeOperation(&reader, version: version, author: author, device: device))
         }
         try reader.expectEnd()
+        if version == 2, !operations.contains(where: \.needsVersion2) {
+            throw .nonCanonical("version 2 without a version-2 operation")
+        }
         guard used.allSatisfy({ $0 }) else { throw .nonCanonical("device table names an unused device") }
         let change = Change(
             device: author, seq: seq, hlc: hlc, dependencies: dependencies,
@@ -182,7 +199,7 @@ public enum ChangeCodec {
     }
 
     private static func decodeOperation(
-        _ reader: inout ByteReader, author: DeviceID,
+        _ reader: inout ByteReader, version: UInt64, author: DeviceID,
         device: (UInt64) throws(DecodingError) -> DeviceID
     ) throws(DecodingError) -> EntryOperation {
         func dots() throws(DecodingError) -> [Dot] {
@@ -203,6 +220,8 @@ public enum ChangeCodec {
         }
         let tagByte = try reader.byte()
         guard let tag = Tag(rawValue: tagByte) else { throw .unknownTag(tagByte) }
+        // Version 1 has no such operation: refused as the tag a version-1 reader never knew.
+        if version == 1, tag == .setStarred || tag == .setOriginalAuthor { throw .unknownTag(tagByte) }
         switch tag {
         case .create:
             return .create
@@ -232,6 +251,15 @@ public enum ChangeCodec {
             guard flag <= 1 else { throw .nonCanonical("optional flag") }
             let date: UInt64? = flag == 1 ? try reader.varint(max: HLC.maxMilliseconds, "date") : nil
             return .setDate(date, supersedes: try dots())
+        case .setStarred:
+            let flag = try reader.byte()
+            guard flag <= 1 else { throw .nonCanonical("boolean") }
+            return .setStarred(flag == 1, supersedes: try dots())
+        case .setOriginalAuthor:
+            let flag = try reader.byte()
+            guard flag <= 1 else { throw .nonCanonical("optional flag") }
+            let name: String? = flag == 1 ? try reader.string(max: ChangeLimits.maximumOriginalAuthorBytes, "original author") : nil
+            return .setOriginalAuthor(name, supersedes: try dots())
         case .adoptSnapshot:
             return .adoptSnapshot(Array(try reader.lengthPrefixed(max: ChangeLimits.maximumSnapshotBytes, "snapshot")))
         case .addFactor, .removeFactor:
@@ -272,7 +300,8 @@ extension EntryOperation {
     func forEachDevice(_ body: (DeviceID) -> Void) {
         switch self {
         case .setTitle(_, let dots), .setMood(_, let dots), .setDeleted(_, let dots), .setKind(_, let dots),
-             .setReplyTo(_, let dots), .setDate(_, let dots), .removeFactor(_, let dots), .removeTag(_, let dots):
+             .setReplyTo(_, let dots), .setDate(_, let dots), .setStarred(_, let dots), .setOriginalAuthor(_, let dots),
+             .removeFactor(_, let dots), .removeTag(_, let dots):
             dots.forEach { body($0.device) }
         case .insertText(let insert):
             if let left = insert.originLeft { body(left.device) }
@@ -281,6 +310,16 @@ extension EntryOperation {
             body(delete.start.device)
         case .create, .addFactor, .addTag, .acknowledge, .adoptSnapshot:
             break
+        }
+    }
+}
+
+extension EntryOperation {
+    /// Whether the operation exists only from change version 2 on.
+    var needsVersion2: Bool {
+        switch self {
+        case .setStarred, .setOriginalAuthor: true
+        default: false
         }
     }
 }

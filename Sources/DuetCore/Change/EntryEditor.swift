@@ -42,6 +42,10 @@ public struct EntryEditor: Sendable {
     public mutating func setKind(_ kind: String) { record(.setKind(kind, supersedes: entry.kind.headDots)) }
     public mutating func setReplyTo(_ id: EntryID?) { record(.setReplyTo(id, supersedes: entry.replyTo.headDots)) }
     public mutating func setDate(_ milliseconds: UInt64?) { record(.setDate(milliseconds, supersedes: entry.date.headDots)) }
+    public mutating func setStarred(_ starred: Bool) { record(.setStarred(starred, supersedes: entry.starred.headDots)) }
+    public mutating func setOriginalAuthor(_ name: String?) {
+        record(.setOriginalAuthor(name, supersedes: entry.originalAuthor.headDots))
+    }
 
     /// Adopts a snapshot of this entry whole, history included. Throws if it is not a valid
     /// snapshot of this entry, the entry already has state here, or the snapshot names any
@@ -55,8 +59,11 @@ public struct EntryEditor: Sendable {
 
     /// Writes `source`'s current values into this (new) entry as ordinary operations by this
     /// device: title, mood, kind, factors, tags, visible text, deletion, and its date (the date it
-    /// carries, else when it was created). What `duet share` and imports of another journal's
-    /// entries do: the copy is this device's writing, so no one else's authorship is claimed.
+    /// carries, else when it was created), and an imported entry's original author (sharing an
+    /// imported entry must not drop whose words they were). Not the star: a person's star on a
+    /// private entry is theirs, and the shared copy would show it to the partner. What `duet
+    /// share` and imports of another journal's entries do: the copy is this device's writing,
+    /// so no one else's authorship is claimed.
     public mutating func recreate(from source: Entry) {
         create()
         if let title = source.title.value, !title.isEmpty { setTitle(title) }
@@ -65,6 +72,7 @@ public struct EntryEditor: Sendable {
         for factor in source.factors.elements { addFactor(factor) }
         for tag in source.tags.elements { addTag(tag) }
         if let date = (source.date.value ?? nil) ?? source.creation?.hlc.milliseconds { setDate(date) }
+        if let original = source.originalAuthor.value ?? nil { setOriginalAuthor(original) }
         insertText(source.body.scalars, at: 0)
         if source.isDeleted { setDeleted(true) }
     }

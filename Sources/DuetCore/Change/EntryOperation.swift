@@ -13,6 +13,14 @@ public enum EntryOperation: Hashable, Sendable {
     /// When the reflection was written, in ms since the epoch, if not when it was created here
     /// (imports from other journals keep their dates); nil clears it.
     case setDate(UInt64?, supersedes: [Dot])
+    /// Starred (jrnl's `*`, Day One's favourite). One register for the entry: on a shared entry
+    /// it is one flag for both partners, and the last write wins (change version 2).
+    case setStarred(Bool, supersedes: [Dot])
+    /// An entry copied from another journal's export: who wrote the original there, by the name
+    /// that export recorded ("" when it recorded none); nil clears it. A claim by the importing
+    /// device, shown as such ("imported; originally written by Sam"), never as authorship: the
+    /// entry's author is still the device that signed its creation (change version 2).
+    case setOriginalAuthor(String?, supersedes: [Dot])
     case addFactor(Factor)
     case removeFactor(Factor, observed: [Dot])
     case addTag(String)
@@ -63,6 +71,8 @@ public enum ChangeLimits {
     public static let maximumTagBytes = 64
     public static let maximumTags = 64
     public static let maximumKindBytes = 32
+    /// An imported entry's original author's name (a person's name is at most 64 bytes).
+    public static let maximumOriginalAuthorBytes = 64
     public static let maximumOperations = 1 << 16
     /// The largest seq a change, dependency or dot may name (2⁶³ − 1: stores keep signed 64-bit
     /// integers; SPEC § 3.2).

@@ -7,8 +7,14 @@ public import DuetEncoding
 /// Canonical: every replica that applied the same changes produces the same bytes, whatever the
 /// order they arrived in — which is how the convergence tests compare replicas. It is also the
 /// form the store keeps (sealed) so that opening an entry does not replay its changes.
+///
+/// Version 2 adds two registers after `date`: `starred` and `originalAuthor`. A snapshot is
+/// written in version 1 while both are empty (so an entry nobody starred or imported still
+/// reads on a Duet that knows only version 1, as an adopted snapshot or an export), and in
+/// version 2 otherwise; a version 2 snapshot with both empty is not canonical.
 public enum EntrySnapshot {
-    public static let version: UInt64 = 1
+    /// The highest version this Duet reads and writes.
+    public static let version: UInt64 = 2
 
     public static func encode(_ entry: Entry) -> [UInt8] {
         // Every device named anywhere, ascending, so indices do not depend on arrival order.
@@ -50,7 +56,8 @@ public enum EntrySnapshot {
             writer.varint(id.counter)
         }
 
-        writer.varint(version)
+        let needsVersion2 = !entry.starred.history.isEmpty || !entry.originalAuthor.history.isEmpty
+        writer.varint(needsVersion2 ? 2 : 1)
         writer.raw(entry.id.bytes)
         writer.varint(table.count)
         for device in table { writer.raw(device.bytes) }
@@ -65,6 +72,12 @@ public enum EntrySnapshot {
         }
         register(entry.date) { date in
             if let date { writer.byte(1); writer.varint(date) } else { writer.byte(0) }
+        }
+        if needsVersion2 {
+            register(entry.starred) { writer.byte($0 ? 1 : 0) }
+            register(entry.originalAuthor) { name in
+                if let name { writer.byte(1); writer.string(name) } else { writer.byte(0) }
+            }
         }
         set(entry.factors) { writer.byte($0.code) }
         set(entry.tags) { writer.string($0) }
@@ -122,6 +135,7 @@ public enum EntrySnapshot {
         entry.lastChange.map(note)
         noteWrites(entry.title); noteWrites(entry.mood); noteWrites(entry.deleted)
         noteWrites(entry.kind); noteWrites(entry.replyTo); noteWrites(entry.date)
+        noteWrites(entry.starred); noteWrites(entry.originalAuthor)
         for (_, dots) in entry.factors.parts.additions { dots.forEach { devices.insert($0.device) } }
         entry.factors.parts.removed.forEach { devices.insert($0.device) }
         entry.factors.orderedHistory.forEach { note($0.stamp) }
@@ -142,7 +156,7 @@ public enum EntrySnapshot {
     public static func decode(_ bytes: [UInt8]) throws(DecodingError) -> Entry {
         var reader = ByteReader(bytes)
         let version = try reader.varint()
-        guard version == Self.version else { throw .unknownVersion(version) }
+        guard version == 1 || version == 2 else { throw .unknownVersion(version) }
         let id = try entryID(&reader)
         let deviceCount = try reader.count(max: maximumDevices, "device table")
         guard deviceCount * 16 <= reader.remaining else { throw .truncated }
@@ -234,6 +248,23 @@ public enum EntrySnapshot {
             case 0: return nil
             case 1: return try reader.varint(max: HLC.maxMilliseconds, "date")
             default: throw .nonCanonical("optional flag")
+            }
+        }
+        if version == 2 {
+            entry.starred = try register { () throws(DecodingError) -> Bool in
+                let flag = try reader.byte()
+                guard flag <= 1 else { throw .nonCanonical("boolean") }
+                return flag == 1
+            }
+            entry.originalAuthor = try register { () throws(DecodingError) -> String? in
+                switch try reader.byte() {
+                case 0: return nil
+                case 1: return try reader.string(max: ChangeLimits.maximumOriginalAuthorBytes, "original author")
+                default: throw .nonCanonical("optional flag")
+                }
+            }
+            guard !entry.starred.history.isEmpty || !entry.originalAuthor.history.isEmpty else {
+                throw .nonCanonical("version 2 with both of its registers empty")
             }
         }
         entry.factors = try set { () throws(DecodingError) -> Factor in

@@ -38,6 +38,17 @@ public struct Entry: Sendable {
         get { fields?.date ?? Register() }
         _modify { yield &uniqueFields().date }
     }
+    /// Starred or not: one flag for the entry (on a shared one, for both partners).
+    public internal(set) var starred: Register<Bool> {
+        get { fields?.starred ?? Register() }
+        _modify { yield &uniqueFields().starred }
+    }
+    /// For an entry copied from another journal's export: the original author's name there
+    /// ("" when the export named none). A claim of the importing device, not authorship.
+    public internal(set) var originalAuthor: Register<String?> {
+        get { fields?.originalAuthor ?? Register() }
+        _modify { yield &uniqueFields().originalAuthor }
+    }
     public internal(set) var factors: ObservedRemoveSet<Factor> {
         get { fields?.factors ?? ObservedRemoveSet() }
         _modify { yield &uniqueFields().factors }
@@ -61,6 +72,7 @@ public struct Entry: Sendable {
 
     public var author: DeviceID? { creation?.device }
     public var isDeleted: Bool { deleted.value ?? false }
+    public var isStarred: Bool { starred.value ?? false }
 
     /// Why an operation is refused. Refusal may depend only on the operation itself and its
     /// causal past — never on what happens to have arrived concurrently — so every replica
@@ -72,7 +84,8 @@ public struct Entry: Sendable {
         case tooLong(field: String, limit: Int)
         case emptyTag
         /// Something attributed to a device other than the change's author: a text insert under
-        /// another device's id, or an adopted snapshot that names another device anywhere.
+        /// another device's id, an adopted snapshot that names another device anywhere, or an
+        /// "originally written by" attribution outside the change that creates the entry.
         case foreignAuthor
         /// A snapshot that does not decode, names another entry, or arrives for an entry that
         /// already has state.
@@ -101,6 +114,11 @@ public struct Entry: Sendable {
         for operation in change.operations {
             try validate(operation)
             switch operation {
+            case .setOriginalAuthor:
+                // "Originally written by NAME" is what the importer's own file said, set once, in
+                // the change that creates the copy. Later, from anyone (the partner editing a
+                // shared entry), it would relabel words already shown as someone's own.
+                guard change.operations.contains(.create) else { throw .foreignAuthor }
             case .insertText(let insert):
                 // Authorship comes from the change, which the edges verified: a device can only
                 // insert scalars under its own id, and only its next ones.
@@ -147,6 +165,10 @@ public struct Entry: Sendable {
         case .setKind(let kind, _):
             if kind.utf8.count > ChangeLimits.maximumKindBytes {
                 throw .tooLong(field: "kind", limit: ChangeLimits.maximumKindBytes)
+            }
+        case .setOriginalAuthor(let name?, _):
+            if name.utf8.count > ChangeLimits.maximumOriginalAuthorBytes {
+                throw .tooLong(field: "original author", limit: ChangeLimits.maximumOriginalAuthorBytes)
             }
         case .addTag(let tag), .removeTag(let tag, _):
             if tag.isEmpty { throw .emptyTag }
@@ -213,6 +235,10 @@ public struct Entry: Sendable {
             replyTo.apply(.init(dot: dot, stamp: stamp, value: value, supersedes: supersedes))
         case .setDate(let value, let supersedes):
             date.apply(.init(dot: dot, stamp: stamp, value: value, supersedes: supersedes))
+        case .setStarred(let value, let supersedes):
+            starred.apply(.init(dot: dot, stamp: stamp, value: value, supersedes: supersedes))
+        case .setOriginalAuthor(let value, let supersedes):
+            originalAuthor.apply(.init(dot: dot, stamp: stamp, value: value, supersedes: supersedes))
         case .adoptSnapshot(let bytes):
             if isEmpty, let adopted = try? EntrySnapshot.decode(bytes), adopted.id == id { self = adopted }
         case .addFactor(let factor):

@@ -14,6 +14,8 @@ final class EntryFields: @unchecked Sendable {
     var kind = Register<String>()
     var replyTo = Register<EntryID?>()
     var date = Register<UInt64?>()
+    var starred = Register<Bool>()
+    var originalAuthor = Register<String?>()
     var factors = ObservedRemoveSet<Factor>()
     var tags = ObservedRemoveSet<String>()
     var acknowledgements: Set<Stamp> = []
@@ -27,6 +29,8 @@ final class EntryFields: @unchecked Sendable {
         kind = other.kind
         replyTo = other.replyTo
         date = other.date
+        starred = other.starred
+        originalAuthor = other.originalAuthor
         factors = other.factors
         tags = other.tags
         acknowledgements = other.acknowledgements
