@@ -29,7 +29,7 @@ enum DuetImport {
             default: throw .importDamagedEntry(index: index + 1)
             }
             var originalAuthor: String?
-            if let earlier = entry.originalAuthor.value ?? nil {
+            if let earlier = entry.attribution {
                 // Imported there too: the attribution travels on, never replaced by the importer's.
                 originalAuthor = earlier
             } else if let author = entry.author, !isMine(author) {

@@ -67,7 +67,7 @@ public struct EntryRecord: Sendable, Equatable {
         acknowledgements = entry.acknowledgements.sorted().map { Acknowledgement(by: authors.author($0.device), at: $0.hlc.milliseconds) }
         isDeleted = entry.isDeleted
         isStarred = entry.isStarred
-        originalAuthor = entry.originalAuthor.value ?? nil
+        originalAuthor = entry.attribution
         deletedBy = entry.isDeleted ? entry.deleted.heads.last.map { authors.author($0.stamp.device) } : nil
         version = EntryVersion(entry: entry.id, body: entry.body.version)
     }

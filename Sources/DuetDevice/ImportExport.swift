@@ -93,7 +93,7 @@ extension UnlockedDevice {
             return (id, item.visibility.kind, { editor in
                 if let original = item.original {
                     editor.recreate(from: original)
-                    if let name = item.originalAuthor, (original.originalAuthor.value ?? nil) == nil { editor.setOriginalAuthor(name) }
+                    if let name = item.originalAuthor, original.attribution == nil { editor.setOriginalAuthor(name) }
                 } else {
                     editor.create()
                     if let title = item.title, !title.isEmpty { editor.setTitle(title) }
@@ -134,7 +134,7 @@ extension UnlockedDevice {
                     createdAt: Timestamps.rfc3339(written), factors: entry.factors.elements.map(\.rawValue), tags: entry.tags.elements,
                     mood: (entry.mood.value ?? nil).map(Int.init), deleted: entry.isDeleted,
                     space: Visibility(kind).rawValue, author: entry.author.flatMap { authors.author($0).person },
-                    starred: entry.isStarred, originalAuthor: entry.originalAuthor.value ?? nil,
+                    starred: entry.isStarred, originalAuthor: entry.attribution,
                     snapshot: Data(EntrySnapshot.encode(entry)).base64EncodedString())
             }
             let export = DuetExport(format: DuetExport.formatName, version: DuetExport.currentVersion,

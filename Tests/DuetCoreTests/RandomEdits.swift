@@ -15,7 +15,8 @@ enum RandomEdits {
         case 1: editor.setMood(random.chance(20) ? nil : UInt8(1 + random.below(5)))
         case 2: editor.setDeleted(random.chance(50))
         case 3 where random.chance(40):
-            if random.chance(50) { editor.setStarred(random.chance(60)) } else {
+            // An attribution is written only in a creating change; elsewhere a star instead.
+            if random.chance(50) || !editor.operations.contains(.create) { editor.setStarred(random.chance(60)) } else {
                 editor.setOriginalAuthor(random.chance(20) ? nil : random.pick(["Sam", "", "Zoë"]))
             }
         case 3: editor.setKind(random.pick(["reflection", "prompt", "response"]))

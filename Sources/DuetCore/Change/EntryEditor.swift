@@ -43,7 +43,10 @@ public struct EntryEditor: Sendable {
     public mutating func setReplyTo(_ id: EntryID?) { record(.setReplyTo(id, supersedes: entry.replyTo.headDots)) }
     public mutating func setDate(_ milliseconds: UInt64?) { record(.setDate(milliseconds, supersedes: entry.date.headDots)) }
     public mutating func setStarred(_ starred: Bool) { record(.setStarred(starred, supersedes: entry.starred.headDots)) }
+    /// "Originally written by NAME", for a copy an import makes: only in the change that creates
+    /// the entry (every replica refuses it anywhere else), so elsewhere it writes nothing.
     public mutating func setOriginalAuthor(_ name: String?) {
+        guard operations.contains(.create) else { return }
         record(.setOriginalAuthor(name, supersedes: entry.originalAuthor.headDots))
     }
 
@@ -72,7 +75,7 @@ public struct EntryEditor: Sendable {
         for factor in source.factors.elements { addFactor(factor) }
         for tag in source.tags.elements { addTag(tag) }
         if let date = (source.date.value ?? nil) ?? source.creation?.hlc.milliseconds { setDate(date) }
-        if let original = source.originalAuthor.value ?? nil { setOriginalAuthor(original) }
+        if let original = source.attribution { setOriginalAuthor(original) }
         insertText(source.body.scalars, at: 0)
         if source.isDeleted { setDeleted(true) }
     }

@@ -74,6 +74,14 @@ public struct Entry: Sendable {
     public var isDeleted: Bool { deleted.value ?? false }
     public var isStarred: Bool { starred.value ?? false }
 
+    /// "Originally written by NAME" of an imported copy: only a write made in the change that
+    /// created the entry counts (a later change carrying a second `create` — a faulty or hostile
+    /// device's — may not relabel words someone else wrote here). Nil when there is none.
+    public var attribution: String? {
+        guard let creation, let head = originalAuthor.heads.last, head.stamp == creation else { return nil }
+        return head.value
+    }
+
     /// Why an operation is refused. Refusal may depend only on the operation itself and its
     /// causal past — never on what happens to have arrived concurrently — so every replica
     /// refuses the same changes. Limits that depend on the whole state (body length, number of
@@ -84,8 +92,7 @@ public struct Entry: Sendable {
         case tooLong(field: String, limit: Int)
         case emptyTag
         /// Something attributed to a device other than the change's author: a text insert under
-        /// another device's id, an adopted snapshot that names another device anywhere, or an
-        /// "originally written by" attribution outside the change that creates the entry.
+        /// another device's id, or an adopted snapshot that names another device anywhere.
         case foreignAuthor
         /// A snapshot that does not decode, names another entry, or arrives for an entry that
         /// already has state.
@@ -114,11 +121,6 @@ public struct Entry: Sendable {
         for operation in change.operations {
             try validate(operation)
             switch operation {
-            case .setOriginalAuthor:
-                // "Originally written by NAME" is what the importer's own file said, set once, in
-                // the change that creates the copy. Later, from anyone (the partner editing a
-                // shared entry), it would relabel words already shown as someone's own.
-                guard change.operations.contains(.create) else { throw .foreignAuthor }
             case .insertText(let insert):
                 // Authorship comes from the change, which the edges verified: a device can only
                 // insert scalars under its own id, and only its next ones.
