@@ -33,7 +33,7 @@ struct JournalCommandTests {
         let shown = try await journal.duet(["show", String(id.prefix(5)), "--json"])
         let object = try #require(shown.json as? [String: Any], "\(shown.stdout)")
         #expect(Set(object.keys) == ["id", "space", "author", "authorDevice", "createdAt", "updatedAt", "title", "body",
-                                     "mood", "factors", "tags", "replyTo", "acks", "deleted"])
+                                     "mood", "factors", "tags", "replyTo", "acks", "deleted", "starred"])
         #expect(object["id"] as? String == id)
         #expect(object["space"] as? String == "private")
         #expect(object["author"] as? String == "Alex")
