@@ -136,4 +136,16 @@ struct StarAndOriginTests {
         #expect(entry.author == Self.alex, "the earliest create is the creation")
         #expect(entry.attribution == nil, "only a write in the creating change counts")
     }
+
+    @Test("The partner cannot erase an attribution: a later nil write, or a concurrent later one, leaves the creating change's")
+    func attributionCannotBeErased() throws {
+        var journal = Journal()
+        let imported = Self.change(Self.alex, 1, ms: 1, [.create, .setOriginalAuthor("Jordan", supersedes: [])])
+        _ = journal.receive(imported)
+        let head = try #require(journal.entries[Self.entry]).originalAuthor.headDots
+        _ = journal.receive(Self.change(Self.sam, 1, ms: 5, after: [imported.dot], [.setOriginalAuthor(nil, supersedes: head)]))
+        #expect(journal.entries[Self.entry]?.attribution == "Jordan", "the words stay Jordan's, not the importer's own")
+        _ = journal.receive(Self.change(Self.sam, 2, ms: 9, after: [imported.dot], [.setOriginalAuthor("Alex", supersedes: [])]))
+        #expect(journal.entries[Self.entry]?.attribution == "Jordan")
+    }
 }

@@ -44,7 +44,7 @@ public struct EntryEditor: Sendable {
     public mutating func setDate(_ milliseconds: UInt64?) { record(.setDate(milliseconds, supersedes: entry.date.headDots)) }
     public mutating func setStarred(_ starred: Bool) { record(.setStarred(starred, supersedes: entry.starred.headDots)) }
     /// "Originally written by NAME", for a copy an import makes: only in the change that creates
-    /// the entry (every replica refuses it anywhere else), so elsewhere it writes nothing.
+    /// the entry, the only write ``Entry/attribution`` counts, so elsewhere it writes nothing.
     public mutating func setOriginalAuthor(_ name: String?) {
         guard operations.contains(.create) else { return }
         record(.setOriginalAuthor(name, supersedes: entry.originalAuthor.headDots))

@@ -74,12 +74,13 @@ public struct Entry: Sendable {
     public var isDeleted: Bool { deleted.value ?? false }
     public var isStarred: Bool { starred.value ?? false }
 
-    /// "Originally written by NAME" of an imported copy: only a write made in the change that
-    /// created the entry counts (a later change carrying a second `create` — a faulty or hostile
-    /// device's — may not relabel words someone else wrote here). Nil when there is none.
+    /// "Originally written by NAME" of an imported copy: the write made in the change that
+    /// created the entry, whatever came after. A later write — a partner's, on a shared entry, or
+    /// one riding a second `create` — can neither relabel the words nor erase whose they were
+    /// (it stays in the register's history, shown by `show --history`). Nil when there is none.
     public var attribution: String? {
-        guard let creation, let head = originalAuthor.heads.last, head.stamp == creation else { return nil }
-        return head.value
+        guard let creation else { return nil }
+        return originalAuthor.history.first { $0.stamp == creation }?.value ?? nil
     }
 
     /// Why an operation is refused. Refusal may depend only on the operation itself and its
