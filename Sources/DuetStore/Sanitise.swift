@@ -2,53 +2,63 @@
 /// safe to print to a terminal: escape sequences and other control characters cannot move the
 /// cursor, rewrite earlier lines, set the window title or hide text.
 public enum Sanitise {
-    /// Keeps newlines and tabs; replaces other C0/C1 controls, DEL, and bidirectional overrides
+    /// Keeps newlines and tabs; replaces other controls and every invisible formatting character
     /// with U+FFFD.
-    public static func text(_ text: String) -> String {
+    public static func text(_ text: String) -> String { sanitised(text, breaks: .kept) }
+
+    /// One line: like ``text(_:)`` but newlines, tabs and carriage returns become spaces.
+    public static func line(_ text: String) -> String { sanitised(text, breaks: .spaces) }
+
+    private enum Breaks { case kept, spaces }
+
+    private static func sanitised(_ text: String, breaks: Breaks) -> String {
         var view = String.UnicodeScalarView()
         let scalars = Array(text.unicodeScalars)
+        var inFlagTags = false
         for (index, scalar) in scalars.enumerated() {
-            let kept = scalar == "\n" || scalar == "\t" || !isDangerous(scalar) || joinsEmoji(scalars, at: index)
+            if scalar == "\n" || scalar == "\t" || (scalar == "\r" && breaks == .spaces) {
+                view.append(breaks == .spaces ? " " : scalar)
+                inFlagTags = false
+                continue
+            }
+            // Tag characters spell a subdivision flag after a black flag (🏴 + "gbsct" + cancel
+            // tag: Scotland); anywhere else they are invisible text.
+            let isTag = (0xE0020...0xE007F).contains(scalar.value)
+            inFlagTags = isTag && (inFlagTags || (index > 0 && scalars[index - 1].value == 0x1F3F4))
+            let kept = !isDangerous(scalar) || joinsEmoji(scalars, at: index) || inFlagTags
             view.append(kept ? scalar : "\u{FFFD}")
         }
         return String(view)
     }
 
-    /// One line: like ``text(_:)`` but newlines and tabs become spaces.
-    public static func line(_ text: String) -> String {
-        var view = String.UnicodeScalarView()
-        let scalars = Array(text.unicodeScalars)
-        for (index, scalar) in scalars.enumerated() {
-            if scalar == "\n" || scalar == "\t" || scalar == "\r" { view.append(" ") } else {
-                view.append(!isDangerous(scalar) || joinsEmoji(scalars, at: index) ? scalar : "\u{FFFD}")
-            }
-        }
-        return String(view)
-    }
-
-    /// A zero-width joiner between two emoji is part of one picture (a couple with a heart, a
-    /// family, a skin tone): kept, where anywhere else it is an invisible character.
+    /// A zero-width joiner between two pictographs is part of one picture (a couple with a heart,
+    /// a family, a skin tone): kept, where anywhere else it is an invisible character. "©", "®"
+    /// and "‼" count as emoji to Unicode but are letters of text, so a joiner after them is not.
     static func joinsEmoji(_ scalars: [Unicode.Scalar], at index: Int) -> Bool {
         guard scalars[index].value == 0x200D, index > 0, index + 1 < scalars.count else { return false }
         let before = scalars[index - 1], after = scalars[index + 1]
-        let endsEmoji = before.value == 0xFE0F || before.properties.isEmojiPresentation || before.properties.isEmojiModifier
-            || (before.properties.isEmoji && before.value > 0x7F)
-        return endsEmoji && after.properties.isEmoji && after.value > 0x7F
+        let endsPicture = before.value == 0xFE0F || before.properties.isEmojiPresentation || before.properties.isEmojiModifier
+            || (before.properties.isEmoji && before.value >= 0x1F000)
+        return endsPicture && after.properties.isEmoji && after.value > 0x7F
     }
 
+    /// Controls (C0, C1, DEL) rewrite the screen. Format characters (bidirectional embeddings,
+    /// overrides and isolates, zero-width spaces and joiners, directional marks, the soft hyphen,
+    /// invisible operators, tags…: Unicode's whole `Cf` category, not a list that misses some)
+    /// reorder or hide text, so that two names that look the same differ — a partner's "Alex's
+    /// laptop" beside the real one. Line and paragraph separators break a line where none is
+    /// seen. The few invisible characters of other categories (the combining grapheme joiner,
+    /// the Hangul fillers, the Khmer inherent vowels) are named.
     static func isDangerous(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar.value {
-        case 0x00...0x1F, 0x7F...0x9F: true
-        // Bidirectional embeddings, overrides and isolates can reorder what is shown; line and
-        // paragraph separators break a line where none is seen; zero-width characters and
-        // directional marks make two names that look the same differ (a partner's "Alex's
-        // laptop" beside the real one).
-        case 0x202A...0x202E, 0x2066...0x2069, 0x2028, 0x2029, 0x200B...0x200F, 0x2060, 0xFEFF: true
-        // The other invisible formatting characters that make two names look the same: the soft
-        // hyphen, the Arabic letter mark, the Mongolian vowel separator, the invisible operators,
-        // the deprecated shaping controls and the interlinear annotation marks.
-        case 0x00AD, 0x061C, 0x180E, 0x2061...0x2064, 0x206A...0x206F, 0xFFF9...0xFFFB: true
-        default: false
+        // Printable ASCII, most of any journal, needs no property lookup.
+        if (0x20...0x7E).contains(scalar.value) { return false }
+        switch scalar.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator: return true
+        default:
+            switch scalar.value {
+            case 0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x3164, 0xFFA0: return true
+            default: return false
+            }
         }
     }
 }
