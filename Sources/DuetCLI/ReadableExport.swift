@@ -152,12 +152,14 @@ struct Threads<Item: Threaded> {
 
 /// Markdown escaping for text that must stay text.
 enum Markdown {
-    /// Inline text: characters that start emphasis, code, links or HTML are backslash-escaped.
+    /// Inline text: characters that start emphasis, code, links, HTML or a character reference
+    /// are backslash-escaped.
     static func inline(_ text: String) -> String {
         var escaped = ""
         for character in text {
             switch character {
-            case "\\", "`", "*", "_", "[", "]", "<", ">", "#", "|", "~": escaped += "\\\(character)"
+            // "&" too: a renderer would turn "&#x202E;" into the very override Display removed.
+            case "\\", "`", "*", "_", "[", "]", "<", ">", "#", "|", "~", "&": escaped += "\\\(character)"
             default: escaped.append(character)
             }
         }

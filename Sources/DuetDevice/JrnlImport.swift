@@ -68,6 +68,8 @@ enum JrnlImport {
         guard day.count == 3, clock.count == 2 || clock.count == 3,
               let year = number(day[0], digits: 4), let month = number(day[1], digits: 2), let dayOfMonth = number(day[2], digits: 2),
               let hour = number(clock[0], digits: 2), let minute = number(clock[1], digits: 2),
+              // Seconds, where a jrnl version writes them, must be seconds ("12:30:junk" is no time).
+              clock.count == 2 || number(clock[2], digits: 2).map({ (0...59).contains($0) }) == true,
               (1...12).contains(month), (1...31).contains(dayOfMonth), (0...23).contains(hour), (0...59).contains(minute) else {
             throw .notADate("\(date) \(time)")
         }

@@ -10,7 +10,7 @@ import Testing
 struct ReadableExportTests {
     /// What Sam, a hostile partner, writes in a shared entry: a terminal title escape, then an
     /// imitation of an entry of Alex's (a rule, a heading, a line of facts) and HTML.
-    static let forgery = "Fine.\u{1B}]0;pwned\u{07}\n\n---\n\n## Forged\n\n*Alex · private · 2026-01-01 10:00*\n\n<script>alert(1)</script>\n1. one\n    code?"
+    static let forgery = "Fine.\u{1B}]0;pwned\u{07}\n\n---\n\n## Forged\n\n*Alex · private · 2026-01-01 10:00*\n\n<script>alert(1)</script>\n1. one\n    code?\nSam&#x202E;txt.exe"
 
     @Test("Markdown and txt show author, space, acks and nested replies; a partner's text cannot forge an entry or escape the terminal")
     func coupleExport() async throws {
@@ -41,6 +41,7 @@ struct ReadableExportTests {
         #expect(!lines.contains("---") || lines.filter { $0 == "---" }.count == 3, "only Duet's own rules between entries")
         #expect(!lines.contains { $0.hasPrefix("*Alex · private · 2026-01-01") }, "the forged facts line is escaped")
         #expect(!text.contains("<script>"), "HTML is escaped")
+        #expect(lines.contains("Sam\\&\\#x202E;txt.exe  "), "a character reference stays text: \(lines.suffix(3))")
         #expect(lines.contains("1\\. one  ") && lines.contains("&#32;&#32;&#32;&#32;code?  "), "no list, no code block: \(lines.suffix(8))")
         _ = answer
 
