@@ -15,12 +15,7 @@ extension TemporaryJournal {
     /// another process (a daemon) that has no completion signal of its own. Returns whether it held.
     /// Suspends between checks: no thread is held while the other process works.
     func eventually(within seconds: Double = 20, _ condition: () async throws -> Bool) async rethrows -> Bool {
-        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
-        while ContinuousClock.now < deadline {
-            if try await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return try await condition()
+        try await Poll.until(timeout: .milliseconds(Int64(seconds * 1000)), condition)
     }
 }
 

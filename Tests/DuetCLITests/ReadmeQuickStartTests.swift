@@ -31,7 +31,7 @@ struct ReadmeQuickStartTests {
         }
         let invite = try world.start(placed(coupleBlocks[0]), person: "alex")
         defer { world.stopAll() }
-        let code = try #require(await world.eventually { world.output(of: "alex").first { $0.range(of: Self.codePattern, options: .regularExpression) != nil } },
+        let code = try #require(await Poll.value(timeout: .seconds(30)) { world.output(of: "alex").first { $0.range(of: Self.codePattern, options: .regularExpression) != nil } },
                                 "no code from `duet pair invite`: \(world.output(of: "alex"))")
         let sam = try await world.run(placed(coupleBlocks[1]).replacingOccurrences(of: "CODE", with: code), person: "sam")
         #expect(sam.status == 0, "Sam's block failed: \(sam.stdout) \(sam.stderr)")
@@ -137,17 +137,6 @@ final class QuickStartWorld: @unchecked Sendable {
 
     func output(of person: String) -> [String] {
         ((try? String(contentsOfFile: root + "/\(person).out", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
-    }
-
-    /// Polls `condition` every 50 ms for at most 30 s (the code appears in a file another
-    /// process writes; there is no event to wait on).
-    func eventually<T>(_ condition: () -> T?) async -> T? {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
-            if let value = condition() { return value }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return condition()
     }
 
     /// SIGTERM to every block's process group: the relay and duetd a block left running.

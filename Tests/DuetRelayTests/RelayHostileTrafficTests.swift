@@ -182,11 +182,6 @@ struct RelayHostileTrafficTests {
 extension RelayLimitsProcessTests {
     /// Polls `condition` every 100 ms for at most `seconds`.
     static func eventually(within seconds: Int, _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while ContinuousClock.now < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        return try await condition()
+        try await Poll.until(timeout: .seconds(seconds), every: .milliseconds(100), condition)
     }
 }
