@@ -111,34 +111,15 @@ struct PairStatusCommand: ParsableCommand {
         struct Person: Encodable { let name: String; let isMe: Bool }
         /// Every device of the couple space, both partners', as its verified log names them.
         struct Device: Encodable {
-            let id: String; let name: String; let person: String; let isMine: Bool; let added: String; let removed: String?
-            /// `removed` is `null` for a device still in the space, not a missing key.
-            func encode(to encoder: any Encoder) throws {
-                var container = encoder.container(keyedBy: CodingKeys.self)
-                try container.encode(id, forKey: .id)
-                try container.encode(name, forKey: .name)
-                try container.encode(person, forKey: .person)
-                try container.encode(isMine, forKey: .isMine)
-                try container.encode(added, forKey: .added)
-                try container.encode(removed, forKey: .removed)
-            }
-            enum CodingKeys: String, CodingKey { case id, name, person, isMine, added, removed }
+            let id: String; let name: String; let person: String; let isMine: Bool; let added: String
+            /// `null` for a device still in the space.
+            @NullWhenAbsent var removed: String?
         }
-        let partner: String?
-        let safetyNumber: String?
+        /// `null` when not paired: a script reads `.partner` without asking whether it is there.
+        @NullWhenAbsent var partner: String?
+        @NullWhenAbsent var safetyNumber: String?
         let people: [Person]
         let devices: [Device]
-
-        /// Every key, always: `null` when not paired, so a script reads `.partner` without first
-        /// asking whether the key is there (synthesised coding leaves nil keys out).
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(partner, forKey: .partner)
-            try container.encode(safetyNumber, forKey: .safetyNumber)
-            try container.encode(people, forKey: .people)
-            try container.encode(devices, forKey: .devices)
-        }
-        enum CodingKeys: String, CodingKey { case partner, safetyNumber, people, devices }
     }
 
     func run() throws {

@@ -118,3 +118,17 @@ func printJSON(_ value: some Encodable) throws {
 func writeOut(_ data: Data) {
     print(String(decoding: data, as: UTF8.self), terminator: "")
 }
+
+/// An optional that JSON shows as `null` rather than leaving its key out (what synthesised
+/// coding does with nil): outputs whose keys are always there (`pair status --json`).
+@propertyWrapper
+struct NullWhenAbsent<Value: Encodable>: Encodable {
+    var wrappedValue: Value?
+
+    init(wrappedValue: Value?) { self.wrappedValue = wrappedValue }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        if let wrappedValue { try container.encode(wrappedValue) } else { try container.encodeNil() }
+    }
+}

@@ -91,6 +91,7 @@ struct PairingTests {
         let devices = try #require(status["devices"] as? [[String: Any]])
         #expect(devices.map { $0["name"] as? String } == ["Alex's laptop", "Sam's phone"])
         #expect(devices.map { $0["person"] as? String } == ["Alex", "Sam"])
+        #expect(devices.allSatisfy { $0["removed"] is NSNull }, "a device still in the space has removed: null, not a missing key")
         #expect(try await couple.alex.status()["partner"] as? String == "Sam")
     }
 
