@@ -54,21 +54,17 @@ struct CompletionsCommand: ParsableCommand {
     /// reads the old script or the new one, never half of one.
     static func installScript(_ script: String, at destination: String) throws {
         let folder = (destination as NSString).deletingLastPathComponent
-        do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            let temporary = folder + "/.duet-completion-\(getpid())"
-            guard FileManager.default.createFile(atPath: temporary, contents: Data(script.utf8), attributes: [.posixPermissions: 0o644]) else {
-                throw InputError("cannot write in \(folder)")
-            }
-            guard rename(temporary, destination) == 0 else {
-                let reason = String(cString: strerror(errno))
-                try? FileManager.default.removeItem(atPath: temporary)
-                throw InputError("cannot install \(destination): \(reason)")
-            }
-        } catch let error as InputError {
-            throw error
-        } catch {
+        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
             throw InputError("cannot create \(folder)")
+        }
+        let temporary = folder + "/.duet-completion-\(getpid())"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(script.utf8), attributes: [.posixPermissions: 0o644]) else {
+            throw InputError("cannot write in \(folder)")
+        }
+        guard rename(temporary, destination) == 0 else {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw InputError("cannot install \(destination): \(reason)")
         }
     }
 }

@@ -69,6 +69,13 @@ struct PlatformConventionTests {
         let blocked = try await duet(["completions", "bash", "--install"], environment: ["HOME": userHome, "XDG_DATA_HOME": ""])
         #expect(blocked.status == 1, "\(blocked.stdout)")
         #expect(blocked.errorLine.hasPrefix("error: cannot create") && !blocked.errorLine.contains("\n"), "\(blocked.stderr)")
+        // A folder where the script should be: the rename fails, and no temporary file is left.
+        let occupied = journal.root + "/occupied"
+        try FileManager.default.createDirectory(atPath: occupied + "/.local/share/bash-completion/completions/duet/inside", withIntermediateDirectories: true)
+        let refused = try await duet(["completions", "bash", "--install"], environment: ["HOME": occupied, "XDG_DATA_HOME": ""])
+        #expect(refused.status == 1 && refused.errorLine.hasPrefix("error: cannot install"), "\(refused.stderr)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: occupied + "/.local/share/bash-completion/completions")
+        #expect(left == ["duet"], "no temporary file left: \(left)")
     }
 
     @Test("pair status --json has every key, null when not paired")
