@@ -20,6 +20,7 @@ public struct DuetCommand: AsyncParsableCommand {
             PairCommand.self, DeviceCommand.self, SyncCommand.self, PassphraseCommand.self, StatusCommand.self,
             CompletionsCommand.self,
             TagsCommand.self,
+            UnlockCommand.self, LockCommand.self, DraftCommand.self, AgentServeCommand.self,
         ]
     )
 

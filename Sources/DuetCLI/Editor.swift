@@ -44,7 +44,7 @@ enum Editor {
             }
         }
         // Nothing else of duet's reaches the editor (the journal's database, the relay's socket).
-        for descriptor in inheritableDescriptors() where descriptor != terminal {
+        for descriptor in Descriptors.inheritable() where descriptor != terminal {
             posix_spawn_file_actions_addclose(&actions, descriptor)
         }
 
@@ -82,17 +82,5 @@ enum Editor {
         // The wait status's layout (the WIFEXITED macros do not reach Swift): the low seven bits
         // are the signal that ended it, zero for a normal exit with its status in the next byte.
         return status & 0x7f == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
-    }
-
-    /// Open descriptors above standard error that an exec would keep (no close-on-exec flag).
-    private static func inheritableDescriptors() -> [Int32] {
-        // Linux lists them; elsewhere, the first thousand are checked.
-        let listed = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd"))?.compactMap { Int32($0) }
-        let candidates = listed ?? Array(3..<1024)
-        return candidates.filter { descriptor in
-            guard descriptor > STDERR_FILENO else { return false }
-            let flags = fcntl(descriptor, F_GETFD)
-            return flags >= 0 && flags & FD_CLOEXEC == 0
-        }
     }
 }

@@ -8,6 +8,8 @@ extension DeviceError {
         case .notInitialised(let home): "no Duet journal in \(home); run `duet init --name NAME` first, or pass --home"
         case .alreadyInitialised(let home): "\(home) already holds a Duet journal; nothing was changed (choose another --home)"
         case .wrongPassphrase: "wrong passphrase; nothing was changed"
+        case .draftDamaged: "the kept draft (draft.sealed in the home) cannot be opened: it is damaged or from another device; `duet draft discard` removes it"
+        case .draftTooLarge(let maximum): "the text is larger than a draft keeps (\(maximum >> 20) MiB)"
         case .passphraseTooShort(let minimum): "the passphrase must be at least \(minimum) characters; a few words make a good one"
         case .passphraseNotUTF8: "the passphrase is not valid UTF-8"
         case .readOnly(let detail): "\(detail); choose another --home"

@@ -88,10 +88,15 @@ struct PassphraseCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let device = try common.open()
-            // The current one is checked before the new one is asked for.
-            let unlocked = try device.unlock(try PassphraseSource.read(file: common.passphraseFile, prompt: "Current passphrase: "))
+            // The current one is checked before the new one is asked for; typed, never the unlock
+            // agent's key: whoever finds the journal unlocked must not be able to change it.
+            let unlocked = try PassphraseSource.withPassphrase(file: common.passphraseFile, prompt: "Current passphrase: ") {
+                passphrase in try device.unlock(passphrase)
+            }
             try unlocked.changePassphrase(to: try PassphraseSource.readReplacement(file: newPassphraseFile))
-            print("Passphrase changed.")
+            // Its key opens the keystore no longer.
+            let locked = AgentClient.lock(home: device.home)
+            print(locked ? "Passphrase changed; the unlock agent is locked (`duet unlock` again)." : "Passphrase changed.")
         }
     }
 }

@@ -198,9 +198,14 @@ struct StatusCommand: ParsableCommand {
         /// The ids of this device's spaces, as the relay knows them: "private", and "shared" once paired.
         let spaces: [String: String]
         let partner: String?
+        /// Until when `duet unlock`'s agent holds the key; nil when locked.
+        let unlockedUntil: String?
+        /// Whether a draft is kept (`duet draft show`).
+        let draftKept: Bool
 
         enum CodingKeys: String, CodingKey {
-            case relay, lastSync, lastSyncBy, daemonState, recoveryAtRelay, pendingOut, pendingIn, daemon, warnings, notices, entries, spaces, partner
+            case relay, lastSync, lastSyncBy, daemonState, recoveryAtRelay, pendingOut, pendingIn, daemon, warnings, notices, entries, spaces, partner,
+                 unlockedUntil, draftKept
         }
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
@@ -217,6 +222,8 @@ struct StatusCommand: ParsableCommand {
             try container.encode(entries, forKey: .entries)
             try container.encode(spaces, forKey: .spaces)
             try container.encode(partner, forKey: .partner)
+            try container.encode(unlockedUntil, forKey: .unlockedUntil)
+            try container.encode(draftKept, forKey: .draftKept)
         }
     }
 
@@ -224,6 +231,7 @@ struct StatusCommand: ParsableCommand {
         try reportingErrors {
             let device = try common.open()
             let status = try device.status()
+            let agent = AgentClient.state(home: device.home)
             let last = status.lastSync
             let daemonState: String? = status.daemon.map { state in
                 switch state {
@@ -238,7 +246,8 @@ struct StatusCommand: ParsableCommand {
             let report = Report(relay: status.relay, lastSync: last.map { rfc3339($0.milliseconds) }, lastSyncBy: last?.by.rawValue,
                                 daemonState: daemonState, recoveryAtRelay: status.recoveryAtRelay, pendingOut: status.pendingOut,
                                 pendingIn: status.pendingIn, daemon: status.daemon != nil, warnings: status.warnings, notices: status.notices,
-                                entries: status.entries, spaces: spaces, partner: status.partner)
+                                entries: status.entries, spaces: spaces, partner: status.partner,
+                                unlockedUntil: agent.map { rfc3339($0.until) }, draftKept: Draft.isKept(home: device.home))
             if json { return try printJSON(report) }
             print("home:     \(status.home)")
             print("entries:  \(report.entries)")
@@ -246,6 +255,8 @@ struct StatusCommand: ParsableCommand {
             print("relay:    \(report.relay ?? "none (`duet sync --relay URL`)")")
             print("synced:   \(last.map { "\(relativeTime($0.milliseconds, now: nowMilliseconds)) (\($0.by.rawValue))" } ?? "never")")
             print("pending:  \(report.pendingOut) change(s) waiting to be sent, \(report.pendingIn) received and not yet opened")
+            print("unlock:   \(agent.map { "unlocked until \(LocalTime.full($0.until)) (agent pid \($0.pid); `duet lock` locks now)" } ?? "locked (`duet unlock` asks once for a while)")")
+            if report.draftKept { print("draft:    a draft is kept (`duet draft show`, `duet draft discard`)") }
             print("daemon:   \(report.daemonState.map { "duetd is running, \($0)" } ?? "not running (`duetd` keeps this device in sync)")")
             // Says the code is not usable yet; never the code itself (it is shown once, at init).
             if report.recoveryAtRelay == false {

@@ -20,7 +20,7 @@ struct CommonOptions: ParsableArguments {
     /// Opens and unlocks the journal (which applies what the daemon or a sync stored since).
     func unlock() throws -> UnlockedDevice {
         let device = try open()
-        return try device.unlock(try PassphraseSource.read(file: passphraseFile))
+        return try PassphraseSource.unlock(device, file: passphraseFile)
     }
 }
 

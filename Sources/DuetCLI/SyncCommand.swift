@@ -26,7 +26,7 @@ struct SyncCommand: AsyncParsableCommand {
             let device = try common.open()
             // Checked before the passphrase is asked; remembered once the relay answered.
             _ = try device.relay(given: relay)
-            let unlocked = try device.unlock(try PassphraseSource.read(file: common.passphraseFile))
+            let unlocked = try PassphraseSource.unlock(device, file: common.passphraseFile)
             defer { SendingProgress.finish() }
             let report = try await unlocked.sync(relay: relay, progress: SendingProgress.report)
             SendingProgress.finish()

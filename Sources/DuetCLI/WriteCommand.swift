@@ -54,13 +54,28 @@ struct WriteCommand: ParsableCommand {
                                  starred: star)
             entry.date = try date.map { text throws(DeviceError) in try LocalTime.parse(text).entryDate(text) }
             try entry.validate()
-            // Read the text before unlocking, so the editor is not kept waiting on Argon2id.
-            let device = try common.open()
-            entry.body = try BodyInput.read(message: m, file: file, home: device.home) ?? ""
-            let unlocked = try device.unlock(try PassphraseSource.read(file: common.passphraseFile))
-            // A reply without --shared goes where the entry it answers lives.
-            if let replyTo, !shared { return print(try unlocked.reply(to: replyTo, entry)) }
-            print(try unlocked.write(entry))
+            // Unlocked before the editor opens: a passphrase mistyped afterwards cannot cost the text.
+            let unlocked = try common.unlock()
+            let kept = keptDraft(unlocked)
+            // A kept draft for a new entry opens again in the editor, to be written as it is or
+            // changed; other input leaves it kept.
+            let resumed = kept.flatMap { $0.entry == nil ? $0 : nil }
+            let given = try BodyInput.read(message: m, file: file, home: unlocked.device.home,
+                                           initial: resumed.map { String(decoding: $0.text, as: UTF8.self) } ?? "",
+                                           purpose: resumed == nil ? .newEntry : .keptDraft)
+            let usedDraft = resumed != nil && given.source == .editor
+            if let kept, !usedDraft {
+                note("a draft kept \(LocalTime.full(kept.keptAt)) is still waiting: `duet draft show` prints it, `duet draft discard` removes it")
+            }
+            let id = try unlocked.keepingDraft(given) { [entry] in
+                var entry = entry
+                entry.body = try BodyInput.checked(given.bytes)
+                // A reply without --shared goes where the entry it answers lives.
+                if let replyTo, !shared { return try unlocked.reply(to: replyTo, entry) }
+                return try unlocked.write(entry)
+            }
+            if usedDraft { _ = try? unlocked.discardDraft() }
+            print(id)
         }
     }
 }
@@ -130,8 +145,13 @@ struct EditCommand: ParsableCommand {
                 // made against this version, not against the text at saving time.
                 let current = try unlocked.show(id).record
                 changes.base = current.version
-                changes.body = try BodyInput.read(message: m, file: file, home: unlocked.device.home, initial: current.body,
-                                                  purpose: .change)
+                let given = try BodyInput.read(message: m, file: file, home: unlocked.device.home, initial: current.body,
+                                               purpose: .change)
+                return print(try unlocked.keepingDraft(given, entry: current.id) { [changes] in
+                    var changes = changes
+                    changes.body = try BodyInput.checked(given.bytes)
+                    return try unlocked.edit(id, changes)
+                })
             }
             print(try unlocked.edit(id, changes))
         }

@@ -23,10 +23,13 @@ public enum KeyDerivation {
         /// uuid) into its entry id, from the personal space's first content key: local to this
         /// person's devices, so an id reveals nothing of the text it came from.
         public static let importSource = Context("duetimpt")
+        /// The key sealing a draft the editor produced when its entry could not be written
+        /// (issue #16), from the device's storage key: only this device opens it.
+        public static let draft = Context("duetdrft")
         // No others: content keys and the storage key are random keys used as they are, and
         // the relay sees device ids, not pseudonyms (SPEC § 2.1).
 
-        public static let allCases: [Context] = [.mailbox, .recovery, .importSource]
+        public static let allCases: [Context] = [.mailbox, .recovery, .importSource, .draft]
 
         public var description: String { label }
     }

@@ -38,7 +38,11 @@ public struct Device: Sendable {
     /// partner wrote is readable as soon as the journal unlocks. On a read-only home (or a
     /// full disk) it waits for the next unlock that can write.
     public func unlock(_ passphrase: Passphrase) throws(DeviceError) -> UnlockedDevice {
-        let unlocked = try translatingErrors { try store.unlock(passphrase: passphrase.secret) }
+        try opened(translatingErrors { try store.unlock(passphrase: passphrase.secret) })
+    }
+
+    /// The unlocked journal, with what arrived since applied.
+    func opened(_ unlocked: UnlockedStore) throws(DeviceError) -> UnlockedDevice {
         do {
             try unlocked.materialise()
             // Once, after the upgrade that added threads to the store.

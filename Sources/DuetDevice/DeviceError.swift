@@ -11,6 +11,10 @@ public enum DeviceError: Error, Sendable, Equatable {
     case notInitialised(home: String)
     case alreadyInitialised(home: String)
     case wrongPassphrase
+    /// The kept draft's file does not open: damaged, or from another device.
+    case draftDamaged
+    /// Text larger than a draft keeps.
+    case draftTooLarge(maximumBytes: Int)
     case passphraseTooShort(minimum: Int)
     case passphraseNotUTF8
     /// The store cannot be written (a read-only or foreign folder); `detail` says what was tried.

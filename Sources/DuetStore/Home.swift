@@ -48,7 +48,7 @@ public struct Home: Sendable {
         return UInt64(info.f_bavail) * UInt64(info.f_frsize)
     }
 
-    static func classify(_ error: any Error, doing action: String) -> StoreError {
+    public static func classify(_ error: any Error, doing action: String) -> StoreError {
         let nsError = error as NSError
         let posix = (nsError.userInfo[NSUnderlyingErrorKey] as? NSError)?.code ?? nsError.code
         switch Int32(posix) {

@@ -54,10 +54,19 @@ public struct Keystore: Sendable {
 
     /// Opens a sealed keystore. A wrong passphrase and a damaged keystore look the same.
     static func open(sealed: [UInt8], parameters: PassphraseKDFParameters, passphrase: SecretBytes) throws(StoreError) -> Keystore {
-        let key: SymmetricKey
-        do { key = try PassphraseKDF.deriveKey(passphrase: passphrase, parameters: parameters) } catch {
+        try open(sealed: sealed, parameters: parameters, key: deriveKey(passphrase: passphrase, parameters: parameters))
+    }
+
+    /// The key a passphrase unseals the keystore with (Argon2id: the slow part of an unlock).
+    static func deriveKey(passphrase: SecretBytes, parameters: PassphraseKDFParameters) throws(StoreError) -> SymmetricKey {
+        do { return try PassphraseKDF.deriveKey(passphrase: passphrase, parameters: parameters) } catch {
             throw StoreError(.io, "could not derive the key: \(error)")
         }
+    }
+
+    /// Opens a sealed keystore with the key derived earlier (the unlock agent's). A key from
+    /// before a passphrase change no longer opens it: that is a wrong passphrase too.
+    static func open(sealed: [UInt8], parameters: PassphraseKDFParameters, key: SymmetricKey) throws(StoreError) -> Keystore {
         let plain: SecretBytes
         do {
             plain = try AEAD.openSecret(sealed, using: key, associatedData: associatedData + parameters.encoded)

@@ -204,6 +204,29 @@ public final class Store: Sendable {
 
     /// Derives the key from the passphrase (Argon2id, the slow part) and opens the keystore.
     public func unlock(passphrase: SecretBytes) throws(StoreError) -> UnlockedStore {
+        let sealed = try sealedKeystore()
+        let keystore = try Keystore.open(sealed: sealed.bytes, parameters: sealed.parameters, passphrase: passphrase)
+        return UnlockedStore(store: self, keystore: keystore)
+    }
+
+    /// The key the passphrase unseals the keystore with, checked by opening it: what the unlock
+    /// agent holds, so that later commands skip Argon2id (issue #16).
+    public func keystoreKey(passphrase: SecretBytes) throws(StoreError) -> SymmetricKey {
+        let sealed = try sealedKeystore()
+        let key = try Keystore.deriveKey(passphrase: passphrase, parameters: sealed.parameters)
+        _ = try Keystore.open(sealed: sealed.bytes, parameters: sealed.parameters, key: key)
+        return key
+    }
+
+    /// Opens the keystore with a key from ``keystoreKey(passphrase:)``.
+    public func unlock(keystoreKey key: SymmetricKey) throws(StoreError) -> UnlockedStore {
+        let sealed = try sealedKeystore()
+        let keystore = try Keystore.open(sealed: sealed.bytes, parameters: sealed.parameters, key: key)
+        return UnlockedStore(store: self, keystore: keystore)
+    }
+
+    /// The sealed keystore and the validated parameters of the key that seals it.
+    private func sealedKeystore() throws(StoreError) -> (bytes: [UInt8], parameters: PassphraseKDFParameters) {
         let row: (parameters: [UInt8], sealed: [UInt8])
         do {
             guard let fetched = try database.read({ db in
@@ -219,8 +242,7 @@ public final class Store: Sendable {
         do { parameters = try PassphraseKDFParameters(encoded: row.parameters) } catch {
             throw StoreError(.corrupt, "the keystore's passphrase parameters were refused (\(error)); the file may have been tampered with")
         }
-        let keystore = try Keystore.open(sealed: row.sealed, parameters: parameters, passphrase: passphrase)
-        return UnlockedStore(store: self, keystore: keystore)
+        return (row.sealed, parameters)
     }
 
     /// Re-seals the keystore under a new passphrase (and fresh salt), in one transaction.

@@ -25,16 +25,16 @@ final class TemporaryJournal {
 
     /// Runs `duet` with `--home` added after the subcommand.
     func duet(_ arguments: [String], environment extra: [String: String] = [:], stdin: String? = nil,
-              withoutPassphrase: Bool = false) async throws -> ProcessRun {
+              withoutPassphrase: Bool = false, timeout: Duration = .seconds(3600)) async throws -> ProcessRun {
         var arguments = arguments
         if let first = arguments.first, !first.hasPrefix("-") {
             // After the subcommand: `pair invite`, `device link` have two words.
-            let position = ["pair", "device"].contains(first) && arguments.count > 1 ? 2 : 1
+            let position = ["pair", "device", "draft"].contains(first) && arguments.count > 1 ? 2 : 1
             arguments.insert(contentsOf: ["--home", home], at: position)
         }
         var environment = self.environment.merging(extra) { $1 }
         if withoutPassphrase { environment["DUET_PASSPHRASE"] = nil }
-        return try await ProcessRun.run("duet", arguments, environment: environment, stdin: stdin)
+        return try await ProcessRun.run("duet", arguments, environment: environment, stdin: stdin, timeout: timeout)
     }
 
     /// Writes an entry and returns its id.
