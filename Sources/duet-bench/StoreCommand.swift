@@ -33,6 +33,8 @@ struct StoreCommand: ParsableCommand {
         let databaseBytes: Int
         let peakResidentBytesWriting: Int
         let peakResidentBytesReading: Int
+        /// Whole `duet` processes (nil when no `duet` was built beside the benchmark).
+        let processes: StoreProcesses.Report?
     }
 
     func run() throws {
@@ -100,6 +102,10 @@ struct StoreCommand: ParsableCommand {
                 _ = try session.spaceKind(of: id)
             })
         }
+        let processes = try StoreProcesses.executable().map { duet in
+            try StoreProcesses(duet: duet, home: home.path, passphrase: "benchmark passphrase", runs: max(runs, 5))
+                .measure(showPrefix: String(ids[ids.count / 2].description.prefix(8)))
+        }
         let one = try Self.oneChange(store: store, writer: unlocked, home: home, passphrase: passphrase, count: changes)
         let size = (try? FileManager.default.attributesOfItem(atPath: home.databasePath)[.size] as? Int) ?? 0
         let report = Report(
@@ -107,7 +113,8 @@ struct StoreCommand: ParsableCommand {
             unlockMilliseconds: Summary(unlock), openAndListNewest50Milliseconds: Summary(list50),
             listAllMilliseconds: Summary(listAll), searchMilliseconds: Summary(search), showMilliseconds: Summary(show), materialiseNothingPendingMilliseconds: Summary(settle),
             writeOneCPUMilliseconds: Summary(one.write), applyOneArrivalCPUMilliseconds: Summary(one.apply),
-            databaseBytes: size, peakResidentBytesWriting: peakAfterWriting, peakResidentBytesReading: peakReading)
+            databaseBytes: size, peakResidentBytesWriting: peakAfterWriting, peakResidentBytesReading: peakReading,
+            processes: processes)
         if json { return try printJSON(report) }
         print("store: \(entries) entries of ~1 KiB written through the import path in \(String(format: "%.2f", writeSeconds)) s (\(Int(report.entriesPerSecond))/s), file \(size / 1_048_576) MiB")
         print("  unlock (Argon2id, default parameters) ms: \(report.unlockMilliseconds.text)")
@@ -120,5 +127,12 @@ struct StoreCommand: ParsableCommand {
         print("  apply it on a copy (materialise), CPU ms: \(report.applyOneArrivalCPUMilliseconds.text)")
         print(String(format: "  peak RSS: %.1f MiB while writing (Argon2id's 256 MiB included); %.1f MiB opening, listing and searching after unlock",
                      Double(report.peakResidentBytesWriting) / 1_048_576, Double(report.peakResidentBytesReading) / 1_048_576))
+        guard let processes else { return print("  (no duet built beside duet-bench: `swift build -c release --product duet` to time whole commands)") }
+        print("  whole duet processes, wall ms:")
+        print("    duet --version (process start, the baseline): \(processes.versionBaselineMilliseconds.text)")
+        print("    unlocked (agent) list --limit 50:            \(processes.unlockedListNewest50Milliseconds.text)")
+        print("    unlocked (agent) show <8-char prefix>:       \(processes.unlockedShowMilliseconds.text)")
+        print("    unlocked (agent) list (all entries):         \(processes.unlockedListAllMilliseconds.text)")
+        print("    with the passphrase, list --limit 50:        \(processes.passphraseListNewest50Milliseconds.text)")
     }
 }
