@@ -1,5 +1,6 @@
 import DuetDevice
 import Foundation
+import Synchronization
 
 /// Times as the person reads and types them: in their own time zone (`TZ`, else the system's),
 /// which the CLI reads here and passes down (DuetDevice and DuetCore never read the zone).
@@ -15,10 +16,16 @@ enum LocalTime {
     /// RFC 3339 in the local zone with its offset, to the second: `2026-12-02T19:30:00+01:00`
     /// (`…Z` where the zone is UTC). What `--json` carries.
     static func rfc3339(_ milliseconds: UInt64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        formatter.timeZone = zone
-        return formatter.string(from: date(milliseconds))
+        formatters.withLock { cache in
+            let formatter = cache.internet ?? {
+                let made = ISO8601DateFormatter()
+                made.formatOptions = [.withInternetDateTime]
+                made.timeZone = zone
+                return made
+            }()
+            cache.internet = formatter
+            return formatter.string(from: date(milliseconds))
+        }
     }
 
     /// `2026-12-02 19:30`, local: the lists' column.
@@ -37,13 +44,28 @@ enum LocalTime {
     }
 
     private static func format(_ milliseconds: UInt64, _ pattern: String) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.calendar = calendar
-        formatter.timeZone = zone
-        formatter.dateFormat = pattern
-        return formatter.string(from: date(milliseconds))
+        formatters.withLock { cache in
+            let formatter = cache.patterns[pattern] ?? {
+                let made = DateFormatter()
+                made.locale = Locale(identifier: "en_US_POSIX")
+                made.calendar = calendar
+                made.timeZone = zone
+                made.dateFormat = pattern
+                return made
+            }()
+            cache.patterns[pattern] = formatter
+            return formatter.string(from: date(milliseconds))
+        }
     }
+
+    /// Made once a process: a formatter costs far more to make than to use (a list of 20,000
+    /// entries spent most of its ten seconds making them). The zone is read once too: a command
+    /// shows every time in one zone.
+    private struct Formatters {
+        var patterns: [String: DateFormatter] = [:]
+        var internet: ISO8601DateFormatter?
+    }
+    private static let formatters = Mutex(Formatters())
 
     /// The partner's bytes set an entry's date: past year 9999 it is shown as the end of 9999,
     /// never handed to the formatter as a value it cannot write.
