@@ -45,8 +45,11 @@ public struct EntryRecord: Sendable, Equatable {
     /// Who deleted it (the device that signed the winning write of `deleted`), when it is.
     public let deletedBy: Author?
     /// The body as read now: pass it back to ``UnlockedDevice/edit(_:_:)`` so that an edit made
-    /// from this text merges with whatever arrives meanwhile.
-    public let version: EntryVersion
+    /// from this text merges with whatever arrives meanwhile. Made when asked (a list never
+    /// asks), from the body as it was read: a value, so nothing that arrives later changes it.
+    public var version: EntryVersion { EntryVersion(entry: entryID, body: read.body.version) }
+    private let entryID: EntryID
+    private let read: ReadBody
     /// How many live entries answer this one (filled in by `list` and `search`; `show` gives
     /// the replies themselves).
     public internal(set) var replyCount = 0
@@ -69,8 +72,16 @@ public struct EntryRecord: Sendable, Equatable {
         isStarred = entry.isStarred
         originalAuthor = entry.attribution
         deletedBy = entry.isDeleted ? entry.deleted.heads.last.map { authors.author($0.stamp.device) } : nil
-        version = EntryVersion(entry: entry.id, body: entry.body.version)
+        entryID = entry.id
+        read = ReadBody(body: entry.body)
     }
+}
+
+/// The body an ``EntryRecord`` was made from; two are equal when their versions are (worked
+/// out only to compare: records are compared in tests, listed everywhere else).
+private struct ReadBody: Sendable, Equatable {
+    let body: Body
+    static func == (lhs: ReadBody, rhs: ReadBody) -> Bool { lhs.body.version == rhs.body.version }
 }
 
 /// An entry's text as someone read it, to edit against (issue #15: an edit made on stale text

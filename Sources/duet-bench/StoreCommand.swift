@@ -17,6 +17,7 @@ struct StoreCommand: ParsableCommand {
     @Option(help: "Single changes timed on the full journal: written, then applied on a copy of the device.") var changes: Int = 200
     @Option(help: "Where to put the temporary journal (removed afterwards).") var folder: String = NSTemporaryDirectory()
     @Flag(help: "Print one JSON object instead of text.") var json = false
+    @Flag(help: "Keep the journal afterwards (its home is printed), to profile commands on it.") var keep = false
 
     struct Report: Encodable {
         let entries: Int
@@ -39,7 +40,7 @@ struct StoreCommand: ParsableCommand {
 
     func run() throws {
         let home = Home(path: folder + "/duet-bench-store-\(getpid())")
-        defer { try? FileManager.default.removeItem(atPath: home.path) }
+        defer { if keep { print("kept: DUET_HOME=\(home.path) (passphrase: benchmark passphrase)") } else { try? FileManager.default.removeItem(atPath: home.path) } }
         let passphrase = SecretBytes(utf8: "benchmark passphrase")
         let (store, unlocked) = try Store.create(home: home, name: "Bench", deviceName: "bench", passphrase: passphrase, parameters: .makeDefault(), now: 1)
         _ = store

@@ -117,10 +117,34 @@ final class TextCRDT {
         return runs
     }
 
+    /// The visible text, encoded straight into the string's UTF-8 storage: a list of 20,000
+    /// entries spent a third of its time building each body through an array of scalars and a
+    /// scalar view.
     var string: String {
-        var view = String.UnicodeScalarView()
-        view.append(contentsOf: scalars)
-        return String(view)
+        var byteCount = 0
+        forEachVisibleRun { run in for scalar in run { byteCount += UTF8.width(scalar) } }
+        return String(unsafeUninitializedCapacity: byteCount) { buffer in
+            var written = 0
+            forEachVisibleRun { run in
+                for scalar in run {
+                    for byte in scalar.utf8 where written < buffer.count {
+                        buffer[written] = byte
+                        written += 1
+                    }
+                }
+            }
+            return written
+        }
+    }
+
+    /// Calls `body` with each visible run of scalars, in order.
+    private func forEachVisibleRun(_ body: (ArraySlice<Unicode.Scalar>) -> Void) {
+        for chunk in chunks {
+            for span in chunk.spans where !span.deleted {
+                let start = Int(span.counter)
+                body(content[Int(span.agent)][start..<start + Int(span.length)])
+            }
+        }
     }
 
     // MARK: - Local edits
