@@ -25,7 +25,7 @@ enum UnixSocket {
     static func withAddress<Result>(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Result) throws(Failure) -> Result {
         let bytes = Array(path.utf8)
         guard bytes.count <= maximumPathBytes else {
-            throw Failure("the home's path is too long for the unlock agent's socket (\(bytes.count + 13) bytes; at most \(maximumPathBytes))")
+            throw Failure("the home's path is too long for the unlock agent's socket (\(bytes.count) bytes; at most \(maximumPathBytes))")
         }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
