@@ -150,10 +150,11 @@ public struct UnlockedDevice: Sendable {
         let entry = try existing(id)
         return try translatingErrors {
             let authors = try Authors(unlocked)
-            let record = EntryRecord(entry, kind: try unlocked.spaceKind(of: id) ?? .personal, authors: authors)
+            let kind = try unlocked.spaceKind(of: id) ?? .personal
+            let record = EntryRecord(entry, kind: kind, authors: authors)
             let delivered = try unlocked.deliveredTo(id).map(authors.author)
             return EntryDetail(record: record, history: history ? EntryHistory(entry, authors: authors) : nil, deliveredTo: delivered,
-                               parent: try parent(of: entry, authors: authors), replies: try replies(to: id, authors: authors))
+                               parent: try parent(of: entry, authors: authors), replies: try replies(to: id, in: kind, authors: authors))
         }
     }
 
