@@ -58,8 +58,15 @@ struct WriteCommand: ParsableCommand {
             let device = try common.open()
             entry.body = try BodyInput.read(message: m, file: file, home: device.home) ?? ""
             let unlocked = try device.unlock(try PassphraseSource.read(file: common.passphraseFile))
-            // A reply without --shared goes where the entry it answers lives.
-            if let replyTo, !shared { return print(try unlocked.reply(to: replyTo, entry)) }
+            // A reply without --shared goes where the entry it answers lives: said when that is
+            // the shared space, so that no one shares without knowing (stdout stays the id).
+            if let replyTo, !shared {
+                let id = try unlocked.reply(to: replyTo, entry)
+                if try unlocked.visibility(of: id) == .shared {
+                    FileHandle.standardError.write(Data("the reply is shared, as the entry it answers is\n".utf8))
+                }
+                return print(id)
+            }
             print(try unlocked.write(entry))
         }
     }

@@ -158,6 +158,13 @@ public struct UnlockedDevice: Sendable {
         }
     }
 
+    /// Which space the entry `reference` names lives in (what a reply to it gets).
+    public func visibility(of reference: String) throws(DeviceError) -> Visibility {
+        let id = try resolve(reference)
+        guard let kind = try kind(of: id) else { throw .entryGone(id: id.description) }
+        return Visibility(kind)
+    }
+
     /// The entry an id or a unique prefix of 4+ characters names.
     func resolve(_ text: String) throws(DeviceError) -> EntryID {
         guard let (normalised, matches) = try translatingErrors({ try unlocked.entries(matchingPrefix: text) }) else {
