@@ -74,20 +74,41 @@ struct StarsTagsImportCommandTests {
     @Test("A Duet export in another journal: marked as imported from its author, starred as it was, shared ones held back until paired")
     func duetAttribution() async throws {
         let first = try await TemporaryJournal(name: "Sam")
-        let id = try await first.write("What I never said.", ["--title", "Unsaid", "--star"])
+        _ = try await first.write("What I never said.", ["--title", "Unsaid", "--star"])
         let exportFile = first.root + "/export.json"
         #expect(try await first.duet(["export", "--out", exportFile]).status == 0)
 
         let second = try await TemporaryJournal(name: "Alex")
         let run = try await second.duet(["import", "--from", "duet", exportFile])
         #expect(run.stdout == "Imported 1 entry.\n", "\(run.stdout)")
-        let json = try #require(try await second.duet(["show", id, "--json"]).json as? [String: Any])
+        let json = try #require(try await second.list().first)
+        let id = try #require(json["id"] as? String)
         #expect(json["author"] as? String == "Alex", "the importer wrote the copy")
         #expect(json["imported"] as? Bool == true && json["originalAuthor"] as? String == "Sam")
         #expect(json["starred"] as? Bool == true)
         let shown = try await second.duet(["show", id])
-        #expect(shown.stdout.contains("origin:  imported; originally written by Sam on "), "\(shown.stdout)")
+        #expect(shown.stdout.contains("origin:  Alex imported this; the file says Sam wrote it\n"), "\(shown.stdout)")
         let list = try await second.duet(["list"])
-        #expect(list.stdout.contains("imported; originally written by Sam"), "\(list.stdout)")
+        #expect(list.stdout.contains("Alex imported this; the file says Sam wrote it"), "\(list.stdout)")
+        let markdown = try await second.duet(["export", "--format", "markdown"])
+        #expect(markdown.stdout.contains("Alex imported this; the file says Sam wrote it"), "\(markdown.stdout)")
+    }
+
+    @Test("A Duet export that names no author: the copy says the file does not say who wrote it")
+    func duetWithoutAuthor() async throws {
+        let first = try await TemporaryJournal(name: "Sam")
+        _ = try await first.write("Words without a name.")
+        let export = try #require(try JSONSerialization.jsonObject(with: Data(try await first.duet(["export"]).stdout.utf8)) as? [String: Any])
+        var entries = try #require(export["entries"] as? [[String: Any]])
+        for index in entries.indices { entries[index]["author"] = nil }
+        let file = first.root + "/unnamed.json"
+        var root = export
+        root["entries"] = entries
+        try JSONSerialization.data(withJSONObject: root).write(to: URL(fileURLWithPath: file))
+
+        let second = try await TemporaryJournal(name: "Alex")
+        #expect(try await second.duet(["import", "--from", "duet", file]).status == 0)
+        let list = try await second.duet(["list"])
+        #expect(list.stdout.contains("Alex imported this; the file does not say who wrote it"), "\(list.stdout)")
     }
 }
