@@ -23,10 +23,14 @@ public enum KeyDerivation {
         /// uuid) into its entry id, from the personal space's first content key: local to this
         /// person's devices, so an id reveals nothing of the text it came from.
         public static let importSource = Context("duetimpt")
+        /// The key of the MAC an export puts on each of its items (who exported and wrote it,
+        /// where it lived), from the same personal key: only this person's devices can make or
+        /// check it, and it is local too (a file, never the wire).
+        public static let exportItems = Context("duetexpt")
         // No others: content keys and the storage key are random keys used as they are, and
         // the relay sees device ids, not pseudonyms (SPEC § 2.1).
 
-        public static let allCases: [Context] = [.mailbox, .recovery, .importSource]
+        public static let allCases: [Context] = [.mailbox, .recovery, .importSource, .exportItems]
 
         public var description: String { label }
     }
