@@ -111,4 +111,35 @@ struct StarsTagsImportCommandTests {
         let list = try await second.duet(["list"])
         #expect(list.stdout.contains("Alex imported this; the file does not say who wrote it"), "\(list.stdout)")
     }
+
+    @Test("Another couple's export: its shared entries become private, and the summary and --json say so; --keep-shared shares them")
+    func sharedFromAnotherCouple() async throws {
+        let first = try await Couple()
+        _ = try await first.alex.write("Ours, in the first couple.", ["--shared"])
+        _ = try await first.alex.write("Also ours.", ["--shared"])
+        _ = try await first.alex.write("Only mine.")
+        let exportFile = first.alex.root + "/export.json"
+        #expect(try await first.alex.duet(["export", "--out", exportFile]).status == 0)
+
+        let second = try await Couple()
+        let run = try await second.alex.duet(["import", "--from", "duet", exportFile])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout == "Imported 3 entries. 2 shared entries imported as private: the file is from another couple space"
+                + " (`duet share ID` shares one; a first import with --keep-shared shares them all).\n", "\(run.stdout)")
+        let json = try #require(try await second.alex.duet(["import", "--from", "duet", exportFile, "--json"]).json as? [String: Any])
+        #expect(json["skipped"] as? Int == 3 && json["sharedAsPrivate"] as? [String: Int] == [:], "already here: \(json)")
+        #expect(try await second.alex.list(["--shared"]).isEmpty)
+
+        // Sam, in the same second couple, trusts the file: the shared ones are shared.
+        let kept = try #require(try await second.sam.duet(["import", "--from", "duet", exportFile, "--keep-shared", "--json"]).json as? [String: Any])
+        #expect(kept["imported"] as? Int == 3 && kept["sharedAsPrivate"] as? [String: Int] == [:], "\(kept)")
+        #expect(try await second.sam.list(["--shared"]).count == 2)
+        let dayOne = try await second.sam.duet(["import", "--from", "dayone", "--keep-shared", exportFile])
+        #expect(dayOne.status != 0 && dayOne.errorLine.contains("--keep-shared"), "only for a Duet export: \(dayOne.stderr)")
+
+        // The first couple's Sam, before syncing: the file names this couple space, but the
+        // claim is Alex's export's, which Sam's keys cannot check.
+        let partner = try #require(try await first.sam.duet(["import", "--from", "duet", exportFile, "--json"]).json as? [String: Any])
+        #expect(partner["sharedAsPrivate"] as? [String: Int] == ["notYourExport": 2], "\(partner)")
+    }
 }
