@@ -39,8 +39,8 @@ struct EntryView: Encodable {
     let deletedBy: String?
     /// One flag for the entry (on a shared one, the same for both partners).
     let starred: Bool
-    /// For an entry imported from another journal's Duet export: the name it gave the original
-    /// author ("" when it gave none). The author above is who imported it.
+    /// For an entry imported from a Duet export that is not this person's own: the name the file
+    /// gave its author ("" when it gave none), a claim. The author above is who imported it.
     let originalAuthor: String?
 
     enum CodingKeys: String, CodingKey {
@@ -110,12 +110,14 @@ extension EntryView {
     /// "★ " before a starred entry's title in a list; nothing otherwise.
     var starMark: String { starred ? "★ " : "" }
 
-    /// How an imported entry names whose words it holds: "imported; originally written by Sam on
-    /// 2024-03-05" (neutralised: the name came from a file). Nil for an entry written here.
+    /// How an imported entry names whose words it holds, the way it is: who imported it (the
+    /// device that signed the copy) and what the file claimed, "Sam imported this; the file says
+    /// Alex wrote it" (neutralised: the name came from a file, which proves nothing). Nil for an
+    /// entry written here.
     var importedAttribution: String? {
         guard let originalAuthor else { return nil }
-        let who = originalAuthor.isEmpty ? "by someone the export did not name" : "by \(Display.line(originalAuthor))"
-        return "imported; originally written \(who) on \(createdAt.prefix(10))"
+        let claim = originalAuthor.isEmpty ? "the file does not say who wrote it" : "the file says \(Display.line(originalAuthor)) wrote it"
+        return "\(Display.line(author)) imported this; \(claim)"
     }
 
     /// The start of the body's first non-empty line, for lists of untitled entries.

@@ -54,6 +54,7 @@ extension DeviceError {
         case .importNoEntries(.jrnl): "not a jrnl JSON export: no \"entries\" list"
         case .importNoEntries(.dayone): "not a Day One JSON export: no \"entries\" list"
         case .importDamagedEntry(let index): "entry \(index) of the export is damaged; nothing was imported"
+        case .importDamagedField(let field): "the export's \(field) is damaged; nothing was imported"
         case .importMissingDate(.jrnl, let index): "jrnl entry \(index) has no date; nothing was imported"
         case .importMissingDate(let format, let index):
             "\(format == .dayone ? "Day One" : format.rawValue) entry \(index) has no creationDate; nothing was imported"

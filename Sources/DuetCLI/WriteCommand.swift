@@ -70,8 +70,13 @@ struct WriteCommand: ParsableCommand {
             let id = try unlocked.keepingDraft(given) { [entry] in
                 var entry = entry
                 entry.body = try BodyInput.checked(given.bytes)
-                // A reply without --shared goes where the entry it answers lives.
-                if let replyTo, !shared { return try unlocked.reply(to: replyTo, entry) }
+                // A reply without --shared goes where the entry it answers lives: said when that is
+                // the shared space, so that no one shares without knowing (stdout stays the id).
+                if let replyTo, !shared {
+                    let id = try unlocked.reply(to: replyTo, entry)
+                    if try unlocked.visibility(of: id) == .shared { note("the reply is shared, as the entry it answers is") }
+                    return id
+                }
                 return try unlocked.write(entry)
             }
             if usedDraft { _ = try? unlocked.discardDraft() }

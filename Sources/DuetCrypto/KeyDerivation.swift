@@ -26,10 +26,14 @@ public enum KeyDerivation {
         /// The key sealing a draft the editor produced when its entry could not be written
         /// (issue #16), from the device's storage key: only this device opens it.
         public static let draft = Context("duetdrft")
+        /// The key of the MAC an export puts on each of its items (who exported and wrote it,
+        /// where it lived), from the same personal key: only this person's devices can make or
+        /// check it, and it is local too (a file, never the wire).
+        public static let exportItems = Context("duetexpt")
         // No others: content keys and the storage key are random keys used as they are, and
         // the relay sees device ids, not pseudonyms (SPEC § 2.1).
 
-        public static let allCases: [Context] = [.mailbox, .recovery, .importSource, .draft]
+        public static let allCases: [Context] = [.mailbox, .recovery, .importSource, .draft, .exportItems]
 
         public var description: String { label }
     }

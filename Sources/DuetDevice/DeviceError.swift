@@ -69,6 +69,8 @@ public enum DeviceError: Error, Sendable, Equatable {
     case importNewerVersion
     case importNoEntries(format: ImportFormat)
     case importDamagedEntry(index: Int)
+    /// A field of the export as a whole (not of one entry) that is not what Duet writes there.
+    case importDamagedField(String)
     case importMissingDate(format: ImportFormat, index: Int)
     /// The keystore holds no personal content key to key imported entries by their source.
     case importNoKey

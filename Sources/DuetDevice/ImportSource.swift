@@ -6,7 +6,8 @@ import Foundation
 struct Incoming {
     /// What keys the entry to its source, so that importing the same file again adds nothing.
     enum Source {
-        /// A Duet export's entry keeps its id.
+        /// A Duet export's entry, by its id: skipped when that entry is here, else imported under
+        /// an id derived from it (so that the original, arriving later, is not the same entry).
         case entry(EntryID)
         /// Another program's entry: its source key (jrnl: date, time, title and body; Day One:
         /// its uuid), from which ``ImportKeys`` derives the entry's id.
@@ -14,11 +15,14 @@ struct Incoming {
     }
 
     var source: Source
+    /// Where the file says it lived (only a Duet export says "shared").
     var visibility: Visibility = .private
+    /// For a Duet export's entry: what the importer's keys say of it.
+    var origin: ExportTags.Origin = .unchecked
     /// A Duet export's entry, copied as this device's own writing (its history names the
     /// exporting journal's devices, which no change of ours may claim).
     var original: Entry?
-    /// Who wrote the original, for a Duet export's entry that another journal's devices wrote
+    /// Who wrote the original, for a Duet export's entry not proven this person's own writing
     /// ("" when the export does not say); nil for this person's own writing.
     var originalAuthor: String?
     var title: String?

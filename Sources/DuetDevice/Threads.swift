@@ -12,10 +12,14 @@ public enum ReplyParent: Sendable, Equatable {
 }
 
 extension UnlockedDevice {
-    /// The live replies to `id`, oldest first (a conversation reads down).
-    func replies(to id: EntryID, authors: Authors) throws(DeviceError) -> [EntryRecord] {
+    /// The live replies to `id`, which lives in the space of `kind`, oldest first (a
+    /// conversation reads down). Only those in the same space: an entry of the other space that
+    /// names it (a partner's shared entry naming a private one, a private note naming a shared
+    /// one — what `write` refuses, but another client may write) is no reply to it, and showing
+    /// it there would put the two spaces in one thread.
+    func replies(to id: EntryID, in kind: SpaceKind, authors: Authors) throws(DeviceError) -> [EntryRecord] {
         let found = try translatingErrors { try unlocked.replies(to: [id]) }
-        return found.filter { !$0.entry.isDeleted }
+        return found.filter { !$0.entry.isDeleted && $0.kind == kind }
             .map { EntryRecord($0.entry, kind: $0.kind, authors: authors) }
             .sorted { ($0.created, $0.id) < ($1.created, $1.id) }
     }
@@ -30,14 +34,17 @@ extension UnlockedDevice {
         return .entry(EntryRecord(parent, kind: kind, authors: authors))
     }
 
-    /// `records` with how many live replies each has (one lookup for all of them).
+    /// `records` with how many live replies each has (one lookup for all of them), counting
+    /// only replies in the record's own space, as ``replies(to:in:authors:)`` lists them.
     func countingReplies(_ records: [EntryRecord]) throws(DeviceError) -> [EntryRecord] {
         let ids = records.compactMap { EntryID($0.id) }
         guard !ids.isEmpty else { return records }
         let found = try translatingErrors { try unlocked.replies(to: ids) }
+        let spaces = Dictionary(records.map { ($0.id, $0.visibility.kind) }) { first, _ in first }
         var counts: [String: Int] = [:]
-        for (entry, _) in found where !entry.isDeleted {
-            if let target = entry.replyTo.value ?? nil { counts[target.description, default: 0] += 1 }
+        for (entry, kind) in found where !entry.isDeleted {
+            guard let target = (entry.replyTo.value ?? nil)?.description, spaces[target] == kind else { continue }
+            counts[target, default: 0] += 1
         }
         return records.map { record in
             var counted = record

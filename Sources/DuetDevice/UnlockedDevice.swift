@@ -150,11 +150,19 @@ public struct UnlockedDevice: Sendable {
         let entry = try existing(id)
         return try translatingErrors {
             let authors = try Authors(unlocked)
-            let record = EntryRecord(entry, kind: try unlocked.spaceKind(of: id) ?? .personal, authors: authors)
+            let kind = try unlocked.spaceKind(of: id) ?? .personal
+            let record = EntryRecord(entry, kind: kind, authors: authors)
             let delivered = try unlocked.deliveredTo(id).map(authors.author)
             return EntryDetail(record: record, history: history ? EntryHistory(entry, authors: authors) : nil, deliveredTo: delivered,
-                               parent: try parent(of: entry, authors: authors), replies: try replies(to: id, authors: authors))
+                               parent: try parent(of: entry, authors: authors), replies: try replies(to: id, in: kind, authors: authors))
         }
+    }
+
+    /// Which space the entry `reference` names lives in (what a reply to it gets).
+    public func visibility(of reference: String) throws(DeviceError) -> Visibility {
+        let id = try resolve(reference)
+        guard let kind = try kind(of: id) else { throw .entryGone(id: id.description) }
+        return Visibility(kind)
     }
 
     /// The entry an id or a unique prefix of 4+ characters names.

@@ -42,19 +42,23 @@ struct ExportImportTests {
         #expect(imported.stdout.contains("Imported 2 entries"))
         let again = try await second.duet(["import", "--from", "duet", exportFile])
         #expect(again.stdout.contains("skipped 2"), "importing twice adds nothing: \(again.stdout)")
-        // Same entry, same values, same date. The history of the other journal's devices is not
-        // carried: a change may name only its signing device (SPEC § 3.3.2), so the import is
-        // this device's writing, not a claim that another device wrote it.
-        let copy = try #require(try await second.duet(["show", id, "--json"]).json as? [String: Any])
+        // Same values, same date, an id of its own (the original may still arrive elsewhere by
+        // sync). The history of the other journal's devices is not carried: a change may name
+        // only its signing device (SPEC § 3.3.2), so the import is this device's writing, not a
+        // claim that another device wrote it.
+        let deleted = try #require(try await second.duet(["list", "--deleted", "--json"]).json as? [[String: Any]])
+        #expect(deleted.count == 1)
+        let copyID = try #require(deleted.first?["id"] as? String)
+        #expect(copyID != id)
+        let copy = try #require(try await second.duet(["show", copyID, "--json"]).json as? [String: Any])
         for key in ["title", "body", "mood", "factors", "tags", "deleted"] {
             #expect(String(describing: copy[key]) == String(describing: original[key]), "\(key)")
         }
         #expect(copy["createdAt"] as? String == original["createdAt"] as? String, "the date it was written")
         #expect(copy["authorDevice"] as? String != original["authorDevice"] as? String, "written by this journal's device")
         #expect(copy["author"] as? String == "Alex on a new laptop")
-        #expect((try await second.duet(["list", "--deleted", "--json"]).json as? [[String: Any]])?.count == 1)
         // Imported entries are editable.
-        #expect(try await second.duet(["restore", id]).status == 0)
+        #expect(try await second.duet(["restore", copyID]).status == 0)
     }
 
     @Test("Markdown export is one readable document with titles, dates, factors and mood")

@@ -74,20 +74,72 @@ struct StarsTagsImportCommandTests {
     @Test("A Duet export in another journal: marked as imported from its author, starred as it was, shared ones held back until paired")
     func duetAttribution() async throws {
         let first = try await TemporaryJournal(name: "Sam")
-        let id = try await first.write("What I never said.", ["--title", "Unsaid", "--star"])
+        _ = try await first.write("What I never said.", ["--title", "Unsaid", "--star"])
         let exportFile = first.root + "/export.json"
         #expect(try await first.duet(["export", "--out", exportFile]).status == 0)
 
         let second = try await TemporaryJournal(name: "Alex")
         let run = try await second.duet(["import", "--from", "duet", exportFile])
         #expect(run.stdout == "Imported 1 entry.\n", "\(run.stdout)")
-        let json = try #require(try await second.duet(["show", id, "--json"]).json as? [String: Any])
+        let json = try #require(try await second.list().first)
+        let id = try #require(json["id"] as? String)
         #expect(json["author"] as? String == "Alex", "the importer wrote the copy")
         #expect(json["imported"] as? Bool == true && json["originalAuthor"] as? String == "Sam")
         #expect(json["starred"] as? Bool == true)
         let shown = try await second.duet(["show", id])
-        #expect(shown.stdout.contains("origin:  imported; originally written by Sam on "), "\(shown.stdout)")
+        #expect(shown.stdout.contains("origin:  Alex imported this; the file says Sam wrote it\n"), "\(shown.stdout)")
         let list = try await second.duet(["list"])
-        #expect(list.stdout.contains("imported; originally written by Sam"), "\(list.stdout)")
+        #expect(list.stdout.contains("Alex imported this; the file says Sam wrote it"), "\(list.stdout)")
+        let markdown = try await second.duet(["export", "--format", "markdown"])
+        #expect(markdown.stdout.contains("Alex imported this; the file says Sam wrote it"), "\(markdown.stdout)")
+    }
+
+    @Test("A Duet export that names no author: the copy says the file does not say who wrote it")
+    func duetWithoutAuthor() async throws {
+        let first = try await TemporaryJournal(name: "Sam")
+        _ = try await first.write("Words without a name.")
+        let export = try #require(try JSONSerialization.jsonObject(with: Data(try await first.duet(["export"]).stdout.utf8)) as? [String: Any])
+        var entries = try #require(export["entries"] as? [[String: Any]])
+        for index in entries.indices { entries[index]["author"] = nil }
+        let file = first.root + "/unnamed.json"
+        var root = export
+        root["entries"] = entries
+        try JSONSerialization.data(withJSONObject: root).write(to: URL(fileURLWithPath: file))
+
+        let second = try await TemporaryJournal(name: "Alex")
+        #expect(try await second.duet(["import", "--from", "duet", file]).status == 0)
+        let list = try await second.duet(["list"])
+        #expect(list.stdout.contains("Alex imported this; the file does not say who wrote it"), "\(list.stdout)")
+    }
+
+    @Test("Another couple's export: its shared entries become private, and the summary and --json say so; --keep-shared shares them")
+    func sharedFromAnotherCouple() async throws {
+        let first = try await Couple()
+        _ = try await first.alex.write("Ours, in the first couple.", ["--shared"])
+        _ = try await first.alex.write("Also ours.", ["--shared"])
+        _ = try await first.alex.write("Only mine.")
+        let exportFile = first.alex.root + "/export.json"
+        #expect(try await first.alex.duet(["export", "--out", exportFile]).status == 0)
+
+        let second = try await Couple()
+        let run = try await second.alex.duet(["import", "--from", "duet", exportFile])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout == "Imported 3 entries. 2 shared entries imported as private: the file is from another couple space"
+                + " (`duet share ID` shares one; a first import with --keep-shared shares them all).\n", "\(run.stdout)")
+        let json = try #require(try await second.alex.duet(["import", "--from", "duet", exportFile, "--json"]).json as? [String: Any])
+        #expect(json["skipped"] as? Int == 3 && json["sharedAsPrivate"] as? [String: Int] == [:], "already here: \(json)")
+        #expect(try await second.alex.list(["--shared"]).isEmpty)
+
+        // Sam, in the same second couple, trusts the file: the shared ones are shared.
+        let kept = try #require(try await second.sam.duet(["import", "--from", "duet", exportFile, "--keep-shared", "--json"]).json as? [String: Any])
+        #expect(kept["imported"] as? Int == 3 && kept["sharedAsPrivate"] as? [String: Int] == [:], "\(kept)")
+        #expect(try await second.sam.list(["--shared"]).count == 2)
+        let dayOne = try await second.sam.duet(["import", "--from", "dayone", "--keep-shared", exportFile])
+        #expect(dayOne.status != 0 && dayOne.errorLine.contains("--keep-shared"), "only for a Duet export: \(dayOne.stderr)")
+
+        // The first couple's Sam, before syncing: the file names this couple space, but the
+        // claim is Alex's export's, which Sam's keys cannot check.
+        let partner = try #require(try await first.sam.duet(["import", "--from", "duet", exportFile, "--json"]).json as? [String: Any])
+        #expect(partner["sharedAsPrivate"] as? [String: Int] == ["notYourExport": 2], "\(partner)")
     }
 }

@@ -13,7 +13,11 @@ struct ThreadCommandTests {
         let couple = try await Couple()
         let shared = try await couple.alex.write("We walked by the river.", ["--shared", "--title", "Sunday"])
         try await couple.syncBoth()
-        let answer = try await couple.sam.write("Thank you for Sunday.", ["--reply-to", String(shared.prefix(8))])
+        let written = try await couple.sam.duet(["write", "--reply-to", String(shared.prefix(8)), "-m", "Thank you for Sunday."])
+        #expect(written.status == 0, "\(written.stderr)")
+        let answer = written.stdout.trimmingCharacters(in: .newlines)
+        #expect(written.stdout == answer + "\n" && answer.count == 26, "stdout is the id alone: \(written.stdout)")
+        #expect(written.stderr == "note: the reply is shared, as the entry it answers is\n", "without --shared, said once: \(written.stderr)")
         try await couple.syncBoth()
 
         #expect(try await couple.sam.show(answer)["space"] as? String == "shared", "a reply to a shared entry is shared")
@@ -30,13 +34,17 @@ struct ThreadCommandTests {
         let lines = list.stdout.split(separator: "\n")
         #expect(lines.contains { $0.hasPrefix(shared.prefix(8)) && $0.contains("Sunday") && $0.hasSuffix("1 reply") }, "\(list.stdout)")
         #expect(lines.contains { $0.hasPrefix(answer.prefix(8)) && $0.contains("↳ Thank you for Sunday.") }, "\(list.stdout)")
+        let explicit = try await couple.sam.duet(["write", "--shared", "--reply-to", shared, "-m", "And the ducks."])
+        #expect(explicit.status == 0 && explicit.stderr.isEmpty, "--shared asked for it: \(explicit.stderr)")
     }
 
     @Test("A reply without --shared to one's own private entry stays private; --shared on it is refused")
     func privateReplies() async throws {
         let journal = try await TemporaryJournal()
         let secret = try await journal.write("just for me")
-        let note = try await journal.write("a later thought", ["--reply-to", secret])
+        let written = try await journal.duet(["write", "--reply-to", secret, "-m", "a later thought"])
+        #expect(written.status == 0 && written.stderr.isEmpty, "a private reply needs no notice: \(written.stderr)")
+        let note = written.stdout.trimmingCharacters(in: .newlines)
         #expect(try await journal.show(note)["space"] as? String == "private")
         let shown = try await journal.duet(["show", secret])
         #expect(shown.stdout.contains("1 reply:") && shown.stdout.contains("    a later thought"), "\(shown.stdout)")

@@ -137,6 +137,24 @@ struct RoundTripTests {
         #expect(Hash.digest([]).bytes.count == Digest.byteCount)
     }
 
+    @Test("A MAC is keyed BLAKE2b-256 of its parts (the vectors' construction); only the same key, parts and tag verify")
+    func macs() throws {
+        let key = SymmetricKey.random()
+        let a: [UInt8] = Array("an export's item".utf8), b: [UInt8] = Array("its snapshot".utf8)
+        let tag = MAC.tag(a, b, key: key)
+        let keyBytes = key.bytes.withUnsafeBytes { Array($0) }
+        #expect(tag == Hash.blake2b([a + b], byteCount: 32, key: keyBytes), "crypto-blake2b.json's keyed cases cover it")
+        #expect(MAC.verify(tag, a, b, key: key))
+        #expect(MAC.verify(tag, a + b, key: key), "parts are concatenated")
+        #expect(!MAC.verify(tag, b, a, key: key))
+        #expect(!MAC.verify(tag, a, b, key: SymmetricKey.random()))
+        var flipped = tag
+        flipped[31] ^= 1
+        #expect(!MAC.verify(flipped, a, b, key: key))
+        #expect(!MAC.verify(Array(tag.prefix(31)), a, b, key: key), "another length is not the tag")
+        #expect(!MAC.verify([], a, b, key: key))
+    }
+
     @Test("Random bytes differ between calls")
     func randomBytes() {
         #expect(RandomBytes.make(count: 32) != RandomBytes.make(count: 32))

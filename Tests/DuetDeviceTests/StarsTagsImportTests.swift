@@ -98,39 +98,40 @@ struct StarsTagsImportTests {
         #expect(starred.tags == ["cooking"])
     }
 
-    @Test("A Duet export imported into another couple's journal keeps which entries were shared and who wrote them, as a marked attribution")
+    @Test("A Duet export imported into another couple's journal, trusted (keepShared): which entries were shared, and who wrote them as a marked attribution")
     func duetKeepsAuthorsAndSpaces() async throws {
         let first = try await TwoPartners.make()
         defer { first.remove() }
         let samsShared = try first.sam.write(NewEntry(visibility: .shared, title: "Sam's", body: "I was scared to say it."))
         try await first.syncBoth()
         try first.alex.edit(samsShared, EntryChanges(starred: true))
-        let alexsPrivate = try first.alex.write(NewEntry(body: "Only mine."))
-        let alexsShared = try first.alex.write(NewEntry(visibility: .shared, body: "Ours."))
+        _ = try first.alex.write(NewEntry(body: "Only mine."))
+        _ = try first.alex.write(NewEntry(visibility: .shared, body: "Ours."))
         let export = try first.alex.exportJSON().data
 
         // Not paired: the shared entries are left out (and said so), not made private for good.
         let alone = try await TwoPartners.make(paired: false)
         defer { alone.remove() }
-        let unpaired = try alone.alex.importEntries(export, from: .duet)
+        let unpaired = try alone.alex.importEntries(export, from: .duet, keepShared: true)
         #expect(unpaired.imported == 1 && unpaired.leftOut == [.sharedEntriesNotPaired: 2])
 
         let second = try await TwoPartners.make()
         defer { second.remove() }
-        let result = try second.alex.importEntries(export, from: .duet)
-        #expect(result.imported == 3)
-        let copy = try second.alex.show(samsShared).record
+        let result = try second.alex.importEntries(export, from: .duet, keepShared: true)
+        #expect(result.imported == 3 && result.sharedAsPrivate.isEmpty)
+        let copy = try DuetImportTrustTests.entry(second.alex, body: "I was scared to say it.")
+        #expect(copy.id != samsShared, "a copy has an id of its own")
         #expect(copy.visibility == .shared)
         #expect(copy.author?.isMine == true, "the importer's device wrote the copy: no change may claim Sam's device")
         #expect(copy.originalAuthor == "Sam")
         #expect(copy.isStarred)
-        #expect(try second.alex.show(alexsShared).record.visibility == .shared)
-        let mine = try second.alex.show(alexsPrivate).record
+        #expect(try DuetImportTrustTests.entry(second.alex, body: "Ours.").visibility == .shared)
+        let mine = try DuetImportTrustTests.entry(second.alex, body: "Only mine.")
         #expect(mine.visibility == .private && mine.originalAuthor == "Alex", "another journal's Alex is named, not assumed")
 
         // The partner of the importing journal sees the same attribution, under the importer's name.
         try await second.syncBoth()
-        let seen = try second.sam.show(samsShared).record
+        let seen = try second.sam.show(copy.id).record
         #expect(seen.author?.person == "Alex" && seen.originalAuthor == "Sam")
         #expect(try second.alex.importEntries(export, from: .duet).skipped == 3)
     }
@@ -146,6 +147,7 @@ struct StarsTagsImportTests {
         let version1 = try JSONSerialization.data(withJSONObject: ["format": "duet", "version": 1, "exportedAt": "x", "entries": entries] as [String: Any])
         let result = try first.sam.importEntries(version1, from: .duet)
         #expect(result.imported == 1)
-        #expect(try first.sam.show(id).record.originalAuthor == "")
+        let copy = try DuetImportTrustTests.entry(first.sam, body: "old format")
+        #expect(copy.id != id && copy.originalAuthor == "")
     }
 }

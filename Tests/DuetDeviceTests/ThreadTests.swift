@@ -1,4 +1,7 @@
+import DuetCore
+import DuetCrypto
 import DuetDevice
+import DuetStore
 import DuetTesting
 import Foundation
 import GRDB
@@ -90,5 +93,32 @@ struct ThreadTests {
         let indexed = try await database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entries WHERE reply_to IS NOT NULL") }
         #expect(indexed == 1)
         #expect(try again.show(parent).replies.map(\.id) == [reply])
+    }
+
+    @Test("An entry naming an entry of the other space is no reply to it: show does not list it, list does not count it")
+    func repliesAcrossSpaces() async throws {
+        let couple = try await TwoPartners.make()
+        defer { couple.remove() }
+        let shared = try couple.alex.write(NewEntry(visibility: .shared, body: "shared"))
+        let secret = try couple.alex.write(NewEntry(body: "private"))
+        // What `write` refuses, written straight into the store (another client, an older
+        // version, a partner's made-up replyTo): a private "reply" to the shared entry and a
+        // shared one to the private entry.
+        let store = try Store.open(home: Home(path: couple.alex.device.home)).unlock(passphrase: SecretBytes(utf8: "correct horse battery"))
+        for (kind, target, text) in [(SpaceKind.personal, shared, "a private note under a shared entry"),
+                                     (SpaceKind.couple, secret, "a shared entry under a private one")] {
+            let id = EntryID(high: UInt64(text.utf8.count), low: 0xC0FFEE)
+            let parent = try #require(EntryID(target))
+            try store.commit(entry: id, in: kind, now: 1_800_000_000_000) { editor in
+                editor.create()
+                editor.setReplyTo(parent)
+                editor.insertText(Array(text.unicodeScalars), at: 0)
+            }
+        }
+        #expect(try couple.alex.show(shared).replies.map(\.body) == [])
+        #expect(try couple.alex.show(secret).replies.map(\.body) == [])
+        let listed = try couple.alex.list()
+        #expect(listed.first { $0.id == shared }?.replyCount == 0)
+        #expect(listed.first { $0.id == secret }?.replyCount == 0)
     }
 }

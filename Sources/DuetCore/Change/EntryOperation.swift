@@ -18,7 +18,7 @@ public enum EntryOperation: Hashable, Sendable {
     case setStarred(Bool, supersedes: [Dot])
     /// An entry copied from another journal's export: who wrote the original there, by the name
     /// that export recorded ("" when it recorded none); nil clears it. A claim by the importing
-    /// device, shown as such ("imported; originally written by Sam"), never as authorship: the
+    /// device, shown as such ("Sam imported this; the file says Alex wrote it"), never as authorship: the
     /// entry's author is still the device that signed its creation (change version 2).
     case setOriginalAuthor(String?, supersedes: [Dot])
     case addFactor(Factor)
