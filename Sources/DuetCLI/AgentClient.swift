@@ -1,4 +1,3 @@
-import DuetCrypto
 import DuetDevice
 import Foundation
 
@@ -21,7 +20,7 @@ enum AgentClient {
     static func key(home: String) -> UnlockKey? {
         exchange(.key, home: home, replyBytes: AgentProtocol.keyReplyBytes) { reply -> UnlockKey? in
             guard AgentProtocol.state(from: reply) != nil else { return nil }
-            return UnlockKey(bytes: SecretBytes(copying: UnsafeRawBufferPointer(rebasing: reply[AgentProtocol.stateReplyBytes...])))
+            return UnlockKey(copying: UnsafeRawBufferPointer(rebasing: reply[AgentProtocol.stateReplyBytes...]))
         }
     }
 
@@ -42,7 +41,7 @@ enum AgentClient {
         guard sent else { return nil }
         var length = 0
         // One byte more than expected: a longer reply is not this protocol.
-        let reply = SecretBytes(count: replyBytes + 1) { buffer in length = UnixSocket.read(descriptor, into: buffer) }
+        let reply = ZeroingBuffer(count: replyBytes + 1) { buffer in length = UnixSocket.read(descriptor, into: buffer) }
         guard length == replyBytes else { return nil }
         return reply.withUnsafeBytes { bytes in decode(UnsafeRawBufferPointer(rebasing: bytes[0..<replyBytes])) }
     }
@@ -51,7 +50,11 @@ enum AgentClient {
     /// killed agent left) or when the listener is not this user's.
     private static func connect(home: String) -> Int32? {
         let path = socketPath(home: home)
-        guard FileManager.default.fileExists(atPath: path), let descriptor = try? UnixSocket.make() else { return nil }
+        // A socket of this user's, not a link to another (a link planted in one home would hand
+        // its commands another journal's agent).
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK, info.st_uid == getuid(),
+              let descriptor = try? UnixSocket.make() else { return nil }
         // Before connecting: a listener whose queue is full would otherwise keep connect waiting.
         UnixSocket.setTimeout(descriptor, seconds: replySeconds)
         let connected = (try? UnixSocket.withAddress(path) { address, length in Foundation.connect(descriptor, address, length) == 0 }) ?? false

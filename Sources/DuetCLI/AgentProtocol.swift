@@ -1,4 +1,4 @@
-import DuetCrypto
+import DuetDevice
 
 /// What `duet` and its unlock agent say over the agent's socket (issue #16). Every frame starts
 /// with a version byte, so a newer agent and an older `duet` refuse each other instead of
@@ -39,9 +39,9 @@ enum AgentProtocol {
     }
 
     /// The key reply, built in zeroing storage: the key never sits in an ordinary array.
-    static func keyReply(_ state: State, key: LockedSecret) -> SecretBytes {
+    static func keyReply(_ state: State, key: LockedKey) -> ZeroingBuffer {
         let head = stateReply(state)
-        return SecretBytes(count: head.count + key.count) { out in
+        return ZeroingBuffer(count: head.count + key.count) { out in
             out.copyBytes(from: head)
             key.withUnsafeBytes { bytes in
                 UnsafeMutableRawBufferPointer(rebasing: out[head.count...]).copyMemory(from: bytes)

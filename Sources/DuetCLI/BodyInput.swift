@@ -31,6 +31,12 @@ enum BodyInput {
 
     static func read(message: String?, file: String?, home: String, initial: String = "",
                      purpose: Purpose = .newEntry) throws -> Given {
+        try read(message: message, file: file, home: home) { (initial, purpose) }
+    }
+
+    /// As above; `opening` is asked for the editor's start only when the editor opens (a kept
+    /// draft is taken then, not when the text came another way).
+    static func read(message: String?, file: String?, home: String, opening: () -> (initial: String, purpose: Purpose)) throws -> Given {
         if let message { return Given(bytes: Data(message.utf8), source: .message) }
         if let file {
             guard let data = FileManager.default.contents(atPath: file) else {
@@ -44,7 +50,8 @@ enum BodyInput {
             let data = FileHandle.standardInput.readDataToEndOfFile()
             if !data.isEmpty { return Given(bytes: data, source: .standardInput) }
         }
-        return Given(bytes: try edit(initial: initial, home: home, purpose: purpose), source: .editor)
+        let start = opening()
+        return Given(bytes: try edit(initial: start.initial, home: home, purpose: start.purpose), source: .editor)
     }
 
     static func checked(_ data: Data) throws -> String {
@@ -61,10 +68,20 @@ enum BodyInput {
         }
         let scratch = try ScratchFile(home: home, initial: initial)
         defer { scratch.remove() }
-        switch try Editor.run(editor, on: scratch.path) {
-        case .exited(0): break
-        case .exited(let status): throw InputError("the editor exited with status \(status); nothing was saved")
-        case .signaled(let signal): throw InputError("the editor was ended by signal \(signal); nothing was saved")
+        let outcome = try Editor.run(editor, on: scratch.path)
+        if outcome != .exited(0) {
+            let reason = switch outcome {
+            case .exited(let status): "the editor exited with status \(status)"
+            case .signaled(let signal): "the editor was ended by signal \(signal)"
+            }
+            // What it saved before it failed is kept (vim exits 1 after an error in the session).
+            if let saved = try? scratch.contents(), saved != Data(initial.utf8), !saved.isEmpty {
+                throw EditorFailed(reason: reason, saved: saved)
+            }
+            throw InputError("\(reason); nothing was saved")
+        }
+        if purpose == .keptDraft && !scratch.wasSaved {
+            throw InputError("the draft was not saved again, so nothing was written; it stays kept (`duet draft list`)")
         }
         let edited = try scratch.contents()
         // Not UTF-8: refused later, when it is checked, and kept as a draft then.
@@ -94,22 +111,56 @@ enum BodyInput {
     }
 }
 
+/// An editor that failed after saving text: the text is kept as a draft, not thrown away.
+struct EditorFailed: Error {
+    let reason: String
+    let saved: Data
+}
+
+/// Where a draft would go: a new entry (with the write's `--shared` and `--reply-to`) or a new
+/// text for an entry.
+struct DraftOptions {
+    var entry: String?
+    var shared = false
+    var replyTo: String?
+}
+
 extension UnlockedDevice {
-    /// Runs `write`; if it fails, text that exists only here (``BodyInput/Given/isOnlyHere``)
-    /// is kept sealed as a draft, and the error says so.
-    func keepingDraft<Value>(_ given: BodyInput.Given, entry: String? = nil, _ write: () throws -> Value) throws -> Value {
+    /// Reads the body with `read`; an editor that failed after saving has its text kept as a draft.
+    func readKeepingDraft(_ options: DraftOptions, _ read: () throws -> BodyInput.Given) throws -> BodyInput.Given {
         do {
-            return try write()
+            return try read()
+        } catch let failure as EditorFailed {
+            throw kept(failure.saved, options, reason: failure.reason, what: "what it had saved")
+        }
+    }
+
+    /// Runs `write`; if it fails, text that exists only here (``BodyInput/Given/isOnlyHere``)
+    /// is kept sealed as a draft, and the error says so. A resumed draft (`claim`) is done
+    /// with once its words are written or kept anew.
+    func keepingDraft<Value>(_ given: BodyInput.Given, _ options: DraftOptions, claim: ClaimedDraft? = nil,
+                             _ write: () throws -> Value) throws -> Value {
+        do {
+            let value = try write()
+            claim?.finish()
+            return value
         } catch {
             guard given.isOnlyHere, !given.bytes.isEmpty else { throw error }
-            let reason = englishReason(error)
-            do { try keepDraft(given.bytes, entry: entry) } catch {
-                throw InputError("\(reason); the text could not be kept as a draft either (\(englishReason(error)))")
-            }
-            let next = entry.map { "`duet draft show` prints it (it was a new text for entry \($0))" }
-                ?? "`duet write` opens it again, `duet draft show` prints it"
-            throw InputError("\(reason); your text is kept, sealed, as a draft: \(next)")
+            let failure = kept(given.bytes, options, reason: englishReason(error), what: "your text")
+            if failure.message.contains("is kept, sealed") { claim?.finish() }
+            throw failure
         }
+    }
+
+    /// Keeps `text` as a draft and says so (or that it could not be kept either).
+    private func kept(_ text: Data, _ options: DraftOptions, reason: String, what: String) -> InputError {
+        let id: String
+        do { id = try keepDraft(text, entry: options.entry, shared: options.shared, replyTo: options.replyTo) } catch {
+            return InputError("\(reason); the text could not be kept as a draft either (\(englishReason(error)))")
+        }
+        let next = options.entry.map { "`duet draft show \(id)` prints it (a new text for entry \($0))" }
+            ?? "the next `duet write`\(options.shared ? " --shared" : "")\(options.replyTo.map { " --reply-to \($0)" } ?? "") opens it again, `duet draft show \(id)` prints it"
+        return InputError("\(reason); \(what) is kept, sealed, as draft \(id): \(next)")
     }
 }
 

@@ -27,7 +27,7 @@ struct DeviceLinkCommand: AsyncParsableCommand {
         try await reportingRelayErrors {
             let device = try common.open()
             let url = try device.relay(given: relay)
-            let unlocked = try PassphraseSource.unlock(device, file: common.passphraseFile)
+            let unlocked = try PassphraseSource.typed(device, file: common.passphraseFile)
             let name = try await unlocked.link(relay: relay, timeout: .seconds(timeout)) { code in
                 announce(code: code, json: json, hint: "On the new device: `duet device join CODE --relay \(url)`; waiting up to \(timeout) s…")
             }
@@ -112,7 +112,7 @@ struct DeviceRevokeCommand: AsyncParsableCommand {
             let device = try common.open()
             _ = try device.relay(given: relay)
             let target = try device.revocableDevice(id)
-            let unlocked = try PassphraseSource.unlock(device, file: common.passphraseFile)
+            let unlocked = try PassphraseSource.typed(device, file: common.passphraseFile)
             let spaces = try await unlocked.revoke(target, relay: relay)
             print("Revoked \(Display.line(target.name)): removed from \(spaces) space(s); new keys sealed to your remaining devices\(spaces > 1 ? " and your partner's" : "").")
         }

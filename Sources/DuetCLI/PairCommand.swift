@@ -51,7 +51,7 @@ struct PairInviteCommand: AsyncParsableCommand {
         try await reportingRelayErrors {
             let device = try common.open()
             let origin = try device.relay(given: relay)
-            let unlocked = try PassphraseSource.unlock(device, file: common.passphraseFile)
+            let unlocked = try PassphraseSource.typed(device, file: common.passphraseFile)
             let paired = try await unlocked.invitePartner(relay: relay, timeout: .seconds(timeout)) { code in
                 // The partner's journal must reach the same relay: say which (the new-user trial's
                 // partner, told only `duet pair accept CODE`, had no relay and then the wrong one).
@@ -84,7 +84,7 @@ struct PairAcceptCommand: AsyncParsableCommand {
             guard Device.isWellFormed(code: code, .pairing) else { throw DeviceError.invalidCode(.pairing) }
             let device = try common.open()
             _ = try device.relay(given: relay)
-            let unlocked = try PassphraseSource.unlock(device, file: common.passphraseFile)
+            let unlocked = try PassphraseSource.typed(device, file: common.passphraseFile)
             let paired = try await unlocked.acceptPartner(code: code, relay: relay, timeout: .seconds(timeout))
             try showPaired(paired, json: json)
         }

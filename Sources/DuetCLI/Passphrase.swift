@@ -21,6 +21,13 @@ enum PassphraseSource {
         return try withPassphrase(file: file, prompt: prompt) { passphrase in try device.unlock(passphrase) }
     }
 
+    /// Unlocks with a passphrase given now, never the agent's key: for what gives lasting
+    /// access or changes who belongs (linking or revoking a device, pairing). Whoever finds the
+    /// session unlocked may read the journal meanwhile, not let another device in.
+    static func typed(_ device: Device, file: String?) throws -> UnlockedDevice {
+        try withPassphrase(file: file) { passphrase in try device.unlock(passphrase) }
+    }
+
     /// Gives `use` the passphrase from the file, the environment or the terminal; on the
     /// terminal a wrong one (``DeviceError/wrongPassphrase`` from `use`) is asked again.
     static func withPassphrase<Value>(file: String?, prompt: String = "Passphrase: ",

@@ -18,7 +18,12 @@ struct ListCommand: ParsableCommand {
                                discussion: DateWording.help)) var until: String?
     @Flag(help: "Show deleted entries instead.") var deleted = false
     @Flag(help: "Only starred entries.") var starred = false
-    @Option(help: "At most this many entries.") var limit: Int?
+    @Option(help: "At most this many entries (on a terminal, without --limit: the newest \(ListCommand.terminalPage); a pipe or --json gets them all).")
+    var limit: Int?
+
+    /// What a terminal shows without --limit: a screenful or two, at once, however long the
+    /// journal (20,000 entries take over a second to decrypt and print; 50 take milliseconds).
+    static let terminalPage = 50
     @Flag(help: "Print one JSON array.") var json = false
 
     func validate() throws {
@@ -36,10 +41,17 @@ struct ListCommand: ParsableCommand {
                                      until: try until.map { text throws(DeviceError) in try LocalTime.parse(text).until },
                                      deleted: deleted, starred: starred, limit: limit)
             try filter.validate()
-            let views = try common.unlock().list(filter).map(EntryView.init)
+            // One more than a page, to know whether there is more to say so.
+            let paged = limit == nil && !json && isatty(STDOUT_FILENO) == 1
+            var pageFilter = filter
+            if paged { pageFilter.limit = Self.terminalPage + 1 }
+            var views = try common.unlock().list(pageFilter).map(EntryView.init)
             if json { return try printJSON(views) }
+            let more = paged && views.count > Self.terminalPage
+            if more { views.removeLast() }
             if views.isEmpty { print(deleted ? "No deleted entries." : "No entries yet. Write one with `duet write`.") }
             for view in views { print(view.listLine) }
+            if more { print("(the newest \(Self.terminalPage) shown; `duet list --limit 500` shows more, and a pipe or --json gets them all)") }
         }
     }
 }
@@ -200,12 +212,12 @@ struct StatusCommand: ParsableCommand {
         let partner: String?
         /// Until when `duet unlock`'s agent holds the key; nil when locked.
         let unlockedUntil: String?
-        /// Whether a draft is kept (`duet draft show`).
-        let draftKept: Bool
+        /// How many drafts are kept (`duet draft list`).
+        let drafts: Int
 
         enum CodingKeys: String, CodingKey {
             case relay, lastSync, lastSyncBy, daemonState, recoveryAtRelay, pendingOut, pendingIn, daemon, warnings, notices, entries, spaces, partner,
-                 unlockedUntil, draftKept
+                 unlockedUntil, drafts
         }
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
@@ -223,7 +235,7 @@ struct StatusCommand: ParsableCommand {
             try container.encode(spaces, forKey: .spaces)
             try container.encode(partner, forKey: .partner)
             try container.encode(unlockedUntil, forKey: .unlockedUntil)
-            try container.encode(draftKept, forKey: .draftKept)
+            try container.encode(drafts, forKey: .drafts)
         }
     }
 
@@ -247,7 +259,7 @@ struct StatusCommand: ParsableCommand {
                                 daemonState: daemonState, recoveryAtRelay: status.recoveryAtRelay, pendingOut: status.pendingOut,
                                 pendingIn: status.pendingIn, daemon: status.daemon != nil, warnings: status.warnings, notices: status.notices,
                                 entries: status.entries, spaces: spaces, partner: status.partner,
-                                unlockedUntil: agent.map { rfc3339($0.until) }, draftKept: Draft.isKept(home: device.home))
+                                unlockedUntil: agent.map { rfc3339($0.until) }, drafts: Draft.keptCount(home: device.home))
             if json { return try printJSON(report) }
             print("home:     \(status.home)")
             print("entries:  \(report.entries)")
@@ -256,7 +268,7 @@ struct StatusCommand: ParsableCommand {
             print("synced:   \(last.map { "\(relativeTime($0.milliseconds, now: nowMilliseconds)) (\($0.by.rawValue))" } ?? "never")")
             print("pending:  \(report.pendingOut) change(s) waiting to be sent, \(report.pendingIn) received and not yet opened")
             print("unlock:   \(agent.map { "unlocked until \(LocalTime.full($0.until)) (agent pid \($0.pid); `duet lock` locks now)" } ?? "locked (`duet unlock` asks once for a while)")")
-            if report.draftKept { print("draft:    a draft is kept (`duet draft show`, `duet draft discard`)") }
+            if report.drafts > 0 { print("drafts:   \(report.drafts) kept (`duet draft list`)") }
             print("daemon:   \(report.daemonState.map { "duetd is running, \($0)" } ?? "not running (`duetd` keeps this device in sync)")")
             // Says the code is not usable yet; never the code itself (it is shown once, at init).
             if report.recoveryAtRelay == false {

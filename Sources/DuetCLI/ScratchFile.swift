@@ -8,6 +8,7 @@ import Foundation
 final class ScratchFile {
     let path: String
     private let home: String
+    private var made = stat()
 
     init(home: String, initial: String) throws {
         let folder = Device.scratchFolder(home: home)
@@ -28,10 +29,20 @@ final class ScratchFile {
         try SignalCleanup.arm(home: home)
         do {
             try Self.create(path, with: Array(initial.utf8))
+            _ = lstat(path, &made)
         } catch {
             remove()
             throw error
         }
+    }
+
+    /// Whether the editor saved the file (its inode, size or modification time changed since it
+    /// was made): a kept draft opened again and saved as it was is meant, quit unsaved is not.
+    var wasSaved: Bool {
+        var now = stat()
+        guard lstat(path, &now) == 0 else { return false }
+        return now.st_ino != made.st_ino || now.st_size != made.st_size
+            || now.st_mtim.tv_sec != made.st_mtim.tv_sec || now.st_mtim.tv_nsec != made.st_mtim.tv_nsec
     }
 
     /// What the editor left in the file.

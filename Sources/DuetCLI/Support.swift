@@ -7,7 +7,7 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "The device's data folder (default: $DUET_HOME, else $XDG_DATA_HOME/duet, else ~/.local/share/duet).", completion: .directory)
     var home: String?
 
-    @Option(help: "Read the passphrase from this file (for scripts; a terminal prompt or DUET_PASSPHRASE come first).", completion: .file())
+    @Option(help: "Read the passphrase from this file (for scripts). The order: the unlock agent (`duet unlock`), this file, DUET_PASSPHRASE, the terminal.", completion: .file())
     var passphraseFile: String?
 
     var resolvedHome: String { Device.home(option: home) }

@@ -1,9 +1,9 @@
-import DuetCrypto
+import DuetDevice
 import Foundation
 import Synchronization
 
 /// The unlock agent (issue #16), like ssh-agent: a process of its own that holds this journal's
-/// keystore key in locked, zeroed memory (``LockedSecret``) and hands it to this user's `duet`
+/// keystore key in locked, zeroed memory (``LockedKey``) and hands it to this user's `duet`
 /// commands over a Unix socket in the home (`agent.socket`, 0600), so that they skip Argon2id.
 ///
 /// It forgets the key and removes its socket when its time is up, on `duet lock`, and on
@@ -18,7 +18,7 @@ struct UnlockAgent {
     private static let checkMilliseconds: Int32 = 5000
 
     let home: String
-    let key: LockedSecret
+    let key: LockedKey
     let until: UInt64
     let deadline: ContinuousClock.Instant
 
@@ -32,14 +32,14 @@ struct UnlockAgent {
             listener = try bind()
         } catch {
             Self.say("error: \(error.message)\n", to: report)
-            close(report)
+            Self.closeToNull(report)
             key.wipe()
             return
         }
         let path = AgentClient.socketPath(home: home)
         let identity = Self.inode(path)
         Self.say("ready\n", to: report)
-        close(report)
+        Self.closeToNull(report)
         defer {
             key.wipe()
             // Only its own socket: a newer agent's, bound after this one was stopped, stays.
@@ -122,6 +122,12 @@ struct UnlockAgent {
             throw UnixSocket.Failure("cannot listen on \(path)", errno: listenError)
         }
         return descriptor
+    }
+
+    /// Ends the report (the starter reads to its end) with /dev/null put in its place.
+    private static func closeToNull(_ descriptor: Int32) {
+        let null = SystemCall.open("/dev/null", O_RDWR)
+        if null >= 0 { dup2(null, descriptor); close(null) } else { close(descriptor) }
     }
 
     private static func inode(_ path: String) -> ino_t? {

@@ -1,5 +1,4 @@
 import ArgumentParser
-import DuetCrypto
 import DuetDevice
 import Foundation
 
@@ -66,8 +65,10 @@ struct AgentServeCommand: ParsableCommand {
     @Option var until: UInt64
 
     func run() throws {
-        // Out of the terminal's session: closing the terminal or Ctrl-C there does not end it.
+        // Out of the terminal's session: closing the terminal or Ctrl-C there does not end it;
+        // out of the folder it was started in, which it would keep busy (an unmountable disk).
         _ = setsid()
+        _ = chdir("/")
         // No core file can hold the key.
         var noCore = rlimit(rlim_cur: 0, rlim_max: 0)
         _ = setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &noCore)
@@ -80,9 +81,11 @@ struct AgentServeCommand: ParsableCommand {
         // One byte more than a key: a longer input is not one.
         var buffer = [UInt8](repeating: 0, count: UnlockKey.byteCount + 1)
         let length = buffer.withUnsafeMutableBytes { Self.readAll(STDIN_FILENO, into: $0) }
-        close(STDIN_FILENO)
+        // /dev/null in its place: a descriptor opened later must never be taken for standard input.
+        let null = SystemCall.open("/dev/null", O_RDWR)
+        if null >= 0 { dup2(null, STDIN_FILENO); close(null) }
         let key = length == UnlockKey.byteCount
-            ? buffer.withUnsafeBytes { LockedSecret(copying: UnsafeRawBufferPointer(rebasing: $0[0..<UnlockKey.byteCount])) } : nil
+            ? buffer.withUnsafeBytes { LockedKey(copying: UnsafeRawBufferPointer(rebasing: $0[0..<UnlockKey.byteCount])) } : nil
         buffer.withUnsafeMutableBytes { raw in for index in raw.indices { raw[index] = 0 } }
         guard let key else {
             var message = Array("error: the agent did not receive a key\n".utf8)
@@ -155,7 +158,7 @@ enum AgentLauncher {
                             input: keyPipe.read, output: reportPipe.write)
         close(keyPipe.read)
         close(reportPipe.write)
-        let sent = key.bytes.withUnsafeBytes { bytes in
+        let sent = key.withUnsafeBytes { bytes in
             var done = 0
             while done < bytes.count, let base = bytes.baseAddress {
                 let wrote = SystemCall.write(keyPipe.write, base + done, bytes.count - done)
@@ -196,7 +199,8 @@ enum AgentLauncher {
         }
         let words = [executable] + arguments
         let argv = words.map { strdup($0) }
-        let environment = ProcessInfo.processInfo.environment.filter { $0.key != "DUET_PASSPHRASE" }.map { strdup("\($0.key)=\($0.value)") }
+        // No environment at all: it needs none, and /proc shows it (DUET_NEW_PASSPHRASE, tokens) for as long as it lives.
+        let environment: [UnsafeMutablePointer<CChar>?] = []
         defer { for pointer in argv + environment { free(pointer) } }
         var pid: pid_t = 0
         let started = posix_spawn(&pid, executable, &actions, nil, argv + [nil], environment + [nil])

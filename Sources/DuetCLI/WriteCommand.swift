@@ -9,7 +9,9 @@ struct WriteCommand: ParsableCommand {
         discussion: """
             With no -m or --file, the text is read from stdin when it is not a terminal, else from $VISUAL/$EDITOR \
             (with its arguments, e.g. EDITOR="code --wait"). Quitting the editor without writing anything writes \
-            no entry ("empty entry, nothing written", exit 1).
+            no entry ("empty entry, nothing written", exit 1). Text that then cannot be written (too long, a full disk, \
+            an editor that failed after saving) is kept sealed as a draft; the next write with the same --shared and \
+            --reply-to opens it again in the editor, where saving writes it and quitting unsaved keeps it (`duet draft`).
             """)
 
     @OptionGroup var common: CommonOptions
@@ -56,18 +58,22 @@ struct WriteCommand: ParsableCommand {
             try entry.validate()
             // Unlocked before the editor opens: a passphrase mistyped afterwards cannot cost the text.
             let unlocked = try common.unlock()
-            let kept = keptDraft(unlocked)
-            // A kept draft for a new entry opens again in the editor, to be written as it is or
-            // changed; other input leaves it kept.
-            let resumed = kept.flatMap { $0.entry == nil ? $0 : nil }
-            let given = try BodyInput.read(message: m, file: file, home: unlocked.device.home,
-                                           initial: resumed.map { String(decoding: $0.text, as: UTF8.self) } ?? "",
-                                           purpose: resumed == nil ? .newEntry : .keptDraft)
-            let usedDraft = resumed != nil && given.source == .editor
-            if let kept, !usedDraft {
-                note("a draft kept \(LocalTime.full(kept.keptAt)) is still waiting: `duet draft show` prints it, `duet draft discard` removes it")
+            let options = DraftOptions(entry: nil, shared: shared, replyTo: replyTo)
+            // The newest draft kept by a write with these options opens again in the editor, to
+            // be written (saved as it is, or changed); other input leaves every draft kept.
+            let drafts = waitingDrafts(unlocked)
+            var claim: ClaimedDraft?
+            // Given back on every way out but success (finish() comes first then).
+            defer { claim?.release() }
+            let given = try unlocked.readKeepingDraft(options) {
+                try BodyInput.read(message: m, file: file, home: unlocked.device.home) {
+                    claim = drafts.last { $0.entry == nil && $0.shared == shared && $0.replyTo == replyTo }.flatMap(unlocked.claimDraft)
+                    return (claim.map { String(decoding: $0.draft.text, as: UTF8.self) } ?? "", claim == nil ? .newEntry : .keptDraft)
+                }
             }
-            let id = try unlocked.keepingDraft(given) { [entry] in
+            let others = drafts.count - (claim == nil ? 0 : 1)
+            if others > 0 { note("\(others == 1 ? "a kept draft is" : "\(others) kept drafts are") waiting: `duet draft list` shows them") }
+            let id = try unlocked.keepingDraft(given, options, claim: claim) { [entry] in
                 var entry = entry
                 entry.body = try BodyInput.checked(given.bytes)
                 // A reply without --shared goes where the entry it answers lives: said when that is
@@ -79,7 +85,6 @@ struct WriteCommand: ParsableCommand {
                 }
                 return try unlocked.write(entry)
             }
-            if usedDraft { _ = try? unlocked.discardDraft() }
             print(id)
         }
     }
@@ -150,9 +155,11 @@ struct EditCommand: ParsableCommand {
                 // made against this version, not against the text at saving time.
                 let current = try unlocked.show(id).record
                 changes.base = current.version
-                let given = try BodyInput.read(message: m, file: file, home: unlocked.device.home, initial: current.body,
-                                               purpose: .change)
-                return print(try unlocked.keepingDraft(given, entry: current.id) { [changes] in
+                let options = DraftOptions(entry: current.id)
+                let given = try unlocked.readKeepingDraft(options) {
+                    try BodyInput.read(message: m, file: file, home: unlocked.device.home, initial: current.body, purpose: .change)
+                }
+                return print(try unlocked.keepingDraft(given, options) { [changes] in
                     var changes = changes
                     changes.body = try BodyInput.checked(given.bytes)
                     return try unlocked.edit(id, changes)

@@ -11,8 +11,10 @@ public enum DeviceError: Error, Sendable, Equatable {
     case notInitialised(home: String)
     case alreadyInitialised(home: String)
     case wrongPassphrase
-    /// The kept draft's file does not open: damaged, or from another device.
-    case draftDamaged
+    /// A kept draft's file does not open: damaged, or from another device.
+    case draftDamaged(id: String)
+    /// As many drafts are kept as a home keeps.
+    case tooManyDrafts(maximum: Int)
     /// Text larger than a draft keeps.
     case draftTooLarge(maximumBytes: Int)
     case passphraseTooShort(minimum: Int)

@@ -1,4 +1,4 @@
-public import DuetCrypto
+import DuetCrypto
 import DuetStore
 
 /// The key a passphrase unseals this device's keystore with: what `duet unlock` hands its
@@ -12,14 +12,10 @@ public struct UnlockKey: Sendable, CustomStringConvertible {
 
     init(_ key: SymmetricKey) { self.key = key }
 
-    /// A key received from the agent; nil unless exactly ``byteCount`` bytes.
-    public init?(bytes: SecretBytes) {
+    init?(bytes: SecretBytes) {
         guard let key = try? SymmetricKey(bytes: bytes) else { return nil }
         self.key = key
     }
-
-    /// The raw bytes, for the agent to hold in locked memory.
-    public var bytes: SecretBytes { key.bytes }
 
     public var description: String { "UnlockKey(redacted)" }
 }

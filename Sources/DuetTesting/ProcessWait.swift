@@ -76,7 +76,15 @@ final class PipeDrain: Sendable {
                     return ready
                 }
                 for waiter in ready { waiter.continuation.resume() }
-                if chunk.isEmpty { return }
+                if chunk.isEmpty {
+                    // Closed here, at the end: the Process keeps its Pipe (and so this
+                    // descriptor) for as long as it lives, and a test run that leaked hundreds of
+                    // them made Foundation's Process.run() crash reading /proc/self/fd
+                    // (swift-corelibs-foundation#5472: an over-read once the listing fills
+                    // glibc's buffer).
+                    try? handle.close()
+                    return
+                }
             }
         }
     }
@@ -141,16 +149,19 @@ public final class ChildProcess: Sendable {
     public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
                 stdin: String? = nil) throws {
         let process = Process.duetProduct(executable, arguments, environment: environment)
-        let outPipe = Pipe(), errPipe = Pipe(), input = Pipe()
+        let outPipe = Pipe(), errPipe = Pipe()
+        // A pipe for standard input only when there is something to write (an unused one was
+        // two more descriptors a run).
+        let input: Pipe? = stdin == nil ? nil : Pipe()
         process.standardOutput = outPipe
         process.standardError = errPipe
-        process.standardInput = stdin == nil ? FileHandle.nullDevice : input
+        process.standardInput = input ?? FileHandle.nullDevice
         exit = ProcessExit(process)
         try process.run()
         self.process = process
         out = PipeDrain(outPipe.fileHandleForReading)
         err = PipeDrain(errPipe.fileHandleForReading)
-        if let stdin {
+        if let stdin, let input {
             // The child may exit without reading all of it (that is often the point of a test):
             // a broken pipe must be an error for this write, not a signal that kills the runner.
             // Written on a Dispatch thread: a full pipe blocks the writer until the child reads.

@@ -91,9 +91,12 @@ struct TerminalEditorTests {
         let blank = try await journal.duet(["write"], environment: ["EDITOR": "sh -c 'printf \"  \\n\\t\\n\" > \"$1\"' editor"])
         #expect(blank.status == 1)
         #expect(blank.errorLine == "error: empty entry, nothing written")
-        let failing = try await journal.duet(["write"], environment: ["EDITOR": "sh -c 'printf words > \"$1\"; exit 3' editor"])
+        let failing = try await journal.duet(["write"], environment: ["EDITOR": "sh -c 'exit 3' editor"])
         #expect(failing.status == 1)
         #expect(failing.errorLine == "error: the editor exited with status 3; nothing was saved")
+        // What a failing editor saved first is kept as a draft (DraftTests), never written.
+        let saving = try await journal.duet(["write"], environment: ["EDITOR": "sh -c 'printf words > \"$1\"; exit 3' editor"])
+        #expect(saving.status == 1 && saving.errorLine.contains("what it had saved is kept, sealed, as draft"), "\(saving.stderr)")
         #expect(try await entries(journal).isEmpty)
         #expect(scratchFiles(journal).isEmpty)
     }

@@ -150,6 +150,62 @@ struct UnlockAgentTests {
         #expect(try await journal.duet(["list"], environment: ["DUET_PASSPHRASE": "a brand new passphrase"]).status == 0)
     }
 
+    @Test("the agent comes before --passphrase-file and DUET_PASSPHRASE, but never lets a device in: link, revoke and pairing ask")
+    func agentFirstButNotForMembership() async throws {
+        let journal = try await TemporaryJournal()
+        #expect(try await journal.duet(["unlock"]).status == 0)
+        let list = try await journal.duet(["list", "--passphrase-file", "/nonexistent"], environment: ["DUET_PASSPHRASE": "wrong wrong wrong"])
+        #expect(list.status == 0, "the agent's key comes first: \(list.stderr)")
+        // Revoking and accepting a pairing take the same path (PassphraseSource.typed) after
+        // checking their arguments (a device id, a code), which a test here cannot give.
+        for command in [["device", "link", "--relay", "http://127.0.0.1:9"], ["pair", "invite", "--relay", "http://127.0.0.1:9"]] {
+            let run = try await journal.duet(command, withoutPassphrase: true, timeout: .seconds(60))
+            #expect(run.status == 1 && run.errorLine.contains("no passphrase"), "\(command) must stop at the passphrase: \(run.stderr)")
+        }
+        _ = try await journal.duet(["lock"], withoutPassphrase: true)
+    }
+
+    @Test("SIGHUP and SIGINT end the agent as SIGTERM does, and so does removing its socket")
+    func otherEndings() async throws {
+        let journal = try await TemporaryJournal()
+        for signal in [SIGHUP, SIGINT] {
+            #expect(try await journal.duet(["unlock"]).status == 0)
+            let pid = try #require(agentPID(journal))
+            kill(pid, signal)
+            #expect(await Poll.until { !isRunning(pid) }, "signal \(signal)")
+            #expect(!FileManager.default.fileExists(atPath: socketPath(journal)))
+        }
+        #expect(try await journal.duet(["unlock"]).status == 0)
+        let pid = try #require(agentPID(journal))
+        unlink(socketPath(journal))
+        #expect(await Poll.until(timeout: .seconds(30)) { !isRunning(pid) }, "an agent whose socket is gone serves nobody and ends")
+    }
+
+    @Test("a link planted at the socket's path is not followed")
+    func symlinkedSocket() async throws {
+        let one = try await TemporaryJournal(), two = try await TemporaryJournal()
+        #expect(try await one.duet(["unlock"]).status == 0)
+        let pid = try #require(agentPID(one))
+        try FileManager.default.createSymbolicLink(atPath: socketPath(two), withDestinationPath: socketPath(one))
+        let list = try await two.duet(["list"], withoutPassphrase: true)
+        #expect(list.status == 1 && list.errorLine.contains("no passphrase"), "\(list.stderr)")
+        #expect(isRunning(pid), "the other journal's agent was not asked to lock")
+        let status = try await two.duet(["status", "--json"], withoutPassphrase: true)
+        #expect((status.json as? [String: Any])?["unlockedUntil"] is NSNull)
+        _ = try await one.duet(["lock"], withoutPassphrase: true)
+    }
+
+    @Test("the agent has no environment and no working folder of the caller's")
+    func agentHygiene() async throws {
+        let journal = try await TemporaryJournal()
+        #expect(try await journal.duet(["unlock"], environment: ["DUET_NEW_PASSPHRASE": "something secret"]).status == 0)
+        let pid = try #require(agentPID(journal))
+        let environment = FileManager.default.contents(atPath: "/proc/\(pid)/environ") ?? Data()
+        #expect(environment.isEmpty, "\(String(decoding: environment, as: UTF8.self))")
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/cwd")) == "/")
+        _ = try await journal.duet(["lock"], withoutPassphrase: true)
+    }
+
     @Test("--for takes 90s, 15m, 2h, 1h30m, from a second to a day", arguments: [
         ("90s", 90), ("15m", 900), ("2h", 7200), ("1h30m", 5400), ("24h", 86_400), ("1s", 1),
         ("0s", nil), ("25h", nil), ("15", nil), ("m", nil), ("1x", nil), ("-5m", nil), ("99999999999h", nil), ("", nil),
