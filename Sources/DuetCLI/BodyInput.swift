@@ -30,13 +30,14 @@ enum BodyInput {
     }
 
     static func read(message: String?, file: String?, home: String, initial: String = "",
-                     purpose: Purpose = .newEntry) throws -> Given {
-        try read(message: message, file: file, home: home) { (initial, purpose) }
+                     purpose: Purpose = .newEntry, keepOnSignal: (@Sendable (Data) -> Bool)? = nil) throws -> Given {
+        try read(message: message, file: file, home: home, keepOnSignal: keepOnSignal) { (initial, purpose) }
     }
 
     /// As above; `opening` is asked for the editor's start only when the editor opens (a kept
     /// draft is taken then, not when the text came another way).
-    static func read(message: String?, file: String?, home: String, opening: () -> (initial: String, purpose: Purpose)) throws -> Given {
+    static func read(message: String?, file: String?, home: String, keepOnSignal: (@Sendable (Data) -> Bool)? = nil,
+                     opening: () -> (initial: String, purpose: Purpose)) throws -> Given {
         if let message { return Given(bytes: Data(message.utf8), source: .message) }
         if let file {
             guard let data = FileManager.default.contents(atPath: file) else {
@@ -51,7 +52,7 @@ enum BodyInput {
             if !data.isEmpty { return Given(bytes: data, source: .standardInput) }
         }
         let start = opening()
-        return Given(bytes: try edit(initial: start.initial, home: home, purpose: start.purpose), source: .editor)
+        return Given(bytes: try edit(initial: start.initial, home: home, purpose: start.purpose, keepOnSignal: keepOnSignal), source: .editor)
     }
 
     static func checked(_ data: Data) throws -> String {
@@ -62,12 +63,13 @@ enum BodyInput {
     /// afterwards whatever happens (``ScratchFile``); the editor itself may keep swap or backup
     /// files elsewhere. A failed or interrupted editor, or a session that changed nothing,
     /// aborts with nothing written.
-    static func edit(initial: String, home: String, purpose: Purpose) throws -> Data {
+    static func edit(initial: String, home: String, purpose: Purpose, keepOnSignal: (@Sendable (Data) -> Bool)? = nil) throws -> Data {
         guard let editor = Editor.command(in: ProcessInfo.processInfo.environment) else {
             throw InputError("no text given: use -m TEXT, --file PATH, pipe it on stdin, or set $EDITOR")
         }
         let scratch = try ScratchFile(home: home, initial: initial)
         defer { scratch.remove() }
+        if let keepOnSignal { SignalCleanup.keepOnSignal(.init(path: scratch.path, initial: Data(initial.utf8), keep: keepOnSignal)) }
         let outcome = try Editor.run(editor, on: scratch.path)
         if outcome != .exited(0) {
             let reason = switch outcome {
@@ -126,6 +128,12 @@ struct DraftOptions {
 }
 
 extension UnlockedDevice {
+    /// What a signal during the editor does with its saved text: keeps it as a draft.
+    func keeper(_ options: DraftOptions) -> @Sendable (Data) -> Bool {
+        let entry = options.entry, shared = options.shared, replyTo = options.replyTo
+        return { [self] text in (try? keepDraft(text, entry: entry, shared: shared, replyTo: replyTo)) != nil }
+    }
+
     /// Reads the body with `read`; an editor that failed after saving has its text kept as a draft.
     func readKeepingDraft(_ options: DraftOptions, _ read: () throws -> BodyInput.Given) throws -> BodyInput.Given {
         do {

@@ -49,7 +49,10 @@ struct ListCommand: ParsableCommand {
             if json { return try printJSON(views) }
             let more = paged && views.count > Self.terminalPage
             if more { views.removeLast() }
-            if views.isEmpty { print(deleted ? "No deleted entries." : "No entries yet. Write one with `duet write`.") }
+            let filtered = visibility != nil || factor != nil || tag != nil || author != nil || since != nil || until != nil || starred
+            if views.isEmpty {
+                print(deleted ? "No deleted entries." : filtered ? "No entries match." : "No entries yet. Write one with `duet write`.")
+            }
             for view in views { print(view.listLine) }
             if more { print("(the newest \(Self.terminalPage) shown; `duet list --limit 500` shows more, and a pipe or --json gets them all)") }
         }

@@ -28,6 +28,22 @@ enum SignalCleanup {
         /// A signal is being acted on: the main thread must not go on (to report the editor's
         /// death by that signal as an ordinary failure, or to write the entry).
         var stopping = false
+        /// What a signal does with the text the editor saved before the file is removed: kept
+        /// sealed as a draft (the journal is unlocked before the editor opens), so that a closed
+        /// terminal costs no saved words (issue #16 item 2).
+        var rescue: Rescue?
+    }
+
+    /// The editor's file, what it started as, and how to keep what it holds.
+    struct Rescue {
+        let path: String
+        let initial: Data
+        let keep: @Sendable (Data) -> Bool
+    }
+
+    /// Names the text to keep if a signal comes before the file is removed.
+    static func keepOnSignal(_ rescue: Rescue) {
+        state.withLock { $0.rescue = rescue }
     }
     private static let state = Mutex(State())
     /// The pipe's write end, -1 until the watcher runs: the one thing the handler reads.
@@ -63,6 +79,7 @@ enum SignalCleanup {
             }
             state.previous = [:]
             state.home = nil
+            state.rescue = nil
         }
     }
 
@@ -140,9 +157,9 @@ enum SignalCleanup {
     /// Passes the signal on to a running editor, waits a moment for it, removes this process's
     /// scratch files and exits.
     private static func stop(by signal: Int32) -> Never {
-        let (editor, gone, home) = state.withLock { state in
+        let (editor, gone, home, rescue) = state.withLock { state in
             state.stopping = true
-            return (state.editor, state.editorGone, state.home)
+            return (state.editor, state.editorGone, state.home, state.rescue)
         }
         if let editor {
             // The editor runs under `sh -c`, which does not pass signals on and may not exec
@@ -153,9 +170,15 @@ enum SignalCleanup {
             _ = gone?.wait(timeout: deadline)
             while descendants.contains(where: isAlive) && DispatchTime.now() < deadline { usleep(10_000) }
         }
+        // What the editor saved (it had a moment to exit), kept before its file goes.
+        var kept = false
+        if let rescue, let saved = FileManager.default.contents(atPath: rescue.path), !saved.isEmpty, saved != rescue.initial {
+            kept = rescue.keep(saved)
+        }
         if let home { ScratchFolder.removeFiles(of: getpid(), home: home) }
         let name = [SIGHUP: "SIGHUP", SIGINT: "SIGINT", SIGTERM: "SIGTERM"][signal] ?? "signal \(signal)"
-        var line = Array("error: stopped by \(name); the editor's file was removed\n".utf8)
+        let outcome = kept ? "what the editor had saved is kept, sealed, as a draft (`duet draft list`)" : "the editor's file was removed"
+        var line = Array("error: stopped by \(name); \(outcome)\n".utf8)
         _ = SystemCall.write(STDERR_FILENO, &line, line.count)
         _exit(128 + signal)
     }

@@ -66,8 +66,11 @@ struct WriteCommand: ParsableCommand {
             // Given back on every way out but success (finish() comes first then).
             defer { claim?.release() }
             let given = try unlocked.readKeepingDraft(options) {
-                try BodyInput.read(message: m, file: file, home: unlocked.device.home) {
+                try BodyInput.read(message: m, file: file, home: unlocked.device.home, keepOnSignal: unlocked.keeper(options)) {
                     claim = drafts.last { $0.entry == nil && $0.shared == shared && $0.replyTo == replyTo }.flatMap(unlocked.claimDraft)
+                    if let claim {
+                        note("opening the draft kept \(LocalTime.full(claim.draft.keptAt)); save to write it, quit without saving to keep it")
+                    }
                     return (claim.map { String(decoding: $0.draft.text, as: UTF8.self) } ?? "", claim == nil ? .newEntry : .keptDraft)
                 }
             }
@@ -157,7 +160,8 @@ struct EditCommand: ParsableCommand {
                 changes.base = current.version
                 let options = DraftOptions(entry: current.id)
                 let given = try unlocked.readKeepingDraft(options) {
-                    try BodyInput.read(message: m, file: file, home: unlocked.device.home, initial: current.body, purpose: .change)
+                    try BodyInput.read(message: m, file: file, home: unlocked.device.home, initial: current.body, purpose: .change,
+                                       keepOnSignal: unlocked.keeper(options))
                 }
                 return print(try unlocked.keepingDraft(given, options) { [changes] in
                     var changes = changes

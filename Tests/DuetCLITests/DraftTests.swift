@@ -173,6 +173,21 @@ struct DraftTests {
         #expect(draftFiles(journal).isEmpty)
     }
 
+    @Test("a closed terminal (SIGHUP) while the editor runs keeps what it had saved; the file itself is removed")
+    func hangupKeepsSavedText() async throws {
+        let journal = try await TemporaryJournal()
+        let editor = "sh -c 'printf \"saved before the hangup\" > \"$1\"; echo SAVED; sleep 60' editor"
+        let child = try ChildProcess("duet", ["write", "--home", journal.home], environment: journal.environment.merging(["EDITOR": editor]) { $1 })
+        #expect(await child.nextLine() == "SAVED")
+        child.signal(SIGHUP)
+        let run = await child.finish()
+        #expect(run.status == 128 + SIGHUP, "\(run.stderr)")
+        #expect(run.stderr.contains("what the editor had saved is kept, sealed, as a draft"), "\(run.stderr)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: journal.home + "/scratch")) ?? []).isEmpty)
+        let show = try await journal.duet(["draft", "show"])
+        #expect(show.status == 0 && show.stdout == "saved before the hangup", "\(show.stderr)")
+    }
+
     @Test("another device's draft does not open here")
     func otherDevicesDraft() async throws {
         let one = try await TemporaryJournal(), two = try await TemporaryJournal()
