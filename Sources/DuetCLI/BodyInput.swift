@@ -68,8 +68,9 @@ enum BodyInput {
             throw InputError("no text given: use -m TEXT, --file PATH, pipe it on stdin, or set $EDITOR")
         }
         let scratch = try ScratchFile(home: home, initial: initial)
-        defer { scratch.remove() }
-        if let keepOnSignal { SignalCleanup.keepOnSignal(.init(path: scratch.path, initial: Data(initial.utf8), keep: keepOnSignal)) }
+        // With a keeper, the handlers stay for the write that follows (keepUntilWritten).
+        defer { scratch.remove(keepingHandlers: keepOnSignal != nil) }
+        if let keepOnSignal { SignalCleanup.keepOnSignal(.init(source: .file(path: scratch.path, initial: Data(initial.utf8)), keep: keepOnSignal)) }
         let outcome = try Editor.run(editor, on: scratch.path)
         if outcome != .exited(0) {
             let reason = switch outcome {
@@ -86,6 +87,8 @@ enum BodyInput {
             throw InputError("the draft was not saved again, so nothing was written; it stays kept (`duet draft list`)")
         }
         let edited = try scratch.contents()
+        // From here a signal keeps the text itself: the file goes when this returns.
+        if let keepOnSignal { SignalCleanup.keepOnSignal(.init(source: .text(edited), keep: keepOnSignal)) }
         // Not UTF-8: refused later, when it is checked, and kept as a draft then.
         guard let text = String(validating: [UInt8](edited), as: UTF8.self) else { return edited }
         return Data(try accepted(text, initial: initial, purpose: purpose).utf8)
@@ -139,7 +142,12 @@ extension UnlockedDevice {
         do {
             return try read()
         } catch let failure as EditorFailed {
+            SignalCleanup.disarm()
             throw kept(failure.saved, options, reason: failure.reason, what: "what it had saved")
+        } catch {
+            // Nothing to keep: the handlers the editor's file left in place go.
+            SignalCleanup.disarm()
+            throw error
         }
     }
 
@@ -148,6 +156,10 @@ extension UnlockedDevice {
     /// with once its words are written or kept anew.
     func keepingDraft<Value>(_ given: BodyInput.Given, _ options: DraftOptions, claim: ClaimedDraft? = nil,
                              _ write: () throws -> Value) throws -> Value {
+        // Until it is written or kept, a signal (a closed terminal during a busy journal's wait)
+        // keeps the text too.
+        if given.isOnlyHere { try SignalCleanup.keepUntilWritten(home: device.home, text: given.bytes, keep: keeper(options)) }
+        defer { SignalCleanup.disarm() }
         do {
             let value = try write()
             claim?.finish()

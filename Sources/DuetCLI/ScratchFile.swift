@@ -54,9 +54,9 @@ final class ScratchFile {
     }
 
     /// Removes the file and whatever the editor kept beside it, and stands the signal handlers down.
-    func remove() {
+    func remove(keepingHandlers: Bool = false) {
         ScratchFolder.removeFiles(of: getpid(), home: home)
-        SignalCleanup.disarm()
+        if !keepingHandlers { SignalCleanup.disarm() }
     }
 
     /// Creates `path` anew (never through a link, never an existing file), 0600 whatever the umask.

@@ -34,16 +34,37 @@ enum SignalCleanup {
         var rescue: Rescue?
     }
 
-    /// The editor's file, what it started as, and how to keep what it holds.
+    /// The text a signal keeps: the editor's file while it runs (what it saved, if it differs
+    /// from what it started as), then the text itself until it is written.
     struct Rescue {
-        let path: String
-        let initial: Data
+        enum Source {
+            case file(path: String, initial: Data)
+            case text(Data)
+        }
+        let source: Source
         let keep: @Sendable (Data) -> Bool
+
+        var saved: Data? {
+            switch source {
+            case .file(let path, let initial):
+                guard let saved = FileManager.default.contents(atPath: path), !saved.isEmpty, saved != initial else { return nil }
+                return saved
+            case .text(let text): return text.isEmpty ? nil : text
+            }
+        }
     }
 
     /// Names the text to keep if a signal comes before the file is removed.
     static func keepOnSignal(_ rescue: Rescue) {
         state.withLock { $0.rescue = rescue }
+    }
+
+    /// From the editor's end until the text is written or kept (``disarm()``): a signal keeps
+    /// `text` as a draft. The handlers the editor's file installed stay in place between the two
+    /// (``ScratchFile/remove(keepingHandlers:)``), so no moment is left uncovered.
+    static func keepUntilWritten(home: String, text: Data, keep: @escaping @Sendable (Data) -> Bool) throws {
+        try arm(home: home)
+        state.withLock { $0.rescue = Rescue(source: .text(text), keep: keep) }
     }
     private static let state = Mutex(State())
     /// The pipe's write end, -1 until the watcher runs: the one thing the handler reads.
@@ -172,12 +193,11 @@ enum SignalCleanup {
         }
         // What the editor saved (it had a moment to exit), kept before its file goes.
         var kept = false
-        if let rescue, let saved = FileManager.default.contents(atPath: rescue.path), !saved.isEmpty, saved != rescue.initial {
-            kept = rescue.keep(saved)
-        }
+        if let rescue, let saved = rescue.saved { kept = rescue.keep(saved) }
         if let home { ScratchFolder.removeFiles(of: getpid(), home: home) }
         let name = [SIGHUP: "SIGHUP", SIGINT: "SIGINT", SIGTERM: "SIGTERM"][signal] ?? "signal \(signal)"
-        let outcome = kept ? "what the editor had saved is kept, sealed, as a draft (`duet draft list`)" : "the editor's file was removed"
+        let outcome = kept ? "your text is kept, sealed, as a draft (`duet draft list`)"
+            : home == nil ? "nothing was written" : "the editor's file was removed"
         var line = Array("error: stopped by \(name); \(outcome)\n".utf8)
         _ = SystemCall.write(STDERR_FILENO, &line, line.count)
         _exit(128 + signal)

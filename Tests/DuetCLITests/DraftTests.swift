@@ -182,10 +182,29 @@ struct DraftTests {
         child.signal(SIGHUP)
         let run = await child.finish()
         #expect(run.status == 128 + SIGHUP, "\(run.stderr)")
-        #expect(run.stderr.contains("what the editor had saved is kept, sealed, as a draft"), "\(run.stderr)")
+        #expect(run.stderr.contains("your text is kept, sealed, as a draft"), "\(run.stderr)")
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: journal.home + "/scratch")) ?? []).isEmpty)
         let show = try await journal.duet(["draft", "show"])
         #expect(show.status == 0 && show.stdout == "saved before the hangup", "\(show.stderr)")
+    }
+
+    @Test("a signal while the write waits for a journal kept busy keeps the text as a draft")
+    func hangupDuringTheWriteKeepsText() async throws {
+        let journal = try await TemporaryJournal()
+        let ready = journal.root + "/locked"
+        // The editor saves, then has another process hold the journal's write lock for a while,
+        // and says so once the lock is held: duet's write then waits for it.
+        let lock = "sqlite3 \"\(journal.home)/duet.sqlite\" \"BEGIN EXCLUSIVE;\" \".shell echo held > \(ready)\" \".shell sleep 8\" \"COMMIT;\""
+        let editor = "sh -c 'printf \"words written in the wait\" > \"$1\"; (\(lock.replacingOccurrences(of: "'", with: "")) >/dev/null 2>&1 &); "
+            + "while [ ! -s \(ready) ]; do sleep 0.05; done; echo SAVED' editor"
+        let child = try ChildProcess("duet", ["write", "--home", journal.home], environment: journal.environment.merging(["EDITOR": editor]) { $1 })
+        #expect(await child.nextLine() == "SAVED")
+        child.signal(SIGHUP)
+        let run = await child.finish()
+        #expect(run.status == 128 + SIGHUP, "\(run.stderr)")
+        #expect(run.stderr.contains("your text is kept, sealed, as a draft"), "\(run.stderr)")
+        let show = try await journal.duet(["draft", "show"])
+        #expect(show.status == 0 && show.stdout == "words written in the wait", "\(show.stderr)")
     }
 
     @Test("another device's draft does not open here")
