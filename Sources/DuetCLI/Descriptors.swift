@@ -16,6 +16,30 @@ enum Descriptors {
         }
     }
 
+    /// Reads until `buffer` is full or the input ends (EINTR retried); how many bytes came.
+    static func readAll(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        var done = 0
+        while done < buffer.count, let base = buffer.baseAddress {
+            let got = SystemCall.read(descriptor, base + done, buffer.count - done)
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else { break }
+            done += got
+        }
+        return done
+    }
+
+    /// Writes all of `bytes` (EINTR retried); false when the descriptor would take no more.
+    static func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        var done = 0
+        while done < bytes.count, let base = bytes.baseAddress {
+            let wrote = SystemCall.write(descriptor, base + done, bytes.count - done)
+            if wrote < 0 && errno == EINTR { continue }
+            guard wrote > 0 else { return false }
+            done += wrote
+        }
+        return true
+    }
+
     /// A pipe whose two ends close on exec (a child gets one only through an explicit dup2).
     static func pipe() -> (read: Int32, write: Int32)? {
         var ends: [Int32] = [-1, -1]

@@ -65,14 +65,8 @@ final class ScratchFile {
         guard descriptor >= 0 else { throw InputError("cannot create the editor's file \(path)") }
         defer { close(descriptor) }
         guard fchmod(descriptor, 0o600) == 0 else { throw InputError("cannot make the editor's file \(path) private") }
-        var written = 0
-        while written < bytes.count {
-            let count = bytes[written...].withUnsafeBytes { buffer in
-                buffer.baseAddress.map { SystemCall.write(descriptor, $0, buffer.count) } ?? 0
-            }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { throw InputError("cannot write the editor's file \(path) (is the disk full?)") }
-            written += count
+        guard bytes.withUnsafeBytes({ Descriptors.writeAll(descriptor, $0) }) else {
+            throw InputError("cannot write the editor's file \(path) (is the disk full?)")
         }
     }
 }

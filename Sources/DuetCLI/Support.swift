@@ -58,15 +58,8 @@ private func report(_ error: any Error, keepsWork: Bool = false) throws -> Never
     case let error as ExitCode: throw error
     case let error as ValidationError: throw error
     default:
-        let message: String
-        if let error = error as? DeviceError {
-            let kept = keepsWork && error.relayWasUnreachable ? "; everything written is kept here and sent at the next sync" : ""
-            message = error.english + kept
-        } else if let error = error as? InputError {
-            message = error.message
-        } else {
-            message = String(describing: type(of: error))
-        }
+        let kept = keepsWork && (error as? DeviceError)?.relayWasUnreachable == true
+        let message = englishReason(error) + (kept ? "; everything written is kept here and sent at the next sync" : "")
         FileHandle.standardError.write(Data("error: \(Display.line(message))\n".utf8))
         throw ExitCode(1)
     }

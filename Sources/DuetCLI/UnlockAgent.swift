@@ -52,8 +52,9 @@ struct UnlockAgent {
             guard left > .zero else { return }
             // Awake every few seconds to check the socket is still its own: an agent whose
             // socket was removed (its home deleted) can serve nobody, and ends.
-            let milliseconds = min(Self.checkMilliseconds,
-                                   Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1))
+            // Bounded before it is converted: at most the check interval, so the sum cannot overflow.
+            let wait = min(left, .milliseconds(Self.checkMilliseconds))
+            let milliseconds = Int32(clamping: wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000 + 1)
             var watched = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0), pollfd(fd: signals, events: Int16(POLLIN), revents: 0)]
             let ready = poll(&watched, 2, milliseconds)
             if ready < 0 && errno == EINTR { continue }
@@ -137,8 +138,7 @@ struct UnlockAgent {
     }
 
     private static func say(_ text: String, to descriptor: Int32) {
-        var bytes = Array(text.utf8)
-        _ = SystemCall.write(descriptor, &bytes, bytes.count)
+        _ = Array(text.utf8).withUnsafeBytes { Descriptors.writeAll(descriptor, $0) }
     }
 }
 

@@ -80,7 +80,7 @@ struct AgentServeCommand: ParsableCommand {
         }
         // One byte more than a key: a longer input is not one.
         var buffer = [UInt8](repeating: 0, count: UnlockKey.byteCount + 1)
-        let length = buffer.withUnsafeMutableBytes { Self.readAll(STDIN_FILENO, into: $0) }
+        let length = buffer.withUnsafeMutableBytes { Descriptors.readAll(STDIN_FILENO, into: $0) }
         // /dev/null in its place: a descriptor opened later must never be taken for standard input.
         let null = SystemCall.open("/dev/null", O_RDWR)
         if null >= 0 { dup2(null, STDIN_FILENO); close(null) }
@@ -94,18 +94,6 @@ struct AgentServeCommand: ParsableCommand {
         }
         let agent = UnlockAgent(home: home, key: key, until: until, deadline: .now + .seconds(seconds))
         agent.serve(report: report)
-    }
-
-    /// Reads until `buffer` is full or the input ends; how many bytes came.
-    private static func readAll(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Int {
-        var length = 0
-        while length < buffer.count, let base = buffer.baseAddress {
-            let got = SystemCall.read(descriptor, base + length, buffer.count - length)
-            if got < 0 && errno == EINTR { continue }
-            guard got > 0 else { break }
-            length += got
-        }
-        return length
     }
 }
 
@@ -152,22 +140,14 @@ enum AgentLauncher {
             close(keyPipe.read); close(keyPipe.write)
             throw InputError("cannot start the unlock agent (no pipe)")
         }
-        let until = nowMilliseconds + UInt64(seconds) * 1000
+        // `seconds` passed AgentDuration (1 s to 24 h); clamped again so no caller can make it trap.
+        let until = nowMilliseconds + UInt64(clamping: min(max(seconds, 1), UnlockAgent.maximumSeconds)) * 1000
         let absoluteHome = home.hasPrefix("/") ? home : FileManager.default.currentDirectoryPath + "/" + home
         let pid = try spawn(executable, ["agent-serve", "--home", absoluteHome, "--seconds", String(seconds), "--until", String(until)],
                             input: keyPipe.read, output: reportPipe.write)
         close(keyPipe.read)
         close(reportPipe.write)
-        let sent = key.withUnsafeBytes { bytes in
-            var done = 0
-            while done < bytes.count, let base = bytes.baseAddress {
-                let wrote = SystemCall.write(keyPipe.write, base + done, bytes.count - done)
-                if wrote < 0 && errno == EINTR { continue }
-                guard wrote > 0 else { break }
-                done += wrote
-            }
-            return done == bytes.count
-        }
+        let sent = key.withUnsafeBytes { Descriptors.writeAll(keyPipe.write, $0) }
         close(keyPipe.write)
         // The agent's one line: "ready", or why not. Bounded: it is a line.
         var reply: [UInt8] = []

@@ -61,12 +61,15 @@ struct WriteCommand: ParsableCommand {
             let options = DraftOptions(entry: nil, shared: shared, replyTo: replyTo)
             // The newest draft kept by a write with these options opens again in the editor, to
             // be written (saved as it is, or changed); other input leaves every draft kept.
-            let drafts = waitingDrafts(unlocked)
+            // Drafts are opened only when the editor opens: a write given its text another way
+            // counts the files and decrypts nothing (there may be a hundred of 16 MiB).
+            let kept = Draft.keptCount(home: unlocked.device.home)
             var claim: ClaimedDraft?
             // Given back on every way out but success (finish() comes first then).
             defer { claim?.release() }
             let given = try unlocked.readKeepingDraft(options) {
                 try BodyInput.read(message: m, file: file, home: unlocked.device.home, keepOnSignal: unlocked.keeper(options)) {
+                    let drafts = kept == 0 ? [] : waitingDrafts(unlocked)
                     claim = drafts.last { $0.entry == nil && $0.shared == shared && $0.replyTo == replyTo }.flatMap(unlocked.claimDraft)
                     if let claim {
                         note("opening the draft kept \(LocalTime.full(claim.draft.keptAt)); save to write it, quit without saving to keep it")
@@ -74,7 +77,7 @@ struct WriteCommand: ParsableCommand {
                     return (claim.map { String(decoding: $0.draft.text, as: UTF8.self) } ?? "", claim == nil ? .newEntry : .keptDraft)
                 }
             }
-            let others = drafts.count - (claim == nil ? 0 : 1)
+            let others = kept - (claim == nil ? 0 : 1)
             if others > 0 { note("\(others == 1 ? "a kept draft is" : "\(others) kept drafts are") waiting: `duet draft list` shows them") }
             let id = try unlocked.keepingDraft(given, options, claim: claim) { [entry] in
                 var entry = entry

@@ -21,20 +21,12 @@ public final class LockedSecret: @unchecked Sendable, CustomStringConvertible {
         count = source.count
     }
 
-    /// Whether the bytes are still here (``wipe()`` has not run).
-    public var isWiped: Bool { memory == nil }
-
     /// Lends the bytes to `body`, or an empty buffer once wiped. Do not let the pointer escape.
     public func withUnsafeBytes<Result, Failure: Error>(
         _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result
     ) throws(Failure) -> Result {
         guard let memory else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
         return try body(UnsafeRawBufferPointer(start: memory, count: count))
-    }
-
-    /// A copy as ordinary zeroing secret bytes, for a use that needs ``SecretBytes``.
-    public func secretBytes() -> SecretBytes {
-        withUnsafeBytes { SecretBytes(copying: $0) }
     }
 
     /// Zeroes and frees the memory now.

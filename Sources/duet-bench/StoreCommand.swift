@@ -40,8 +40,9 @@ struct StoreCommand: ParsableCommand {
 
     func run() throws {
         let home = Home(path: folder + "/duet-bench-store-\(getpid())")
-        defer { if keep { print("kept: DUET_HOME=\(home.path) (passphrase: benchmark passphrase)") } else { try? FileManager.default.removeItem(atPath: home.path) } }
-        let passphrase = SecretBytes(utf8: "benchmark passphrase")
+        // The passphrase is not printed, even this throwaway one: it is SyncBenchCommand.passphraseText.
+        defer { if keep { print("kept: DUET_HOME=\(home.path) (the benchmarks' passphrase)") } else { try? FileManager.default.removeItem(atPath: home.path) } }
+        let passphrase = SyncBenchCommand.passphrase
         let (store, unlocked) = try Store.create(home: home, name: "Bench", deviceName: "bench", passphrase: passphrase, parameters: .makeDefault(), now: 1)
         _ = store
         var random = SeededRandom(seed: 20_000)
@@ -104,7 +105,7 @@ struct StoreCommand: ParsableCommand {
             })
         }
         let processes = try StoreProcesses.executable().map { duet in
-            try StoreProcesses(duet: duet, home: home.path, passphrase: "benchmark passphrase", runs: max(runs, 5))
+            try StoreProcesses(duet: duet, home: home.path, passphrase: SyncBenchCommand.passphraseText, runs: max(runs, 5))
                 .measure(showPrefix: String(ids[ids.count / 2].description.prefix(8)))
         }
         let one = try Self.oneChange(store: store, writer: unlocked, home: home, passphrase: passphrase, count: changes)

@@ -51,7 +51,10 @@ struct SyncBenchCommand: AsyncParsableCommand {
         var text: String { String(format: "p50 %.1f ms, p99 %.1f ms (max %.1f)", p50, p99, max) }
     }
 
-    static let passphrase = SecretBytes(utf8: "benchmark passphrase")
+    /// The passphrase of every benchmark's throwaway journal (the store benchmark hands it to
+    /// the `duet` processes it times, in their environment).
+    static let passphraseText = "benchmark passphrase"
+    static let passphrase = SecretBytes(utf8: passphraseText)
 
     func run() async throws {
         let root = folder + "/duet-bench-sync-\(getpid())"

@@ -163,9 +163,14 @@ struct DraftTests {
         try FileManager.default.createDirectory(atPath: journal.home + "/drafts", withIntermediateDirectories: true)
         try Data([1, 2, 3, 4, 5, 6, 7]).write(to: URL(fileURLWithPath: journal.home + "/drafts/1-1.sealed"))
         #expect(mkfifo(journal.home + "/drafts/2-2.sealed", 0o600) == 0)
-        let write = try await journal.duet(["write", "-m", "still writes"], timeout: .seconds(60))
+        // Given with -m, the drafts are only counted; through the editor they are opened, and named.
+        let message = try await journal.duet(["write", "-m", "still writes"], timeout: .seconds(60))
+        #expect(message.status == 0 && message.stderr.contains("2 kept drafts are waiting"), "\(message.stderr)")
+        let write = try await journal.duet(["write"], environment: ["EDITOR": "sh -c 'printf edited > \"$1\"' editor"], timeout: .seconds(60))
         #expect(write.status == 0 && write.stderr.contains("draft 1-1 cannot be opened") && write.stderr.contains("draft 2-2 cannot be opened"),
                 "\(write.stderr)")
+        let list = try await journal.duet(["draft", "list"], timeout: .seconds(60))
+        #expect(list.stdout.contains("1-1  (cannot be opened") && list.stdout.contains("2-2  (cannot be opened"), "\(list.stdout)")
         let show = try await journal.duet(["draft", "show", "1-1"], timeout: .seconds(60))
         #expect(show.status == 1 && show.errorLine.contains("cannot be opened"))
         #expect(try await journal.duet(["draft", "discard", "1-1"]).status == 0)
@@ -205,6 +210,22 @@ struct DraftTests {
         #expect(run.stderr.contains("your text is kept, sealed, as a draft"), "\(run.stderr)")
         let show = try await journal.duet(["draft", "show"])
         #expect(show.status == 0 && show.stdout == "words written in the wait", "\(show.stderr)")
+    }
+
+    @Test("a draft taken by a process that was killed (its claim names a dead pid) is a draft again")
+    func deadClaimIsADraftAgain() async throws {
+        let journal = try await TemporaryJournal()
+        #expect(try await journal.duet(["write"], environment: ["EDITOR": Self.failingAfterSaving("claimed, then killed")]).status == 1)
+        let file = try #require(draftFiles(journal).first)
+        let folder = journal.home + "/drafts/"
+        // The largest pid Linux gives is 4194304: this one runs nowhere.
+        try FileManager.default.moveItem(atPath: folder + file, toPath: folder + file + ".claimed-4194999")
+        let show = try await journal.duet(["draft", "show"])
+        #expect(show.status == 0 && show.stdout == "claimed, then killed", "\(show.stderr)")
+        // A live process's claim (this test's own) is not shown.
+        try FileManager.default.moveItem(atPath: folder + file + ".claimed-4194999", toPath: folder + file + ".claimed-\(getpid())")
+        let hidden = try await journal.duet(["draft", "list"])
+        #expect(hidden.stdout == "No drafts are kept.\n", "\(hidden.stdout)")
     }
 
     @Test("another device's draft does not open here")

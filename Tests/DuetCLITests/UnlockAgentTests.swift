@@ -195,6 +195,18 @@ struct UnlockAgentTests {
         _ = try await one.duet(["lock"], withoutPassphrase: true)
     }
 
+    @Test("a home whose path is too long for a socket address: one clear line, no agent")
+    func homeTooLongForASocket() async throws {
+        let journal = try await TemporaryJournal(initialise: false)
+        let home = journal.root + "/" + String(repeating: "h", count: 120)
+        let initialised = try await ProcessRun.run("duet", ["init", "--name", "Alex", "--home", home], environment: journal.environment)
+        #expect(initialised.status == 0, "\(initialised.stderr)")
+        let unlock = try await ProcessRun.run("duet", ["unlock", "--home", home], environment: journal.environment)
+        #expect(unlock.status == 1 && unlock.errorLine.contains("too long for the unlock agent's socket"), "\(unlock.stderr)")
+        #expect(unlock.errorLine.split(separator: "\n").count == 1)
+        #expect(!FileManager.default.fileExists(atPath: home + "/agent.socket"))
+    }
+
     @Test("the agent has no environment and no working folder of the caller's")
     func agentHygiene() async throws {
         let journal = try await TemporaryJournal()
@@ -241,6 +253,9 @@ struct HostileUnlockAgentTests {
         case garbage, silence, oversized, wrongKey, closes
     }
 
+    /// A listener that answers as an agent would, with `key`: well formed, or one byte too long.
+    enum Served: Sendable { case wellFormed, oneByteTooMany }
+
     /// A listener at `path` that answers each connection as `behaviour` says, until stopped.
     final class FakeAgent: @unchecked Sendable {
         let descriptor: Int32
@@ -248,7 +263,10 @@ struct HostileUnlockAgentTests {
         private let stopped = NSLock()
         private var isStopped = false
 
-        init(path: String, behaviour: Behaviour) throws {
+        private let served: (key: [UInt8], form: Served)?
+
+        init(path: String, behaviour: Behaviour, serving: (key: [UInt8], form: Served)? = nil) throws {
+            served = serving
             self.path = path
             descriptor = try UnixSocket.make()
             let bound = try UnixSocket.withAddress(path) { address, length in bind(descriptor, address, length) == 0 }
@@ -267,6 +285,13 @@ struct HostileUnlockAgentTests {
             var request = [UInt8](repeating: 0, count: 2)
             _ = request.withUnsafeMutableBytes { UnixSocket.read(connection, into: $0) }
             var reply: [UInt8]
+            if let served {
+                let state: [UInt8] = [1, 0] + [UInt8](repeating: 0xff, count: 8) + [0, 0, 0, 1]
+                reply = request[1] == 1 ? state + served.key + (served.form == .oneByteTooMany ? [0] : []) : state
+                _ = reply.withUnsafeBytes { UnixSocket.write(connection, $0) }
+                close(connection)
+                return
+            }
             switch behaviour {
             case .garbage: reply = [0xff, 0x00, 0x13, 0x37]
             case .silence:
@@ -287,6 +312,24 @@ struct HostileUnlockAgentTests {
             shutdown(descriptor, Int32(SHUT_RDWR))
             close(descriptor)
             unlink(path)
+        }
+    }
+
+    @Test("the real key in a well-formed frame opens the journal; the same key one byte too long does not")
+    func rightKeyOnlyInTheRightFrame() async throws {
+        let journal = try await TemporaryJournal()
+        let id = try await journal.write("opened by the key")
+        #expect(try await journal.duet(["unlock"]).status == 0)
+        // The key as the real agent hands it out, then the real agent gone.
+        let key = try #require(AgentClient.key(home: journal.home)).withUnsafeBytes { [UInt8]($0) }
+        _ = try await journal.duet(["lock"], withoutPassphrase: true)
+        // Without this, the hostile cases below would pass with the agent lookup removed.
+        for (form, opens) in [(Served.wellFormed, true), (.oneByteTooMany, false)] {
+            let fake = try FakeAgent(path: journal.home + "/agent.socket", behaviour: .garbage, serving: (key, form))
+            let show = try await journal.duet(["show", id], withoutPassphrase: true, timeout: .seconds(60))
+            fake.stop()
+            #expect((show.status == 0) == opens, "\(form): \(show.stderr)")
+            if !opens { #expect(show.errorLine.contains("no passphrase"), "\(show.stderr)") }
         }
     }
 
