@@ -38,6 +38,15 @@ struct InspectCommand: ParsableCommand {
 }
 
 struct ServeCommand: AsyncParsableCommand {
+    /// A store that cannot be used (PostgreSQL unreachable, refusing the user, migrated by a
+    /// newer relay) is one line on standard error and exit status 1, not a stack of errors.
+    static func exitingOnBackendFailure<T>(_ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch let error as RelayBackendUnavailable {
+            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Serve the sync protocol (the default).",
@@ -51,6 +60,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Address of the operator's listener (/metrics, /healthz); keep it private.") var adminHost = "127.0.0.1"
     @Option(help: "Port of the operator's listener (0 picks a free one).") var adminPort = 8480
     @Option(help: "Folder for the embedded SQLite store (relay.sqlite).") var data = "./duet-relay-data"
+    @Option(help: ArgumentHelp("Keep everything in this PostgreSQL database instead, shared with other relay processes: postgres://USER@HOST[:PORT]/DATABASE.",
+                               discussion: "Several duet-relay processes given one database serve the same couples: appends through one reach live devices on the others. A password is taken from PGPASSWORD (a URL's password would stand in the process list). Off this machine the connection uses verified TLS (?sslmode=disable turns it off).",
+                               valueName: "url"))
+    var postgres: String?
+    @Option(help: "Connections to PostgreSQL this process keeps at most.") var postgresPoolSize = 16
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
     @Option(help: "Largest request body in bytes.") var maxRequestBytes = 8 << 20
     @Option(help: "Largest envelope in bytes (at most the protocol's 2 MiB of sealed content).") var maxEnvelopeBytes = (2 << 20) + 256
@@ -113,6 +127,10 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("\(name) must be from 0 to 65535")
         }
         if let eventLoopThreads, !(1...256).contains(eventLoopThreads) { throw ValidationError("--event-loop-threads must be from 1 to 256") }
+        guard (2...1000).contains(postgresPoolSize) else { throw ValidationError("--postgres-pool-size must be from 2 to 1000") }
+        if let postgres {
+            do { _ = try PostgresLocation(url: postgres) } catch { throw ValidationError(error.description) }
+        }
     }
 
     func run() async throws {
@@ -125,6 +143,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.adminHost = adminHost
         configuration.adminPort = adminPort
         configuration.dataDirectory = data
+        if let postgres { configuration.postgres = try PostgresLocation(url: postgres) }
+        configuration.postgresPoolSize = postgresPoolSize
         configuration.maximumRequestBytes = maxRequestBytes
         configuration.limits.maximumEnvelopeBytes = min(maxEnvelopeBytes, (2 << 20) + 256)
         configuration.spaceQuotaBytes = spaceQuotaBytes
@@ -158,19 +178,24 @@ struct ServeCommand: AsyncParsableCommand {
         if !loopback.contains(adminHost) {
             FileHandle.standardError.write(Data("warning: --admin-host \(adminHost) serves /metrics beyond this machine; metrics tell when and how much people write: keep it private\n".utf8))
         }
-        // One relay per data folder: two would judge appends against each other's heads.
-        let lock: DataFolderLock
-        do { lock = try DataFolderLock(folder: data) } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode(1)
+        // One relay per data folder: two would judge appends against each other's heads. On
+        // PostgreSQL any number share the database (its transactions decide, not a folder).
+        var lock: DataFolderLock?
+        if postgres == nil {
+            do { lock = try DataFolderLock(folder: data) } catch {
+                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
         }
         let host = self.host, adminHost = self.adminHost
         let ready = ReadyLines()
-        let (relay, admin) = try RelayServer.applications(configuration: configuration, logger: logger, onListening: { port in
-            await ready.listening("listening on \(host):\(port)")
-        }, onAdminListening: { port in
-            await ready.admin("admin listening on \(adminHost):\(port)")
-        })
+        let (relay, admin, backend) = try await Self.exitingOnBackendFailure {
+            try await RelayServer.applications(configuration: configuration, logger: logger, onListening: { port in
+                await ready.listening("listening on \(host):\(port)")
+            }, onAdminListening: { port in
+                await ready.admin("admin listening on \(adminHost):\(port)")
+            })
+        }
         // Graceful shutdown waits for requests in flight, then gives up on stragglers (a client
         // that never finishes its request must not hold the relay's exit).
         var groupConfiguration = ServiceGroupConfiguration(services: [relay, admin], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -180,8 +205,10 @@ struct ServeCommand: AsyncParsableCommand {
             try await ServiceGroup(configuration: groupConfiguration).run()
         } catch let error where "\(error)".contains("Address already in use") {
             FileHandle.standardError.write(Data("error: cannot listen: \(host):\(port) or \(adminHost):\(adminPort) is already in use (another relay or program holds it; --port and --admin-port choose others)\n".utf8))
+            await backend.close()
             throw ExitCode(1)
         }
+        await backend.close()
         withExtendedLifetime(lock) {}
     }
 }

@@ -69,6 +69,24 @@ actor LiveFanOut {
         }
     }
 
+    /// Whether any socket is open on `space` (another process's appends are read only then).
+    func hasSubscribers(space: SpaceID) -> Bool { subscribers[space] != nil }
+
+    /// Closes the sockets on `space` of devices not in `members` (another process changed it).
+    func prune(space: SpaceID, members: Set<WireDeviceID>) {
+        for (id, subscriber) in subscribers[space] ?? [:] where !members.contains(subscriber.device) {
+            unsubscribe(space: space, device: subscriber.device, id: id)
+        }
+    }
+
+    /// Closes every socket: what was published meanwhile may not have reached them (the
+    /// notifications from other processes were lost), and a client that reconnects fetches first.
+    func closeAll() {
+        for (space, targets) in subscribers {
+            for (id, subscriber) in targets { unsubscribe(space: space, device: subscriber.device, id: id) }
+        }
+    }
+
     /// Sends `envelopes` to every subscriber of `space` whose device is in `members`; the
     /// others are closed.
     func publish(space: SpaceID, envelopes: [[UInt8]], members: Set<WireDeviceID>) {

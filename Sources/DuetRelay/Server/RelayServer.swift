@@ -22,6 +22,11 @@ public enum RelayServer {
         public var adminHost = "127.0.0.1"
         public var adminPort = 8480
         public var dataDirectory = "./duet-relay-data"
+        /// The shared backend (issue #17): several relay processes on one PostgreSQL database.
+        /// Nil for the embedded SQLite store in `dataDirectory`.
+        public var postgres: PostgresLocation?
+        /// Connections to PostgreSQL each process keeps at most.
+        public var postgresPoolSize = 16
         public var maximumRequestBytes = 8 << 20
         public var spaceQuotaBytes = 1 << 30
         public var liveConnectionsPerDevice = 4
@@ -41,19 +46,51 @@ public enum RelayServer {
         public init() {}
     }
 
+    /// What the relay runs on besides its listeners: closed once they have stopped.
+    public struct Backend: Sendable {
+        let feed: Task<Void, Never>?
+        let postgres: PostgresRelayStorage?
+
+        public func close() async {
+            feed?.cancel()
+            await feed?.value
+            await postgres?.close()
+        }
+    }
+
     /// Builds the public relay and the operator's admin listener, to run together in one
     /// service group; `onListening` and `onAdminListening` receive the bound ports (useful
-    /// with port 0).
+    /// with port 0). With PostgreSQL, it returns once the database is reachable, migrated, and
+    /// this process hears the others' appends; a database it cannot use throws one clear line.
     public static func applications(
         configuration: Configuration, logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in },
         onAdminListening: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) throws -> (relay: some ApplicationProtocol, admin: some ApplicationProtocol) {
-        let storage = try SQLiteRelayStorage(directory: configuration.dataDirectory, spaceQuotaBytes: configuration.spaceQuotaBytes)
+    ) async throws -> (relay: some ApplicationProtocol, admin: some ApplicationProtocol, backend: Backend) {
         let origin = configuration.publicURL ?? "http://\(configuration.host):\(configuration.port)"
-        let service = RelayService(storage: storage, origin: origin, limits: configuration.limits)
-        let metrics = RelayMetrics(logger: logger)
         let live = LiveFanOut(maximumConnectionsPerDevice: configuration.liveConnectionsPerDevice)
+        let service: RelayService
+        let backend: Backend
+        if let location = configuration.postgres {
+            let storage = try await PostgresRelayStorage.connect(location, spaceQuotaBytes: configuration.spaceQuotaBytes,
+                                                                 poolSize: configuration.postgresPoolSize, logger: logger)
+            let limits = configuration.limits
+            service = RelayService(storage: storage, origin: origin, limits: limits,
+                                   access: PostgresAccessStore(storage: storage, mailboxBytes: limits.mailboxBytes,
+                                                               mailboxBytesPerDevice: limits.mailboxBytesPerDevice))
+            await service.trustMembershipCache(false)
+            let feed = PostgresClusterFeed(location: location, storage: storage, service: service, live: live, logger: logger)
+            let (listening, heard) = AsyncStream<Void>.makeStream()
+            let task = Task { await feed.run { heard.yield() } }
+            // Serve only once other processes' appends are heard: a socket opened before would miss them.
+            for await _ in listening { break }
+            backend = Backend(feed: task, postgres: storage)
+        } else {
+            let storage = try SQLiteRelayStorage(directory: configuration.dataDirectory, spaceQuotaBytes: configuration.spaceQuotaBytes)
+            service = RelayService(storage: storage, origin: origin, limits: configuration.limits)
+            backend = Backend(feed: nil, postgres: nil)
+        }
+        let metrics = RelayMetrics(logger: logger)
         let router = Router()
         router.middlewares.add(MetricsMiddleware(metrics: metrics))
         let body = BodyReader(budget: BodyBudget(maximum: configuration.bodyBytesInFlight),
@@ -76,7 +113,7 @@ public enum RelayServer {
         let adminRouter = Router()
         adminRouter.get("/healthz") { _, _ in "ok\n" }
         adminRouter.get("/metrics") { _, _ in
-            metrics.prometheusText(liveConnections: await live.connections, connections: guardian.connections, held: await service.held())
+            metrics.prometheusText(liveConnections: await live.connections, connections: guardian.connections, held: await service.held(now: now()))
         }
 
         let api = RelayAPI(service: service, live: live, now: now, metrics: metrics, maximumRequestBytes: configuration.maximumRequestBytes)
@@ -119,7 +156,7 @@ public enum RelayServer {
             onServerRunning: { channel in await onAdminListening(channel.localAddress?.port ?? configuration.adminPort) },
             eventLoopGroupProvider: eventLoops,
             logger: logger)
-        return (relay, admin)
+        return (relay, admin, backend)
     }
 
     // MARK: - Live push

@@ -23,19 +23,12 @@ struct Mailboxes {
     var count: Int { held.count }
 
     mutating func put(_ id: [UInt8], _ blob: [UInt8], owner: VerifyingKey, now: UInt64) throws(RelayError) {
-        guard id.count == 16 else { throw .malformed("a mailbox id is 32 lowercase hex characters") }
-        guard blob.count <= Self.maximumBytes else { throw .tooLarge(limit: Self.maximumBytes) }
+        try MailboxCaps.check(id: id, blob: blob)
         expire(now: now)
-        guard !held.contains(id) else { throw .conflict("mailbox-taken", "this mailbox already holds a message; use a fresh code") }
-        guard bytes + blob.count <= maximumTotalBytes else {
-            throw RelayError(code: "mailboxes-full", status: 429, message: "the relay holds the most mailbox bytes it allows; retry in a minute",
-                             retryAfterSeconds: 60)
-        }
-        guard bytesByOwner[owner, default: 0] + blob.count <= maximumBytesPerDevice else {
-            throw RelayError(code: "mailboxes-full", status: 429,
-                             message: "this device holds the most mailbox bytes it may (\(maximumBytesPerDevice)); they empty when read or after ten minutes",
-                             retryAfterSeconds: 60)
-        }
+        guard !held.contains(id) else { throw MailboxCaps.taken }
+        let caps = MailboxCaps(totalBytes: maximumTotalBytes, bytesPerDevice: maximumBytesPerDevice)
+        guard bytes + blob.count <= maximumTotalBytes else { throw caps.full() }
+        guard bytesByOwner[owner, default: 0] + blob.count <= maximumBytesPerDevice else { throw caps.deviceFull() }
         held.insert(id, (blob, owner), expires: now + Self.lifetime)
         account(owner, blob.count)
     }
@@ -43,9 +36,7 @@ struct Mailboxes {
     /// Takes the blob out: a mailbox is read once.
     mutating func take(_ id: [UInt8], now: UInt64) throws(RelayError) -> [UInt8] {
         expire(now: now)
-        guard let entry = held.remove(id) else {
-            throw RelayError(code: "unknown-mailbox", status: 404, message: "no message here (yet, any more, or ever); check the code")
-        }
+        guard let entry = held.remove(id) else { throw MailboxCaps.unknown }
         account(entry.value.owner, -entry.value.blob.count)
         return entry.value.blob
     }

@@ -49,13 +49,10 @@ public actor RelayService {
     private let storage: any RelayStorage
     private var origin: String
     private nonisolated let limits: Limits
-    /// Challenges are stateless (issue #12): a time, a nonce and a MAC under this secret, so
-    /// asking for them holds nothing, and naming someone else's key locks nobody out. Only the
-    /// challenges already answered are kept, until they expire, so none is answered twice.
-    private let challengeSecret = RandomBytes.make(count: 32)
-    private var answeredChallenges = ExpiringTable<[UInt8], Void>()
-    private var sessions = ExpiringTable<[UInt8], VerifyingKey>()
-    private var sessionsByDevice: [VerifyingKey: [[UInt8]]] = [:]
+    /// Sessions, answered challenges, mailboxes and the challenge secret: this process's memory
+    /// for a relay alone, the database for several on one (issue #17).
+    private let access: any RelayAccessStore
+    private var challengeSecret: [UInt8]?
     private var logs: [SpaceID: MembershipLog] = [:]
     /// Each space's member device ids, derived from its log when first asked (publish asks on
     /// every append; hashing every key each time would cost more than the append). Dropped
@@ -64,10 +61,18 @@ public actor RelayService {
 
     /// Keeps (or, with nil, forgets) `space`'s log, and forgets the member ids derived from it.
     private func cache(_ log: MembershipLog?, for space: SpaceID) {
-        logs[space] = log
+        logs[space] = membershipCacheTrusted ? log : nil
         memberIDs[space] = nil
     }
-    private var mailboxes: Mailboxes
+
+    /// False while another relay process may change a log without this one hearing of it (the
+    /// shared backend's listener is down): every log is then read from storage.
+    private var membershipCacheTrusted = true
+
+    public func trustMembershipCache(_ trusted: Bool) {
+        membershipCacheTrusted = trusted
+        if !trusted { forgetAllMembership() }
+    }
     private var appendBuckets: TokenBuckets<VerifyingKey>
     private var membershipBuckets: TokenBuckets<VerifyingKey>
     /// The same limits per space, five times wider: fresh devices added to one's own space
@@ -78,11 +83,12 @@ public actor RelayService {
     /// New recovery slots relay-wide (each is kept until replaced): the same rate as spaces.
     private var recoveryBucket: TokenBuckets<Int>
 
-    public init(storage: any RelayStorage, origin: String, limits: Limits = Limits()) {
+    /// - Parameter access: where sessions and mailboxes are kept; nil for this process's memory.
+    public init(storage: any RelayStorage, origin: String, limits: Limits = Limits(), access: (any RelayAccessStore)? = nil) {
         self.storage = storage
         self.origin = origin
         self.limits = limits
-        mailboxes = Mailboxes(maximumBytes: limits.mailboxBytes, maximumBytesPerDevice: limits.mailboxBytesPerDevice)
+        self.access = access ?? MemoryAccessStore(mailboxBytes: limits.mailboxBytes, mailboxBytesPerDevice: limits.mailboxBytesPerDevice)
         appendBuckets = TokenBuckets(rate: limits.appendsPerSecond, burst: limits.appendBurst)
         membershipBuckets = TokenBuckets(rate: limits.membershipPerSecond, burst: limits.membershipBurst)
         spaceBucket = TokenBuckets(rate: limits.spacesPerSecond, burst: limits.spacesBurst)
@@ -99,21 +105,30 @@ public actor RelayService {
 
     /// A fresh challenge for `device` to sign: issued time (8 bytes, big-endian ms) ‖ nonce (8)
     /// ‖ BLAKE2b-128 under the relay's secret of device key ‖ time ‖ nonce. Nothing is stored.
-    public func challenge(for device: VerifyingKey, now: UInt64) throws(RelayError) -> [UInt8] {
+    public func challenge(for device: VerifyingKey, now: UInt64) async throws -> [UInt8] {
         let issued = (0..<8).map { UInt8(truncatingIfNeeded: now >> (56 - 8 * UInt64($0))) }
         let prefix = issued + RandomBytes.make(count: 8)
-        return prefix + challengeMAC(device: device, prefix: prefix)
+        return prefix + challengeMAC(device: device, prefix: prefix, secret: try await secret())
     }
 
-    private func challengeMAC(device: VerifyingKey, prefix: [UInt8]) -> [UInt8] {
-        Hash.blake2b([Array("duet relay challenge v1".utf8), device.bytes, prefix], byteCount: 16, key: challengeSecret)
+    /// The access store's challenge secret, read once.
+    private func secret() async throws -> [UInt8] {
+        if let challengeSecret { return challengeSecret }
+        let secret = try await access.challengeSecret()
+        challengeSecret = secret
+        return secret
     }
 
-    /// Whether `challenge` is one this relay issued to `device` within its lifetime.
-    private func isFresh(_ challenge: [UInt8], for device: VerifyingKey, now: UInt64) -> Bool {
+    private func challengeMAC(device: VerifyingKey, prefix: [UInt8], secret: [UInt8]) -> [UInt8] {
+        Hash.blake2b([Array("duet relay challenge v1".utf8), device.bytes, prefix], byteCount: 16, key: secret)
+    }
+
+    /// Whether `challenge` is one this relay (or one sharing its access store) issued to
+    /// `device` within its lifetime.
+    private func isFresh(_ challenge: [UInt8], for device: VerifyingKey, now: UInt64) async throws -> Bool {
         guard challenge.count == 32 else { return false }
         let prefix = Array(challenge[0..<16])
-        guard challengeMAC(device: device, prefix: prefix) == Array(challenge[16..<32]) else { return false }
+        guard challengeMAC(device: device, prefix: prefix, secret: try await secret()) == Array(challenge[16..<32]) else { return false }
         let issued = prefix[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         return issued <= now && now - issued < limits.challengeLifetime
     }
@@ -122,12 +137,11 @@ public actor RelayService {
     /// With `delegate`, the challenge was signed by the device's sync daemon key, which the device
     /// key vouched for (SPEC § 6.3); the session is the device's either way.
     public func session(device: VerifyingKey, challenge: [UInt8], signature: Signature,
-                        delegate: (key: VerifyingKey, delegation: Signature)? = nil, now: UInt64) throws(RelayError) -> [UInt8] {
-        answeredChallenges.expire(now: now)
-        guard isFresh(challenge, for: device, now: now), !answeredChallenges.contains(challenge) else { throw .unauthenticated }
+                        delegate: (key: VerifyingKey, delegation: Signature)? = nil, now: UInt64) async throws -> [UInt8] {
+        guard try await isFresh(challenge, for: device, now: now) else { throw RelayError.unauthenticated }
         let signer = delegate?.key ?? device
         if let delegate, !SyncDelegation.isValid(delegate.delegation, delegate: delegate.key, device: device) {
-            throw .unauthenticated
+            throw RelayError.unauthenticated
         }
         guard signer.isValidSignature(signature, for: RelayMessages.authenticationMessage(origin: origin, challenge: challenge)) else {
             // The likeliest honest cause is a URL mismatch (a proxy in front, localhost for
@@ -136,39 +150,17 @@ public actor RelayService {
                              message: "the signature does not cover this relay's origin \(origin): clients must use exactly that URL, or the operator sets --public-url to the one they use",
                              expectedOrigin: origin)
         }
-        answeredChallenges.insert(challenge, (), expires: now + limits.challengeLifetime)
-        expireSessions(now: now)
-        while sessions.count >= max(1, limits.maximumSessions), let (oldest, owner) = sessions.removeOldest() {
-            let left = (sessionsByDevice[owner] ?? []).filter { $0 != oldest }
-            sessionsByDevice[owner] = left.isEmpty ? nil : left
-        }
-        var held = sessionsByDevice[device, default: []]
-        while held.count >= max(1, limits.sessionsPerDevice) {
-            sessions.remove(held.removeFirst())
-        }
+        // A challenge is good once, at whichever process it is answered.
+        guard try await access.answer(challenge: challenge, expires: now + limits.challengeLifetime, now: now) else { throw RelayError.unauthenticated }
         let token = RandomBytes.make(count: 32)
-        sessions.insert(token, device, expires: now + limits.sessionLifetime)
-        held.append(token)
-        sessionsByDevice[device] = held
+        try await access.openSession(token: token, device: device, expires: now + limits.sessionLifetime, now: now,
+                                     perDevice: limits.sessionsPerDevice, maximum: limits.maximumSessions)
         return token
     }
 
-    private func expireSessions(now: UInt64) {
-        sessions.expire(now: now) { token, device in
-            let left = (sessionsByDevice[device] ?? []).filter { $0 != token }
-            sessionsByDevice[device] = left.isEmpty ? nil : left
-        }
-    }
-
-    /// Ends every session of `device` (it was removed from a space: it must authenticate again,
-    /// and then it is refused wherever it is no longer a member).
-    private func dropSessions(of device: VerifyingKey) {
-        for token in sessionsByDevice.removeValue(forKey: device) ?? [] { sessions.remove(token) }
-    }
-
     /// The device a session token belongs to.
-    public func device(for token: [UInt8], now: UInt64) throws(RelayError) -> VerifyingKey {
-        guard let device = sessions.value(token, now: now) else { throw .unauthenticated }
+    public func device(for token: [UInt8], now: UInt64) async throws -> VerifyingKey {
+        guard let device = try await access.device(session: token, now: now) else { throw RelayError.unauthenticated }
         return device
     }
 
@@ -183,7 +175,7 @@ public actor RelayService {
         if let known = memberIDs[space] { return known }
         guard let log = try? await log(for: space) else { return [] }
         let ids = log.memberDeviceIDs
-        memberIDs[space] = ids
+        if membershipCacheTrusted { memberIDs[space] = ids }
         return ids
     }
 
@@ -289,7 +281,8 @@ public actor RelayService {
         for record in records {
             if case .removeDevice(let device, _) = record.action {
                 removed.append(device)
-                dropSessions(of: device)
+                // It must authenticate again, and is then refused wherever it is no longer a member.
+                try await access.endSessions(of: device)
             }
         }
         return MembershipAppend(index: records[records.count - 1].index, removedDevices: removed)
@@ -426,12 +419,21 @@ public actor RelayService {
 
     // MARK: - Mailboxes
 
-    public func putMailbox(_ id: [UInt8], _ blob: [UInt8], from device: VerifyingKey, now: UInt64) throws(RelayError) {
-        try mailboxes.put(id, blob, owner: device, now: now)
+    public func putMailbox(_ id: [UInt8], _ blob: [UInt8], from device: VerifyingKey, now: UInt64) async throws {
+        try await access.putMailbox(id, blob, owner: device, now: now)
     }
 
-    public func takeMailbox(_ id: [UInt8], now: UInt64) throws(RelayError) -> [UInt8] {
-        try mailboxes.take(id, now: now)
+    public func takeMailbox(_ id: [UInt8], now: UInt64) async throws -> [UInt8] {
+        try await access.takeMailbox(id, now: now)
+    }
+
+    /// Forgets what is cached of `space`'s membership (another relay process changed it).
+    public func forgetMembership(of space: SpaceID) { cache(nil, for: space) }
+
+    /// Forgets every cached membership log (the notifications that would say what changed were lost).
+    public func forgetAllMembership() {
+        logs = [:]
+        memberIDs = [:]
     }
 
     /// What the relay holds in memory, for the operator's metrics and the hostile-traffic tests.
@@ -443,8 +445,9 @@ public actor RelayService {
         public let rateBuckets: Int
     }
 
-    public func held() -> Held {
-        Held(challenges: answeredChallenges.count, sessions: sessions.count, mailboxes: mailboxes.count, mailboxBytes: mailboxes.bytes,
-             rateBuckets: appendBuckets.count + membershipBuckets.count)
+    public func held(now: UInt64 = 0) async -> Held {
+        let access = (try? await access.held(now: now)) ?? AccessHeld(challenges: 0, sessions: 0, mailboxes: 0, mailboxBytes: 0)
+        return Held(challenges: access.challenges, sessions: access.sessions, mailboxes: access.mailboxes, mailboxBytes: access.mailboxBytes,
+                    rateBuckets: appendBuckets.count + membershipBuckets.count)
     }
 }

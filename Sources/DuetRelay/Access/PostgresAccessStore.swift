@@ -1,0 +1,152 @@
+public import DuetCrypto
+import Logging
+import NIOCore
+import PostgresNIO
+import Synchronization
+
+/// The access store every relay process on one database shares (issue #17): a challenge issued
+/// by one is answered at another, a session opened at one works at every one, a pairing started
+/// through one completes through another. Session tokens are kept as hashes (BLAKE2b-256):
+/// whoever reads the table cannot sign in with what is there.
+///
+/// Caps (sessions per device and in all, mailbox bytes) are decided under an advisory lock per
+/// cap, so processes do not overshoot them together. Expired rows are deleted as they are met.
+public final class PostgresAccessStore: RelayAccessStore {
+    private let storage: PostgresRelayStorage
+    private let caps: MailboxCaps
+    private let cachedSecret = Mutex<[UInt8]?>(nil)
+
+    static let sessionLock: Int64 = 0x6475_6574_0010
+    static let mailboxLock: Int64 = 0x6475_6574_0011
+
+    /// Shares `storage`'s pool.
+    public init(storage: PostgresRelayStorage, mailboxBytes: Int = 64 << 20, mailboxBytesPerDevice: Int = 256 << 10) {
+        self.storage = storage
+        caps = MailboxCaps(totalBytes: mailboxBytes, bytesPerDevice: mailboxBytesPerDevice)
+    }
+
+    private var logger: Logger { storage.logger }
+
+    public func challengeSecret() async throws -> [UInt8] {
+        if let secret = cachedSecret.withLock({ $0 }) { return secret }
+        let logger = logger
+        // The first process to ask makes it; every other one reads that one.
+        let secret = try await storage.transaction { connection -> [UInt8] in
+            try await connection.query("INSERT INTO relay_secret (id, secret) VALUES (1, \(ByteBuffer(bytes: RandomBytes.make(count: 32)))) ON CONFLICT DO NOTHING",
+                                       logger: logger)
+            for try await bytes in try await connection.query("SELECT secret FROM relay_secret WHERE id = 1", logger: logger).decode(ByteBuffer.self)
+            where bytes.readableBytes == 32 {
+                return Array(bytes.readableBytesView)
+            }
+            throw PostgresRelayError("the relay's challenge secret in the database is damaged (relay_secret)")
+        }
+        cachedSecret.withLock { $0 = secret }
+        return secret
+    }
+
+    public func answer(challenge: [UInt8], expires: UInt64, now: UInt64) async throws -> Bool {
+        let logger = logger, expiry = Int64(clamping: expires), moment = Int64(clamping: now)
+        return try await storage.transaction { connection -> Bool in
+            try await connection.query("DELETE FROM answered_challenges WHERE expires <= \(moment)", logger: logger)
+            var inserted = false
+            for try await _ in try await connection.query(
+                "INSERT INTO answered_challenges (challenge, expires) VALUES (\(ByteBuffer(bytes: challenge)), \(expiry)) ON CONFLICT DO NOTHING RETURNING 1",
+                logger: logger) { inserted = true }
+            return inserted
+        }
+    }
+
+    static func tokenHash(_ token: [UInt8]) -> ByteBuffer {
+        ByteBuffer(bytes: Hash.blake2b([Array("duet relay session v1".utf8), token], byteCount: 32, key: nil))
+    }
+
+    public func openSession(token: [UInt8], device: VerifyingKey, expires: UInt64, now: UInt64, perDevice: Int, maximum: Int) async throws {
+        let logger = logger, key = ByteBuffer(bytes: device.bytes), moment = Int64(clamping: now)
+        let keepPerDevice = max(1, perDevice) - 1, keepInAll = max(1, maximum) - 1
+        try await storage.transaction { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.sessionLock))", logger: logger)
+            try await connection.query("DELETE FROM sessions WHERE expires <= \(moment)", logger: logger)
+            try await connection.query("""
+                DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE device = \(key) ORDER BY id DESC OFFSET \(keepPerDevice))
+                """, logger: logger)
+            try await connection.query("""
+                DELETE FROM sessions WHERE id IN (SELECT id FROM sessions ORDER BY id DESC OFFSET \(keepInAll))
+                """, logger: logger)
+            try await connection.query("""
+                INSERT INTO sessions (token_hash, device, expires) VALUES (\(Self.tokenHash(token)), \(key), \(Int64(clamping: expires)))
+                """, logger: logger)
+        }
+    }
+
+    public func device(session token: [UInt8], now: UInt64) async throws -> VerifyingKey? {
+        let logger = logger, moment = Int64(clamping: now)
+        return try await storage.read { connection -> VerifyingKey? in
+            for try await bytes in try await connection.query(
+                "SELECT device FROM sessions WHERE token_hash = \(Self.tokenHash(token)) AND expires > \(moment)", logger: logger).decode(ByteBuffer.self) {
+                return try? VerifyingKey(bytes: Array(bytes.readableBytesView))
+            }
+            return nil
+        }
+    }
+
+    public func endSessions(of device: VerifyingKey) async throws {
+        let logger = logger
+        _ = try await storage.read { connection in
+            try await connection.query("DELETE FROM sessions WHERE device = \(ByteBuffer(bytes: device.bytes))", logger: logger)
+        }
+    }
+
+    public func putMailbox(_ id: [UInt8], _ blob: [UInt8], owner: VerifyingKey, now: UInt64) async throws {
+        try MailboxCaps.check(id: id, blob: blob)
+        let logger = logger, caps = caps, moment = Int64(clamping: now)
+        let expires = Int64(clamping: now.addingReportingOverflow(Mailboxes.lifetime).partialValue)
+        let key = ByteBuffer(bytes: owner.bytes), mailbox = ByteBuffer(bytes: id)
+        try await storage.transaction { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.mailboxLock))", logger: logger)
+            try await connection.query("DELETE FROM mailboxes WHERE expires <= \(moment)", logger: logger)
+            var taken = false
+            for try await _ in try await connection.query("SELECT 1 FROM mailboxes WHERE id = \(mailbox)", logger: logger) { taken = true }
+            guard !taken else { throw MailboxCaps.taken }
+            var total = 0, mine = 0
+            for try await (all, owned) in try await connection.query("""
+                SELECT coalesce(sum(length(blob)), 0)::bigint, coalesce(sum(length(blob)) FILTER (WHERE owner = \(key)), 0)::bigint FROM mailboxes
+                """, logger: logger).decode((Int, Int).self) {
+                total = all
+                mine = owned
+            }
+            guard total <= caps.totalBytes - blob.count else { throw caps.full() }
+            guard mine <= caps.bytesPerDevice - blob.count else { throw caps.deviceFull() }
+            try await connection.query("""
+                INSERT INTO mailboxes (id, owner, blob, expires) VALUES (\(mailbox), \(key), \(ByteBuffer(bytes: blob)), \(expires))
+                """, logger: logger)
+        }
+    }
+
+    public func takeMailbox(_ id: [UInt8], now: UInt64) async throws -> [UInt8] {
+        let logger = logger, moment = Int64(clamping: now)
+        let blob = try await storage.read { connection -> [UInt8]? in
+            for try await bytes in try await connection.query(
+                "DELETE FROM mailboxes WHERE id = \(ByteBuffer(bytes: id)) AND expires > \(moment) RETURNING blob", logger: logger).decode(ByteBuffer.self) {
+                return Array(bytes.readableBytesView)
+            }
+            return nil
+        }
+        guard let blob else { throw MailboxCaps.unknown }
+        return blob
+    }
+
+    public func held(now: UInt64) async throws -> AccessHeld {
+        let logger = logger, moment = Int64(clamping: now)
+        return try await storage.read { connection -> AccessHeld in
+            for try await (challenges, sessions, mailboxes, bytes) in try await connection.query("""
+                SELECT (SELECT count(*) FROM answered_challenges WHERE expires > \(moment)),
+                       (SELECT count(*) FROM sessions WHERE expires > \(moment)),
+                       (SELECT count(*) FROM mailboxes WHERE expires > \(moment)),
+                       (SELECT coalesce(sum(length(blob)), 0)::bigint FROM mailboxes WHERE expires > \(moment))
+                """, logger: logger).decode((Int, Int, Int, Int).self) {
+                return AccessHeld(challenges: challenges, sessions: sessions, mailboxes: mailboxes, mailboxBytes: bytes)
+            }
+            return AccessHeld(challenges: 0, sessions: 0, mailboxes: 0, mailboxBytes: 0)
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import DuetCrypto
+import DuetWire
+import Logging
+import PostgresNIO
+
+/// Live fan-out across relay processes on one database (issue #17). Each process LISTENs on
+/// one channel; every transaction that stores envelopes or membership records sends a
+/// notification in it (PostgreSQL delivers them at commit, in commit order, to every listener):
+///
+/// - `e:INSTANCE:SPACE:FIRST:LAST`: envelopes of SPACE at arrival positions FIRST…LAST were
+///   stored. A process with sockets on SPACE reads them and pushes them as its own appends are.
+/// - `m:INSTANCE:SPACE`: SPACE's membership log grew. Its cached log is forgotten, and sockets
+///   of devices no longer members are closed.
+///
+/// A process skips what it sent itself (it pushed those already). When the listening connection
+/// is lost, what was notified meanwhile is lost with it: every live socket is closed (clients
+/// reconnect and fetch, so nothing is missed), cached membership is not trusted until the
+/// listener is back, and it reconnects with a growing pause.
+final class PostgresClusterFeed: Sendable {
+    private let location: PostgresLocation
+    private let storage: PostgresRelayStorage
+    private let service: RelayService
+    private let live: LiveFanOut
+    private let logger: Logger
+
+    init(location: PostgresLocation, storage: PostgresRelayStorage, service: RelayService, live: LiveFanOut, logger: Logger) {
+        self.location = location
+        self.storage = storage
+        self.service = service
+        self.live = live
+        self.logger = logger
+    }
+
+    /// Listens until cancelled, reconnecting; `listening` is called each time LISTEN took effect.
+    func run(listening: @escaping @Sendable () async -> Void = {}) async {
+        var pause: Duration = .milliseconds(100)
+        var connected = false
+        while !Task.isCancelled {
+            do {
+                let connection = try await PostgresConnection.connect(configuration: location.connectionConfiguration, id: 1, logger: logger)
+                defer { Task { try? await connection.close() } }
+                try await connection.listen(on: PostgresRelayStorage.channel) { notifications in
+                    // LISTEN is in effect: from here on nothing committed is missed.
+                    await service.trustMembershipCache(true)
+                    if connected { logger.notice("the relay's notification listener is back") }
+                    connected = true
+                    pause = .milliseconds(100)
+                    await listening()
+                    for try await notification in notifications {
+                        await handle(notification.payload)
+                    }
+                }
+                throw PostgresRelayError("the notification stream ended")
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("the relay's notification listener lost PostgreSQL (\(PostgresRelayStorage.reason(error))); live sockets are closed and clients fetch")
+                await service.trustMembershipCache(false)
+                await live.closeAll()
+                try? await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(2))
+            }
+        }
+    }
+
+    /// One notification. The database is shared, but its rows are another process's words:
+    /// a payload that does not parse is skipped with a notice.
+    private func handle(_ payload: String) async {
+        let parts = payload.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count >= 3, parts.count <= 5, parts[1].utf8.count <= 64,
+              let spaceBytes = Hex.decode(String(parts[2])), let space = try? SpaceID(bytes: spaceBytes) else {
+            logger.notice("skipped a notification that is not the relay's (\(payload.prefix(80)))")
+            return
+        }
+        guard parts[1] != Substring(storage.instance) else { return }
+        switch (parts[0], parts.count) {
+        case ("e", 5):
+            guard let first = Int64(parts[3]), let last = Int64(parts[4]), first >= 1, first <= last,
+                  await live.hasSubscribers(space: space) else { return }
+            do {
+                let envelopes = try await storage.envelopes(space: space, positions: first, last)
+                await live.publish(space: space, envelopes: envelopes, members: await service.memberDeviceIDs(of: space))
+            } catch {
+                // Not pushed: the sockets on the space would miss them, so they are closed (their
+                // clients reconnect and fetch).
+                logger.warning("could not read envelopes another relay stored (\(PostgresRelayStorage.reason(error))); closing the space's live sockets")
+                await live.prune(space: space, members: [])
+            }
+        case ("m", 3):
+            await service.forgetMembership(of: space)
+            await live.prune(space: space, members: await service.memberDeviceIDs(of: space))
+        default:
+            logger.notice("skipped a notification that is not the relay's (\(payload.prefix(80)))")
+        }
+    }
+}

@@ -1,0 +1,162 @@
+import Logging
+import PostgresNIO
+
+/// The shared backend's schema, as numbered migrations: each runs once, in order, in one
+/// transaction with the others that are due, under an advisory lock, so relays started at once
+/// on an empty database do not race to create it. Never edited once shipped: a change is a new
+/// migration at the end.
+///
+/// The tables are the SQLite backend's (SQLiteRelayStorage.migrator, as of its v4) plus what one
+/// process kept in memory there and every process must share here (issue #17): the challenge
+/// secret, the challenges answered, sessions and mailboxes.
+enum PostgresMigrations {
+    static let all: [(name: String, sql: String)] = [
+        ("v1", """
+            -- Every envelope held, exactly as received. position: arrival order per space.
+            CREATE TABLE envelopes (
+                space    bytea NOT NULL,
+                device   bytea NOT NULL,
+                seq      bigint NOT NULL CHECK (seq >= 1),
+                position bigint NOT NULL,
+                hash     bytea NOT NULL,
+                bytes    bytea NOT NULL,
+                PRIMARY KEY (space, device, seq),
+                UNIQUE (space, position)
+            );
+            -- Per space and device, the highest seq held; forked: the device signed two envelopes
+            -- for one seq and is refused from then on.
+            CREATE TABLE heads (
+                space  bytea NOT NULL,
+                device bytea NOT NULL,
+                seq    bigint NOT NULL,
+                hash   bytea NOT NULL,
+                forked boolean NOT NULL DEFAULT false,
+                PRIMARY KEY (space, device)
+            );
+            -- Per space, the last arrival position given and the envelope bytes held (quota). Its
+            -- row is what an append locks: appends to one space are decided one at a time.
+            CREATE TABLE spaces (
+                space    bytea PRIMARY KEY,
+                position bigint NOT NULL DEFAULT 0,
+                bytes    bigint NOT NULL DEFAULT 0
+            );
+            CREATE TABLE membership (
+                space  bytea NOT NULL,
+                idx    bigint NOT NULL CHECK (idx >= 1),
+                record bytea NOT NULL,
+                PRIMARY KEY (space, idx)
+            );
+            CREATE TABLE forks (
+                space   bytea NOT NULL,
+                device  bytea NOT NULL,
+                seq     bigint NOT NULL,
+                offered bytea NOT NULL,
+                PRIMARY KEY (space, device, seq)
+            );
+            CREATE TABLE recovery (
+                slot  bytea PRIMARY KEY,
+                owner bytea NOT NULL,
+                blob  bytea NOT NULL
+            );
+            CREATE INDEX recovery_by_owner ON recovery (owner);
+            CREATE TABLE space_creators (
+                space    bytea PRIMARY KEY,
+                identity bytea NOT NULL
+            );
+            CREATE INDEX space_creators_by_identity ON space_creators (identity);
+            CREATE TABLE membership_refused (
+                id     bigserial PRIMARY KEY,
+                space  bytea NOT NULL,
+                record bytea NOT NULL
+            );
+            CREATE INDEX membership_refused_by_space ON membership_refused (space, id);
+
+            -- The key challenges are MACed under, one for every relay process on this database.
+            CREATE TABLE relay_secret (
+                id     integer PRIMARY KEY CHECK (id = 1),
+                secret bytea NOT NULL
+            );
+            -- Challenges answered, until they expire (ms since 1970): none is answered twice.
+            CREATE TABLE answered_challenges (
+                challenge bytea PRIMARY KEY,
+                expires   bigint NOT NULL
+            );
+            CREATE INDEX answered_challenges_by_expiry ON answered_challenges (expires);
+            -- Sessions by a hash of their token: whoever reads this table cannot sign in with it.
+            -- id: creation order (the oldest is ended first).
+            CREATE TABLE sessions (
+                id         bigserial PRIMARY KEY,
+                token_hash bytea NOT NULL UNIQUE,
+                device     bytea NOT NULL,
+                expires    bigint NOT NULL
+            );
+            CREATE INDEX sessions_by_device ON sessions (device, id);
+            CREATE INDEX sessions_by_expiry ON sessions (expires);
+            -- Pairing and linking mailboxes: read once, gone after ten minutes.
+            CREATE TABLE mailboxes (
+                id      bytea PRIMARY KEY,
+                owner   bytea NOT NULL,
+                blob    bytea NOT NULL,
+                expires bigint NOT NULL
+            );
+            CREATE INDEX mailboxes_by_owner ON mailboxes (owner);
+            CREATE INDEX mailboxes_by_expiry ON mailboxes (expires);
+            """),
+    ]
+
+    /// A migration's statements: split where a line ends with a semicolon (no statement of
+    /// theirs holds one inside a line's end), comment lines dropped.
+    static func statements(_ sql: String) -> [String] {
+        var statements: [String] = [], current: [Substring] = []
+        for line in sql.split(separator: "\n") {
+            let trimmed = line.trimmingPrefix(while: \.isWhitespace)
+            if trimmed.hasPrefix("--") || trimmed.isEmpty { continue }
+            current.append(line)
+            if trimmed.hasSuffix(";") {
+                statements.append(current.joined(separator: "\n"))
+                current = []
+            }
+        }
+        if !current.isEmpty { statements.append(current.joined(separator: "\n")) }
+        return statements
+    }
+
+    /// The advisory lock migrations hold (an arbitrary constant: "duet" in ASCII).
+    static let lock: Int64 = 0x6475_6574
+
+    /// Brings the database to the newest schema; refuses one a newer relay migrated further.
+    static func migrate(_ connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(lock))", logger: logger)
+            try await connection.query("CREATE TABLE IF NOT EXISTS relay_migrations (name text PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())",
+                                       logger: logger)
+            var applied: Set<String> = []
+            for try await name in try await connection.query("SELECT name FROM relay_migrations", logger: logger).decode(String.self) {
+                applied.insert(name)
+            }
+            let known = Set(all.map(\.name))
+            if let unknown = applied.subtracting(known).sorted().first {
+                throw PostgresRelayError("the database was migrated by a newer duet-relay (migration \(unknown)); run that version")
+            }
+            for migration in all where !applied.contains(migration.name) {
+                // One statement a message (the extended protocol PostgresNIO speaks takes no
+                // more); a migration's statements each end a line with a semicolon.
+                for statement in statements(migration.sql) {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await connection.query("INSERT INTO relay_migrations (name) VALUES (\(migration.name))", logger: logger)
+            }
+        }
+    }
+}
+
+/// A condition of the shared backend worth one clear line (never a password: see PostgresLocation).
+struct PostgresRelayError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The relay's store cannot be used at start: one line for its operator.
+public struct RelayBackendUnavailable: Error, CustomStringConvertible {
+    public let description: String
+}

@@ -1,0 +1,427 @@
+public import DuetWire
+import DuetCrypto
+public import Logging
+import NIOCore
+import PostgresNIO
+
+/// The shared backend (issue #17): several relay processes on one PostgreSQL database.
+///
+/// Every rule is the SQLite backend's, decided in one transaction per request. Concurrent
+/// appends from several processes are ordered by a **row lock on the space** (`SELECT … FOR
+/// UPDATE` on `spaces`), taken first, at READ COMMITTED: the arrival position is a counter per
+/// space, so appends to one space are serial by nature, and a lock makes the second wait for
+/// the first to commit instead of failing and retrying the way SERIALIZABLE would on this hot
+/// row (each retry a wasted round of work on exactly the busiest spaces). Appends to different
+/// spaces never wait on each other. A batch naming several spaces locks them in byte order, so
+/// two batches cannot wait on each other in a cycle.
+///
+/// A commit is acknowledged only once PostgreSQL reports it durable (`synchronous_commit` is
+/// the server's, on by default); PostgreSQL groups the WAL flushes of concurrent commits itself.
+///
+/// Every stored batch sends a notification in its transaction (delivered at commit, in commit
+/// order), which the other relay processes turn into live pushes: ``PostgresClusterFeed``.
+public final class PostgresRelayStorage: RelayStorage {
+    let client: PostgresClient
+    let logger: Logger
+    private let spaceQuotaBytes: Int64
+    /// This process in the notifications it sends, so that it skips its own.
+    public let instance: String
+    private let runner: Task<Void, Never>
+
+    /// The notification channel every relay process of one database listens on.
+    static let channel = "duet_relay"
+
+    /// Connects (one clear error when the database cannot be reached or is not Duet's), brings
+    /// the schema up to date, and starts the connection pool.
+    public static func connect(_ location: PostgresLocation, spaceQuotaBytes: Int = 1 << 30, poolSize: Int = 16,
+                               logger: Logger = Logger(label: "duet-relay.postgres")) async throws -> PostgresRelayStorage {
+        do {
+            let connection = try await PostgresConnection.connect(configuration: location.connectionConfiguration, id: 0, logger: logger)
+            do {
+                try await PostgresMigrations.migrate(connection, logger: logger)
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+            try? await connection.close()
+        } catch let error as PostgresRelayError {
+            throw RelayBackendUnavailable(description: "PostgreSQL at \(location): \(error.description)")
+        } catch {
+            throw RelayBackendUnavailable(description: "cannot use PostgreSQL at \(location): \(PostgresRelayStorage.reason(error))")
+        }
+        return PostgresRelayStorage(location: location, spaceQuotaBytes: spaceQuotaBytes, poolSize: poolSize, logger: logger)
+    }
+
+    private init(location: PostgresLocation, spaceQuotaBytes: Int, poolSize: Int, logger: Logger) {
+        var configuration = location.clientConfiguration
+        configuration.options.maximumConnections = max(2, poolSize)
+        configuration.options.minimumConnections = 0
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = client
+        self.logger = logger
+        self.spaceQuotaBytes = Int64(spaceQuotaBytes)
+        instance = Hex.encode(RandomBytes.make(count: 8))
+        runner = Task { await client.run() }
+    }
+
+    /// Closes the pool (the relay is stopping, or a test is done with it).
+    public func close() async {
+        runner.cancel()
+        await runner.value
+    }
+
+    /// What PostgreSQL said, in one line: the server's message, or the connection's failure.
+    /// PSQLError's own description hides everything (it may carry a query's values).
+    static func reason(_ error: any Error) -> String {
+        if let error = error as? PSQLError {
+            if let message = error.serverInfo?[.message] { return message }
+            if let underlying = error.underlying {
+                let text = "\(underlying)"
+                if text.contains("Connection refused") { return "connection refused (is PostgreSQL running there, on that port?)" }
+                if text.lowercased().contains("timeout") || text.contains("timed out") { return "no answer within 5 seconds" }
+                return "cannot connect (\(text.prefix(200)))"
+            }
+            if error.code == .serverClosedConnection || error.code == .clientClosedConnection { return "the connection closed" }
+            return "\(error.code)"
+        }
+        if let error = error as? PostgresTransactionError {
+            for inner in [error.beginError, error.closureError, error.commitError].compactMap({ $0 }) { return reason(inner) }
+        }
+        return "\(error)"
+    }
+
+    /// The SQLSTATE of a server error, looking inside a transaction's error.
+    static func sqlState(_ error: any Error) -> String? {
+        if let error = error as? PSQLError { return error.serverInfo?[.sqlState] }
+        if let error = error as? PostgresTransactionError {
+            return [error.closureError, error.commitError].compactMap { $0 }.lazy.compactMap(sqlState).first
+        }
+        return nil
+    }
+
+    /// A failure of the database (unreachable, restarting, full) is the relay's condition: the
+    /// client is told to come back later, and nothing was acknowledged.
+    static func unavailable(_ error: any Error) -> any Error {
+        if error is RelayError || error is PostgresRelayError { return error }
+        // What the transaction's own body decided (a refusal) passes as it was thrown.
+        if let failed = error as? PostgresTransactionError, let inner = failed.closureError,
+           inner is RelayError || inner is PostgresRelayError { return inner }
+        if sqlState(error).map({ $0.hasPrefix("53") }) == true {
+            return RelayError(code: "storage-full", status: 429, message: "the relay's database is full; its operator must make room",
+                              retryAfterSeconds: 3600)
+        }
+        return error
+    }
+
+    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> sending T) async throws -> T {
+        do { return try await client.withTransaction(logger: logger, body) } catch { throw Self.unavailable(error) }
+    }
+
+    func read<T: Sendable>(_ body: (PostgresConnection) async throws -> sending T) async throws -> T {
+        do { return try await client.withConnection(body) } catch { throw Self.unavailable(error) }
+    }
+
+    // MARK: - Envelopes
+
+    public func append(_ envelopes: [Envelope]) async throws -> [AppendOutcome] {
+        guard !envelopes.isEmpty else { return [] }
+        let quota = spaceQuotaBytes, logger = logger, instance = instance
+        return try await transaction { connection in
+            var spaces: [SpaceID: SpaceState] = [:]
+            for space in Set(envelopes.map(\.header.space)).sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
+                spaces[space] = try await Self.lock(space, connection, logger)
+            }
+            var outcomes: [AppendOutcome] = []
+            outcomes.reserveCapacity(envelopes.count)
+            for envelope in envelopes {
+                let space = envelope.header.space
+                guard var state = spaces[space] else { continue }
+                outcomes.append(try await Self.append(envelope, state: &state, quota: quota, connection, logger))
+                spaces[space] = state
+            }
+            for (space, state) in spaces where state.changed {
+                let id = ByteBuffer(bytes: space.bytes)
+                try await connection.query("UPDATE spaces SET position = \(state.position), bytes = \(state.bytes) WHERE space = \(id)", logger: logger)
+                if state.firstPosition > 0 {
+                    let payload = "e:\(instance):\(Hex.encode(space.bytes)):\(state.firstPosition):\(state.position)"
+                    try await connection.query("SELECT pg_notify(\(Self.channel), \(payload))", logger: logger)
+                }
+            }
+            return outcomes
+        }
+    }
+
+    /// A space's counters as this transaction sees them, under its row lock.
+    struct SpaceState: Sendable {
+        var position: Int64
+        var bytes: Int64
+        /// The first position this transaction gave (0: none yet).
+        var firstPosition: Int64 = 0
+        var changed = false
+    }
+
+    /// Locks `space`'s row (made when missing) and reads its counters. A damaged negative counter
+    /// counts as none.
+    static func lock(_ space: SpaceID, _ connection: PostgresConnection, _ logger: Logger) async throws -> SpaceState {
+        let id = ByteBuffer(bytes: space.bytes)
+        for _ in 0..<2 {
+            for try await (position, bytes) in try await connection.query(
+                "SELECT position, bytes FROM spaces WHERE space = \(id) FOR UPDATE", logger: logger).decode((Int64, Int64).self) {
+                return SpaceState(position: max(0, position), bytes: max(0, bytes))
+            }
+            try await connection.query("INSERT INTO spaces (space) VALUES (\(id)) ON CONFLICT (space) DO NOTHING", logger: logger)
+        }
+        throw PostgresRelayError("the space's row could not be made")
+    }
+
+    /// Judges and stores one envelope, as SQLiteRelayStorage.append does (the chain rule is
+    /// DuetWire's EnvelopeChain; the relay's policy around it is the same, line for line).
+    static func append(_ envelope: Envelope, state: inout SpaceState, quota: Int64, _ connection: PostgresConnection, _ logger: Logger) async throws -> AppendOutcome {
+        let header = envelope.header
+        let space = ByteBuffer(bytes: header.space.bytes), device = ByteBuffer(bytes: header.device.bytes)
+        var head: (seq: Int64, hash: [UInt8], forked: Bool)?
+        for try await (seq, hash, forked) in try await connection.query(
+            "SELECT seq, hash, forked FROM heads WHERE space = \(space) AND device = \(device)", logger: logger).decode((Int64, ByteBuffer, Bool).self) {
+            head = (seq, Array(hash.readableBytesView), forked)
+        }
+        if head?.forked == true { return .refused(.deviceForked) }
+        let chain = EnvelopeChain.Head(seq: UInt64(clamping: head?.seq ?? 0), hash: head?.hash ?? Digest.zero.bytes)
+        // The chain asks for the bytes held at the seq only at or below the head: read them first.
+        var held: [UInt8]?
+        if header.seq <= chain.seq {
+            for try await bytes in try await connection.query(
+                "SELECT bytes FROM envelopes WHERE space = \(space) AND device = \(device) AND seq = \(Int64(clamping: header.seq))",
+                logger: logger).decode(ByteBuffer.self) {
+                held = Array(bytes.readableBytesView)
+            }
+        }
+        let verdict = EnvelopeChain.judge(envelope, head: chain) { held }
+        switch verdict {
+        case .extends: break
+        case .duplicate: return .duplicate
+        case .gap: return .refused(.gap)
+        case .brokenChain: return .refused(.brokenChain)
+        case .fork:
+            try await connection.query("UPDATE heads SET forked = true WHERE space = \(space) AND device = \(device)", logger: logger)
+            let size = Int64(envelope.bytes.count)
+            if size <= quota - min(quota, state.bytes) {
+                let rows = try await connection.query("""
+                    INSERT INTO forks (space, device, seq, offered) VALUES (\(space), \(device), \(Int64(clamping: header.seq)), \(ByteBuffer(bytes: envelope.bytes)))
+                    ON CONFLICT DO NOTHING RETURNING 1
+                    """, logger: logger)
+                var inserted = false
+                for try await _ in rows { inserted = true }
+                if inserted {
+                    state.bytes += size
+                    state.changed = true
+                }
+            }
+            return .refused(.fork)
+        }
+        guard Int64(envelope.bytes.count) <= quota - min(quota, state.bytes) else { return .refused(.quotaExceeded) }
+        let (position, overflow) = state.position.addingReportingOverflow(1)
+        guard !overflow, let seq = Int64(exactly: header.seq) else { return .refused(.quotaExceeded) }
+        let hash = ByteBuffer(bytes: envelope.hash.bytes)
+        // One round trip for the three writes.
+        try await connection.query("""
+            WITH stored AS (
+                INSERT INTO envelopes (space, device, seq, position, hash, bytes)
+                VALUES (\(space), \(device), \(seq), \(position), \(hash), \(ByteBuffer(bytes: envelope.bytes)))
+            )
+            INSERT INTO heads (space, device, seq, hash) VALUES (\(space), \(device), \(seq), \(hash))
+            ON CONFLICT (space, device) DO UPDATE SET seq = excluded.seq, hash = excluded.hash
+            """, logger: logger)
+        if state.firstPosition == 0 { state.firstPosition = position }
+        state.position = position
+        state.bytes += Int64(envelope.bytes.count)
+        state.changed = true
+        return .stored(position: UInt64(clamping: position))
+    }
+
+    public func fetch(space: SpaceID, after vector: [WireDeviceID: UInt64], limit: Int, maximumBytes: Int) async throws -> (envelopes: [[UInt8]], complete: Bool) {
+        let logger = logger
+        return try await read { connection in
+            let heads = try await Self.heads(space, connection, logger)
+            let id = ByteBuffer(bytes: space.bytes)
+            var result: [[UInt8]] = []
+            var bytes = 0
+            for (device, head) in heads.sorted(by: { $0.key < $1.key }) {
+                let have = min(vector[device] ?? 0, Envelope.maximumSeq)
+                guard head > have else { continue }
+                let remaining = limit - result.count
+                if remaining <= 0 { return (result, false) }
+                var taken: UInt64 = 0
+                let rows = try await connection.query("""
+                    SELECT bytes FROM envelopes WHERE space = \(id) AND device = \(ByteBuffer(bytes: device.bytes)) AND seq > \(Int64(clamping: have))
+                    ORDER BY seq LIMIT \(remaining)
+                    """, logger: logger)
+                var cut = false
+                for try await row in rows.decode(ByteBuffer.self) {
+                    if cut { continue }
+                    // A page carries at least one envelope, so a large one still moves.
+                    if !result.isEmpty, bytes + row.readableBytes > maximumBytes { cut = true; continue }
+                    bytes += row.readableBytes
+                    result.append(Array(row.readableBytesView))
+                    taken += 1
+                }
+                if cut || taken < head - have { return (result, false) }
+            }
+            return (result, true)
+        }
+    }
+
+    /// The envelopes of `space` at arrival positions `first...last`, in that order (the live
+    /// fan-out of another process's appends).
+    func envelopes(space: SpaceID, positions first: Int64, _ last: Int64) async throws -> [[UInt8]] {
+        let logger = logger
+        return try await read { connection in
+            var result: [[UInt8]] = []
+            for try await bytes in try await connection.query("""
+                SELECT bytes FROM envelopes WHERE space = \(ByteBuffer(bytes: space.bytes)) AND position BETWEEN \(first) AND \(last) ORDER BY position
+                """, logger: logger).decode(ByteBuffer.self) {
+                result.append(Array(bytes.readableBytesView))
+            }
+            return result
+        }
+    }
+
+    public func heads(space: SpaceID) async throws -> [WireDeviceID: UInt64] {
+        let logger = logger
+        return try await read { connection in try await Self.heads(space, connection, logger) }
+    }
+
+    static func heads(_ space: SpaceID, _ connection: PostgresConnection, _ logger: Logger) async throws -> [WireDeviceID: UInt64] {
+        var heads: [WireDeviceID: UInt64] = [:]
+        for try await (device, seq) in try await connection.query(
+            "SELECT device, seq FROM heads WHERE space = \(ByteBuffer(bytes: space.bytes))", logger: logger).decode((ByteBuffer, Int64).self) {
+            if let id = try? WireDeviceID(bytes: Array(device.readableBytesView)), let seq = UInt64(exactly: seq) { heads[id] = seq }
+        }
+        return heads
+    }
+
+    public func forks(space: SpaceID) async throws -> [ForkEvidence] {
+        let logger = logger
+        return try await read { connection in
+            var result: [ForkEvidence] = []
+            for try await (device, seq, held, offered) in try await connection.query("""
+                SELECT f.device, f.seq, e.bytes, f.offered FROM forks f
+                JOIN envelopes e ON e.space = f.space AND e.device = f.device AND e.seq = f.seq
+                WHERE f.space = \(ByteBuffer(bytes: space.bytes)) ORDER BY f.device, f.seq
+                """, logger: logger).decode((ByteBuffer, Int64, ByteBuffer, ByteBuffer).self) {
+                guard let id = try? WireDeviceID(bytes: Array(device.readableBytesView)), let seq = UInt64(exactly: seq) else { continue }
+                result.append(ForkEvidence(device: id, seq: seq, held: Array(held.readableBytesView), offered: Array(offered.readableBytesView)))
+            }
+            return result
+        }
+    }
+
+    // MARK: - Membership
+
+    public func appendMembership(space: SpaceID, from index: UInt64, records: [[UInt8]], creator: [UInt8]?,
+                                 maximumSpacesPerCreator: Int) async throws -> MembershipAppendOutcome {
+        guard index >= 1, let first = Int64(exactly: index), let count = Int64(exactly: records.count),
+              first <= Int64.max - count else { return .outOfOrder }
+        let logger = logger, instance = instance
+        let id = ByteBuffer(bytes: space.bytes)
+        do {
+            return try await transaction { connection -> MembershipAppendOutcome in
+                // One writer of a space's log at a time, across processes: the same row lock appends take.
+                _ = try await Self.lock(space, connection, logger)
+                var held: Int64 = 0
+                for try await value in try await connection.query("SELECT coalesce(max(idx), 0) FROM membership WHERE space = \(id)",
+                                                                  logger: logger).decode(Int64.self) { held = value }
+                guard let heldIndex = UInt64(exactly: held), index == heldIndex + 1 else { return .outOfOrder }
+                if let creator {
+                    let identity = ByteBuffer(bytes: creator)
+                    // Spaces per identity are counted across processes: one creator at a time.
+                    try await connection.query("SELECT pg_advisory_xact_lock(\(Self.creatorLock))", logger: logger)
+                    var created = 0
+                    for try await value in try await connection.query("SELECT count(*) FROM space_creators WHERE identity = \(identity)",
+                                                                      logger: logger).decode(Int.self) { created = value }
+                    guard created < maximumSpacesPerCreator else { return .creatorFull }
+                    try await connection.query("INSERT INTO space_creators (space, identity) VALUES (\(id), \(identity)) ON CONFLICT DO NOTHING",
+                                               logger: logger)
+                }
+                for (offset, record) in records.enumerated() {
+                    try await connection.query("INSERT INTO membership (space, idx, record) VALUES (\(id), \(first + Int64(offset)), \(ByteBuffer(bytes: record)))",
+                                               logger: logger)
+                }
+                let payload = "m:\(instance):\(Hex.encode(space.bytes))"
+                try await connection.query("SELECT pg_notify(\(Self.channel), \(payload))", logger: logger)
+                return .stored
+            }
+        } catch where Self.sqlState(error) == "23505" {
+            // Another process stored that index first (a unique violation): the same answer.
+            return .outOfOrder
+        }
+    }
+
+    /// Advisory locks for the relay-wide caps (arbitrary constants, one per cap).
+    static let creatorLock: Int64 = 0x6475_6574_0001
+    static let recoveryLock: Int64 = 0x6475_6574_0002
+    static let refusedLock: Int64 = 0x6475_6574_0003
+
+    public func keepRefusedMembership(space: SpaceID, record: [UInt8], maximumPerSpace: Int) async throws {
+        let logger = logger, id = ByteBuffer(bytes: space.bytes)
+        try await transaction { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.refusedLock))", logger: logger)
+            var held = 0
+            for try await value in try await connection.query("SELECT count(*) FROM membership_refused WHERE space = \(id)",
+                                                              logger: logger).decode(Int.self) { held = value }
+            guard held < maximumPerSpace else { return }
+            try await connection.query("INSERT INTO membership_refused (space, record) VALUES (\(id), \(ByteBuffer(bytes: record)))", logger: logger)
+        }
+    }
+
+    public func refusedMembership(space: SpaceID) async throws -> [[UInt8]] {
+        try await records("SELECT record FROM membership_refused WHERE space = \(ByteBuffer(bytes: space.bytes)) ORDER BY id")
+    }
+
+    public func membership(space: SpaceID, from index: UInt64) async throws -> [[UInt8]] {
+        try await records("SELECT record FROM membership WHERE space = \(ByteBuffer(bytes: space.bytes)) AND idx >= \(Int64(clamping: index)) ORDER BY idx")
+    }
+
+    private func records(_ query: PostgresQuery) async throws -> [[UInt8]] {
+        let logger = logger
+        return try await read { connection in
+            var result: [[UInt8]] = []
+            for try await bytes in try await connection.query(query, logger: logger).decode(ByteBuffer.self) {
+                result.append(Array(bytes.readableBytesView))
+            }
+            return result
+        }
+    }
+
+    // MARK: - Recovery
+
+    public func recovery(slot: [UInt8]) async throws -> [UInt8]? {
+        try await records("SELECT blob FROM recovery WHERE slot = \(ByteBuffer(bytes: slot))").first
+    }
+
+    public func putRecovery(slot: [UInt8], owner: [UInt8], blob: [UInt8], maximumSlotsPerOwner: Int, maximumSlots: Int) async throws -> RecoveryPutOutcome {
+        let logger = logger, slotID = ByteBuffer(bytes: slot), ownerKey = ByteBuffer(bytes: owner)
+        return try await transaction { connection -> RecoveryPutOutcome in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.recoveryLock))", logger: logger)
+            var holder: [UInt8]?
+            for try await bytes in try await connection.query("SELECT owner FROM recovery WHERE slot = \(slotID)", logger: logger).decode(ByteBuffer.self) {
+                holder = Array(bytes.readableBytesView)
+            }
+            if let holder {
+                guard holder == owner else { return .taken }
+            } else {
+                var owned = 0, all = 0
+                for try await value in try await connection.query("SELECT count(*) FROM recovery WHERE owner = \(ownerKey)", logger: logger).decode(Int.self) {
+                    owned = value
+                }
+                guard owned < maximumSlotsPerOwner else { return .ownerFull }
+                for try await value in try await connection.query("SELECT count(*) FROM recovery", logger: logger).decode(Int.self) { all = value }
+                guard all < maximumSlots else { return .relayFull }
+            }
+            try await connection.query("""
+                INSERT INTO recovery (slot, owner, blob) VALUES (\(slotID), \(ownerKey), \(ByteBuffer(bytes: blob)))
+                ON CONFLICT (slot) DO UPDATE SET blob = excluded.blob
+                """, logger: logger)
+            return .stored
+        }
+    }
+}
