@@ -139,7 +139,8 @@ let package = Package(
         // Beside the layers: deterministic doubles and trace replay for tests, examples, benchmarks.
         .target(
             name: "DuetTesting",
-            dependencies: ["DuetCore", "DuetWire", "DuetCrypto", "DuetHTTP", "DuetSync", "DuetRelay", "DuetStore", "CPseudoTerminal"],
+            dependencies: ["DuetCore", "DuetWire", "DuetCrypto", "DuetHTTP", "DuetSync", "DuetRelay", "DuetStore", "CPseudoTerminal",
+                           .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(name: "CHeapStatistics"),
@@ -235,7 +236,8 @@ let package = Package(
         ),
         .testTarget(
             name: "DuetRelayTests",
-            dependencies: ["DuetRelay", "DuetWire", "DuetCrypto", "DuetTesting", "duet-relay", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["DuetRelay", "DuetWire", "DuetCrypto", "DuetTesting", "duet-relay", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
         .testTarget(

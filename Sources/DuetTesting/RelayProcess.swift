@@ -21,9 +21,18 @@ public final class RelayProcess: @unchecked Sendable {
     /// Extra command-line options (limits) for every start.
     public let options: [String]
 
-    public init(data: String? = nil, options: [String] = []) async throws {
+    /// The database a relay on PostgreSQL keeps everything in (another process can share it).
+    public let postgresURL: String?
+
+    /// - Parameters:
+    ///   - backend: `.postgres` gives the relay a fresh database on the test server (TestPostgres).
+    ///   - postgresURL: a database another relay uses already (two processes, one database).
+    public init(data: String? = nil, options: [String] = [], backend: RelayBackendKind = .sqlite, postgresURL: String? = nil) async throws {
         self.data = data ?? NSTemporaryDirectory() + "duet-relay-process-" + UUID().uuidString
-        self.options = options
+        var url = postgresURL
+        if url == nil, backend == .postgres { url = try await TestPostgres.freshDatabase() }
+        self.postgresURL = url
+        self.options = options + (url.map { ["--postgres", $0] } ?? [])
         logPath = self.data + ".log"
         process = Process()
         exit = ProcessExit(process)

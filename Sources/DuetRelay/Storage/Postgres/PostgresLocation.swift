@@ -1,7 +1,7 @@
 import Foundation
 import NIOCore
 import NIOSSL
-import PostgresNIO
+public import PostgresNIO
 
 /// Where the shared backend's database is, read from `--postgres URL`
 /// (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|require][&host=/socket/folder]`).
@@ -107,7 +107,7 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
     }
 
     /// One connection of its own (the listener for notifications, the first check at start).
-    var connectionConfiguration: PostgresConnection.Configuration {
+    public var connectionConfiguration: PostgresConnection.Configuration {
         var configuration: PostgresConnection.Configuration
         switch endpoint {
         case .socket(let path):
