@@ -6,17 +6,23 @@ import Testing
 /// Two partners, each with a journal of their own, and a real relay on loopback.
 final class Couple {
     let relay: RelayProcess
+    /// Sam's relay when the couple is split over two relay processes on one PostgreSQL
+    /// database (issue #17); otherwise Sam uses `relay` too.
+    let samRelay: RelayProcess?
     let alex: TemporaryJournal
     let sam: TemporaryJournal
     var alexPairing = "", samPairing = ""
 
-    /// With `proxy`, every device reaches the relay through it (a relay that lies).
-    init(pair: Bool = true, relayOptions: [String] = [], via proxy: TamperingProxy? = nil) async throws {
-        relay = try await RelayProcess(options: relayOptions + (proxy.map { ["--public-url", $0.base] } ?? []))
+    /// With `proxy`, every device reaches the relay through it (a relay that lies). With
+    /// `splitOverPostgres`, Alex uses one relay process and Sam another, on one database.
+    init(pair: Bool = true, relayOptions: [String] = [], via proxy: TamperingProxy? = nil, splitOverPostgres: Bool = false) async throws {
+        relay = try await RelayProcess(options: relayOptions + (proxy.map { ["--public-url", $0.base] } ?? []),
+                                       backend: splitOverPostgres ? .postgres : .sqlite)
+        samRelay = splitOverPostgres ? try await RelayProcess(options: relayOptions, postgresURL: relay.postgresURL) : nil
         proxy?.forward(to: relay.port)
         let base = proxy?.base ?? relay.base
         alex = try await TemporaryJournal(name: "Alex", initOptions: ["--device", "Alex's laptop", "--relay", base])
-        sam = try await TemporaryJournal(name: "Sam", initOptions: ["--device", "Sam's phone", "--relay", base])
+        sam = try await TemporaryJournal(name: "Sam", initOptions: ["--device", "Sam's phone", "--relay", samRelay?.base ?? base])
         if pair { try await self.pair() }
     }
 

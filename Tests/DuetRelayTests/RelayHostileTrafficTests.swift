@@ -43,9 +43,9 @@ struct RelayHostileTrafficTests {
         ]
     }
 
-    @Test("Random and crafted bodies, methods and paths on every route: never a 5xx, never a dropped answer; the relay stays up and small")
-    func everyRoute() async throws {
-        let relay = try await RelayProcess()
+    @Test("Random and crafted bodies, methods and paths on every route: never a 5xx, never a dropped answer; the relay stays up and small", arguments: RelayBackendKind.allCases)
+    func everyRoute(backend: RelayBackendKind) async throws {
+        let relay = try await RelayProcess(backend: backend)
         let alex = RelayProcessTests.Member()
         let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
         let hexSpace = RelayClient.hex(space)

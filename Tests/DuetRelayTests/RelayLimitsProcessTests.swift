@@ -31,11 +31,11 @@ struct RelayLimitsProcessTests {
         return bytes
     }
 
-    @Test("Every numeric query parameter with max UInt64, max Int64, negative, empty and non-numeric values: 400 or 200, never 5xx, and the relay lives")
-    func hostileNumbers() async throws {
+    @Test("Every numeric query parameter with max UInt64, max Int64, negative, empty and non-numeric values: 400 or 200, never 5xx, and the relay lives", arguments: RelayBackendKind.allCases)
+    func hostileNumbers(backend: RelayBackendKind) async throws {
         // Attack: GET …/membership?after=18446744073709551615 overflowed `after + 1` and killed
         // the relay; after=9223372036854775807 trapped in storage at Int64(index).
-        let relay = try await RelayProcess()
+        let relay = try await RelayProcess(backend: backend)
         var alex = Member()
         let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
         let path = "/v1/spaces/\(RelayClient.hex(space))"
@@ -81,10 +81,10 @@ struct RelayLimitsProcessTests {
         #expect(try await Self.alive(relay), "the relay is still up")
     }
 
-    @Test("A device that forks is stopped after its first fork; evidence counts against the quota and the disk stays bounded")
-    func forkFlood() async throws {
+    @Test("A device that forks is stopped after its first fork; evidence counts against the quota and the disk stays bounded", arguments: RelayBackendKind.allCases)
+    func forkFlood(backend: RelayBackendKind) async throws {
         // Attack: 20 forks of 2 MiB on a space with a 1 MB quota wrote 84 MB in under a second.
-        let relay = try await RelayProcess(options: ["--space-quota-bytes", "1000000"])
+        let relay = try await RelayProcess(options: ["--space-quota-bytes", "1000000"], backend: backend)
         var alex = Member()
         let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
         let path = "/v1/spaces/\(RelayClient.hex(space))/envelopes"
@@ -114,10 +114,10 @@ struct RelayLimitsProcessTests {
         #expect(try await Self.alive(relay))
     }
 
-    @Test("Mailboxes are capped per device and in all, with 429 and Retry-After; taking one frees its room")
-    func mailboxCaps() async throws {
+    @Test("Mailboxes are capped per device and in all, with 429 and Retry-After; taking one frees its room", arguments: RelayBackendKind.allCases)
+    func mailboxCaps(backend: RelayBackendKind) async throws {
         // Attack: 100,000 × 64 KiB mailboxes were 6.4 GiB of the relay's memory for anyone.
-        let relay = try await RelayProcess(options: ["--mailbox-bytes", String(512 << 10), "--mailbox-bytes-per-device", String(192 << 10)])
+        let relay = try await RelayProcess(options: ["--mailbox-bytes", String(512 << 10), "--mailbox-bytes-per-device", String(192 << 10)], backend: backend)
         var mallory = RelayClient(base: relay.base, device: .generate())
         try await mallory.authenticate()
         let blob = [UInt8](repeating: 1, count: 64 << 10)
@@ -147,11 +147,11 @@ struct RelayLimitsProcessTests {
         #expect(try await Self.alive(relay))
     }
 
-    @Test("Challenges hold nothing: naming someone's key a thousand times locks nobody out; sessions are capped per device and in all, oldest ending first")
-    func challengeAndSessionCaps() async throws {
+    @Test("Challenges hold nothing: naming someone's key a thousand times locks nobody out; sessions are capped per device and in all, oldest ending first", arguments: RelayBackendKind.allCases)
+    func challengeAndSessionCaps(backend: RelayBackendKind) async throws {
         // Attack: challenges were kept per claimed key; eight requests naming a victim's public
         // key (which the partner sees in the membership log) kept that device from signing in.
-        let relay = try await RelayProcess(options: ["--sessions-per-device", "2", "--max-sessions", "5"])
+        let relay = try await RelayProcess(options: ["--sessions-per-device", "2", "--max-sessions", "5"], backend: backend)
         let victim = RelayProcessTests.Member()
         let (_, space) = try await RelayProcessTests.personalSpace(relay, victim)
         let attacker = RelayClient(base: relay.base, device: .generate())
@@ -190,9 +190,9 @@ struct RelayLimitsProcessTests {
         #expect(try await attacker.request("POST", "/v1/auth/session", body: foreign, authorised: false).status == 401, "bound to its key")
     }
 
-    @Test("Spaces per identity, recovery slots per identity and membership bursts are capped")
-    func creationCaps() async throws {
-        let relay = try await RelayProcess(options: ["--spaces-per-identity", "2", "--recovery-slots-per-identity", "2", "--membership-burst", "8"])
+    @Test("Spaces per identity, recovery slots per identity and membership bursts are capped", arguments: RelayBackendKind.allCases)
+    func creationCaps(backend: RelayBackendKind) async throws {
+        let relay = try await RelayProcess(options: ["--spaces-per-identity", "2", "--recovery-slots-per-identity", "2", "--membership-burst", "8"], backend: backend)
         let identity = SigningKey.generate()
         var client = RelayClient(base: relay.base, device: .generate())
         try await client.authenticate()
@@ -231,9 +231,9 @@ struct RelayLimitsProcessTests {
         init(_ reply: RelayClient.Reply) { code = reply.code; retryAfter = reply.headers["retry-after"]; text = reply.text }
     }
 
-    @Test("Appends past the rate get 429 with Retry-After; a batch larger than the burst is 413 batch-too-large")
-    func appendRate() async throws {
-        let relay = try await RelayProcess(options: ["--appends-per-second", "10", "--append-burst", "20"])
+    @Test("Appends past the rate get 429 with Retry-After; a batch larger than the burst is 413 batch-too-large", arguments: RelayBackendKind.allCases)
+    func appendRate(backend: RelayBackendKind) async throws {
+        let relay = try await RelayProcess(options: ["--appends-per-second", "10", "--append-burst", "20"], backend: backend)
         var alex = Member()
         let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
         let path = "/v1/spaces/\(RelayClient.hex(space))/envelopes"
@@ -248,9 +248,9 @@ struct RelayLimitsProcessTests {
         #expect((1...2).contains(seconds), "ten envelopes at ten a second: about a second (\(seconds))")
     }
 
-    @Test("Fetch pages are bounded in bytes and always carry one envelope; the client reads on to completion")
-    func pagesBoundedInBytes() async throws {
-        let relay = try await RelayProcess(options: ["--max-page-bytes", "65536"])
+    @Test("Fetch pages are bounded in bytes and always carry one envelope; the client reads on to completion", arguments: RelayBackendKind.allCases)
+    func pagesBoundedInBytes(backend: RelayBackendKind) async throws {
+        let relay = try await RelayProcess(options: ["--max-page-bytes", "65536"], backend: backend)
         var alex = Member()
         let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
         let path = "/v1/spaces/\(RelayClient.hex(space))"
@@ -309,9 +309,9 @@ struct RelayLimitsProcessTests {
         }
     }
 
-    @Test("Behind a proxy: clients sign --public-url; the listening address is refused as an origin")
-    func publicURL() async throws {
-        let relay = try await RelayProcess(options: ["--public-url", "https://relay.example.test/"])
+    @Test("Behind a proxy: clients sign --public-url; the listening address is refused as an origin", arguments: RelayBackendKind.allCases)
+    func publicURL(backend: RelayBackendKind) async throws {
+        let relay = try await RelayProcess(options: ["--public-url", "https://relay.example.test/"], backend: backend)
         var behindProxy = RelayClient(base: relay.base, device: .generate(), origin: "https://relay.example.test")
         try await behindProxy.authenticate()
         #expect(behindProxy.token.count == 32, "the public URL (trailing slash dropped) is the origin")
@@ -322,10 +322,10 @@ struct RelayLimitsProcessTests {
 
 @Suite("duet-relay: revocation takes effect at once")
 struct RelayRevocationProcessTests {
-    @Test("Removing a device closes its live sockets, ends its sessions, and closes the recovery read path to it")
-    func revocation() async throws {
+    @Test("Removing a device closes its live sockets, ends its sessions, and closes the recovery read path to it", arguments: RelayBackendKind.allCases)
+    func revocation(backend: RelayBackendKind) async throws {
         // Attack: a revoked laptop's duetd kept receiving every new envelope on its socket.
-        let relay = try await RelayProcess()
+        let relay = try await RelayProcess(backend: backend)
         var alex = RelayProcessTests.Member()
         let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
         let path = "/v1/spaces/\(RelayClient.hex(space))"

@@ -46,9 +46,9 @@ struct RelayProcessTests {
         return (client, space)
     }
 
-    @Test("Health on both listeners, metrics only on the admin one, and graceful shutdown on SIGTERM")
-    func lifecycle() async throws {
-        let relay = try await RelayProcess()
+    @Test("Health on both listeners, metrics only on the admin one, and graceful shutdown on SIGTERM", arguments: RelayBackendKind.allCases)
+    func lifecycle(backend: RelayBackendKind) async throws {
+        let relay = try await RelayProcess(backend: backend)
         let client = RelayClient(base: relay.base, device: .generate())
         let admin = RelayClient(base: relay.adminBase, device: .generate())
         let health = try await client.request("GET", "/healthz", authorised: false)
@@ -62,9 +62,9 @@ struct RelayProcessTests {
         #expect(await relay.terminate() == 0, "exits cleanly on SIGTERM")
     }
 
-    @Test("Append, heads, fetch by vector; duplicates, gaps, forks and strangers refused with codes")
-    func envelopes() async throws {
-        let relay = try await RelayProcess()
+    @Test("Append, heads, fetch by vector; duplicates, gaps, forks and strangers refused with codes", arguments: RelayBackendKind.allCases)
+    func envelopes(backend: RelayBackendKind) async throws {
+        let relay = try await RelayProcess(backend: backend)
         var alex = Member()
         let (client, space) = try await Self.personalSpace(relay, alex)
         let key = SymmetricKey.random()
@@ -100,9 +100,9 @@ struct RelayProcessTests {
         #expect(try await client.request("GET", "/v1/spaces/\(RelayClient.hex(SpaceID.random()))/heads").code == "unknown-space")
     }
 
-    @Test("Random and oversized bodies on every route get a 4xx, and the relay stays up")
-    func hostileBodies() async throws {
-        let relay = try await RelayProcess()
+    @Test("Random and oversized bodies on every route get a 4xx, and the relay stays up", arguments: RelayBackendKind.allCases)
+    func hostileBodies(backend: RelayBackendKind) async throws {
+        let relay = try await RelayProcess(backend: backend)
         let alex = Member()
         let (client, space) = try await Self.personalSpace(relay, alex)
         let path = "/v1/spaces/\(RelayClient.hex(space))"
@@ -122,9 +122,9 @@ struct RelayProcessTests {
         #expect(try await client.request("GET", "/healthz").status == 200, "still up")
     }
 
-    @Test("Killed with SIGKILL during appends and restarted: nothing acknowledged is missing")
-    func crashDuringAppends() async throws {
-        let relay = try await RelayProcess()
+    @Test("Killed with SIGKILL during appends and restarted: nothing acknowledged is missing", arguments: RelayBackendKind.allCases)
+    func crashDuringAppends(backend: RelayBackendKind) async throws {
+        let relay = try await RelayProcess(backend: backend)
         var alex = Member()
         let (client, space) = try await Self.personalSpace(relay, alex)
         let key = SymmetricKey.random()
@@ -159,9 +159,9 @@ actor AcknowledgedCounter {
 
 @Suite("duet-relay process, mailboxes and load")
 struct RelayMailboxAndLoadTests {
-    @Test("A mailbox holds one opaque message, read once; sizes and reuse are refused")
-    func mailboxes() async throws {
-        let relay = try await RelayProcess()
+    @Test("A mailbox holds one opaque message, read once; sizes and reuse are refused", arguments: RelayBackendKind.allCases)
+    func mailboxes(backend: RelayBackendKind) async throws {
+        let relay = try await RelayProcess(backend: backend)
         var inviter = RelayClient(base: relay.base, device: .generate())
         var invitee = RelayClient(base: relay.base, device: .generate())
         try await inviter.authenticate()
@@ -178,9 +178,9 @@ struct RelayMailboxAndLoadTests {
         #expect(try await inviter.request("GET", "/v1/mailboxes/\(id)", authorised: false).status == 401)
     }
 
-    @Test("200 concurrent devices append over HTTP: every envelope stored once, each device in order, fetch exact")
-    func concurrentClients() async throws {
-        let relay = try await RelayProcess()
+    @Test("200 concurrent devices append over HTTP: every envelope stored once, each device in order, fetch exact", arguments: RelayBackendKind.allCases)
+    func concurrentClients(backend: RelayBackendKind) async throws {
+        let relay = try await RelayProcess(backend: backend)
         // Twenty spaces (an identity holds at most 16 devices at once): each created by its owner
         // identity; 10 devices join each, each certified.
         let owners = (0..<20).map { _ in SigningKey.generate() }
@@ -248,9 +248,9 @@ struct RelayMailboxAndLoadTests {
 
 @Suite("duet-relay process, live push")
 struct RelayLiveTests {
-    @Test("Every stored envelope is pushed at once to each connected member device; strangers cannot subscribe")
-    func livePush() async throws {
-        let relay = try await RelayProcess()
+    @Test("Every stored envelope is pushed at once to each connected member device; strangers cannot subscribe", arguments: RelayBackendKind.allCases)
+    func livePush(backend: RelayBackendKind) async throws {
+        let relay = try await RelayProcess(backend: backend)
         var alex = RelayProcessTests.Member()
         let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
         let path = "/v1/spaces/\(RelayClient.hex(space))"
@@ -280,9 +280,9 @@ struct RelayLiveTests {
 
 @Suite("duet-relay logs")
 struct RelayLogTests {
-    @Test("At trace level the log holds no token, key, id or byte of ciphertext")
-    func logsHoldNoSecrets() async throws {
-        let relay = try await RelayProcess(options: ["--log-level", "trace"])
+    @Test("At trace level the log holds no token, key, id or byte of ciphertext", arguments: RelayBackendKind.allCases)
+    func logsHoldNoSecrets(backend: RelayBackendKind) async throws {
+        let relay = try await RelayProcess(options: ["--log-level", "trace"], backend: backend)
         var alex = RelayProcessTests.Member()
         let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
         let key = SymmetricKey.random()
@@ -304,9 +304,9 @@ struct RelayLogTests {
 
 @Suite("duet-relay process, connection limit")
 struct RelayConnectionLimitTests {
-    @Test("A device gets at most the configured number of live connections")
-    func connectionLimit() async throws {
-        let relay = try await RelayProcess(options: ["--live-connections-per-device", "2"])
+    @Test("A device gets at most the configured number of live connections", arguments: RelayBackendKind.allCases)
+    func connectionLimit(backend: RelayBackendKind) async throws {
+        let relay = try await RelayProcess(options: ["--live-connections-per-device", "2"], backend: backend)
         let alex = RelayProcessTests.Member()
         let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
         let path = "/v1/spaces/\(RelayClient.hex(space))/live"
@@ -322,9 +322,9 @@ struct RelayConnectionLimitTests {
 
 @Suite("duet-relay process, more refusals")
 struct RelayRefusalTests {
-    @Test("A session with a wrong signature is 401; a membership record that does not follow the log is 409")
-    func refusals() async throws {
-        let relay = try await RelayProcess()
+    @Test("A session with a wrong signature is 401; a membership record that does not follow the log is 409", arguments: RelayBackendKind.allCases)
+    func refusals(backend: RelayBackendKind) async throws {
+        let relay = try await RelayProcess(backend: backend)
         let alex = RelayProcessTests.Member()
         let (client, space) = try await RelayProcessTests.personalSpace(relay, alex)
         let challenge = try await client.request("POST", "/v1/auth/challenge", body: alex.device.verifyingKey.bytes, authorised: false)
