@@ -26,8 +26,7 @@ public enum TestPostgres {
         return try started.withLock { url in
             if let url { return url }
             let folder = NSTemporaryDirectory() + "duet-test-postgres-" + UUID().uuidString
-            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent(".ci/postgres-cluster").path
+            let script = PrivatePostgresCluster.scriptPath
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/bin/bash")
             process.arguments = [script, "start", folder]
@@ -45,8 +44,7 @@ public enum TestPostgres {
                 guard let folder = TestPostgres.startedFolder.withLock({ $0 }) else { return }
                 let stop = Process()
                 stop.executableURL = URL(fileURLWithPath: "/bin/bash")
-                stop.arguments = [URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                    .deletingLastPathComponent().appendingPathComponent(".ci/postgres-cluster").path, "stop", folder]
+                stop.arguments = [PrivatePostgresCluster.scriptPath, "stop", folder]
                 try? stop.run()
                 stop.waitUntilExit()
             }
@@ -71,6 +69,44 @@ public enum TestPostgres {
         try? await connection.close()
         guard let base = server.range(of: "/", options: .backwards) else { throw RelayTestFailure("a server URL without a database: \(server)") }
         return String(server[..<base.lowerBound]) + "/" + name + String(server[base.upperBound...].drop { $0 != "?" })
+    }
+}
+
+/// A PostgreSQL server of one test's own, which the test may stop and start again (a fault
+/// test's outage): `.ci/postgres-cluster` in a temporary folder, removed by ``remove()``.
+public final class PrivatePostgresCluster: Sendable {
+    public let url: String
+    private let folder: String
+
+    public init() async throws {
+        folder = NSTemporaryDirectory() + "duet-test-cluster-" + UUID().uuidString
+        let run = try await Self.script("start", folder)
+        guard run.status == 0, run.stdout.hasPrefix("postgres://") else {
+            throw RelayTestFailure("could not start a PostgreSQL cluster: \(run.stderr)")
+        }
+        url = run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Stops the server (fast shutdown: sessions are cut), keeping its data.
+    public func down() async throws { try await Self.require(Self.script("down", folder)) }
+
+    /// Starts it again on the same port.
+    public func up() async throws { try await Self.require(Self.script("up", folder)) }
+
+    /// Stops it and removes its folder.
+    public func remove() async { _ = try? await Self.script("stop", folder) }
+
+    static var scriptPath: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(".ci/postgres-cluster").path
+    }
+
+    private static func script(_ command: String, _ folder: String) async throws -> ProcessRun {
+        try await ProcessRun.run("/bin/bash", [scriptPath, command, folder], timeout: .seconds(120))
+    }
+
+    private static func require(_ run: ProcessRun) throws {
+        guard run.status == 0 else { throw RelayTestFailure("postgres-cluster: \(run.stderr)") }
     }
 }
 

@@ -4,6 +4,13 @@ import DuetWire
 import Foundation
 import Testing
 
+actor SendProgress {
+    private(set) var highest: UInt64 = 0
+    private(set) var refusals: [String] = []
+    func acknowledged(_ seq: UInt64) { highest = max(highest, seq) }
+    func refused(_ what: String) { refusals.append(what) }
+}
+
 /// Two `duet-relay` processes on one PostgreSQL database (issue #17): live fan-out across
 /// them, one killed while clients append, and a database that cannot be reached.
 @Suite("duet-relay processes on one PostgreSQL")
@@ -94,6 +101,56 @@ struct RelayClusterProcessTests {
         let batch = try RelayMessages.decodeBatch(Array(fetched.body.dropFirst()), maximumCount: 1000, maximumItemBytes: 1 << 20)
         #expect(batch == envelopes.map(\.bytes), "every envelope once, in order")
         _ = await b.terminate()
+    }
+
+    @Test("The database restarted under load: the relays refuse while it is down (nothing acknowledged is lost), reconnect by themselves, and close live sockets so clients fetch")
+    func databaseRestart() async throws {
+        let cluster = try await PrivatePostgresCluster()
+        let a = try await RelayProcess(postgresURL: cluster.url)
+        let b = try await RelayProcess(postgresURL: cluster.url)
+        var alex = RelayProcessTests.Member()
+        let (onA, space) = try await RelayProcessTests.personalSpace(a, alex)
+        let path = "/v1/spaces/\(RelayClient.hex(space))"
+        var onB = RelayClient(base: b.base, device: alex.device)
+        try await onB.authenticate()
+        let socket = try #require(MinimalWebSocket(port: b.port, path: path + "/live", token: onB.token, timeout: 30))
+        let key = SymmetricKey.random()
+        let envelopes = (0..<200).map { _ in alex.envelope(space, key) }
+        let progress = SendProgress()
+        // Each envelope is sent until it is acknowledged, as a device's sync does.
+        let sender = Task {
+            for envelope in envelopes {
+                while true {
+                    let reply = try? await onA.request("POST", path + "/envelopes", body: RelayMessages.encode(batch: [envelope.bytes]), timeout: .seconds(30))
+                    if reply?.status == 200 { break }
+                    await progress.refused(reply.map { "\($0.status) \($0.code ?? "")" } ?? "no answer")
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                await progress.acknowledged(envelope.header.seq)
+            }
+        }
+        while await progress.highest < 20 { try await Task.sleep(for: .milliseconds(2)) }
+        try await cluster.down()
+        // Down until the relay has refused at least one append (a condition, not a fixed pause).
+        while await progress.refusals.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(socket.waitForClose(), "B's live socket closed when its listener lost the database")
+        try await cluster.up()
+        try await sender.value
+        let refusals = await progress.refusals
+        #expect(refusals.allSatisfy { $0 == "503 unavailable" }, "while down, appends are refused as unavailable: \(Set(refusals))")
+        // Every envelope is held once, in order, though some were sent many times.
+        let fetched = try await onB.request("GET", path + "/envelopes?limit=1000")
+        let held = try RelayMessages.decodeBatch(Array(fetched.body.dropFirst()), maximumCount: 1000, maximumItemBytes: 1 << 20)
+        #expect(held == envelopes.map(\.bytes))
+        // B's listener is back: a fresh socket on B hears an append through A.
+        let again = try #require(MinimalWebSocket(port: b.port, path: path + "/live", token: onB.token))
+        let after = alex.envelope(space, key, "after the restart")
+        #expect(try await onA.request("POST", path + "/envelopes", body: RelayMessages.encode(batch: [after.bytes])).status == 200)
+        #expect(again.nextBinary() == after.bytes)
+        #expect(a.isRunning && b.isRunning)
+        _ = await a.terminate()
+        _ = await b.terminate()
+        await cluster.remove()
     }
 
     @Test("PostgreSQL unreachable at start: one clear line naming it (without its password) and a non-zero exit")

@@ -68,7 +68,7 @@ final class PostgresClusterFeed: Sendable {
         let parts = payload.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count >= 3, parts.count <= 5, parts[1].utf8.count <= 64,
               let spaceBytes = Hex.decode(String(parts[2])), let space = try? SpaceID(bytes: spaceBytes) else {
-            logger.notice("skipped a notification that is not the relay's (\(payload.prefix(80)))")
+            logger.notice("skipped a notification on the relay's channel that is not one of its own (\(payload.utf8.count) bytes)")
             return
         }
         guard parts[1] != Substring(storage.instance) else { return }
@@ -89,7 +89,7 @@ final class PostgresClusterFeed: Sendable {
             await service.forgetMembership(of: space)
             await live.prune(space: space, members: await service.memberDeviceIDs(of: space))
         default:
-            logger.notice("skipped a notification that is not the relay's (\(payload.prefix(80)))")
+            logger.notice("skipped a notification on the relay's channel that is not one of its own (\(payload.utf8.count) bytes)")
         }
     }
 }

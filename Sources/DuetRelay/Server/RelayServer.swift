@@ -72,14 +72,18 @@ public enum RelayServer {
         let service: RelayService
         let backend: Backend
         if let location = configuration.postgres {
+            // PostgresNIO's own debug and trace lines carry query values (ciphertext, space ids,
+            // session hashes): its log stops at notice, whatever the relay's level.
+            var databaseLogger = logger
+            databaseLogger.logLevel = max(logger.logLevel, .notice)
             let storage = try await PostgresRelayStorage.connect(location, spaceQuotaBytes: configuration.spaceQuotaBytes,
-                                                                 poolSize: configuration.postgresPoolSize, logger: logger)
+                                                                 poolSize: configuration.postgresPoolSize, logger: databaseLogger)
             let limits = configuration.limits
             service = RelayService(storage: storage, origin: origin, limits: limits,
                                    access: PostgresAccessStore(storage: storage, mailboxBytes: limits.mailboxBytes,
                                                                mailboxBytesPerDevice: limits.mailboxBytesPerDevice))
             await service.trustMembershipCache(false)
-            let feed = PostgresClusterFeed(location: location, storage: storage, service: service, live: live, logger: logger)
+            let feed = PostgresClusterFeed(location: location, storage: storage, service: service, live: live, logger: databaseLogger)
             let (listening, heard) = AsyncStream<Void>.makeStream()
             let task = Task { await feed.run { heard.yield() } }
             // Serve only once other processes' appends are heard: a socket opened before would miss them.

@@ -110,15 +110,53 @@ public final class PostgresRelayStorage: RelayStorage {
             return RelayError(code: "storage-full", status: 429, message: "the relay's database is full; its operator must make room",
                               retryAfterSeconds: 3600)
         }
+        let lost: Set<PSQLError.Code> = [.connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed, .uncleanShutdown]
+        let code = (error as? PSQLError)?.code
+            ?? ((error as? PostgresTransactionError).flatMap { [$0.beginError, $0.closureError, $0.commitError].compactMap { $0 }.first } as? PSQLError)?.code
+        // 57P01–57P03: the server is shutting down or starting up.
+        if code.map(lost.contains) == true || sqlState(error).map({ $0.hasPrefix("57P") || $0.hasPrefix("08") }) == true {
+            return databaseUnavailable
+        }
         return error
     }
 
-    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> sending T) async throws -> T {
-        do { return try await client.withTransaction(logger: logger, body) } catch { throw Self.unavailable(error) }
+    /// What a client is told while the database cannot be reached: nothing it sent was kept
+    /// unless it was acknowledged before; it sends again shortly.
+    static let databaseUnavailable = RelayError(code: "unavailable", status: 503,
+                                                message: "the relay cannot reach its database just now; nothing was stored, retry shortly",
+                                                retryAfterSeconds: 5)
+
+    /// How long one request may wait for the database: a pool waiting for a server that is
+    /// restarting must not hold requests (and their clients) for ever.
+    static let deadline: Duration = .seconds(10)
+
+    /// `operation`, or ``databaseUnavailable`` once ``deadline`` has passed (it is cancelled;
+    /// a transaction cut short is rolled back, so nothing is acknowledged that was not kept).
+    static func bounded<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await operation() }
+            group.addTask {
+                try await Task.sleep(for: deadline)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else { throw databaseUnavailable }
+            return value
+        }
     }
 
-    func read<T: Sendable>(_ body: (PostgresConnection) async throws -> sending T) async throws -> T {
-        do { return try await client.withConnection(body) } catch { throw Self.unavailable(error) }
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let client = client, logger = logger
+        do {
+            return try await Self.bounded { try await client.withTransaction(logger: logger) { connection in try await body(connection) } }
+        } catch { throw Self.unavailable(error) }
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let client = client
+        do {
+            return try await Self.bounded { try await client.withConnection { connection in try await body(connection) } }
+        } catch { throw Self.unavailable(error) }
     }
 
     // MARK: - Envelopes
