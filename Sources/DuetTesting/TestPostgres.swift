@@ -53,9 +53,9 @@ public enum TestPostgres {
         }
     }
 
-    /// A new, empty database on the server; its URL.
-    public static func freshDatabase() async throws -> String {
-        let server = try serverURL()
+    /// A new, empty database on the server (the test server unless `server` names another); its URL.
+    public static func freshDatabase(server given: String? = nil) async throws -> String {
+        let server = try given ?? serverURL()
         let location = try PostgresLocation(url: server)
         let name = "duet_test_" + Hex.encode(RandomBytes.make(count: 8))
         let logger = Logger(label: "duet-test-postgres")
@@ -78,9 +78,11 @@ public final class PrivatePostgresCluster: Sendable {
     public let url: String
     private let folder: String
 
-    public init() async throws {
+    /// - Parameter fsync: durable commits, as in production (benchmarks); tests run without.
+    public init(fsync: Bool = false) async throws {
         folder = NSTemporaryDirectory() + "duet-test-cluster-" + UUID().uuidString
-        let run = try await Self.script("start", folder)
+        let run = try await ProcessRun.run("/bin/bash", [Self.scriptPath, "start", folder], environment: ["POSTGRES_CLUSTER_FSYNC": fsync ? "on" : "off"],
+                                           timeout: .seconds(120))
         guard run.status == 0, run.stdout.hasPrefix("postgres://") else {
             throw RelayTestFailure("could not start a PostgreSQL cluster: \(run.stderr)")
         }

@@ -7,6 +7,6 @@ struct DuetBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "duet-bench",
         abstract: "Measure Duet: editing traces, merges, the store, SQLite appends, the relay, sync, crypto; and a fault-injection soak.",
-        subcommands: [TraceCommand.self, ConcurrentCommand.self, StoreCommand.self, RelayCommand.self, SyncBenchCommand.self, CryptoCommand.self, MergeCommand.self, SqliteCommand.self, SoakCommand.self, SoakEditorCommand.self]
+        subcommands: [TraceCommand.self, ConcurrentCommand.self, StoreCommand.self, RelayCommand.self, RelayBackendsCommand.self, SyncBenchCommand.self, CryptoCommand.self, MergeCommand.self, SqliteCommand.self, SoakCommand.self, SoakEditorCommand.self]
     )
 }

@@ -137,10 +137,16 @@ struct RelayCommand: AsyncParsableCommand {
 
     /// Milliseconds from sending an append to a subscribed device receiving it, 200 times.
     static func fanOut(_ relay: RelayProcess, key: SymmetricKey) async throws -> [Double] {
+        try await fanOut(writer: relay, subscriber: relay, key: key)
+    }
+
+    /// The same with the writer on one relay and the subscriber on another (issue #17: two
+    /// relay processes on one PostgreSQL database; the session from `writer` works at both).
+    static func fanOut(writer relay: RelayProcess, subscriber: RelayProcess, key: SymmetricKey) async throws -> [Double] {
         let (members, space) = try await Self.space(relay, devices: 2)
         var writer = members[0]
         let path = "/v1/spaces/\(RelayClient.hex(space))"
-        guard let socket = MinimalWebSocket(port: relay.port, path: path + "/live", token: members[1].client.token) else {
+        guard let socket = MinimalWebSocket(port: subscriber.port, path: path + "/live", token: members[1].client.token) else {
             throw RelayTestFailure("could not subscribe")
         }
         var samples: [Double] = []
