@@ -12,28 +12,80 @@ struct DuetRelayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "duet-relay",
         abstract: "Store and forward Duet envelopes it cannot read.",
-        subcommands: [ServeCommand.self, InspectCommand.self],
+        subcommands: [ServeCommand.self, InspectCommand.self, MigrateCommand.self],
         defaultSubcommand: ServeCommand.self)
 }
 
-/// Prints what a relay's data folder holds, as its operator sees it.
-struct InspectCommand: ParsableCommand {
+/// Prints what a relay's store holds, as its operator sees it.
+struct InspectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Show what the relay holds: spaces, member devices, sealed envelopes (it has no key to open them).")
 
     @Option(help: "The relay's data folder.") var data = "./duet-relay-data"
+    @Option(help: ArgumentHelp("Inspect this PostgreSQL database instead (the relay's --postgres).", valueName: "url")) var postgres: String?
 
-    func run() throws {
+    func validate() throws {
+        if let postgres {
+            do { _ = try PostgresLocation(url: postgres) } catch { throw ValidationError(error.description) }
+        }
+    }
+
+    func run() async throws {
         let inspection: RelayInspection
-        do { inspection = try RelayInspection(directory: data) } catch {
-            FileHandle.standardError.write(Data("error: cannot read the relay store in \(data): \(error)\n".utf8))
-            throw ExitCode(1)
+        if let postgres {
+            inspection = try await ServeCommand.exitingOnBackendFailure { try await RelayInspection(postgres: try PostgresLocation(url: postgres)) }
+        } else {
+            do { inspection = try RelayInspection(directory: data) } catch {
+                FileHandle.standardError.write(Data("error: cannot read the relay store in \(data): \(error)\n".utf8))
+                throw ExitCode(1)
+            }
         }
         for space in inspection.spaces {
             print("space \(space.id): \(space.identities) identit\(space.identities == 1 ? "y" : "ies"), devices \(space.devices.joined(separator: ", ")), "
                   + "\(space.wrappedKeys) wrapped key(s), \(space.envelopes) sealed envelope(s), \(space.envelopeBytes) bytes")
         }
+    }
+}
+
+/// Moves a SQLite relay into PostgreSQL (issue #17) and checks every envelope arrived.
+struct MigrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate",
+        abstract: "Move a stopped SQLite relay's data into an empty PostgreSQL database, then check that every envelope arrived.",
+        discussion: "The SQLite store is only read, and the relay must be stopped (its folder is locked meanwhile). Sessions and pairing mailboxes are not moved: clients sign in again. Then serve with --postgres URL.")
+
+    @Option(help: "The SQLite relay's data folder.") var data = "./duet-relay-data"
+    @Option(help: ArgumentHelp("The empty PostgreSQL database to move it into.", valueName: "url")) var postgres: String
+
+    func validate() throws {
+        do { _ = try PostgresLocation(url: postgres) } catch { throw ValidationError(error.description) }
+    }
+
+    func run() async throws {
+        func fail(_ message: String) -> ExitCode {
+            FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+            return ExitCode(1)
+        }
+        guard FileManager.default.fileExists(atPath: data + "/relay.sqlite") else { throw fail("no relay store in \(data) (relay.sqlite)") }
+        // A relay still serving the folder would take appends the copy misses.
+        let lock: DataFolderLock
+        do { lock = try DataFolderLock(folder: data) } catch { throw fail("\(error)") }
+        let location = try PostgresLocation(url: postgres)
+        let report: RelayMigration.Report
+        do {
+            report = try await ServeCommand.exitingOnBackendFailure {
+                try await RelayMigration.sqliteToPostgres(directory: data, location: location) { line in
+                    FileHandle.standardError.write(Data("migrate: \(line)\n".utf8))
+                }
+            }
+        } catch let error as RelayMigration.Mismatch {
+            throw fail(error.description)
+        }
+        withExtendedLifetime(lock) {}
+        print("migrated \(report.spaces) space(s), \(report.envelopes) envelope(s) (\(report.envelopeBytes) bytes), "
+              + "\(report.membershipRecords) membership record(s), \(report.recoveryBlobs) recovery blob(s) into \(location)")
+        print("verified: every envelope, membership record and recovery blob is in PostgreSQL byte for byte; serve with --postgres")
     }
 }
 

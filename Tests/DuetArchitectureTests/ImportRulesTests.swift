@@ -78,6 +78,9 @@ struct ImportRulesTests {
         "WSClient": ["DuetSync"],
         "HTTPTypes": ["DuetRelay", "DuetSync"],
         "ServiceLifecycle": ["DuetDaemon", "duetd", "duet-relay"],
+        // The relay's shared backend (issue #17), and the tests' databases for it.
+        "PostgresNIO": ["DuetRelay", "DuetTesting"],
+        "NIOSSL": ["DuetRelay"],
     ]
 
     @Test("C libraries and networking libraries are imported only where their layer lives; duet's commands import DuetDevice and no lower module")

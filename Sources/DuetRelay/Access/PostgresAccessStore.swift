@@ -99,7 +99,7 @@ public final class PostgresAccessStore: RelayAccessStore {
     public func putMailbox(_ id: [UInt8], _ blob: [UInt8], owner: VerifyingKey, now: UInt64) async throws {
         try MailboxCaps.check(id: id, blob: blob)
         let logger = logger, caps = caps, moment = Int64(clamping: now)
-        let expires = Int64(clamping: now.addingReportingOverflow(Mailboxes.lifetime).partialValue)
+        let expires = Int64(clamping: now > UInt64.max - Mailboxes.lifetime ? UInt64.max : now + Mailboxes.lifetime)
         let key = ByteBuffer(bytes: owner.bytes), mailbox = ByteBuffer(bytes: id)
         try await storage.transaction { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(Self.mailboxLock))", logger: logger)

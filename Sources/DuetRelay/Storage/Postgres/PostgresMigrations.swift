@@ -104,6 +104,19 @@ enum PostgresMigrations {
             """),
     ]
 
+    /// Refuses a database no relay has brought to this schema (inspect writes nothing).
+    static func requireMigrated(_ connection: PostgresConnection, logger: Logger) async throws {
+        var applied: Set<String> = []
+        do {
+            for try await name in try await connection.query("SELECT name FROM relay_migrations", logger: logger).decode(String.self) { applied.insert(name) }
+        } catch where PostgresRelayStorage.sqlState(error) == "42P01" {
+            throw PostgresRelayError("this database holds no relay's data (no relay_migrations table)")
+        }
+        guard applied == Set(all.map(\.name)) else {
+            throw PostgresRelayError("this database's schema (\(applied.sorted().joined(separator: ", "))) is not this duet-relay's; run the matching version, or start this relay on it once to migrate")
+        }
+    }
+
     /// A migration's statements: split where a line ends with a semicolon (no statement of
     /// theirs holds one inside a line's end), comment lines dropped.
     static func statements(_ sql: String) -> [String] {

@@ -33,12 +33,18 @@ public final class PostgresRelayStorage: RelayStorage {
 
     /// Connects (one clear error when the database cannot be reached or is not Duet's), brings
     /// the schema up to date, and starts the connection pool.
-    public static func connect(_ location: PostgresLocation, spaceQuotaBytes: Int = 1 << 30, poolSize: Int = 16,
+    /// - Parameter migrate: false to read a database as it is (`duet-relay inspect`): one no
+    ///   relay has migrated is refused, and nothing is written.
+    public static func connect(_ location: PostgresLocation, spaceQuotaBytes: Int = 1 << 30, poolSize: Int = 16, migrate: Bool = true,
                                logger: Logger = Logger(label: "duet-relay.postgres")) async throws -> PostgresRelayStorage {
         do {
             let connection = try await PostgresConnection.connect(configuration: location.connectionConfiguration, id: 0, logger: logger)
             do {
-                try await PostgresMigrations.migrate(connection, logger: logger)
+                if migrate {
+                    try await PostgresMigrations.migrate(connection, logger: logger)
+                } else {
+                    try await PostgresMigrations.requireMigrated(connection, logger: logger)
+                }
             } catch {
                 try? await connection.close()
                 throw error

@@ -1,0 +1,61 @@
+import DuetCrypto
+import DuetTesting
+import DuetWire
+import Foundation
+import Testing
+
+/// `duet-relay migrate` and `duet-relay inspect` on both backends (issue #17).
+@Suite("duet-relay migrate and inspect")
+struct RelayMigrationProcessTests {
+    @Test("A SQLite relay moved into PostgreSQL: everything arrives, inspect agrees, the relay serves it there; a busy folder or a non-empty database is refused")
+    func migrate() async throws {
+        let sqlite = try await RelayProcess()
+        var alex = RelayProcessTests.Member()
+        let (client, space) = try await RelayProcessTests.personalSpace(sqlite, alex)
+        let path = "/v1/spaces/\(RelayClient.hex(space))"
+        let key = SymmetricKey.random()
+        let envelopes = (0..<50).map { _ in alex.envelope(space, key) }
+        for chunk in stride(from: 0, to: envelopes.count, by: 10) {
+            let reply = try await client.request("POST", path + "/envelopes", body: RelayMessages.encode(batch: envelopes[chunk..<chunk + 10].map(\.bytes)))
+            #expect(reply.status == 200)
+        }
+        // The device forks: the evidence moves too, and it stays stopped on PostgreSQL.
+        let fork = Envelope.seal(Array("another first".utf8), header: .init(space: space, epoch: 1, device: alex.id, seq: 1, previous: .zero),
+                                 contentKey: key, signingKey: alex.device)
+        #expect(try await client.request("POST", path + "/envelopes", body: RelayMessages.encode(batch: [fork.bytes])).code == "fork")
+
+        let url = try await TestPostgres.freshDatabase()
+        let busy = try await ProcessRun.run("duet-relay", ["migrate", "--data", sqlite.data, "--postgres", url])
+        #expect(busy.status == 1 && busy.stderr.contains("already serving"), "a running relay's folder is not migrated: \(busy.stderr)")
+        let before = try await ProcessRun.run("duet-relay", ["inspect", "--data", sqlite.data])
+        #expect(await sqlite.terminate() == 0)
+
+        let moved = try await ProcessRun.run("duet-relay", ["migrate", "--data", sqlite.data, "--postgres", url])
+        #expect(moved.status == 0, "\(moved.stderr)")
+        #expect(moved.stdout.contains("migrated 1 space(s), 50 envelope(s)") && moved.stdout.contains("verified"), "\(moved.stdout)")
+        let after = try await ProcessRun.run("duet-relay", ["inspect", "--postgres", url])
+        #expect(after.status == 0 && before.status == 0)
+        #expect(after.stdout == before.stdout && after.stdout.contains("50 sealed envelope(s)"), "inspect: \(before.stdout) / \(after.stdout)")
+        let again = try await ProcessRun.run("duet-relay", ["migrate", "--data", sqlite.data, "--postgres", url])
+        #expect(again.status == 1 && again.stderr.contains("already holds relay data"), "\(again.stderr)")
+
+        let postgres = try await RelayProcess(postgresURL: url)
+        var onPostgres = RelayClient(base: postgres.base, device: alex.device)
+        try await onPostgres.authenticate()
+        let fetched = try await onPostgres.request("GET", path + "/envelopes?limit=100")
+        #expect(try RelayMessages.decodeBatch(Array(fetched.body.dropFirst()), maximumCount: 100, maximumItemBytes: 1 << 20) == envelopes.map(\.bytes))
+        let next = alex.envelope(space, key)
+        #expect(try await onPostgres.request("POST", path + "/envelopes", body: RelayMessages.encode(batch: [next.bytes])).code == "device-forked")
+        _ = await postgres.terminate()
+    }
+
+    @Test("inspect on a database no relay has used is one clear line and exit 1, and writes nothing")
+    func inspectEmpty() async throws {
+        let url = try await TestPostgres.freshDatabase()
+        let run = try await ProcessRun.run("duet-relay", ["inspect", "--postgres", url])
+        #expect(run.status == 1 && run.stderr.hasPrefix("error: PostgreSQL at ") && run.stderr.contains("holds no relay's data"), "\(run.stderr)")
+        #expect(run.stderr.split(separator: "\n").count == 1)
+        let twice = try await ProcessRun.run("duet-relay", ["inspect", "--postgres", url])
+        #expect(twice.stderr.contains("holds no relay's data"), "the first inspect created nothing")
+    }
+}
