@@ -15,6 +15,15 @@ public final class PostgresAccessStore: RelayAccessStore {
     private let storage: PostgresRelayStorage
     private let caps: MailboxCaps
     private let cachedSecret = Mutex<[UInt8]?>(nil)
+    /// Sessions this process found lately, for at most ``sessionCacheMilliseconds``: every
+    /// request names its session, and asking the database each time was a round trip per
+    /// append. A session ended by another process (its device removed, or its oldest session
+    /// pushed out by a new one) is still taken here for that long; a removed device is refused
+    /// all the same, by the membership its requests are checked against.
+    /// Keyed by the token's hash, as the table is: an ended session is named by it.
+    private let sessions = Mutex<[[UInt8]: (device: VerifyingKey, until: UInt64)]>([:])
+    static let sessionCacheMilliseconds: UInt64 = 5_000
+    static let maximumCachedSessions = 50_000
 
     static let sessionLock: Int64 = 0x6475_6574_0010
     static let mailboxLock: Int64 = 0x6475_6574_0011
@@ -56,43 +65,95 @@ public final class PostgresAccessStore: RelayAccessStore {
         }
     }
 
-    static func tokenHash(_ token: [UInt8]) -> ByteBuffer {
-        ByteBuffer(bytes: Hash.blake2b([Array("duet relay session v1".utf8), token], byteCount: 32, key: nil))
+    static func tokenHash(_ token: [UInt8]) -> [UInt8] {
+        Hash.blake2b([Array("duet relay session v1".utf8), token], byteCount: 32, key: nil)
     }
 
     public func openSession(token: [UInt8], device: VerifyingKey, expires: UInt64, now: UInt64, perDevice: Int, maximum: Int) async throws {
-        let logger = logger, key = ByteBuffer(bytes: device.bytes), moment = Int64(clamping: now)
+        let logger = logger, key = ByteBuffer(bytes: device.bytes), moment = Int64(clamping: now), instance = storage.instance
         let keepPerDevice = max(1, perDevice) - 1, keepInAll = max(1, maximum) - 1
-        try await storage.transaction { connection in
+        let ended = try await storage.transaction { connection -> [[UInt8]] in
             try await connection.query("SELECT pg_advisory_xact_lock(\(Self.sessionLock))", logger: logger)
             try await connection.query("DELETE FROM sessions WHERE expires <= \(moment)", logger: logger)
-            try await connection.query("""
+            var ended: [[UInt8]] = []
+            for try await hash in try await connection.query("""
                 DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE device = \(key) ORDER BY id DESC OFFSET \(keepPerDevice))
-                """, logger: logger)
+                RETURNING token_hash
+                """, logger: logger).decode(ByteBuffer.self) { ended.append(Array(hash.readableBytesView)) }
+            for try await hash in try await connection.query("""
+                DELETE FROM sessions WHERE id IN (SELECT id FROM sessions ORDER BY id DESC OFFSET \(keepInAll)) RETURNING token_hash
+                """, logger: logger).decode(ByteBuffer.self) { ended.append(Array(hash.readableBytesView)) }
             try await connection.query("""
-                DELETE FROM sessions WHERE id IN (SELECT id FROM sessions ORDER BY id DESC OFFSET \(keepInAll))
+                INSERT INTO sessions (token_hash, device, expires) VALUES (\(ByteBuffer(bytes: Self.tokenHash(token))), \(key), \(Int64(clamping: expires)))
                 """, logger: logger)
-            try await connection.query("""
-                INSERT INTO sessions (token_hash, device, expires) VALUES (\(Self.tokenHash(token)), \(key), \(Int64(clamping: expires)))
-                """, logger: logger)
+            if !ended.isEmpty {
+                // The others forget what they cached of the ended ones when they hear this.
+                let named = ended.count <= Self.maximumNamedSessions ? ended.map(Hex.encode).joined(separator: ",") : "*"
+                try await connection.query("SELECT pg_notify(\(PostgresRelayStorage.channel), \("t:\(instance):\(named)"))", logger: logger)
+            }
+            return ended
+        }
+        forgetSessions(hashes: ended)
+    }
+
+    /// False while this process may not hear another end a session (its listener is down):
+    /// every request then asks the database.
+    private let cacheTrusted = Mutex(true)
+
+    func trustCache(_ trusted: Bool) {
+        cacheTrusted.withLock { $0 = trusted }
+        if !trusted { sessions.withLock { $0.removeAll() } }
+    }
+
+    /// Another process ended `device`'s sessions (the notification `s:INSTANCE:DEVICE`).
+    func forgetSessions(of device: VerifyingKey) {
+        sessions.withLock { cache in cache = cache.filter { $0.value.device != device } }
+    }
+
+    /// Sessions a new one pushed out (`t:INSTANCE:HASH,HASH…`), or all when nil (`t:INSTANCE:*`).
+    func forgetSessions(hashes: [[UInt8]]?) {
+        sessions.withLock { cache in
+            guard let hashes else { return cache.removeAll() }
+            for hash in hashes { cache[hash] = nil }
         }
     }
 
+    /// The most ended sessions one notification names; more, and every process forgets all.
+    static let maximumNamedSessions = 100
+
     public func device(session token: [UInt8], now: UInt64) async throws -> VerifyingKey? {
+        let trusted = cacheTrusted.withLock { $0 }
+        let hash = Self.tokenHash(token)
+        if trusted, let hit = sessions.withLock({ $0[hash] }), hit.until > now { return hit.device }
         let logger = logger, moment = Int64(clamping: now)
-        return try await storage.read { connection -> VerifyingKey? in
-            for try await bytes in try await connection.query(
-                "SELECT device FROM sessions WHERE token_hash = \(Self.tokenHash(token)) AND expires > \(moment)", logger: logger).decode(ByteBuffer.self) {
-                return try? VerifyingKey(bytes: Array(bytes.readableBytesView))
+        let found = try await storage.read { connection -> (VerifyingKey, Int64)? in
+            for try await (bytes, expires) in try await connection.query(
+                "SELECT device, expires FROM sessions WHERE token_hash = \(ByteBuffer(bytes: hash)) AND expires > \(moment)",
+                logger: logger).decode((ByteBuffer, Int64).self) {
+                guard let device = try? VerifyingKey(bytes: Array(bytes.readableBytesView)) else { return nil }
+                return (device, expires)
             }
             return nil
         }
+        guard let (device, expires) = found else { return nil }
+        let until = min(UInt64(clamping: expires), now > UInt64.max - Self.sessionCacheMilliseconds ? UInt64.max : now + Self.sessionCacheMilliseconds)
+        if trusted {
+            sessions.withLock { cache in
+                if cache.count >= Self.maximumCachedSessions { cache.removeAll(keepingCapacity: true) }
+                cache[hash] = (device, until)
+            }
+        }
+        return device
     }
 
+    /// Ends them here and in the database, and tells every other process (which forget what
+    /// they cached of them when they hear it, within milliseconds).
     public func endSessions(of device: VerifyingKey) async throws {
-        let logger = logger
-        _ = try await storage.read { connection in
+        forgetSessions(of: device)
+        let logger = logger, payload = "s:\(storage.instance):\(Hex.encode(device.bytes))"
+        try await storage.transaction { connection in
             try await connection.query("DELETE FROM sessions WHERE device = \(ByteBuffer(bytes: device.bytes))", logger: logger)
+            try await connection.query("SELECT pg_notify(\(PostgresRelayStorage.channel), \(payload))", logger: logger)
         }
     }
 

@@ -11,6 +11,8 @@ import PostgresNIO
 ///   stored. A process with sockets on SPACE reads them and pushes them as its own appends are.
 /// - `m:INSTANCE:SPACE`: SPACE's membership log grew. Its cached log is forgotten, and sockets
 ///   of devices no longer members are closed.
+/// - `s:INSTANCE:DEVICE`: DEVICE's sessions were ended (it was removed): forgotten here too.
+/// - `t:INSTANCE:HASH,…` (or `*`): sessions a new one pushed out of a cap, forgotten here too.
 ///
 /// A process skips what it sent itself (it pushed those already). When the listening connection
 /// is lost, what was notified meanwhile is lost with it: every live socket is closed (clients
@@ -21,11 +23,13 @@ final class PostgresClusterFeed: Sendable {
     private let storage: PostgresRelayStorage
     private let service: RelayService
     private let live: LiveFanOut
+    private let access: PostgresAccessStore
     private let logger: Logger
 
-    init(location: PostgresLocation, storage: PostgresRelayStorage, service: RelayService, live: LiveFanOut, logger: Logger) {
+    init(location: PostgresLocation, storage: PostgresRelayStorage, access: PostgresAccessStore, service: RelayService, live: LiveFanOut, logger: Logger) {
         self.location = location
         self.storage = storage
+        self.access = access
         self.service = service
         self.live = live
         self.logger = logger
@@ -42,6 +46,7 @@ final class PostgresClusterFeed: Sendable {
                 try await connection.listen(on: PostgresRelayStorage.channel) { notifications in
                     // LISTEN is in effect: from here on nothing committed is missed.
                     await service.trustMembershipCache(true)
+                    access.trustCache(true)
                     if connected { logger.notice("the relay's notification listener is back") }
                     connected = true
                     pause = .milliseconds(100)
@@ -55,6 +60,7 @@ final class PostgresClusterFeed: Sendable {
                 if Task.isCancelled { return }
                 logger.warning("the relay's notification listener lost PostgreSQL (\(PostgresRelayStorage.reason(error))); live sockets are closed and clients fetch")
                 await service.trustMembershipCache(false)
+                access.trustCache(false)
                 await live.closeAll()
                 try? await Task.sleep(for: pause)
                 pause = min(pause * 2, .seconds(2))
@@ -66,16 +72,21 @@ final class PostgresClusterFeed: Sendable {
     /// a payload that does not parse is skipped with a notice.
     private func handle(_ payload: String) async {
         let parts = payload.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count >= 3, parts.count <= 5, parts[1].utf8.count <= 64,
-              let spaceBytes = Hex.decode(String(parts[2])), let space = try? SpaceID(bytes: spaceBytes) else {
-            logger.notice("skipped a notification on the relay's channel that is not one of its own (\(payload.utf8.count) bytes)")
-            return
-        }
+        guard parts.count >= 3, parts.count <= 5, parts[1].utf8.count <= 64 else { return skipped(payload) }
         guard parts[1] != Substring(storage.instance) else { return }
+        if parts[0] == "t", parts.count == 3 {
+            // Sessions a new one pushed out: named by their hashes, or all (`*`).
+            guard parts[2] != "*" else { return access.forgetSessions(hashes: nil) }
+            let hashes = parts[2].split(separator: ",").prefix(PostgresAccessStore.maximumNamedSessions).compactMap { Hex.decode(String($0)) }
+            return access.forgetSessions(hashes: hashes)
+        }
+        guard let key = Hex.decode(String(parts[2])) else { return skipped(payload) }
         switch (parts[0], parts.count) {
         case ("e", 5):
-            guard let first = Int64(parts[3]), let last = Int64(parts[4]), first >= 1, first <= last,
-                  await live.hasSubscribers(space: space) else { return }
+            guard let space = try? SpaceID(bytes: key), let first = Int64(parts[3]), let last = Int64(parts[4]), first >= 1, first <= last else {
+                return skipped(payload)
+            }
+            guard await live.hasSubscribers(space: space) else { return }
             do {
                 let envelopes = try await storage.envelopes(space: space, positions: first, last)
                 await live.publish(space: space, envelopes: envelopes, members: await service.memberDeviceIDs(of: space))
@@ -86,10 +97,18 @@ final class PostgresClusterFeed: Sendable {
                 await live.prune(space: space, members: [])
             }
         case ("m", 3):
+            guard let space = try? SpaceID(bytes: key) else { return skipped(payload) }
             await service.forgetMembership(of: space)
             await live.prune(space: space, members: await service.memberDeviceIDs(of: space))
+        case ("s", 3):
+            guard let device = try? VerifyingKey(bytes: key) else { return skipped(payload) }
+            access.forgetSessions(of: device)
         default:
-            logger.notice("skipped a notification on the relay's channel that is not one of its own (\(payload.utf8.count) bytes)")
+            skipped(payload)
         }
+    }
+
+    private func skipped(_ payload: String) {
+        logger.notice("skipped a notification on the relay's channel that is not one of its own (\(payload.utf8.count) bytes)")
     }
 }

@@ -79,11 +79,12 @@ public enum RelayServer {
             let storage = try await PostgresRelayStorage.connect(location, spaceQuotaBytes: configuration.spaceQuotaBytes,
                                                                  poolSize: configuration.postgresPoolSize, logger: databaseLogger)
             let limits = configuration.limits
-            service = RelayService(storage: storage, origin: origin, limits: limits,
-                                   access: PostgresAccessStore(storage: storage, mailboxBytes: limits.mailboxBytes,
-                                                               mailboxBytesPerDevice: limits.mailboxBytesPerDevice))
+            let access = PostgresAccessStore(storage: storage, mailboxBytes: limits.mailboxBytes, mailboxBytesPerDevice: limits.mailboxBytesPerDevice)
+            service = RelayService(storage: storage, origin: origin, limits: limits, access: access)
+            // Nothing cached is trusted until this process hears what the others change.
             await service.trustMembershipCache(false)
-            let feed = PostgresClusterFeed(location: location, storage: storage, service: service, live: live, logger: databaseLogger)
+            access.trustCache(false)
+            let feed = PostgresClusterFeed(location: location, storage: storage, access: access, service: service, live: live, logger: databaseLogger)
             let (listening, heard) = AsyncStream<Void>.makeStream()
             let task = Task { await feed.run { heard.yield() } }
             // Serve only once other processes' appends are heard: a socket opened before would miss them.

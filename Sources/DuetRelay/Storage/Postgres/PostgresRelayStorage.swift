@@ -27,6 +27,8 @@ public final class PostgresRelayStorage: RelayStorage {
     /// This process in the notifications it sends, so that it skips its own.
     public let instance: String
     private let runner: Task<Void, Never>
+    /// Appends to one space that arrive while its transaction commits go in the next one.
+    private let groups: AppendGroups
 
     /// The notification channel every relay process of one database listens on.
     static let channel = "duet_relay"
@@ -66,8 +68,13 @@ public final class PostgresRelayStorage: RelayStorage {
         self.client = client
         self.logger = logger
         self.spaceQuotaBytes = Int64(spaceQuotaBytes)
-        instance = Hex.encode(RandomBytes.make(count: 8))
+        let instance = Hex.encode(RandomBytes.make(count: 8))
+        self.instance = instance
         runner = Task { await client.run() }
+        let quota = Int64(spaceQuotaBytes)
+        groups = AppendGroups { [client, logger] space, batches in
+            try await Self.commit(space: space, batches, quota: quota, instance: instance, client: client, logger: logger)
+        }
     }
 
     /// Closes the pool (the relay is stopping, or a test is done with it).
@@ -152,7 +159,11 @@ public final class PostgresRelayStorage: RelayStorage {
     }
 
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        let client = client, logger = logger
+        try await Self.transaction(client: client, logger: logger, body)
+    }
+
+    static func transaction<T: Sendable>(client: PostgresClient, logger: Logger,
+                                         _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         do {
             return try await Self.bounded { try await client.withTransaction(logger: logger) { connection in try await body(connection) } }
         } catch { throw Self.unavailable(error) }
@@ -168,31 +179,14 @@ public final class PostgresRelayStorage: RelayStorage {
     // MARK: - Envelopes
 
     public func append(_ envelopes: [Envelope]) async throws -> [AppendOutcome] {
-        guard !envelopes.isEmpty else { return [] }
-        let quota = spaceQuotaBytes, logger = logger, instance = instance
-        return try await transaction { connection in
-            var spaces: [SpaceID: SpaceState] = [:]
-            for space in Set(envelopes.map(\.header.space)).sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
-                spaces[space] = try await Self.lock(space, connection, logger)
-            }
+        guard let space = envelopes.first?.header.space else { return [] }
+        // The service sends one space's envelopes a request; anything else is judged alone.
+        guard envelopes.allSatisfy({ $0.header.space == space }) else {
             var outcomes: [AppendOutcome] = []
-            outcomes.reserveCapacity(envelopes.count)
-            for envelope in envelopes {
-                let space = envelope.header.space
-                guard var state = spaces[space] else { continue }
-                outcomes.append(try await Self.append(envelope, state: &state, quota: quota, connection, logger))
-                spaces[space] = state
-            }
-            for (space, state) in spaces where state.changed {
-                let id = ByteBuffer(bytes: space.bytes)
-                try await connection.query("UPDATE spaces SET position = \(state.position), bytes = \(state.bytes) WHERE space = \(id)", logger: logger)
-                if state.firstPosition > 0 {
-                    let payload = "e:\(instance):\(Hex.encode(space.bytes)):\(state.firstPosition):\(state.position)"
-                    try await connection.query("SELECT pg_notify(\(Self.channel), \(payload))", logger: logger)
-                }
-            }
+            for envelope in envelopes { outcomes += try await groups.submit(space: envelope.header.space, [envelope]) }
             return outcomes
         }
+        return try await groups.submit(space: space, envelopes)
     }
 
     /// A space's counters as this transaction sees them, under its row lock.
@@ -216,70 +210,6 @@ public final class PostgresRelayStorage: RelayStorage {
             try await connection.query("INSERT INTO spaces (space) VALUES (\(id)) ON CONFLICT (space) DO NOTHING", logger: logger)
         }
         throw PostgresRelayError("the space's row could not be made")
-    }
-
-    /// Judges and stores one envelope, as SQLiteRelayStorage.append does (the chain rule is
-    /// DuetWire's EnvelopeChain; the relay's policy around it is the same, line for line).
-    static func append(_ envelope: Envelope, state: inout SpaceState, quota: Int64, _ connection: PostgresConnection, _ logger: Logger) async throws -> AppendOutcome {
-        let header = envelope.header
-        let space = ByteBuffer(bytes: header.space.bytes), device = ByteBuffer(bytes: header.device.bytes)
-        var head: (seq: Int64, hash: [UInt8], forked: Bool)?
-        for try await (seq, hash, forked) in try await connection.query(
-            "SELECT seq, hash, forked FROM heads WHERE space = \(space) AND device = \(device)", logger: logger).decode((Int64, ByteBuffer, Bool).self) {
-            head = (seq, Array(hash.readableBytesView), forked)
-        }
-        if head?.forked == true { return .refused(.deviceForked) }
-        let chain = EnvelopeChain.Head(seq: UInt64(clamping: head?.seq ?? 0), hash: head?.hash ?? Digest.zero.bytes)
-        // The chain asks for the bytes held at the seq only at or below the head: read them first.
-        var held: [UInt8]?
-        if header.seq <= chain.seq {
-            for try await bytes in try await connection.query(
-                "SELECT bytes FROM envelopes WHERE space = \(space) AND device = \(device) AND seq = \(Int64(clamping: header.seq))",
-                logger: logger).decode(ByteBuffer.self) {
-                held = Array(bytes.readableBytesView)
-            }
-        }
-        let verdict = EnvelopeChain.judge(envelope, head: chain) { held }
-        switch verdict {
-        case .extends: break
-        case .duplicate: return .duplicate
-        case .gap: return .refused(.gap)
-        case .brokenChain: return .refused(.brokenChain)
-        case .fork:
-            try await connection.query("UPDATE heads SET forked = true WHERE space = \(space) AND device = \(device)", logger: logger)
-            let size = Int64(envelope.bytes.count)
-            if size <= quota - min(quota, state.bytes) {
-                let rows = try await connection.query("""
-                    INSERT INTO forks (space, device, seq, offered) VALUES (\(space), \(device), \(Int64(clamping: header.seq)), \(ByteBuffer(bytes: envelope.bytes)))
-                    ON CONFLICT DO NOTHING RETURNING 1
-                    """, logger: logger)
-                var inserted = false
-                for try await _ in rows { inserted = true }
-                if inserted {
-                    state.bytes += size
-                    state.changed = true
-                }
-            }
-            return .refused(.fork)
-        }
-        guard Int64(envelope.bytes.count) <= quota - min(quota, state.bytes) else { return .refused(.quotaExceeded) }
-        let (position, overflow) = state.position.addingReportingOverflow(1)
-        guard !overflow, let seq = Int64(exactly: header.seq) else { return .refused(.quotaExceeded) }
-        let hash = ByteBuffer(bytes: envelope.hash.bytes)
-        // One round trip for the three writes.
-        try await connection.query("""
-            WITH stored AS (
-                INSERT INTO envelopes (space, device, seq, position, hash, bytes)
-                VALUES (\(space), \(device), \(seq), \(position), \(hash), \(ByteBuffer(bytes: envelope.bytes)))
-            )
-            INSERT INTO heads (space, device, seq, hash) VALUES (\(space), \(device), \(seq), \(hash))
-            ON CONFLICT (space, device) DO UPDATE SET seq = excluded.seq, hash = excluded.hash
-            """, logger: logger)
-        if state.firstPosition == 0 { state.firstPosition = position }
-        state.position = position
-        state.bytes += Int64(envelope.bytes.count)
-        state.changed = true
-        return .stored(position: UInt64(clamping: position))
     }
 
     public func fetch(space: SpaceID, after vector: [WireDeviceID: UInt64], limit: Int, maximumBytes: Int) async throws -> (envelopes: [[UInt8]], complete: Bool) {

@@ -1,0 +1,181 @@
+import DuetCrypto
+import DuetWire
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// Group commit per space, as the SQLite backend groups its whole store: appends to one space
+/// that arrive while its transaction commits are judged, in arrival order, in the next one. The
+/// space's row lock is held for a commit's fsync whatever it carries, so a busy space's devices
+/// share that wait instead of queueing one fsync each. Spaces commit independently.
+actor AppendGroups {
+    typealias Commit = @Sendable (SpaceID, [[Envelope]]) async throws -> [[AppendOutcome]]
+
+    private let commit: Commit
+    private var waiting: [SpaceID: [(envelopes: [Envelope], continuation: CheckedContinuation<[AppendOutcome], any Error>)]] = [:]
+    private var draining: Set<SpaceID> = []
+    /// The most envelopes one transaction takes: a backlog drains in several.
+    static let maximumGroup = 1024
+
+    init(commit: @escaping Commit) { self.commit = commit }
+
+    func submit(space: SpaceID, _ envelopes: [Envelope]) async throws -> [AppendOutcome] {
+        try await withCheckedThrowingContinuation { continuation in
+            waiting[space, default: []].append((envelopes, continuation))
+            if draining.insert(space).inserted {
+                Task { await self.drain(space) }
+            }
+        }
+    }
+
+    private func drain(_ space: SpaceID) async {
+        while var queue = waiting[space], !queue.isEmpty {
+            var group: [(envelopes: [Envelope], continuation: CheckedContinuation<[AppendOutcome], any Error>)] = []
+            var count = 0
+            while let next = queue.first, group.isEmpty || count + next.envelopes.count <= Self.maximumGroup {
+                group.append(queue.removeFirst())
+                count += next.envelopes.count
+            }
+            waiting[space] = queue.isEmpty ? nil : queue
+            do {
+                let outcomes = try await commit(space, group.map(\.envelopes))
+                for (item, outcome) in zip(group, outcomes) { item.continuation.resume(returning: outcome) }
+            } catch {
+                for item in group { item.continuation.resume(throwing: error) }
+            }
+        }
+        draining.remove(space)
+    }
+}
+
+extension PostgresRelayStorage {
+    /// A device's head as this transaction sees it (read under the space's lock, then moved by
+    /// what the group stores).
+    struct DeviceHead {
+        var seq: Int64
+        var hash: [UInt8]
+        var forked: Bool
+        var changed = false
+    }
+
+    /// One group's transaction: lock the space, read the heads of every device the group names,
+    /// judge each envelope with DuetWire's EnvelopeChain (the SQLite backend's policy around it,
+    /// line for line: a forked device is stopped, the first fork's evidence is kept while it fits,
+    /// the quota is charged), then write everything in one statement with the notification.
+    /// Five round trips whatever the group holds.
+    static func commit(space: SpaceID, _ batches: [[Envelope]], quota: Int64, instance: String,
+                       client: PostgresClient, logger: Logger) async throws -> [[AppendOutcome]] {
+        try await transaction(client: client, logger: logger) { connection in
+            let id = ByteBuffer(bytes: space.bytes)
+            var state = try await lock(space, connection, logger)
+            let devices = Set(batches.joined().map(\.header.device))
+            var heads: [WireDeviceID: DeviceHead] = [:]
+            for try await (device, seq, hash, forked) in try await connection.query(
+                "SELECT device, seq, hash, forked FROM heads WHERE space = \(id) AND device = ANY(\(devices.map { ByteBuffer(bytes: $0.bytes) }))",
+                logger: logger).decode((ByteBuffer, Int64, ByteBuffer, Bool).self) {
+                guard let device = try? WireDeviceID(bytes: Array(device.readableBytesView)) else { continue }
+                heads[device] = DeviceHead(seq: seq, hash: Array(hash.readableBytesView), forked: forked)
+            }
+            // What this group stores, by (device, seq): a later envelope of the group may repeat it.
+            var stored: [WireDeviceID: [Int64: [UInt8]]] = [:]
+            var rows: (devices: [ByteBuffer], seqs: [Int64], positions: [Int64], hashes: [ByteBuffer], bytes: [ByteBuffer]) = ([], [], [], [], [])
+            var firstPosition: Int64 = 0
+            var changed = false
+            var outcomes: [[AppendOutcome]] = []
+            for batch in batches {
+                var batchOutcomes: [AppendOutcome] = []
+                for envelope in batch {
+                    let header = envelope.header, device = header.device
+                    var head = heads[device]
+                    if head?.forked == true {
+                        batchOutcomes.append(.refused(.deviceForked))
+                        continue
+                    }
+                    // A negative or damaged head counts as none held past it: a gap or a fork, never a trap.
+                    let chain = EnvelopeChain.Head(seq: UInt64(clamping: head?.seq ?? 0), hash: head?.hash ?? Digest.zero.bytes)
+                    var held: [UInt8]?
+                    if header.seq <= chain.seq, let seq = Int64(exactly: header.seq) {
+                        held = stored[device]?[seq]
+                        if held == nil {
+                            for try await bytes in try await connection.query(
+                                "SELECT bytes FROM envelopes WHERE space = \(id) AND device = \(ByteBuffer(bytes: device.bytes)) AND seq = \(seq)",
+                                logger: logger).decode(ByteBuffer.self) {
+                                held = Array(bytes.readableBytesView)
+                            }
+                        }
+                    }
+                    switch EnvelopeChain.judge(envelope, head: chain, heldBytes: { held }) {
+                    case .duplicate: batchOutcomes.append(.duplicate)
+                    case .gap: batchOutcomes.append(.refused(.gap))
+                    case .brokenChain: batchOutcomes.append(.refused(.brokenChain))
+                    case .fork:
+                        // The device is stopped; its first offered envelope is kept as evidence
+                        // while it fits in the quota (one per seq, and only one ever).
+                        head?.forked = true
+                        head?.changed = true
+                        heads[device] = head
+                        let size = Int64(envelope.bytes.count)
+                        if size <= quota - min(quota, state.bytes) {
+                            var inserted = false
+                            for try await _ in try await connection.query("""
+                                INSERT INTO forks (space, device, seq, offered)
+                                VALUES (\(id), \(ByteBuffer(bytes: device.bytes)), \(Int64(clamping: header.seq)), \(ByteBuffer(bytes: envelope.bytes)))
+                                ON CONFLICT DO NOTHING RETURNING 1
+                                """, logger: logger) { inserted = true }
+                            if inserted {
+                                state.bytes += size
+                                changed = true
+                            }
+                        }
+                        batchOutcomes.append(.refused(.fork))
+                    case .extends:
+                        // Compared without adding: a damaged byte count near Int64.max must not overflow.
+                        guard Int64(envelope.bytes.count) <= quota - min(quota, state.bytes) else {
+                            batchOutcomes.append(.refused(.quotaExceeded))
+                            continue
+                        }
+                        let (position, overflow) = state.position.addingReportingOverflow(1)
+                        guard !overflow, let seq = Int64(exactly: header.seq) else {
+                            batchOutcomes.append(.refused(.quotaExceeded))
+                            continue
+                        }
+                        rows.devices.append(ByteBuffer(bytes: device.bytes))
+                        rows.seqs.append(seq)
+                        rows.positions.append(position)
+                        rows.hashes.append(ByteBuffer(bytes: envelope.hash.bytes))
+                        rows.bytes.append(ByteBuffer(bytes: envelope.bytes))
+                        stored[device, default: [:]][seq] = envelope.bytes
+                        heads[device] = DeviceHead(seq: seq, hash: envelope.hash.bytes, forked: false, changed: true)
+                        if firstPosition == 0 { firstPosition = position }
+                        state.position = position
+                        state.bytes += Int64(envelope.bytes.count)
+                        changed = true
+                        batchOutcomes.append(.stored(position: UInt64(clamping: position)))
+                    }
+                }
+                outcomes.append(batchOutcomes)
+            }
+            let moved = Array(heads.filter(\.value.changed))
+            guard changed || !moved.isEmpty else { return outcomes }
+            let payload = firstPosition > 0 ? "e:\(instance):\(Hex.encode(space.bytes)):\(firstPosition):\(state.position)" : ""
+            try await connection.query("""
+                WITH stored AS (
+                    INSERT INTO envelopes (space, device, seq, position, hash, bytes)
+                    SELECT \(id), t.device, t.seq, t.position, t.hash, t.bytes
+                    FROM unnest(\(rows.devices)::bytea[], \(rows.seqs)::int8[], \(rows.positions)::int8[], \(rows.hashes)::bytea[], \(rows.bytes)::bytea[])
+                        AS t(device, seq, position, hash, bytes)
+                ), moved AS (
+                    INSERT INTO heads (space, device, seq, hash, forked)
+                    SELECT \(id), t.device, t.seq, t.hash, t.forked
+                    FROM unnest(\(moved.map { ByteBuffer(bytes: $0.key.bytes) })::bytea[], \(moved.map(\.value.seq))::int8[],
+                                \(moved.map { ByteBuffer(bytes: $0.value.hash) })::bytea[], \(moved.map(\.value.forked))::bool[]) AS t(device, seq, hash, forked)
+                    ON CONFLICT (space, device) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, forked = heads.forked OR excluded.forked
+                ), counted AS (
+                    UPDATE spaces SET position = \(state.position), bytes = \(state.bytes) WHERE space = \(id)
+                )
+                SELECT CASE WHEN \(payload)::text = '' THEN NULL ELSE pg_notify(\(channel), \(payload)::text) END
+                """, logger: logger)
+            return outcomes
+        }
+    }
+}
