@@ -9,7 +9,12 @@ struct RawHTTPDevice {
 
     /// Sends each request in order on one connection; returns each acknowledgement's latency in
     /// milliseconds. Throws on any status other than 200.
-    static func run(port: Int, requests: [ByteBuffer]) async throws -> [Double] {
+    ///
+    /// With `schedule`, request i is sent at `schedule.start + offset + i × interval` (or at once
+    /// when the device is behind), and its latency counts from that planned moment, so a relay
+    /// that falls behind is not excused by the sender waiting for it (coordinated omission).
+    static func run(port: Int, requests: [ByteBuffer],
+                    schedule: (start: ContinuousClock.Instant, offset: Duration, interval: Duration)? = nil) async throws -> [Double] {
         let channel = try await ClientBootstrap(group: group)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -22,8 +27,13 @@ struct RawHTTPDevice {
             var latencies: [Double] = []
             latencies.reserveCapacity(requests.count)
             let clock = ContinuousClock()
-            for request in requests {
-                let sent = clock.now
+            for (index, request) in requests.enumerated() {
+                var sent = clock.now
+                if let schedule {
+                    let planned = schedule.start + schedule.offset + schedule.interval * index
+                    if planned > sent { try await clock.sleep(until: planned) }
+                    sent = planned
+                }
                 try await outbound.write(request)
                 // Read one response: head up to CRLFCRLF, then Content-Length bytes.
                 var status = 0

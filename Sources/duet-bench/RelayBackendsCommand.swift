@@ -17,6 +17,7 @@ struct RelayBackendsCommand: AsyncParsableCommand {
     @Option(help: "Devices appending at once.") var devices = 100
     @Option(help: "Appends each device makes per run.") var appendsPerDevice = 100
     @Option(help: "Runs per configuration (medians are reported).") var runs = 3
+    @Option(help: "The paced rate for the latency figures: appends per second over all devices.") var rate = 2_000
     @Option(help: "A PostgreSQL server to use (its URL; each configuration gets a fresh database).") var postgres: String?
     @Flag(help: "Print one JSON object instead of text.") var json = false
 
@@ -31,19 +32,25 @@ struct RelayBackendsCommand: AsyncParsableCommand {
         let appendsPerSecond: [Double]
         let p99Milliseconds: [Double]
         let fanOutP99Milliseconds: [Double]
+        /// At the paced rate: what was achieved, and the acknowledgement p99 from each planned send.
+        let pacedAppendsPerSecond: [Double]
+        let pacedP99Milliseconds: [Double]
         var medianAppendsPerSecond: Double { median(appendsPerSecond) }
         var medianP99Milliseconds: Double { median(p99Milliseconds) }
         var medianFanOutP99Milliseconds: Double { median(fanOutP99Milliseconds) }
 
-        enum CodingKeys: String, CodingKey { case setup, appendsPerSecond, p99Milliseconds, fanOutP99Milliseconds, medians }
+        enum CodingKeys: String, CodingKey { case setup, appendsPerSecond, p99Milliseconds, fanOutP99Milliseconds, pacedAppendsPerSecond, pacedP99Milliseconds, medians }
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(setup, forKey: .setup)
             try container.encode(appendsPerSecond, forKey: .appendsPerSecond)
             try container.encode(p99Milliseconds, forKey: .p99Milliseconds)
             try container.encode(fanOutP99Milliseconds, forKey: .fanOutP99Milliseconds)
+            try container.encode(pacedAppendsPerSecond, forKey: .pacedAppendsPerSecond)
+            try container.encode(pacedP99Milliseconds, forKey: .pacedP99Milliseconds)
             try container.encode(["appendsPerSecond": medianAppendsPerSecond, "p99Milliseconds": medianP99Milliseconds,
-                                  "fanOutP99Milliseconds": medianFanOutP99Milliseconds], forKey: .medians)
+                                  "fanOutP99Milliseconds": medianFanOutP99Milliseconds, "pacedAppendsPerSecond": median(pacedAppendsPerSecond),
+                                  "pacedP99Milliseconds": median(pacedP99Milliseconds)], forKey: .medians)
         }
     }
 
@@ -52,29 +59,33 @@ struct RelayBackendsCommand: AsyncParsableCommand {
         let server = postgres ?? cluster?.url ?? ""
         var results: [Figures] = []
         for setup in Setup.allCases {
-            var rates: [Double] = [], p99s: [Double] = [], fanOuts: [Double] = []
+            var rates: [Double] = [], p99s: [Double] = [], fanOuts: [Double] = [], pacedRates: [Double] = [], pacedP99s: [Double] = []
             for _ in 0..<runs {
-                let (rate, p99, fanOut) = try await measure(setup, server: server)
-                rates.append(rate)
-                p99s.append(p99)
-                fanOuts.append(fanOut)
+                let figures = try await measure(setup, server: server)
+                rates.append(figures.appendsPerSecond)
+                p99s.append(figures.p99)
+                fanOuts.append(figures.fanOutP99)
+                pacedRates.append(figures.pacedRate)
+                pacedP99s.append(figures.pacedP99)
             }
-            results.append(Figures(setup: setup.rawValue, appendsPerSecond: rates, p99Milliseconds: p99s, fanOutP99Milliseconds: fanOuts))
+            results.append(Figures(setup: setup.rawValue, appendsPerSecond: rates, p99Milliseconds: p99s, fanOutP99Milliseconds: fanOuts,
+                                   pacedAppendsPerSecond: pacedRates, pacedP99Milliseconds: pacedP99s))
         }
         await cluster?.remove()
         if json { return try printJSON(results) }
         let baseline = results[0].medianAppendsPerSecond
         for figures in results {
-            print(String(format: "relay-backends: %@: %.0f appends/s (×%.2f SQLite), acknowledgement p99 %.1f ms, live fan-out p99 %.1f ms  [runs: %@]",
+            print(String(format: "relay-backends: %@: at most %.0f appends/s (×%.2f SQLite; p99 %.1f ms at that load); at %d/s paced: %.0f/s, p99 %.1f ms; live fan-out p99 %.1f ms  [runs: %@]",
                          figures.setup, figures.medianAppendsPerSecond, figures.medianAppendsPerSecond / max(baseline, 1),
-                         figures.medianP99Milliseconds, figures.medianFanOutP99Milliseconds,
+                         figures.medianP99Milliseconds, rate, median(figures.pacedAppendsPerSecond), median(figures.pacedP99Milliseconds),
+                         figures.medianFanOutP99Milliseconds,
                          figures.appendsPerSecond.map { String(format: "%.0f", $0) }.joined(separator: ", ")))
         }
     }
 
     /// One run: fresh relays (and database), `devices` devices appending at once, then the
     /// fan-out from a writer to a subscriber (on the other relay when there are two).
-    func measure(_ setup: Setup, server: String) async throws -> (appendsPerSecond: Double, p99: Double, fanOutP99: Double) {
+    func measure(_ setup: Setup, server: String) async throws -> (appendsPerSecond: Double, p99: Double, fanOutP99: Double, pacedRate: Double, pacedP99: Double) {
         let options = ["--appends-per-second", "1000000000", "--append-burst", "1000000000", "--max-connections", "20000"]
         var database: String?
         if setup != .sqlite { database = try await TestPostgres.freshDatabase(server: server) }
@@ -82,32 +93,46 @@ struct RelayBackendsCommand: AsyncParsableCommand {
         let second = setup == .postgresPair ? try await RelayProcess(options: options, postgresURL: database) : nil
         let relays = [first] + (second.map { [$0] } ?? [])
         let key = SymmetricKey.random()
-        let members = try await RelayCommand.spaces(first, devices: devices)
+        var members = try await RelayCommand.spaces(first, devices: devices)
         let payload = [UInt8](repeating: 0x5A, count: 1024 - 160)
         // Sealed and signed before the clock starts. Devices of one space alternate between the
         // relays, so the two processes contend for the same spaces' rows.
+        // First as fast as the relays take them (closed loop: each device waits for its answer),
+        // then paced at `rate` over all devices, latency from each planned send.
+        let (unpaced, unpacedSeconds) = try await appendRound(&members, relays: relays, key: key, payload: payload, pacing: nil)
+        let interval = Duration.seconds(Double(members.count) / Double(max(1, rate)))
+        let (paced, pacedSeconds) = try await appendRound(&members, relays: relays, key: key, payload: payload, pacing: interval)
+        let fanOut = try await RelayCommand.fanOut(writer: first, subscriber: second ?? first, key: key)
+        for relay in relays { _ = await relay.terminate() }
+        return (Double(unpaced.count) / unpacedSeconds, RelayCommand.percentile(unpaced, 0.99), RelayCommand.percentile(fanOut, 0.99),
+                Double(paced.count) / pacedSeconds, RelayCommand.percentile(paced, 0.99))
+    }
+
+    /// Every device appends `appendsPerDevice` envelopes, sealed before the clock starts; the
+    /// sorted latencies and the seconds it took.
+    func appendRound(_ members: inout [RelayCommand.Member], relays: [RelayProcess], key: SymmetricKey, payload: [UInt8],
+                     pacing: Duration?) async throws -> ([Double], Double) {
         var requests: [(port: Int, requests: [ByteBuffer])] = []
-        for (index, var member) in members.enumerated() {
+        for index in members.indices {
             let relay = relays[index % relays.count]
-            let token = Hex.encode(member.client.token)
-            let path = "/v1/spaces/\(RelayClient.hex(member.space))/envelopes"
-            let envelopes = (0..<appendsPerDevice).map { _ in member.next(key, payload) }
+            let token = Hex.encode(members[index].client.token)
+            let path = "/v1/spaces/\(RelayClient.hex(members[index].space))/envelopes"
+            let envelopes = (0..<appendsPerDevice).map { _ in members[index].next(key, payload) }
             requests.append((relay.port, envelopes.map { RawHTTPDevice.post(path: path, port: relay.port, token: token, body: RelayMessages.encode(batch: [$0.bytes])) }))
         }
-        let start = ContinuousClock.now
+        let start = ContinuousClock.now + .milliseconds(50)
+        let count = requests.count
         let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
-            for device in requests {
-                group.addTask { try await RawHTTPDevice.run(port: device.port, requests: device.requests) }
+            for (index, device) in requests.enumerated() {
+                let schedule = pacing.map { (start: start, offset: $0 * index / max(1, count), interval: $0) }
+                group.addTask { try await RawHTTPDevice.run(port: device.port, requests: device.requests, schedule: schedule) }
             }
             var all: [Double] = []
             for try await part in group { all += part }
             return all.sorted()
         }
-        let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let fanOut = try await RelayCommand.fanOut(writer: first, subscriber: second ?? first, key: key)
-        for relay in relays { _ = await relay.terminate() }
-        return (Double(latencies.count) / seconds, RelayCommand.percentile(latencies, 0.99), RelayCommand.percentile(fanOut, 0.99))
+        let elapsed = ContinuousClock.now - (pacing == nil ? start - .milliseconds(50) : start)
+        return (latencies, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }
 }
 

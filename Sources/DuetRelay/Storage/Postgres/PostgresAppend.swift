@@ -7,7 +7,10 @@ import PostgresNIO
 /// Group commit per space, as the SQLite backend groups its whole store: appends to one space
 /// that arrive while its transaction commits are judged, in arrival order, in the next one. The
 /// space's row lock is held for a commit's fsync whatever it carries, so a busy space's devices
-/// share that wait instead of queueing one fsync each. Spaces commit independently.
+/// share that wait instead of queueing one fsync each. Spaces commit independently, at most
+/// ``maximumInFlight`` at once: a space waiting for its turn gathers a larger group meanwhile, so
+/// under load the cost per envelope falls instead of every envelope paying a transaction of its
+/// own (measured: 1.15 envelopes a transaction without the bound), and alone nothing waits.
 actor AppendGroups {
     typealias Commit = @Sendable (SpaceID, [[Envelope]]) async throws -> [[AppendOutcome]]
 
@@ -17,7 +20,26 @@ actor AppendGroups {
     /// The most envelopes one transaction takes: a backlog drains in several.
     static let maximumGroup = 1024
 
-    init(commit: @escaping Commit) { self.commit = commit }
+    private let maximumInFlight: Int
+    private var inFlight = 0
+    private var turns: [CheckedContinuation<Void, Never>] = []
+
+    init(maximumInFlight: Int = 2, commit: @escaping Commit) {
+        self.maximumInFlight = max(1, maximumInFlight)
+        self.commit = commit
+    }
+
+    private func takeTurn() async {
+        if inFlight < maximumInFlight {
+            inFlight += 1
+            return
+        }
+        await withCheckedContinuation { turns.append($0) }
+    }
+
+    private func endTurn() {
+        if turns.isEmpty { inFlight -= 1 } else { turns.removeFirst().resume() }
+    }
 
     func submit(space: SpaceID, _ envelopes: [Envelope]) async throws -> [AppendOutcome] {
         try await withCheckedThrowingContinuation { continuation in
@@ -29,7 +51,10 @@ actor AppendGroups {
     }
 
     private func drain(_ space: SpaceID) async {
-        while var queue = waiting[space], !queue.isEmpty {
+        while waiting[space]?.isEmpty == false {
+            await takeTurn()
+            defer { endTurn() }
+            guard var queue = waiting[space], !queue.isEmpty else { break }
             var group: [(envelopes: [Envelope], continuation: CheckedContinuation<[AppendOutcome], any Error>)] = []
             var count = 0
             while let next = queue.first, group.isEmpty || count + next.envelopes.count <= Self.maximumGroup {
@@ -62,20 +87,25 @@ extension PostgresRelayStorage {
     /// judge each envelope with DuetWire's EnvelopeChain (the SQLite backend's policy around it,
     /// line for line: a forked device is stopped, the first fork's evidence is kept while it fits,
     /// the quota is charged), then write everything in one statement with the notification.
-    /// Five round trips whatever the group holds.
+    /// Four round trips whatever the group holds (BEGIN, lock and heads, the writes, COMMIT).
     static func commit(space: SpaceID, _ batches: [[Envelope]], quota: Int64, instance: String,
                        client: PostgresClient, logger: Logger) async throws -> [[AppendOutcome]] {
         try await transaction(client: client, logger: logger) { connection in
             let id = ByteBuffer(bytes: space.bytes)
-            var state = try await lock(space, connection, logger)
             let devices = Set(batches.joined().map(\.header.device))
             var heads: [WireDeviceID: DeviceHead] = [:]
-            for try await (device, seq, hash, forked) in try await connection.query(
-                "SELECT device, seq, hash, forked FROM heads WHERE space = \(id) AND device = ANY(\(devices.map { ByteBuffer(bytes: $0.bytes) }))",
-                logger: logger).decode((ByteBuffer, Int64, ByteBuffer, Bool).self) {
-                guard let device = try? WireDeviceID(bytes: Array(device.readableBytesView)) else { continue }
-                heads[device] = DeviceHead(seq: seq, hash: Array(hash.readableBytesView), forked: forked)
+            var locked: SpaceState?
+            for try await (device, seq, hash, forked, position, bytes) in try await connection.query(
+                "SELECT * FROM duet_lock_space(\(id), \(devices.map { ByteBuffer(bytes: $0.bytes) }))",
+                logger: logger).decode((ByteBuffer?, Int64?, ByteBuffer?, Bool?, Int64?, Int64?).self) {
+                if let position, let bytes {
+                    // A damaged negative counter counts as none.
+                    locked = SpaceState(position: max(0, position), bytes: max(0, bytes))
+                } else if let device, let seq, let hash, let forked, let id = try? WireDeviceID(bytes: Array(device.readableBytesView)) {
+                    heads[id] = DeviceHead(seq: seq, hash: Array(hash.readableBytesView), forked: forked)
+                }
             }
+            guard var state = locked else { throw PostgresRelayError("the space's row could not be locked") }
             // What this group stores, by (device, seq): a later envelope of the group may repeat it.
             var stored: [WireDeviceID: [Int64: [UInt8]]] = [:]
             var rows: (devices: [ByteBuffer], seqs: [Int64], positions: [Int64], hashes: [ByteBuffer], bytes: [ByteBuffer]) = ([], [], [], [], [])

@@ -10,7 +10,9 @@ import PostgresNIO
 /// process kept in memory there and every process must share here (issue #17): the challenge
 /// secret, the challenges answered, sessions and mailboxes.
 enum PostgresMigrations {
-    static let all: [(name: String, sql: String)] = [
+    /// Each migration: its statements as one text (split where a line ends with a semicolon),
+    /// then functions, each one statement whole (their bodies hold semicolons).
+    static let all: [(name: String, sql: String, functions: [String])] = [
         ("v1", """
             -- Every envelope held, exactly as received. position: arrival order per space.
             CREATE TABLE envelopes (
@@ -101,7 +103,32 @@ enum PostgresMigrations {
             );
             CREATE INDEX mailboxes_by_owner ON mailboxes (owner);
             CREATE INDEX mailboxes_by_expiry ON mailboxes (expires);
-            """),
+            """, [
+            // An append's first round trip: lock the space's row (made when missing) and read
+            // the heads of the devices it names. It decides nothing (the rules are Swift's,
+            // DuetWire's EnvelopeChain): it saves a round trip while the lock is held. In a
+            // VOLATILE function each statement takes a new snapshot, so the heads are read
+            // after the lock is granted, as a transaction that waited for it must see them.
+            """
+            CREATE FUNCTION duet_lock_space(target bytea, wanted bytea[])
+            RETURNS TABLE (device bytea, seq bigint, hash bytea, forked boolean, space_position bigint, space_bytes bigint)
+            LANGUAGE plpgsql VOLATILE AS $$
+            DECLARE
+                held_position bigint;
+                held_bytes bigint;
+            BEGIN
+                SELECT s.position, s.bytes INTO held_position, held_bytes FROM spaces s WHERE s.space = target FOR UPDATE;
+                IF NOT FOUND THEN
+                    INSERT INTO spaces (space) VALUES (target) ON CONFLICT (space) DO NOTHING;
+                    SELECT s.position, s.bytes INTO held_position, held_bytes FROM spaces s WHERE s.space = target FOR UPDATE;
+                END IF;
+                RETURN QUERY SELECT NULL::bytea, NULL::bigint, NULL::bytea, NULL::boolean, held_position, held_bytes;
+                RETURN QUERY SELECT h.device, h.seq, h.hash, h.forked, NULL::bigint, NULL::bigint
+                    FROM heads h WHERE h.space = target AND h.device = ANY(wanted);
+            END
+            $$
+            """,
+        ]),
     ]
 
     /// Refuses a database no relay has brought to this schema (inspect writes nothing).
@@ -154,7 +181,7 @@ enum PostgresMigrations {
             for migration in all where !applied.contains(migration.name) {
                 // One statement a message (the extended protocol PostgresNIO speaks takes no
                 // more); a migration's statements each end a line with a semicolon.
-                for statement in statements(migration.sql) {
+                for statement in statements(migration.sql) + migration.functions {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
                 try await connection.query("INSERT INTO relay_migrations (name) VALUES (\(migration.name))", logger: logger)
