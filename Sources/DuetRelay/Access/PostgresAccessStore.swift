@@ -99,19 +99,27 @@ public final class PostgresAccessStore: RelayAccessStore {
     /// False while this process may not hear another end a session (its listener is down):
     /// every request then asks the database.
     private let cacheTrusted = Mutex(true)
+    /// Counts every forgetting: a session read from the database is cached only if nothing was
+    /// forgotten while the read was out (an ending heard meanwhile must not be undone by it).
+    private let forgotten = Mutex<UInt64>(0)
 
     func trustCache(_ trusted: Bool) {
         cacheTrusted.withLock { $0 = trusted }
-        if !trusted { sessions.withLock { $0.removeAll() } }
+        if !trusted {
+            forgotten.withLock { $0 &+= 1 }
+            sessions.withLock { $0.removeAll() }
+        }
     }
 
     /// Another process ended `device`'s sessions (the notification `s:INSTANCE:DEVICE`).
     func forgetSessions(of device: VerifyingKey) {
+        forgotten.withLock { $0 &+= 1 }
         sessions.withLock { cache in cache = cache.filter { $0.value.device != device } }
     }
 
     /// Sessions a new one pushed out (`t:INSTANCE:HASH,HASH…`), or all when nil (`t:INSTANCE:*`).
     func forgetSessions(hashes: [[UInt8]]?) {
+        forgotten.withLock { $0 &+= 1 }
         sessions.withLock { cache in
             guard let hashes else { return cache.removeAll() }
             for hash in hashes { cache[hash] = nil }
@@ -123,6 +131,7 @@ public final class PostgresAccessStore: RelayAccessStore {
 
     public func device(session token: [UInt8], now: UInt64) async throws -> VerifyingKey? {
         let trusted = cacheTrusted.withLock { $0 }
+        let before = forgotten.withLock { $0 }
         let hash = Self.tokenHash(token)
         if trusted, let hit = sessions.withLock({ $0[hash] }), hit.until > now { return hit.device }
         let logger = logger, moment = Int64(clamping: now)
@@ -137,7 +146,7 @@ public final class PostgresAccessStore: RelayAccessStore {
         }
         guard let (device, expires) = found else { return nil }
         let until = min(UInt64(clamping: expires), now > UInt64.max - Self.sessionCacheMilliseconds ? UInt64.max : now + Self.sessionCacheMilliseconds)
-        if trusted {
+        if trusted, forgotten.withLock({ $0 }) == before, cacheTrusted.withLock({ $0 }) {
             sessions.withLock { cache in
                 if cache.count >= Self.maximumCachedSessions { cache.removeAll(keepingCapacity: true) }
                 cache[hash] = (device, until)

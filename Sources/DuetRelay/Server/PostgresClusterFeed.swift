@@ -47,6 +47,9 @@ final class PostgresClusterFeed: Sendable {
                     // LISTEN is in effect: from here on nothing committed is missed.
                     await service.trustMembershipCache(true)
                     access.trustCache(true)
+                    // Sockets opened after the loss was noticed were refused; any opened before
+                    // it was (while the stream had not yet failed) are closed now, once more.
+                    if connected { await live.closeAll() }
                     if connected { logger.notice("the relay's notification listener is back") }
                     connected = true
                     pause = .milliseconds(100)
@@ -83,7 +86,10 @@ final class PostgresClusterFeed: Sendable {
         guard let key = Hex.decode(String(parts[2])) else { return skipped(payload) }
         switch (parts[0], parts.count) {
         case ("e", 5):
-            guard let space = try? SpaceID(bytes: key), let first = Int64(parts[3]), let last = Int64(parts[4]), first >= 1, first <= last else {
+            // A group stores at most AppendGroups.maximumGroup envelopes: a longer range is not
+            // one of ours (any role that can connect may NOTIFY), and would load a whole space.
+            guard let space = try? SpaceID(bytes: key), let first = Int64(parts[3]), let last = Int64(parts[4]), first >= 1, first <= last,
+                  last - first < Int64(AppendGroups.maximumGroup) else {
                 return skipped(payload)
             }
             guard await live.hasSubscribers(space: space) else { return }

@@ -258,7 +258,8 @@ public struct RelayAPI: Sendable {
     /// session and within the per-device connection limit; nil otherwise (the HTTP server then
     /// answers the request as plain HTTP, and refuses it there).
     public func openLive(_ request: RelayRequest) async -> LiveSubscription? {
-        guard request.method == "GET", case .live(let text)? = Route(method: request.method, path: request.path),
+        guard await service.acceptsLiveSockets,
+              request.method == "GET", case .live(let text)? = Route(method: request.method, path: request.path),
               let space = try? Self.spaceID(text), let device = try? await authenticated(request),
               (try? await service.heads(space: space, device: device, now: now())) != nil else { return nil }
         let deviceID = WireDeviceID(verifyingKey: device)

@@ -73,6 +73,15 @@ public actor RelayService {
         membershipCacheTrusted = trusted
         if !trusted { forgetAllMembership() }
     }
+
+    /// Whether a live socket may open now: not while this process cannot hear what the others
+    /// store (a socket opened then would miss their appends without being told; review of #17).
+    public var acceptsLiveSockets: Bool { membershipCacheTrusted }
+
+    /// Counts every forgetting: a log read from storage is cached only if nothing was forgotten
+    /// while the read was suspended (the actor runs other work meanwhile, and a removal heard
+    /// then must not be undone by the older log the read brings back).
+    private var forgotten: UInt64 = 0
     private var appendBuckets: TokenBuckets<VerifyingKey>
     private var membershipBuckets: TokenBuckets<VerifyingKey>
     /// The same limits per space, five times wider: fresh devices added to one's own space
@@ -173,9 +182,10 @@ public actor RelayService {
     /// The device ids of `space`'s current members (empty for an unknown space).
     public func memberDeviceIDs(of space: SpaceID) async -> Set<WireDeviceID> {
         if let known = memberIDs[space] { return known }
+        let before = forgotten
         guard let log = try? await log(for: space) else { return [] }
         let ids = log.memberDeviceIDs
-        if membershipCacheTrusted { memberIDs[space] = ids }
+        if membershipCacheTrusted, forgotten == before { memberIDs[space] = ids }
         return ids
     }
 
@@ -183,6 +193,7 @@ public actor RelayService {
 
     private func log(for space: SpaceID) async throws -> MembershipLog? {
         if let cached = logs[space] { return cached }
+        let before = forgotten
         let records = try await storage.membership(space: space, from: 1)
         guard !records.isEmpty else { return nil }
         var log = MembershipLog(space: space)
@@ -192,6 +203,7 @@ public actor RelayService {
         }
         // A cache, not a record: bounded so that spaces made at the creation rate for ever do
         // not grow the relay's memory with them. An evicted log is read again when asked.
+        guard forgotten == before else { return log }
         if logs.count >= Self.maximumCachedLogs, let first = logs.keys.first { cache(nil, for: first) }
         cache(log, for: space)
         return log
@@ -428,10 +440,14 @@ public actor RelayService {
     }
 
     /// Forgets what is cached of `space`'s membership (another relay process changed it).
-    public func forgetMembership(of space: SpaceID) { cache(nil, for: space) }
+    public func forgetMembership(of space: SpaceID) {
+        forgotten &+= 1
+        cache(nil, for: space)
+    }
 
     /// Forgets every cached membership log (the notifications that would say what changed were lost).
     public func forgetAllMembership() {
+        forgotten &+= 1
         logs = [:]
         memberIDs = [:]
     }

@@ -8,7 +8,8 @@ import PostgresNIO
 /// that arrive while its transaction commits are judged, in arrival order, in the next one. The
 /// space's row lock is held for a commit's fsync whatever it carries, so a busy space's devices
 /// share that wait instead of queueing one fsync each. Spaces commit independently, at most
-/// ``maximumInFlight`` at once: a space waiting for its turn gathers a larger group meanwhile, so
+/// ``maximumInFlight`` at once (a lock held elsewhere holds a turn for at most the connection's
+/// `lock_timeout`, 4 s): a space waiting for its turn gathers a larger group meanwhile, so
 /// under load the cost per envelope falls instead of every envelope paying a transaction of its
 /// own (measured: 1.15 envelopes a transaction without the bound), and alone nothing waits.
 actor AppendGroups {
@@ -24,7 +25,7 @@ actor AppendGroups {
     private var inFlight = 0
     private var turns: [CheckedContinuation<Void, Never>] = []
 
-    init(maximumInFlight: Int = 2, commit: @escaping Commit) {
+    init(maximumInFlight: Int = 4, commit: @escaping Commit) {
         self.maximumInFlight = max(1, maximumInFlight)
         self.commit = commit
     }

@@ -103,8 +103,23 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
                                   tls: tlsSettings.map { .require($0) } ?? .disable)
         }
         configuration.options.connectTimeout = .seconds(5)
+        configuration.options.additionalStartupParameters = Self.sessionSettings
         return configuration
     }
+
+    /// What every pooled connection runs with, whatever the server's defaults (review of #17):
+    /// a request must not wait on the database past RelayStorage's 10 s deadline — a Swift task
+    /// cannot cancel a query PostgresNIO has sent, so the server must end it — and the rules
+    /// assume READ COMMITTED (row locks wait; REPEATABLE READ would fail them) and acknowledge
+    /// only durable commits.
+    static let sessionSettings: [(String, String)] = [
+        ("lock_timeout", "4s"),
+        ("statement_timeout", "8s"),
+        ("idle_in_transaction_session_timeout", "10s"),
+        ("default_transaction_isolation", "read committed"),
+        ("synchronous_commit", "on"),
+        ("application_name", "duet-relay"),
+    ]
 
     /// One connection of its own (the listener for notifications, the first check at start).
     public var connectionConfiguration: PostgresConnection.Configuration {

@@ -12,11 +12,11 @@ import PostgresNIO
 /// space, so appends to one space are serial by nature, and a lock makes the second wait for
 /// the first to commit instead of failing and retrying the way SERIALIZABLE would on this hot
 /// row (each retry a wasted round of work on exactly the busiest spaces). Appends to different
-/// spaces never wait on each other. A batch naming several spaces locks them in byte order, so
-/// two batches cannot wait on each other in a cycle.
+/// spaces never wait on each other, and no transaction takes two spaces' locks (a batch naming
+/// several is judged envelope by envelope), so none waits on another in a cycle.
 ///
-/// A commit is acknowledged only once PostgreSQL reports it durable (`synchronous_commit` is
-/// the server's, on by default); PostgreSQL groups the WAL flushes of concurrent commits itself.
+/// A commit is acknowledged only once PostgreSQL reports it durable (every connection sets
+/// `synchronous_commit = on`); PostgreSQL groups the WAL flushes of concurrent commits itself.
 ///
 /// Every stored batch sends a notification in its transaction (delivered at commit, in commit
 /// order), which the other relay processes turn into live pushes: ``PostgresClusterFeed``.
@@ -126,8 +126,10 @@ public final class PostgresRelayStorage: RelayStorage {
         let lost: Set<PSQLError.Code> = [.connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed, .uncleanShutdown]
         let code = (error as? PSQLError)?.code
             ?? ((error as? PostgresTransactionError).flatMap { [$0.beginError, $0.closureError, $0.commitError].compactMap { $0 }.first } as? PSQLError)?.code
-        // 57P01–57P03: the server is shutting down or starting up.
-        if code.map(lost.contains) == true || sqlState(error).map({ $0.hasPrefix("57P") || $0.hasPrefix("08") }) == true {
+        // 57P01–57P03: the server is shutting down or starting up; 55P03 lock_timeout and 57014
+        // statement_timeout: the server gave up on this transaction (rolled back).
+        let state = sqlState(error)
+        if code.map(lost.contains) == true || state.map({ $0.hasPrefix("57P") || $0.hasPrefix("08") || $0 == "55P03" || $0 == "57014" }) == true {
             return databaseUnavailable
         }
         return error
@@ -136,15 +138,19 @@ public final class PostgresRelayStorage: RelayStorage {
     /// What a client is told while the database cannot be reached: nothing it sent was kept
     /// unless it was acknowledged before; it sends again shortly.
     static let databaseUnavailable = RelayError(code: "unavailable", status: 503,
-                                                message: "the relay cannot reach its database just now; nothing was stored, retry shortly",
+                                                message: "the relay cannot reach its database just now; retry shortly (sending the same again is safe)",
                                                 retryAfterSeconds: 5)
 
     /// How long one request may wait for the database: a pool waiting for a server that is
     /// restarting must not hold requests (and their clients) for ever.
     static let deadline: Duration = .seconds(10)
 
-    /// `operation`, or ``databaseUnavailable`` once ``deadline`` has passed (it is cancelled;
-    /// a transaction cut short is rolled back, so nothing is acknowledged that was not kept).
+    /// `operation`, or ``databaseUnavailable`` once ``deadline`` has passed. A query PostgresNIO
+    /// has sent does not end when its task is cancelled, so the server's own timeouts
+    /// (PostgresLocation.sessionSettings: a lock wait 4 s, a statement 8 s) are what end a stuck
+    /// one; this bounds the wait for a connection from the pool. Nothing is acknowledged that
+    /// was not committed, but a commit may land after a 503 — which is why the answer says a
+    /// retry is safe, not that nothing was kept.
     static func bounded<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
         try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await operation() }
