@@ -3,6 +3,7 @@ import DuetCrypto
 public import Logging
 import NIOCore
 import PostgresNIO
+import Synchronization
 
 /// The shared backend (issue #17): several relay processes on one PostgreSQL database.
 ///
@@ -152,15 +153,27 @@ public final class PostgresRelayStorage: RelayStorage {
     /// was not committed, but a commit may land after a 503 — which is why the answer says a
     /// retry is safe, not that nothing was kept.
     static func bounded<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await operation() }
-            group.addTask {
-                try await Task.sleep(for: deadline)
-                return nil
+        // Not a task group: a group waits for its children, and a pool lease or query that
+        // ignores cancellation would hold the request past the deadline (seen in CI while the
+        // database was down). The work runs in a task of its own; whichever of it and the timer
+        // ends first answers, and the other is cancelled.
+        let race = DeadlineRace<T>()
+        return try await withCheckedThrowingContinuation { continuation in
+            race.pending.withLock { $0 = continuation }
+            let work = Task {
+                let result: Result<T, any Error>
+                do { result = .success(try await operation()) } catch { result = .failure(error) }
+                race.timer.withLock { $0?.cancel() }
+                race.answer(with: result)
             }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let value = first else { throw databaseUnavailable }
-            return value
+            let deadlineTask = Task {
+                try? await Task.sleep(for: deadline)
+                guard !Task.isCancelled else { return }
+                if race.answer(with: .failure(databaseUnavailable)) { work.cancel() }
+            }
+            race.timer.withLock { $0 = deadlineTask }
+            // The work may have ended before the timer was stored.
+            if race.pending.withLock({ $0 == nil }) { deadlineTask.cancel() }
         }
     }
 
@@ -402,6 +415,24 @@ public final class PostgresRelayStorage: RelayStorage {
                 ON CONFLICT (slot) DO UPDATE SET blob = excluded.blob
                 """, logger: logger)
             return .stored
+        }
+    }
+}
+
+/// The two sides of ``PostgresRelayStorage/bounded(_:)``: the one to answer first resumes the
+/// caller; the other finds nothing left to answer.
+final class DeadlineRace<T: Sendable>: Sendable {
+    let pending = Mutex<CheckedContinuation<T, any Error>?>(nil)
+    let timer = Mutex<Task<Void, Never>?>(nil)
+
+    /// Resumes the caller with `result` unless it was answered already; whether it answered.
+    @discardableResult
+    func answer(with result: Result<T, any Error>) -> Bool {
+        pending.withLock { waiting in
+            guard let continuation = waiting else { return false }
+            waiting = nil
+            continuation.resume(with: result)
+            return true
         }
     }
 }
