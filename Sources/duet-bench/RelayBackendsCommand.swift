@@ -120,7 +120,9 @@ struct RelayBackendsCommand: AsyncParsableCommand {
             let envelopes = (0..<appendsPerDevice).map { _ in members[index].next(key, payload) }
             requests.append((relay.port, envelopes.map { RawHTTPDevice.post(path: path, port: relay.port, token: token, body: RelayMessages.encode(batch: [$0.bytes])) }))
         }
-        let start = ContinuousClock.now + .milliseconds(50)
+        // Paced sends are planned from a moment just ahead, so the first is not already late.
+        let began = ContinuousClock.now
+        let start = began + .milliseconds(50)
         let count = requests.count
         let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
             for (index, device) in requests.enumerated() {
@@ -131,7 +133,7 @@ struct RelayBackendsCommand: AsyncParsableCommand {
             for try await part in group { all += part }
             return all.sorted()
         }
-        let elapsed = ContinuousClock.now - (pacing == nil ? start - .milliseconds(50) : start)
+        let elapsed = ContinuousClock.now - (pacing == nil ? began : start)
         return (latencies, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }
 }

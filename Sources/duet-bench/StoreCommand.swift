@@ -41,7 +41,7 @@ struct StoreCommand: ParsableCommand {
     func run() throws {
         let home = Home(path: folder + "/duet-bench-store-\(getpid())")
         // The passphrase is not printed, even this throwaway one: it is SyncBenchCommand.passphraseText.
-        defer { if keep { print("kept: DUET_HOME=\(home.path) (the benchmarks' passphrase)") } else { try? FileManager.default.removeItem(atPath: home.path) } }
+        defer { if keep { print("kept: DUET_HOME=\(home.path) (it opens with SyncBenchCommand.passphraseText)") } else { try? FileManager.default.removeItem(atPath: home.path) } }
         let passphrase = SyncBenchCommand.passphrase
         let (store, unlocked) = try Store.create(home: home, name: "Bench", deviceName: "bench", passphrase: passphrase, parameters: .makeDefault(), now: 1)
         _ = store

@@ -49,6 +49,22 @@ struct RelayMigrationProcessTests {
         _ = await postgres.terminate()
     }
 
+    @Test("migrate from a folder with no relay store, and inspect or migrate with a URL that is not postgres://: one clear line, non-zero, nothing touched")
+    func badArguments() async throws {
+        let url = try await TestPostgres.freshDatabase()
+        let empty = NSTemporaryDirectory() + "duet-relay-empty-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        let missing = try await ProcessRun.run("duet-relay", ["migrate", "--data", empty, "--postgres", url])
+        #expect(missing.status == 1 && missing.stderr == "error: no relay store in \(empty) (relay.sqlite)\n", "\(missing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: empty), "no folder made for a store that is not there")
+        for command in [["inspect"], ["migrate", "--data", empty]] {
+            let run = try await ProcessRun.run("duet-relay", command + ["--postgres", "mysql://x/y"])
+            #expect(run.status != 0 && run.stderr.contains("--postgres is not a postgres:// URL"), "\(command): \(run.stderr)")
+        }
+        let untouched = try await ProcessRun.run("duet-relay", ["inspect", "--postgres", url])
+        #expect(untouched.stderr.contains("holds no relay's data"), "the failed migrate created no tables")
+    }
+
     @Test("inspect on a database no relay has used is one clear line and exit 1, and writes nothing")
     func inspectEmpty() async throws {
         let url = try await TestPostgres.freshDatabase()

@@ -212,9 +212,6 @@ public final class PostgresRelayStorage: RelayStorage {
     struct SpaceState: Sendable {
         var position: Int64
         var bytes: Int64
-        /// The first position this transaction gave (0: none yet).
-        var firstPosition: Int64 = 0
-        var changed = false
     }
 
     /// Locks `space`'s row (made when missing) and reads its counters. A damaged negative counter
