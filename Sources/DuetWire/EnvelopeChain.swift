@@ -42,11 +42,23 @@ public enum EnvelopeChain {
     /// is asked only for an envelope at or below the head, for the bytes held at the envelope's
     /// seq (nil if none are), so the common case reads nothing more.
     public static func judge(_ envelope: Envelope, head: Head, heldBytes: () throws -> [UInt8]?) rethrows -> Verdict {
+        try judge(envelope, head: head, sameAsHeld: { try heldBytes() == envelope.bytes })
+    }
+
+    /// As ``judge(_:head:heldBytes:)``, for a holder that keeps each envelope's BLAKE2b-256
+    /// beside it: `heldHash` gives the hash held at the envelope's seq (nil if none is), so a
+    /// resend is told from a fork without reading the envelope back. Equal hashes stand for
+    /// equal bytes here as everywhere in the chain (each envelope names its predecessor's hash).
+    public static func judgeByHash(_ envelope: Envelope, head: Head, heldHash: () throws -> [UInt8]?) rethrows -> Verdict {
+        try judge(envelope, head: head, sameAsHeld: { try heldHash() == envelope.hash.bytes })
+    }
+
+    private static func judge(_ envelope: Envelope, head: Head, sameAsHeld: () throws -> Bool) rethrows -> Verdict {
         let header = envelope.header
         // Parsing refuses seqs past this bound; judged here too so the rule is safe on its own
         // (holders keep seqs as signed 64-bit integers).
         guard header.seq <= Envelope.maximumSeq else { return .gap }
-        if header.seq <= head.seq { return try heldBytes() == envelope.bytes ? .duplicate : .fork }
+        if header.seq <= head.seq { return try sameAsHeld() ? .duplicate : .fork }
         // head.seq < header.seq ≤ Int64.max: the successor cannot overflow.
         guard header.seq == head.seq + 1 else { return .gap }
         guard header.previous.bytes == head.hash else { return .brokenChain }

@@ -85,7 +85,7 @@ struct MigrateCommand: AsyncParsableCommand {
         withExtendedLifetime(lock) {}
         print("migrated \(report.spaces) space(s), \(report.envelopes) envelope(s) (\(report.envelopeBytes) bytes), "
               + "\(report.membershipRecords) membership record(s), \(report.recoveryBlobs) recovery blob(s) into \(location)")
-        print("verified: every envelope, membership record and recovery blob is in PostgreSQL byte for byte; serve with --postgres")
+        print("verified: every envelope, membership record and recovery blob, every head, space counter, fork evidence and space creator is in PostgreSQL as in SQLite; serve with --postgres")
     }
 }
 

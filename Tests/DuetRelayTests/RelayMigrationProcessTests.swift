@@ -2,7 +2,11 @@ import DuetCrypto
 import DuetTesting
 import DuetWire
 import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
 import Testing
+@testable import DuetRelay
 
 /// `duet-relay migrate` and `duet-relay inspect` on both backends (issue #17).
 @Suite("duet-relay migrate and inspect")
@@ -73,5 +77,44 @@ struct RelayMigrationProcessTests {
         #expect(run.stderr.split(separator: "\n").count == 1)
         let twice = try await ProcessRun.run("duet-relay", ["inspect", "--postgres", url])
         #expect(twice.stderr.contains("holds no relay's data"), "the first inspect created nothing")
+    }
+
+    @Test("A migrate that stops part-way leaves the database marked: a relay refuses to serve it, and migrate again says why; both one line and exit 1")
+    func unfinishedMigrate() async throws {
+        let sqlite = try await RelayProcess()
+        var alex = RelayProcessTests.Member()
+        let (client, space) = try await RelayProcessTests.personalSpace(sqlite, alex)
+        let key = SymmetricKey.random()
+        let envelopes = (0..<5).map { _ in alex.envelope(space, key) }
+        #expect(try await client.request("POST", "/v1/spaces/\(RelayClient.hex(space))/envelopes", body: RelayMessages.encode(batch: envelopes.map(\.bytes))).status == 200)
+        #expect(await sqlite.terminate() == 0)
+        // The target holds a stray row for the space's counters (nothing the emptiness check
+        // counts): the copy fails on that table, part-way, with the envelopes already there.
+        let url = try await TestPostgres.freshDatabase()
+        let schema = try await RelayProcess(postgresURL: url)
+        _ = await schema.terminate()
+        let logger = Logger(label: "test")
+        let connection = try await PostgresConnection.connect(configuration: try PostgresLocation(url: url).connectionConfiguration, id: 1, logger: logger)
+        try await connection.query("INSERT INTO spaces (space) VALUES (\(ByteBuffer(bytes: space.bytes)))", logger: logger)
+        let failed = try await ProcessRun.run("duet-relay", ["migrate", "--data", sqlite.data, "--postgres", url])
+        #expect(failed.status == 1 && failed.stderr.hasSuffix("the database is left marked unfinished, and relays refuse it: drop it, create it anew and migrate again\n")
+                && failed.stderr.contains("error: duplicate key"), "\(failed.stderr)")
+        var copied = 0
+        for try await count in try await connection.query("SELECT count(*) FROM envelopes", logger: logger).decode(Int.self) { copied = count }
+        try await connection.close()
+        #expect(copied == 5, "the envelopes went in before the copy failed")
+        let serve = try await ProcessRun.run("duet-relay", ["--port", "0", "--admin-port", "0", "--postgres", url])
+        let lines = serve.stderr.split(separator: "\n")
+        #expect(serve.status == 1 && lines.count == 1 && lines[0].contains("holds a `duet-relay migrate` that did not finish (from \(sqlite.data), started "),
+                "\(serve.stderr)")
+        let again = try await ProcessRun.run("duet-relay", ["migrate", "--data", sqlite.data, "--postgres", url])
+        #expect(again.status == 1 && again.stderr.contains("an earlier migrate into this PostgreSQL database did not finish"), "\(again.stderr)")
+        // Into a fresh database it finishes, and a relay serves it.
+        let fresh = try await TestPostgres.freshDatabase()
+        let moved = try await ProcessRun.run("duet-relay", ["migrate", "--data", sqlite.data, "--postgres", fresh])
+        #expect(moved.status == 0, "\(moved.stderr)")
+        let postgres = try await RelayProcess(postgresURL: fresh)
+        #expect(postgres.isRunning)
+        _ = await postgres.terminate()
     }
 }

@@ -9,8 +9,10 @@ import Synchronization
 /// through one completes through another. Session tokens are kept as hashes (BLAKE2b-256):
 /// whoever reads the table cannot sign in with what is there.
 ///
-/// Caps (sessions per device and in all, mailbox bytes) are decided under an advisory lock per
-/// cap, so processes do not overshoot them together. Expired rows are deleted as they are met.
+/// Caps (sessions per device and in all, mailboxes and their bytes per device and in all) are
+/// decided under an advisory lock per table, so processes do not overshoot them together, from
+/// running totals (`relay_counters`) and the one device's own rows: never a count of the whole
+/// table while others wait. Expired rows are deleted as they are met.
 public final class PostgresAccessStore: RelayAccessStore {
     private let storage: PostgresRelayStorage
     private let caps: MailboxCaps
@@ -73,19 +75,35 @@ public final class PostgresAccessStore: RelayAccessStore {
         let logger = logger, key = ByteBuffer(bytes: device.bytes), moment = Int64(clamping: now), instance = storage.instance
         let keepPerDevice = max(1, perDevice) - 1, keepInAll = max(1, maximum) - 1
         let ended = try await storage.transaction { connection -> [[UInt8]] in
+            // Every writer of sessions takes this lock first, so the running count stays exact
+            // and no two wait on each other's rows.
             try await connection.query("SELECT pg_advisory_xact_lock(\(Self.sessionLock))", logger: logger)
-            try await connection.query("DELETE FROM sessions WHERE expires <= \(moment)", logger: logger)
+            var removed: Int64 = 0
+            for try await _ in try await connection.query("DELETE FROM sessions WHERE expires <= \(moment) RETURNING 1", logger: logger) { removed += 1 }
             var ended: [[UInt8]] = []
+            // A device's own sessions: at most `perDevice` rows, read by its index.
             for try await hash in try await connection.query("""
                 DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE device = \(key) ORDER BY id DESC OFFSET \(keepPerDevice))
                 RETURNING token_hash
                 """, logger: logger).decode(ByteBuffer.self) { ended.append(Array(hash.readableBytesView)) }
-            for try await hash in try await connection.query("""
-                DELETE FROM sessions WHERE id IN (SELECT id FROM sessions ORDER BY id DESC OFFSET \(keepInAll)) RETURNING token_hash
-                """, logger: logger).decode(ByteBuffer.self) { ended.append(Array(hash.readableBytesView)) }
+            var held: Int64 = 0
+            for try await value in try await connection.query("SELECT value FROM relay_counters WHERE name = 'sessions'", logger: logger).decode(Int64.self) {
+                held = value
+            }
+            // The oldest anywhere, by the primary key from its start: as many as are over, not a
+            // walk past every session kept (the count is this table's, kept below).
+            let left = max(0, held - removed - Int64(ended.count))
+            let over = left - Int64(keepInAll)
+            if over > 0 {
+                for try await hash in try await connection.query("""
+                    DELETE FROM sessions WHERE id IN (SELECT id FROM sessions ORDER BY id LIMIT \(over)) RETURNING token_hash
+                    """, logger: logger).decode(ByteBuffer.self) { ended.append(Array(hash.readableBytesView)) }
+            }
             try await connection.query("""
                 INSERT INTO sessions (token_hash, device, expires) VALUES (\(ByteBuffer(bytes: Self.tokenHash(token))), \(key), \(Int64(clamping: expires)))
                 """, logger: logger)
+            let count = max(0, held - removed - Int64(ended.count)) + 1
+            try await connection.query("UPDATE relay_counters SET value = \(count) WHERE name = 'sessions'", logger: logger)
             if !ended.isEmpty {
                 // The others forget what they cached of the ended ones when they hear this.
                 let named = ended.count <= Self.maximumNamedSessions ? ended.map(Hex.encode).joined(separator: ",") : "*"
@@ -161,7 +179,11 @@ public final class PostgresAccessStore: RelayAccessStore {
         forgetSessions(of: device)
         let logger = logger, payload = "s:\(storage.instance):\(Hex.encode(device.bytes))"
         try await storage.transaction { connection in
-            try await connection.query("DELETE FROM sessions WHERE device = \(ByteBuffer(bytes: device.bytes))", logger: logger)
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.sessionLock))", logger: logger)
+            try await connection.query("""
+                WITH ended AS (DELETE FROM sessions WHERE device = \(ByteBuffer(bytes: device.bytes)) RETURNING 1)
+                UPDATE relay_counters SET value = greatest(0, value - (SELECT count(*) FROM ended)) WHERE name = 'sessions'
+                """, logger: logger)
             try await connection.query("SELECT pg_notify(\(PostgresRelayStorage.channel), \(payload))", logger: logger)
         }
     }
@@ -170,36 +192,64 @@ public final class PostgresAccessStore: RelayAccessStore {
         try MailboxCaps.check(id: id, blob: blob)
         let logger = logger, caps = caps, moment = Int64(clamping: now)
         let expires = Int64(clamping: now > UInt64.max - Mailboxes.lifetime ? UInt64.max : now + Mailboxes.lifetime)
-        let key = ByteBuffer(bytes: owner.bytes), mailbox = ByteBuffer(bytes: id)
+        let key = ByteBuffer(bytes: owner.bytes), mailbox = ByteBuffer(bytes: id), size = Int64(blob.count)
         try await storage.transaction { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.mailboxLock))", logger: logger)
-            try await connection.query("DELETE FROM mailboxes WHERE expires <= \(moment)", logger: logger)
+            let (count, bytes) = try await Self.lockMailboxes(connection, now: moment, logger: logger)
             var taken = false
             for try await _ in try await connection.query("SELECT 1 FROM mailboxes WHERE id = \(mailbox)", logger: logger) { taken = true }
             guard !taken else { throw MailboxCaps.taken }
-            var total = 0, mine = 0
-            for try await (all, owned) in try await connection.query("""
-                SELECT coalesce(sum(length(blob)), 0)::bigint, coalesce(sum(length(blob)) FILTER (WHERE owner = \(key)), 0)::bigint FROM mailboxes
-                """, logger: logger).decode((Int, Int).self) {
-                total = all
-                mine = owned
+            guard bytes <= Int64(caps.totalBytes) - size, count < Int64(caps.totalCount) else { throw caps.full() }
+            // This device's own: at most countPerDevice rows, read by the owner index.
+            var mine: Int64 = 0, mineBytes: Int64 = 0
+            for try await (held, heldBytes) in try await connection.query("""
+                SELECT count(*), coalesce(sum(length(blob)), 0)::bigint FROM mailboxes WHERE owner = \(key)
+                """, logger: logger).decode((Int64, Int64).self) {
+                mine = held
+                mineBytes = heldBytes
             }
-            guard total <= caps.totalBytes - blob.count else { throw caps.full() }
-            guard mine <= caps.bytesPerDevice - blob.count else { throw caps.deviceFull() }
+            guard mineBytes <= Int64(caps.bytesPerDevice) - size else { throw caps.deviceFull() }
+            guard mine < Int64(MailboxCaps.countPerDevice) else { throw caps.deviceCountFull() }
             try await connection.query("""
-                INSERT INTO mailboxes (id, owner, blob, expires) VALUES (\(mailbox), \(key), \(ByteBuffer(bytes: blob)), \(expires))
+                WITH put AS (INSERT INTO mailboxes (id, owner, blob, expires) VALUES (\(mailbox), \(key), \(ByteBuffer(bytes: blob)), \(expires)))
+                UPDATE relay_counters SET value = CASE name WHEN 'mailboxes' THEN \(count + 1) ELSE \(bytes + size) END
+                WHERE name IN ('mailboxes', 'mailbox_bytes')
                 """, logger: logger)
         }
     }
 
+    /// Takes the relay-wide mailbox lock (every writer of mailboxes takes it first, so the
+    /// running totals stay exact and no two wait on each other's rows), removes what expired,
+    /// and gives the totals after that: (mailboxes, bytes). O(expired), not O(held).
+    static func lockMailboxes(_ connection: PostgresConnection, now: Int64, logger: Logger) async throws -> (Int64, Int64) {
+        try await connection.query("SELECT pg_advisory_xact_lock(\(Self.mailboxLock))", logger: logger)
+        for try await (count, bytes) in try await connection.query("""
+            WITH gone AS (DELETE FROM mailboxes WHERE expires <= \(now) RETURNING length(blob) AS size),
+                 totals AS (SELECT greatest(0, (SELECT value FROM relay_counters WHERE name = 'mailboxes') - (SELECT count(*) FROM gone)) AS held,
+                                   greatest(0, (SELECT value FROM relay_counters WHERE name = 'mailbox_bytes') - (SELECT coalesce(sum(size), 0) FROM gone)) AS held_bytes),
+                 kept AS (UPDATE relay_counters SET value = CASE name WHEN 'mailboxes' THEN (SELECT held FROM totals) ELSE (SELECT held_bytes FROM totals) END
+                          WHERE name IN ('mailboxes', 'mailbox_bytes'))
+            SELECT held::bigint, held_bytes::bigint FROM totals
+            """, logger: logger).decode((Int64, Int64).self) {
+            return (count, bytes)
+        }
+        throw PostgresRelayError("the relay's mailbox counters are missing (relay_counters)")
+    }
+
     public func takeMailbox(_ id: [UInt8], now: UInt64) async throws -> [UInt8] {
         let logger = logger, moment = Int64(clamping: now)
-        let blob = try await storage.read { connection -> [UInt8]? in
-            for try await bytes in try await connection.query(
-                "DELETE FROM mailboxes WHERE id = \(ByteBuffer(bytes: id)) AND expires > \(moment) RETURNING blob", logger: logger).decode(ByteBuffer.self) {
-                return Array(bytes.readableBytesView)
+        let blob = try await storage.transaction { connection -> [UInt8]? in
+            let (count, bytes) = try await Self.lockMailboxes(connection, now: moment, logger: logger)
+            var blob: [UInt8]?
+            for try await held in try await connection.query(
+                "DELETE FROM mailboxes WHERE id = \(ByteBuffer(bytes: id)) RETURNING blob", logger: logger).decode(ByteBuffer.self) {
+                blob = Array(held.readableBytesView)
             }
-            return nil
+            guard let blob else { return nil }
+            try await connection.query("""
+                UPDATE relay_counters SET value = CASE name WHEN 'mailboxes' THEN \(max(0, count - 1)) ELSE \(max(0, bytes - Int64(blob.count))) END
+                WHERE name IN ('mailboxes', 'mailbox_bytes')
+                """, logger: logger)
+            return blob
         }
         guard let blob else { throw MailboxCaps.unknown }
         return blob

@@ -46,8 +46,21 @@ struct MailboxCaps: Sendable {
     let totalBytes: Int
     let bytesPerDevice: Int
 
+    /// Mailboxes one device key may hold at once: a pairing or a link needs one or two. Without
+    /// a count, empty blobs cost nothing against the byte caps and one session could fill the
+    /// table with rows (review finding 5 of #17).
+    static let countPerDevice = 64
+    /// Mailboxes in all: one for every KiB the byte cap allows (65,536 at the default 64 MiB).
+    var totalCount: Int { max(Self.countPerDevice, totalBytes >> 10) }
+
     func full() -> RelayError {
         RelayError(code: "mailboxes-full", status: 429, message: "the relay holds the most mailbox bytes it allows; retry in a minute",
+                   retryAfterSeconds: 60)
+    }
+
+    func deviceCountFull() -> RelayError {
+        RelayError(code: "mailboxes-full", status: 429,
+                   message: "this device holds the most mailboxes it may (\(Self.countPerDevice)); they empty when read or after ten minutes",
                    retryAfterSeconds: 60)
     }
 

@@ -3,6 +3,7 @@ import DuetWire
 import Logging
 import NIOCore
 import PostgresNIO
+import Synchronization
 
 /// Group commit per space, as the SQLite backend groups its whole store: appends to one space
 /// that arrive while its transaction commits are judged, in arrival order, in the next one. The
@@ -88,10 +89,14 @@ extension PostgresRelayStorage {
     /// judge each envelope with DuetWire's EnvelopeChain (the SQLite backend's policy around it,
     /// line for line: a forked device is stopped, the first fork's evidence is kept while it fits,
     /// the quota is charged), then write everything in one statement with the notification.
-    /// Four round trips whatever the group holds (BEGIN, lock and heads, the writes, COMMIT).
+    /// Four round trips whatever the group holds (BEGIN, lock and heads, the writes, COMMIT),
+    /// one more when it resends what is held (the hashes of every resend, in one query), and
+    /// one for each fork's evidence.
     static func commit(space: SpaceID, _ batches: [[Envelope]], quota: Int64, instance: String,
-                       client: PostgresClient, logger: Logger) async throws -> [[AppendOutcome]] {
+                       client: PostgresClient, statistics: AppendStatistics, logger: Logger) async throws -> [[AppendOutcome]] {
         try await transaction(client: client, logger: logger) { connection in
+            var roundTrips = 3
+            defer { statistics.count(envelopes: batches.reduce(0) { $0 + $1.count }, roundTrips: roundTrips) }
             let id = ByteBuffer(bytes: space.bytes)
             let devices = Set(batches.joined().map(\.header.device))
             var heads: [WireDeviceID: DeviceHead] = [:]
@@ -107,8 +112,31 @@ extension PostgresRelayStorage {
                 }
             }
             guard var state = locked else { throw PostgresRelayError("the space's row could not be locked") }
-            // What this group stores, by (device, seq): a later envelope of the group may repeat it.
+            // The hashes held for every envelope at or below its device's head (a resend, or a
+            // fork), in one query: read one at a time, a flood of resends held the space's lock
+            // for a round trip each (review of #17).
+            var resent: (devices: [ByteBuffer], seqs: [Int64]) = ([], [])
+            for envelope in batches.joined() {
+                let header = envelope.header
+                if let head = heads[header.device], !head.forked, let seq = Int64(exactly: header.seq), seq <= head.seq {
+                    resent.devices.append(ByteBuffer(bytes: header.device.bytes))
+                    resent.seqs.append(seq)
+                }
+            }
+            // What this group stores or finds held, by (device, seq): its hash.
             var stored: [WireDeviceID: [Int64: [UInt8]]] = [:]
+            if !resent.seqs.isEmpty {
+                roundTrips += 1
+                for try await (device, seq, hash) in try await connection.query("""
+                    SELECT e.device, e.seq, e.hash FROM envelopes e
+                    JOIN unnest(\(resent.devices)::bytea[], \(resent.seqs)::int8[]) AS t(device, seq) ON e.device = t.device AND e.seq = t.seq
+                    WHERE e.space = \(id)
+                    """, logger: logger).decode((ByteBuffer, Int64, ByteBuffer).self) {
+                    if let device = try? WireDeviceID(bytes: Array(device.readableBytesView)) {
+                        stored[device, default: [:]][seq] = Array(hash.readableBytesView)
+                    }
+                }
+            }
             var rows: (devices: [ByteBuffer], seqs: [Int64], positions: [Int64], hashes: [ByteBuffer], bytes: [ByteBuffer]) = ([], [], [], [], [])
             var firstPosition: Int64 = 0
             var changed = false
@@ -124,18 +152,8 @@ extension PostgresRelayStorage {
                     }
                     // A negative or damaged head counts as none held past it: a gap or a fork, never a trap.
                     let chain = EnvelopeChain.Head(seq: UInt64(clamping: head?.seq ?? 0), hash: head?.hash ?? Digest.zero.bytes)
-                    var held: [UInt8]?
-                    if header.seq <= chain.seq, let seq = Int64(exactly: header.seq) {
-                        held = stored[device]?[seq]
-                        if held == nil {
-                            for try await bytes in try await connection.query(
-                                "SELECT bytes FROM envelopes WHERE space = \(id) AND device = \(ByteBuffer(bytes: device.bytes)) AND seq = \(seq)",
-                                logger: logger).decode(ByteBuffer.self) {
-                                held = Array(bytes.readableBytesView)
-                            }
-                        }
-                    }
-                    switch EnvelopeChain.judge(envelope, head: chain, heldBytes: { held }) {
+                    let held = Int64(exactly: header.seq).flatMap { stored[device]?[$0] }
+                    switch EnvelopeChain.judgeByHash(envelope, head: chain, heldHash: { held }) {
                     case .duplicate: batchOutcomes.append(.duplicate)
                     case .gap: batchOutcomes.append(.refused(.gap))
                     case .brokenChain: batchOutcomes.append(.refused(.brokenChain))
@@ -147,6 +165,7 @@ extension PostgresRelayStorage {
                         heads[device] = head
                         let size = Int64(envelope.bytes.count)
                         if size <= quota - min(quota, state.bytes) {
+                            roundTrips += 1
                             var inserted = false
                             for try await _ in try await connection.query("""
                                 INSERT INTO forks (space, device, seq, offered)
@@ -173,10 +192,11 @@ extension PostgresRelayStorage {
                         rows.devices.append(ByteBuffer(bytes: device.bytes))
                         rows.seqs.append(seq)
                         rows.positions.append(position)
-                        rows.hashes.append(ByteBuffer(bytes: envelope.hash.bytes))
+                        let hash = envelope.hash.bytes
+                        rows.hashes.append(ByteBuffer(bytes: hash))
                         rows.bytes.append(ByteBuffer(bytes: envelope.bytes))
-                        stored[device, default: [:]][seq] = envelope.bytes
-                        heads[device] = DeviceHead(seq: seq, hash: envelope.hash.bytes, forked: false, changed: true)
+                        stored[device, default: [:]][seq] = hash
+                        heads[device] = DeviceHead(seq: seq, hash: hash, forked: false, changed: true)
                         if firstPosition == 0 { firstPosition = position }
                         state.position = position
                         state.bytes += Int64(envelope.bytes.count)
@@ -188,6 +208,7 @@ extension PostgresRelayStorage {
             }
             let moved = Array(heads.filter(\.value.changed))
             guard changed || !moved.isEmpty else { return outcomes }
+            roundTrips += 1
             let payload = firstPosition > 0 ? "e:\(instance):\(Hex.encode(space.bytes)):\(firstPosition):\(state.position)" : ""
             try await connection.query("""
                 WITH stored AS (
@@ -209,4 +230,26 @@ extension PostgresRelayStorage {
             return outcomes
         }
     }
+}
+
+/// What the append transactions of one process did, for the tests that bound their cost and
+/// the benchmark's envelopes-a-transaction figure.
+final class AppendStatistics: Sendable {
+    struct Totals: Sendable, Equatable {
+        var transactions = 0
+        var envelopes = 0
+        var roundTrips = 0
+    }
+
+    private let totals = Mutex(Totals())
+
+    func count(envelopes: Int, roundTrips: Int) {
+        totals.withLock { totals in
+            totals.transactions += 1
+            totals.envelopes += envelopes
+            totals.roundTrips += roundTrips
+        }
+    }
+
+    var now: Totals { totals.withLock { $0 } }
 }

@@ -129,6 +129,27 @@ enum PostgresMigrations {
             $$
             """,
         ]),
+        ("v2", """
+            -- Running totals (issue #17, review finding 5): the relay-wide caps on sessions and
+            -- mailboxes were checked by counting or summing every row under a relay-wide lock, so
+            -- each sign-in or pairing cost O(rows) while every other one waited. Kept by the
+            -- transactions that add or remove rows, under the same advisory locks.
+            CREATE TABLE relay_counters (
+                name  text PRIMARY KEY,
+                value bigint NOT NULL
+            );
+            INSERT INTO relay_counters (name, value) SELECT 'sessions', count(*) FROM sessions;
+            INSERT INTO relay_counters (name, value) SELECT 'mailboxes', count(*) FROM mailboxes;
+            INSERT INTO relay_counters (name, value) SELECT 'mailbox_bytes', coalesce(sum(length(blob)), 0) FROM mailboxes;
+            -- `duet-relay migrate` (review finding 6): present from the moment an import starts
+            -- until it is verified whole; a relay refuses to serve a database that holds one
+            -- unfinished (its data is part of a store, and a device would see history vanish).
+            CREATE TABLE relay_import (
+                id      integer PRIMARY KEY CHECK (id = 1),
+                source  text NOT NULL,
+                started timestamptz NOT NULL DEFAULT now()
+            );
+            """, []),
     ]
 
     /// Refuses a database no relay has brought to this schema (inspect writes nothing).
@@ -142,6 +163,15 @@ enum PostgresMigrations {
         guard applied == Set(all.map(\.name)) else {
             throw PostgresRelayError("this database's schema (\(applied.sorted().joined(separator: ", "))) is not this duet-relay's; run the matching version, or start this relay on it once to migrate")
         }
+    }
+
+    /// What an unfinished `duet-relay migrate` left in this database, in words; nil if none.
+    static func unfinishedImport(_ connection: PostgresConnection, logger: Logger) async throws -> String? {
+        for try await (source, started) in try await connection.query(
+            "SELECT source, to_char(started AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') FROM relay_import", logger: logger).decode((String, String).self) {
+            return "from \(source.prefix(200)), started \(started) UTC"
+        }
+        return nil
     }
 
     /// A migration's statements: split where a line ends with a semicolon (no statement of

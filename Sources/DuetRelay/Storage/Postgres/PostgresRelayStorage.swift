@@ -30,6 +30,8 @@ public final class PostgresRelayStorage: RelayStorage {
     private let runner: Task<Void, Never>
     /// Appends to one space that arrive while its transaction commits go in the next one.
     private let groups: AppendGroups
+    /// What those transactions did (their count, envelopes and round trips).
+    let statistics: AppendStatistics
 
     /// The notification channel every relay process of one database listens on.
     static let channel = "duet_relay"
@@ -38,7 +40,10 @@ public final class PostgresRelayStorage: RelayStorage {
     /// the schema up to date, and starts the connection pool.
     /// - Parameter migrate: false to read a database as it is (`duet-relay inspect`): one no
     ///   relay has migrated is refused, and nothing is written.
+    /// - Parameter refuseUnfinishedImport: false only for `duet-relay migrate` itself, which
+    ///   names what it finds; a relay must not serve part of a store.
     public static func connect(_ location: PostgresLocation, spaceQuotaBytes: Int = 1 << 30, poolSize: Int = 16, migrate: Bool = true,
+                               refuseUnfinishedImport: Bool = true,
                                logger: Logger = Logger(label: "duet-relay.postgres")) async throws -> PostgresRelayStorage {
         do {
             let connection = try await PostgresConnection.connect(configuration: location.connectionConfiguration, id: 0, logger: logger)
@@ -47,6 +52,10 @@ public final class PostgresRelayStorage: RelayStorage {
                     try await PostgresMigrations.migrate(connection, logger: logger)
                 } else {
                     try await PostgresMigrations.requireMigrated(connection, logger: logger)
+                }
+                if refuseUnfinishedImport, let started = try await PostgresMigrations.unfinishedImport(connection, logger: logger) {
+                    throw PostgresRelayError("this database holds a `duet-relay migrate` that did not finish (\(started)); "
+                                             + "a relay serves no part of a store: migrate again into a fresh database")
                 }
             } catch {
                 try? await connection.close()
@@ -73,8 +82,10 @@ public final class PostgresRelayStorage: RelayStorage {
         self.instance = instance
         runner = Task { await client.run() }
         let quota = Int64(spaceQuotaBytes)
+        let statistics = AppendStatistics()
+        self.statistics = statistics
         groups = AppendGroups { [client, logger] space, batches in
-            try await Self.commit(space: space, batches, quota: quota, instance: instance, client: client, logger: logger)
+            try await Self.commit(space: space, batches, quota: quota, instance: instance, client: client, statistics: statistics, logger: logger)
         }
     }
 

@@ -39,9 +39,9 @@ public enum RelayMigration {
         var configuration = Configuration()
         configuration.readonly = true
         let source = try DatabaseQueue(path: directory + "/relay.sqlite", configuration: configuration)
-        let target = try await PostgresRelayStorage.connect(location, poolSize: 4)
+        let target = try await PostgresRelayStorage.connect(location, poolSize: 4, refuseUnfinishedImport: false)
         do {
-            let report = try await copy(from: source, to: target, progress: progress)
+            let report = try await copy(from: source, to: target, sourceName: directory, progress: progress)
             await target.close()
             return report
         } catch {
@@ -50,74 +50,91 @@ public enum RelayMigration {
         }
     }
 
-    static func copy(from source: DatabaseQueue, to target: PostgresRelayStorage, progress: @Sendable (String) -> Void) async throws -> Report {
+    static func copy(from source: DatabaseQueue, to target: PostgresRelayStorage, sourceName: String = "a SQLite relay",
+                     progress: @Sendable (String) -> Void) async throws -> Report {
         let logger = target.logger
-        let held = try await target.read { connection -> Int in
-            var count = 0
+        // The target is marked before the first row goes in and unmarked only once verified: a
+        // relay refuses to serve a database a migrate left part-way (PostgresRelayStorage.connect).
+        try await target.transaction { connection in
+            try await connection.query("LOCK TABLE relay_import IN EXCLUSIVE MODE", logger: logger)
+            var unfinished = false
+            for try await _ in try await connection.query("SELECT 1 FROM relay_import", logger: logger) { unfinished = true }
+            guard !unfinished else {
+                throw Mismatch(description: "an earlier migrate into this PostgreSQL database did not finish; drop the database, create it anew, and migrate again")
+            }
+            var held = 0
             for try await value in try await connection.query("""
                 SELECT (SELECT count(*) FROM envelopes) + (SELECT count(*) FROM membership) + (SELECT count(*) FROM recovery)
-                """, logger: logger).decode(Int.self) { count = value }
-            return count
-        }
-        guard held == 0 else {
-            throw Mismatch(description: "the PostgreSQL database already holds relay data; migrate into an empty database")
-        }
-        // Each table: its columns as SQLite holds them, the PostgreSQL INSERT they go to. Tables
-        // with a rowid are read in rowid order from where the last batch ended (no OFFSET: the
-        // envelopes table is the relay's size); the WITHOUT ROWID ones by their key.
-        let tables: [(name: String, columns: String, order: String?, insert: String, types: [Column])] = [
-            ("envelopes", "space, device, seq, position, hash, bytes", nil,
-             "INSERT INTO envelopes (space, device, seq, position, hash, bytes) VALUES ", [.bytes, .bytes, .integer, .integer, .bytes, .bytes]),
-            ("heads", "space, device, seq, hash, forked", "space, device",
-             "INSERT INTO heads (space, device, seq, hash, forked) VALUES ", [.bytes, .bytes, .integer, .bytes, .boolean]),
-            ("spaces", "space, position, bytes", "space", "INSERT INTO spaces (space, position, bytes) VALUES ", [.bytes, .integer, .integer]),
-            ("membership", "space, idx, record", "space, idx", "INSERT INTO membership (space, idx, record) VALUES ", [.bytes, .integer, .bytes]),
-            ("forks", "space, device, seq, offered", nil, "INSERT INTO forks (space, device, seq, offered) VALUES ", [.bytes, .bytes, .integer, .bytes]),
-            ("membership_refused", "space, record", nil, "INSERT INTO membership_refused (space, record) VALUES ", [.bytes, .bytes]),
-            ("recovery", "slot, owner, blob", nil, "INSERT INTO recovery (slot, owner, blob) VALUES ", [.bytes, .bytes, .bytes]),
-            ("space_creators", "space, identity", "space", "INSERT INTO space_creators (space, identity) VALUES ", [.bytes, .bytes]),
-        ]
-        for table in tables {
-            var copied = 0
-            var lastRowID: Int64 = 0
-            while true {
-                let (offset, after) = (copied, lastRowID)
-                let (rows, last) = try await source.read { db -> ([[DatabaseValue]], Int64) in
-                    let sql = table.order.map { "SELECT 0, \(table.columns) FROM \(table.name) ORDER BY \($0) LIMIT \(batch) OFFSET \(offset)" }
-                        ?? "SELECT rowid, \(table.columns) FROM \(table.name) WHERE rowid > \(after) ORDER BY rowid LIMIT \(batch)"
-                    var rows: [[DatabaseValue]] = [], size = 0, last = after
-                    let cursor = try Row.fetchCursor(db, sql: sql)
-                    // At most 32 MiB a batch: envelopes may be 2 MiB each.
-                    while size < 32 << 20, let row = try cursor.next() {
-                        last = row[0]
-                        let values = (1...table.types.count).map { row[$0] as DatabaseValue }
-                        size += values.reduce(0) { total, value in
-                            if case .blob(let data) = value.storage { return total + data.count }
-                            return total + 8
-                        }
-                        rows.append(values)
-                    }
-                    return (rows, last)
-                }
-                if rows.isEmpty { break }
-                var bindings = PostgresBindings()
-                var tuples: [String] = []
-                for row in rows {
-                    var placeholders: [String] = []
-                    for (value, column) in zip(row, table.types) {
-                        try column.bind(value, into: &bindings, table: table.name)
-                        placeholders.append("$\(bindings.count)")
-                    }
-                    tuples.append("(" + placeholders.joined(separator: ", ") + ")")
-                }
-                let statement = PostgresQuery(unsafeSQL: table.insert + tuples.joined(separator: ", "), binds: bindings)
-                _ = try await target.transaction { connection in try await connection.query(statement, logger: logger) }
-                copied += rows.count
-                lastRowID = last
+                """, logger: logger).decode(Int.self) { held = value }
+            guard held == 0 else {
+                throw Mismatch(description: "the PostgreSQL database already holds relay data; migrate into an empty database")
             }
-            progress("\(table.name): \(copied) row(s)")
+            try await connection.query("INSERT INTO relay_import (id, source) VALUES (1, \(sourceName))", logger: logger)
         }
-        return try await verify(source, target)
+        do {
+            // Each table: its columns as SQLite holds them, the PostgreSQL INSERT they go to. Tables
+            // with a rowid are read in rowid order from where the last batch ended (no OFFSET: the
+            // envelopes table is the relay's size); the WITHOUT ROWID ones by their key.
+            let tables: [(name: String, columns: String, order: String?, insert: String, types: [Column])] = [
+                ("envelopes", "space, device, seq, position, hash, bytes", nil,
+                 "INSERT INTO envelopes (space, device, seq, position, hash, bytes) VALUES ", [.bytes, .bytes, .integer, .integer, .bytes, .bytes]),
+                ("heads", "space, device, seq, hash, forked", "space, device",
+                 "INSERT INTO heads (space, device, seq, hash, forked) VALUES ", [.bytes, .bytes, .integer, .bytes, .boolean]),
+                ("spaces", "space, position, bytes", "space", "INSERT INTO spaces (space, position, bytes) VALUES ", [.bytes, .integer, .integer]),
+                ("membership", "space, idx, record", "space, idx", "INSERT INTO membership (space, idx, record) VALUES ", [.bytes, .integer, .bytes]),
+                ("forks", "space, device, seq, offered", nil, "INSERT INTO forks (space, device, seq, offered) VALUES ", [.bytes, .bytes, .integer, .bytes]),
+                ("membership_refused", "space, record", nil, "INSERT INTO membership_refused (space, record) VALUES ", [.bytes, .bytes]),
+                ("recovery", "slot, owner, blob", nil, "INSERT INTO recovery (slot, owner, blob) VALUES ", [.bytes, .bytes, .bytes]),
+                ("space_creators", "space, identity", "space", "INSERT INTO space_creators (space, identity) VALUES ", [.bytes, .bytes]),
+            ]
+            for table in tables {
+                var copied = 0
+                var lastRowID: Int64 = 0
+                while true {
+                    let (offset, after) = (copied, lastRowID)
+                    let (rows, last) = try await source.read { db -> ([[DatabaseValue]], Int64) in
+                        let sql = table.order.map { "SELECT 0, \(table.columns) FROM \(table.name) ORDER BY \($0) LIMIT \(batch) OFFSET \(offset)" }
+                            ?? "SELECT rowid, \(table.columns) FROM \(table.name) WHERE rowid > \(after) ORDER BY rowid LIMIT \(batch)"
+                        var rows: [[DatabaseValue]] = [], size = 0, last = after
+                        let cursor = try Row.fetchCursor(db, sql: sql)
+                        // At most 32 MiB a batch: envelopes may be 2 MiB each.
+                        while size < 32 << 20, let row = try cursor.next() {
+                            last = row[0]
+                            let values = (1...table.types.count).map { row[$0] as DatabaseValue }
+                            size += values.reduce(0) { total, value in
+                                if case .blob(let data) = value.storage { return total + data.count }
+                                return total + 8
+                            }
+                            rows.append(values)
+                        }
+                        return (rows, last)
+                    }
+                    if rows.isEmpty { break }
+                    var bindings = PostgresBindings()
+                    var tuples: [String] = []
+                    for row in rows {
+                        var placeholders: [String] = []
+                        for (value, column) in zip(row, table.types) {
+                            try column.bind(value, into: &bindings, table: table.name)
+                            placeholders.append("$\(bindings.count)")
+                        }
+                        tuples.append("(" + placeholders.joined(separator: ", ") + ")")
+                    }
+                    let statement = PostgresQuery(unsafeSQL: table.insert + tuples.joined(separator: ", "), binds: bindings)
+                    _ = try await target.transaction { connection in try await connection.query(statement, logger: logger) }
+                    copied += rows.count
+                    lastRowID = last
+                }
+                progress("\(table.name): \(copied) row(s)")
+            }
+            let report = try await verify(source, target)
+            _ = try await target.transaction { connection in try await connection.query("DELETE FROM relay_import", logger: logger) }
+            return report
+        } catch {
+            // Left marked: no relay serves part of a store (and it says so).
+            let reason = (error as? Mismatch)?.description ?? PostgresRelayStorage.reason(error)
+            throw Mismatch(description: "\(reason); the database is left marked unfinished, and relays refuse it: drop it, create it anew and migrate again")
+        }
     }
 
     /// SQLite's column types, as the relay wrote them.
@@ -171,23 +188,28 @@ public enum RelayMigration {
             }
             envelopes += count
         }
-        let membership = try await compareBlobs(source, target, "SELECT space, record FROM membership ORDER BY space, idx", what: "membership records")
-        let recovery = try await compareBlobs(source, target, "SELECT slot, owner, blob FROM recovery ORDER BY slot", what: "recovery blobs")
-        _ = try await compareBlobs(source, target, "SELECT space, device, hash FROM heads ORDER BY space, device", what: "heads")
+        // Every other table whole, every column (seq, forked and the counters as much as the
+        // bytes: a head moved back or a forked device unstopped is as much a loss as a missing
+        // envelope, and zeroed counters bypass the quota).
+        let membership = try await compareRows(source, target, "SELECT space, idx, record FROM membership ORDER BY space, idx", what: "membership records")
+        let recovery = try await compareRows(source, target, "SELECT slot, owner, blob FROM recovery ORDER BY slot", what: "recovery blobs")
+        _ = try await compareRows(source, target, "SELECT space, device, seq, hash, forked FROM heads ORDER BY space, device", what: "heads")
+        _ = try await compareRows(source, target, "SELECT space, position, bytes FROM spaces ORDER BY space", what: "space counters")
+        _ = try await compareRows(source, target, "SELECT space, device, seq, offered FROM forks ORDER BY space, device, seq", what: "fork evidence")
+        _ = try await compareRows(source, target, "SELECT space, record FROM membership_refused ORDER BY space, record", what: "refused membership records")
+        _ = try await compareRows(source, target, "SELECT space, identity FROM space_creators ORDER BY space", what: "space creators")
         return Report(spaces: spaces.count, envelopes: envelopes, envelopeBytes: bytes, membershipRecords: membership, recoveryBlobs: recovery)
     }
 
-    /// Compares two lists of rows of byte columns, in order; their count.
-    static func compareBlobs(_ source: DatabaseQueue, _ target: PostgresRelayStorage, _ sql: String, what: String) async throws -> Int {
+    /// Compares the rows `sql` gives on both sides, in order, every column by value (an integer
+    /// or boolean as a number, bytes as bytes, each tagged with its kind); their count.
+    static func compareRows(_ source: DatabaseQueue, _ target: PostgresRelayStorage, _ sql: String, what: String) async throws -> Int {
         let logger = target.logger
         let (sourceDigest, sourceCount) = try await source.read { db -> ([UInt8], Int) in
             var digest = Digester(), count = 0
             let rows = try Row.fetchCursor(db, sql: sql)
             while let row = try rows.next() {
-                digest.add(columns: row.databaseValues.map { value in
-                    if case .blob(let data) = value.storage { return [UInt8](data) }
-                    return []
-                })
+                digest.add(columns: row.databaseValues.map(Self.canonical))
                 count += 1
             }
             return (digest.finish(), count)
@@ -195,15 +217,41 @@ public enum RelayMigration {
         let (targetDigest, targetCount) = try await target.read { connection -> ([UInt8], Int) in
             var digest = Digester(), count = 0
             for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger) {
-                digest.add(columns: row.map { cell in cell.bytes.map { Array($0.readableBytesView) } ?? [] })
+                digest.add(columns: row.map(Self.canonical))
                 count += 1
             }
             return (digest.finish(), count)
         }
         guard sourceCount == targetCount, sourceDigest == targetDigest else {
-            throw Mismatch(description: "\(what): \(sourceCount) in SQLite, \(targetCount) in PostgreSQL, or their bytes differ")
+            throw Mismatch(description: "\(what): \(sourceCount) in SQLite, \(targetCount) in PostgreSQL, or their values differ")
         }
         return sourceCount
+    }
+
+    /// A SQLite value as verification compares it: a kind, then the value.
+    static func canonical(_ value: DatabaseValue) -> [UInt8] {
+        switch value.storage {
+        case .null: return [0]
+        case .int64(let number): return [1] + Digester.integer(number)
+        case .blob(let data): return [2] + [UInt8](data)
+        case .double(let number): return [3] + Array("\(number)".utf8)
+        case .string(let text): return [4] + Array(text.utf8)
+        }
+    }
+
+    /// A PostgreSQL cell as verification compares it, in ``canonical(_:)-(DatabaseValue)``'s terms.
+    static func canonical(_ cell: PostgresCell) -> [UInt8] {
+        guard let bytes = cell.bytes else { return [0] }
+        switch cell.dataType {
+        case .int2, .int4, .int8:
+            if let number = try? cell.decode(Int64.self) { return [1] + Digester.integer(number) }
+        case .bool:
+            if let flag = try? cell.decode(Bool.self) { return [1] + Digester.integer(flag ? 1 : 0) }
+        case .bytea:
+            return [2] + Array(bytes.readableBytesView)
+        default: break
+        }
+        return [5] + Array(bytes.readableBytesView)
     }
 
     /// A running BLAKE2b-256 over length-prefixed parts (so no two lists hash alike by moving a
