@@ -257,12 +257,55 @@ struct PostgresAttackTests {
         let before = storage.statistics.now
         #expect(try await storage.append(chain) == Array(repeating: .duplicate, count: 256))
         let after = storage.statistics.now
-        #expect(after.transactions - before.transactions == 1)
-        #expect(after.roundTrips - before.roundTrips == 4, "256 resends took \(after.roundTrips - before.roundTrips) round trips in one transaction")
+        #expect(after.transactions - before.transactions == 1 && after.locked == before.locked, "resends take no lock: \(before) → \(after)")
+        #expect(after.roundTrips - before.roundTrips == 2, "256 resends took \(after.roundTrips - before.roundTrips) round trips (the heads, then their hashes)")
         // The same query tells a resend from a different envelope for a seq held: a fork.
         let other = device.forged(space, seq: 100, previous: chain[98].hash, "the other hundredth")
         #expect(try await storage.append([chain[0], other, chain[200]]) == [.duplicate, .refused(.fork), .refused(.deviceForked)])
         #expect(try await storage.forks(space: space).map(\.seq) == [100])
+        await backend.close()
+    }
+
+    @Test("A head another process moves between an append's read and its lock: the group is judged again under the lock (a fork with evidence, never a second seq 2)")
+    func headMovedBeforeTheLock() async throws {
+        let backend = try await TestRelayBackend.make(.postgres)
+        let storage = try #require(backend.storage as? PostgresRelayStorage)
+        let logger = storage.logger
+        let space = SpaceID.random()
+        var device = RelayStorageTests.Device()
+        let first = device.next(space)
+        _ = try await storage.append([first])
+        // Process B (played by this connection) holds the space's row lock while it stores a
+        // seq 2 of its own for the same device.
+        let holder = try await Self.holdLocks(try #require(backend.postgresURL), [space], storage)
+        let theirs = device.forged(space, seq: 2, previous: first.hash, "stored through the other process")
+        let ours = device.next(space)
+        let before = storage.statistics.now
+        let append = Task { try await storage.append([ours]) }
+        // Until this process's duet_append waits for the lock: it has read head 1 and judged seq 2 as extending it.
+        var waiting = false
+        for _ in 0..<200 where !waiting {
+            for try await count in try await holder.query("""
+                SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%duet_append%'
+                """, logger: logger).decode(Int.self) { waiting = count > 0 }
+            if !waiting { try await Task.sleep(for: .milliseconds(25)) }
+        }
+        #expect(waiting, "the append never reached duet_append")
+        let id = ByteBuffer(bytes: space.bytes), key = ByteBuffer(bytes: device.id.bytes)
+        try await holder.query("""
+            INSERT INTO envelopes (space, device, seq, position, hash, bytes)
+            VALUES (\(id), \(key), 2, 2, \(ByteBuffer(bytes: theirs.hash.bytes)), \(ByteBuffer(bytes: theirs.bytes)))
+            """, logger: logger)
+        try await holder.query("UPDATE heads SET seq = 2, hash = \(ByteBuffer(bytes: theirs.hash.bytes)) WHERE space = \(id)", logger: logger)
+        try await holder.query("UPDATE spaces SET position = 2, bytes = bytes + \(theirs.bytes.count) WHERE space = \(id)", logger: logger)
+        try await holder.query("COMMIT", logger: logger)
+        try? await holder.close()
+        #expect(try await append.value == [.refused(.fork)])
+        let after = storage.statistics.now
+        #expect(after.locked == before.locked + 1, "judged again under the lock: \(before) → \(after)")
+        #expect(try await storage.forks(space: space).map(\.offered) == [ours.bytes])
+        let (fetched, _) = try await storage.fetch(space: space, after: [:], limit: 10, maximumBytes: 1 << 20)
+        #expect(fetched == [first.bytes, theirs.bytes])
         await backend.close()
     }
 

@@ -149,7 +149,67 @@ enum PostgresMigrations {
                 source  text NOT NULL,
                 started timestamptz NOT NULL DEFAULT now()
             );
-            """, []),
+            """, [
+            // An append's read without a lock: duet_lock_space's answer as things stand (a
+            // space with no row yet has counted nothing).
+            """
+            CREATE FUNCTION duet_space_heads(target bytea, wanted bytea[])
+            RETURNS TABLE (device bytea, seq bigint, hash bytea, forked boolean, space_position bigint, space_bytes bigint)
+            LANGUAGE sql STABLE AS $$
+                SELECT NULL::bytea, NULL::bigint, NULL::bytea, NULL::boolean, coalesce(s.position, 0), coalesce(s.bytes, 0)
+                    FROM (SELECT 1) AS one LEFT JOIN spaces s ON s.space = target
+                UNION ALL
+                SELECT h.device, h.seq, h.hash, h.forked, NULL::bigint, NULL::bigint
+                    FROM heads h WHERE h.space = target AND h.device = ANY(wanted)
+            $$
+            """,
+            // A group judged (in Swift, DuetWire's EnvelopeChain) on what duet_space_heads read,
+            // stored in one statement: under the space's row lock it checks that every device
+            // it moves still has the head it was judged against (`expected`, 0 for none; not
+            // forked) and that the quota still holds, then writes the envelopes at the next
+            // positions in order, the heads and the counters, and notifies. The first position
+            // given, or -1 (a head moved) or -2 (the quota) when it wrote nothing: the caller
+            // judges the group again under the lock. The lock is held for this statement and
+            // its commit only. Statements in a VOLATILE function each take a new snapshot: the
+            // checks see what committed before the lock was granted.
+            """
+            CREATE FUNCTION duet_append(target bytea, moving bytea[], expected bigint[], devices bytea[], seqs bigint[], hashes bytea[],
+                                        bodies bytea[], added bigint, quota bigint, channel text, instance text)
+            RETURNS bigint
+            LANGUAGE plpgsql VOLATILE AS $$
+            DECLARE
+                held_position bigint;
+                held_bytes bigint;
+                stored bigint := coalesce(array_length(seqs, 1), 0);
+            BEGIN
+                SELECT s.position, s.bytes INTO held_position, held_bytes FROM spaces s WHERE s.space = target FOR UPDATE;
+                IF NOT FOUND THEN
+                    INSERT INTO spaces (space) VALUES (target) ON CONFLICT (space) DO NOTHING;
+                    SELECT s.position, s.bytes INTO held_position, held_bytes FROM spaces s WHERE s.space = target FOR UPDATE;
+                END IF;
+                IF EXISTS (SELECT 1 FROM unnest(moving, expected) AS t(device, seq)
+                           LEFT JOIN heads h ON h.space = target AND h.device = t.device
+                           WHERE coalesce(h.seq, 0) <> t.seq OR coalesce(h.forked, false)) THEN
+                    RETURN -1;
+                END IF;
+                IF held_position < 0 OR held_bytes < 0 OR added < 0 OR added > quota - least(quota, held_bytes)
+                   OR held_position > 9223372036854775807 - stored THEN
+                    RETURN -2;
+                END IF;
+                INSERT INTO envelopes (space, device, seq, position, hash, bytes)
+                    SELECT target, t.device, t.seq, held_position + t.ordinal, t.hash, t.body
+                    FROM unnest(devices, seqs, hashes, bodies) WITH ORDINALITY AS t(device, seq, hash, body, ordinal);
+                INSERT INTO heads (space, device, seq, hash, forked)
+                    SELECT DISTINCT ON (t.device) target, t.device, t.seq, t.hash, false
+                    FROM unnest(devices, seqs, hashes) AS t(device, seq, hash) ORDER BY t.device, t.seq DESC
+                    ON CONFLICT (space, device) DO UPDATE SET seq = excluded.seq, hash = excluded.hash;
+                UPDATE spaces SET position = held_position + stored, bytes = held_bytes + added WHERE space = target;
+                PERFORM pg_notify(channel, 'e:' || instance || ':' || encode(target, 'hex') || ':' || (held_position + 1) || ':' || (held_position + stored));
+                RETURN held_position + 1;
+            END
+            $$
+            """,
+            ]),
     ]
 
     /// Refuses a database no relay has brought to this schema (inspect writes nothing).
