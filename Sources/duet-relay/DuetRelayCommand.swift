@@ -41,6 +41,9 @@ struct InspectCommand: AsyncParsableCommand {
                 throw ExitCode(1)
             }
         }
+        if let unfinished = inspection.unfinishedImport {
+            FileHandle.standardError.write(Data("warning: this database holds a `duet-relay migrate` that did not finish (\(unfinished)); relays refuse to serve it, and what follows is part of a store\n".utf8))
+        }
         for space in inspection.spaces {
             print("space \(space.id): \(space.identities) identit\(space.identities == 1 ? "y" : "ies"), devices \(space.devices.joined(separator: ", ")), "
                   + "\(space.wrappedKeys) wrapped key(s), \(space.envelopes) sealed envelope(s), \(space.envelopeBytes) bytes")
@@ -81,6 +84,11 @@ struct MigrateCommand: AsyncParsableCommand {
             }
         } catch let error as RelayMigration.Mismatch {
             throw fail(error.description)
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            // The SQLite file unreadable, or anything else: one line, never a dump of the error.
+            throw fail("the migrate stopped: \(String("\(error)".prefix(300)).replacingOccurrences(of: "\n", with: " "))")
         }
         withExtendedLifetime(lock) {}
         print("migrated \(report.spaces) space(s), \(report.envelopes) envelope(s) (\(report.envelopeBytes) bytes), "
@@ -126,7 +134,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Live (WebSocket) connections one device may hold at once.") var liveConnectionsPerDevice = 4
     @Option(help: "Sessions one device may hold at once (a new one ends the oldest).") var sessionsPerDevice = 16
     @Option(help: "Sessions held in all (a new one ends the oldest anywhere).") var maxSessions = 200_000
-    @Option(help: "Pairing and linking mailbox bytes held in all (kept in memory).") var mailboxBytes = 64 << 20
+    @Option(help: "Pairing and linking mailbox bytes held in all (in memory; in the database with --postgres).") var mailboxBytes = 64 << 20
     @Option(help: "Mailbox bytes one device may have waiting.") var mailboxBytesPerDevice = 256 << 10
     @Option(help: "Recovery slots one identity may own.") var recoverySlotsPerIdentity = 4
     @Option(help: "Recovery slots the relay holds in all.") var maxRecoverySlots = 100_000

@@ -285,6 +285,9 @@ struct PostgresAttackTests {
         // Until this process's duet_append waits for the lock: it has read head 1 and judged seq 2 as extending it.
         var waiting = false
         for _ in 0..<200 where !waiting {
+            // The holder is inside a transaction, where pg_stat_activity is read once and then
+            // served from that snapshot: without clearing it, the first look was every look.
+            try await holder.query("SELECT pg_stat_clear_snapshot()", logger: logger)
             for try await count in try await holder.query("""
                 SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%duet_append%'
                 """, logger: logger).decode(Int.self) { waiting = count > 0 }

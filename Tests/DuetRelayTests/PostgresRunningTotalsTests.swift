@@ -95,4 +95,51 @@ struct PostgresRunningTotalsTests {
         #expect(counted == held && held[0] == 3 && held[1] == Int64(MailboxCaps.countPerDevice))
         await backend.close()
     }
+
+    /// Moves a running total by `by` behind the store's back, as a writer that keeps none would.
+    static func drift(_ storage: PostgresRelayStorage, _ name: String, by: Int64) async throws {
+        let logger = storage.logger
+        _ = try await storage.transaction { connection in
+            try await connection.query("UPDATE relay_counters SET value = value + \(by) WHERE name = \(name)", logger: logger)
+        }
+    }
+
+    @Test("A total left high by a writer that kept none (an older relay through the upgrade, an operator's DELETE) is counted anew before anyone is signed out or refused, not trusted for good")
+    func driftedTotalsHeal() async throws {
+        let backend = try await TestRelayBackend.make(.postgres)
+        let access = try #require(backend.access)
+        let storage = try #require(backend.storage as? PostgresRelayStorage)
+        let now = RelayServiceTests.now
+        var tokens: [[UInt8]] = []
+        for _ in 0..<4 {
+            let token = RandomBytes.make(count: 32)
+            tokens.append(token)
+            try await access.openSession(token: token, device: SigningKey.generate().verifyingKey, expires: now + 60_000, now: now, perDevice: 2, maximum: 12)
+        }
+        // Thirty more than the rows: taken at its word, the next sign-in ended all four.
+        try await Self.drift(storage, "sessions", by: 30)
+        let token = RandomBytes.make(count: 32)
+        tokens.append(token)
+        try await access.openSession(token: token, device: SigningKey.generate().verifyingKey, expires: now + 60_000, now: now, perDevice: 2, maximum: 12)
+        var open: [Bool] = []
+        for token in tokens { open.append(try await access.device(session: token, now: now) != nil) }
+        #expect(open == Array(repeating: true, count: 5), "five sessions fit in twelve: \(open)")
+        var (counted, held) = try await Self.totals(storage)
+        #expect(counted == held && held[0] == 5, "\(counted) / \(held)")
+
+        // Mailbox bytes left at the whole cap: counted anew at the cap, at most once a minute.
+        let owner = SigningKey.generate().verifyingKey
+        try await Self.drift(storage, "mailbox_bytes", by: 1 << 40)
+        try await access.putMailbox(RandomBytes.make(count: 16), [1, 2, 3], owner: owner, now: now)
+        (counted, held) = try await Self.totals(storage)
+        #expect(counted == held && held[1] == 1 && held[2] == 3, "\(counted) / \(held)")
+        try await Self.drift(storage, "mailbox_bytes", by: 1 << 40)
+        await #expect { try await access.putMailbox(RandomBytes.make(count: 16), [4], owner: owner, now: now + 1) } throws: { error in
+            (error as? RelayError)?.code == "mailboxes-full"
+        }
+        try await access.putMailbox(RandomBytes.make(count: 16), [4], owner: owner, now: now + 60_001)
+        (counted, held) = try await Self.totals(storage)
+        #expect(counted == held && held[1] == 2 && held[2] == 4, "\(counted) / \(held)")
+        await backend.close()
+    }
 }

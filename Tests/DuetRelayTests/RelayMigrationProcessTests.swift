@@ -2,6 +2,7 @@ import DuetCrypto
 import DuetTesting
 import DuetWire
 import Foundation
+import GRDB
 import Logging
 import NIOCore
 import PostgresNIO
@@ -41,7 +42,8 @@ struct RelayMigrationProcessTests {
         #expect(after.status == 0 && before.status == 0)
         #expect(after.stdout == before.stdout && after.stdout.contains("50 sealed envelope(s)"), "inspect: \(before.stdout) / \(after.stdout)")
         let again = try await ProcessRun.run("duet-relay", ["migrate", "--data", sqlite.data, "--postgres", url])
-        #expect(again.status == 1 && again.stderr.contains("already holds relay data"), "\(again.stderr)")
+        #expect(again.status == 1 && again.stderr == "error: the PostgreSQL database already holds relay data; migrate into an empty database\n",
+                "one line, not the transaction's error: \(again.stderr)")
 
         let postgres = try await RelayProcess(postgresURL: url)
         var onPostgres = RelayClient(base: postgres.base, device: alex.device)
@@ -108,7 +110,13 @@ struct RelayMigrationProcessTests {
         #expect(serve.status == 1 && lines.count == 1 && lines[0].contains("holds a `duet-relay migrate` that did not finish (from \(sqlite.data), started "),
                 "\(serve.stderr)")
         let again = try await ProcessRun.run("duet-relay", ["migrate", "--data", sqlite.data, "--postgres", url])
-        #expect(again.status == 1 && again.stderr.contains("an earlier migrate into this PostgreSQL database did not finish"), "\(again.stderr)")
+        #expect(again.status == 1 && again.stderr.hasPrefix("error: an earlier migrate into this PostgreSQL database did not finish")
+                && again.stderr.split(separator: "\n").count == 1, "\(again.stderr)")
+        // inspect still shows what part of a store it holds (here: no membership log had gone
+        // in), and says what it is.
+        let inspected = try await ProcessRun.run("duet-relay", ["inspect", "--postgres", url])
+        #expect(inspected.status == 0 && inspected.stderr.hasPrefix("warning: this database holds a `duet-relay migrate` that did not finish (from \(sqlite.data)")
+                && inspected.stdout.isEmpty, "\(inspected.stderr) / \(inspected.stdout)")
         // Into a fresh database it finishes, and a relay serves it.
         let fresh = try await TestPostgres.freshDatabase()
         let moved = try await ProcessRun.run("duet-relay", ["migrate", "--data", sqlite.data, "--postgres", fresh])
@@ -116,5 +124,58 @@ struct RelayMigrationProcessTests {
         let postgres = try await RelayProcess(postgresURL: fresh)
         #expect(postgres.isRunning)
         _ = await postgres.terminate()
+    }
+
+    @Test("migrate into a database a relay serves is refused before a row goes in (the relay would take writes among the copied rows and serve a store part-way); once it stops, it goes in")
+    func migrateIntoServedDatabase() async throws {
+        let sqlite = try await RelayProcess()
+        let alex = RelayProcessTests.Member()
+        _ = try await RelayProcessTests.personalSpace(sqlite, alex)
+        #expect(await sqlite.terminate() == 0)
+        let url = try await TestPostgres.freshDatabase()
+        let serving = try await RelayProcess(postgresURL: url)
+        let logger = Logger(label: "test")
+        let connection = try await PostgresConnection.connect(configuration: try PostgresLocation(url: url).connectionConfiguration, id: 1, logger: logger)
+        // Until its listener is in: serving, for a client, begins there.
+        var listening = 0
+        for _ in 0..<200 where listening == 0 {
+            for try await count in try await connection.query(
+                "SELECT count(*)::int8 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'", logger: logger).decode(Int.self) {
+                listening = count
+            }
+            if listening == 0 { try await Task.sleep(for: .milliseconds(25)) }
+        }
+        #expect(listening == 1)
+        let refused = try await ProcessRun.run("duet-relay", ["migrate", "--data", sqlite.data, "--postgres", url])
+        #expect(refused.status == 1 && refused.stderr == "error: 1 relay process(es) serve this PostgreSQL database now; stop them, then migrate (a migrate goes into a database no relay serves)\n",
+                "\(refused.stderr)")
+        var marked = -1
+        for try await count in try await connection.query("SELECT (SELECT count(*) FROM relay_import) + (SELECT count(*) FROM membership)", logger: logger).decode(Int.self) {
+            marked = count
+        }
+        #expect(marked == 0, "nothing went in and nothing was marked")
+        #expect(serving.isRunning)
+        #expect(await serving.terminate() == 0)
+        try await connection.close()
+        let moved = try await ProcessRun.run("duet-relay", ["migrate", "--data", sqlite.data, "--postgres", url])
+        #expect(moved.status == 0, "\(moved.stderr)")
+    }
+
+    @Test("An envelope held with a hash that is not its bytes' is refused by migrate's check (resends are told from forks by the hash there), not reported verified")
+    func migrateDamagedHash() async throws {
+        let sqlite = try await RelayProcess()
+        var alex = RelayProcessTests.Member()
+        let (client, space) = try await RelayProcessTests.personalSpace(sqlite, alex)
+        let key = SymmetricKey.random()
+        let envelopes = (0..<3).map { _ in alex.envelope(space, key) }
+        #expect(try await client.request("POST", "/v1/spaces/\(RelayClient.hex(space))/envelopes", body: RelayMessages.encode(batch: envelopes.map(\.bytes))).status == 200)
+        #expect(await sqlite.terminate() == 0)
+        let file = try DatabaseQueue(path: sqlite.data + "/relay.sqlite")
+        try await file.write { db in try db.execute(sql: "UPDATE envelopes SET hash = zeroblob(32) WHERE seq = 1") }
+        try file.close()
+        let url = try await TestPostgres.freshDatabase()
+        let moved = try await ProcessRun.run("duet-relay", ["migrate", "--data", sqlite.data, "--postgres", url])
+        #expect(moved.status == 1 && moved.stderr.contains("error: space \(Hex.encode(space.bytes)): the envelope at position 1 is held with a hash that is not its bytes' (the SQLite file is damaged)")
+                && !moved.stdout.contains("verified"), "\(moved.stderr) / \(moved.stdout)")
     }
 }

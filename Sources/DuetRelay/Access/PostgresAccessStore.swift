@@ -92,17 +92,35 @@ public final class PostgresAccessStore: RelayAccessStore {
             }
             // The oldest anywhere, by the primary key from its start: as many as are over, not a
             // walk past every session kept (the count is this table's, kept below).
-            let left = max(0, held - removed - Int64(ended.count))
+            var left = max(0, held - removed - Int64(ended.count))
+            // Before ending anyone's session for room, the total counted anew: a writer that kept
+            // no total (a relay of before it still running through the upgrade, an operator's
+            // DELETE) leaves it high for good otherwise, and each sign-in then ends sessions that
+            // fit (review of #17). Honest totals are never more than one over (each sign-in
+            // makes room for itself), so more is drift, counted at once; one over is the cap's
+            // steady state, counted at most once a minute (O(rows), bounded by the cap).
+            let overBy = left - Int64(keepInAll)
+            var recount = overBy > 1
+            if overBy == 1 { recount = try await Self.mayRecount("sessions_recounted", now: moment, connection, logger) }
+            if recount {
+                for try await value in try await connection.query("SELECT count(*)::bigint FROM sessions", logger: logger).decode(Int64.self) {
+                    left = value
+                }
+            }
             let over = left - Int64(keepInAll)
+            var evicted: Int64 = 0
             if over > 0 {
                 for try await hash in try await connection.query("""
                     DELETE FROM sessions WHERE id IN (SELECT id FROM sessions ORDER BY id LIMIT \(over)) RETURNING token_hash
-                    """, logger: logger).decode(ByteBuffer.self) { ended.append(Array(hash.readableBytesView)) }
+                    """, logger: logger).decode(ByteBuffer.self) {
+                    ended.append(Array(hash.readableBytesView))
+                    evicted += 1
+                }
             }
             try await connection.query("""
                 INSERT INTO sessions (token_hash, device, expires) VALUES (\(ByteBuffer(bytes: Self.tokenHash(token))), \(key), \(Int64(clamping: expires)))
                 """, logger: logger)
-            let count = max(0, held - removed - Int64(ended.count)) + 1
+            let count = max(0, left - evicted) + 1
             try await connection.query("UPDATE relay_counters SET value = \(count) WHERE name = 'sessions'", logger: logger)
             if !ended.isEmpty {
                 // The others forget what they cached of the ended ones when they hear this.
@@ -194,11 +212,19 @@ public final class PostgresAccessStore: RelayAccessStore {
         let expires = Int64(clamping: now > UInt64.max - Mailboxes.lifetime ? UInt64.max : now + Mailboxes.lifetime)
         let key = ByteBuffer(bytes: owner.bytes), mailbox = ByteBuffer(bytes: id), size = Int64(blob.count)
         try await storage.transaction { connection in
-            let (count, bytes) = try await Self.lockMailboxes(connection, now: moment, logger: logger)
+            var (count, bytes) = try await Self.lockMailboxes(connection, now: moment, logger: logger)
             var taken = false
             for try await _ in try await connection.query("SELECT 1 FROM mailboxes WHERE id = \(mailbox)", logger: logger) { taken = true }
             guard !taken else { throw MailboxCaps.taken }
-            guard bytes <= Int64(caps.totalBytes) - size, count < Int64(caps.totalCount) else { throw caps.full() }
+            if bytes > Int64(caps.totalBytes) - size || count >= Int64(caps.totalCount) {
+                // Before refusing everyone, the totals counted anew: a writer that kept none (a
+                // relay of before them still running through the upgrade, an operator's DELETE)
+                // leaves them high for good otherwise (review of #17). At most once a minute, so
+                // a flood at the cap does not pay O(rows) a request.
+                guard try await Self.mayRecount("mailboxes_recounted", now: moment, connection, logger) else { throw caps.full() }
+                (count, bytes) = try await Self.recountMailboxes(connection, logger: logger)
+                guard bytes <= Int64(caps.totalBytes) - size, count < Int64(caps.totalCount) else { throw caps.full() }
+            }
             // This device's own: at most countPerDevice rows, read by the owner index.
             var mine: Int64 = 0, mineBytes: Int64 = 0
             for try await (held, heldBytes) in try await connection.query("""
@@ -233,6 +259,32 @@ public final class PostgresAccessStore: RelayAccessStore {
             return (count, bytes)
         }
         throw PostgresRelayError("the relay's mailbox counters are missing (relay_counters)")
+    }
+
+    /// Whether a total may be counted anew now (at most once a minute; the moment is kept in
+    /// `relay_counters` under `name`, and a moment far ahead of this clock does not block it).
+    static func mayRecount(_ name: String, now: Int64, _ connection: PostgresConnection, _ logger: Logger) async throws -> Bool {
+        let minute: Int64 = 60_000
+        var may = false
+        for try await _ in try await connection.query("""
+            INSERT INTO relay_counters (name, value) VALUES (\(name), \(now)) ON CONFLICT (name) DO UPDATE SET value = excluded.value
+            WHERE relay_counters.value <= \(now.subtractingReportingOverflow(minute).partialValue) OR relay_counters.value > \(now.addingReportingOverflow(minute).partialValue)
+            RETURNING 1
+            """, logger: logger) { may = true }
+        return may
+    }
+
+    /// The mailbox totals counted from the rows and stored (under the mailbox lock).
+    static func recountMailboxes(_ connection: PostgresConnection, logger: Logger) async throws -> (Int64, Int64) {
+        for try await (count, bytes) in try await connection.query("""
+            WITH totals AS (SELECT count(*)::bigint AS held, coalesce(sum(length(blob)), 0)::bigint AS held_bytes FROM mailboxes),
+                 kept AS (UPDATE relay_counters SET value = CASE name WHEN 'mailboxes' THEN (SELECT held FROM totals) ELSE (SELECT held_bytes FROM totals) END
+                          WHERE name IN ('mailboxes', 'mailbox_bytes'))
+            SELECT held, held_bytes FROM totals
+            """, logger: logger).decode((Int64, Int64).self) {
+            return (count, bytes)
+        }
+        throw PostgresRelayError("the relay's mailboxes could not be counted")
     }
 
     public func takeMailbox(_ id: [UInt8], now: UInt64) async throws -> [UInt8] {

@@ -19,12 +19,16 @@ public struct RelayInspection: Sendable {
     }
 
     public let spaces: [Space]
+    /// On PostgreSQL: a `duet-relay migrate` that did not finish, in words (relays refuse such
+    /// a database; inspect shows what part of a store it holds).
+    public let unfinishedImport: String?
 
     /// Reads `directory/relay.sqlite` without writing to it.
     public init(directory: String) throws {
         var configuration = Configuration()
         configuration.readonly = true
         let database = try DatabaseQueue(path: directory + "/relay.sqlite", configuration: configuration)
+        unfinishedImport = nil
         spaces = try database.read { db in
             try Data.fetchAll(db, sql: "SELECT DISTINCT space FROM membership ORDER BY space").compactMap { bytes -> Space? in
                 guard let id = try? SpaceID(bytes: [UInt8](bytes)) else { return nil }
@@ -38,8 +42,10 @@ public struct RelayInspection: Sendable {
 
     /// Reads the shared backend's database (issue #17), writing nothing.
     public init(postgres location: PostgresLocation) async throws {
-        let storage = try await PostgresRelayStorage.connect(location, poolSize: 2, migrate: false)
+        let storage = try await PostgresRelayStorage.connect(location, poolSize: 2, migrate: false, refuseUnfinishedImport: false)
         do {
+            let logger = storage.logger
+            unfinishedImport = try await storage.read { connection in try await PostgresMigrations.unfinishedImport(connection, logger: logger) }
             spaces = try await Self.spaces(storage)
         } catch {
             await storage.close()

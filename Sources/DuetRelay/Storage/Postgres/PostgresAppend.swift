@@ -5,76 +5,6 @@ import NIOCore
 import PostgresNIO
 import Synchronization
 
-/// Group commit per space, as the SQLite backend groups its whole store: appends to one space
-/// that arrive while its transaction commits are judged, in arrival order, in the next one. The
-/// space's row lock is held for a commit's fsync whatever it carries, so a busy space's devices
-/// share that wait instead of queueing one fsync each. Spaces commit independently, at most
-/// ``maximumInFlight`` at once (a lock held elsewhere holds a turn for at most the connection's
-/// `lock_timeout`, 4 s): a space waiting for its turn gathers a larger group meanwhile, so
-/// under load the cost per envelope falls instead of every envelope paying a transaction of its
-/// own (measured: 1.15 envelopes a transaction without the bound), and alone nothing waits.
-actor AppendGroups {
-    typealias Commit = @Sendable (SpaceID, [[Envelope]]) async throws -> [[AppendOutcome]]
-
-    private let commit: Commit
-    private var waiting: [SpaceID: [(envelopes: [Envelope], continuation: CheckedContinuation<[AppendOutcome], any Error>)]] = [:]
-    private var draining: Set<SpaceID> = []
-    /// The most envelopes one transaction takes: a backlog drains in several.
-    static let maximumGroup = 1024
-
-    private let maximumInFlight: Int
-    private var inFlight = 0
-    private var turns: [CheckedContinuation<Void, Never>] = []
-
-    init(maximumInFlight: Int = 4, commit: @escaping Commit) {
-        self.maximumInFlight = max(1, maximumInFlight)
-        self.commit = commit
-    }
-
-    private func takeTurn() async {
-        if inFlight < maximumInFlight {
-            inFlight += 1
-            return
-        }
-        await withCheckedContinuation { turns.append($0) }
-    }
-
-    private func endTurn() {
-        if turns.isEmpty { inFlight -= 1 } else { turns.removeFirst().resume() }
-    }
-
-    func submit(space: SpaceID, _ envelopes: [Envelope]) async throws -> [AppendOutcome] {
-        try await withCheckedThrowingContinuation { continuation in
-            waiting[space, default: []].append((envelopes, continuation))
-            if draining.insert(space).inserted {
-                Task { await self.drain(space) }
-            }
-        }
-    }
-
-    private func drain(_ space: SpaceID) async {
-        while waiting[space]?.isEmpty == false {
-            await takeTurn()
-            defer { endTurn() }
-            guard var queue = waiting[space], !queue.isEmpty else { break }
-            var group: [(envelopes: [Envelope], continuation: CheckedContinuation<[AppendOutcome], any Error>)] = []
-            var count = 0
-            while let next = queue.first, group.isEmpty || count + next.envelopes.count <= Self.maximumGroup {
-                group.append(queue.removeFirst())
-                count += next.envelopes.count
-            }
-            waiting[space] = queue.isEmpty ? nil : queue
-            do {
-                let outcomes = try await commit(space, group.map(\.envelopes))
-                for (item, outcome) in zip(group, outcomes) { item.continuation.resume(returning: outcome) }
-            } catch {
-                for item in group { item.continuation.resume(throwing: error) }
-            }
-        }
-        draining.remove(space)
-    }
-}
-
 extension PostgresRelayStorage {
     /// A device's head as a group is judged against it (read, then moved by what the group stores).
     struct DeviceHead {
@@ -84,86 +14,165 @@ extension PostgresRelayStorage {
         var changed = false
     }
 
-    /// One group's commit. First without holding anything across round trips: read the heads
-    /// and counters, judge, and hand everything to `duet_append`, which takes the space's row
-    /// lock, checks that the heads of the devices it moves are still the ones judged against
-    /// and that the quota still holds, writes, notifies and commits: the lock is held for one
-    /// statement's execution and its commit, not for round trips (two relays appending to one
-    /// space waited on each other's round trips). Anything that is not plain — a fork to keep
-    /// evidence of, a quota reached, a head moved meanwhile by another process — is judged
-    /// again in ``lockedCommit``, under the lock from the start. Two round trips a group, one
-    /// more when it resends what is held.
-    static func commit(space: SpaceID, _ batches: [[Envelope]], quota: Int64, instance: String,
-                       client: PostgresClient, statistics: AppendStatistics, logger: Logger) async throws -> [[AppendOutcome]] {
-        let envelopes = batches.reduce(0) { $0 + $1.count }
-        if let outcomes = try await optimisticCommit(space: space, batches, quota: quota, instance: instance, client: client,
-                                                     statistics: statistics, logger: logger) {
-            return outcomes
+    /// One commit of several spaces' groups. First without holding anything across round
+    /// trips: read every group's heads and counters in one query, judge, and hand everything
+    /// to `duet_append_many`, which takes the spaces' row locks in the order given (sorted by
+    /// space: two processes' commits never wait on each other in a cycle), checks for each
+    /// that the heads of the devices it moves are still the ones judged against and that the
+    /// quota still holds, writes, notifies and commits: the locks are held for one statement's
+    /// execution and its commit, not for round trips. A space that is not plain — a fork to
+    /// keep evidence of, a quota reached, a head moved meanwhile by another process — is judged
+    /// again alone in ``lockedCommit``, under its lock from the start. Two round trips a commit,
+    /// one more when it resends what is held.
+    static func commit(_ groups: [AppendGroups.Group], quota: Int64, instance: String,
+                       client: PostgresClient, statistics: AppendStatistics, logger: Logger) async -> [Result<[[AppendOutcome]], any Error>] {
+        let order = groups.indices.sorted { groups[$0].space.bytes.lexicographicallyPrecedes(groups[$1].space.bytes) }
+        var results = [Result<[[AppendOutcome]], any Error>?](repeating: nil, count: groups.count)
+        do {
+            let judged = try await optimisticCommit(order.map { groups[$0] }, quota: quota, instance: instance, client: client,
+                                                    statistics: statistics, logger: logger)
+            for (index, outcomes) in zip(order, judged) { results[index] = outcomes.map { .success($0) } }
+        } catch {
+            return groups.map { _ in .failure(error) }
         }
-        var roundTrips = 0
-        defer { statistics.count(envelopes: envelopes, roundTrips: roundTrips, locked: true) }
-        return try await lockedCommit(space: space, batches, quota: quota, instance: instance, client: client, roundTrips: &roundTrips, logger: logger)
+        // Each alone, at once: a lock each, so no order to keep among them.
+        await withTaskGroup(of: (Int, Result<[[AppendOutcome]], any Error>).self) { fallbacks in
+            for index in groups.indices where results[index] == nil {
+                let (space, batches) = groups[index]
+                fallbacks.addTask {
+                    var roundTrips = 0
+                    let result: Result<[[AppendOutcome]], any Error>
+                    do {
+                        result = .success(try await lockedCommit(space: space, batches, quota: quota, instance: instance, client: client,
+                                                                 roundTrips: &roundTrips, logger: logger))
+                    } catch {
+                        result = .failure(error)
+                    }
+                    statistics.count(envelopes: batches.reduce(0) { $0 + $1.count }, roundTrips: roundTrips, locked: true)
+                    return (index, result)
+                }
+            }
+            for await (index, result) in fallbacks { results[index] = result }
+        }
+        return results.map { $0 ?? .failure(PostgresRelayError("a space of a group commit was not judged")) }
     }
 
-    /// The group judged on what was read without a lock, and stored by `duet_append` if it is
-    /// still so when the lock is held; nil when it must be judged under the lock.
-    static func optimisticCommit(space: SpaceID, _ batches: [[Envelope]], quota: Int64, instance: String,
-                                 client: PostgresClient, statistics: AppendStatistics, logger: Logger) async throws -> [[AppendOutcome]]? {
-        let id = ByteBuffer(bytes: space.bytes)
-        return try await read(client: client) { connection -> [[AppendOutcome]]? in
+    /// The groups (sorted by space) judged on what was read without a lock, and stored by
+    /// `duet_append_many` if each is still so under its lock: per group its outcomes, or nil
+    /// when it must be judged under the lock.
+    static func optimisticCommit(_ groups: [AppendGroups.Group], quota: Int64, instance: String,
+                                 client: PostgresClient, statistics: AppendStatistics, logger: Logger) async throws -> [[[AppendOutcome]]?] {
+        try await read(client: client) { connection -> [[[AppendOutcome]]?] in
             var roundTrips = 1
-            var judged = false
-            defer { if judged { statistics.count(envelopes: batches.reduce(0) { $0 + $1.count }, roundTrips: roundTrips, locked: false) } }
-            let (heads, state) = try await readHeads(space, batches, locking: false, connection, logger)
-            var judge = GroupJudge(heads: heads, state: state, quota: quota)
-            if try await judge.readResent(batches, space: id, connection, logger) { roundTrips += 1 }
-            var outcomes: [[AppendOutcome]] = []
-            for batch in batches {
-                var batchOutcomes: [AppendOutcome] = []
-                for envelope in batch {
-                    switch judge.judge(envelope) {
-                    case .decided(.refused(.quotaExceeded)), .fork: return nil
-                    case .decided(let outcome): batchOutcomes.append(outcome)
+            let read = try await readHeads(groups, connection, logger)
+            var judges = read.map { GroupJudge(heads: $0.heads, state: $0.state, quota: quota) }
+            if try await GroupJudge.readResent(&judges, groups, connection, logger) { roundTrips += 1 }
+            var results: [[[AppendOutcome]]?] = []
+            for (index, group) in groups.enumerated() {
+                results.append(judges[index].judgeAll(group.batches))
+            }
+            // What to store: the groups judged plain that store something.
+            let storing = groups.indices.filter { results[$0] != nil && !judges[$0].rows.seqs.isEmpty }
+            let plain = results.compactMap { $0 }
+            defer {
+                // Groups answered from what was read count here; the rest count as locked.
+                statistics.count(envelopes: plain.joined().reduce(0) { $0 + $1.count }, roundTrips: roundTrips, locked: false, transactions: plain.isEmpty ? 0 : 1)
+            }
+            guard !storing.isEmpty else { return results }
+            roundTrips += 1
+            var arguments = ManyAppends()
+            for index in storing { arguments.add(space: groups[index].space, judges[index]) }
+            var firsts: [Int64] = []
+            for try await value in try await connection.query("""
+                SELECT duet_append_many(\(arguments.spaces)::bytea[], \(arguments.movingCounts)::int4[], \(arguments.moving)::bytea[], \(arguments.expected)::int8[],
+                                        \(arguments.rowCounts)::int4[], \(arguments.devices)::bytea[], \(arguments.seqs)::int8[], \(arguments.hashes)::bytea[],
+                                        \(arguments.bodies)::bytea[], \(arguments.added)::int8[], \(quota), \(channel), \(instance))
+                """, logger: logger).decode([Int64].self) { firsts = value }
+            guard firsts.count == storing.count else { throw PostgresRelayError("duet_append_many answered for \(firsts.count) of \(storing.count) spaces") }
+            for (index, first) in zip(storing, firsts) {
+                // -1: a head moved since it was read; -2: the quota no longer holds. Judged again.
+                guard first >= 1, let outcomes = results[index] else {
+                    results[index] = nil
+                    continue
+                }
+                // Positions were given from what was read; the lock gave them from `first`.
+                let shift = first - (read[index].state.position + 1)
+                results[index] = outcomes.map { batch in
+                    batch.map { outcome in
+                        guard case .stored(let position) = outcome, let relative = Int64(exactly: position) else { return outcome }
+                        return .stored(position: UInt64(clamping: relative + shift))
                     }
                 }
-                outcomes.append(batchOutcomes)
             }
-            judged = true
-            guard !judge.rows.seqs.isEmpty else { return outcomes }
-            let moving = judge.moving
-            roundTrips += 1
-            var first: Int64 = -1
-            for try await value in try await connection.query("""
-                SELECT duet_append(\(id), \(moving.map { ByteBuffer(bytes: $0.device.bytes) })::bytea[], \(moving.map { $0.expected })::int8[],
-                                   \(judge.rows.devices)::bytea[], \(judge.rows.seqs)::int8[], \(judge.rows.hashes)::bytea[], \(judge.rows.bytes)::bytea[],
-                                   \(judge.added), \(quota), \(channel), \(instance))
-                """, logger: logger).decode(Int64.self) { first = value }
-            // -1: a head moved since it was read; -2: the quota no longer holds.
-            guard first >= 1 else {
-                judged = false
-                return nil
-            }
-            // Positions were given from what was read; the lock gave them from `first`.
-            let shift = first - (state.position + 1)
-            return outcomes.map { batch in
-                batch.map { outcome in
-                    guard case .stored(let position) = outcome, let relative = Int64(exactly: position) else { return outcome }
-                    return .stored(position: UInt64(clamping: relative + shift))
-                }
-            }
+            return results
         }
     }
 
-    /// The heads of the devices `batches` name and the space's counters: under the space's row
-    /// lock, taken first (`duet_lock_space`), or as things are (`duet_space_heads`).
-    static func readHeads(_ space: SpaceID, _ batches: [[Envelope]], locking: Bool, _ connection: PostgresConnection,
+    /// `duet_append_many`'s arguments: per space, its slice of the flattened arrays.
+    struct ManyAppends {
+        var spaces: [ByteBuffer] = [], added: [Int64] = []
+        var movingCounts: [Int32] = [], moving: [ByteBuffer] = [], expected: [Int64] = []
+        var rowCounts: [Int32] = [], devices: [ByteBuffer] = [], seqs: [Int64] = [], hashes: [ByteBuffer] = [], bodies: [ByteBuffer] = []
+
+        mutating func add(space: SpaceID, _ judge: GroupJudge) {
+            spaces.append(ByteBuffer(bytes: space.bytes))
+            added.append(judge.added)
+            let moves = judge.moving
+            movingCounts.append(Int32(clamping: moves.count))
+            moving += moves.map { ByteBuffer(bytes: $0.device.bytes) }
+            expected += moves.map(\.expected)
+            rowCounts.append(Int32(clamping: judge.rows.seqs.count))
+            devices += judge.rows.devices
+            seqs += judge.rows.seqs
+            hashes += judge.rows.hashes
+            bodies += judge.rows.bytes
+        }
+    }
+
+    /// Every group's heads (of the devices it names) and its space's counters as things are,
+    /// in one query (a space with no row yet has counted nothing).
+    static func readHeads(_ groups: [AppendGroups.Group], _ connection: PostgresConnection,
+                          _ logger: Logger) async throws -> [(heads: [WireDeviceID: DeviceHead], state: SpaceState)] {
+        var wanted: (spaces: [ByteBuffer], devices: [ByteBuffer]) = ([], [])
+        for group in groups {
+            for device in Set(group.batches.joined().map(\.header.device)) {
+                wanted.spaces.append(ByteBuffer(bytes: group.space.bytes))
+                wanted.devices.append(ByteBuffer(bytes: device.bytes))
+            }
+        }
+        var heads: [SpaceID: [WireDeviceID: DeviceHead]] = [:]
+        var counters: [SpaceID: SpaceState] = [:]
+        for try await (space, device, seq, hash, forked, position, bytes) in try await connection.query("""
+            SELECT t.space, NULL::bytea, NULL::int8, NULL::bytea, NULL::bool, coalesce(s.position, 0), coalesce(s.bytes, 0)
+                FROM unnest(\(groups.map { ByteBuffer(bytes: $0.space.bytes) })::bytea[]) AS t(space) LEFT JOIN spaces s ON s.space = t.space
+            UNION ALL
+            SELECT h.space, h.device, h.seq, h.hash, h.forked, NULL::int8, NULL::int8
+                FROM unnest(\(wanted.spaces)::bytea[], \(wanted.devices)::bytea[]) AS w(space, device)
+                JOIN heads h ON h.space = w.space AND h.device = w.device
+            """, logger: logger).decode((ByteBuffer, ByteBuffer?, Int64?, ByteBuffer?, Bool?, Int64?, Int64?).self) {
+            guard let space = try? SpaceID(bytes: Array(space.readableBytesView)) else { continue }
+            if let position, let bytes {
+                // A damaged negative counter counts as none.
+                counters[space] = SpaceState(position: max(0, position), bytes: max(0, bytes))
+            } else if let device, let seq, let hash, let forked, let id = try? WireDeviceID(bytes: Array(device.readableBytesView)) {
+                heads[space, default: [:]][id] = DeviceHead(seq: seq, hash: Array(hash.readableBytesView), forked: forked)
+            }
+        }
+        return try groups.map { group in
+            guard let state = counters[group.space] else { throw PostgresRelayError("the space's row could not be read") }
+            return (heads[group.space] ?? [:], state)
+        }
+    }
+
+    /// The heads of the devices `batches` name and the space's counters, under the space's row
+    /// lock, taken first (`duet_lock_space`).
+    static func lockHeads(_ space: SpaceID, _ batches: [[Envelope]], _ connection: PostgresConnection,
                           _ logger: Logger) async throws -> ([WireDeviceID: DeviceHead], SpaceState) {
         let devices = Set(batches.joined().map(\.header.device)).map { ByteBuffer(bytes: $0.bytes) }
         var heads: [WireDeviceID: DeviceHead] = [:]
         var counters: SpaceState?
-        let id = ByteBuffer(bytes: space.bytes)
-        let query: PostgresQuery = locking ? "SELECT * FROM duet_lock_space(\(id), \(devices))" : "SELECT * FROM duet_space_heads(\(id), \(devices))"
-        for try await (device, seq, hash, forked, position, bytes) in try await connection.query(query, logger: logger)
+        for try await (device, seq, hash, forked, position, bytes) in try await connection.query(
+            "SELECT * FROM duet_lock_space(\(ByteBuffer(bytes: space.bytes)), \(devices))", logger: logger)
             .decode((ByteBuffer?, Int64?, ByteBuffer?, Bool?, Int64?, Int64?).self) {
             if let position, let bytes {
                 // A damaged negative counter counts as none.
@@ -188,9 +197,10 @@ extension PostgresRelayStorage {
         let (outcomes, trips) = try await transaction(client: client, logger: logger) { connection -> ([[AppendOutcome]], Int) in
             var roundTrips = 3
             let id = ByteBuffer(bytes: space.bytes)
-            let (heads, state) = try await readHeads(space, batches, locking: true, connection, logger)
-            var judge = GroupJudge(heads: heads, state: state, quota: quota)
-            if try await judge.readResent(batches, space: id, connection, logger) { roundTrips += 1 }
+            let (heads, state) = try await lockHeads(space, batches, connection, logger)
+            var judges = [GroupJudge(heads: heads, state: state, quota: quota)]
+            if try await GroupJudge.readResent(&judges, [(space, batches)], connection, logger) { roundTrips += 1 }
+            var judge = judges[0]
             var outcomes: [[AppendOutcome]] = []
             for batch in batches {
                 var batchOutcomes: [AppendOutcome] = []
@@ -286,28 +296,53 @@ struct GroupJudge {
     var moving: [(device: WireDeviceID, expected: Int64)] { expected.map { ($0.key, $0.value) } }
 
     /// The hashes held for every envelope at or below its device's head (a resend, or a fork),
-    /// in one query: read one at a time, a flood of resends held the space's lock for a round
-    /// trip each (review of #17). Whether it asked.
-    mutating func readResent(_ batches: [[Envelope]], space id: ByteBuffer, _ connection: PostgresConnection, _ logger: Logger) async throws -> Bool {
-        var resent: (devices: [ByteBuffer], seqs: [Int64]) = ([], [])
-        for envelope in batches.joined() {
-            let header = envelope.header
-            if let head = heads[header.device], !head.forked, let seq = Int64(exactly: header.seq), seq <= head.seq {
-                resent.devices.append(ByteBuffer(bytes: header.device.bytes))
-                resent.seqs.append(seq)
+    /// for every group in one query: read one at a time, a flood of resends held the space's
+    /// lock for a round trip each (review of #17). Whether it asked.
+    static func readResent(_ judges: inout [GroupJudge], _ groups: [AppendGroups.Group], _ connection: PostgresConnection,
+                           _ logger: Logger) async throws -> Bool {
+        var resent: (spaces: [ByteBuffer], devices: [ByteBuffer], seqs: [Int64]) = ([], [], [])
+        var index: [SpaceID: Int] = [:]
+        for (number, group) in groups.enumerated() {
+            index[group.space] = number
+            for envelope in group.batches.joined() {
+                let header = envelope.header
+                if let head = judges[number].heads[header.device], !head.forked, let seq = Int64(exactly: header.seq), seq <= head.seq {
+                    resent.spaces.append(ByteBuffer(bytes: group.space.bytes))
+                    resent.devices.append(ByteBuffer(bytes: header.device.bytes))
+                    resent.seqs.append(seq)
+                }
             }
         }
         guard !resent.seqs.isEmpty else { return false }
-        for try await (device, seq, hash) in try await connection.query("""
-            SELECT e.device, e.seq, e.hash FROM envelopes e
-            JOIN unnest(\(resent.devices)::bytea[], \(resent.seqs)::int8[]) AS t(device, seq) ON e.device = t.device AND e.seq = t.seq
-            WHERE e.space = \(id)
-            """, logger: logger).decode((ByteBuffer, Int64, ByteBuffer).self) {
-            if let device = try? WireDeviceID(bytes: Array(device.readableBytesView)) {
-                stored[device, default: [:]][seq] = Array(hash.readableBytesView)
+        for try await (space, device, seq, hash) in try await connection.query("""
+            SELECT e.space, e.device, e.seq, e.hash FROM envelopes e
+            JOIN unnest(\(resent.spaces)::bytea[], \(resent.devices)::bytea[], \(resent.seqs)::int8[]) AS t(space, device, seq)
+                ON e.space = t.space AND e.device = t.device AND e.seq = t.seq
+            """, logger: logger).decode((ByteBuffer, ByteBuffer, Int64, ByteBuffer).self) {
+            if let space = try? SpaceID(bytes: Array(space.readableBytesView)), let number = index[space],
+               let device = try? WireDeviceID(bytes: Array(device.readableBytesView)) {
+                judges[number].stored[device, default: [:]][seq] = Array(hash.readableBytesView)
             }
         }
         return true
+    }
+
+    /// A whole group judged from what was read without a lock; nil if it holds a fork (its
+    /// evidence is written under the lock) or reaches the quota (judged again there, where
+    /// the counters are exact).
+    mutating func judgeAll(_ batches: [[Envelope]]) -> [[AppendOutcome]]? {
+        var outcomes: [[AppendOutcome]] = []
+        for batch in batches {
+            var batchOutcomes: [AppendOutcome] = []
+            for envelope in batch {
+                switch judge(envelope) {
+                case .decided(.refused(.quotaExceeded)), .fork: return nil
+                case .decided(let outcome): batchOutcomes.append(outcome)
+                }
+            }
+            outcomes.append(batchOutcomes)
+        }
+        return outcomes
     }
 
     mutating func judge(_ envelope: Envelope) -> Step {
@@ -364,9 +399,9 @@ final class AppendStatistics: Sendable {
 
     private let totals = Mutex(Totals())
 
-    func count(envelopes: Int, roundTrips: Int, locked: Bool) {
+    func count(envelopes: Int, roundTrips: Int, locked: Bool, transactions: Int = 1) {
         totals.withLock { totals in
-            totals.transactions += 1
+            totals.transactions += transactions
             if locked { totals.locked += 1 }
             totals.envelopes += envelopes
             totals.roundTrips += roundTrips

@@ -4,7 +4,7 @@ import NIOSSL
 public import PostgresNIO
 
 /// Where the shared backend's database is, read from `--postgres URL`
-/// (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|require][&host=/socket/folder]`).
+/// (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|require|verify-full][&host=/socket/folder]`).
 ///
 /// The password is never part of `description` (errors and logs print it): a URL without one
 /// takes `PGPASSWORD`, as libpq does, so that it need not stand in the process list.
@@ -63,11 +63,14 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
             case "disable":
                 tls = nil
                 tlsSettings = nil
-            case "require":
+            case "require", "verify-full":
+                // Both verify the server's certificate and its name (libpq's `require` checks
+                // neither; this relay never takes TLS it has not verified).
                 let settings = TLSConfiguration.makeClientConfiguration()
                 do { tls = try NIOSSLContext(configuration: settings) } catch { throw invalid("asks for TLS, which cannot be set up here (\(error))") }
                 tlsSettings = settings
-            default: throw invalid("sslmode is disable or require")
+            case let mode:
+                throw Invalid(description: "--postgres sslmode=\(mode.prefix(40)) is not one this relay takes: disable, or require (the same as verify-full: the server's certificate and name are verified)")
             }
             endpoint = .tcp(host: host, port: port)
         }

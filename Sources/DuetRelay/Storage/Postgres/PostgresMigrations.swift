@@ -149,21 +149,20 @@ enum PostgresMigrations {
                 source  text NOT NULL,
                 started timestamptz NOT NULL DEFAULT now()
             );
+            """, []),
+        ("v3", """
+            -- The running totals counted anew under the locks their writers take (review of #17):
+            -- v2 counted them without, and a relay of before them still running through that
+            -- upgrade changed rows without changing them.
+            SELECT pg_advisory_xact_lock(\(PostgresAccessStore.sessionLock));
+            SELECT pg_advisory_xact_lock(\(PostgresAccessStore.mailboxLock));
+            UPDATE relay_counters SET value = (SELECT count(*) FROM sessions) WHERE name = 'sessions';
+            UPDATE relay_counters SET value = (SELECT count(*) FROM mailboxes) WHERE name = 'mailboxes';
+            UPDATE relay_counters SET value = (SELECT coalesce(sum(length(blob)), 0) FROM mailboxes) WHERE name = 'mailbox_bytes';
+            -- The append fast path (issue #17): groups judged on heads read without a lock and
+            -- stored by one statement that checks them under the spaces' locks (functions below).
             """, [
-            // An append's read without a lock: duet_lock_space's answer as things stand (a
-            // space with no row yet has counted nothing).
-            """
-            CREATE FUNCTION duet_space_heads(target bytea, wanted bytea[])
-            RETURNS TABLE (device bytea, seq bigint, hash bytea, forked boolean, space_position bigint, space_bytes bigint)
-            LANGUAGE sql STABLE AS $$
-                SELECT NULL::bytea, NULL::bigint, NULL::bytea, NULL::boolean, coalesce(s.position, 0), coalesce(s.bytes, 0)
-                    FROM (SELECT 1) AS one LEFT JOIN spaces s ON s.space = target
-                UNION ALL
-                SELECT h.device, h.seq, h.hash, h.forked, NULL::bigint, NULL::bigint
-                    FROM heads h WHERE h.space = target AND h.device = ANY(wanted)
-            $$
-            """,
-            // A group judged (in Swift, DuetWire's EnvelopeChain) on what duet_space_heads read,
+            // A group judged (in Swift, DuetWire's EnvelopeChain) on heads read without a lock,
             // stored in one statement: under the space's row lock it checks that every device
             // it moves still has the head it was judged against (`expected`, 0 for none; not
             // forked) and that the quota still holds, then writes the envelopes at the next
@@ -206,6 +205,33 @@ enum PostgresMigrations {
                 UPDATE spaces SET position = held_position + stored, bytes = held_bytes + added WHERE space = target;
                 PERFORM pg_notify(channel, 'e:' || instance || ':' || encode(target, 'hex') || ':' || (held_position + 1) || ':' || (held_position + stored));
                 RETURN held_position + 1;
+            END
+            $$
+            """,
+            // Several spaces' groups in one statement (one transaction, one commit): each space's
+            // slice of the flattened arrays to duet_append, in the order given, which is the
+            // order the row locks are taken (callers sort by space, so two commits never wait on
+            // each other in a cycle). Each space's answer as duet_append gives it.
+            """
+            CREATE FUNCTION duet_append_many(targets bytea[], moving_counts integer[], moving bytea[], expected bigint[],
+                                             row_counts integer[], devices bytea[], seqs bigint[], hashes bytea[], bodies bytea[],
+                                             added bigint[], quota bigint, channel text, instance text)
+            RETURNS bigint[]
+            LANGUAGE plpgsql VOLATILE AS $$
+            DECLARE
+                firsts bigint[] := '{}';
+                m integer := 1;
+                r integer := 1;
+            BEGIN
+                FOR i IN 1 .. coalesce(array_length(targets, 1), 0) LOOP
+                    firsts := firsts || duet_append(targets[i], moving[m : m + moving_counts[i] - 1], expected[m : m + moving_counts[i] - 1],
+                                                    devices[r : r + row_counts[i] - 1], seqs[r : r + row_counts[i] - 1],
+                                                    hashes[r : r + row_counts[i] - 1], bodies[r : r + row_counts[i] - 1],
+                                                    added[i], quota, channel, instance);
+                    m := m + moving_counts[i];
+                    r := r + row_counts[i];
+                END LOOP;
+                RETURN firsts;
             END
             $$
             """,

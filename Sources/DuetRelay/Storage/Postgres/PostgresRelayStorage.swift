@@ -30,6 +30,13 @@ public final class PostgresRelayStorage: RelayStorage {
     private let runner: Task<Void, Never>
     /// Appends to one space that arrive while its transaction commits go in the next one.
     private let groups: AppendGroups
+    /// Commits in flight at once (AppendGroups). Measured with `duet-bench relay-backends`
+    /// (BENCHMARKS.md): one and two are alike (one 1–5 % ahead, within the runs' spread), four
+    /// is 15–30 % behind (smaller commits); two, so that one commit waiting on a lock held by
+    /// another process does not stop every append of this one.
+    static let commitsInFlight = 2
+    /// Appends waiting for a commit.
+    var appendsWaiting: Int { get async { await groups.waitingAppends } }
     /// What those transactions did (their count, envelopes and round trips).
     let statistics: AppendStatistics
 
@@ -84,8 +91,8 @@ public final class PostgresRelayStorage: RelayStorage {
         let quota = Int64(spaceQuotaBytes)
         let statistics = AppendStatistics()
         self.statistics = statistics
-        groups = AppendGroups { [client, logger] space, batches in
-            try await Self.commit(space: space, batches, quota: quota, instance: instance, client: client, statistics: statistics, logger: logger)
+        groups = AppendGroups(maximumInFlight: Self.commitsInFlight) { [client, logger] groups in
+            await Self.commit(groups, quota: quota, instance: instance, client: client, statistics: statistics, logger: logger)
         }
     }
 
@@ -107,6 +114,10 @@ public final class PostgresRelayStorage: RelayStorage {
                 return "cannot connect (\(text.prefix(200)))"
             }
             if error.code == .serverClosedConnection || error.code == .clientClosedConnection { return "the connection closed" }
+            if error.code == .authMechanismRequiresPassword { return "the server asks for a password: set PGPASSWORD in the relay's environment (or put it in the URL)" }
+            if error.code == .unsupportedAuthMechanism { return "the server asks for a sign-in method this relay does not speak (use scram-sha-256 or md5 in pg_hba.conf)" }
+            if error.code == .sslUnsupported { return "the server does not take TLS (sslmode=require); on one machine use sslmode=disable" }
+            if error.code == .failedToAddSSLHandler || error.code == .receivedUnencryptedDataAfterSSLRequest { return "TLS could not be set up with the server" }
             return "\(error.code)"
         }
         if let error = error as? PostgresTransactionError {
@@ -127,10 +138,10 @@ public final class PostgresRelayStorage: RelayStorage {
     /// A failure of the database (unreachable, restarting, full) is the relay's condition: the
     /// client is told to come back later, and nothing was acknowledged.
     static func unavailable(_ error: any Error) -> any Error {
-        if error is RelayError || error is PostgresRelayError { return error }
+        if error is RelayError || error is PostgresRelayError || error is RelayMigration.Mismatch { return error }
         // What the transaction's own body decided (a refusal) passes as it was thrown.
         if let failed = error as? PostgresTransactionError, let inner = failed.closureError,
-           inner is RelayError || inner is PostgresRelayError { return inner }
+           inner is RelayError || inner is PostgresRelayError || inner is RelayMigration.Mismatch { return inner }
         if sqlState(error).map({ $0.hasPrefix("53") }) == true {
             return RelayError(code: "storage-full", status: 429, message: "the relay's database is full; its operator must make room",
                               retryAfterSeconds: 3600)

@@ -69,6 +69,17 @@ public enum RelayMigration {
             guard held == 0 else {
                 throw Mismatch(description: "the PostgreSQL database already holds relay data; migrate into an empty database")
             }
+            // A relay serving this database would take writes among the rows copied, and keep
+            // serving a store part-way (it reads the mark when it starts): each one listens on
+            // the relays' channel while it serves, so its connection shows as such (to a role
+            // that may see it: the relays' own, as the deployment note has it).
+            var serving = 0
+            for try await value in try await connection.query("""
+                SELECT count(*)::int8 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'LISTEN%'
+                """, logger: logger).decode(Int.self) { serving = value }
+            guard serving == 0 else {
+                throw Mismatch(description: "\(serving) relay process(es) serve this PostgreSQL database now; stop them, then migrate (a migrate goes into a database no relay serves)")
+            }
             try await connection.query("INSERT INTO relay_import (id, source) VALUES (1, \(sourceName))", logger: logger)
         }
         do {
@@ -175,10 +186,16 @@ public enum RelayMigration {
             bytes += size
             let targetDigest = try await target.read { connection -> (Digester, Int) in
                 var digest = Digester(), count = 0
-                for try await (position, device, seq, envelope) in try await connection.query("""
-                    SELECT position, device, seq, bytes FROM envelopes WHERE space = \(ByteBuffer(bytes: space)) ORDER BY position
-                    """, logger: logger).decode((Int64, ByteBuffer, Int64, ByteBuffer).self) {
-                    digest.add(position: position, device: Array(device.readableBytesView), seq: seq, bytes: Array(envelope.readableBytesView))
+                for try await (position, device, seq, hash, envelope) in try await connection.query("""
+                    SELECT position, device, seq, hash, bytes FROM envelopes WHERE space = \(ByteBuffer(bytes: space)) ORDER BY position
+                    """, logger: logger).decode((Int64, ByteBuffer, Int64, ByteBuffer, ByteBuffer).self) {
+                    let bytes = Array(envelope.readableBytesView)
+                    // Resends are told from forks by the held hash (EnvelopeChain.judgeByHash): a
+                    // hash that is not its envelope's would stop an honest device as forked.
+                    guard Array(hash.readableBytesView) == Hash.digest(bytes).bytes else {
+                        throw Mismatch(description: "space \(Hex.encode(space)): the envelope at position \(position) is held with a hash that is not its bytes' (the SQLite file is damaged)")
+                    }
+                    digest.add(position: position, device: Array(device.readableBytesView), seq: seq, bytes: bytes)
                     count += 1
                 }
                 return (digest, count)
@@ -198,7 +215,12 @@ public enum RelayMigration {
         _ = try await compareRows(source, target, "SELECT space, device, seq, offered FROM forks ORDER BY space, device, seq", what: "fork evidence")
         _ = try await compareRows(source, target, "SELECT space, record FROM membership_refused ORDER BY space, record", what: "refused membership records")
         _ = try await compareRows(source, target, "SELECT space, identity FROM space_creators ORDER BY space", what: "space creators")
-        return Report(spaces: spaces.count, envelopes: envelopes, envelopeBytes: bytes, membershipRecords: membership, recoveryBlobs: recovery)
+        // Spaces as inspect counts them too: those with a membership log or envelopes (a space
+        // with a log and nothing sealed yet has no counters row).
+        let counted = try await source.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT space FROM membership UNION SELECT space FROM spaces)") ?? 0
+        }
+        return Report(spaces: counted, envelopes: envelopes, envelopeBytes: bytes, membershipRecords: membership, recoveryBlobs: recovery)
     }
 
     /// Compares the rows `sql` gives on both sides, in order, every column by value (an integer
