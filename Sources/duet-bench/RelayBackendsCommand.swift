@@ -25,6 +25,11 @@ struct RelayBackendsCommand: AsyncParsableCommand {
         case sqlite = "one relay on SQLite"
         case postgres = "one relay on PostgreSQL"
         case postgresPair = "two relays on one PostgreSQL"
+        /// The same, with every device of a space on one relay (a proxy routing by the space in
+        /// the path): the processes never contend for a space's row.
+        case postgresPairBySpace = "two relays on one PostgreSQL, a space's devices on one"
+
+        var relays: Int { self == .postgresPair || self == .postgresPairBySpace ? 2 : 1 }
     }
 
     struct Figures: Encodable {
@@ -73,10 +78,11 @@ struct RelayBackendsCommand: AsyncParsableCommand {
         }
         await cluster?.remove()
         if json { return try printJSON(results) }
-        let baseline = results[0].medianAppendsPerSecond
-        for figures in results {
-            print(String(format: "relay-backends: %@: at most %.0f appends/s (×%.2f SQLite; p99 %.1f ms at that load); at %d/s paced: %.0f/s, p99 %.1f ms; live fan-out p99 %.1f ms  [runs: %@]",
-                         figures.setup, figures.medianAppendsPerSecond, figures.medianAppendsPerSecond / max(baseline, 1),
+        let baseline = results[0].medianAppendsPerSecond, onePostgres = results[1].medianAppendsPerSecond
+        for (figures, setup) in zip(results, Setup.allCases) {
+            let ratio = setup.relays == 2 ? String(format: "×%.2f one PostgreSQL relay", figures.medianAppendsPerSecond / max(onePostgres, 1)) : ""
+            print(String(format: "relay-backends: %@: at most %.0f appends/s (×%.2f SQLite%@; p99 %.1f ms at that load); at %d/s paced: %.0f/s, p99 %.1f ms; live fan-out p99 %.1f ms  [runs: %@]",
+                         figures.setup, figures.medianAppendsPerSecond, figures.medianAppendsPerSecond / max(baseline, 1), ratio.isEmpty ? "" : ", " + ratio,
                          figures.medianP99Milliseconds, rate, median(figures.pacedAppendsPerSecond), median(figures.pacedP99Milliseconds),
                          figures.medianFanOutP99Milliseconds,
                          figures.appendsPerSecond.map { String(format: "%.0f", $0) }.joined(separator: ", ")))
@@ -90,7 +96,7 @@ struct RelayBackendsCommand: AsyncParsableCommand {
         var database: String?
         if setup != .sqlite { database = try await TestPostgres.freshDatabase(server: server) }
         let first = try await RelayProcess(options: options, postgresURL: database)
-        let second = setup == .postgresPair ? try await RelayProcess(options: options, postgresURL: database) : nil
+        let second = setup.relays == 2 ? try await RelayProcess(options: options, postgresURL: database) : nil
         let relays = [first] + (second.map { [$0] } ?? [])
         let key = SymmetricKey.random()
         var members = try await RelayCommand.spaces(first, devices: devices)
@@ -99,9 +105,10 @@ struct RelayBackendsCommand: AsyncParsableCommand {
         // relays, so the two processes contend for the same spaces' rows.
         // First as fast as the relays take them (closed loop: each device waits for its answer),
         // then paced at `rate` over all devices, latency from each planned send.
-        let (unpaced, unpacedSeconds) = try await appendRound(&members, relays: relays, key: key, payload: payload, pacing: nil)
+        let bySpace = setup == .postgresPairBySpace
+        let (unpaced, unpacedSeconds) = try await appendRound(&members, relays: relays, bySpace: bySpace, key: key, payload: payload, pacing: nil)
         let interval = Duration.seconds(Double(members.count) / Double(max(1, rate)))
-        let (paced, pacedSeconds) = try await appendRound(&members, relays: relays, key: key, payload: payload, pacing: interval)
+        let (paced, pacedSeconds) = try await appendRound(&members, relays: relays, bySpace: bySpace, key: key, payload: payload, pacing: interval)
         let fanOut = try await RelayCommand.fanOut(writer: first, subscriber: second ?? first, key: key)
         for relay in relays { _ = await relay.terminate() }
         return (Double(unpaced.count) / unpacedSeconds, RelayCommand.percentile(unpaced, 0.99), RelayCommand.percentile(fanOut, 0.99),
@@ -110,11 +117,14 @@ struct RelayBackendsCommand: AsyncParsableCommand {
 
     /// Every device appends `appendsPerDevice` envelopes, sealed before the clock starts; the
     /// sorted latencies and the seconds it took.
-    func appendRound(_ members: inout [RelayCommand.Member], relays: [RelayProcess], key: SymmetricKey, payload: [UInt8],
+    func appendRound(_ members: inout [RelayCommand.Member], relays: [RelayProcess], bySpace: Bool, key: SymmetricKey, payload: [UInt8],
                      pacing: Duration?) async throws -> ([Double], Double) {
         var requests: [(port: Int, requests: [ByteBuffer])] = []
+        var spaces: [SpaceID: Int] = [:]
         for index in members.indices {
-            let relay = relays[index % relays.count]
+            let space = members[index].space
+            if spaces[space] == nil { spaces[space] = spaces.count }
+            let relay = relays[(bySpace ? spaces[space] ?? 0 : index) % relays.count]
             let token = Hex.encode(members[index].client.token)
             let path = "/v1/spaces/\(RelayClient.hex(members[index].space))/envelopes"
             let envelopes = (0..<appendsPerDevice).map { _ in members[index].next(key, payload) }
